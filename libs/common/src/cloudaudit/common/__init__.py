@@ -1,0 +1,1 @@
+"""CloudAudit common library: settings, event contracts, bus, database and embedded servers."""

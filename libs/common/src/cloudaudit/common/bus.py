@@ -1,0 +1,254 @@
+"""The bus: broker factory, JetStream streams (declared here, once), reliable consumption, RPC.
+
+Reliability contract for every JetStream consumer:
+- a handler acks only after it returns, i.e. after its database transaction committed;
+- a failure is retried with exponential back-off (NAK with delay);
+- after `max_deliveries` attempts, or at once for a message that can never parse, the message
+  is dead-lettered to `dlq.v1.<subject>` with its error, and terminated so the consumer moves on;
+- publishers set `Nats-Msg-Id` = event_id, so JetStream drops duplicates within its window.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from faststream.exceptions import AckMessage, NackMessage, RejectMessage
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType
+from nats.js.errors import BadRequestError
+from pydantic import BaseModel, ValidationError
+
+from cloudaudit.common.clock import utcnow
+from cloudaudit.common.events.base import Event
+from cloudaudit.common.events.dead_letter import DeadLetter
+
+log = logging.getLogger(__name__)
+
+# JetStream drops a re-published event_id inside this window (outbox relays retry well within it).
+DUPLICATE_WINDOW_S = 2 * 60 * 60
+ACK_WAIT_S = 60
+BACKOFF_BASE_S = 0.5
+BACKOFF_MAX_S = 60.0
+RPC_TIMEOUT_S = 5.0
+
+# Streams and the subjects they capture. Request/reply subjects are always
+# `<service>.v1.rpc.*`, a domain no stream captures, so a request is never swallowed by a stream.
+STREAMS: dict[str, list[str]] = {
+    "AUDIT": ["audit.v1.>"],
+    "IDENTITY": ["identity.v1.member.>"],
+    "ACCOUNT": ["account.v1.>"],
+    "COST": ["cost.v1.>"],
+    "ANOMALY": ["anomaly.v1.>"],
+    "RECOMMENDATION": ["recommendation.v1.>"],
+    "DLQ": ["dlq.v1.>"],
+}
+
+
+def stream_for(subject: str) -> str:
+    """The stream that captures an event subject (without prefix)."""
+    domain = subject.split(".", 1)[0]
+    for name, patterns in STREAMS.items():
+        if any(p.split(".", 1)[0] == domain for p in patterns):
+            return name
+    raise ValueError(f"no JetStream stream captures subject {subject!r}; declare it in STREAMS")
+
+
+@dataclass(frozen=True)
+class BusNames:
+    """Subjects and stream names under an optional deployment/test prefix."""
+
+    prefix: str = ""
+
+    def subject(self, subject: str) -> str:
+        return f"{self.prefix}.{subject}" if self.prefix else subject
+
+    def stream(self, name: str) -> str:
+        return f"{self.prefix.upper().replace('-', '_')}_{name}" if self.prefix else name
+
+    def jstream(self, name: str) -> JStream:
+        return JStream(self.stream(name), declare=False)
+
+    def unprefixed(self, subject: str) -> str:
+        if self.prefix and subject.startswith(self.prefix + "."):
+            return subject[len(self.prefix) + 1 :]
+        return subject
+
+
+class BusUnavailable(Exception):
+    """A service did not answer; the message says which and what to check."""
+
+
+def backoff_delay(deliveries: int) -> float:
+    return float(min(BACKOFF_MAX_S, BACKOFF_BASE_S * (2 ** max(0, deliveries - 1))))
+
+
+class ReliableConsumer:
+    """Broker middleware factory: retries with back-off, then dead-letters with the error."""
+
+    def __init__(self, names: BusNames, max_deliveries: int) -> None:
+        self.names = names
+        self.max_deliveries = max_deliveries
+        self.broker: NatsBroker | None = None
+
+    def __call__(self, msg: Any, /, *, context: Any) -> _ReliableScope:
+        return _ReliableScope(msg, context=context, factory=self)
+
+
+_POISON = (ValidationError, json.JSONDecodeError, UnicodeDecodeError)
+
+
+from faststream import BaseMiddleware  # noqa: E402
+
+
+class _ReliableScope(BaseMiddleware):
+    def __init__(self, msg: Any, /, *, context: Any, factory: ReliableConsumer) -> None:
+        super().__init__(msg, context=context)
+        self.factory = factory
+
+    async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+        raw = msg.raw_message
+        try:
+            metadata = raw.metadata
+        except Exception:  # core NATS message (request/reply): no JetStream bookkeeping
+            return await call_next(msg)
+        try:
+            return await call_next(msg)
+        except (AckMessage, NackMessage, RejectMessage):
+            raise
+        except Exception as exc:
+            deliveries = metadata.num_delivered or 1
+            poison = isinstance(exc, _POISON)
+            if poison or deliveries >= self.factory.max_deliveries:
+                await self._dead_letter(raw, metadata, deliveries, exc)
+                raise RejectMessage() from exc
+            delay = backoff_delay(deliveries)
+            log.warning(
+                "handler failed, will retry",
+                extra={"subject": raw.subject, "deliveries": deliveries, "retry_in_s": delay,
+                       "error": f"{type(exc).__name__}: {exc}"[:500]},
+            )
+            raise NackMessage(delay=delay) from exc
+
+    async def _dead_letter(self, raw: Any, metadata: Any, deliveries: int, exc: Exception) -> None:
+        broker = self.factory.broker
+        names = self.factory.names
+        original = names.unprefixed(raw.subject)
+        record = DeadLetter(
+            original_subject=original,
+            consumer=str(metadata.consumer),
+            deliveries=deliveries,
+            error_type=type(exc).__name__,
+            error=str(exc)[:4000],
+            failed_at=utcnow(),
+            payload=raw.data.decode("utf-8", errors="replace"),
+            message_id=(raw.headers or {}).get("Nats-Msg-Id"),
+        )
+        log.error(
+            "message dead-lettered",
+            extra={"subject": original, "consumer": record.consumer, "deliveries": deliveries,
+                   "error": record.error[:500]},
+        )
+        if broker is not None:
+            await broker.publish(
+                record,
+                names.subject(f"dlq.v1.{original}"),
+                stream=names.stream("DLQ"),
+            )
+
+
+def make_broker(nats_url: str, names: BusNames, service: str, max_deliveries: int) -> NatsBroker:
+    reliable = ReliableConsumer(names, max_deliveries)
+    broker = NatsBroker(
+        nats_url.split(","),
+        name=f"cloudaudit-{service}",
+        middlewares=[reliable],
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        graceful_timeout=10.0,
+        logger=logging.getLogger(f"cloudaudit.{service}.bus"),
+        log_level=logging.DEBUG,
+        description=f"CloudAudit {service} service",
+    )
+    reliable.broker = broker
+    return broker
+
+
+async def ensure_streams(broker: NatsBroker, names: BusNames) -> None:
+    """Create or update every stream (idempotent; safe from many replicas at once)."""
+    js = broker.config.connection_state.stream
+    for name, subjects in STREAMS.items():
+        kwargs: dict[str, Any] = {
+            "name": names.stream(name),
+            "subjects": [names.subject(s) for s in subjects],
+            "storage": StorageType.FILE,
+            "duplicate_window": DUPLICATE_WINDOW_S,
+        }
+        try:
+            await js.add_stream(**kwargs)
+        except BadRequestError:
+            await js.update_stream(**kwargs)
+
+
+def durable_config(durable: str, deliver_all: bool = True) -> ConsumerConfig:
+    """Consumer settings every JetStream subscriber uses. Our middleware owns redelivery limits."""
+    return ConsumerConfig(
+        durable_name=durable,
+        ack_wait=ACK_WAIT_S,
+        max_deliver=-1,
+        deliver_policy=DeliverPolicy.ALL if deliver_all else DeliverPolicy.NEW,
+    )
+
+
+def subscribe_durable(
+    broker: NatsBroker, names: BusNames, subject: str, durable: str, **kwargs: Any
+) -> Any:
+    """Decorator: a durable JetStream consumer shared by all replicas of a service."""
+    return broker.subscriber(
+        names.subject(subject),
+        stream=names.jstream(stream_for(subject)),
+        durable=durable,
+        config=durable_config(durable),
+        deliver_policy=DeliverPolicy.ALL,
+        queue=durable,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        **kwargs,
+    )
+
+
+async def publish_event(broker: NatsBroker, names: BusNames, subject: str, event: Event) -> None:
+    """Publish to JetStream and wait for the stream's ack; event_id dedupes re-publishes."""
+    await broker.publish(
+        event,
+        names.subject(subject),
+        stream=names.stream(stream_for(subject)),
+        headers={"Nats-Msg-Id": str(event.event_id)},
+    )
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+async def rpc(
+    broker: NatsBroker,
+    names: BusNames,
+    subject: str,
+    request: BaseModel,
+    reply_type: type[R],
+    timeout: float = RPC_TIMEOUT_S,
+) -> R:
+    """Request/reply over core NATS with a typed answer."""
+    service = subject.split(".", 1)[0]
+    try:
+        response = await broker.request(request, names.subject(subject), timeout=timeout)
+    except (NoRespondersError, NatsTimeoutError, TimeoutError) as exc:
+        raise BusUnavailable(
+            f"the {service} service did not answer on {subject} within {timeout:g}s; "
+            "check that it is running (`cloudaudit status`)"
+        ) from exc
+    return reply_type.model_validate_json(response.body)

@@ -1,0 +1,198 @@
+"""Database access: async engine per service, UTC/Decimal column types, outbox, unit of work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Self
+from uuid import UUID
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    TypeDecorator,
+    Uuid,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from cloudaudit.common.clock import ensure_utc, utcnow
+from cloudaudit.common.events.base import Event
+
+log = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_metadata(schema: str) -> MetaData:
+    """Each service's tables live in its own schema; no cross-schema foreign keys."""
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """timestamptz that refuses naive datetimes and always returns aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else ensure_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else ensure_utc(value)
+
+
+def MoneyColumn() -> Numeric[Decimal]:  # noqa: N802 - reads as a column type
+    """numeric(20,6): dollars with sub-cent precision, never float."""
+    return Numeric(20, 6, asdecimal=True)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def asyncpg_url(url: str) -> str:
+    """Accept postgresql:// and postgres:// URLs; SQLAlchemy needs the asyncpg driver named."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def make_engine(database_url: str, schema: str | None = None, **kwargs: Any) -> AsyncEngine:
+    connect_args: dict[str, Any] = {"server_settings": {"timezone": "UTC"}}
+    if schema:
+        connect_args["server_settings"]["search_path"] = f"{schema},public"
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 10)
+        kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(asyncpg_url(database_url), connect_args=connect_args, **kwargs)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """Events recorded in the same transaction as the change that caused them."""
+    return Table(
+        "outbox",
+        metadata,
+        Column("event_id", Uuid, primary_key=True),
+        Column("subject", String(255), nullable=False),
+        Column("payload", JSONType, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+        Column("published_at", UTCDateTime, nullable=True, index=True),
+    )
+
+
+Publisher = Callable[[str, str, dict[str, Any]], Any]  # (subject, event_id, payload) -> awaitable
+
+
+class UnitOfWork:
+    """One transaction per command or message: read, decide, write, record events, commit.
+
+    Events recorded with `emit` are stored in the outbox inside the transaction and published
+    after commit; if publishing fails (or the process dies) the outbox relay publishes them later.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Table | None = None,
+        publisher: Publisher | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox = outbox
+        self._publisher = publisher
+        self._pending: list[tuple[str, str, dict[str, Any]]] = []
+        self._committed = False
+        self.session: AsyncSession
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        self._pending = []
+        self._committed = False
+        await self.session.begin()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if not self._committed:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def emit(self, subject: str, event: Event) -> None:
+        if self._outbox is None:
+            raise RuntimeError("this unit of work has no outbox table")
+        payload = event.model_dump(mode="json")
+        await self.session.execute(
+            self._outbox.insert().values(
+                event_id=event.event_id, subject=subject, payload=payload, created_at=utcnow()
+            )
+        )
+        self._pending.append((subject, str(event.event_id), payload))
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        self._committed = True
+        if self._pending and self._publisher is not None:
+            await self._flush_pending()
+
+    async def _flush_pending(self) -> None:
+        assert self._outbox is not None
+        published: list[UUID] = []
+        for subject, event_id, payload in self._pending:
+            try:
+                await self._publisher(subject, event_id, payload)  # type: ignore[misc]
+                published.append(UUID(event_id))
+            except Exception as exc:  # the relay retries; the change itself is committed
+                log.warning("event publish deferred to outbox relay",
+                            extra={"subject": subject, "event_id": event_id, "error": str(exc)})
+                break
+        if published:
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    update(self._outbox)
+                    .where(self._outbox.c.event_id.in_(published))
+                    .values(published_at=utcnow())
+                )
+        self._pending = []
+
+
+async def relay_outbox(
+    sessions: async_sessionmaker[AsyncSession],
+    outbox: Table,
+    publisher: Publisher,
+    batch: int = 100,
+) -> int:
+    """Publish events a crash or bus outage left behind. Safe across replicas (SKIP LOCKED)."""
+    sent = 0
+    async with sessions() as session, session.begin():
+        rows = (
+            await session.execute(
+                select(outbox.c.event_id, outbox.c.subject, outbox.c.payload)
+                .where(outbox.c.published_at.is_(None))
+                .order_by(outbox.c.created_at)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for event_id, subject, payload in rows:
+            await publisher(subject, str(event_id), payload)
+            await session.execute(
+                update(outbox).where(outbox.c.event_id == event_id).values(published_at=utcnow())
+            )
+            sent += 1
+    return sent

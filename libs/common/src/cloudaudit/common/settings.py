@@ -1,0 +1,125 @@
+"""Base settings every CloudAudit component reads once (pydantic-settings), and their errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_NATS_PORT = 4222
+DEFAULT_POSTGRES_PORT = 54329
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names the variable and the fix."""
+
+
+def _default_state_dir() -> Path:
+    return platformdirs.user_state_path("cloudaudit")
+
+
+class CommonSettings(BaseSettings):
+    """Settings shared by every service. Environment variables only; `.env` is read if present."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="PostgreSQL URL (postgresql://user:pass@host:port/db). Unset: embedded server.",
+    )
+    nats_url: str | None = Field(
+        default=None,
+        validation_alias="NATS_URL",
+        description="NATS URL (nats://host:4222), JetStream enabled. Unset: embedded server.",
+    )
+    state_dir: Path = Field(
+        default_factory=_default_state_dir,
+        validation_alias="CLOUDAUDIT_STATE_DIR",
+        description="Where embedded servers keep their data, pid files and logs.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias="CLOUDAUDIT_LOG_LEVEL"
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        validation_alias="CLOUDAUDIT_LOG_FORMAT",
+        description="json in production; console is readable on a terminal; auto picks by tty.",
+    )
+    bus_prefix: str = Field(
+        default="",
+        validation_alias="CLOUDAUDIT_BUS_PREFIX",
+        description="Prefix for every subject and stream, to share one NATS between deployments.",
+    )
+    embedded_nats_port: int = Field(
+        default=DEFAULT_NATS_PORT, validation_alias="CLOUDAUDIT_EMBEDDED_NATS_PORT", ge=1, le=65535
+    )
+    embedded_postgres_port: int = Field(
+        default=DEFAULT_POSTGRES_PORT,
+        validation_alias="CLOUDAUDIT_EMBEDDED_POSTGRES_PORT",
+        ge=1,
+        le=65535,
+    )
+    max_deliveries: int = Field(
+        default=5,
+        validation_alias="CLOUDAUDIT_MAX_DELIVERIES",
+        ge=1,
+        description="Attempts before a message is dead-lettered.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        raw = value.get_secret_value()
+        if not raw.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://")):
+            raise ValueError("must start with postgresql:// (e.g. postgresql://user:pass@host/db)")
+        return value
+
+    @field_validator("nats_url")
+    @classmethod
+    def _check_nats_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        for server in value.split(","):
+            if not server.strip().startswith(("nats://", "tls://", "ws://", "wss://")):
+                raise ValueError("must start with nats:// (e.g. nats://localhost:4222)")
+        return value
+
+    @field_validator("bus_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if value and not value.replace("_", "").replace("-", "").isalnum():
+            raise ValueError("may contain only letters, digits, '-' and '_'")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when either server must be started locally."""
+        return self.database_url is None or self.nats_url is None
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S], **overrides: object) -> S:
+    """Read settings once; turn pydantic's error into one naming each bad variable."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            info = cls.model_fields.get(field)
+            variable = (info.validation_alias if info and info.validation_alias else field)
+            problems.append(f"{variable}: {error['msg']}")
+        raise SettingsError(
+            "Invalid configuration: " + "; ".join(problems) + ". Fix the environment variable "
+            "(or .env file) and start again."
+        ) from None
