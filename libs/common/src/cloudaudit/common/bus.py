@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from faststream import BaseMiddleware
 from faststream.exceptions import AckMessage, NackMessage, RejectMessage
 from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsBroker
+from faststream.nats import JStream, NatsBroker, PullSub
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType
@@ -27,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.base import Event
 from cloudaudit.common.events.dead_letter import DeadLetter
+from cloudaudit.common.metrics import DEAD_LETTERS, HANDLER_SECONDS, MESSAGES, REDELIVERIES
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,8 @@ ACK_WAIT_S = 60
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 60.0
 RPC_TIMEOUT_S = 5.0
+PULL_BATCH = 16
+PULL_TIMEOUT_S = 5.0
 
 # Streams and the subjects they capture. Request/reply subjects are always
 # `<service>.v1.rpc.*`, a domain no stream captures, so a request is never swallowed by a stream.
@@ -103,9 +108,6 @@ class ReliableConsumer:
 _POISON = (ValidationError, json.JSONDecodeError, UnicodeDecodeError)
 
 
-from faststream import BaseMiddleware  # noqa: E402
-
-
 class _ReliableScope(BaseMiddleware):
     def __init__(self, msg: Any, /, *, context: Any, factory: ReliableConsumer) -> None:
         super().__init__(msg, context=context)
@@ -117,14 +119,22 @@ class _ReliableScope(BaseMiddleware):
             metadata = raw.metadata
         except Exception:  # core NATS message (request/reply): no JetStream bookkeeping
             return await call_next(msg)
+        subject = self.factory.names.unprefixed(raw.subject)
+        deliveries = metadata.num_delivered or 1
+        if deliveries > 1:
+            REDELIVERIES.labels(subject).inc()
+        started = time.perf_counter()
         try:
-            return await call_next(msg)
+            result = await call_next(msg)
+            MESSAGES.labels(subject, "ok").inc()
+            return result
         except (AckMessage, NackMessage, RejectMessage):
             raise
         except Exception as exc:
-            deliveries = metadata.num_delivered or 1
+            MESSAGES.labels(subject, "error").inc()
             poison = isinstance(exc, _POISON)
             if poison or deliveries >= self.factory.max_deliveries:
+                DEAD_LETTERS.labels(subject).inc()
                 await self._dead_letter(raw, metadata, deliveries, exc)
                 raise RejectMessage() from exc
             delay = backoff_delay(deliveries)
@@ -134,6 +144,8 @@ class _ReliableScope(BaseMiddleware):
                        "error": f"{type(exc).__name__}: {exc}"[:500]},
             )
             raise NackMessage(delay=delay) from exc
+        finally:
+            HANDLER_SECONDS.labels(subject).observe(time.perf_counter() - started)
 
     async def _dead_letter(self, raw: Any, metadata: Any, deliveries: int, exc: Exception) -> None:
         broker = self.factory.broker
@@ -215,7 +227,8 @@ def subscribe_durable(
         durable=durable,
         config=durable_config(durable),
         deliver_policy=DeliverPolicy.ALL,
-        queue=durable,
+        # A pull consumer: every replica of the service fetches from the same durable.
+        pull_sub=PullSub(batch_size=PULL_BATCH, timeout=PULL_TIMEOUT_S),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         **kwargs,
     )
@@ -228,6 +241,18 @@ async def publish_event(broker: NatsBroker, names: BusNames, subject: str, event
         names.subject(subject),
         stream=names.stream(stream_for(subject)),
         headers={"Nats-Msg-Id": str(event.event_id)},
+    )
+
+
+async def publish_raw(
+    broker: NatsBroker, names: BusNames, subject: str, event_id: str, payload: dict[str, Any]
+) -> None:
+    """Publish an already-serialised event (from an outbox row)."""
+    await broker.publish(
+        payload,
+        names.subject(subject),
+        stream=names.stream(stream_for(subject)),
+        headers={"Nats-Msg-Id": event_id},
     )
 
 

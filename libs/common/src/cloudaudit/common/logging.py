@@ -93,5 +93,5 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: Any = None
     root.addHandler(handler)
     root.setLevel(level)
     # Chatty libraries: keep their warnings, drop their per-request info lines.
-    for noisy in ("aiohttp.access", "botocore", "urllib3", "asyncio", "alembic.runtime.migration"):
+    for noisy in ("aiohttp.access", "botocore", "urllib3", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -72,6 +72,19 @@ class CommonSettings(BaseSettings):
         description="Attempts before a message is dead-lettered.",
     )
 
+    identity_http_port: int = Field(default=8081, validation_alias="IDENTITY_HTTP_PORT")
+    ingest_http_port: int = Field(default=8082, validation_alias="INGEST_HTTP_PORT")
+    analytics_http_port: int = Field(default=8083, validation_alias="ANALYTICS_HTTP_PORT")
+    bot_health_port: int = Field(
+        default=8084,
+        validation_alias="BOT_HEALTH_PORT",
+        description="Health/metrics port of the bot (Slack itself is served on BOT_HTTP_PORT).",
+    )
+
+    def http_port_for(self, service: str) -> int:
+        """Health/metrics (and API) port of a service process."""
+        return int(getattr(self, f"{service}_http_port", None) or self.bot_health_port)
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:

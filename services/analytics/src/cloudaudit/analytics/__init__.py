@@ -1,0 +1,1 @@
+"""CloudAudit analytics service: anomaly detection and savings recommendations."""

@@ -1,0 +1,1 @@
+"""CloudAudit bot service: the Slack bot."""

@@ -1,0 +1,1 @@
+"""CloudAudit ingest service: AWS accounts, cost data, resources and spend queries."""

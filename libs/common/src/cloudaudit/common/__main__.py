@@ -1,0 +1,3 @@
+from cloudaudit.common.cli import main
+
+main()

@@ -1,0 +1,315 @@
+"""The `cloudaudit` command: run, migrate and inspect the whole product.
+
+Service-specific commands (teams, users, audit, ...) are added by each installed service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cloudaudit.common.embedded import EmbeddedServerError
+from cloudaudit.common.infra import embedded_for, resolve_endpoints, stop_embedded
+from cloudaudit.common.logging import configure_logging, register_secret
+from cloudaudit.common.service import ServiceSpec, discover_services
+from cloudaudit.common.settings import CommonSettings, SettingsError, load_settings
+
+app = typer.Typer(
+    help="CloudAudit: AWS cost anomalies and savings, in Slack.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+infra_app = typer.Typer(help="Manage the embedded NATS and PostgreSQL servers.", no_args_is_help=True)
+app.add_typer(infra_app, name="infra")
+
+COLOURS = {"identity": "cyan", "ingest": "green", "analytics": "magenta", "bot": "yellow"}
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    return typer.Exit(code)
+
+
+def common_settings() -> CommonSettings:
+    try:
+        settings = load_settings(CommonSettings)
+    except SettingsError as exc:
+        raise fail(str(exc), 2) from None
+    if settings.database_url is not None:
+        register_secret(settings.database_url.get_secret_value())
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def services_or_fail(names: list[str] | None = None) -> dict[str, ServiceSpec]:
+    specs = discover_services()
+    if not names:
+        return specs
+    unknown = [n for n in names if n not in specs]
+    if unknown:
+        raise fail(f"unknown service {', '.join(unknown)}; choose from {', '.join(specs)}", 2)
+    return {n: specs[n] for n in names}
+
+
+def endpoints_or_fail(settings: CommonSettings, start: bool = True):  # type: ignore[no-untyped-def]
+    try:
+        return resolve_endpoints(settings, start=start)
+    except EmbeddedServerError as exc:
+        raise fail(str(exc)) from None
+
+
+async def _migrate(specs: dict[str, ServiceSpec], database_url: str) -> None:
+    from cloudaudit.common.migrations import upgrade
+
+    for spec in specs.values():
+        started = time.monotonic()
+        await upgrade(spec.migrations, database_url, spec.schema)
+        typer.echo(f"  migrated {spec.name:<10} schema {spec.schema:<10} "
+                   f"({(time.monotonic() - started) * 1000:.0f} ms)")
+
+
+@app.command()
+def migrate(
+    service: Annotated[list[str] | None, typer.Argument(help="Services to migrate (default all).")] = None,
+) -> None:
+    """Apply every service's schema migrations (idempotent)."""
+    settings = common_settings()
+    endpoints, _ = endpoints_or_fail(settings)
+    asyncio.run(_migrate(services_or_fail(service), endpoints.database_url))
+    typer.secho("migrations up to date", fg="green")
+
+
+@app.command()
+def run(
+    service: Annotated[str, typer.Argument(help="identity, ingest, analytics or bot")],
+    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")] = True,
+) -> None:
+    """Run one service in the foreground (what a container runs)."""
+    from cloudaudit.common.runtime import build_runtime
+
+    settings = common_settings()
+    spec = services_or_fail([service])[service]
+    endpoints, _ = endpoints_or_fail(settings)
+
+    async def main() -> None:
+        if migrate_first:
+            from cloudaudit.common.migrations import upgrade
+
+            await upgrade(spec.migrations, endpoints.database_url, spec.schema)
+        runtime = build_runtime(spec, settings, endpoints, settings.http_port_for(spec.name))
+        await runtime.serve_forever()
+
+    asyncio.run(main())
+
+
+def _pump(name: str, stream, log_path: Path) -> None:  # type: ignore[no-untyped-def]
+    colour = COLOURS.get(name, "white")
+    with log_path.open("a", encoding="utf-8") as log_file:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip()
+            log_file.write(line + "\n")
+            log_file.flush()
+            typer.secho(f"{name:>9} | ", fg=colour, nl=False)
+            typer.echo(line)
+
+
+@app.command()
+def up(
+    service: Annotated[list[str] | None, typer.Argument(help="Services to start (default all).")] = None,
+) -> None:
+    """Start everything: embedded NATS + PostgreSQL if no URLs are set, migrations, all services."""
+    settings = common_settings()
+    specs = services_or_fail(service)
+    typer.secho("Starting CloudAudit", bold=True)
+    endpoints, started = endpoints_or_fail(settings)
+    infra = embedded_for(settings)
+    typer.echo(f"  NATS       {endpoints.nats_url}" + ("  (embedded)" if not settings.nats_url else ""))
+    db_shown = endpoints.database_url.split("@")[-1]
+    typer.echo(f"  PostgreSQL {db_shown}" + ("  (embedded)" if settings.database_url is None else ""))
+    typer.echo(f"  state      {settings.state_dir}")
+    asyncio.run(_migrate(specs, endpoints.database_url))
+
+    env = dict(os.environ, NATS_URL=endpoints.nats_url, DATABASE_URL=endpoints.database_url,
+               CLOUDAUDIT_LOG_FORMAT=os.environ.get("CLOUDAUDIT_LOG_FORMAT", "console"))
+    logs_dir = settings.state_dir / "logs"
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    # A plain flag: Event.set() inside a signal handler can deadlock when signals repeat.
+    stopping = {"requested": False, "failed": False}
+
+    def shutdown(*_: object) -> None:
+        stopping["requested"] = True
+
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, shutdown)
+    try:
+        for name in specs:
+            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "cloudaudit.common", "run", name, "--no-migrate"],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            )
+            children[name] = proc
+            threading.Thread(target=_pump, args=(name, proc.stdout, logs_dir / f"{name}.log"),
+                             daemon=True).start()
+            typer.echo(f"  started {name:<10} pid {proc.pid:<7} http://127.0.0.1:"
+                       f"{settings.http_port_for(name)}/healthz")
+        typer.secho("CloudAudit is up. `cloudaudit status` in another terminal; Ctrl-C stops.",
+                    fg="green")
+        while not stopping["requested"]:
+            for name, proc in children.items():
+                if proc.poll() is not None:
+                    typer.secho(f"{name} exited with code {proc.returncode}; stopping", fg="red")
+                    stopping["requested"] = stopping["failed"] = True
+            time.sleep(0.3)
+    finally:
+        typer.echo("stopping services ...")
+        for proc in children.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in children.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        stop_embedded(settings, started)
+        if started:
+            typer.echo(f"stopped embedded {', '.join(started)} (data kept in {infra.state_dir})")
+    if stopping["failed"]:
+        raise typer.Exit(1)
+
+
+async def _status(settings: CommonSettings, specs: dict[str, ServiceSpec]) -> list[dict[str, str]]:
+    import aiohttp
+
+    from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker, rpc
+    from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
+
+    endpoints, _ = resolve_endpoints(settings, start=False)
+    names = BusNames(settings.bus_prefix)
+    broker = make_broker(endpoints.nats_url, names, "cli", 1)
+    rows: list[dict[str, str]] = []
+    try:
+        await asyncio.wait_for(broker.connect(), 3)
+    except Exception as exc:
+        return [{"service": "nats", "bus": f"unreachable: {exc}", "http": "-", "notes": ""}]
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        for name in specs:
+            row = {"service": name}
+            try:
+                reply = await rpc(broker, names, RPC_HEALTH.format(service=name), {}, HealthReply, 2.0)  # type: ignore[arg-type]
+                row["bus"] = "healthy" if reply.healthy else "unhealthy: " + json.dumps(reply.checks)
+                row["notes"] = "; ".join(reply.notes)
+            except BusUnavailable:
+                row["bus"] = "not answering"
+                row["notes"] = ""
+            port = settings.http_port_for(name)
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    row["http"] = f":{port} {resp.status}"
+            except Exception:
+                row["http"] = f":{port} down"
+            rows.append(row)
+    await broker.stop()
+    return rows
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Health of the embedded servers and of every service (bus and HTTP)."""
+    settings = common_settings()
+    infra = embedded_for(settings)
+    servers = {
+        "nats": settings.nats_url or (f"embedded pid {infra.nats.running_pid()}"
+                                      if infra.nats.running_pid() else "embedded, stopped"),
+        "postgres": ("configured" if settings.database_url else
+                     (f"embedded pid {infra.postgres.running_pid()}"
+                      if infra.postgres.running_pid() else "embedded, stopped")),
+    }
+    rows = asyncio.run(_status(settings, services_or_fail()))
+    if as_json:
+        typer.echo(json.dumps({"servers": servers, "services": rows}, indent=2))
+    else:
+        for key, value in servers.items():
+            typer.echo(f"{key:<10} {value}")
+        for row in rows:
+            ok = row.get("bus") == "healthy"
+            typer.secho(f"{row['service']:<10} bus: {row.get('bus', '-'):<14} http: {row.get('http', '-')}"
+                        + (f"  note: {row['notes']}" if row.get("notes") else ""),
+                        fg="green" if ok else "red")
+    if not all(r.get("bus") == "healthy" for r in rows):
+        raise typer.Exit(1)
+
+
+@infra_app.command("start")
+def infra_start() -> None:
+    """Start the embedded servers (reused if already running)."""
+    settings = common_settings()
+    endpoints, started = endpoints_or_fail(settings)
+    typer.echo(f"NATS       {endpoints.nats_url}")
+    typer.echo(f"PostgreSQL {endpoints.database_url}")
+    typer.echo("started: " + (", ".join(started) or "nothing (already running)"))
+
+
+@infra_app.command("stop")
+def infra_stop() -> None:
+    """Stop the embedded servers (data is kept)."""
+    settings = common_settings()
+    stop_embedded(settings, ["nats", "postgres"])
+    typer.echo("embedded servers stopped")
+
+
+@infra_app.command("status")
+def infra_status() -> None:
+    """Whether the embedded servers are running."""
+    settings = common_settings()
+    infra = embedded_for(settings)
+    typer.echo(f"nats      pid {infra.nats.running_pid() or '-'}  {infra.nats.url}")
+    typer.echo(f"postgres  pid {infra.postgres.running_pid() or '-'}  {infra.postgres.url}")
+
+
+@app.command()
+def asyncapi(
+    check: Annotated[bool, typer.Option("--check", help="Fail if docs/asyncapi.json is stale.")] = False,
+    output: Annotated[Path, typer.Option(help="Where the document is kept.")] = Path("docs/asyncapi.json"),
+) -> None:
+    """Generate the AsyncAPI document of the whole bus from the services' code."""
+    from cloudaudit.common.asyncapi import generate
+
+    document = json.dumps(generate(discover_services()), indent=2, sort_keys=True) + "\n"
+    if check:
+        current = output.read_text() if output.exists() else ""
+        if current != document:
+            raise fail(f"{output} is out of date; run `make asyncapi` and commit it")
+        typer.echo(f"{output} is current")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(document)
+    typer.echo(f"wrote {output}")
+
+
+def _register_service_commands() -> None:
+    for spec in discover_services().values():
+        if spec.cli:
+            spec.load(spec.cli)(app)
+
+
+def main() -> None:
+    _register_service_commands()
+    try:
+        app()
+    except SettingsError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(2)

@@ -1,0 +1,206 @@
+"""One service process: bus, database, health/metrics HTTP, background loops, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from faststream.nats import NatsBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from cloudaudit.common import __version__
+from cloudaudit.common.bus import BusNames, ensure_streams, make_broker, publish_raw
+from cloudaudit.common.clock import utcnow
+from cloudaudit.common.db import make_engine, relay_outbox
+from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
+from cloudaudit.common.service import ServiceSpec
+from cloudaudit.common.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+OUTBOX_RELAY_INTERVAL_S = 2.0
+
+
+HealthCheck = Callable[[], Awaitable[str]]
+
+
+@dataclass
+class Endpoints:
+    database_url: str
+    nats_url: str
+
+
+@dataclass
+class ServiceRuntime:
+    """Everything a service's build() needs; tests build one in-process against real servers."""
+
+    spec: ServiceSpec
+    settings: CommonSettings
+    endpoints: Endpoints
+    http_port: int
+    http_host: str = "127.0.0.1"
+    names: BusNames = field(init=False)
+    broker: NatsBroker = field(init=False)
+    engine: AsyncEngine = field(init=False)
+    sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    http: web.Application = field(init=False)
+    started_at: Any = field(init=False)
+    notes: list[str] = field(default_factory=list)
+    health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    _background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _runner: web.AppRunner | None = None
+    _outbox: Any = None
+    bound_port: int | None = None
+
+    def __post_init__(self) -> None:
+        self.names = BusNames(self.settings.bus_prefix)
+        self.broker = make_broker(
+            self.endpoints.nats_url, self.names, self.spec.name, self.settings.max_deliveries
+        )
+        self.engine = make_engine(self.endpoints.database_url, schema=self.spec.schema)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.http = web.Application(client_max_size=1024 * 1024)
+        self.http.router.add_get("/healthz", self._healthz)
+        self.http.router.add_get("/readyz", self._readyz)
+        self.http.router.add_get("/metrics", self._metrics)
+        self.started_at = utcnow()
+        self.health_checks["database"] = self._check_database
+        self.health_checks["nats"] = self._check_nats
+        self.broker.subscriber(
+            self.names.subject(RPC_HEALTH.format(service=self.spec.name)),
+            include_in_schema=False,
+        )(self._health_rpc)
+
+    # -- registration (called from a service's build) -----------------------------------------
+    def background(self, loop: Callable[[], Awaitable[None]]) -> None:
+        self._background.append(loop)
+
+    def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+        self._on_stop.append(hook)
+
+    def use_outbox(self, table: Any) -> None:
+        """Relay events a crash left unpublished in this service's outbox."""
+        self._outbox = table
+        self.background(self._relay_loop)
+
+    async def publish_outboxed(self, subject: str, event_id: str, payload: dict[str, Any]) -> None:
+        await publish_raw(self.broker, self.names, subject, event_id, payload)
+
+    # -- health --------------------------------------------------------------------------------
+    async def _check_database(self) -> str:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return "ok"
+
+    async def _check_nats(self) -> str:
+        connected = self.broker.config.connection_state.connection.is_connected
+        return "ok" if connected else "disconnected"
+
+    async def health(self) -> HealthReply:
+        checks: dict[str, str] = {}
+        for name, check in self.health_checks.items():
+            try:
+                checks[name] = await asyncio.wait_for(check(), timeout=2.0)
+            except Exception as exc:
+                checks[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
+        return HealthReply(
+            service=self.spec.name,
+            healthy=all(v == "ok" for v in checks.values()),
+            version=__version__,
+            started_at=self.started_at,
+            checks=checks,
+            notes=self.notes,
+        )
+
+    async def _health_rpc(self, body: dict[str, Any] | None = None) -> HealthReply:
+        return await self.health()
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"service": self.spec.name, "status": "alive"})
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        reply = await self.health()
+        return web.json_response(reply.model_dump(mode="json"), status=200 if reply.healthy else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def _relay_loop(self) -> None:
+        while True:
+            try:
+                sent = await relay_outbox(self.sessions, self._outbox, self.publish_outboxed)
+                if sent:
+                    log.info("outbox relay published events", extra={"count": sent})
+            except Exception as exc:
+                log.warning("outbox relay failed; will retry", extra={"error": str(exc)[:300]})
+            await asyncio.sleep(OUTBOX_RELAY_INTERVAL_S)
+
+    async def start(self) -> None:
+        t0 = time.monotonic()
+        await self.broker.connect()
+        await ensure_streams(self.broker, self.names)
+        await self.broker.start()
+        self._runner = web.AppRunner(self.http, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.http_host, self.http_port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.bound_port = sockets[0].getsockname()[1] if sockets else self.http_port
+        for loop in self._background:
+            self._tasks.append(asyncio.create_task(loop()))
+        log.info(
+            "service started",
+            extra={"service": self.spec.name, "http_port": self.bound_port,
+                   "startup_ms": round((time.monotonic() - t0) * 1000)},
+        )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for hook in self._on_stop:
+            with contextlib.suppress(Exception):
+                await hook()
+        await self.broker.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.engine.dispose()
+        log.info("service stopped", extra={"service": self.spec.name})
+
+    async def serve_forever(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+
+def build_runtime(
+    spec: ServiceSpec, settings: CommonSettings, endpoints: Endpoints, http_port: int | None = None
+) -> ServiceRuntime:
+    runtime = ServiceRuntime(
+        spec=spec, settings=settings, endpoints=endpoints,
+        http_port=spec.default_http_port if http_port is None else http_port,
+    )
+    spec.load(spec.build)(runtime)
+    return runtime

@@ -1,0 +1,37 @@
+"""What every service declares about itself (found through the `cloudaudit.services` entry point).
+
+A spec is cheap to import: it names modules, it does not import them, so the `cloudaudit`
+command can list, migrate and launch services without loading their code.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+SERVICE_ORDER = ("identity", "ingest", "analytics", "bot")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    schema: str
+    migrations: Path
+    build: str  # "module:function" taking a ServiceRuntime and registering handlers
+    default_http_port: int
+    cli: str | None = None  # "module:function" taking the root typer app
+
+    def load(self, target: str) -> Any:
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+def discover_services() -> dict[str, ServiceSpec]:
+    """Installed services, in start-up order."""
+    specs = {ep.name: ep.load() for ep in entry_points(group="cloudaudit.services")}
+    ordered = {name: specs[name] for name in SERVICE_ORDER if name in specs}
+    ordered.update({n: s for n, s in specs.items() if n not in ordered})
+    return ordered

@@ -1,0 +1,236 @@
+"""pytest plugin: real NATS (JetStream) and PostgreSQL for the whole session, isolated per test.
+
+Where they come from, in order: NATS_URL / DATABASE_URL from the environment; testcontainers
+when a Docker engine answers; otherwise the embedded servers from the wheels, in a temporary
+state directory on free ports. Each test gets its own database (cloned from a template that
+has every service's migrations applied) and its own subject/stream prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import nats
+import pytest
+import pytest_asyncio
+from sqlalchemy.engine import make_url
+
+from cloudaudit.common.bus import BusNames, ensure_streams, make_broker
+from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
+from cloudaudit.common.migrations import upgrade
+from cloudaudit.common.runtime import Endpoints, ServiceRuntime, build_runtime
+from cloudaudit.common.service import discover_services
+from cloudaudit.common.settings import CommonSettings
+
+TEMPLATE_DB = f"ca_template_{os.getpid()}"
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def _servers() -> Iterator[Endpoints]:
+    env_nats, env_db = os.environ.get("NATS_URL"), os.environ.get("DATABASE_URL")
+    if env_nats and env_db:
+        yield Endpoints(database_url=env_db, nats_url=env_nats)
+        return
+    if _docker_answers():
+        from testcontainers.core.container import DockerContainer
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver=None) as pg, DockerContainer(
+            "nats:2.10-alpine"
+        ).with_command("-js").with_exposed_ports(4222) as js:
+            url = f"nats://{js.get_container_host_ip()}:{js.get_exposed_port(4222)}"
+            yield Endpoints(database_url=pg.get_connection_url(), nats_url=url)
+        return
+    state = Path(tempfile.mkdtemp(prefix="cloudaudit-test-"))
+    infra = EmbeddedInfrastructure(state, free_port(), free_port())
+    infra.nats.start()
+    infra.postgres.start()
+    try:
+        yield Endpoints(database_url=infra.postgres.url, nats_url=infra.nats.url)
+    finally:
+        infra.nats.stop()
+        infra.postgres.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _with_database(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def _asyncpg_dsn(url: str, database: str) -> str:
+    return _with_database(url, database).replace("postgresql+asyncpg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> Iterator[Endpoints]:
+    with _servers() as endpoints:
+        yield endpoints
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def template_database(infrastructure: Endpoints) -> AsyncIterator[str]:
+    """A database with every installed service's migrations applied, cloned for each test."""
+    admin = await asyncpg.connect(_asyncpg_dsn(infrastructure.database_url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"')
+        await admin.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+        url = _with_database(infrastructure.database_url, TEMPLATE_DB)
+        for spec in discover_services().values():
+            await upgrade(spec.migrations, url, spec.schema)
+        yield TEMPLATE_DB
+        await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database_url(infrastructure: Endpoints, template_database: str) -> AsyncIterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(infrastructure.database_url, "postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        yield _with_database(infrastructure.database_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def bus_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def settings(infrastructure: Endpoints, database_url: str, bus_prefix: str) -> CommonSettings:
+    return CommonSettings(  # type: ignore[call-arg]
+        DATABASE_URL=database_url,
+        NATS_URL=infrastructure.nats_url,
+        CLOUDAUDIT_BUS_PREFIX=bus_prefix,
+        CLOUDAUDIT_MAX_DELIVERIES=3,
+        CLOUDAUDIT_STATE_DIR=tempfile.gettempdir(),
+    )
+
+
+@pytest.fixture
+def endpoints(infrastructure: Endpoints, database_url: str) -> Endpoints:
+    return Endpoints(database_url=database_url, nats_url=infrastructure.nats_url)
+
+
+StartService = Callable[..., Awaitable[ServiceRuntime]]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def start_service(settings: CommonSettings, endpoints: Endpoints) -> AsyncIterator[StartService]:
+    """Start a service in-process against the real servers: `await start_service("identity")`."""
+    started: list[ServiceRuntime] = []
+
+    async def start(name: str, service_settings: CommonSettings | None = None,
+                    configure: Callable[[ServiceRuntime], None] | None = None) -> ServiceRuntime:
+        spec = discover_services()[name]
+        runtime = build_runtime(spec, service_settings or settings, endpoints, http_port=0)
+        if configure:
+            configure(runtime)
+        await runtime.start()
+        started.append(runtime)
+        return runtime
+
+    yield start
+    for runtime in reversed(started):
+        await runtime.stop()
+
+
+class BusClient:
+    """What a test needs on the bus: publish, request, and collect what services publish."""
+
+    def __init__(self, settings: CommonSettings, endpoints: Endpoints) -> None:
+        self.names = BusNames(settings.bus_prefix)
+        self.broker = make_broker(endpoints.nats_url, self.names, "test", settings.max_deliveries)
+        self.nc: Any = None
+        self._subs: list[Any] = []
+
+    async def start(self) -> None:
+        await self.broker.connect()
+        await ensure_streams(self.broker, self.names)
+        await self.broker.start()
+        self.nc = await nats.connect(self.broker.config.connection_state.connection.connected_url.geturl())
+
+    async def stop(self) -> None:
+        for sub in self._subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        if self.nc is not None:
+            await self.nc.close()
+        await self.broker.stop()
+
+    async def collect(self, subject: str) -> asyncio.Queue[Any]:
+        """Every core-NATS message on a subject (prefix added) from now on."""
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        async def on_message(msg: Any) -> None:
+            await queue.put(msg)
+
+        self._subs.append(await self.nc.subscribe(self.names.subject(subject), cb=on_message))
+        await self.nc.flush()
+        return queue
+
+    async def stream_messages(self, stream: str, subject: str = ">") -> list[Any]:
+        """All messages stored in a stream (optionally filtered), oldest first."""
+        js = self.nc.jetstream()
+        name = self.names.stream(stream)
+        info = await js.stream_info(name)
+        if not info.state.messages:
+            return []
+        sub = await js.pull_subscribe(self.names.subject(subject), stream=name)
+        messages: list[Any] = []
+        try:
+            while len(messages) < info.state.messages:
+                try:
+                    batch = await sub.fetch(min(256, info.state.messages - len(messages)), timeout=1)
+                except Exception:
+                    break
+                for msg in batch:
+                    await msg.ack()
+                messages.extend(batch)
+        finally:
+            await sub.unsubscribe()
+        return messages
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def bus(settings: CommonSettings, endpoints: Endpoints) -> AsyncIterator[BusClient]:
+    client = BusClient(settings, endpoints)
+    await client.start()
+    yield client
+    await client.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0,
+                     interval: float = 0.05) -> Any:
+    """Poll until `check` returns a truthy value (the alternative to sleep in tests)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")

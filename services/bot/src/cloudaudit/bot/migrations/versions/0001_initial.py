@@ -1,0 +1,33 @@
+"""bot schema: the event outbox
+
+Revision ID: 0001_bot
+Revises:
+Create Date: 2026-11-25
+"""
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0001_bot"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "outbox",
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("subject", sa.String(length=255), nullable=False),
+        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("event_id", name=op.f("pk_outbox")),
+        schema="bot",
+    )
+    op.create_index(op.f("ix_bot_outbox_published_at"), "outbox", ["published_at"], schema="bot")
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_bot_outbox_published_at"), table_name="outbox", schema="bot")
+    op.drop_table("outbox", schema="bot")

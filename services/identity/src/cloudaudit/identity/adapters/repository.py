@@ -1,0 +1,230 @@
+"""Identity persistence: queries over the identity schema only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloudaudit.common.events.identity import Role
+from cloudaudit.identity.adapters.orm import (
+    audit_logs,
+    login_failures,
+    sessions,
+    slack_users,
+    slack_workspaces,
+    team_members,
+    teams,
+    users,
+)
+
+
+class IdentityRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # users -----------------------------------------------------------------------------------
+    async def add_user(self, user_id: UUID, **fields: Any) -> None:
+        await self.session.execute(insert(users).values(user_id=user_id, **fields))
+
+    async def update_user(self, user_id: UUID, **fields: Any) -> None:
+        await self.session.execute(update(users).where(users.c.user_id == user_id).values(**fields))
+
+    async def user(self, user_id: UUID) -> dict[str, Any] | None:
+        row = (await self.session.execute(select(users).where(users.c.user_id == user_id))).mappings().first()
+        return dict(row) if row else None
+
+    async def user_by_email(self, email: str) -> dict[str, Any] | None:
+        row = (
+            await self.session.execute(select(users).where(func.lower(users.c.email) == email.lower()))
+        ).mappings().first()
+        return dict(row) if row else None
+
+    async def list_users(self) -> list[dict[str, Any]]:
+        rows = await self.session.execute(select(users).order_by(users.c.created_at))
+        return [dict(r) for r in rows.mappings()]
+
+    # teams and members -----------------------------------------------------------------------
+    async def add_team(self, team_id: UUID, name: str) -> None:
+        await self.session.execute(insert(teams).values(team_id=team_id, name=name))
+
+    async def team(self, team_id: UUID) -> dict[str, Any] | None:
+        row = (await self.session.execute(select(teams).where(teams.c.team_id == team_id))).mappings().first()
+        return dict(row) if row else None
+
+    async def lock_team(self, team_id: UUID) -> bool:
+        """Serialise membership changes of one team (the last-owner rule needs it)."""
+        row = await self.session.execute(
+            select(teams.c.team_id).where(teams.c.team_id == team_id).with_for_update()
+        )
+        return row.first() is not None
+
+    async def list_teams(self) -> list[dict[str, Any]]:
+        counts = (
+            select(team_members.c.team_id, func.count().label("members"))
+            .group_by(team_members.c.team_id)
+            .subquery()
+        )
+        rows = await self.session.execute(
+            select(teams, func.coalesce(counts.c.members, 0).label("members"))
+            .outerjoin(counts, counts.c.team_id == teams.c.team_id)
+            .order_by(teams.c.created_at)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def add_member(self, team_id: UUID, user_id: UUID, role: Role) -> None:
+        await self.session.execute(
+            insert(team_members).values(team_id=team_id, user_id=user_id, role=role.value)
+        )
+
+    async def role_of(self, team_id: UUID, user_id: UUID) -> Role | None:
+        value = (
+            await self.session.execute(
+                select(team_members.c.role).where(
+                    team_members.c.team_id == team_id, team_members.c.user_id == user_id
+                )
+            )
+        ).scalar_one_or_none()
+        return Role(value) if value else None
+
+    async def set_role(self, team_id: UUID, user_id: UUID, role: Role) -> None:
+        await self.session.execute(
+            update(team_members)
+            .where(team_members.c.team_id == team_id, team_members.c.user_id == user_id)
+            .values(role=role.value)
+        )
+
+    async def remove_member(self, team_id: UUID, user_id: UUID) -> None:
+        await self.session.execute(
+            delete(team_members).where(team_members.c.team_id == team_id, team_members.c.user_id == user_id)
+        )
+
+    async def count_owners(self, team_id: UUID) -> int:
+        return int(
+            (
+                await self.session.execute(
+                    select(func.count()).where(
+                        team_members.c.team_id == team_id, team_members.c.role == Role.OWNER.value
+                    )
+                )
+            ).scalar_one()
+        )
+
+    async def members(self, team_id: UUID) -> list[dict[str, Any]]:
+        rows = await self.session.execute(
+            select(
+                users.c.user_id, users.c.email, users.c.first_name, users.c.last_name,
+                team_members.c.role, team_members.c.joined_at, slack_users.c.slack_user_id,
+            )
+            .join(team_members, team_members.c.user_id == users.c.user_id)
+            .outerjoin(slack_workspaces, slack_workspaces.c.team_id == team_members.c.team_id)
+            .outerjoin(
+                slack_users,
+                (slack_users.c.user_id == users.c.user_id)
+                & (slack_users.c.slack_team_id == slack_workspaces.c.slack_team_id),
+            )
+            .where(team_members.c.team_id == team_id)
+            .order_by(team_members.c.joined_at)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def teams_of(self, user_id: UUID) -> list[dict[str, Any]]:
+        rows = await self.session.execute(
+            select(teams.c.team_id, teams.c.name, team_members.c.role, team_members.c.joined_at)
+            .join(team_members, team_members.c.team_id == teams.c.team_id)
+            .where(team_members.c.user_id == user_id)
+            .order_by(team_members.c.joined_at)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    # slack links -----------------------------------------------------------------------------
+    async def lock_slack_workspace(self, slack_team_id: str) -> None:
+        """Two people using the app at once for the first time must not both become owners."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"slack-ws:{slack_team_id}"}
+        )
+
+    async def workspace_team(self, slack_team_id: str) -> UUID | None:
+        return (
+            await self.session.execute(
+                select(slack_workspaces.c.team_id).where(slack_workspaces.c.slack_team_id == slack_team_id)
+            )
+        ).scalar_one_or_none()
+
+    async def link_workspace(self, slack_team_id: str, team_id: UUID, name: str | None) -> None:
+        await self.session.execute(
+            insert(slack_workspaces).values(slack_team_id=slack_team_id, team_id=team_id, name=name)
+        )
+
+    async def slack_user(self, slack_team_id: str, slack_user_id: str) -> UUID | None:
+        return (
+            await self.session.execute(
+                select(slack_users.c.user_id).where(
+                    slack_users.c.slack_team_id == slack_team_id,
+                    slack_users.c.slack_user_id == slack_user_id,
+                )
+            )
+        ).scalar_one_or_none()
+
+    async def link_slack_user(self, slack_team_id: str, slack_user_id: str, user_id: UUID) -> None:
+        await self.session.execute(
+            insert(slack_users).values(
+                slack_team_id=slack_team_id, slack_user_id=slack_user_id, user_id=user_id
+            )
+        )
+
+    # audit -----------------------------------------------------------------------------------
+    async def append_audit(self, **entry: Any) -> bool:
+        """Insert once per audit_id; a redelivered event changes nothing. True if inserted."""
+        result = await self.session.execute(
+            pg_insert(audit_logs).values(**entry).on_conflict_do_nothing(index_elements=["audit_id"])
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def audit_entries(
+        self, team_id: UUID, since: datetime | None, limit: int
+    ) -> list[dict[str, Any]]:
+        query = select(audit_logs).where(audit_logs.c.team_id == team_id)
+        if since is not None:
+            query = query.where(audit_logs.c.occurred_at >= since)
+        rows = await self.session.execute(
+            query.order_by(audit_logs.c.occurred_at.desc(), audit_logs.c.created_at.desc()).limit(limit)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    # sessions and log-in protection ----------------------------------------------------------
+    async def add_session(self, digest: str, user_id: UUID, expires_at: datetime) -> None:
+        await self.session.execute(
+            insert(sessions).values(token_digest=digest, user_id=user_id, expires_at=expires_at)
+        )
+
+    async def session_user(self, digest: str, now: datetime) -> UUID | None:
+        return (
+            await self.session.execute(
+                select(sessions.c.user_id).where(
+                    sessions.c.token_digest == digest, sessions.c.expires_at > now
+                )
+            )
+        ).scalar_one_or_none()
+
+    async def delete_session(self, digest: str) -> None:
+        await self.session.execute(delete(sessions).where(sessions.c.token_digest == digest))
+
+    async def recent_failures(self, email: str, client: str, since: datetime) -> tuple[int, int]:
+        by_email = await self.session.execute(
+            select(func.count()).where(login_failures.c.email == email, login_failures.c.failed_at >= since)
+        )
+        by_client = await self.session.execute(
+            select(func.count()).where(login_failures.c.client == client, login_failures.c.failed_at >= since)
+        )
+        return int(by_email.scalar_one()), int(by_client.scalar_one())
+
+    async def add_failure(self, email: str, client: str) -> None:
+        await self.session.execute(insert(login_failures).values(email=email, client=client))
+
+    async def clear_failures(self, email: str) -> None:
+        await self.session.execute(delete(login_failures).where(login_failures.c.email == email))

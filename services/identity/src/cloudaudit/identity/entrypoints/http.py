@@ -1,0 +1,180 @@
+"""The small HTTP API behind the web page: sign-up, log-in, me, my teams, team members, audit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+
+from cloudaudit.identity.domain.errors import (
+    Conflict,
+    Forbidden,
+    IdentityError,
+    InvalidCredentials,
+    InvalidInput,
+    LastOwner,
+    NotFound,
+    TooManyAttempts,
+)
+from cloudaudit.identity.service import handlers
+from cloudaudit.identity.service.handlers import UowFactory
+from cloudaudit.identity.settings import IdentitySettings
+
+STATUS = {
+    InvalidInput: 400, InvalidCredentials: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
+    LastOwner: 409, TooManyAttempts: 429,
+}
+MAX_BODY_BYTES = 16 * 1024
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class SignUp(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+    first_name: str = Field(default="", max_length=100)
+    last_name: str = Field(default="", max_length=100)
+    phone: str | None = Field(default=None, max_length=40)
+
+
+class LogIn(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class NewTeam(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except IdentityError as exc:
+        return _error(STATUS.get(type(exc), 400), exc.code, exc.message)
+    except ValidationError as exc:
+        # Field names only: never echo the submitted values (they may be passwords).
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) + f" ({e['msg']})" for e in exc.errors())
+        return _error(400, "invalid_input", f"invalid request body: {fields}")
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    if request.content_length and request.content_length > MAX_BODY_BYTES:
+        raise InvalidInput("request body too large")
+    try:
+        data = json.loads(await request.text() or "{}")
+    except json.JSONDecodeError:
+        raise InvalidInput("request body must be JSON") from None
+    return model.model_validate(data)
+
+
+def _bearer(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        raise InvalidCredentials("missing 'Authorization: Bearer <token>' header; log in first")
+    return header[7:].strip()
+
+
+def _team_id(request: web.Request) -> UUID:
+    try:
+        return UUID(request.match_info["team_id"])
+    except ValueError:
+        raise NotFound("team not found") from None
+
+
+def _user_json(user: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "user_id": str(user["user_id"]), "email": user["email"], "first_name": user["first_name"],
+        "last_name": user["last_name"], "phone": user["phone"], "created_at": user["created_at"].isoformat(),
+    }
+
+
+def register(app: web.Application, uow: UowFactory, settings: IdentitySettings) -> None:
+    app.middlewares.append(errors_middleware)
+    ttl = timedelta(hours=settings.session_ttl_hours)
+    window = timedelta(minutes=settings.login_window_minutes)
+
+    async def current_user(request: web.Request) -> dict[str, Any]:
+        return await handlers.session_user(_bearer(request), uow())
+
+    async def sign_up(request: web.Request) -> web.Response:
+        body: SignUp = await _body(request, SignUp)
+        user_id = await handlers.sign_up(body.email, body.password, body.first_name, body.last_name,
+                                         body.phone, uow())
+        return web.json_response({"user_id": str(user_id)}, status=201)
+
+    async def log_in(request: web.Request) -> web.Response:
+        body: LogIn = await _body(request, LogIn)
+        token, expires_at, user_id = await handlers.log_in(
+            body.email, body.password, request.remote or "unknown", ttl, settings.login_max_failures,
+            window, uow(),
+        )
+        return web.json_response({"token": token, "expires_at": expires_at.isoformat(),
+                                  "user_id": str(user_id)})
+
+    async def log_out(request: web.Request) -> web.Response:
+        await handlers.log_out(_bearer(request), uow())
+        return web.Response(status=204)
+
+    async def me(request: web.Request) -> web.Response:
+        return web.json_response(_user_json(await current_user(request)))
+
+    async def my_teams(request: web.Request) -> web.Response:
+        user = await current_user(request)
+        rows = await handlers.teams_of(user["user_id"], uow())
+        return web.json_response({"teams": [
+            {"team_id": str(r["team_id"]), "name": r["name"], "role": r["role"],
+             "joined_at": r["joined_at"].isoformat()} for r in rows]})
+
+    async def create_team(request: web.Request) -> web.Response:
+        user = await current_user(request)
+        body: NewTeam = await _body(request, NewTeam)
+        team_id = await handlers.create_team(body.name, user["user_id"], uow())
+        return web.json_response({"team_id": str(team_id), "name": body.name.strip(), "role": "owner"},
+                                 status=201)
+
+    async def members(request: web.Request) -> web.Response:
+        user = await current_user(request)
+        rows = await handlers.members_for(_team_id(request), user["user_id"], uow())
+        return web.json_response({"members": [
+            {"user_id": str(r["user_id"]), "email": r["email"], "role": r["role"],
+             "name": f"{r['first_name']} {r['last_name']}".strip(),
+             "joined_at": r["joined_at"].isoformat()} for r in rows]})
+
+    async def audit(request: web.Request) -> web.Response:
+        user = await current_user(request)
+        team_id = _team_id(request)
+        try:
+            limit = int(request.query.get("limit", "100"))
+        except ValueError:
+            raise InvalidInput("limit must be a whole number") from None
+        rows = await handlers.read_audit(team_id, user["user_id"], None, limit, uow())
+        return web.json_response({"entries": [audit_json(r) for r in rows]})
+
+    app.router.add_post("/api/v1/signup", sign_up)
+    app.router.add_post("/api/v1/login", log_in)
+    app.router.add_post("/api/v1/logout", log_out)
+    app.router.add_get("/api/v1/me", me)
+    app.router.add_get("/api/v1/me/teams", my_teams)
+    app.router.add_post("/api/v1/teams", create_team)
+    app.router.add_get("/api/v1/teams/{team_id}/members", members)
+    app.router.add_get("/api/v1/teams/{team_id}/audit", audit)
+
+
+def audit_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "audit_id": str(row["audit_id"]), "team_id": str(row["team_id"]) if row["team_id"] else None,
+        "user_id": str(row["user_id"]) if row["user_id"] else None, "action": row["action"],
+        "entity_type": row["entity_type"], "entity_id": row["entity_id"], "details": row["details"],
+        "source": row["source"], "occurred_at": row["occurred_at"].isoformat(),
+        "created_at": row["created_at"].isoformat(),
+    }

@@ -1,0 +1,8 @@
+"""Tables of the ingest schema. Created only by the Alembic migrations beside them."""
+
+from cloudaudit.common.db import outbox_table, service_metadata
+
+SCHEMA = "ingest"
+metadata = service_metadata(SCHEMA)
+
+outbox = outbox_table(metadata)
