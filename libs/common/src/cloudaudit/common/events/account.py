@@ -1,0 +1,116 @@
+"""AWS account contracts: connecting by cross-account role, listing, syncing (ingest owns them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import Field
+
+from cloudaudit.common.events.base import Event, Reply, Request
+from cloudaudit.common.money import Money
+
+ACCOUNT_CONNECTED = "account.v1.connected"
+ACCOUNT_CONNECTION_FAILED = "account.v1.connection_failed"
+ACCOUNT_SYNCED = "account.v1.synced"
+RPC_CONNECT = "ingest.v1.rpc.connect"
+RPC_EXTERNAL_ID = "ingest.v1.rpc.external_id"
+RPC_ACCOUNTS = "ingest.v1.rpc.accounts"
+RPC_SYNC = "ingest.v1.rpc.sync"
+
+AwsAccountId = str  # 12 digits, kept as text (leading zeros are significant)
+
+
+class AccountStatus(StrEnum):
+    CONNECTED = "connected"
+    FAILED = "failed"
+    SYNCING = "syncing"
+    DISCONNECTED = "disconnected"
+
+
+class ConnectStep(StrEnum):
+    """The step of connecting an account that failed, shown to the user with its fix."""
+
+    VALIDATE_ARN = "validate_arn"
+    ASSUME_ROLE = "assume_role"
+    COST_EXPLORER = "cost_explorer"
+    PERMISSIONS = "permissions"
+    THROTTLED = "throttled"
+
+
+class AccountConnected(Event):
+    account_id: UUID
+    aws_account_id: AwsAccountId = Field(pattern=r"^\d{12}$")
+    name: str
+    connected_by: UUID | None = None
+
+
+class AccountConnectionFailed(Event):
+    aws_account_id: AwsAccountId | None = None
+    role_arn: str
+    step: ConnectStep
+    code: str
+    message: str = Field(description="What failed and how to fix it; never contains secrets.")
+    requested_by: UUID | None = None
+
+
+class AccountSynced(Event):
+    account_id: UUID
+    aws_account_id: AwsAccountId
+    source: str = Field(examples=["cost_explorer", "cur"])
+    days: int
+    rows: int
+    ce_requests: int = 0
+
+
+class ConnectAccountRequest(Request):
+    team_id: UUID
+    requested_by: UUID
+    role_arn: str = Field(max_length=2048)
+    name: str | None = Field(default=None, max_length=200)
+
+
+class ConnectAccountReply(Reply):
+    account_id: UUID | None = None
+    aws_account_id: AwsAccountId | None = None
+    failed_step: ConnectStep | None = None
+
+
+class ExternalIdRequest(Request):
+    team_id: UUID
+
+
+class ExternalIdReply(Reply):
+    external_id: str | None = None
+    principal_arn: str | None = None
+    quick_create_url: str | None = None
+
+
+class AccountsRequest(Request):
+    team_id: UUID
+
+
+class AccountSummary(Request):
+    account_id: UUID
+    aws_account_id: AwsAccountId
+    name: str
+    status: AccountStatus
+    last_sync_at: datetime | None = None
+    last_error: str | None = None
+    ce_requests_this_month: int = 0
+    ce_cost_this_month: Money = Field(default=0)
+
+
+class AccountsReply(Reply):
+    accounts: list[AccountSummary] = Field(default_factory=list)
+
+
+class SyncRequest(Request):
+    team_id: UUID
+    requested_by: UUID | None = None
+    account_id: UUID | None = Field(default=None, description="None: every account of the team.")
+
+
+class SyncReply(Reply):
+    started: list[UUID] = Field(default_factory=list)

@@ -1,0 +1,100 @@
+"""Cost contracts: per-day cost summaries on the bus, and the spend query (ingest owns them).
+
+Line items never travel over the bus: ingest stores them in bulk and publishes one
+CostDayRecorded per (account, day) with per-service/region lines and what is behind them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import Field
+
+from cloudaudit.common.events.base import Event, Reply, Request
+from cloudaudit.common.money import Money
+
+COST_DAY_RECORDED = "cost.v1.daily.{aws_account_id}"
+COST_DAY_RECORDED_ALL = "cost.v1.daily.*"
+RPC_SPEND = "ingest.v1.rpc.spend"
+
+
+class CostDriver(Request):
+    """One usage type, region or resource behind a line, with its cost that day."""
+
+    name: str
+    cost: Money
+
+
+class CostLine(Request):
+    """One service in one region on one day (the unit the anomaly detector models)."""
+
+    summary_id: UUID = Field(description="daily_cost_summaries id; anomalies refer to it.")
+    service: str
+    region: str = Field(description="'global' for services without a region.")
+    unblended_cost: Money
+    amortized_cost: Money | None = None
+    usage_quantity: Money | None = None
+    top_usage_types: list[CostDriver] = Field(default_factory=list)
+    top_resources: list[CostDriver] = Field(default_factory=list)
+
+
+class CostDayRecorded(Event):
+    """All cost of one account on one day. Re-published (new event_id, higher revision) when
+    AWS restates the day; consumers keep the latest revision per (account, day)."""
+
+    account_id: UUID
+    aws_account_id: str = Field(pattern=r"^\d{12}$")
+    usage_date: date
+    currency: str = "USD"
+    total_unblended_cost: Money
+    lines: list[CostLine]
+    is_estimated: bool = Field(default=False, description="AWS may still restate this day.")
+    revision: int = Field(default=1, ge=1)
+    source: str = Field(default="cost_explorer", examples=["cost_explorer", "cur", "focus"])
+    backfill: bool = Field(default=False, description="Part of a historical import (warm-up).")
+
+
+class SpendGroupBy(StrEnum):
+    NONE = "none"
+    SERVICE = "service"
+    REGION = "region"
+    USAGE_TYPE = "usage_type"
+    ACCOUNT = "account"
+    TAG = "tag"
+
+
+class Granularity(StrEnum):
+    DAILY = "daily"
+    MONTHLY = "monthly"
+
+
+class SpendRequest(Request):
+    team_id: UUID
+    start: date
+    end: date = Field(description="Exclusive.")
+    group_by: SpendGroupBy = SpendGroupBy.SERVICE
+    tag_key: str | None = Field(default=None, max_length=128)
+    granularity: Granularity = Granularity.DAILY
+    account_ids: list[UUID] | None = None
+    top: int = Field(default=10, ge=1, le=100, description="Groups beyond this are 'Other'.")
+
+
+class SpendPoint(Request):
+    period: date
+    amount: Money
+
+
+class SpendGroup(Request):
+    key: str
+    total: Money
+    points: list[SpendPoint] = Field(default_factory=list)
+
+
+class SpendReply(Reply):
+    currency: str = "USD"
+    total: Money = Field(default=0)
+    groups: list[SpendGroup] = Field(default_factory=list)
+    start: date | None = None
+    end: date | None = None

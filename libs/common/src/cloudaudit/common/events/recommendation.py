@@ -1,0 +1,104 @@
+"""Recommendation contracts (analytics owns them): created, decided, realised; list and decide."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import Field
+
+from cloudaudit.common.events.base import Event, Reply, Request
+from cloudaudit.common.money import Money
+
+RECOMMENDATION_CREATED = "recommendation.v1.created.{aws_account_id}"
+RECOMMENDATION_DECIDED = "recommendation.v1.decided"
+RECOMMENDATION_REALIZED = "recommendation.v1.realized.{aws_account_id}"
+RPC_RECOMMENDATIONS = "analytics.v1.rpc.recommendations"
+RPC_DECIDE = "analytics.v1.rpc.decide"
+RPC_REFRESH = "analytics.v1.rpc.refresh_recommendations"
+
+
+class RecommendationStatus(StrEnum):
+    OPEN = "open"
+    APPROVED = "approved"
+    DISMISSED = "dismissed"
+    SNOOZED = "snoozed"
+    IMPLEMENTED = "implemented"
+    EXPIRED = "expired"
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    DISMISS = "dismiss"
+    SNOOZE = "snooze"
+    REOPEN = "reopen"
+
+
+class RecommendationCreated(Event):
+    recommendation_id: UUID
+    account_id: UUID
+    aws_account_id: str
+    resource_id: str
+    resource_type: str
+    rec_type: str = Field(examples=["idle_ec2", "unattached_ebs", "gp2_to_gp3"])
+    title: str
+    description: str
+    action: str
+    estimated_monthly_savings: Money
+    confidence: Decimal = Field(ge=0, le=1)
+    text_source: str = Field(default="template", examples=["llm", "template"])
+
+
+class RecommendationDecided(Event):
+    recommendation_id: UUID
+    aws_account_id: str
+    status: RecommendationStatus
+    decision: Decision
+    decided_by: UUID
+    reason: str | None = None
+    snoozed_until: date | None = None
+
+
+class RecommendationRealized(Event):
+    recommendation_id: UUID
+    aws_account_id: str
+    realized_monthly_savings: Money
+
+
+class RecommendationSummary(Request):
+    recommendation_id: UUID
+    aws_account_id: str
+    resource_id: str
+    rec_type: str
+    title: str
+    description: str
+    estimated_monthly_savings: Money
+    confidence: Decimal
+    status: RecommendationStatus
+    created_at: datetime
+
+
+class RecommendationsRequest(Request):
+    team_id: UUID
+    status: RecommendationStatus | None = RecommendationStatus.OPEN
+    limit: int = Field(default=20, ge=1, le=200)
+
+
+class RecommendationsReply(Reply):
+    recommendations: list[RecommendationSummary] = Field(default_factory=list)
+
+
+class DecideRequest(Request):
+    team_id: UUID
+    recommendation_id: UUID
+    user_id: UUID
+    decision: Decision
+    reason: str | None = Field(default=None, max_length=1000)
+    snooze_days: int | None = Field(default=None, ge=1, le=365)
+
+
+class DecideReply(Reply):
+    status: RecommendationStatus | None = None
+    snoozed_until: date | None = None
