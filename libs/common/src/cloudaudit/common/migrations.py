@@ -71,10 +71,10 @@ async def _run_online(url: str, metadata: MetaData, schema: str) -> None:
         await engine.dispose()
 
 
-def upgrade_sync(script_location: Path, database_url: str, schema: str, revision: str = "head") -> None:
+def upgrade_sync(script_location: Path, database_url: str, schema: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(script_location, database_url, schema), revision)
 
 
-async def upgrade(script_location: Path, database_url: str, schema: str, revision: str = "head") -> None:
+async def upgrade(script_location: Path, database_url: str, schema: str, revision: str = "heads") -> None:
     """Run alembic in a worker thread (its env.py owns an event loop of its own)."""
     await asyncio.to_thread(upgrade_sync, script_location, database_url, schema, revision)
