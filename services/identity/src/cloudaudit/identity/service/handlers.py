@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +45,7 @@ from cloudaudit.identity.domain.passwords import (
 )
 
 UowFactory = Callable[[], IdentityUnitOfWork]
+log = logging.getLogger(__name__)
 
 
 async def _audit(
@@ -106,7 +108,9 @@ async def enrol_slack_user(request: SlackUserRequest, uow: IdentityUnitOfWork) -
                          {"role": role.value, "via": "slack"})
             await _member_changed(uow, team_id, user_id, role, None)
         await uow.commit()
-        return SlackUserReply(user_id=user_id, team_id=team_id, role=current or role, enrolled=True)
+    log.info("slack user enrolled", extra={"team_id": str(team_id), "user_id": str(user_id),
+                                           "role": (current or role).value})
+    return SlackUserReply(user_id=user_id, team_id=team_id, role=current or role, enrolled=True)
 
 
 # -- authorisation and members ----------------------------------------------------------------
@@ -256,6 +260,7 @@ async def sign_up(email: str, password: str, first_name: str, last_name: str, ph
                                     first_name=first_name[:100], last_name=last_name[:100], phone=phone)
         await _audit(uow, None, user_id, "user.signed_up", "user", str(user_id), {})
         await uow.commit()
+    log.info("user signed up", extra={"user_id": str(user_id)})
     return user_id
 
 
@@ -270,6 +275,7 @@ async def log_in(email: str, password: str, client: str, ttl: timedelta, max_fai
     async with uow:
         by_email, by_client = await uow.repo.recent_failures(email, client, now - window)
         if by_email >= max_failures or by_client >= max_failures * 4:
+            log.warning("log-in refused: too many failures", extra={"client": client})
             raise TooManyAttempts(
                 f"too many failed log-ins; wait {int(window.total_seconds() // 60)} minutes and try again"
             )
@@ -277,6 +283,7 @@ async def log_in(email: str, password: str, client: str, ttl: timedelta, max_fai
         if not verify_password(user["password_hash"] if user else None, password):
             await uow.repo.add_failure(email, client)
             await uow.commit()
+            log.info("log-in failed", extra={"client": client, "known_user": user is not None})
             raise InvalidCredentials("email or password is incorrect")
         assert user is not None
         token = new_session_token()
@@ -284,6 +291,7 @@ async def log_in(email: str, password: str, client: str, ttl: timedelta, max_fai
         await uow.repo.add_session(token_digest(token), user["user_id"], expires_at)
         await uow.repo.clear_failures(email)
         await uow.commit()
+    log.info("log-in succeeded", extra={"user_id": str(user["user_id"]), "client": client})
     return token, expires_at, user["user_id"]
 
 

@@ -1,0 +1,151 @@
+"""The identity HTTP API over real HTTP: sign-up, log-in, sessions, teams, rate limit, no leaks."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import aiohttp
+import pytest
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from cloudaudit.common.clock import utcnow
+from cloudaudit.common.db import asyncpg_url
+from cloudaudit.identity.adapters.orm import sessions
+from cloudaudit.identity.settings import IdentitySettings
+
+PASSWORD = "Tr0ub4dor&3-horse"
+
+
+@pytest.fixture
+async def api(start_service, settings):
+    identity_settings = IdentitySettings(**{  # type: ignore[arg-type]
+        "DATABASE_URL": settings.database_url.get_secret_value(), "NATS_URL": settings.nats_url,
+        "CLOUDAUDIT_BUS_PREFIX": settings.bus_prefix, "IDENTITY_LOGIN_MAX_FAILURES": 3,
+    })
+    runtime = await start_service("identity", identity_settings)
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{runtime.bound_port}") as client:
+        yield client
+
+
+async def sign_up_and_log_in(api, email="ana@acme.test") -> dict:
+    async with api.post("/api/v1/signup", json={"email": email, "password": PASSWORD,
+                                                "first_name": "Ana", "last_name": "Lima"}) as resp:
+        assert resp.status == 201, await resp.text()
+    async with api.post("/api/v1/login", json={"email": email.upper(), "password": PASSWORD}) as resp:
+        assert resp.status == 200
+        return await resp.json()
+
+
+async def test_sign_up_log_in_and_me(api):
+    session = await sign_up_and_log_in(api)
+    headers = {"Authorization": f"Bearer {session['token']}"}
+    async with api.get("/api/v1/me", headers=headers) as resp:
+        me = await resp.json()
+    assert me["email"] == "ana@acme.test" and me["first_name"] == "Ana"
+    assert "password_hash" not in me
+
+
+async def test_duplicate_email_any_case_is_a_conflict(api):
+    await sign_up_and_log_in(api)
+    async with api.post("/api/v1/signup", json={"email": "ANA@acme.test", "password": PASSWORD}) as resp:
+        body = await resp.json()
+    assert resp.status == 409 and "log in instead" in body["error"]["message"]
+
+
+async def test_team_creation_and_members_are_private_to_members(api):
+    ana = await sign_up_and_log_in(api, "ana@acme.test")
+    bo = await sign_up_and_log_in(api, "bo@other.test")
+    ana_h = {"Authorization": f"Bearer {ana['token']}"}
+    bo_h = {"Authorization": f"Bearer {bo['token']}"}
+    async with api.post("/api/v1/teams", json={"name": "Acme"}, headers=ana_h) as resp:
+        team = await resp.json()
+    assert resp.status == 201 and team["role"] == "owner"
+    async with api.get("/api/v1/me/teams", headers=ana_h) as resp:
+        assert [t["name"] for t in (await resp.json())["teams"]] == ["Acme"]
+    async with api.get(f"/api/v1/teams/{team['team_id']}/members", headers=ana_h) as resp:
+        members = (await resp.json())["members"]
+    assert [(m["email"], m["role"]) for m in members] == [("ana@acme.test", "owner")]
+    async with api.get(f"/api/v1/teams/{team['team_id']}/members", headers=bo_h) as resp:
+        assert resp.status == 404  # another tenant does not even learn the team exists
+    async with api.get(f"/api/v1/teams/{team['team_id']}/audit", headers=bo_h) as resp:
+        assert resp.status == 403
+    async with api.get(f"/api/v1/teams/{team['team_id']}/audit", headers=ana_h) as resp:
+        entries = (await resp.json())["entries"]
+    assert [e["action"] for e in entries] == ["team.created"]
+
+
+async def test_wrong_password_then_lockout(api):
+    await sign_up_and_log_in(api)
+    for _ in range(3):
+        async with api.post("/api/v1/login", json={"email": "ana@acme.test", "password": "nope-nope-nope"}) as resp:
+            body = await resp.json()
+            assert resp.status == 401 and body["error"]["message"] == "email or password is incorrect"
+    async with api.post("/api/v1/login", json={"email": "ana@acme.test", "password": PASSWORD}) as resp:
+        body = await resp.json()
+    assert resp.status == 429 and "wait 15 minutes" in body["error"]["message"]
+
+
+async def test_unknown_email_gets_the_same_answer_as_a_wrong_password(api):
+    async with api.post("/api/v1/login", json={"email": "ghost@acme.test", "password": PASSWORD}) as resp:
+        body = await resp.json()
+    assert resp.status == 401 and body["error"]["message"] == "email or password is incorrect"
+
+
+async def test_expired_and_logged_out_sessions_are_refused(api, database_url):
+    session = await sign_up_and_log_in(api)
+    headers = {"Authorization": f"Bearer {session['token']}"}
+    engine = create_async_engine(asyncpg_url(database_url))
+    async with engine.begin() as conn:
+        await conn.execute(update(sessions).values(expires_at=utcnow() - timedelta(seconds=1)))
+    await engine.dispose()
+    async with api.get("/api/v1/me", headers=headers) as resp:
+        assert resp.status == 401
+    fresh = await sign_up_and_log_in_again(api)
+    fresh_h = {"Authorization": f"Bearer {fresh['token']}"}
+    async with api.post("/api/v1/logout", headers=fresh_h) as resp:
+        assert resp.status == 204
+    async with api.get("/api/v1/me", headers=fresh_h) as resp:
+        assert resp.status == 401
+
+
+async def sign_up_and_log_in_again(api) -> dict:
+    async with api.post("/api/v1/login", json={"email": "ana@acme.test", "password": PASSWORD}) as resp:
+        return await resp.json()
+
+
+async def test_bad_input_names_the_problem_without_echoing_secrets(api):
+    async with api.post("/api/v1/signup", data="{not json") as resp:
+        assert resp.status == 400 and "must be JSON" in (await resp.json())["error"]["message"]
+    async with api.post("/api/v1/signup", json={"email": "ana@acme.test", "password": "short"}) as resp:
+        body = await resp.json()
+    assert resp.status == 400 and "at least 10" in body["error"]["message"]
+    async with api.post("/api/v1/signup", json={"password": "s3cret-value-xyz"}) as resp:
+        body = await resp.json()
+    assert resp.status == 400 and "email" in body["error"]["message"]
+    assert "s3cret-value-xyz" not in body["error"]["message"]
+
+
+async def test_passwords_and_tokens_never_reach_the_logs(api, caplog):
+    caplog.set_level(logging.DEBUG)
+    session = await sign_up_and_log_in(api)
+    async with api.post("/api/v1/login", json={"email": "ana@acme.test", "password": "wrong-password-123"}):
+        pass
+    async with api.get("/api/v1/me", headers={"Authorization": f"Bearer {session['token']}"}):
+        pass
+    logged = caplog.text
+    assert logged  # the service did log (startup, requests), so the check below means something
+    for secret in (PASSWORD, "wrong-password-123", session["token"]):
+        assert secret not in logged
+
+
+async def test_database_keeps_only_hashes(api, database_url):
+    session = await sign_up_and_log_in(api)
+    engine = create_async_engine(asyncpg_url(database_url))
+    async with engine.connect() as conn:
+        stored_hash = (await conn.execute(text("SELECT password_hash FROM identity.users"))).scalar_one()
+        digests = (await conn.execute(text("SELECT token_digest FROM identity.sessions"))).scalars().all()
+    await engine.dispose()
+    assert stored_hash.startswith("$argon2id$") and PASSWORD not in stored_hash
+    assert session["token"] not in digests and len(digests) == 1

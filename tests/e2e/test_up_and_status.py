@@ -1,0 +1,89 @@
+"""`cloudaudit up` on the embedded default: four healthy service processes, clean Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from cloudaudit.common.embedded import free_port
+
+UP_TIMEOUT_S = 90
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cloudaudit.common", *args], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def product_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
+    env.update({
+        "CLOUDAUDIT_STATE_DIR": str(tmp_path / "state"),
+        "CLOUDAUDIT_EMBEDDED_NATS_PORT": str(free_port()),
+        "CLOUDAUDIT_EMBEDDED_POSTGRES_PORT": str(free_port()),
+        "IDENTITY_HTTP_PORT": str(free_port()), "INGEST_HTTP_PORT": str(free_port()),
+        "ANALYTICS_HTTP_PORT": str(free_port()), "BOT_HEALTH_PORT": str(free_port()),
+        "BOT_HTTP_PORT": str(free_port()),
+        "CLOUDAUDIT_LOG_FORMAT": "json",
+    })
+    return env
+
+
+def _wait_healthy(env: dict[str, str], proc: subprocess.Popen[str]) -> dict:
+    deadline = time.monotonic() + UP_TIMEOUT_S
+    last = None
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"cloudaudit up exited early: {proc.stdout.read() if proc.stdout else ''}"
+        result = _cli("status", "--json", env=env)
+        if result.returncode == 0:
+            return json.loads(result.stdout)
+        last = result.stdout + result.stderr
+        time.sleep(0.5)  # polling an external process; there is no event to wait on
+    raise AssertionError(f"services not healthy within {UP_TIMEOUT_S}s: {last}")
+
+
+def test_up_starts_everything_healthy_and_ctrl_c_leaves_no_process(product_env):
+    proc = subprocess.Popen([sys.executable, "-m", "cloudaudit.common", "up"], env=product_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        status = _wait_healthy(product_env, proc)
+        assert [s["service"] for s in status["services"]] == ["identity", "ingest", "analytics", "bot"]
+        assert all(s["bus"] == "healthy" and s["http"].endswith("200") for s in status["services"])
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len([c for c in children if "run" in c.cmdline()]) == 4
+        servers = [int(p) for p in (status["servers"]["nats"].split()[-1], status["servers"]["postgres"].split()[-1])]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    assert "stopped embedded nats, postgres" in output
+    for pid in [c.pid for c in children] + servers:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_status_when_nothing_runs_says_so_and_fails(product_env):
+    result = _cli("status", env=product_env)
+    assert result.returncode != 0
+    assert "embedded, stopped" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_every_command_has_help(product_env):
+    for command in ([], ["up"], ["run"], ["migrate"], ["status"], ["infra"], ["asyncapi"],
+                    ["teams"], ["users"], ["audit"]):
+        result = _cli(*command, "--help", env=product_env)
+        assert result.returncode == 0 and "Usage" in result.stdout, (command, result.stderr)
+
+
+def test_bad_setting_is_one_clear_line_not_a_traceback(product_env):
+    result = _cli("status", env={**product_env, "DATABASE_URL": "mysql://x"})
+    assert result.returncode == 2
+    assert "DATABASE_URL" in result.stderr and "Traceback" not in result.stderr
