@@ -12,29 +12,38 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from cloudaudit.common.embedded import free_port
 
 UP_TIMEOUT_S = 90
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cloudaudit.common", *args], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "cloudaudit.common", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture
 def product_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
-    env.update({
-        "CLOUDAUDIT_STATE_DIR": str(tmp_path / "state"),
-        "CLOUDAUDIT_EMBEDDED_NATS_PORT": str(free_port()),
-        "CLOUDAUDIT_EMBEDDED_POSTGRES_PORT": str(free_port()),
-        "IDENTITY_HTTP_PORT": str(free_port()), "INGEST_HTTP_PORT": str(free_port()),
-        "ANALYTICS_HTTP_PORT": str(free_port()), "BOT_HEALTH_PORT": str(free_port()),
-        "BOT_HTTP_PORT": str(free_port()),
-        "CLOUDAUDIT_LOG_FORMAT": "json",
-    })
+    env.update(
+        {
+            "CLOUDAUDIT_STATE_DIR": str(tmp_path / "state"),
+            "CLOUDAUDIT_EMBEDDED_NATS_PORT": str(free_port()),
+            "CLOUDAUDIT_EMBEDDED_POSTGRES_PORT": str(free_port()),
+            "IDENTITY_HTTP_PORT": str(free_port()),
+            "INGEST_HTTP_PORT": str(free_port()),
+            "ANALYTICS_HTTP_PORT": str(free_port()),
+            "BOT_HEALTH_PORT": str(free_port()),
+            "BOT_HTTP_PORT": str(free_port()),
+            "CLOUDAUDIT_LOG_FORMAT": "json",
+        }
+    )
     return env
 
 
@@ -42,7 +51,9 @@ def _wait_healthy(env: dict[str, str], proc: subprocess.Popen[str]) -> dict:
     deadline = time.monotonic() + UP_TIMEOUT_S
     last = None
     while time.monotonic() < deadline:
-        assert proc.poll() is None, f"cloudaudit up exited early: {proc.stdout.read() if proc.stdout else ''}"
+        assert proc.poll() is None, (
+            f"cloudaudit up exited early: {proc.stdout.read() if proc.stdout else ''}"
+        )
         result = _cli("status", "--json", env=env)
         if result.returncode == 0:
             return json.loads(result.stdout)
@@ -52,15 +63,31 @@ def _wait_healthy(env: dict[str, str], proc: subprocess.Popen[str]) -> dict:
 
 
 def test_up_starts_everything_healthy_and_ctrl_c_leaves_no_process(product_env):
-    proc = subprocess.Popen([sys.executable, "-m", "cloudaudit.common", "up"], env=product_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cloudaudit.common", "up"],
+        env=product_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         status = _wait_healthy(product_env, proc)
-        assert [s["service"] for s in status["services"]] == ["identity", "ingest", "analytics", "bot"]
+        assert [s["service"] for s in status["services"]] == [
+            "identity",
+            "ingest",
+            "analytics",
+            "bot",
+        ]
         assert all(s["bus"] == "healthy" and s["http"].endswith("200") for s in status["services"])
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len([c for c in children if "run" in c.cmdline()]) == 4
-        servers = [int(p) for p in (status["servers"]["nats"].split()[-1], status["servers"]["postgres"].split()[-1])]
+        servers = [
+            int(p)
+            for p in (
+                status["servers"]["nats"].split()[-1],
+                status["servers"]["postgres"].split()[-1],
+            )
+        ]
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
@@ -77,8 +104,18 @@ def test_status_when_nothing_runs_says_so_and_fails(product_env):
 
 
 def test_every_command_has_help(product_env):
-    for command in ([], ["up"], ["run"], ["migrate"], ["status"], ["infra"], ["asyncapi"],
-                    ["teams"], ["users"], ["audit"]):
+    for command in (
+        [],
+        ["up"],
+        ["run"],
+        ["migrate"],
+        ["status"],
+        ["infra"],
+        ["asyncapi"],
+        ["teams"],
+        ["users"],
+        ["audit"],
+    ):
         result = _cli(*command, "--help", env=product_env)
         assert result.returncode == 0 and "Usage" in result.stdout, (command, result.stderr)
 

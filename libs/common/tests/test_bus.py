@@ -8,17 +8,22 @@ from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
-from faststream.nats import NatsBroker
-from pydantic import Field
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from cloudaudit.common.bus import BusNames, ensure_streams, make_broker, publish_event, subscribe_durable
+from cloudaudit.common.bus import (
+    BusNames,
+    ensure_streams,
+    make_broker,
+    publish_event,
+    subscribe_durable,
+)
 from cloudaudit.common.db import asyncpg_url
 from cloudaudit.common.events.base import Event
 from cloudaudit.common.events.dead_letter import DeadLetter
 from cloudaudit.common.money import Money
 from cloudaudit.common.testing import eventually
+from faststream.nats import NatsBroker
+from pydantic import Field
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 
 class CostNoted(Event):
@@ -35,7 +40,9 @@ async def ledger(database_url: str):
     """A real table to observe a handler's committed effects."""
     engine = create_async_engine(asyncpg_url(database_url))
     async with engine.begin() as conn:
-        await conn.execute(text("CREATE TABLE ledger (event_id uuid PRIMARY KEY, amount numeric(20,6))"))
+        await conn.execute(
+            text("CREATE TABLE ledger (event_id uuid PRIMARY KEY, amount numeric(20,6))")
+        )
     yield engine
     await engine.dispose()
 
@@ -80,9 +87,11 @@ async def test_handler_crash_is_redelivered_and_applied_once(settings, infrastru
         await eventually(lambda: _count_is(ledger, 2))
         assert attempts.count(event.event_id) == 2  # crashed once, then applied
         async with ledger.connect() as conn:
-            stored = (await conn.execute(
-                text("SELECT amount FROM ledger WHERE event_id = :id"), {"id": event.event_id}
-            )).scalar_one()
+            stored = (
+                await conn.execute(
+                    text("SELECT amount FROM ledger WHERE event_id = :id"), {"id": event.event_id}
+                )
+            ).scalar_one()
         assert stored == Decimal("12.345678")
     finally:
         await broker.stop()
@@ -92,7 +101,9 @@ async def _count_is(engine, expected: int) -> bool:
     return await _count(engine) == expected
 
 
-async def test_poison_message_is_dead_lettered_and_consumer_keeps_going(settings, infrastructure, bus):
+async def test_poison_message_is_dead_lettered_and_consumer_keeps_going(
+    settings, infrastructure, bus
+):
     names = BusNames(settings.bus_prefix)
     broker = make_broker(infrastructure.nats_url, names, "test", max_deliveries=3)
     handled: list[Decimal] = []
@@ -104,8 +115,11 @@ async def test_poison_message_is_dead_lettered_and_consumer_keeps_going(settings
     await _started(broker, names)
     try:
         js = bus.nc.jetstream()
-        await js.publish(names.subject(SUBJECT), b'{"team_id": "not-a-uuid", "amount": "x"}',
-                         stream=names.stream("COST"))
+        await js.publish(
+            names.subject(SUBJECT),
+            b'{"team_id": "not-a-uuid", "amount": "x"}',
+            stream=names.stream("COST"),
+        )
         good = CostNoted(team_id=uuid4(), amount=Decimal("5.00"))
         await publish_event(broker, names, SUBJECT, good)
         await eventually(lambda: _async(handled == [Decimal("5.00")]))
@@ -165,7 +179,9 @@ async def test_request_reply_round_trip_with_decimal(settings, infrastructure):
 
     await _started(broker, names)
     try:
-        reply = await rpc(broker, names, "test.v1.rpc.double", Quote(amount=Decimal("0.10")), Quoted)
+        reply = await rpc(
+            broker, names, "test.v1.rpc.double", Quote(amount=Decimal("0.10")), Quoted
+        )
         assert reply.doubled == Decimal("0.20")
         assert isinstance(reply.doubled, Decimal)
     finally:

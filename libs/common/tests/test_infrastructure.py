@@ -6,7 +6,6 @@ import socket
 
 import asyncpg
 import pytest
-
 from cloudaudit.common.embedded import EmbeddedNats, EmbeddedServerError, free_port
 from cloudaudit.common.migrations import upgrade
 from cloudaudit.common.service import discover_services
@@ -21,7 +20,11 @@ def test_port_in_use_is_reported_with_the_fix(tmp_path):
         with pytest.raises(EmbeddedServerError) as error:
             EmbeddedNats(tmp_path, port).start()
     message = str(error.value)
-    assert f"port {port}" in message and "CLOUDAUDIT_EMBEDDED_NATS_PORT" in message and "NATS_URL" in message
+    assert (
+        f"port {port}" in message
+        and "CLOUDAUDIT_EMBEDDED_NATS_PORT" in message
+        and "NATS_URL" in message
+    )
 
 
 def test_stale_pid_file_is_cleaned_and_server_starts_and_is_reused(tmp_path):
@@ -52,8 +55,12 @@ async def test_migrations_run_from_empty_and_are_idempotent(infrastructure):
         conn = await asyncpg.connect(_asyncpg_dsn(url, "migrate_check"))
         try:
             schemas = {r["nspname"] for r in await conn.fetch("SELECT nspname FROM pg_namespace")}
-            tables = {(r["table_schema"], r["table_name"]) for r in await conn.fetch(
-                "SELECT table_schema, table_name FROM information_schema.tables")}
+            tables = {
+                (r["table_schema"], r["table_name"])
+                for r in await conn.fetch(
+                    "SELECT table_schema, table_name FROM information_schema.tables"
+                )
+            }
         finally:
             await conn.close()
         assert {"identity", "ingest", "analytics", "bot"} <= schemas

@@ -24,8 +24,11 @@ def test_json_lines_carry_context_fields():
 
 def test_registered_secrets_and_token_shapes_are_redacted():
     register_secret("ext-id-7f3a9c")
-    out = _emit("console", "assume role with ext-id-7f3a9c using xoxb-1234-abcd and "
-                "postgresql://app:hunter2@db/x", external_id="ext-id-7f3a9c")
+    out = _emit(
+        "console",
+        "assume role with ext-id-7f3a9c using xoxb-1234-abcd and postgresql://app:hunter2@db/x",
+        external_id="ext-id-7f3a9c",
+    )
     assert "ext-id-7f3a9c" not in out and "xoxb-1234-abcd" not in out and "hunter2" not in out
     assert "***" in out
 

@@ -8,13 +8,12 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from pydantic import ValidationError
-
 from cloudaudit.common.events.cost import CostDayRecorded, CostDriver, CostLine
 from cloudaudit.common.money import format_usd
 from cloudaudit.common.settings import CommonSettings, SettingsError, load_settings
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 
 def test_invalid_database_url_names_the_variable_and_the_fix(monkeypatch):
@@ -50,10 +49,20 @@ def test_database_password_is_a_secret(monkeypatch):
 
 def _day(amount: Decimal) -> CostDayRecorded:
     return CostDayRecorded(
-        team_id=uuid4(), account_id=uuid4(), aws_account_id="012345678901", usage_date=date(2026, 11, 1),
+        team_id=uuid4(),
+        account_id=uuid4(),
+        aws_account_id="012345678901",
+        usage_date=date(2026, 11, 1),
         total_unblended_cost=amount,
-        lines=[CostLine(summary_id=uuid4(), service="Amazon EC2", region="us-east-1", unblended_cost=amount,
-                        top_usage_types=[CostDriver(name="BoxUsage:m5.large", cost=amount)])],
+        lines=[
+            CostLine(
+                summary_id=uuid4(),
+                service="Amazon EC2",
+                region="us-east-1",
+                unblended_cost=amount,
+                top_usage_types=[CostDriver(name="BoxUsage:m5.large", cost=amount)],
+            )
+        ],
     )
 
 

@@ -6,10 +6,6 @@ import asyncio
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from cloudaudit.common.bus import publish_event, rpc
 from cloudaudit.common.db import asyncpg_url
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
@@ -30,6 +26,9 @@ from cloudaudit.common.events.identity import (
     SlackUserRequest,
 )
 from cloudaudit.common.testing import eventually
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 
 @pytest.fixture
@@ -45,9 +44,19 @@ async def db(database_url):
 
 
 async def enrol(bus, slack_team: str, slack_user: str, email: str | None = None) -> SlackUserReply:
-    reply = await rpc(bus.broker, bus.names, RPC_SLACK_USER, SlackUserRequest(
-        slack_team_id=slack_team, slack_user_id=slack_user, slack_team_name="Acme",
-        email=email, display_name="Ana Lima"), SlackUserReply)
+    reply = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_SLACK_USER,
+        SlackUserRequest(
+            slack_team_id=slack_team,
+            slack_user_id=slack_user,
+            slack_team_name="Acme",
+            email=email,
+            display_name="Ana Lima",
+        ),
+        SlackUserReply,
+    )
     assert reply.ok, reply.error
     return reply
 
@@ -70,83 +79,182 @@ async def test_simultaneous_first_users_yield_exactly_one_owner(identity, bus):
 async def test_authorize_answers_with_the_reason(identity, bus):
     owner = await enrol(bus, "T1", "U1")
     member = await enrol(bus, "T1", "U2")
-    allowed = await rpc(bus.broker, bus.names, RPC_AUTHORIZE, AuthorizeRequest(
-        team_id=owner.team_id, user_id=owner.user_id, action=Action.APPROVE_RECOMMENDATION), AuthorizeReply)
-    denied = await rpc(bus.broker, bus.names, RPC_AUTHORIZE, AuthorizeRequest(
-        team_id=owner.team_id, user_id=member.user_id, action=Action.APPROVE_RECOMMENDATION), AuthorizeReply)
+    allowed = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_AUTHORIZE,
+        AuthorizeRequest(
+            team_id=owner.team_id, user_id=owner.user_id, action=Action.APPROVE_RECOMMENDATION
+        ),
+        AuthorizeReply,
+    )
+    denied = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_AUTHORIZE,
+        AuthorizeRequest(
+            team_id=owner.team_id, user_id=member.user_id, action=Action.APPROVE_RECOMMENDATION
+        ),
+        AuthorizeReply,
+    )
     assert allowed.allowed and allowed.role is Role.OWNER
     assert not denied.allowed and denied.reason == (
-        "only owners and admins can approve recommendations; you are a member")
+        "only owners and admins can approve recommendations; you are a member"
+    )
 
 
 async def test_team_a_cannot_see_or_act_in_team_b(identity, bus):
     a = await enrol(bus, "TA", "UA")
     b = await enrol(bus, "TB", "UB")
-    members = await rpc(bus.broker, bus.names, RPC_MEMBERS,
-                        MembersRequest(team_id=b.team_id, requested_by=a.user_id), MembersReply)
+    members = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_MEMBERS,
+        MembersRequest(team_id=b.team_id, requested_by=a.user_id),
+        MembersReply,
+    )
     assert not members.ok and members.error.code == "forbidden" and members.members == []
-    auth = await rpc(bus.broker, bus.names, RPC_AUTHORIZE, AuthorizeRequest(
-        team_id=b.team_id, user_id=a.user_id, action=Action.READ_SPEND), AuthorizeReply)
+    auth = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_AUTHORIZE,
+        AuthorizeRequest(team_id=b.team_id, user_id=a.user_id, action=Action.READ_SPEND),
+        AuthorizeReply,
+    )
     assert not auth.allowed and "not a member" in auth.reason
-    change = await rpc(bus.broker, bus.names, RPC_CHANGE_ROLE, ChangeRoleRequest(
-        team_id=b.team_id, actor_user_id=a.user_id, target_user_id=b.user_id, role=Role.VIEWER), ChangeRoleReply)
+    change = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_CHANGE_ROLE,
+        ChangeRoleRequest(
+            team_id=b.team_id, actor_user_id=a.user_id, target_user_id=b.user_id, role=Role.VIEWER
+        ),
+        ChangeRoleReply,
+    )
     assert not change.ok and change.error.code == "forbidden"
 
 
 async def test_owner_promotes_and_last_owner_is_kept(identity, bus, db):
     owner = await enrol(bus, "T1", "U1")
     member = await enrol(bus, "T1", "U2")
-    promote = await rpc(bus.broker, bus.names, RPC_CHANGE_ROLE, ChangeRoleRequest(
-        team_id=owner.team_id, actor_user_id=owner.user_id, target_user_id=member.user_id,
-        role=Role.ADMIN), ChangeRoleReply)
+    promote = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_CHANGE_ROLE,
+        ChangeRoleRequest(
+            team_id=owner.team_id,
+            actor_user_id=owner.user_id,
+            target_user_id=member.user_id,
+            role=Role.ADMIN,
+        ),
+        ChangeRoleReply,
+    )
     assert promote.ok and promote.role is Role.ADMIN
-    demote_self = await rpc(bus.broker, bus.names, RPC_CHANGE_ROLE, ChangeRoleRequest(
-        team_id=owner.team_id, actor_user_id=owner.user_id, target_user_id=owner.user_id,
-        role=Role.MEMBER), ChangeRoleReply)
+    demote_self = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_CHANGE_ROLE,
+        ChangeRoleRequest(
+            team_id=owner.team_id,
+            actor_user_id=owner.user_id,
+            target_user_id=owner.user_id,
+            role=Role.MEMBER,
+        ),
+        ChangeRoleReply,
+    )
     assert not demote_self.ok and demote_self.error.code == "last_owner"
-    admin_on_owner = await rpc(bus.broker, bus.names, RPC_CHANGE_ROLE, ChangeRoleRequest(
-        team_id=owner.team_id, actor_user_id=member.user_id, target_user_id=owner.user_id,
-        role=Role.VIEWER), ChangeRoleReply)
+    admin_on_owner = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_CHANGE_ROLE,
+        ChangeRoleRequest(
+            team_id=owner.team_id,
+            actor_user_id=member.user_id,
+            target_user_id=owner.user_id,
+            role=Role.VIEWER,
+        ),
+        ChangeRoleReply,
+    )
     assert not admin_on_owner.ok and admin_on_owner.error.code == "forbidden"
-    members = await rpc(bus.broker, bus.names, RPC_MEMBERS,
-                        MembersRequest(team_id=owner.team_id, requested_by=member.user_id), MembersReply)
+    members = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_MEMBERS,
+        MembersRequest(team_id=owner.team_id, requested_by=member.user_id),
+        MembersReply,
+    )
     assert {(m.user_id, m.role) for m in members.members} == {
-        (owner.user_id, Role.OWNER), (member.user_id, Role.ADMIN)}
+        (owner.user_id, Role.OWNER),
+        (member.user_id, Role.ADMIN),
+    }
     async with db.connect() as conn:
-        actions = (await conn.execute(text(
-            "SELECT action FROM identity.audit_logs WHERE team_id = :t ORDER BY occurred_at"),
-            {"t": owner.team_id})).scalars().all()
+        actions = (
+            (
+                await conn.execute(
+                    text(
+                        "SELECT action FROM identity.audit_logs WHERE team_id = :t ORDER BY occurred_at"
+                    ),
+                    {"t": owner.team_id},
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert actions == ["team.created", "member.joined", "member.joined", "member.role_changed"]
 
 
 async def test_audit_events_are_appended_exactly_once(identity, bus, db):
     team_id = uuid4()
-    event = AuditRecorded(team_id=team_id, action="recommendation.approved",
-                          entity_type="recommendation", entity_id="r-1", details={"savings": "12.50"},
-                          source="analytics")
+    event = AuditRecorded(
+        team_id=team_id,
+        action="recommendation.approved",
+        entity_type="recommendation",
+        entity_id="r-1",
+        details={"savings": "12.50"},
+        source="analytics",
+    )
     await publish_event(bus.broker, bus.names, AUDIT_RECORDED, event)
     # The same event delivered again, bypassing JetStream's dedupe (a different message id):
     js = bus.nc.jetstream()
-    await js.publish(bus.names.subject(AUDIT_RECORDED), event.model_dump_json().encode(),
-                     stream=bus.names.stream("AUDIT"), headers={"Nats-Msg-Id": "another-id"})
-    second = AuditRecorded(team_id=team_id, action="recommendation.dismissed",
-                           entity_type="recommendation", entity_id="r-2", source="analytics")
+    await js.publish(
+        bus.names.subject(AUDIT_RECORDED),
+        event.model_dump_json().encode(),
+        stream=bus.names.stream("AUDIT"),
+        headers={"Nats-Msg-Id": "another-id"},
+    )
+    second = AuditRecorded(
+        team_id=team_id,
+        action="recommendation.dismissed",
+        entity_type="recommendation",
+        entity_id="r-2",
+        source="analytics",
+    )
     await publish_event(bus.broker, bus.names, AUDIT_RECORDED, second)
 
     async def rows():
         async with db.connect() as conn:
-            return (await conn.execute(text(
-                "SELECT audit_id, action, details FROM identity.audit_logs WHERE team_id = :t"),
-                {"t": team_id})).all()
+            return (
+                await conn.execute(
+                    text(
+                        "SELECT audit_id, action, details FROM identity.audit_logs WHERE team_id = :t"
+                    ),
+                    {"t": team_id},
+                )
+            ).all()
 
     found = await eventually(lambda: _when(rows, lambda r: len(r) >= 2))
 
     async def consumer_drained():
         info = await js.consumer_info(bus.names.stream("AUDIT"), "identity-audit-log")
-        return info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq == 3
+        return (
+            info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq == 3
+        )
 
     await eventually(consumer_drained)
-    assert sorted(r.action for r in await rows()) == ["recommendation.approved", "recommendation.dismissed"]
+    assert sorted(r.action for r in await rows()) == [
+        "recommendation.approved",
+        "recommendation.dismissed",
+    ]
     assert {r.audit_id for r in found} == {event.event_id, second.event_id}
 
 
@@ -157,12 +265,19 @@ async def _when(fetch, predicate):
 
 async def test_audit_log_rejects_update_and_delete(identity, bus, db):
     owner = await enrol(bus, "T1", "U1")
-    for statement in ("UPDATE identity.audit_logs SET action = 'x'",
-                      "DELETE FROM identity.audit_logs", "TRUNCATE identity.audit_logs"):
+    for statement in (
+        "UPDATE identity.audit_logs SET action = 'x'",
+        "DELETE FROM identity.audit_logs",
+        "TRUNCATE identity.audit_logs",
+    ):
         with pytest.raises(DBAPIError, match="append-only"):
             async with db.begin() as conn:
                 await conn.execute(text(statement))
     async with db.connect() as conn:
-        count = (await conn.execute(text("SELECT count(*) FROM identity.audit_logs WHERE team_id=:t"),
-                                    {"t": owner.team_id})).scalar_one()
+        count = (
+            await conn.execute(
+                text("SELECT count(*) FROM identity.audit_logs WHERE team_id=:t"),
+                {"t": owner.team_id},
+            )
+        ).scalar_one()
     assert count == 2

@@ -7,33 +7,40 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
-from sqlalchemy import text, update
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.db import asyncpg_url
 from cloudaudit.identity.adapters.orm import sessions
 from cloudaudit.identity.settings import IdentitySettings
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import create_async_engine
 
 PASSWORD = "Tr0ub4dor&3-horse"
 
 
 @pytest.fixture
 async def api(start_service, settings):
-    identity_settings = IdentitySettings(**{  # type: ignore[arg-type]
-        "DATABASE_URL": settings.database_url.get_secret_value(), "NATS_URL": settings.nats_url,
-        "CLOUDAUDIT_BUS_PREFIX": settings.bus_prefix, "IDENTITY_LOGIN_MAX_FAILURES": 3,
-    })
+    identity_settings = IdentitySettings(
+        **{  # type: ignore[arg-type]
+            "DATABASE_URL": settings.database_url.get_secret_value(),
+            "NATS_URL": settings.nats_url,
+            "CLOUDAUDIT_BUS_PREFIX": settings.bus_prefix,
+            "IDENTITY_LOGIN_MAX_FAILURES": 3,
+        }
+    )
     runtime = await start_service("identity", identity_settings)
     async with aiohttp.ClientSession(f"http://127.0.0.1:{runtime.bound_port}") as client:
         yield client
 
 
 async def sign_up_and_log_in(api, email="ana@acme.test") -> dict:
-    async with api.post("/api/v1/signup", json={"email": email, "password": PASSWORD,
-                                                "first_name": "Ana", "last_name": "Lima"}) as resp:
+    async with api.post(
+        "/api/v1/signup",
+        json={"email": email, "password": PASSWORD, "first_name": "Ana", "last_name": "Lima"},
+    ) as resp:
         assert resp.status == 201, await resp.text()
-    async with api.post("/api/v1/login", json={"email": email.upper(), "password": PASSWORD}) as resp:
+    async with api.post(
+        "/api/v1/login", json={"email": email.upper(), "password": PASSWORD}
+    ) as resp:
         assert resp.status == 200
         return await resp.json()
 
@@ -49,7 +56,9 @@ async def test_sign_up_log_in_and_me(api):
 
 async def test_duplicate_email_any_case_is_a_conflict(api):
     await sign_up_and_log_in(api)
-    async with api.post("/api/v1/signup", json={"email": "ANA@acme.test", "password": PASSWORD}) as resp:
+    async with api.post(
+        "/api/v1/signup", json={"email": "ANA@acme.test", "password": PASSWORD}
+    ) as resp:
         body = await resp.json()
     assert resp.status == 409 and "log in instead" in body["error"]["message"]
 
@@ -79,16 +88,24 @@ async def test_team_creation_and_members_are_private_to_members(api):
 async def test_wrong_password_then_lockout(api):
     await sign_up_and_log_in(api)
     for _ in range(3):
-        async with api.post("/api/v1/login", json={"email": "ana@acme.test", "password": "nope-nope-nope"}) as resp:
+        async with api.post(
+            "/api/v1/login", json={"email": "ana@acme.test", "password": "nope-nope-nope"}
+        ) as resp:
             body = await resp.json()
-            assert resp.status == 401 and body["error"]["message"] == "email or password is incorrect"
-    async with api.post("/api/v1/login", json={"email": "ana@acme.test", "password": PASSWORD}) as resp:
+            assert (
+                resp.status == 401 and body["error"]["message"] == "email or password is incorrect"
+            )
+    async with api.post(
+        "/api/v1/login", json={"email": "ana@acme.test", "password": PASSWORD}
+    ) as resp:
         body = await resp.json()
     assert resp.status == 429 and "wait 15 minutes" in body["error"]["message"]
 
 
 async def test_unknown_email_gets_the_same_answer_as_a_wrong_password(api):
-    async with api.post("/api/v1/login", json={"email": "ghost@acme.test", "password": PASSWORD}) as resp:
+    async with api.post(
+        "/api/v1/login", json={"email": "ghost@acme.test", "password": PASSWORD}
+    ) as resp:
         body = await resp.json()
     assert resp.status == 401 and body["error"]["message"] == "email or password is incorrect"
 
@@ -111,14 +128,18 @@ async def test_expired_and_logged_out_sessions_are_refused(api, database_url):
 
 
 async def sign_up_and_log_in_again(api) -> dict:
-    async with api.post("/api/v1/login", json={"email": "ana@acme.test", "password": PASSWORD}) as resp:
+    async with api.post(
+        "/api/v1/login", json={"email": "ana@acme.test", "password": PASSWORD}
+    ) as resp:
         return await resp.json()
 
 
 async def test_bad_input_names_the_problem_without_echoing_secrets(api):
     async with api.post("/api/v1/signup", data="{not json") as resp:
         assert resp.status == 400 and "must be JSON" in (await resp.json())["error"]["message"]
-    async with api.post("/api/v1/signup", json={"email": "ana@acme.test", "password": "short"}) as resp:
+    async with api.post(
+        "/api/v1/signup", json={"email": "ana@acme.test", "password": "short"}
+    ) as resp:
         body = await resp.json()
     assert resp.status == 400 and "at least 10" in body["error"]["message"]
     async with api.post("/api/v1/signup", json={"password": "s3cret-value-xyz"}) as resp:
@@ -130,7 +151,9 @@ async def test_bad_input_names_the_problem_without_echoing_secrets(api):
 async def test_passwords_and_tokens_never_reach_the_logs(api, caplog):
     caplog.set_level(logging.DEBUG)
     session = await sign_up_and_log_in(api)
-    async with api.post("/api/v1/login", json={"email": "ana@acme.test", "password": "wrong-password-123"}):
+    async with api.post(
+        "/api/v1/login", json={"email": "ana@acme.test", "password": "wrong-password-123"}
+    ):
         pass
     async with api.get("/api/v1/me", headers={"Authorization": f"Bearer {session['token']}"}):
         pass
@@ -144,8 +167,12 @@ async def test_database_keeps_only_hashes(api, database_url):
     session = await sign_up_and_log_in(api)
     engine = create_async_engine(asyncpg_url(database_url))
     async with engine.connect() as conn:
-        stored_hash = (await conn.execute(text("SELECT password_hash FROM identity.users"))).scalar_one()
-        digests = (await conn.execute(text("SELECT token_digest FROM identity.sessions"))).scalars().all()
+        stored_hash = (
+            await conn.execute(text("SELECT password_hash FROM identity.users"))
+        ).scalar_one()
+        digests = (
+            (await conn.execute(text("SELECT token_digest FROM identity.sessions"))).scalars().all()
+        )
     await engine.dispose()
     assert stored_hash.startswith("$argon2id$") and PASSWORD not in stored_hash
     assert session["token"] not in digests and len(digests) == 1

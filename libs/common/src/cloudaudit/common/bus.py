@@ -16,6 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from cloudaudit.common.clock import utcnow
+from cloudaudit.common.events.base import Event
+from cloudaudit.common.events.dead_letter import DeadLetter
+from cloudaudit.common.metrics import DEAD_LETTERS, HANDLER_SECONDS, MESSAGES, REDELIVERIES
 from faststream import BaseMiddleware
 from faststream.exceptions import AckMessage, NackMessage, RejectMessage
 from faststream.middlewares import AckPolicy
@@ -25,11 +29,6 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType
 from nats.js.errors import BadRequestError
 from pydantic import BaseModel, ValidationError
-
-from cloudaudit.common.clock import utcnow
-from cloudaudit.common.events.base import Event
-from cloudaudit.common.events.dead_letter import DeadLetter
-from cloudaudit.common.metrics import DEAD_LETTERS, HANDLER_SECONDS, MESSAGES, REDELIVERIES
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +139,12 @@ class _ReliableScope(BaseMiddleware):
             delay = backoff_delay(deliveries)
             log.warning(
                 "handler failed, will retry",
-                extra={"subject": raw.subject, "deliveries": deliveries, "retry_in_s": delay,
-                       "error": f"{type(exc).__name__}: {exc}"[:500]},
+                extra={
+                    "subject": raw.subject,
+                    "deliveries": deliveries,
+                    "retry_in_s": delay,
+                    "error": f"{type(exc).__name__}: {exc}"[:500],
+                },
             )
             raise NackMessage(delay=delay) from exc
         finally:
@@ -163,8 +166,12 @@ class _ReliableScope(BaseMiddleware):
         )
         log.error(
             "message dead-lettered",
-            extra={"subject": original, "consumer": record.consumer, "deliveries": deliveries,
-                   "error": record.error[:500]},
+            extra={
+                "subject": original,
+                "consumer": record.consumer,
+                "deliveries": deliveries,
+                "error": record.error[:500],
+            },
         )
         if broker is not None:
             await broker.publish(

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
 from cloudaudit.common.embedded import EmbeddedServerError
 from cloudaudit.common.infra import embedded_for, resolve_endpoints, stop_embedded
 from cloudaudit.common.logging import configure_logging, register_secret
@@ -30,7 +29,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-infra_app = typer.Typer(help="Manage the embedded NATS and PostgreSQL servers.", no_args_is_help=True)
+infra_app = typer.Typer(
+    help="Manage the embedded NATS and PostgreSQL servers.", no_args_is_help=True
+)
 app.add_typer(infra_app, name="infra")
 
 COLOURS = {"identity": "cyan", "ingest": "green", "analytics": "magenta", "bot": "yellow"}
@@ -75,13 +76,17 @@ async def _migrate(specs: dict[str, ServiceSpec], database_url: str) -> None:
     for spec in specs.values():
         started = time.monotonic()
         await upgrade(spec.migrations, database_url, spec.schema)
-        typer.echo(f"  migrated {spec.name:<10} schema {spec.schema:<10} "
-                   f"({(time.monotonic() - started) * 1000:.0f} ms)")
+        typer.echo(
+            f"  migrated {spec.name:<10} schema {spec.schema:<10} "
+            f"({(time.monotonic() - started) * 1000:.0f} ms)"
+        )
 
 
 @app.command()
 def migrate(
-    service: Annotated[list[str] | None, typer.Argument(help="Services to migrate (default all).")] = None,
+    service: Annotated[
+        list[str] | None, typer.Argument(help="Services to migrate (default all).")
+    ] = None,
 ) -> None:
     """Apply every service's schema migrations (idempotent)."""
     settings = common_settings()
@@ -93,7 +98,9 @@ def migrate(
 @app.command()
 def run(
     service: Annotated[str, typer.Argument(help="identity, ingest, analytics or bot")],
-    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")] = True,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")
+    ] = True,
 ) -> None:
     """Run one service in the foreground (what a container runs)."""
     from cloudaudit.common.runtime import build_runtime
@@ -126,7 +133,9 @@ def _pump(name: str, stream, log_path: Path) -> None:  # type: ignore[no-untyped
 
 @app.command()
 def up(
-    service: Annotated[list[str] | None, typer.Argument(help="Services to start (default all).")] = None,
+    service: Annotated[
+        list[str] | None, typer.Argument(help="Services to start (default all).")
+    ] = None,
 ) -> None:
     """Start everything: embedded NATS + PostgreSQL if no URLs are set, migrations, all services."""
     settings = common_settings()
@@ -134,14 +143,22 @@ def up(
     typer.secho("Starting CloudAudit", bold=True)
     endpoints, started = endpoints_or_fail(settings)
     infra = embedded_for(settings)
-    typer.echo(f"  NATS       {endpoints.nats_url}" + ("  (embedded)" if not settings.nats_url else ""))
+    typer.echo(
+        f"  NATS       {endpoints.nats_url}" + ("  (embedded)" if not settings.nats_url else "")
+    )
     db_shown = endpoints.database_url.split("@")[-1]
-    typer.echo(f"  PostgreSQL {db_shown}" + ("  (embedded)" if settings.database_url is None else ""))
+    typer.echo(
+        f"  PostgreSQL {db_shown}" + ("  (embedded)" if settings.database_url is None else "")
+    )
     typer.echo(f"  state      {settings.state_dir}")
     asyncio.run(_migrate(specs, endpoints.database_url))
 
-    env = dict(os.environ, NATS_URL=endpoints.nats_url, DATABASE_URL=endpoints.database_url,
-               CLOUDAUDIT_LOG_FORMAT=os.environ.get("CLOUDAUDIT_LOG_FORMAT", "console"))
+    env = dict(
+        os.environ,
+        NATS_URL=endpoints.nats_url,
+        DATABASE_URL=endpoints.database_url,
+        CLOUDAUDIT_LOG_FORMAT=os.environ.get("CLOUDAUDIT_LOG_FORMAT", "console"),
+    )
     logs_dir = settings.state_dir / "logs"
     logs_dir.mkdir(parents=True, exist_ok=True)
     children: dict[str, subprocess.Popen[bytes]] = {}
@@ -157,15 +174,21 @@ def up(
         for name in specs:
             proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", "cloudaudit.common", "run", name, "--no-migrate"],
-                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
             )
             children[name] = proc
-            threading.Thread(target=_pump, args=(name, proc.stdout, logs_dir / f"{name}.log"),
-                             daemon=True).start()
-            typer.echo(f"  started {name:<10} pid {proc.pid:<7} http://127.0.0.1:"
-                       f"{settings.http_port_for(name)}/healthz")
-        typer.secho("CloudAudit is up. `cloudaudit status` in another terminal; Ctrl-C stops.",
-                    fg="green")
+            threading.Thread(
+                target=_pump, args=(name, proc.stdout, logs_dir / f"{name}.log"), daemon=True
+            ).start()
+            typer.echo(
+                f"  started {name:<10} pid {proc.pid:<7} http://127.0.0.1:"
+                f"{settings.http_port_for(name)}/healthz"
+            )
+        typer.secho(
+            "CloudAudit is up. `cloudaudit status` in another terminal; Ctrl-C stops.", fg="green"
+        )
         while not stopping["requested"]:
             for name, proc in children.items():
                 if proc.poll() is not None:
@@ -191,7 +214,6 @@ def up(
 
 async def _status(settings: CommonSettings, specs: dict[str, ServiceSpec]) -> list[dict[str, str]]:
     import aiohttp
-
     from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker, rpc
     from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
 
@@ -207,8 +229,12 @@ async def _status(settings: CommonSettings, specs: dict[str, ServiceSpec]) -> li
         for name in specs:
             row = {"service": name}
             try:
-                reply = await rpc(broker, names, RPC_HEALTH.format(service=name), {}, HealthReply, 2.0)  # type: ignore[arg-type]
-                row["bus"] = "healthy" if reply.healthy else "unhealthy: " + json.dumps(reply.checks)
+                reply = await rpc(
+                    broker, names, RPC_HEALTH.format(service=name), {}, HealthReply, 2.0
+                )  # type: ignore[arg-type]
+                row["bus"] = (
+                    "healthy" if reply.healthy else "unhealthy: " + json.dumps(reply.checks)
+                )
                 row["notes"] = "; ".join(reply.notes)
             except BusUnavailable:
                 row["bus"] = "not answering"
@@ -232,11 +258,21 @@ def status(
     settings = common_settings()
     infra = embedded_for(settings)
     servers = {
-        "nats": settings.nats_url or (f"embedded pid {infra.nats.running_pid()}"
-                                      if infra.nats.running_pid() else "embedded, stopped"),
-        "postgres": ("configured" if settings.database_url else
-                     (f"embedded pid {infra.postgres.running_pid()}"
-                      if infra.postgres.running_pid() else "embedded, stopped")),
+        "nats": settings.nats_url
+        or (
+            f"embedded pid {infra.nats.running_pid()}"
+            if infra.nats.running_pid()
+            else "embedded, stopped"
+        ),
+        "postgres": (
+            "configured"
+            if settings.database_url
+            else (
+                f"embedded pid {infra.postgres.running_pid()}"
+                if infra.postgres.running_pid()
+                else "embedded, stopped"
+            )
+        ),
     }
     rows = asyncio.run(_status(settings, services_or_fail()))
     if as_json:
@@ -246,9 +282,11 @@ def status(
             typer.echo(f"{key:<10} {value}")
         for row in rows:
             ok = row.get("bus") == "healthy"
-            typer.secho(f"{row['service']:<10} bus: {row.get('bus', '-'):<14} http: {row.get('http', '-')}"
-                        + (f"  note: {row['notes']}" if row.get("notes") else ""),
-                        fg="green" if ok else "red")
+            typer.secho(
+                f"{row['service']:<10} bus: {row.get('bus', '-'):<14} http: {row.get('http', '-')}"
+                + (f"  note: {row['notes']}" if row.get("notes") else ""),
+                fg="green" if ok else "red",
+            )
     if not all(r.get("bus") == "healthy" for r in rows):
         raise typer.Exit(1)
 
@@ -282,8 +320,12 @@ def infra_status() -> None:
 
 @app.command()
 def asyncapi(
-    check: Annotated[bool, typer.Option("--check", help="Fail if docs/asyncapi.json is stale.")] = False,
-    output: Annotated[Path, typer.Option(help="Where the document is kept.")] = Path("docs/asyncapi.json"),
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail if docs/asyncapi.json is stale.")
+    ] = False,
+    output: Annotated[Path, typer.Option(help="Where the document is kept.")] = Path(
+        "docs/asyncapi.json"
+    ),
 ) -> None:
     """Generate the AsyncAPI document of the whole bus from the services' code."""
     from cloudaudit.common.asyncapi import generate

@@ -10,12 +10,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from cloudaudit.common.db import make_engine
 from cloudaudit.common.infra import embedded_for, resolve_endpoints
 from cloudaudit.common.logging import configure_logging, register_secret
 from cloudaudit.common.settings import CommonSettings, SettingsError, load_settings
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 T = TypeVar("T")
 
@@ -38,7 +37,10 @@ async def database(schema: str) -> AsyncIterator[async_sessionmaker[AsyncSession
     if settings.database_url is None and not embedded_for(settings).postgres.running_pid():
         typer.secho(
             "error: CloudAudit's database is not running. Start it with `cloudaudit up` "
-            "(or `cloudaudit infra start`), or set DATABASE_URL.", fg="red", err=True)
+            "(or `cloudaudit infra start`), or set DATABASE_URL.",
+            fg="red",
+            err=True,
+        )
         raise typer.Exit(1)
     endpoints, _ = resolve_endpoints(settings, start=False)
     engine = make_engine(endpoints.database_url, schema=schema, pool_size=2, max_overflow=0)
@@ -67,7 +69,9 @@ def _cell(value: Any) -> str:
 
 def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str = "table") -> None:
     if fmt == "json":
-        typer.echo(json.dumps([{c: r.get(c) for c in columns} for r in rows], default=str, indent=2))
+        typer.echo(
+            json.dumps([{c: r.get(c) for c in columns} for r in rows], default=str, indent=2)
+        )
         return
     if not rows:
         typer.echo("(none)")

@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any, Self
 from uuid import UUID
 
+from cloudaudit.common.clock import ensure_utc, utcnow
+from cloudaudit.common.events.base import Event
 from sqlalchemy import (
     JSON,
     Column,
@@ -24,10 +26,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-
-from cloudaudit.common.clock import ensure_utc, utcnow
-from cloudaudit.common.events.base import Event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +62,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else ensure_utc(value)
 
 
-def MoneyColumn() -> Numeric[Decimal]:  # noqa: N802 - reads as a column type
+def MoneyColumn() -> Numeric[Decimal]:
     """numeric(20,6): dollars with sub-cent precision, never float."""
     return Numeric(20, 6, asdecimal=True)
 
@@ -158,8 +162,10 @@ class UnitOfWork:
                 await self._publisher(subject, event_id, payload)  # type: ignore[misc]
                 published.append(UUID(event_id))
             except Exception as exc:  # the relay retries; the change itself is committed
-                log.warning("event publish deferred to outbox relay",
-                            extra={"subject": subject, "event_id": event_id, "error": str(exc)})
+                log.warning(
+                    "event publish deferred to outbox relay",
+                    extra={"subject": subject, "event_id": event_id, "error": str(exc)},
+                )
                 break
         if published:
             async with self._sessions() as session, session.begin():

@@ -43,9 +43,9 @@ def free_port() -> int:
 def _owner_of_port(port: int) -> str:
     try:
         for conn in psutil.net_connections(kind="tcp"):
-            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
-                if conn.pid:
-                    return f"{psutil.Process(conn.pid).name()} (pid {conn.pid})"
+            listening = conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN
+            if listening and conn.pid:
+                return f"{psutil.Process(conn.pid).name()} (pid {conn.pid})"
     except (psutil.AccessDenied, psutil.NoSuchProcess):
         pass
     return "another program"
@@ -54,14 +54,18 @@ def _owner_of_port(port: int) -> str:
 def _alive(pid: int, name_hint: str) -> bool:
     try:
         proc = psutil.Process(pid)
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE and name_hint in " ".join(
-            [proc.name(), *proc.cmdline()]
+        return (
+            proc.is_running()
+            and proc.status() != psutil.STATUS_ZOMBIE
+            and name_hint in " ".join([proc.name(), *proc.cmdline()])
         )
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes] | None, log_file: Path, what: str) -> None:
+def _wait_for_port(
+    port: int, proc: subprocess.Popen[bytes] | None, log_file: Path, what: str
+) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if port_open(port):
@@ -70,7 +74,9 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes] | None, log_file: Pa
             break
         time.sleep(0.1)
     tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else "(no log)"
-    raise EmbeddedServerError(f"{what} did not start on port {port}. Its log ({log_file}) ends:\n{tail}")
+    raise EmbeddedServerError(
+        f"{what} did not start on port {port}. Its log ({log_file}) ends:\n{tail}"
+    )
 
 
 def _terminate(pid: int) -> None:
@@ -134,9 +140,20 @@ class EmbeddedNats:
         (self.root / "jetstream").mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         args = [
-            self.binary(), "-js", "-sd", str(self.root / "jetstream"), "-a", "127.0.0.1",
-            "-p", str(self.port), "-P", str(self.pid_file), "-l", str(self.log_file),
-            "-n", "cloudaudit-embedded",
+            self.binary(),
+            "-js",
+            "-sd",
+            str(self.root / "jetstream"),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-P",
+            str(self.pid_file),
+            "-l",
+            str(self.log_file),
+            "-n",
+            "cloudaudit-embedded",
         ]
         proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
@@ -235,15 +252,31 @@ class EmbeddedPostgres:
         self._prepare_permissions(user)
         if not (self.pgdata / "PG_VERSION").exists():
             self._run(
-                [self._bin("initdb"), "-D", str(self.pgdata), "--auth=trust", "--encoding=utf8",
-                 "-U", "postgres"],
+                [
+                    self._bin("initdb"),
+                    "-D",
+                    str(self.pgdata),
+                    "--auth=trust",
+                    "--encoding=utf8",
+                    "-U",
+                    "postgres",
+                ],
                 user,
             )
         self._run(
-            [self._bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-t", str(int(START_TIMEOUT_S)),
-             "-l", str(self.log_file),
-             "-o", f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} -c max_connections=300",
-             "start"],
+            [
+                self._bin("pg_ctl"),
+                "-D",
+                str(self.pgdata),
+                "-w",
+                "-t",
+                str(int(START_TIMEOUT_S)),
+                "-l",
+                str(self.log_file),
+                "-o",
+                f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} -c max_connections=300",
+                "start",
+            ],
             user,
         )
         _wait_for_port(self.port, None, self.log_file, "Embedded PostgreSQL")
@@ -251,11 +284,24 @@ class EmbeddedPostgres:
         return True
 
     def _ensure_database(self, user: str | None) -> None:
-        psql = [self._bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                "-d", "postgres", "-tAc"]
+        psql = [
+            self._bin("psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-tAc",
+        ]
         result = subprocess.run(  # noqa: S603
-            [*psql, f"SELECT 1 FROM pg_database WHERE datname='{POSTGRES_DATABASE}'"],
-            capture_output=True, text=True, user=user, check=False,
+            [*psql, f"SELECT 1 FROM pg_database WHERE datname='{POSTGRES_DATABASE}'"],  # noqa: S608 - constant
+            capture_output=True,
+            text=True,
+            user=user,
+            check=False,
         )
         if result.stdout.strip() != "1":
             self._run([*psql, f"CREATE DATABASE {POSTGRES_DATABASE}"], user)
@@ -265,7 +311,9 @@ class EmbeddedPostgres:
             return
         user = self._system_user()
         try:
-            self._run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"], user)
+            self._run(
+                [self._bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"], user
+            )
         except EmbeddedServerError:
             pid = self.running_pid()
             if pid:

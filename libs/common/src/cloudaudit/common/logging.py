@@ -21,10 +21,15 @@ _SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"sk-[A-Za-z0-9_-]{10,}"), REDACTED),  # OpenAI-style API keys
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1" + REDACTED),
     (
-        re.compile(r"(?i)(password|passwd|secret|token|external_?id)(['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
+        re.compile(
+            r"(?i)(password|passwd|secret|token|external_?id)(['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"
+        ),
         r"\1\2" + REDACTED,
     ),
-    (re.compile(r"(postgres(?:ql)?(?:\+asyncpg)?://[^:/@\s]+:)[^@\s]+(@)"), r"\1" + REDACTED + r"\2"),
+    (
+        re.compile(r"(postgres(?:ql)?(?:\+asyncpg)?://[^:/@\s]+:)[^@\s]+(@)"),
+        r"\1" + REDACTED + r"\2",
+    ),
 ]
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
@@ -49,7 +54,9 @@ def redact(text: str) -> str:
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and not k.startswith("_")}
+    return {
+        k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and not k.startswith("_")
+    }
 
 
 class JsonFormatter(logging.Formatter):

@@ -8,10 +8,9 @@ from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
+from cloudaudit.common.db import asyncpg_url, make_engine
 from sqlalchemy import MetaData, text
 from sqlalchemy.pool import NullPool
-
-from cloudaudit.common.db import asyncpg_url, make_engine
 
 
 def alembic_config(script_location: Path, database_url: str, schema: str) -> Config:
@@ -60,21 +59,29 @@ async def _run_online(url: str, metadata: MetaData, schema: str) -> None:
     try:
         async with engine.connect() as conn:
             # Two replicas starting together must not race the same history.
-            await conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": f"migrate:{schema}"})
+            await conn.execute(
+                text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": f"migrate:{schema}"}
+            )
             await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             await conn.commit()
             await conn.run_sync(_configure_and_run, metadata, schema)
             await conn.commit()
-            await conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": f"migrate:{schema}"})
+            await conn.execute(
+                text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": f"migrate:{schema}"}
+            )
             await conn.commit()
     finally:
         await engine.dispose()
 
 
-def upgrade_sync(script_location: Path, database_url: str, schema: str, revision: str = "heads") -> None:
+def upgrade_sync(
+    script_location: Path, database_url: str, schema: str, revision: str = "heads"
+) -> None:
     command.upgrade(alembic_config(script_location, database_url, schema), revision)
 
 
-async def upgrade(script_location: Path, database_url: str, schema: str, revision: str = "heads") -> None:
+async def upgrade(
+    script_location: Path, database_url: str, schema: str, revision: str = "heads"
+) -> None:
     """Run alembic in a worker thread (its env.py owns an event loop of its own)."""
     await asyncio.to_thread(upgrade_sync, script_location, database_url, schema, revision)

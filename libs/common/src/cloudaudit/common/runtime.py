@@ -7,16 +7,11 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from faststream.nats import NatsBroker
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
 from cloudaudit.common import __version__
 from cloudaudit.common.bus import BusNames, ensure_streams, make_broker, publish_raw
 from cloudaudit.common.clock import utcnow
@@ -24,6 +19,10 @@ from cloudaudit.common.db import make_engine, relay_outbox
 from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
 from cloudaudit.common.service import ServiceSpec
 from cloudaudit.common.settings import CommonSettings
+from faststream.nats import NatsBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ class ServiceRuntime:
     started_at: Any = field(init=False)
     notes: list[str] = field(default_factory=list)
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
-    _background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     _on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
@@ -83,11 +82,18 @@ class ServiceRuntime:
         )(self._health_rpc)
 
     # -- registration (called from a service's build) -----------------------------------------
-    def background(self, loop: Callable[[], Awaitable[None]]) -> None:
+    def background(self, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._background.append(loop)
 
     def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._on_stop.append(hook)
+
+    def document_publisher(self, subject: str, model: type[Any], description: str) -> None:
+        """Declare an event this service publishes, so the AsyncAPI document lists it."""
+        self.broker.publisher(
+            self.names.subject(subject), schema=model, title=f"{self.spec.name}:{subject}",
+            description=description,
+        )
 
     def use_outbox(self, table: Any) -> None:
         """Relay events a crash left unpublished in this service's outbox."""
@@ -131,7 +137,9 @@ class ServiceRuntime:
 
     async def _readyz(self, request: web.Request) -> web.Response:
         reply = await self.health()
-        return web.json_response(reply.model_dump(mode="json"), status=200 if reply.healthy else 503)
+        return web.json_response(
+            reply.model_dump(mode="json"), status=200 if reply.healthy else 503
+        )
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -163,8 +171,11 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(loop()))
         log.info(
             "service started",
-            extra={"service": self.spec.name, "http_port": self.bound_port,
-                   "startup_ms": round((time.monotonic() - t0) * 1000)},
+            extra={
+                "service": self.spec.name,
+                "http_port": self.bound_port,
+                "startup_ms": round((time.monotonic() - t0) * 1000),
+            },
         )
 
     async def stop(self) -> None:
@@ -199,7 +210,9 @@ def build_runtime(
     spec: ServiceSpec, settings: CommonSettings, endpoints: Endpoints, http_port: int | None = None
 ) -> ServiceRuntime:
     runtime = ServiceRuntime(
-        spec=spec, settings=settings, endpoints=endpoints,
+        spec=spec,
+        settings=settings,
+        endpoints=endpoints,
         http_port=spec.default_http_port if http_port is None else http_port,
     )
     spec.load(spec.build)(runtime)

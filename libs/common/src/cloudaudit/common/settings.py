@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -121,7 +121,7 @@ class CommonSettings(BaseSettings):
 S = TypeVar("S", bound=BaseSettings)
 
 
-def load_settings(cls: type[S], **overrides: object) -> S:
+def load_settings(cls: type[S], **overrides: Any) -> S:
     """Read settings once; turn pydantic's error into one naming each bad variable."""
     try:
         return cls(**overrides)
@@ -130,7 +130,7 @@ def load_settings(cls: type[S], **overrides: object) -> S:
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
             info = cls.model_fields.get(field)
-            variable = (info.validation_alias if info and info.validation_alias else field)
+            variable = info.validation_alias if info and info.validation_alias else field
             problems.append(f"{variable}: {error['msg']}")
         raise SettingsError(
             "Invalid configuration: " + "; ".join(problems) + ". Fix the environment variable "

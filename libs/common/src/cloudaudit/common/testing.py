@@ -22,14 +22,13 @@ import asyncpg
 import nats
 import pytest
 import pytest_asyncio
-from sqlalchemy.engine import make_url
-
 from cloudaudit.common.bus import BusNames, ensure_streams, make_broker
 from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
 from cloudaudit.common.migrations import upgrade
 from cloudaudit.common.runtime import Endpoints, ServiceRuntime, build_runtime
 from cloudaudit.common.service import discover_services
 from cloudaudit.common.settings import CommonSettings
+from sqlalchemy.engine import make_url
 
 TEMPLATE_DB = f"ca_template_{os.getpid()}"
 
@@ -54,9 +53,10 @@ def _servers() -> Iterator[Endpoints]:
         from testcontainers.core.container import DockerContainer
         from testcontainers.postgres import PostgresContainer
 
-        with PostgresContainer("postgres:16-alpine", driver=None) as pg, DockerContainer(
-            "nats:2.10-alpine"
-        ).with_command("-js").with_exposed_ports(4222) as js:
+        with (
+            PostgresContainer("postgres:16-alpine", driver=None) as pg,
+            DockerContainer("nats:2.10-alpine").with_command("-js").with_exposed_ports(4222) as js,
+        ):
             url = f"nats://{js.get_container_host_ip()}:{js.get_exposed_port(4222)}"
             yield Endpoints(database_url=pg.get_connection_url(), nats_url=url)
         return
@@ -139,12 +139,17 @@ StartService = Callable[..., Awaitable[ServiceRuntime]]
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def start_service(settings: CommonSettings, endpoints: Endpoints) -> AsyncIterator[StartService]:
+async def start_service(
+    settings: CommonSettings, endpoints: Endpoints
+) -> AsyncIterator[StartService]:
     """Start a service in-process against the real servers: `await start_service("identity")`."""
     started: list[ServiceRuntime] = []
 
-    async def start(name: str, service_settings: CommonSettings | None = None,
-                    configure: Callable[[ServiceRuntime], None] | None = None) -> ServiceRuntime:
+    async def start(
+        name: str,
+        service_settings: CommonSettings | None = None,
+        configure: Callable[[ServiceRuntime], None] | None = None,
+    ) -> ServiceRuntime:
         spec = discover_services()[name]
         runtime = build_runtime(spec, service_settings or settings, endpoints, http_port=0)
         if configure:
@@ -171,7 +176,9 @@ class BusClient:
         await self.broker.connect()
         await ensure_streams(self.broker, self.names)
         await self.broker.start()
-        self.nc = await nats.connect(self.broker.config.connection_state.connection.connected_url.geturl())
+        self.nc = await nats.connect(
+            self.broker.config.connection_state.connection.connected_url.geturl()
+        )
 
     async def stop(self) -> None:
         for sub in self._subs:
@@ -204,7 +211,9 @@ class BusClient:
         try:
             while len(messages) < info.state.messages:
                 try:
-                    batch = await sub.fetch(min(256, info.state.messages - len(messages)), timeout=1)
+                    batch = await sub.fetch(
+                        min(256, info.state.messages - len(messages)), timeout=1
+                    )
                 except Exception:
                     break
                 for msg in batch:
@@ -223,8 +232,9 @@ async def bus(settings: CommonSettings, endpoints: Endpoints) -> AsyncIterator[B
     await client.stop()
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0,
-                     interval: float = 0.05) -> Any:
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 10.0, interval: float = 0.05
+) -> Any:
     """Poll until `check` returns a truthy value (the alternative to sleep in tests)."""
     deadline = asyncio.get_running_loop().time() + timeout
     last: Any = None

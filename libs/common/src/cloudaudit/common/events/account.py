@@ -6,10 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import Field
-
 from cloudaudit.common.events.base import Event, Reply, Request
 from cloudaudit.common.money import Money
+from pydantic import Field
 
 ACCOUNT_CONNECTED = "account.v1.connected"
 ACCOUNT_CONNECTION_FAILED = "account.v1.connection_failed"

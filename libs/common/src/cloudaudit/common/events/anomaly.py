@@ -7,10 +7,9 @@ from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import Field
-
 from cloudaudit.common.events.base import Event, Reply, Request
 from cloudaudit.common.money import Money
+from pydantic import Field
 
 ANOMALY_DETECTED = "anomaly.v1.detected.{aws_account_id}"
 ANOMALY_UPDATED = "anomaly.v1.updated.{aws_account_id}"

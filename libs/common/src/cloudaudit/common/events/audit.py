@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from pydantic import Field
-
 from cloudaudit.common.events.base import Event
+from pydantic import Field
 
 AUDIT_RECORDED = "audit.v1.recorded"
 

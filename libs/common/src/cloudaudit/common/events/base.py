@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-
 from cloudaudit.common.clock import ensure_utc, utcnow
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 UtcDateTime = Annotated[datetime, AfterValidator(ensure_utc)]
 

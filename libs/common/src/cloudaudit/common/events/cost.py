@@ -10,10 +10,9 @@ from datetime import date
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import Field
-
 from cloudaudit.common.events.base import Event, Reply, Request
 from cloudaudit.common.money import Money
+from pydantic import Field
 
 COST_DAY_RECORDED = "cost.v1.daily.{aws_account_id}"
 COST_DAY_RECORDED_ALL = "cost.v1.daily.*"

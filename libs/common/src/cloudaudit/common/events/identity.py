@@ -5,9 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import Field
-
 from cloudaudit.common.events.base import Event, Reply, Request
+from pydantic import Field
 
 RPC_SLACK_USER = "identity.v1.rpc.slack_user"
 RPC_AUTHORIZE = "identity.v1.rpc.authorize"

@@ -7,10 +7,9 @@ from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import Field
-
 from cloudaudit.common.events.base import Event, Reply, Request
 from cloudaudit.common.money import Money
+from pydantic import Field
 
 RECOMMENDATION_CREATED = "recommendation.v1.created.{aws_account_id}"
 RECOMMENDATION_DECIDED = "recommendation.v1.decided"

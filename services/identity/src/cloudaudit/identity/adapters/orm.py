@@ -1,5 +1,6 @@
 """Identity tables (schema `identity`). Created only by the Alembic migrations beside them."""
 
+from cloudaudit.common.db import JSONType, UTCDateTime, outbox_table, service_metadata
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -12,8 +13,6 @@ from sqlalchemy import (
     Uuid,
     func,
 )
-
-from cloudaudit.common.db import JSONType, UTCDateTime, outbox_table, service_metadata
 
 SCHEMA = "identity"
 metadata = service_metadata(SCHEMA)
@@ -44,8 +43,12 @@ teams = Table(
 team_members = Table(
     "team_members",
     metadata,
-    Column("team_id", Uuid, ForeignKey("identity.teams.team_id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", Uuid, ForeignKey("identity.users.user_id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "team_id", Uuid, ForeignKey("identity.teams.team_id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "user_id", Uuid, ForeignKey("identity.users.user_id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("role", String(10), nullable=False),
     Column("joined_at", UTCDateTime, nullable=False, server_default=func.now()),
     CheckConstraint(ROLES_SQL, name="role_known"),
@@ -56,7 +59,13 @@ slack_workspaces = Table(
     "slack_workspaces",
     metadata,
     Column("slack_team_id", String(32), primary_key=True),
-    Column("team_id", Uuid, ForeignKey("identity.teams.team_id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column(
+        "team_id",
+        Uuid,
+        ForeignKey("identity.teams.team_id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
     Column("name", String(200), nullable=True),
     Column("linked_at", UTCDateTime, nullable=False, server_default=func.now()),
 )
@@ -64,9 +73,16 @@ slack_workspaces = Table(
 slack_users = Table(
     "slack_users",
     metadata,
-    Column("slack_team_id", String(32), ForeignKey("identity.slack_workspaces.slack_team_id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "slack_team_id",
+        String(32),
+        ForeignKey("identity.slack_workspaces.slack_team_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("slack_user_id", String(32), primary_key=True),
-    Column("user_id", Uuid, ForeignKey("identity.users.user_id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "user_id", Uuid, ForeignKey("identity.users.user_id", ondelete="CASCADE"), nullable=False
+    ),
     Column("linked_at", UTCDateTime, nullable=False, server_default=func.now()),
 )
 
@@ -90,7 +106,9 @@ sessions = Table(
     "sessions",
     metadata,
     Column("token_digest", String(64), primary_key=True),
-    Column("user_id", Uuid, ForeignKey("identity.users.user_id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "user_id", Uuid, ForeignKey("identity.users.user_id", ondelete="CASCADE"), nullable=False
+    ),
     Column("created_at", UTCDateTime, nullable=False, server_default=func.now()),
     Column("expires_at", UTCDateTime, nullable=False),
 )

@@ -6,10 +6,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from cloudaudit.common.events.identity import Role
 from cloudaudit.identity.adapters.orm import (
     audit_logs,
@@ -21,6 +17,9 @@ from cloudaudit.identity.adapters.orm import (
     teams,
     users,
 )
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 class IdentityRepository:
@@ -35,13 +34,23 @@ class IdentityRepository:
         await self.session.execute(update(users).where(users.c.user_id == user_id).values(**fields))
 
     async def user(self, user_id: UUID) -> dict[str, Any] | None:
-        row = (await self.session.execute(select(users).where(users.c.user_id == user_id))).mappings().first()
+        row = (
+            (await self.session.execute(select(users).where(users.c.user_id == user_id)))
+            .mappings()
+            .first()
+        )
         return dict(row) if row else None
 
     async def user_by_email(self, email: str) -> dict[str, Any] | None:
         row = (
-            await self.session.execute(select(users).where(func.lower(users.c.email) == email.lower()))
-        ).mappings().first()
+            (
+                await self.session.execute(
+                    select(users).where(func.lower(users.c.email) == email.lower())
+                )
+            )
+            .mappings()
+            .first()
+        )
         return dict(row) if row else None
 
     async def list_users(self) -> list[dict[str, Any]]:
@@ -53,7 +62,11 @@ class IdentityRepository:
         await self.session.execute(insert(teams).values(team_id=team_id, name=name))
 
     async def team(self, team_id: UUID) -> dict[str, Any] | None:
-        row = (await self.session.execute(select(teams).where(teams.c.team_id == team_id))).mappings().first()
+        row = (
+            (await self.session.execute(select(teams).where(teams.c.team_id == team_id)))
+            .mappings()
+            .first()
+        )
         return dict(row) if row else None
 
     async def lock_team(self, team_id: UUID) -> bool:
@@ -100,7 +113,9 @@ class IdentityRepository:
 
     async def remove_member(self, team_id: UUID, user_id: UUID) -> None:
         await self.session.execute(
-            delete(team_members).where(team_members.c.team_id == team_id, team_members.c.user_id == user_id)
+            delete(team_members).where(
+                team_members.c.team_id == team_id, team_members.c.user_id == user_id
+            )
         )
 
     async def count_owners(self, team_id: UUID) -> int:
@@ -117,8 +132,13 @@ class IdentityRepository:
     async def members(self, team_id: UUID) -> list[dict[str, Any]]:
         rows = await self.session.execute(
             select(
-                users.c.user_id, users.c.email, users.c.first_name, users.c.last_name,
-                team_members.c.role, team_members.c.joined_at, slack_users.c.slack_user_id,
+                users.c.user_id,
+                users.c.email,
+                users.c.first_name,
+                users.c.last_name,
+                team_members.c.role,
+                team_members.c.joined_at,
+                slack_users.c.slack_user_id,
             )
             .join(team_members, team_members.c.user_id == users.c.user_id)
             .outerjoin(slack_workspaces, slack_workspaces.c.team_id == team_members.c.team_id)
@@ -151,7 +171,9 @@ class IdentityRepository:
     async def workspace_team(self, slack_team_id: str) -> UUID | None:
         return (
             await self.session.execute(
-                select(slack_workspaces.c.team_id).where(slack_workspaces.c.slack_team_id == slack_team_id)
+                select(slack_workspaces.c.team_id).where(
+                    slack_workspaces.c.slack_team_id == slack_team_id
+                )
             )
         ).scalar_one_or_none()
 
@@ -181,7 +203,9 @@ class IdentityRepository:
     async def append_audit(self, **entry: Any) -> bool:
         """Insert once per audit_id; a redelivered event changes nothing. True if inserted."""
         result = await self.session.execute(
-            pg_insert(audit_logs).values(**entry).on_conflict_do_nothing(index_elements=["audit_id"])
+            pg_insert(audit_logs)
+            .values(**entry)
+            .on_conflict_do_nothing(index_elements=["audit_id"])
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -192,7 +216,9 @@ class IdentityRepository:
         if since is not None:
             query = query.where(audit_logs.c.occurred_at >= since)
         rows = await self.session.execute(
-            query.order_by(audit_logs.c.occurred_at.desc(), audit_logs.c.created_at.desc()).limit(limit)
+            query.order_by(audit_logs.c.occurred_at.desc(), audit_logs.c.created_at.desc()).limit(
+                limit
+            )
         )
         return [dict(r) for r in rows.mappings()]
 
@@ -216,10 +242,14 @@ class IdentityRepository:
 
     async def recent_failures(self, email: str, client: str, since: datetime) -> tuple[int, int]:
         by_email = await self.session.execute(
-            select(func.count()).where(login_failures.c.email == email, login_failures.c.failed_at >= since)
+            select(func.count()).where(
+                login_failures.c.email == email, login_failures.c.failed_at >= since
+            )
         )
         by_client = await self.session.execute(
-            select(func.count()).where(login_failures.c.client == client, login_failures.c.failed_at >= since)
+            select(func.count()).where(
+                login_failures.c.client == client, login_failures.c.failed_at >= since
+            )
         )
         return int(by_email.scalar_one()), int(by_client.scalar_one())
 

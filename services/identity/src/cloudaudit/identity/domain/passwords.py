@@ -9,7 +9,6 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-
 from cloudaudit.identity.domain.errors import InvalidInput
 
 MIN_PASSWORD_LENGTH = 10

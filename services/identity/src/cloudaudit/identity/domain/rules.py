@@ -45,7 +45,9 @@ def denial_reason(action: Action, role: Role | None) -> str | None:
     roles = PERMISSIONS[action]
     if role in roles:
         return None
-    names = " and ".join(r.value + "s" for r in sorted(roles, key=ROLE_RANK.__getitem__, reverse=True))
+    names = " and ".join(
+        r.value + "s" for r in sorted(roles, key=ROLE_RANK.__getitem__, reverse=True)
+    )
     return f"only {names} can {_ACTION_WORDS[action]}; you are a {role.value}"
 
 
@@ -72,7 +74,9 @@ def check_role_change(
         raise LastOwner("a team must keep at least one owner; make someone else owner first")
 
 
-def check_removal(actor_role: Role | None, target_role: Role, owners_in_team: int, actor_is_target: bool) -> None:
+def check_removal(
+    actor_role: Role | None, target_role: Role, owners_in_team: int, actor_is_target: bool
+) -> None:
     """Members may leave; owners/admins remove others under the same rules as role changes."""
     if target_role is Role.OWNER and owners_in_team <= 1:
         raise LastOwner("a team must keep at least one owner; make someone else owner first")

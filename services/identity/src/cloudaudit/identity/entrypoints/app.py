@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cloudaudit.common.events.identity import MEMBER_CHANGED, MemberChanged
 from cloudaudit.common.runtime import ServiceRuntime
 from cloudaudit.common.settings import load_settings
 from cloudaudit.identity.adapters.orm import outbox
@@ -12,13 +13,17 @@ from cloudaudit.identity.settings import IdentitySettings
 
 def build(runtime: ServiceRuntime) -> None:
     settings = (
-        runtime.settings if isinstance(runtime.settings, IdentitySettings)
+        runtime.settings
+        if isinstance(runtime.settings, IdentitySettings)
         else load_settings(IdentitySettings)
     )
 
     def uow() -> IdentityUnitOfWork:
-        return IdentityUnitOfWork(runtime.sessions, outbox, runtime.publish_outboxed)
+        return IdentityUnitOfWork(runtime.sessions, runtime.publish_outboxed)
 
     runtime.use_outbox(outbox)
+    runtime.document_publisher(
+        MEMBER_CHANGED, MemberChanged, "A member joined, left or changed role in a team."
+    )
     bus.register(runtime, uow)
     http.register(runtime.http, uow, settings)

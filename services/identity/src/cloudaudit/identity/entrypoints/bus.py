@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from pydantic import BaseModel
-
 from cloudaudit.common.bus import subscribe_durable
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 from cloudaudit.common.events.base import Reply
@@ -28,13 +26,16 @@ from cloudaudit.common.runtime import ServiceRuntime
 from cloudaudit.identity.domain.errors import IdentityError
 from cloudaudit.identity.service import handlers
 from cloudaudit.identity.service.handlers import UowFactory
+from pydantic import BaseModel
 
 Q = TypeVar("Q", bound=BaseModel)
 A = TypeVar("A", bound=Reply)
 
 
 def _answer(
-    reply_type: type[A], handler: Callable[[Q, handlers.IdentityUnitOfWork], Awaitable[A]], uow: UowFactory
+    reply_type: type[A],
+    handler: Callable[[Q, handlers.IdentityUnitOfWork], Awaitable[A]],
+    uow: UowFactory,
 ) -> Callable[[Q], Awaitable[A]]:
     """Turn a typed handler into an RPC responder: domain errors become error replies."""
 
@@ -76,7 +77,9 @@ def register(runtime: ServiceRuntime, uow: UowFactory) -> None:
         """Promote or demote a member (owners/admins, at least one owner kept)."""
         return await change_role(request)
 
-    @subscribe_durable(broker, names, AUDIT_RECORDED, "identity-audit-log", title="identity.audit_log")
+    @subscribe_durable(
+        broker, names, AUDIT_RECORDED, "identity-audit-log", title="identity.audit_log"
+    )
     async def on_audit_recorded(event: AuditRecorded) -> None:
         """Append every audit event exactly once to the audit log."""
         await handlers.record_audit(event, uow())

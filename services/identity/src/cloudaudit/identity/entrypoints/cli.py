@@ -6,7 +6,6 @@ from typing import Annotated
 from uuid import UUID
 
 import typer
-
 from cloudaudit.common.cli_support import database, parse_since, print_rows, run_cli
 from cloudaudit.common.events.identity import Role
 from cloudaudit.identity.adapters.orm import SCHEMA
@@ -37,10 +36,12 @@ def _role(value: str) -> Role:
 @teams_app.command("list")
 def teams_list(fmt: Format = "table") -> None:
     """All teams with their member counts."""
+
     async def go() -> None:
         async with database(SCHEMA) as sessions, sessions() as session:
             rows = await IdentityRepository(session).list_teams()
         print_rows(rows, ["team_id", "name", "members", "created_at"], fmt)
+
     run_cli(go())
 
 
@@ -50,6 +51,7 @@ def teams_create(
     owner_email: Annotated[str, typer.Option("--owner", help="Email of the first owner")],
 ) -> None:
     """Create a team with a first owner (created if the email is new)."""
+
     async def go() -> None:
         async with database(SCHEMA) as sessions:
             async with IdentityUnitOfWork(sessions) as uow:
@@ -58,23 +60,31 @@ def teams_create(
                 from uuid import uuid4
 
                 from cloudaudit.identity.domain.passwords import normalise_email
+
                 email = normalise_email(owner_email)
                 async with IdentityUnitOfWork(sessions) as uow:
                     user = {"user_id": uuid4()}
                     await uow.repo.add_user(user["user_id"], email=email)
                     await uow.commit()
-            team_id = await handlers.create_team(name, user["user_id"], IdentityUnitOfWork(sessions))
+            team_id = await handlers.create_team(
+                name, user["user_id"], IdentityUnitOfWork(sessions)
+            )
         typer.echo(f"created team {team_id} ({name}) owned by {owner_email}")
+
     run_cli(go(), (IdentityError,))
 
 
 @teams_app.command("members")
-def teams_members(team: Annotated[str, typer.Argument(help="Team id")], fmt: Format = "table") -> None:
+def teams_members(
+    team: Annotated[str, typer.Argument(help="Team id")], fmt: Format = "table"
+) -> None:
     """Members of a team and their roles."""
+
     async def go() -> None:
         async with database(SCHEMA) as sessions, sessions() as session:
             rows = await IdentityRepository(session).members(_uuid(team, "team"))
         print_rows(rows, ["user_id", "email", "first_name", "last_name", "role", "joined_at"], fmt)
+
     run_cli(go())
 
 
@@ -85,11 +95,14 @@ def teams_add_member(
     role: Annotated[str, typer.Option(help="owner, admin, member or viewer")] = "member",
 ) -> None:
     """Add a person to a team (audited as done by the operator)."""
+
     async def go() -> None:
         async with database(SCHEMA) as sessions:
-            user_id = await handlers.add_member(_uuid(team, "team"), None, email, _role(role),
-                                                IdentityUnitOfWork(sessions))
+            user_id = await handlers.add_member(
+                _uuid(team, "team"), None, email, _role(role), IdentityUnitOfWork(sessions)
+            )
         typer.echo(f"added {email} ({user_id}) as {role}")
+
     run_cli(go(), (IdentityError,))
 
 
@@ -99,21 +112,26 @@ def teams_remove_member(
     user: Annotated[str, typer.Argument(help="User id")],
 ) -> None:
     """Remove a member (a team always keeps one owner)."""
+
     async def go() -> None:
         async with database(SCHEMA) as sessions:
-            await handlers.remove_member(_uuid(team, "team"), None, _uuid(user, "user"),
-                                         IdentityUnitOfWork(sessions))
+            await handlers.remove_member(
+                _uuid(team, "team"), None, _uuid(user, "user"), IdentityUnitOfWork(sessions)
+            )
         typer.echo("removed")
+
     run_cli(go(), (IdentityError,))
 
 
 @users_app.command("list")
 def users_list(fmt: Format = "table") -> None:
     """All users (never their password hashes)."""
+
     async def go() -> None:
         async with database(SCHEMA) as sessions, sessions() as session:
             rows = await IdentityRepository(session).list_users()
         print_rows(rows, ["user_id", "email", "first_name", "last_name", "created_at"], fmt)
+
     run_cli(go())
 
 
@@ -124,12 +142,18 @@ def audit(
     fmt: Format = "table",
 ) -> None:
     """The team's audit log, newest first."""
+
     async def go() -> None:
         async with database(SCHEMA) as sessions:
-            rows = await handlers.read_audit(_uuid(team, "team"), None, parse_since(since), limit,
-                                             IdentityUnitOfWork(sessions))
-        print_rows(rows, ["occurred_at", "action", "entity_type", "entity_id", "user_id", "source",
-                          "details"], fmt)
+            rows = await handlers.read_audit(
+                _uuid(team, "team"), None, parse_since(since), limit, IdentityUnitOfWork(sessions)
+            )
+        print_rows(
+            rows,
+            ["occurred_at", "action", "entity_type", "entity_id", "user_id", "source", "details"],
+            fmt,
+        )
+
     run_cli(go(), (IdentityError,))
 
 

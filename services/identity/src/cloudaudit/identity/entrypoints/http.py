@@ -9,8 +9,6 @@ from typing import Any
 from uuid import UUID
 
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
-
 from cloudaudit.identity.domain.errors import (
     Conflict,
     Forbidden,
@@ -24,10 +22,16 @@ from cloudaudit.identity.domain.errors import (
 from cloudaudit.identity.service import handlers
 from cloudaudit.identity.service.handlers import UowFactory
 from cloudaudit.identity.settings import IdentitySettings
+from pydantic import BaseModel, Field, ValidationError
 
 STATUS = {
-    InvalidInput: 400, InvalidCredentials: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
-    LastOwner: 409, TooManyAttempts: 429,
+    InvalidInput: 400,
+    InvalidCredentials: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    LastOwner: 409,
+    TooManyAttempts: 429,
 }
 MAX_BODY_BYTES = 16 * 1024
 
@@ -63,7 +67,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return _error(STATUS.get(type(exc), 400), exc.code, exc.message)
     except ValidationError as exc:
         # Field names only: never echo the submitted values (they may be passwords).
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) + f" ({e['msg']})" for e in exc.errors())
+        fields = ", ".join(
+            ".".join(str(p) for p in e["loc"]) + f" ({e['msg']})" for e in exc.errors()
+        )
         return _error(400, "invalid_input", f"invalid request body: {fields}")
 
 
@@ -93,8 +99,12 @@ def _team_id(request: web.Request) -> UUID:
 
 def _user_json(user: dict[str, Any]) -> dict[str, Any]:
     return {
-        "user_id": str(user["user_id"]), "email": user["email"], "first_name": user["first_name"],
-        "last_name": user["last_name"], "phone": user["phone"], "created_at": user["created_at"].isoformat(),
+        "user_id": str(user["user_id"]),
+        "email": user["email"],
+        "first_name": user["first_name"],
+        "last_name": user["last_name"],
+        "phone": user["phone"],
+        "created_at": user["created_at"].isoformat(),
     }
 
 
@@ -108,18 +118,25 @@ def register(app: web.Application, uow: UowFactory, settings: IdentitySettings) 
 
     async def sign_up(request: web.Request) -> web.Response:
         body: SignUp = await _body(request, SignUp)
-        user_id = await handlers.sign_up(body.email, body.password, body.first_name, body.last_name,
-                                         body.phone, uow())
+        user_id = await handlers.sign_up(
+            body.email, body.password, body.first_name, body.last_name, body.phone, uow()
+        )
         return web.json_response({"user_id": str(user_id)}, status=201)
 
     async def log_in(request: web.Request) -> web.Response:
         body: LogIn = await _body(request, LogIn)
         token, expires_at, user_id = await handlers.log_in(
-            body.email, body.password, request.remote or "unknown", ttl, settings.login_max_failures,
-            window, uow(),
+            body.email,
+            body.password,
+            request.remote or "unknown",
+            ttl,
+            settings.login_max_failures,
+            window,
+            uow(),
         )
-        return web.json_response({"token": token, "expires_at": expires_at.isoformat(),
-                                  "user_id": str(user_id)})
+        return web.json_response(
+            {"token": token, "expires_at": expires_at.isoformat(), "user_id": str(user_id)}
+        )
 
     async def log_out(request: web.Request) -> web.Response:
         await handlers.log_out(_bearer(request), uow())
@@ -131,24 +148,45 @@ def register(app: web.Application, uow: UowFactory, settings: IdentitySettings) 
     async def my_teams(request: web.Request) -> web.Response:
         user = await current_user(request)
         rows = await handlers.teams_of(user["user_id"], uow())
-        return web.json_response({"teams": [
-            {"team_id": str(r["team_id"]), "name": r["name"], "role": r["role"],
-             "joined_at": r["joined_at"].isoformat()} for r in rows]})
+        return web.json_response(
+            {
+                "teams": [
+                    {
+                        "team_id": str(r["team_id"]),
+                        "name": r["name"],
+                        "role": r["role"],
+                        "joined_at": r["joined_at"].isoformat(),
+                    }
+                    for r in rows
+                ]
+            }
+        )
 
     async def create_team(request: web.Request) -> web.Response:
         user = await current_user(request)
         body: NewTeam = await _body(request, NewTeam)
         team_id = await handlers.create_team(body.name, user["user_id"], uow())
-        return web.json_response({"team_id": str(team_id), "name": body.name.strip(), "role": "owner"},
-                                 status=201)
+        return web.json_response(
+            {"team_id": str(team_id), "name": body.name.strip(), "role": "owner"}, status=201
+        )
 
     async def members(request: web.Request) -> web.Response:
         user = await current_user(request)
         rows = await handlers.members_for(_team_id(request), user["user_id"], uow())
-        return web.json_response({"members": [
-            {"user_id": str(r["user_id"]), "email": r["email"], "role": r["role"],
-             "name": f"{r['first_name']} {r['last_name']}".strip(),
-             "joined_at": r["joined_at"].isoformat()} for r in rows]})
+        return web.json_response(
+            {
+                "members": [
+                    {
+                        "user_id": str(r["user_id"]),
+                        "email": r["email"],
+                        "role": r["role"],
+                        "name": f"{r['first_name']} {r['last_name']}".strip(),
+                        "joined_at": r["joined_at"].isoformat(),
+                    }
+                    for r in rows
+                ]
+            }
+        )
 
     async def audit(request: web.Request) -> web.Response:
         user = await current_user(request)
@@ -172,9 +210,14 @@ def register(app: web.Application, uow: UowFactory, settings: IdentitySettings) 
 
 def audit_json(row: dict[str, Any]) -> dict[str, Any]:
     return {
-        "audit_id": str(row["audit_id"]), "team_id": str(row["team_id"]) if row["team_id"] else None,
-        "user_id": str(row["user_id"]) if row["user_id"] else None, "action": row["action"],
-        "entity_type": row["entity_type"], "entity_id": row["entity_id"], "details": row["details"],
-        "source": row["source"], "occurred_at": row["occurred_at"].isoformat(),
+        "audit_id": str(row["audit_id"]),
+        "team_id": str(row["team_id"]) if row["team_id"] else None,
+        "user_id": str(row["user_id"]) if row["user_id"] else None,
+        "action": row["action"],
+        "entity_type": row["entity_type"],
+        "entity_id": row["entity_id"],
+        "details": row["details"],
+        "source": row["source"],
+        "occurred_at": row["occurred_at"].isoformat(),
         "created_at": row["created_at"].isoformat(),
     }

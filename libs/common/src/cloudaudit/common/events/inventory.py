@@ -1,0 +1,151 @@
+"""Resource inventory contracts (ingest owns them): what is running in an account, and how busy.
+
+Analytics asks ingest for the facts behind savings recommendations with `ingest.v1.rpc.inventory`;
+ingest is the only service that talks to AWS. CloudWatch statistics travel as per-day summaries
+plus the window's percentiles computed by ingest, never raw datapoints.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from pydantic import Field
+
+from cloudaudit.common.events.base import Reply, Request, UtcDateTime
+from cloudaudit.common.money import Money
+
+RPC_INVENTORY = "ingest.v1.rpc.inventory"
+
+# CloudWatch keeps 1-hour datapoints for 63 days; recommendations look at 14 to 30 days.
+MIN_METRIC_DAYS = 14
+MAX_METRIC_DAYS = 30
+
+
+class InventoryRequest(Request):
+    team_id: UUID
+    account_id: UUID | None = Field(default=None, description="None: every account of the team.")
+    metric_days: int = Field(default=MIN_METRIC_DAYS, ge=1, le=MAX_METRIC_DAYS)
+
+
+class DailyUsage(Request):
+    """One instance on one day (UTC): CloudWatch CPUUtilization and network bytes."""
+
+    day: date
+    cpu_average_percent: Decimal | None = None
+    cpu_max_percent: Decimal | None = None
+    network_in_bytes: Decimal | None = None
+    network_out_bytes: Decimal | None = None
+
+
+class UsageSummary(Request):
+    """The instance's utilisation over the metric window."""
+
+    window_days: int
+    days_with_data: int = Field(description="Days with at least one CPU datapoint.")
+    hours_with_data: int = 0
+    cpu_p95_percent: Decimal | None = Field(default=None, description="p95 of hourly averages.")
+    cpu_max_percent: Decimal | None = None
+    cpu_average_percent: Decimal | None = None
+    network_bytes_per_day: Decimal | None = Field(
+        default=None, description="Mean of (NetworkIn + NetworkOut) per day with data."
+    )
+    daily: list[DailyUsage] = Field(default_factory=list)
+
+
+class InstanceFacts(Request):
+    instance_id: str
+    region: str
+    instance_type: str
+    state: str = Field(examples=["running", "stopped"])
+    launch_time: UtcDateTime | None = None
+    state_changed_at: UtcDateTime | None = Field(
+        default=None, description="When it entered its state, if AWS says (stopped instances)."
+    )
+    platform: str = Field(default="linux", examples=["linux", "windows"])
+    tenancy: str = "default"
+    lifecycle: str = Field(default="on-demand", examples=["on-demand", "spot", "scheduled"])
+    volume_ids: list[str] = Field(default_factory=list)
+    name: str | None = Field(default=None, description="The Name tag, if any.")
+    usage: UsageSummary | None = None
+
+
+class VolumeFacts(Request):
+    volume_id: str
+    region: str
+    volume_type: str = Field(examples=["gp2", "gp3", "io1", "st1"])
+    size_gib: int
+    iops: int | None = None
+    throughput_mibps: int | None = None
+    state: str = Field(examples=["available", "in-use"])
+    attached_instance_ids: list[str] = Field(default_factory=list)
+    create_time: UtcDateTime | None = None
+    name: str | None = None
+
+
+class AddressFacts(Request):
+    allocation_id: str
+    region: str
+    public_ip: str
+    associated: bool
+    instance_id: str | None = None
+    network_interface_id: str | None = None
+
+
+class SnapshotFacts(Request):
+    snapshot_id: str
+    region: str
+    volume_id: str | None = None
+    size_gib: int
+    start_time: UtcDateTime
+    storage_tier: str = "standard"
+    ami_ids: list[str] = Field(default_factory=list, description="Own AMIs that use it.")
+    description: str | None = None
+
+
+class ReservedCapacity(Request):
+    """Active EC2 Reserved Instances (Savings Plans arrive as cost report coverage)."""
+
+    region: str
+    instance_type: str
+    instance_count: int
+
+
+class OptimizerFinding(Request):
+    """AWS's own recommendation (Cost Optimization Hub or Compute Optimizer), kept as-is."""
+
+    source: str = Field(examples=["cost_optimization_hub", "compute_optimizer"])
+    resource_id: str
+    resource_type: str
+    region: str
+    action: str = Field(examples=["Rightsize", "Stop", "Delete", "MigrateToGraviton"])
+    current_summary: str | None = None
+    recommended_summary: str | None = None
+    estimated_monthly_savings: Money
+    currency: str = "USD"
+
+
+class AccountInventory(Request):
+    account_id: UUID
+    aws_account_id: str = Field(pattern=r"^\d{12}$")
+    collected_at: UtcDateTime
+    regions: list[str]
+    complete: bool = Field(
+        description="Every describe call answered; only then may a missing resource be taken "
+        "as deleted."
+    )
+    instances: list[InstanceFacts] = Field(default_factory=list)
+    volumes: list[VolumeFacts] = Field(default_factory=list)
+    addresses: list[AddressFacts] = Field(default_factory=list)
+    snapshots: list[SnapshotFacts] = Field(default_factory=list)
+    reserved: list[ReservedCapacity] = Field(default_factory=list)
+    findings: list[OptimizerFinding] = Field(default_factory=list)
+    problems: list[str] = Field(
+        default_factory=list, description="What could not be read, and how to fix it."
+    )
+
+
+class InventoryReply(Reply):
+    accounts: list[AccountInventory] = Field(default_factory=list)
+
