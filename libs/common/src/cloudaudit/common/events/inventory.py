@@ -11,10 +11,9 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from pydantic import Field
-
 from cloudaudit.common.events.base import Reply, Request, UtcDateTime
 from cloudaudit.common.money import Money
+from pydantic import Field
 
 RPC_INVENTORY = "ingest.v1.rpc.inventory"
 

@@ -17,6 +17,8 @@ RECOMMENDATION_REALIZED = "recommendation.v1.realized.{aws_account_id}"
 RPC_RECOMMENDATIONS = "analytics.v1.rpc.recommendations"
 RPC_DECIDE = "analytics.v1.rpc.decide"
 RPC_REFRESH = "analytics.v1.rpc.refresh_recommendations"
+RECOMMENDATION_REALIZED_ALL = "recommendation.v1.realized.*"
+RECOMMENDATION_CREATED_ALL = "recommendation.v1.created.*"
 
 
 class RecommendationStatus(StrEnum):
@@ -64,6 +66,12 @@ class RecommendationRealized(Event):
     recommendation_id: UUID
     aws_account_id: str
     realized_monthly_savings: Money
+    resource_id: str | None = None
+    rec_type: str | None = None
+    estimated_monthly_savings: Money | None = None
+    evidence: str | None = Field(
+        default=None, examples=["resource_deleted", "configuration_changed", "cost_dropped"]
+    )
 
 
 class RecommendationSummary(Request):
@@ -77,6 +85,12 @@ class RecommendationSummary(Request):
     confidence: Decimal
     status: RecommendationStatus
     created_at: datetime
+    resource_type: str | None = None
+    action: str | None = None
+    region: str | None = None
+    text_source: str | None = None
+    snoozed_until: date | None = None
+    updated_at: datetime | None = None
 
 
 class RecommendationsRequest(Request):
@@ -101,3 +115,26 @@ class DecideRequest(Request):
 class DecideReply(Reply):
     status: RecommendationStatus | None = None
     snoozed_until: date | None = None
+
+
+class RefreshRequest(Request):
+    """Re-evaluate a team's accounts now (also done after every cost sync)."""
+
+    team_id: UUID
+    requested_by: UUID | None = None
+    account_id: UUID | None = Field(default=None, description="None: every account of the team.")
+
+
+class RefreshReply(Reply):
+    accounts: int = 0
+    created: int = 0
+    refreshed: int = 0
+    expired: int = 0
+    implemented: int = 0
+    reopened: int = 0
+    open_total: int = 0
+    open_monthly_savings: Money = Field(default=Decimal(0))
+    llm_texts: int = 0
+    template_texts: int = 0
+    cached_texts: int = 0
+    problems: list[str] = Field(default_factory=list)
