@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY := .venv/bin/python
 
-.PHONY: install up demo test test-fast lint format typecheck asyncapi bench clean-state
+.PHONY: install up demo test test-fast lint validate-deploy format asyncapi bench
 
 install: ## Install everything (uv from PyPI if missing, then the locked workspace)
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -15,7 +15,7 @@ up: install ## Run CloudAudit on the embedded NATS + PostgreSQL (Ctrl-C stops)
 demo: install ## The guided demo (simulated AWS company, Slack console)
 	.venv/bin/cloudaudit demo
 
-test: install lint ## Lint, type-check, check the AsyncAPI document, run the whole suite
+test: install lint validate-deploy ## Lint, type-check, validate deployment files, run the whole suite
 	.venv/bin/cloudaudit asyncapi --check
 	$(PY) -m pytest
 
@@ -26,6 +26,10 @@ lint: ## ruff (lint + format check) and mypy on libs/common
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy libs/common/src
+
+validate-deploy: ## Schema-validate docker-compose.yml and the Kubernetes manifests (no cluster needed)
+	.venv/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	.venv/bin/kubernetes-validate --strict --quiet $$(ls deploy/k8s/*.yaml | grep -v kustomization)
 
 format:
 	.venv/bin/ruff format .

@@ -198,7 +198,7 @@ def make_broker(nats_url: str, names: BusNames, service: str, max_deliveries: in
     return broker
 
 
-async def ensure_streams(broker: NatsBroker, names: BusNames) -> None:
+async def ensure_streams(broker: NatsBroker, names: BusNames, replicas: int = 1) -> None:
     """Create or update every stream (idempotent; safe from many replicas at once)."""
     js = broker.config.connection_state.stream
     for name, subjects in STREAMS.items():
@@ -207,6 +207,7 @@ async def ensure_streams(broker: NatsBroker, names: BusNames) -> None:
             "subjects": [names.subject(s) for s in subjects],
             "storage": StorageType.FILE,
             "duplicate_window": DUPLICATE_WINDOW_S,
+            "num_replicas": replicas,
         }
         try:
             await js.add_stream(**kwargs)

@@ -158,7 +158,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         t0 = time.monotonic()
         await self.broker.connect()
-        await ensure_streams(self.broker, self.names)
+        await ensure_streams(self.broker, self.names, self.settings.stream_replicas)
         await self.broker.start()
         self._runner = web.AppRunner(self.http, access_log=None)
         await self._runner.setup()

@@ -72,6 +72,13 @@ class CommonSettings(BaseSettings):
         description="Attempts before a message is dead-lettered.",
     )
 
+    stream_replicas: int = Field(
+        default=1,
+        validation_alias="CLOUDAUDIT_STREAM_REPLICAS",
+        ge=1,
+        le=5,
+        description="JetStream replicas per stream (3 on a 3-node NATS cluster).",
+    )
     identity_http_port: int = Field(default=8081, validation_alias="IDENTITY_HTTP_PORT")
     ingest_http_port: int = Field(default=8082, validation_alias="INGEST_HTTP_PORT")
     analytics_http_port: int = Field(default=8083, validation_alias="ANALYTICS_HTTP_PORT")
