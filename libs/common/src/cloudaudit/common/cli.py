@@ -9,10 +9,9 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
-import threading
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from cloudaudit.common.infra import embedded_for, resolve_endpoints, stop_embedd
 from cloudaudit.common.logging import configure_logging, register_secret
 from cloudaudit.common.service import ServiceSpec, discover_services
 from cloudaudit.common.settings import CommonSettings, SettingsError, load_settings
+from cloudaudit.common.supervisor import COLOURS, Supervisor
 
 app = typer.Typer(
     help="CloudAudit: AWS cost anomalies and savings, in Slack.",
@@ -33,8 +33,6 @@ infra_app = typer.Typer(
     help="Manage the embedded NATS and PostgreSQL servers.", no_args_is_help=True
 )
 app.add_typer(infra_app, name="infra")
-
-COLOURS = {"identity": "cyan", "ingest": "green", "analytics": "magenta", "bot": "yellow"}
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -120,17 +118,6 @@ def run(
     asyncio.run(main())
 
 
-def _pump(name: str, stream, log_path: Path) -> None:  # type: ignore[no-untyped-def]
-    colour = COLOURS.get(name, "white")
-    with log_path.open("a", encoding="utf-8") as log_file:
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", errors="replace").rstrip()
-            log_file.write(line + "\n")
-            log_file.flush()
-            typer.secho(f"{name:>9} | ", fg=colour, nl=False)
-            typer.echo(line)
-
-
 @app.command()
 def up(
     service: Annotated[
@@ -159,9 +146,7 @@ def up(
         DATABASE_URL=endpoints.database_url,
         CLOUDAUDIT_LOG_FORMAT=os.environ.get("CLOUDAUDIT_LOG_FORMAT", "console"),
     )
-    logs_dir = settings.state_dir / "logs"
-    logs_dir.mkdir(parents=True, exist_ok=True)
-    children: dict[str, subprocess.Popen[bytes]] = {}
+    supervisor = Supervisor(env, settings.state_dir / "logs", _echo_line)
     # A plain flag: Event.set() inside a signal handler can deadlock when signals repeat.
     stopping = {"requested": False, "failed": False}
 
@@ -171,45 +156,33 @@ def up(
     signal.signal(signal.SIGINT, shutdown)
     signal.signal(signal.SIGTERM, shutdown)
     try:
-        for name in specs:
-            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "cloudaudit.common", "run", name, "--no-migrate"],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )
-            children[name] = proc
-            threading.Thread(
-                target=_pump, args=(name, proc.stdout, logs_dir / f"{name}.log"), daemon=True
-            ).start()
+        for spec in specs.values():
+            proc = supervisor.start(spec)
             typer.echo(
-                f"  started {name:<10} pid {proc.pid:<7} http://127.0.0.1:"
-                f"{settings.http_port_for(name)}/healthz"
+                f"  started {spec.name:<10} pid {proc.pid:<7} http://127.0.0.1:"
+                f"{settings.http_port_for(spec.name)}/healthz"
             )
         typer.secho(
             "CloudAudit is up. `cloudaudit status` in another terminal; Ctrl-C stops.", fg="green"
         )
         while not stopping["requested"]:
-            for name, proc in children.items():
-                if proc.poll() is not None:
-                    typer.secho(f"{name} exited with code {proc.returncode}; stopping", fg="red")
-                    stopping["requested"] = stopping["failed"] = True
+            for name, code in supervisor.exited():
+                typer.secho(f"{name} exited with code {code}; stopping", fg="red")
+                stopping["requested"] = stopping["failed"] = True
             time.sleep(0.3)
     finally:
         typer.echo("stopping services ...")
-        for proc in children.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in children.values():
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        supervisor.stop()
         stop_embedded(settings, started)
         if started:
             typer.echo(f"stopped embedded {', '.join(started)} (data kept in {infra.state_dir})")
     if stopping["failed"]:
         raise typer.Exit(1)
+
+
+def _echo_line(name: str, line: str) -> None:
+    typer.secho(f"{name:>9} | ", fg=COLOURS.get(name, "white"), nl=False)
+    typer.echo(line)
 
 
 async def _status(settings: CommonSettings, specs: dict[str, ServiceSpec]) -> list[dict[str, str]]:
@@ -346,6 +319,9 @@ def _register_service_commands() -> None:
     for spec in discover_services().values():
         if spec.cli:
             spec.load(spec.cli)(app)
+    # Product-level tools that are not services (e.g. the demo) plug in the same way.
+    for entry in entry_points(group="cloudaudit.cli"):
+        entry.load()(app)
 
 
 def main() -> None:

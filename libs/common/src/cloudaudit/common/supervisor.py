@@ -1,0 +1,68 @@
+"""Run the services as separate processes (as production does), tail their logs, stop cleanly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from cloudaudit.common.service import ServiceSpec
+
+COLOURS = {"identity": "cyan", "ingest": "green", "analytics": "magenta", "bot": "yellow"}
+STOP_TIMEOUT_S = 15
+
+LineSink = Callable[[str, str], None]  # (service, line)
+
+
+def _pump(name: str, stream: IO[bytes], log_path: Path, sink: LineSink | None) -> None:
+    with log_path.open("a", encoding="utf-8") as log_file:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip()
+            log_file.write(line + "\n")
+            log_file.flush()
+            if sink is not None:
+                sink(name, line)
+
+
+class Supervisor:
+    """Starts `cloudaudit run <service>` children; each log line goes to a file and a sink."""
+
+    def __init__(self, env: dict[str, str], logs_dir: Path, sink: LineSink | None = None) -> None:
+        self.env = env
+        self.logs_dir = logs_dir
+        self.sink = sink
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        logs_dir.mkdir(parents=True, exist_ok=True)
+
+    def start(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "cloudaudit.common", "run", spec.name, "--no-migrate"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.children[spec.name] = proc
+        assert proc.stdout is not None
+        threading.Thread(
+            target=_pump,
+            args=(spec.name, proc.stdout, self.logs_dir / f"{spec.name}.log", self.sink),
+            daemon=True,
+        ).start()
+        return proc
+
+    def exited(self) -> list[tuple[str, int]]:
+        return [(n, p.returncode) for n, p in self.children.items() if p.poll() is not None]
+
+    def stop(self) -> None:
+        for proc in self.children.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.children.values():
+            try:
+                proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
