@@ -10,4 +10,5 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     build="cloudaudit.analytics.entrypoints.app:build",
     default_http_port=8083,
+    cli="cloudaudit.analytics.entrypoints.cli:register",
 )

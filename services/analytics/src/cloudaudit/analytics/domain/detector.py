@@ -1,0 +1,409 @@
+"""Streaming cost anomaly detector: one per cost series, episodes judged in dollars and percent.
+
+`CostAnomalyDetector.observe(at, cost, thresholds)` is the whole decision for one step, used
+unchanged by the live service and by `cloudaudit backtest`. It speaks river's protocol too
+(`learn_one` / `score_one` with `x = {"at": datetime}`), so it can be evaluated like any river
+anomaly detector.
+
+How a step is judged (all in the series' own units; floats only in here):
+1. The forecaster gives the expected cost and its noise; z = (cost - expected) / sigma.
+2. Outside an episode, a step far above expectation (z >= z_open) opens a *spike/shift*
+   episode; a slow creep is caught by a one-sided CUSUM on z and opens a *leak* episode.
+   A step far below opens a *drop* episode (never an anomaly, but kept out of the model).
+3. While an episode is open the model does not learn (the baseline stays frozen), and the
+   excess over that baseline accumulates. The episode alerts once, when its excess reaches
+   the team's impact threshold and its relative excess the percentage threshold (a new level
+   is also judged on its first days' excess projected over 7 days).
+4. An episode closes when the cost is back to normal (resolved), or is absorbed when the cost
+   has held a new level for a week: the model continues from the new level, so a lasting
+   change alerts once and then becomes normal.
+5. Month-start charges are learnt separately; the first month-start step a series shows is
+   learnt, never alerted, because nothing yet says whether it recurs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from river import base as river_base
+
+from cloudaudit.analytics.domain.cost_model import CalendarStep, CostForecaster
+
+STATE_FORMAT = 1
+
+
+class EpisodeKind(StrEnum):
+    SPIKE = "spike"
+    LEVEL_SHIFT = "level_shift"
+    LEAK = "leak"
+    DROP = "drop"
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """What makes an excess matter. `min_impact` None: raw units, percentage only."""
+
+    min_impact: float | None = 100.0
+    min_impact_pct: float = 20.0
+    bar: float = 1.0  # per-series multiplier raised by repeated "not useful" feedback
+
+    def scaled(self, bar: float) -> Thresholds:
+        return replace(self, bar=bar)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorConfig:
+    steps_per_day: int = 1
+    z_open: float = 3.0
+    z_quiet: float = 1.0
+    z_alert: float = 4.0
+    rel_open: float = 0.10
+    cusum_k: float = 0.5
+    cusum_h: float = 6.0
+    cusum_z_cap: float = 2.5
+    min_history_days: float = 21.0
+    close_after_days: float = 2.0
+    absorb_after_days: float = 7.0
+    max_episode_days: float = 60.0
+    shift_horizon_days: float = 7.0
+    projection_after_days: float = 3.0
+    # Changes whose total excess stays under this never alert, whatever the team's threshold.
+    noise_floor: float = 15.0
+    level_fading: float = 0.12
+    season_fading: float = 0.05
+    noise_fading: float = 0.05
+
+    def steps(self, days: float) -> int:
+        per_day = self.steps_per_day if self.steps_per_day > 0 else 1
+        return max(1, round(days * per_day))
+
+
+@dataclass(slots=True)
+class Episode:
+    """A run of steps away from the frozen baseline."""
+
+    kind: EpisodeKind
+    started_at: str
+    direction: int = 1
+    steps: int = 0
+    quiet: int = 0
+    impact: float = 0.0
+    expected: float = 0.0
+    max_z: float = 0.0
+    alerted: bool = False
+    opened_by_cusum: bool = False
+    recent_excess: list[float] = field(default_factory=list)
+    recent_level: list[float] = field(default_factory=list)
+    last_at: str | None = None
+
+    @property
+    def impact_pct(self) -> float:
+        return 100.0 * self.impact / self.expected if self.expected > 0 else float("inf")
+
+    def recent_pct(self, expected_now: float) -> float:
+        if not self.recent_excess or expected_now <= 0:
+            return 0.0
+        tail = self.recent_excess[-3:]
+        return 100.0 * (sum(tail) / len(tail)) / expected_now
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The decision for one step."""
+
+    score: float
+    expected: float
+    sigma: float
+    flagged: bool = False  # part of an alerted episode (what the backtest prints)
+    alert: bool = False  # the episode alerts now (publish once)
+    resolved: bool = False  # an alerted episode ended with the cost back to normal
+    absorbed: bool = False  # an episode's level became the new normal
+    kind: EpisodeKind | None = None
+    impact: float = 0.0
+    impact_pct: float = 0.0
+    episode_started_at: str | None = None
+    learned: bool = True
+
+
+class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
+    """Per-series detector: a `CostForecaster` plus episodes, CUSUM and the series' history."""
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        c = self.config
+        self.model = CostForecaster(
+            steps_per_day=c.steps_per_day, level_fading=c.level_fading,
+            season_fading=c.season_fading, noise_fading=c.noise_fading,
+        )
+        self.episode: Episode | None = None
+        self.cusum = 0.0
+        self.cusum_started_at: str | None = None
+        self.cusum_impact = 0.0
+        self.cusum_expected = 0.0
+        self.bar = 1.0
+        self.steps_seen = 0
+        self.last_at: str | None = None
+        self.changes: list[dict[str, Any]] = []  # the series' own history of changes (last few)
+
+    # -- river protocol -----------------------------------------------------------------------
+    def learn_one(self, x: dict[str, Any], y: float) -> None:
+        self.observe(x["at"], float(y), Thresholds())
+
+    def score_one(self, x: dict[str, Any], y: float) -> float:
+        step = CalendarStep.at(x["at"], self.config.steps_per_day)
+        expected, sigma = self._expectation(step)
+        return max(0.0, (float(y) - expected) / sigma) if sigma > 0 else 0.0
+
+    # -- the decision -------------------------------------------------------------------------
+    def _expectation(self, step: CalendarStep) -> tuple[float, float]:
+        model = self.model
+        season = model.season(step)
+        expected = model.level.mean * season
+        if step.month_start and model.month_start_known():
+            return expected + model.month_start.mean, model.month_start_sigma(step)
+        return expected, model.sigma(step, season)
+
+    def observe(self, at: datetime, cost: float, thresholds: Thresholds,
+                planned: float = 0.0) -> Verdict:
+        """Judge one step (then learn from it unless it is part of an episode)."""
+        c = self.config
+        step = CalendarStep.at(at, c.steps_per_day)
+        stamp = at.isoformat()
+        self.steps_seen += 1
+        self.last_at = stamp
+        model = self.model
+        if model.n == 0:
+            model.learn_step(cost, step)
+            return Verdict(score=0.0, expected=cost, sigma=0.0)
+        expected, sigma = self._expectation(step)
+        expected += planned
+        excess = cost - expected
+        z = excess / sigma if sigma > 0 else 0.0
+        score = z if z > 0 else 0.0
+        warm = model.n >= c.steps(c.min_history_days)
+        if step.month_start and not model.month_start_known():
+            model.learn_step(cost, step)  # nothing says yet whether it recurs
+            return Verdict(score=0.0, expected=expected, sigma=sigma)
+        if not warm:
+            model.learn_step(cost, step)
+            return Verdict(score=score, expected=expected, sigma=sigma)
+        if self.episode is not None:
+            return self._continue_episode(self.episode, step, stamp, cost, expected, sigma, z,
+                                          thresholds)
+        return self._outside_episode(step, stamp, cost, expected, sigma, z, thresholds)
+
+    def _outside_episode(self, step: CalendarStep, stamp: str, cost: float, expected: float,
+                         sigma: float, z: float, thresholds: Thresholds) -> Verdict:
+        c = self.config
+        excess = cost - expected
+        score = z if z > 0 else 0.0
+        relative_ok = excess >= c.rel_open * abs(expected)
+        if z >= c.z_open and relative_ok:
+            self._reset_cusum()
+            episode = Episode(kind=EpisodeKind.SPIKE, started_at=stamp)
+            self.episode = episode
+            return self._continue_episode(episode, step, stamp, cost, expected, sigma, z,
+                                          thresholds)
+        if z <= -c.z_open and -excess >= c.rel_open * abs(expected):
+            self._reset_cusum()
+            self.episode = Episode(kind=EpisodeKind.DROP, started_at=stamp, direction=-1)
+            return self._continue_episode(self.episode, step, stamp, cost, expected, sigma, z,
+                                          thresholds)
+        # Slow creep: one-sided CUSUM on the standardised excess.
+        increment = min(z, c.cusum_z_cap) - c.cusum_k
+        if self.cusum + increment > 0:
+            if self.cusum == 0:
+                self.cusum_started_at = stamp
+                self.cusum_impact = 0.0
+                self.cusum_expected = 0.0
+            self.cusum += increment
+            self.cusum_impact += excess
+            self.cusum_expected += expected
+        else:
+            self._reset_cusum()
+        if self.cusum >= c.cusum_h:
+            episode = Episode(kind=EpisodeKind.LEAK, started_at=self.cusum_started_at or stamp,
+                              opened_by_cusum=True, impact=self.cusum_impact - excess,
+                              expected=self.cusum_expected - expected)
+            self._reset_cusum()
+            self.episode = episode
+            return self._continue_episode(episode, step, stamp, cost, expected, sigma, z,
+                                          thresholds)
+        if self.cusum < c.cusum_h / 2:  # under suspicion the baseline stays where it was
+            self.model.learn_step(cost, step)
+            return Verdict(score=score, expected=expected, sigma=sigma)
+        return Verdict(score=score, expected=expected, sigma=sigma, learned=False)
+
+    def _reset_cusum(self) -> None:
+        self.cusum = 0.0
+        self.cusum_started_at = None
+        self.cusum_impact = 0.0
+        self.cusum_expected = 0.0
+
+    def _continue_episode(self, episode: Episode, step: CalendarStep, stamp: str, cost: float,
+                          expected: float, sigma: float, z: float,
+                          thresholds: Thresholds) -> Verdict:
+        c = self.config
+        excess = cost - expected
+        score = z if z > 0 else 0.0
+        active = z * episode.direction >= c.z_quiet
+        episode.last_at = stamp
+        if active:
+            episode.steps += 1
+            episode.quiet = 0
+            episode.impact += excess
+            episode.expected += expected
+            episode.max_z = max(episode.max_z, z * episode.direction)
+            episode.recent_excess = ([*episode.recent_excess, excess])[-6:]
+            season = self.model.season(step)
+            level = (cost - (self.model.month_start.mean if step.month_start else 0.0))
+            episode.recent_level = ([*episode.recent_level, level / max(season, 0.2)])[-6:]
+        else:
+            episode.quiet += 1
+        base = dict(score=score, expected=expected, sigma=sigma, kind=episode.kind,
+                    episode_started_at=episode.started_at, learned=False)
+        if episode.direction > 0 and active and not episode.alerted:
+            kind = self._material(episode, expected, thresholds)
+            if kind is not None:
+                episode.alerted = True
+                episode.kind = kind
+                return Verdict(flagged=True, alert=True, impact=episode.impact,
+                               impact_pct=self._pct(episode, expected), **base)  # type: ignore[arg-type]
+        if episode.quiet >= c.steps(c.close_after_days):
+            self._close(episode, absorbed=False)
+            return Verdict(resolved=episode.alerted and episode.direction > 0,
+                           impact=episode.impact, impact_pct=self._pct(episode, expected),
+                           **base)  # type: ignore[arg-type]
+        if active and self._settled(episode):
+            self._absorb(episode)
+            return Verdict(flagged=episode.alerted and episode.direction > 0, absorbed=True,
+                           impact=episode.impact, impact_pct=self._pct(episode, expected),
+                           **base)  # type: ignore[arg-type]
+        return Verdict(flagged=episode.alerted and active and episode.direction > 0,
+                       impact=episode.impact, impact_pct=self._pct(episode, expected),
+                       **base)  # type: ignore[arg-type]
+
+    def _pct(self, episode: Episode, expected: float) -> float:
+        return max(episode.impact_pct if episode.expected > 0 else 0.0,
+                   episode.recent_pct(expected))
+
+    def _material(self, episode: Episode, expected: float,
+                  thresholds: Thresholds) -> EpisodeKind | None:
+        """The episode's kind if its excess now matters to the team, else None."""
+        c = self.config
+        bar = self.bar
+        pct = self._pct(episode, expected)
+        if pct < thresholds.min_impact_pct * bar:
+            return None
+        significant = (episode.max_z >= c.z_alert or episode.steps >= 2
+                       or episode.opened_by_cusum)
+        if not significant:
+            return None
+        kind = self._kind(episode)
+        if thresholds.min_impact is None:  # raw units: relative and statistical only
+            return kind if episode.steps >= 2 or episode.max_z >= c.z_alert + 1 else None
+        floor = max(thresholds.min_impact * bar, c.noise_floor)
+        if episode.impact >= floor:
+            return kind
+        if episode.steps >= c.steps(c.projection_after_days) and kind is not EpisodeKind.SPIKE:
+            tail = episode.recent_excess[-3:]
+            projected = episode.impact + (sum(tail) / len(tail)) * max(
+                0, c.steps(c.shift_horizon_days) - episode.steps)
+            if projected >= floor:
+                return kind
+        return None
+
+    def _kind(self, episode: Episode) -> EpisodeKind:
+        if episode.opened_by_cusum:
+            return EpisodeKind.LEAK
+        recent = episode.recent_excess
+        if len(recent) >= 4:
+            first, last = recent[: len(recent) // 2], recent[len(recent) // 2:]
+            if sum(last) / len(last) > 1.5 * max(sum(first) / len(first), 1e-9):
+                return EpisodeKind.LEAK
+        if episode.steps >= self.config.steps(2.0):
+            return EpisodeKind.LEVEL_SHIFT
+        return EpisodeKind.SPIKE
+
+    def _settled(self, episode: Episode) -> bool:
+        """Held a new level long enough (a lasting change), or lasted too long to judge."""
+        c = self.config
+        if episode.steps >= c.steps(c.max_episode_days):
+            return True
+        if episode.steps < c.steps(c.absorb_after_days) or len(episode.recent_excess) < 6:
+            return False
+        first, last = episode.recent_excess[:3], episode.recent_excess[3:]
+        before, after = sum(first) / 3, sum(last) / 3
+        return abs(after - before) <= 0.25 * max(abs(before), 1e-9)
+
+    def _absorb(self, episode: Episode) -> None:
+        levels = episode.recent_level[-3:]
+        if levels:
+            self.model.absorb_level(sorted(levels)[len(levels) // 2])
+        self._close(episode, absorbed=True)
+
+    def _close(self, episode: Episode, absorbed: bool) -> None:
+        if episode.alerted or absorbed:
+            self.changes = [*self.changes, {
+                "kind": episode.kind.value, "started_at": episode.started_at,
+                "ended_at": episode.last_at, "impact": round(episode.impact, 6),
+                "alerted": episode.alerted, "absorbed": absorbed,
+            }][-10:]
+        self.episode = None
+        self._reset_cusum()
+
+    # -- feedback -----------------------------------------------------------------------------
+    def accept_current_level(self) -> None:
+        """'Expected': whatever the series does now is normal from now on."""
+        episode = self.episode
+        if episode is not None:
+            if episode.recent_level:
+                self._absorb(episode)
+            else:
+                self._close(episode, absorbed=True)
+
+    def raise_bar(self, factor: float = 1.5, cap: float = 5.0) -> None:
+        """'Not useful': this series needs a bigger change before it alerts again."""
+        self.bar = min(cap, self.bar * factor)
+        self.accept_current_level()
+
+    def lower_bar(self, factor: float = 1.5) -> None:
+        """'Useful': undo one step of a raised bar."""
+        self.bar = max(1.0, self.bar / factor)
+
+    # -- persistence --------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "steps_per_day": self.config.steps_per_day,
+            "model": self.model.to_state(),
+            "episode": None if self.episode is None else {
+                **asdict(self.episode), "kind": self.episode.kind.value},
+            "cusum": [self.cusum, self.cusum_started_at, self.cusum_impact, self.cusum_expected],
+            "bar": self.bar,
+            "steps_seen": self.steps_seen,
+            "last_at": self.last_at,
+            "changes": self.changes,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], config: DetectorConfig | None = None
+                   ) -> CostAnomalyDetector:
+        base = config or DetectorConfig()
+        if base.steps_per_day != state["steps_per_day"]:
+            base = replace(base, steps_per_day=state["steps_per_day"])
+        detector = cls(base)
+        detector.model.load_state(state["model"])
+        saved = state["episode"]
+        detector.episode = None if saved is None else Episode(
+            **{**saved, "kind": EpisodeKind(saved["kind"])})
+        (detector.cusum, detector.cusum_started_at, detector.cusum_impact,
+         detector.cusum_expected) = state["cusum"]
+        detector.bar = state["bar"]
+        detector.steps_seen = state["steps_seen"]
+        detector.last_at = state["last_at"]
+        detector.changes = list(state["changes"])
+        return detector

@@ -1,0 +1,11 @@
+"""Analytics commands on the `cloudaudit` CLI: each capability registers its own."""
+
+from __future__ import annotations
+
+import typer
+
+from cloudaudit.analytics.entrypoints import anomalies_cli
+
+
+def register(app: typer.Typer) -> None:
+    anomalies_cli.register(app)
