@@ -12,7 +12,7 @@ from cloudaudit.common.logging import configure_logging, register_secret
 def _emit(fmt: str, message: str, **extra) -> str:
     stream = io.StringIO()
     configure_logging("INFO", fmt, stream=stream)
-    logging.getLogger("any.library").info(message, extra=extra)
+    logging.getLogger("redaction-check.any_library").info(message, extra=extra)
     return stream.getvalue()
 
 
@@ -40,6 +40,14 @@ def test_exceptions_are_redacted_too():
     try:
         raise RuntimeError("bad key sk-live-abcdefghijklmnop")
     except RuntimeError:
-        logging.getLogger("x").exception("call failed")
+        logging.getLogger("redaction-check.x").exception("call failed")
     assert "sk-live-abcdefghijklmnop" not in stream.getvalue()
     assert "RuntimeError" in stream.getvalue()
+
+
+def test_the_session_secret_scan_finds_a_leak_and_ignores_redaction_checks():
+    from cloudaudit.common.testing import find_leaks
+
+    lines = ["cloudaudit.ingest: assuming role with ExtId-12345678 {}", "cloudaudit.bot: posted {}",
+             "redaction-check.x: ExtId-12345678 {}"]
+    assert find_leaks(lines, {"ExtId-12345678"}) == [("ExtI…", lines[0])]

@@ -21,13 +21,17 @@ def generate(specs: dict[str, ServiceSpec]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for spec in specs.values():
         runtime = build_runtime(spec, settings, endpoints, 0)
-        schema = AsyncAPI(
-            runtime.broker,
-            title=f"CloudAudit {spec.name}",
-            version=__version__,
-            description=f"Messages the {spec.name} service consumes and publishes.",
-            schema_version="3.0.0",
-        ).to_specification().to_jsonable()
+        schema = (
+            AsyncAPI(
+                runtime.broker,
+                title=f"CloudAudit {spec.name}",
+                version=__version__,
+                description=f"Messages the {spec.name} service consumes and publishes.",
+                schema_version="3.0.0",
+            )
+            .to_specification()
+            .to_jsonable()
+        )
         if not merged:
             merged = {
                 k: v for k, v in schema.items() if k not in ("channels", "operations", "components")

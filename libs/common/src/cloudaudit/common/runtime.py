@@ -91,7 +91,9 @@ class ServiceRuntime:
     def document_publisher(self, subject: str, model: type[Any], description: str) -> None:
         """Declare an event this service publishes, so the AsyncAPI document lists it."""
         self.broker.publisher(
-            self.names.subject(subject), schema=model, title=f"{self.spec.name}:{subject}",
+            self.names.subject(subject),
+            schema=model,
+            title=f"{self.spec.name}:{subject}",
             description=description,
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -244,3 +245,63 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+# -- secrets never logged: everything the product logs during the run is scanned at the end ----
+class _RawCapture(logging.Handler):
+    """Keeps what was logged *before* redaction, so the scan checks what code tried to log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:
+            text = str(record.msg)
+        extras = {k: v for k, v in vars(record).items() if k not in _STANDARD}
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" {record.exc_info[1]!r}"
+        self.lines.append(f"{record.name}: {text} {extras}")
+
+
+_STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+_capture = _RawCapture()
+# Loggers of tests that log secrets on purpose, to prove redaction works.
+SECRET_ALLOWLIST_LOGGERS = ("redaction-check.",)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = logging.getLogger()
+    root.addHandler(_capture)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from cloudaudit.common.logging import _secrets
+
+    leaks = sorted(
+        {
+            (secret[:4] + "…", line[:160])
+            for line in _capture.lines
+            if not line.startswith(SECRET_ALLOWLIST_LOGGERS)
+            for secret in list(_secrets)
+            if len(secret) >= 8 and secret in line
+        }
+    )
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if leaks:
+        if reporter:
+            reporter.write_line(
+                f"SECRET SCAN FAILED: {len(leaks)} log lines carry a secret:", red=True
+            )
+            for prefix, line in leaks[:20]:
+                reporter.write_line(f"  secret {prefix} in: {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif reporter:
+        reporter.write_line(
+            f"secret scan: {len(_capture.lines)} log lines checked against "
+            f"{len(_secrets)} registered secrets, none found"
+        )

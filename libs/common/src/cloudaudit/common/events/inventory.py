@@ -147,4 +147,3 @@ class AccountInventory(Request):
 
 class InventoryReply(Reply):
     accounts: list[AccountInventory] = Field(default_factory=list)
-
