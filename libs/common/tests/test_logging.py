@@ -48,6 +48,9 @@ def test_exceptions_are_redacted_too():
 def test_the_session_secret_scan_finds_a_leak_and_ignores_redaction_checks():
     from cloudaudit.common.testing import find_leaks
 
-    lines = ["cloudaudit.ingest: assuming role with ExtId-12345678 {}", "cloudaudit.bot: posted {}",
-             "redaction-check.x: ExtId-12345678 {}"]
+    lines = [
+        "cloudaudit.ingest: assuming role with ExtId-12345678 {}",
+        "cloudaudit.bot: posted {}",
+        "redaction-check.x: ExtId-12345678 {}",
+    ]
     assert find_leaks(lines, {"ExtId-12345678"}) == [("ExtI…", lines[0])]

@@ -279,18 +279,23 @@ def pytest_configure(config: pytest.Config) -> None:
         root.setLevel(logging.INFO)
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from cloudaudit.common.logging import _secrets
-
-    leaks = sorted(
+def find_leaks(lines: list[str], secrets: set[str]) -> list[tuple[str, str]]:
+    """(secret prefix, line) for every logged line that carries a secret."""
+    return sorted(
         {
             (secret[:4] + "…", line[:160])
-            for line in _capture.lines
+            for line in lines
             if not line.startswith(SECRET_ALLOWLIST_LOGGERS)
-            for secret in list(_secrets)
+            for secret in secrets
             if len(secret) >= 8 and secret in line
         }
     )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from cloudaudit.common.logging import _secrets
+
+    leaks = find_leaks(_capture.lines, set(_secrets))
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if leaks:
         if reporter:
