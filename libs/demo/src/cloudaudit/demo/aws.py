@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-
 from cloudaudit.demo.company import (
     CUR_BUCKET,
     DEV,
@@ -28,18 +27,31 @@ TRUST_POLICY = """{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
 
 def _session(endpoint_url: str, account: DemoAccount) -> boto3.Session:
     """Credentials inside the account (the stand-in keys resources by the assumed account)."""
-    sts = boto3.client("sts", endpoint_url=endpoint_url, region_name=REGION,
-                       aws_access_key_id="demo", aws_secret_access_key="demo")  # noqa: S106
-    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account.aws_account_id}:role/demo-seeder",
-                            RoleSessionName="demo-seed")["Credentials"]
-    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                         aws_secret_access_key=creds["SecretAccessKey"],
-                         aws_session_token=creds["SessionToken"], region_name=REGION)
+    sts = boto3.client(
+        "sts",
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="demo",
+        aws_secret_access_key="demo",
+    )
+    creds = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account.aws_account_id}:role/demo-seeder",
+        RoleSessionName="demo-seed",
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=REGION,
+    )
 
 
 def _instances(ec2: Any, instance_type: str, count: int, name: str) -> list[str]:
     reservation = ec2.run_instances(
-        ImageId="ami-12c6146b", InstanceType=instance_type, MinCount=count, MaxCount=count,
+        ImageId="ami-12c6146b",
+        InstanceType=instance_type,
+        MinCount=count,
+        MaxCount=count,
         TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}],
     )
     return [i["InstanceId"] for i in reservation["Instances"]]
@@ -50,12 +62,24 @@ def _cpu_metrics(cloudwatch: Any, instance_id: str, low: float, high: float, now
     data = []
     for hour in range(METRIC_DAYS * 24):
         ts = now - timedelta(hours=hour)
-        data.append({"MetricName": "CPUUtilization", "Timestamp": ts, "Unit": "Percent",
-                     "Dimensions": [{"Name": "InstanceId", "Value": instance_id}],
-                     "Value": rng.uniform(low, high)})
-        data.append({"MetricName": "NetworkIn", "Timestamp": ts, "Unit": "Bytes",
-                     "Dimensions": [{"Name": "InstanceId", "Value": instance_id}],
-                     "Value": rng.uniform(low, high) * 1_000_000})
+        data.append(
+            {
+                "MetricName": "CPUUtilization",
+                "Timestamp": ts,
+                "Unit": "Percent",
+                "Dimensions": [{"Name": "InstanceId", "Value": instance_id}],
+                "Value": rng.uniform(low, high),
+            }
+        )
+        data.append(
+            {
+                "MetricName": "NetworkIn",
+                "Timestamp": ts,
+                "Unit": "Bytes",
+                "Dimensions": [{"Name": "InstanceId", "Value": instance_id}],
+                "Value": rng.uniform(low, high) * 1_000_000,
+            }
+        )
     for start in range(0, len(data), 500):
         cloudwatch.put_metric_data(Namespace="AWS/EC2", MetricData=data[start : start + 500])
 
@@ -75,9 +99,13 @@ def seed(endpoint_url: str, scenario: Scenario) -> ResourceIds:
     web = _instances(ec2, "m5.large", 4, "web")
     idle = _instances(ec2, "t3.large", 1, "batch-idle")[0]
     jump = _instances(ec2, "c5.4xlarge", 6, "batch-new")
-    volume = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=500, VolumeType="gp2")["VolumeId"]
+    volume = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=500, VolumeType="gp2")[
+        "VolumeId"
+    ]
     snapshot_volume = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=200, VolumeType="gp3")
-    ec2.create_snapshot(VolumeId=snapshot_volume["VolumeId"], Description="orders-db-before-migration")
+    ec2.create_snapshot(
+        VolumeId=snapshot_volume["VolumeId"], Description="orders-db-before-migration"
+    )
     eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
     for instance_id in web:
         _cpu_metrics(cloudwatch, instance_id, 35, 60, now)
@@ -87,7 +115,9 @@ def seed(endpoint_url: str, scenario: Scenario) -> ResourceIds:
 
     dev_ec2 = _session(endpoint_url, DEV).client("ec2", endpoint_url=endpoint_url)
     dev = _instances(dev_ec2, "m5.xlarge", 3, "dev-box")
-    ids = ResourceIds(web=tuple(web), idle=idle, volume=volume, eip=eip, jump=tuple(jump), dev=tuple(dev))
+    ids = ResourceIds(
+        web=tuple(web), idle=idle, volume=volume, eip=eip, jump=tuple(jump), dev=tuple(dev)
+    )
 
     s3 = prod.client("s3", endpoint_url=endpoint_url)
     s3.create_bucket(Bucket=CUR_BUCKET)

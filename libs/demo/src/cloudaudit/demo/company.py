@@ -113,10 +113,21 @@ class Scenario:
         return self.end - timedelta(days=self.jump_days_ago)
 
 
-def _ec2(account: str, day: date, instance_id: str, instance_type: str, hours: int, team: str) -> LineItem:
+def _ec2(
+    account: str, day: date, instance_id: str, instance_type: str, hours: int, team: str
+) -> LineItem:
     return LineItem(
-        account, day, "AmazonEC2", "AmazonEC2", f"BoxUsage:{instance_type}", "RunInstances",
-        instance_id, "us-east-1", Decimal(hours), EC2_HOURLY[instance_type], instance_type,
+        account,
+        day,
+        "AmazonEC2",
+        "AmazonEC2",
+        f"BoxUsage:{instance_type}",
+        "RunInstances",
+        instance_id,
+        "us-east-1",
+        Decimal(hours),
+        EC2_HOURLY[instance_type],
+        instance_type,
         tags={"team": team},
     )
 
@@ -142,22 +153,72 @@ def line_items(scenario: Scenario, ids: ResourceIds | None = None) -> Iterator[L
         for instance_id in ids.web:
             yield _ec2(PROD.aws_account_id, day, instance_id, "m5.large", 24, "web")
         yield _ec2(PROD.aws_account_id, day, ids.idle, "t3.large", 24, "batch")
-        yield LineItem(PROD.aws_account_id, day, "AmazonRDS", "AmazonRDS", "InstanceUsage:db.m5.large",
-                       "CreateDBInstance", "arn:aws:rds:us-east-1:210987654321:db:orders", "us-east-1",
-                       Decimal(24), RDS_HOURLY["db.m5.large"], "db.m5.large", tags={"team": "web"})
-        yield LineItem(PROD.aws_account_id, day, "AmazonS3", "AmazonS3", "TimedStorage-ByteHrs",
-                       "StandardStorage", "acme-assets", "us-east-1", Decimal("2900") / 30,
-                       S3_GB_MONTH, tags={"team": "web"})
-        yield LineItem(PROD.aws_account_id, day, "AmazonEC2", "AmazonEC2", "EBS:VolumeUsage.gp2",
-                       "CreateVolume-Gp2", ids.volume, "us-east-1", Decimal(500) / 30,
-                       GP2_GB_MONTH, tags={"team": "batch"})
-        yield LineItem(PROD.aws_account_id, day, "AmazonEC2", "AmazonEC2", "ElasticIP:IdleAddress",
-                       "AssociateAddressVPC", ids.eip, "us-east-1", Decimal(24),
-                       EIP_IDLE_HOURLY)
+        yield LineItem(
+            PROD.aws_account_id,
+            day,
+            "AmazonRDS",
+            "AmazonRDS",
+            "InstanceUsage:db.m5.large",
+            "CreateDBInstance",
+            "arn:aws:rds:us-east-1:210987654321:db:orders",
+            "us-east-1",
+            Decimal(24),
+            RDS_HOURLY["db.m5.large"],
+            "db.m5.large",
+            tags={"team": "web"},
+        )
+        yield LineItem(
+            PROD.aws_account_id,
+            day,
+            "AmazonS3",
+            "AmazonS3",
+            "TimedStorage-ByteHrs",
+            "StandardStorage",
+            "acme-assets",
+            "us-east-1",
+            Decimal("2900") / 30,
+            S3_GB_MONTH,
+            tags={"team": "web"},
+        )
+        yield LineItem(
+            PROD.aws_account_id,
+            day,
+            "AmazonEC2",
+            "AmazonEC2",
+            "EBS:VolumeUsage.gp2",
+            "CreateVolume-Gp2",
+            ids.volume,
+            "us-east-1",
+            Decimal(500) / 30,
+            GP2_GB_MONTH,
+            tags={"team": "batch"},
+        )
+        yield LineItem(
+            PROD.aws_account_id,
+            day,
+            "AmazonEC2",
+            "AmazonEC2",
+            "ElasticIP:IdleAddress",
+            "AssociateAddressVPC",
+            ids.eip,
+            "us-east-1",
+            Decimal(24),
+            EIP_IDLE_HOURLY,
+        )
         if day.day == 1:
-            yield LineItem(PROD.aws_account_id, day, "AWSSupportBusiness", "AWSSupportBusiness",
-                           "Dollar", "", "", "global", Decimal(1), SUPPORT_MONTHLY,
-                           line_type="Fee")
+            yield LineItem(
+                PROD.aws_account_id,
+                day,
+                "AWSSupportBusiness",
+                "AWSSupportBusiness",
+                "Dollar",
+                "",
+                "",
+                "global",
+                Decimal(1),
+                SUPPORT_MONTHLY,
+                line_type="Fee",
+            )
         if day >= scenario.jump_start:
             for instance_id in ids.jump[: scenario.jump_instances]:
                 yield _ec2(PROD.aws_account_id, day, instance_id, "c5.4xlarge", 24, "batch")

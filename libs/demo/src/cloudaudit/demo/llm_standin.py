@@ -45,7 +45,9 @@ def _flat(facts: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _sentence(flat: dict[str, Any]) -> str:
-    action = next((str(v) for k, v in flat.items() if k.endswith("action") and v), "Review this resource")
+    action = next(
+        (str(v) for k, v in flat.items() if k.endswith("action") and v), "Review this resource"
+    )
     savings = next((str(v) for k, v in flat.items() if "saving" in k and v not in (None, "")), None)
     resource = next((str(v) for k, v in flat.items() if k.endswith("resource_id") and v), None)
     parts = [action.rstrip(".") + (f" ({resource})" if resource else "") + "."]
@@ -86,16 +88,26 @@ async def chat_completions(request: web.Request) -> web.Response:
     schema = (response_format.get("json_schema") or {}).get("schema")
     content = json.dumps(_fill(schema, flat)) if schema else _sentence(flat)
     prompt_tokens = sum(len(str(m.get("content", ""))) // 4 for m in body.get("messages", []))
-    return web.json_response({
-        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": body.get("model", MODEL),
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": content}}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content) // 4,
-                  "total_tokens": prompt_tokens + len(content) // 4},
-    })
+    return web.json_response(
+        {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", MODEL),
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": content},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(content) // 4,
+                "total_tokens": prompt_tokens + len(content) // 4,
+            },
+        }
+    )
 
 
 async def models(request: web.Request) -> web.Response:

@@ -8,7 +8,9 @@ import typer
 
 
 def demo(
-    no_input: Annotated[bool, typer.Option("--no-input", help="Run the scripted tour and exit (CI).")] = False,
+    no_input: Annotated[
+        bool, typer.Option("--no-input", help="Run the scripted tour and exit (CI).")
+    ] = False,
 ) -> None:
     """Start everything with a simulated AWS company, then the Slack console or the scripted tour."""
     from cloudaudit.demo.tour import run_demo

@@ -1,0 +1,227 @@
+"""The whole product on one machine: real NATS + PostgreSQL, the four services as processes,
+the local AWS stand-in with the simulated company, the local LLM and the local Slack.
+
+Used by `cloudaudit demo` and by the end-to-end, crash and load tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker, rpc
+from cloudaudit.common.clock import utcnow
+from cloudaudit.common.embedded import free_port
+from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
+from cloudaudit.common.migrations import upgrade
+from cloudaudit.common.runtime import Endpoints
+from cloudaudit.common.service import discover_services
+from cloudaudit.common.supervisor import LineSink, Supervisor
+from cloudaudit.demo import llm_standin
+from cloudaudit.demo.aws import seed
+from cloudaudit.demo.company import ResourceIds, Scenario
+
+T = TypeVar("T")
+SIGNING_SECRET = "demo-signing-secret-0123456789"  # noqa: S105 - only the local Slack knows it
+HEALTH_TIMEOUT_S = 90
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the AWS stand-in logs every request
+
+
+class _LoopThread:
+    """An asyncio loop in a thread, for the local stand-in servers."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@dataclass
+class ProductStack:
+    endpoints: Endpoints
+    state_dir: Path
+    bus_prefix: str = ""
+    scenario: Scenario = field(default_factory=lambda: Scenario(end=utcnow().date()))
+    sink: LineSink | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    aws_url: str = ""
+    llm_url: str = ""
+    slack: Any = None
+    ids: ResourceIds | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+    supervisor: Supervisor | None = None
+    _moto: Any = None
+    _loop: _LoopThread | None = None
+    _llm_runner: web.AppRunner | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self, progress: Callable[[str], None] = lambda _: None) -> None:
+        progress("applying migrations")
+        self._migrate()
+        progress("starting the AWS stand-in and seeding the simulated company")
+        self._start_aws()
+        progress("starting the local LLM and the local Slack")
+        self._loop = _LoopThread()
+        self.llm_url = self._loop.run(self._start_llm())
+        self.slack = self._loop.run(self._start_slack())
+        progress("starting identity, ingest, analytics and bot")
+        self.supervisor = Supervisor(self.service_env(), self.state_dir / "logs", self.sink)
+        for spec in discover_services().values():
+            self.supervisor.start(spec)
+        self.wait_healthy()
+
+    def stop(self) -> None:
+        if self.supervisor:
+            self.supervisor.stop()
+        if self._loop:
+            with contextlib.suppress(Exception):
+                self._loop.run(self._stop_standins(), timeout=10)
+            self._loop.stop()
+        if self._moto:
+            self._moto.stop()
+
+    def restart(self, service: str) -> None:
+        """Start a service again (after a crash test killed it)."""
+        assert self.supervisor is not None
+        self.supervisor.start(discover_services()[service])
+        self.wait_healthy([service])
+
+    # -- environment ----------------------------------------------------------------------------
+    def service_env(self) -> dict[str, str]:
+        if not self.ports:
+            self.ports = {
+                name: free_port()
+                for name in ("identity", "ingest", "analytics", "bot_health", "bot_http")
+            }
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "OPENAI_"))
+        }
+        env.update(
+            {
+                "DATABASE_URL": self.endpoints.database_url,
+                "NATS_URL": self.endpoints.nats_url,
+                "CLOUDAUDIT_BUS_PREFIX": self.bus_prefix,
+                "CLOUDAUDIT_STATE_DIR": str(self.state_dir),
+                "CLOUDAUDIT_LOG_FORMAT": env.get("CLOUDAUDIT_LOG_FORMAT", "json"),
+                "IDENTITY_HTTP_PORT": str(self.ports["identity"]),
+                "INGEST_HTTP_PORT": str(self.ports["ingest"]),
+                "ANALYTICS_HTTP_PORT": str(self.ports["analytics"]),
+                "BOT_HEALTH_PORT": str(self.ports["bot_health"]),
+                "BOT_HTTP_PORT": str(self.ports["bot_http"]),
+                "BOT_HTTP_HOST": "127.0.0.1",
+                # AWS: CloudAudit's own principal on the local stand-in.
+                "AWS_ENDPOINT_URL": self.aws_url,
+                "AWS_ACCESS_KEY_ID": "cloudaudit-demo",
+                "AWS_SECRET_ACCESS_KEY": "cloudaudit-demo-secret",
+                "AWS_REGION": "us-east-1",
+                "INGEST_INITIAL_SYNC_DAYS": str(self.scenario.days),
+                # LLM and Slack stand-ins.
+                "OPENAI_BASE_URL": self.llm_url + "/v1",
+                "OPENAI_API_KEY": "sk-demo-local-0000000000",
+                "SLACK_API_URL": self.slack.api_url if self.slack else "",
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_BOT_TOKEN": _slack_token(),
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    # -- parts ----------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        async def go() -> None:
+            for spec in discover_services().values():
+                await upgrade(spec.migrations, self.endpoints.database_url, spec.schema)
+
+        asyncio.run(go())
+
+    def _start_aws(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        port = free_port()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._moto.start()
+        self.aws_url = f"http://127.0.0.1:{port}"
+        self.ids = seed(self.aws_url, self.scenario)
+
+    async def _start_llm(self) -> str:
+        self._llm_runner = web.AppRunner(llm_standin.make_app(), access_log=None)
+        await self._llm_runner.setup()
+        site = web.TCPSite(self._llm_runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://127.0.0.1:{port}"
+
+    async def _start_slack(self) -> Any:
+        from cloudaudit.bot.localslack import LocalSlack
+
+        slack = LocalSlack(files_dir=self.state_dir / "slack-files")
+        await slack.start()
+        return slack
+
+    async def _stop_standins(self) -> None:
+        if self._llm_runner:
+            await self._llm_runner.cleanup()
+        if self.slack:
+            await self.slack.stop()
+
+    # -- bus access -----------------------------------------------------------------------------
+    async def request(
+        self, subject: str, request: Any, reply_type: type[T], timeout: float = 30
+    ) -> T:
+        names = BusNames(self.bus_prefix)
+        broker = make_broker(self.endpoints.nats_url, names, "demo", 3)
+        await broker.connect()
+        try:
+            return await rpc(broker, names, subject, request, reply_type, timeout)  # type: ignore[type-var]
+        finally:
+            await broker.stop()
+
+    def wait_healthy(self, services: list[str] | None = None) -> None:
+        wanted = services or list(discover_services())
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+
+        async def healthy(name: str) -> bool:
+            try:
+                reply = await self.request(RPC_HEALTH.format(service=name), {}, HealthReply, 2)
+                return reply.healthy
+            except BusUnavailable:
+                return False
+
+        while time.monotonic() < deadline:
+            if self.supervisor:
+                dead = [n for n, _ in self.supervisor.exited() if n in wanted]
+                if dead:
+                    raise RuntimeError(f"{', '.join(dead)} exited; see {self.state_dir / 'logs'}")
+            if all(asyncio.run(healthy(n)) for n in wanted):
+                return
+            time.sleep(0.3)  # polling separate processes; there is no event to wait on
+        raise RuntimeError(
+            f"services not healthy within {HEALTH_TIMEOUT_S}s; see {self.state_dir / 'logs'}"
+        )
+
+
+def _slack_token() -> str:
+    from cloudaudit.bot.localslack import DEFAULT_TOKEN
+
+    return DEFAULT_TOKEN
+
+
+def history_window(scenario: Scenario) -> tuple[date, date]:
+    return scenario.start, scenario.end - timedelta(days=1)
