@@ -32,7 +32,7 @@ def _session(endpoint_url: str, account: DemoAccount) -> boto3.Session:
         endpoint_url=endpoint_url,
         region_name=REGION,
         aws_access_key_id="demo",
-        aws_secret_access_key="demo",
+        aws_secret_access_key="demo",  # noqa: S106 - the local AWS stand-in accepts any key
     )
     creds = sts.assume_role(
         RoleArn=f"arn:aws:iam::{account.aws_account_id}:role/demo-seeder",
