@@ -1,0 +1,221 @@
+"""Cost Explorer: which days to pull, the requests to make, and its answers as exact daily rows.
+
+Cost Explorer answers GetCostAndUsage with one entry per day; grouped requests leave `Total`
+empty (`{}`) and split a day's groups across pages (NextPageToken), so a day's groups are
+gathered from every page before they are used. Days of the open billing period come back with
+`Estimated: true` and change until AWS closes the month: they are pulled again on every sync
+and replace what was stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+CE_REQUEST_COST = Decimal("0.01")  # USD per paginated API request (AWS price list, 2024)
+METRICS = ("UnblendedCost", "BlendedCost", "AmortizedCost", "NetUnblendedCost", "UsageQuantity")
+NO_REGION = "global"
+UNTAGGED = "(untagged)"
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """How one request groups a day's cost (Cost Explorer allows two group keys)."""
+
+    name: str
+    group_by: tuple[tuple[str, str], ...]  # (Type, Key)
+
+    def request_group_by(self) -> list[dict[str, str]]:
+        return [{"Type": kind, "Key": key} for kind, key in self.group_by]
+
+
+SERVICE_REGION = Grouping("service_region", (("DIMENSION", "SERVICE"), ("DIMENSION", "REGION")))
+SERVICE_USAGE_TYPE = Grouping(
+    "service_usage_type", (("DIMENSION", "SERVICE"), ("DIMENSION", "USAGE_TYPE"))
+)
+
+
+def tag_grouping(tag_key: str) -> Grouping:
+    return Grouping(f"tag:{tag_key}", (("DIMENSION", "SERVICE"), ("TAG", tag_key)))
+
+
+@dataclass(frozen=True)
+class CeCost:
+    """One group of one day: e.g. (Amazon EC2, us-east-1) on 2024-03-01."""
+
+    usage_date: date
+    grouping: str
+    service: str
+    detail: str  # region, usage type or tag value, per grouping
+    unblended_cost: Decimal
+    blended_cost: Decimal
+    amortized_cost: Decimal
+    net_unblended_cost: Decimal
+    usage_quantity: Decimal
+    estimated: bool
+
+
+@dataclass
+class CeDay:
+    usage_date: date
+    estimated: bool = False
+    costs: list[CeCost] = field(default_factory=list)
+    total_unblended: Decimal = Decimal(0)
+
+
+class CeAnswerInvalid(ValueError):
+    """Cost Explorer answered something we cannot read exactly (never silently zeroed)."""
+
+
+def sync_window(
+    today: date,
+    initial_days: int,
+    last_synced_day: date | None,
+    oldest_estimated_day: date | None,
+    restate_days: int,
+    max_days: int,
+    requested_days: int | None = None,
+) -> tuple[date, date]:
+    """[start, end) to pull: history on first sync, then from the watermark, always re-pulling
+    the days AWS may still restate. `end` is today: today's partial day is not pulled."""
+    end = today
+    earliest_allowed = today - timedelta(days=max_days)
+    if requested_days is not None:
+        start = today - timedelta(days=min(requested_days, max_days))
+    elif last_synced_day is None:
+        start = today - timedelta(days=min(initial_days, max_days))
+    else:
+        start = min(last_synced_day + timedelta(days=1), today - timedelta(days=restate_days))
+        if oldest_estimated_day is not None:
+            start = min(start, oldest_estimated_day)
+    start = max(start, earliest_allowed)
+    return min(start, end), end
+
+
+def cost_and_usage_request(start: date, end: date, grouping: Grouping,
+                           page_token: str | None = None) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+        "Granularity": "DAILY",
+        "Metrics": list(METRICS),
+        "GroupBy": grouping.request_group_by(),
+    }
+    if page_token:
+        request["NextPageToken"] = page_token
+    return request
+
+
+def probe_request(today: date) -> dict[str, Any]:
+    """The cheapest call that proves Cost Explorer answers: one day, one metric, no groups."""
+    yesterday = today - timedelta(days=1)
+    return {
+        "TimePeriod": {"Start": yesterday.isoformat(), "End": today.isoformat()},
+        "Granularity": "DAILY",
+        "Metrics": ["UnblendedCost"],
+    }
+
+
+def _amount(metrics: Mapping[str, Any], name: str, where: str) -> Decimal:
+    entry = metrics.get(name)
+    if entry is None:
+        return Decimal(0)
+    raw = entry.get("Amount") if isinstance(entry, Mapping) else None
+    if raw is None:
+        return Decimal(0)
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        raise CeAnswerInvalid(f"{where}: {name} amount {raw!r} is not a number") from None
+    if not value.is_finite():
+        raise CeAnswerInvalid(f"{where}: {name} amount {raw!r} is not finite")
+    return value
+
+
+def _detail(grouping: Grouping, keys: list[str]) -> tuple[str, str]:
+    service = keys[0] if keys else "(unknown)"
+    detail = keys[1] if len(keys) > 1 else ""
+    kind = grouping.group_by[1][0] if len(grouping.group_by) > 1 else ""
+    if kind == "TAG":
+        # Tag groups come back as "Key$value"; "Key$" is the untagged remainder.
+        detail = detail.split("$", 1)[1] if "$" in detail else detail
+        detail = detail or UNTAGGED
+    elif grouping is SERVICE_REGION or grouping.name == SERVICE_REGION.name:
+        detail = NO_REGION if detail in ("", "NoRegion", "global") else detail
+    return service or "(unknown)", detail or "(none)"
+
+
+def merge_pages(pages: Iterable[Mapping[str, Any]], grouping: Grouping) -> dict[date, CeDay]:
+    """Every day of every page, groups gathered across pages, totals summed from the groups."""
+    days: dict[date, CeDay] = {}
+    for page in pages:
+        for result in page.get("ResultsByTime", []):
+            try:
+                day = date.fromisoformat(result["TimePeriod"]["Start"])
+            except (KeyError, TypeError, ValueError):
+                raise CeAnswerInvalid(f"result without a valid TimePeriod: {result!r}"[:300]) from None
+            entry = days.setdefault(day, CeDay(usage_date=day))
+            entry.estimated = entry.estimated or bool(result.get("Estimated", False))
+            groups = result.get("Groups") or []
+            for group in groups:
+                service, detail = _detail(grouping, list(group.get("Keys") or []))
+                where = f"{day} {service}/{detail}"
+                metrics = group.get("Metrics") or {}
+                entry.costs.append(CeCost(
+                    usage_date=day, grouping=grouping.name, service=service, detail=detail,
+                    unblended_cost=_amount(metrics, "UnblendedCost", where),
+                    blended_cost=_amount(metrics, "BlendedCost", where),
+                    amortized_cost=_amount(metrics, "AmortizedCost", where),
+                    net_unblended_cost=_amount(metrics, "NetUnblendedCost", where),
+                    usage_quantity=_amount(metrics, "UsageQuantity", where),
+                    estimated=False,
+                ))
+            total = result.get("Total") or {}
+            if not groups and total and grouping.group_by:
+                # A grouped request answered with only a total: keep it, attributed to no group.
+                entry.costs.append(CeCost(
+                    usage_date=day, grouping=grouping.name, service="(ungrouped)",
+                    detail=NO_REGION if grouping.name == SERVICE_REGION.name else "(none)",
+                    unblended_cost=_amount(total, "UnblendedCost", str(day)),
+                    blended_cost=_amount(total, "BlendedCost", str(day)),
+                    amortized_cost=_amount(total, "AmortizedCost", str(day)),
+                    net_unblended_cost=_amount(total, "NetUnblendedCost", str(day)),
+                    usage_quantity=_amount(total, "UsageQuantity", str(day)),
+                    estimated=False,
+                ))
+    for entry in days.values():
+        merged: dict[tuple[str, str], CeCost] = {}
+        for cost in entry.costs:
+            key = (cost.service, cost.detail)
+            previous = merged.get(key)
+            merged[key] = cost if previous is None else _add(previous, cost)
+        entry.costs = [
+            _with_estimated(c, entry.estimated) for c in merged.values()
+        ]
+        entry.total_unblended = sum((c.unblended_cost for c in entry.costs), Decimal(0))
+    return days
+
+
+def _add(a: CeCost, b: CeCost) -> CeCost:
+    return CeCost(
+        usage_date=a.usage_date, grouping=a.grouping, service=a.service, detail=a.detail,
+        unblended_cost=a.unblended_cost + b.unblended_cost,
+        blended_cost=a.blended_cost + b.blended_cost,
+        amortized_cost=a.amortized_cost + b.amortized_cost,
+        net_unblended_cost=a.net_unblended_cost + b.net_unblended_cost,
+        usage_quantity=a.usage_quantity + b.usage_quantity,
+        estimated=a.estimated or b.estimated,
+    )
+
+
+def _with_estimated(cost: CeCost, estimated: bool) -> CeCost:
+    if cost.estimated == estimated:
+        return cost
+    return CeCost(**{**cost.__dict__, "estimated": estimated})
+
+
+def backoff_delay(attempt: int, base_s: float, cap_s: float, random_unit: float) -> float:
+    """Full jitter: a random wait in [0, min(cap, base * 2^attempt)) (AWS architecture blog)."""
+    return random_unit * min(cap_s, base_s * (2 ** attempt))

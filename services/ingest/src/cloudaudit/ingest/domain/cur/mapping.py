@@ -1,0 +1,328 @@
+"""One batch of report rows -> CloudAudit's cost line items (the seed's Cost_data columns).
+
+Rows with an unreadable value are dropped and reported (line, column, reason); the rest of the
+batch is kept. FOCUS rows of other providers are skipped and counted, not reported as errors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from cloudaudit.ingest.domain.cur.amortized import amortized_cost
+from cloudaudit.ingest.domain.cur.formats import (
+    DECIMAL_FIELDS,
+    TEXT_FIELDS,
+    CostFormat,
+    Layout,
+    TagStyle,
+)
+from cloudaudit.ingest.domain.cur.values import (
+    DECIMAL,
+    TIMESTAMP,
+    BadValues,
+    as_account_id,
+    as_decimal,
+    as_text,
+    as_timestamp,
+)
+
+AWS_PROVIDERS = frozenset({"aws", "amazon web services", "amazon"})
+TAG_ROLES = {
+    "environment": "tag_environment", "env": "tag_environment", "stage": "tag_environment",
+    "project": "tag_project", "projectname": "tag_project", "application": "tag_project",
+    "app": "tag_project",
+    "owner": "tag_owner", "team": "tag_owner", "ownedby": "tag_owner",
+}
+
+OUTPUT_SCHEMA = pa.schema([
+    ("billing_period", pa.date32()),
+    ("usage_date", pa.date32()),
+    ("usage_start", TIMESTAMP),
+    ("usage_end", TIMESTAMP),
+    ("payer_account_id", pa.string()),
+    ("aws_account_id", pa.string()),
+    ("line_item_type", pa.string()),
+    ("product_code", pa.string()),
+    ("service", pa.string()),
+    ("usage_type", pa.string()),
+    ("operation", pa.string()),
+    ("resource_id", pa.string()),
+    ("usage_amount", DECIMAL),
+    ("unblended_cost", DECIMAL),
+    ("blended_cost", DECIMAL),
+    ("public_on_demand_cost", DECIMAL),
+    ("net_unblended_cost", DECIMAL),
+    ("amortized_cost", DECIMAL),
+    ("region", pa.string()),
+    ("instance_type", pa.string()),
+    ("pricing_unit", pa.string()),
+    ("usage_unit", pa.string()),
+    ("currency", pa.string()),
+    ("tag_environment", pa.string()),
+    ("tag_project", pa.string()),
+    ("tag_owner", pa.string()),
+    ("tags", pa.string()),
+])
+OUTPUT_COLUMNS = tuple(OUTPUT_SCHEMA.names)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row left out of the import: where it is, which column, and why."""
+
+    line: int | None
+    column: str
+    value: str | None
+    reason: str
+
+    def describe(self, unit: str = "line") -> str:
+        where = f"{unit} {self.line}" if self.line is not None else "a row"
+        return f"{where}, column {self.column}: {self.reason}"
+
+
+@dataclass
+class MappedBatch:
+    table: pa.Table
+    rows_in: int
+    problems: list[RowProblem] = field(default_factory=list)
+    bad_rows: int = 0
+    other_providers: Counter[str] = field(default_factory=Counter)
+
+
+@lru_cache(maxsize=4096)
+def tag_role(key: str) -> str | None:
+    """'user:Environment', 'user_env', 'Env' -> tag_environment; unknown keys -> None."""
+    name = key.strip().lower()
+    for prefix in ("user:", "user_", "aws:", "aws_"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    name = "".join(ch for ch in name if ch.isalnum())
+    return TAG_ROLES.get(name)
+
+
+def _tags_from_json(array: pa.Array) -> tuple[list[dict[str, str] | None], BadValues]:
+    if pa.types.is_map(array.type):
+        rows = array.to_pylist()
+        return [
+            ({str(k): "" if v is None else str(v) for k, v in row} or None) if row else None
+            for row in rows
+        ], []
+    tags: list[dict[str, str] | None] = []
+    bad: BadValues = []
+    for index, raw in enumerate(as_text(array, len(array)).to_pylist()):
+        if raw is None or raw in ("{}", ""):
+            tags.append(None)
+            continue
+        try:
+            parsed = json.loads(raw, parse_constant=_reject_constant)
+        except ValueError:
+            bad.append((index, f"not a JSON object of tags: {raw[:60]!r}"))
+            tags.append(None)
+            continue
+        if not isinstance(parsed, dict):
+            bad.append((index, f"not a JSON object of tags: {raw[:60]!r}"))
+            tags.append(None)
+            continue
+        tags.append({str(k): "" if v is None else str(v) for k, v in parsed.items()} or None)
+    return tags, bad
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _tags_from_columns(batch: pa.RecordBatch, columns: list[str], prefix: str,
+                       length: int) -> list[dict[str, str] | None]:
+    if not columns:
+        return [None] * length
+    arrays = [as_text(batch.column(c), length) for c in columns]
+    any_tag = arrays[0].is_valid()
+    for array in arrays[1:]:
+        any_tag = pc.or_(any_tag, array.is_valid())
+    tags: list[dict[str, str] | None] = [None] * length
+    keys = [c[len(prefix):] for c in columns]
+    indices = pc.indices_nonzero(any_tag).to_pylist()
+    if not indices:
+        return tags
+    taken = [a.take(pa.array(indices)).to_pylist() for a in arrays]
+    for position, index in enumerate(indices):
+        row = {key: values[position] for key, values in zip(keys, taken, strict=True)
+               if values[position] is not None}
+        tags[index] = row or None
+    return tags
+
+
+def _tag_columns(tags: list[dict[str, str] | None]) -> dict[str, pa.Array]:
+    roles: dict[str, list[str | None]] = {
+        "tag_environment": [None] * len(tags), "tag_project": [None] * len(tags),
+        "tag_owner": [None] * len(tags),
+    }
+    serialised: list[str | None] = [None] * len(tags)
+    for index, row in enumerate(tags):
+        if not row:
+            continue
+        serialised[index] = json.dumps(row, separators=(",", ":"), ensure_ascii=False)
+        for key, value in row.items():
+            role = tag_role(key)
+            if role and value and roles[role][index] is None:
+                roles[role][index] = value
+    out = {name: pa.array(values, pa.string()) for name, values in roles.items()}
+    out["tags"] = pa.array(serialised, pa.string())
+    return out
+
+
+def map_batch(
+    batch: pa.RecordBatch,
+    layout: Layout,
+    line_of: Callable[[int], int | None],
+    max_problems: int = 1000,
+) -> MappedBatch:
+    length = batch.num_rows
+    names = batch.schema.names
+
+    def source(name: str) -> pa.Array | None:
+        column = layout.column_for(name)
+        return batch.column(names.index(column)) if column in names else None
+
+    bad_rows: dict[int, RowProblem] = {}
+
+    def report(column: str | None, raw: pa.Array | None, bad: BadValues) -> None:
+        for index, reason in bad:
+            if index in bad_rows:
+                continue
+            value = None
+            if raw is not None:
+                item = raw[index].as_py()
+                value = None if item is None else str(item)[:80]
+            bad_rows[index] = RowProblem(line_of(index), column or "?", value, reason)
+
+    values: dict[str, pa.Array] = {}
+    for name in ("usage_start", "usage_end", "billing_period"):
+        raw = source(name)
+        values[name], bad = as_timestamp(raw, length)
+        report(layout.column_for(name), raw, bad)
+    for name in DECIMAL_FIELDS:
+        if name == "amortized_cost" and not layout.amortized_direct:
+            continue
+        raw = source(name)
+        if raw is None and name not in layout.required:
+            values[name] = None  # type: ignore[assignment]
+            continue
+        values[name], bad = as_decimal(raw, length)
+        report(layout.column_for(name), raw, bad)
+    for name in TEXT_FIELDS:
+        if name in ("aws_account_id", "payer_account_id"):
+            raw = source(name)
+            values[name], bad = as_account_id(raw, length)
+            report(layout.column_for(name), raw, bad)
+        else:
+            values[name] = as_text(source(name), length)
+
+    for name in layout.required:
+        missing = pc.is_null(values[name])
+        if pc.any(missing).as_py():
+            column = layout.column_for(name) or name
+            report(column, None, [(i, "value is missing (required)")
+                                  for i in pc.indices_nonzero(missing).to_pylist()])
+
+    if layout.tag_style is TagStyle.JSON and layout.tag_column in names:
+        raw = batch.column(names.index(layout.tag_column))
+        tags, bad = _tags_from_json(raw)
+        report(layout.tag_column, raw, bad)
+    elif layout.tag_style is TagStyle.COLUMNS and layout.tag_prefix:
+        tags = _tags_from_columns(batch, layout.tag_columns(), layout.tag_prefix, length)
+    else:
+        tags = [None] * length
+
+    keep = [True] * length
+    for index in bad_rows:
+        keep[index] = False
+    other: Counter[str] = Counter()
+    provider_column = layout.provider_column()
+    if provider_column is not None:
+        providers = as_text(batch.column(names.index(provider_column)), length).to_pylist()
+        for index, provider in enumerate(providers):
+            if provider is not None and provider.strip().lower() not in AWS_PROVIDERS:
+                if keep[index]:
+                    other[provider.strip()] += 1
+                keep[index] = False
+
+    mask = pa.array(keep, pa.bool_())
+    tag_arrays = _tag_columns(tags)
+    table = _assemble(values, tag_arrays, layout, length).filter(mask)
+    problems = sorted(bad_rows.values(), key=lambda p: (p.line is None, p.line or 0))
+    return MappedBatch(table=table, rows_in=length, problems=problems[:max_problems],
+                       bad_rows=len(bad_rows), other_providers=other)
+
+
+def _assemble(values: dict[str, Any], tag_arrays: dict[str, pa.Array], layout: Layout,
+              length: int) -> pa.Table:
+    unblended = values["unblended_cost"]
+    # Unreadable required values are dropped later; keep arithmetic defined meanwhile.
+    unblended_filled = pc.fill_null(unblended, pa.scalar(0, DECIMAL)) if unblended.null_count else unblended
+    if layout.amortized_direct:
+        direct = values.get("amortized_cost")
+        amortized = unblended_filled if direct is None else pc.coalesce(direct, unblended_filled)
+    else:
+        amortized = amortized_cost(
+            values["line_item_type"], unblended_filled,
+            values.get("sp_effective_cost"), values.get("sp_total_commitment"),
+            values.get("sp_used_commitment"), values.get("ri_effective_cost"),
+            values.get("ri_unused_amortized_upfront_fee"), values.get("ri_unused_recurring_fee"),
+            values.get("reservation_arn") if layout.column_for("reservation_arn") else None,
+        )
+    usage_start = values["usage_start"]
+    usage_date = usage_start.cast(pa.date32())
+    billing_period = values["billing_period"]
+    month_start = pc.floor_temporal(usage_start, unit="month")
+    billing_period = pc.coalesce(billing_period, month_start).cast(pa.date32())
+    service = pc.coalesce(values["service"], values["product_code"])
+    product_code = pc.coalesce(values["product_code"], values["service"])
+    columns: dict[str, pa.Array] = {
+        "billing_period": billing_period,
+        "usage_date": usage_date,
+        "usage_start": usage_start,
+        "usage_end": values["usage_end"],
+        "payer_account_id": values["payer_account_id"],
+        "aws_account_id": values["aws_account_id"],
+        "line_item_type": values["line_item_type"],
+        "product_code": product_code,
+        "service": service,
+        "usage_type": values["usage_type"],
+        "operation": values["operation"],
+        "resource_id": values["resource_id"],
+        "usage_amount": values["usage_amount"] if values.get("usage_amount") is not None
+        else pa.nulls(length, DECIMAL),
+        "unblended_cost": unblended,
+        "blended_cost": _or_nulls(values.get("blended_cost"), length),
+        "public_on_demand_cost": _or_nulls(values.get("public_on_demand_cost"), length),
+        "net_unblended_cost": _or_nulls(values.get("net_unblended_cost"), length),
+        "amortized_cost": amortized,
+        "region": values["region"],
+        "instance_type": values["instance_type"],
+        "pricing_unit": values["pricing_unit"],
+        "usage_unit": values["usage_unit"],
+        "currency": pc.fill_null(values["currency"], "USD"),
+        **tag_arrays,
+    }
+    return pa.table([columns[name] for name in OUTPUT_COLUMNS], schema=OUTPUT_SCHEMA)
+
+
+def _or_nulls(array: pa.Array | None, length: int) -> pa.Array:
+    return pa.nulls(length, DECIMAL) if array is None else array
+
+
+def describe_format(layout: Layout) -> str:
+    return {
+        CostFormat.CUR: "legacy CUR",
+        CostFormat.CUR2: "CUR 2.0",
+        CostFormat.FOCUS: "FOCUS",
+    }[layout.format]

@@ -1,0 +1,85 @@
+"""Ingest errors a user can act on: each names what failed and how to fix it."""
+
+from __future__ import annotations
+
+from cloudaudit.common.events.account import ConnectStep
+
+
+class IngestError(Exception):
+    code = "ingest_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(IngestError):
+    code = "not_found"
+
+
+class InvalidInput(IngestError):
+    code = "invalid_input"
+
+
+class SyncInProgress(IngestError):
+    code = "sync_in_progress"
+
+
+class AwsUnavailable(IngestError):
+    """AWS answered with something we cannot act on (an outage, an unexpected error)."""
+
+    code = "aws_error"
+
+
+# -- connecting an account ---------------------------------------------------------------------
+class ConnectFailed(IngestError):
+    """Connecting an account failed at `step`; the message says how to fix it."""
+
+    step: ConnectStep = ConnectStep.ASSUME_ROLE
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code:
+            self.code = code
+
+
+class RoleArnInvalid(ConnectFailed):
+    code = "invalid_role_arn"
+    step = ConnectStep.VALIDATE_ARN
+
+
+class RoleNotAssumable(ConnectFailed):
+    code = "role_not_assumable"
+    step = ConnectStep.ASSUME_ROLE
+
+
+class CostExplorerNotEnabled(ConnectFailed):
+    code = "cost_explorer_not_enabled"
+    step = ConnectStep.COST_EXPLORER
+
+
+class PermissionMissing(ConnectFailed):
+    code = "permission_missing"
+    step = ConnectStep.PERMISSIONS
+
+    def __init__(self, message: str, permission: str) -> None:
+        super().__init__(message)
+        self.permission = permission
+
+
+class AwsThrottled(ConnectFailed):
+    code = "throttled"
+    step = ConnectStep.THROTTLED
+
+
+# -- cost files -------------------------------------------------------------------------------
+class NotACostReport(IngestError):
+    """The file is not a CUR, CUR 2.0 or FOCUS export (wrong file, wrong format)."""
+
+    code = "not_a_cost_report"
+
+
+class CostSourceUnreadable(IngestError):
+    """A path or S3 location could not be read (missing, no permission, corrupt archive)."""
+
+    code = "cost_source_unreadable"
