@@ -1,0 +1,108 @@
+"""The other CloudAudit services as the bot sees them: typed request/reply over the bus.
+
+Every call returns the reply model on success and raises a BotError a person can act on
+otherwise (service down, or the service's own error message).
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from faststream.nats import NatsBroker
+
+from cloudaudit.bot.domain.errors import ServiceRefused, ServiceUnavailable
+from cloudaudit.common.bus import BusNames, BusUnavailable, publish_event, rpc
+from cloudaudit.common.events import account, anomaly, cost, identity, recommendation
+from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
+from cloudaudit.common.events.base import Reply, Request
+
+R = TypeVar("R", bound=Reply)
+
+SERVICE_WORDS = {"identity": "identity", "ingest": "cost data (ingest)",
+                 "analytics": "analytics"}
+RPC_TIMEOUT_S = 5.0
+SPEND_TIMEOUT_S = 10.0  # a year of spend for many accounts is the slowest question we ask
+
+
+class Platform:
+    """Request/reply to identity, ingest and analytics."""
+
+    def __init__(self, broker: NatsBroker, names: BusNames) -> None:
+        self.broker = broker
+        self.names = names
+
+    async def ask(self, subject: str, request: Request, reply_type: type[R],
+                  timeout: float = RPC_TIMEOUT_S) -> R:
+        service = subject.split(".", 1)[0]
+        try:
+            reply = await rpc(self.broker, self.names, subject, request, reply_type, timeout)
+        except BusUnavailable:
+            raise ServiceUnavailable(
+                f"The {SERVICE_WORDS.get(service, service)} service is not answering right now; "
+                "try again in a minute (an operator can check `cloudaudit status`)."
+            ) from None
+        if not reply.ok:
+            error = reply.error
+            raise ServiceRefused(error.code if error else "error",
+                                 error.message if error else f"{service} refused the request")
+        return reply
+
+    # -- identity ---------------------------------------------------------------------------
+    async def slack_user(self, request: identity.SlackUserRequest) -> identity.SlackUserReply:
+        return await self.ask(identity.RPC_SLACK_USER, request, identity.SlackUserReply)
+
+    async def authorize(self, request: identity.AuthorizeRequest) -> identity.AuthorizeReply:
+        return await self.ask(identity.RPC_AUTHORIZE, request, identity.AuthorizeReply)
+
+    async def members(self, request: identity.MembersRequest) -> identity.MembersReply:
+        return await self.ask(identity.RPC_MEMBERS, request, identity.MembersReply)
+
+    async def change_role(self, request: identity.ChangeRoleRequest) -> identity.ChangeRoleReply:
+        return await self.ask(identity.RPC_CHANGE_ROLE, request, identity.ChangeRoleReply)
+
+    # -- ingest -----------------------------------------------------------------------------
+    async def spend(self, request: cost.SpendRequest) -> cost.SpendReply:
+        return await self.ask(cost.RPC_SPEND, request, cost.SpendReply, SPEND_TIMEOUT_S)
+
+    async def accounts(self, request: account.AccountsRequest) -> account.AccountsReply:
+        return await self.ask(account.RPC_ACCOUNTS, request, account.AccountsReply)
+
+    async def external_id(self, request: account.ExternalIdRequest) -> account.ExternalIdReply:
+        return await self.ask(account.RPC_EXTERNAL_ID, request, account.ExternalIdReply)
+
+    async def connect(self, request: account.ConnectAccountRequest) -> account.ConnectAccountReply:
+        """A refusal here is a normal answer (the failing step), so it is returned, not raised."""
+        try:
+            return await rpc(self.broker, self.names, account.RPC_CONNECT, request,
+                             account.ConnectAccountReply, SPEND_TIMEOUT_S)
+        except BusUnavailable:
+            raise ServiceUnavailable(
+                "The cost data (ingest) service is not answering right now; try again in a minute."
+            ) from None
+
+    # -- analytics --------------------------------------------------------------------------
+    async def anomalies(self, request: anomaly.AnomaliesRequest) -> anomaly.AnomaliesReply:
+        return await self.ask(anomaly.RPC_ANOMALIES, request, anomaly.AnomaliesReply)
+
+    async def anomaly_feedback(self, request: anomaly.AnomalyFeedbackRequest
+                               ) -> anomaly.AnomalyFeedbackReply:
+        return await self.ask(anomaly.RPC_ANOMALY_FEEDBACK, request, anomaly.AnomalyFeedbackReply)
+
+    async def team_settings(self, request: anomaly.TeamSettingsRequest) -> anomaly.TeamSettingsReply:
+        return await self.ask(anomaly.RPC_TEAM_SETTINGS, request, anomaly.TeamSettingsReply)
+
+    async def expect(self, request: anomaly.ExpectSpendRequest) -> anomaly.ExpectSpendReply:
+        return await self.ask(anomaly.RPC_EXPECT, request, anomaly.ExpectSpendReply)
+
+    async def recommendations(self, request: recommendation.RecommendationsRequest
+                              ) -> recommendation.RecommendationsReply:
+        return await self.ask(recommendation.RPC_RECOMMENDATIONS, request,
+                              recommendation.RecommendationsReply)
+
+    async def decide(self, request: recommendation.DecideRequest) -> recommendation.DecideReply:
+        return await self.ask(recommendation.RPC_DECIDE, request, recommendation.DecideReply)
+
+    # -- audit ------------------------------------------------------------------------------
+    async def audit(self, event: AuditRecorded) -> None:
+        """Straight to JetStream (event_id dedupes); for decisions with no bot state change."""
+        await publish_event(self.broker, self.names, AUDIT_RECORDED, event)

@@ -1,0 +1,17 @@
+"""The bot unit of work: one transaction, the repository, and the outbox."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from cloudaudit.bot.adapters.repository import BotRepository
+from cloudaudit.common.db import UnitOfWork
+
+
+class BotUnitOfWork(UnitOfWork):
+    repo: BotRepository
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self.repo = BotRepository(self.session)
+        return self

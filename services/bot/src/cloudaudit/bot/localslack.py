@@ -1,0 +1,392 @@
+"""A local Slack Web API: what `cloudaudit slack-console` talks to, and what tests assert on.
+
+It answers the Web API methods the bot calls (chat, views, files external upload, users,
+conversations, auth, oauth.v2.access) and the response_url webhooks, records every call, keeps
+the messages as a user would see them, and can be told to answer an error or a 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+DEFAULT_TEAM = "T0CLOUD"
+DEFAULT_TOKEN = "xoxb-local-console"  # noqa: S105 - a token only this local server accepts
+BOT_USER = "UBOTCLOUD"
+
+
+@dataclass
+class ApiCall:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None = None
+    ephemeral_for: str | None = None  # user id when only that user sees it
+    via: str = "chat.postMessage"
+    edits: int = 0
+
+
+@dataclass
+class View:
+    view_id: str
+    user: str | None
+    trigger_id: str | None
+    view: dict[str, Any]
+
+
+@dataclass
+class UploadedFile:
+    file_id: str
+    filename: str
+    length: int
+    data: bytes = b""
+    title: str | None = None
+    channel: str | None = None
+    initial_comment: str | None = None
+    thread_ts: str | None = None
+    saved_to: Path | None = None
+
+
+@dataclass
+class _Scripted:
+    error: str | None
+    status: int
+    retry_after: float | None
+
+
+@dataclass
+class _ResponseTarget:
+    channel: str
+    user: str
+    message_ts: str | None
+
+
+@dataclass
+class Workspace:
+    team_id: str
+    name: str
+    token: str
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class LocalSlack:
+    """Run with `await start()`; `api_url` is what SLACK_API_URL should be set to."""
+
+    def __init__(self, files_dir: Path | None = None) -> None:
+        self.files_dir = files_dir
+        self.calls: list[ApiCall] = []
+        self.messages: list[Message] = []
+        self.views: list[View] = []
+        self.files: dict[str, UploadedFile] = {}
+        self.workspaces: dict[str, Workspace] = {}
+        self.removed_from: set[str] = set()
+        self.oauth_codes: dict[str, dict[str, Any]] = {}
+        self.activity = asyncio.Event()
+        self._scripted: dict[str, deque[_Scripted]] = defaultdict(deque)
+        self._responses: dict[str, _ResponseTarget] = {}
+        self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        self.add_workspace(DEFAULT_TEAM, "CloudAudit Local", DEFAULT_TOKEN)
+
+    # -- set-up -------------------------------------------------------------------------------
+    def add_workspace(self, team_id: str, name: str, token: str) -> Workspace:
+        workspace = Workspace(team_id, name, token)
+        self.workspaces[team_id] = workspace
+        return workspace
+
+    def set_user(self, user_id: str, *, team_id: str = DEFAULT_TEAM, name: str | None = None,
+                 email: str | None = None, tz: str = "UTC") -> None:
+        self.workspaces[team_id].users[user_id] = {
+            "id": user_id, "team_id": team_id, "name": name or user_id.lower(), "tz": tz,
+            "real_name": name or user_id,
+            "profile": {"email": email, "display_name": name or user_id, "real_name": name or user_id},
+        }
+
+    def add_oauth_code(self, code: str, team_id: str, team_name: str, installer: str,
+                       bot_token: str) -> None:
+        self.oauth_codes[code] = {"team_id": team_id, "team_name": team_name,
+                                  "installer": installer, "bot_token": bot_token}
+
+    def remove_bot_from(self, channel: str) -> None:
+        self.removed_from.add(channel)
+
+    def script(self, method: str, *, error: str | None = None, status: int = 200,
+               retry_after: float | None = None, times: int = 1) -> None:
+        """The next `times` calls of `method` answer this error (or a 429 with Retry-After)."""
+        for _ in range(times):
+            self._scripted[method].append(_Scripted(error, status, retry_after))
+
+    def response_url(self, channel: str, user: str, message_ts: str | None = None) -> str:
+        key = f"R{next(self._ids):06d}"
+        self._responses[key] = _ResponseTarget(channel, user, message_ts)
+        return f"{self.base_url}/response/{key}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    # -- queries for tests and the console ----------------------------------------------------
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [c for c in self.calls if c.method == method]
+
+    def channel_messages(self, channel: str, thread_ts: str | None = None) -> list[Message]:
+        return [m for m in self.messages if m.channel == channel and m.ephemeral_for is None
+                and m.thread_ts == thread_ts]
+
+    def thread(self, channel: str, ts: str) -> list[Message]:
+        return [m for m in self.messages if m.channel == channel and m.thread_ts == ts]
+
+    def ephemeral_for(self, user: str) -> list[Message]:
+        return [m for m in self.messages if m.ephemeral_for == user]
+
+    def message(self, channel: str, ts: str) -> Message | None:
+        for m in self.messages:
+            if m.channel == channel and m.ts == ts:
+                return m
+        return None
+
+    # -- server -------------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        app = web.Application(client_max_size=20 * 1024 * 1024)
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/response/{key}", self._response)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://{host}:{bound}"
+        return self.api_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def _next_ts(self) -> str:
+        return f"1700000000.{next(self._ts):06d}"
+
+    def _touch(self) -> None:
+        self.activity.set()
+
+    @staticmethod
+    def _decode(value: Any) -> Any:
+        if isinstance(value, str) and value[:1] in "[{":
+            with contextlib.suppress(ValueError):
+                return json.loads(value)
+        return value
+
+    async def _args(self, request: web.Request) -> dict[str, Any]:
+        args: dict[str, Any] = dict(request.query)
+        body = await request.read()
+        if body:
+            ctype = request.headers.get("Content-Type", "")
+            if ctype.startswith("application/json"):
+                args.update(json.loads(body))
+            elif ctype.startswith("application/x-www-form-urlencoded"):
+                args.update(dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)))
+            elif ctype.startswith("multipart/form-data"):
+                form = await request.post()
+                args.update({k: v for k, v in form.items() if isinstance(v, str)})
+        return {k: self._decode(v) for k, v in args.items()}
+
+    def _token(self, request: web.Request, args: dict[str, Any]) -> str | None:
+        header = request.headers.get("Authorization", "")
+        if header.lower().startswith("bearer "):
+            return header[7:]
+        token = args.pop("token", None)
+        return str(token) if token else None
+
+    def _workspace(self, token: str | None) -> Workspace | None:
+        for workspace in self.workspaces.values():
+            if token and workspace.token == token:
+                return workspace
+        return None
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await self._args(request)
+        token = self._token(request, args)
+        self.calls.append(ApiCall(method, args, token))
+        self._touch()
+        scripted = self._scripted[method].popleft() if self._scripted[method] else None
+        if scripted is not None:
+            headers = {}
+            if scripted.retry_after is not None:
+                headers["Retry-After"] = f"{scripted.retry_after:g}"
+                return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                         headers=headers)
+            return web.json_response({"ok": False, "error": scripted.error},
+                                     status=scripted.status)
+        workspace = self._workspace(token)
+        if method != "oauth.v2.access" and workspace is None:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        return web.json_response(await handler(args, workspace))
+
+    # -- Web API methods ------------------------------------------------------------------------
+    async def _m_auth_test(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
+        return {"ok": True, "url": f"https://{ws.team_id.lower()}.slack.local/", "team": ws.name,
+                "user": "cloudaudit", "team_id": ws.team_id, "user_id": BOT_USER,
+                "bot_id": "BCLOUDAUDIT", "is_enterprise_install": False}
+
+    async def _m_chat_postMessage(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
+        channel = str(args.get("channel"))
+        if channel in self.removed_from:
+            return {"ok": False, "error": "not_in_channel"}
+        message = Message(channel=channel, ts=self._next_ts(), text=str(args.get("text") or ""),
+                          blocks=list(args.get("blocks") or []), thread_ts=args.get("thread_ts"))
+        self.messages.append(message)
+        return {"ok": True, "channel": channel, "ts": message.ts,
+                "message": {"text": message.text, "blocks": message.blocks, "ts": message.ts}}
+
+    async def _m_chat_postEphemeral(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
+        channel = str(args.get("channel"))
+        message = Message(channel=channel, ts=self._next_ts(), text=str(args.get("text") or ""),
+                          blocks=list(args.get("blocks") or []),
+                          ephemeral_for=str(args.get("user")), via="chat.postEphemeral")
+        self.messages.append(message)
+        return {"ok": True, "message_ts": message.ts}
+
+    async def _m_chat_update(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
+        message = self.message(str(args.get("channel")), str(args.get("ts")))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        message.text = str(args.get("text") or message.text)
+        message.blocks = list(args.get("blocks") or [])
+        message.edits += 1
+        return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text}
+
+    async def _m_conversations_open(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
+        users = str(args.get("users") or "")
+        return {"ok": True, "channel": {"id": "D" + users.split(",")[0]}}
+
+    async def _m_users_info(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
+        user_id = str(args.get("user"))
+        if user_id not in ws.users:
+            self.set_user(user_id, team_id=ws.team_id)
+        return {"ok": True, "user": ws.users[user_id]}
+
+    async def _m_views_open(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
+        view = dict(args.get("view") or {})
+        view_id = f"V{next(self._ids):06d}"
+        view["id"] = view_id
+        self.views.append(View(view_id, None, args.get("trigger_id"), view))
+        return {"ok": True, "view": view}
+
+    async def _m_views_update(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
+        view = dict(args.get("view") or {})
+        for existing in self.views:
+            if existing.view_id == args.get("view_id"):
+                view["id"] = existing.view_id
+                existing.view = view
+                return {"ok": True, "view": view}
+        return {"ok": False, "error": "not_found"}
+
+    async def _m_files_getUploadURLExternal(self, args: dict[str, Any], ws: Workspace
+                                            ) -> dict[str, Any]:
+        file_id = f"F{next(self._ids):06d}"
+        self.files[file_id] = UploadedFile(file_id, str(args.get("filename")),
+                                           int(args.get("length") or 0))
+        return {"ok": True, "upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    async def _m_files_completeUploadExternal(self, args: dict[str, Any], ws: Workspace
+                                              ) -> dict[str, Any]:
+        channel = args.get("channel_id")
+        if channel and channel in self.removed_from:
+            return {"ok": False, "error": "not_in_channel"}
+        done = []
+        for item in args.get("files") or []:
+            uploaded = self.files.get(item.get("id"))
+            if uploaded is None or len(uploaded.data) != uploaded.length:
+                return {"ok": False, "error": "file_not_found"}
+            uploaded.title = item.get("title")
+            uploaded.channel = channel
+            uploaded.initial_comment = args.get("initial_comment")
+            uploaded.thread_ts = args.get("thread_ts")
+            if self.files_dir is not None:
+                self.files_dir.mkdir(parents=True, exist_ok=True)
+                uploaded.saved_to = self.files_dir / f"{uploaded.file_id}-{uploaded.filename}"
+                uploaded.saved_to.write_bytes(uploaded.data)
+            if channel:
+                self.messages.append(Message(
+                    channel=str(channel), ts=self._next_ts(),
+                    text=str(args.get("initial_comment") or ""), blocks=[],
+                    thread_ts=args.get("thread_ts"), via=f"file:{uploaded.file_id}"))
+            done.append({"id": uploaded.file_id, "title": uploaded.title,
+                         "name": uploaded.filename})
+        return {"ok": True, "files": done}
+
+    async def _m_oauth_v2_access(self, args: dict[str, Any], ws: Workspace | None
+                                 ) -> dict[str, Any]:
+        grant = self.oauth_codes.pop(str(args.get("code")), None)
+        if grant is None:
+            return {"ok": False, "error": "invalid_code"}
+        workspace = self.workspaces.get(grant["team_id"]) or self.add_workspace(
+            grant["team_id"], grant["team_name"], grant["bot_token"])
+        workspace.token = grant["bot_token"]
+        return {
+            "ok": True, "app_id": "ACLOUDAUDIT", "authed_user": {"id": grant["installer"]},
+            "scope": "commands,chat:write", "token_type": "bot",
+            "access_token": grant["bot_token"], "bot_user_id": BOT_USER,
+            "team": {"id": grant["team_id"], "name": grant["team_name"]},
+            "enterprise": None, "is_enterprise_install": False,
+        }
+
+    # -- file bytes and response_url webhooks ----------------------------------------------------
+    async def _upload(self, request: web.Request) -> web.Response:
+        uploaded = self.files.get(request.match_info["file_id"])
+        if uploaded is None:
+            return web.Response(status=404, text="unknown upload")
+        uploaded.data = await request.read()
+        self.calls.append(ApiCall("upload", {"file_id": uploaded.file_id,
+                                             "bytes": len(uploaded.data)}, None))
+        return web.Response(text=f"OK - {len(uploaded.data)}")
+
+    async def _response(self, request: web.Request) -> web.Response:
+        target = self._responses.get(request.match_info["key"])
+        if target is None:
+            return web.Response(status=404, text="no_such_response_url")
+        payload = json.loads(await request.read() or b"{}")
+        self.calls.append(ApiCall("response_url", payload, None))
+        self._touch()
+        if payload.get("delete_original") and target.message_ts:
+            self.messages = [m for m in self.messages
+                             if not (m.channel == target.channel and m.ts == target.message_ts)]
+            return web.Response(text="ok")
+        original = self.message(target.channel, target.message_ts) if target.message_ts else None
+        if payload.get("replace_original") and original is not None:
+            original.text = str(payload.get("text") or original.text)
+            original.blocks = list(payload.get("blocks") or [])
+            original.edits += 1
+            return web.Response(text="ok")
+        in_channel = payload.get("response_type") == "in_channel"
+        self.messages.append(Message(
+            channel=target.channel, ts=self._next_ts(), text=str(payload.get("text") or ""),
+            blocks=list(payload.get("blocks") or []),
+            ephemeral_for=None if in_channel else target.user, via="response_url",
+            thread_ts=payload.get("thread_ts")))
+        return web.Response(text="ok")

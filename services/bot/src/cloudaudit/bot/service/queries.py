@@ -1,0 +1,75 @@
+"""Read-only answers: accounts, spend (with a chart), anomalies, recommendations, team, settings."""
+
+from __future__ import annotations
+
+import asyncio
+
+from cloudaudit.bot.domain.digest import zone
+from cloudaudit.bot.domain.periods import resolve_period
+from cloudaudit.bot.service.answers import Answer, Chart
+from cloudaudit.bot.service.deps import Actor, Deps
+from cloudaudit.bot.slack import charts
+from cloudaudit.bot.slack.messages import accounts as account_views
+from cloudaudit.bot.slack.messages import anomalies as anomaly_views
+from cloudaudit.bot.slack.messages import recommendations as rec_views
+from cloudaudit.bot.slack.messages import spend as spend_views
+from cloudaudit.bot.slack.messages import team as team_views
+from cloudaudit.common.clock import utcnow
+from cloudaudit.common.events.account import AccountsRequest
+from cloudaudit.common.events.anomaly import AnomaliesRequest, AnomalyStatus, TeamSettingsRequest
+from cloudaudit.common.events.cost import Granularity, SpendGroupBy, SpendRequest
+from cloudaudit.common.events.identity import MembersRequest
+from cloudaudit.common.events.recommendation import RecommendationsRequest, RecommendationStatus
+
+# Daily bars stop being readable past a quarter; longer periods are charted by month.
+DAILY_CHART_MAX_DAYS = 92
+
+
+async def accounts(actor: Actor, deps: Deps) -> Answer:
+    reply = await deps.platform.accounts(AccountsRequest(team_id=actor.team_id))
+    return Answer(text=f"{len(reply.accounts)} AWS accounts",
+                  blocks=account_views.accounts_list(reply.accounts))
+
+
+async def spend(actor: Actor, deps: Deps, period: str | None, group_by: SpendGroupBy,
+                tag_key: str | None) -> Answer:
+    today = utcnow().astimezone(zone(actor.time_zone)).date()
+    resolved = resolve_period(period, today)
+    granularity = Granularity.DAILY if resolved.days <= DAILY_CHART_MAX_DAYS else Granularity.MONTHLY
+    reply = await deps.platform.spend(SpendRequest(
+        team_id=actor.team_id, start=resolved.start, end=resolved.end, group_by=group_by,
+        tag_key=tag_key, granularity=granularity))
+    grouping = spend_views.group_label(group_by, tag_key)
+    headline = spend_views.spend_headline(reply, resolved.label, grouping)
+    png = await asyncio.to_thread(charts.spend_chart_png, reply.groups, headline, reply.currency)
+    chart = Chart(png, f"spend-{resolved.start}-{resolved.end}-{group_by.value}.png",
+                  headline) if png else None
+    return Answer(text=headline, in_channel=True, chart=chart,
+                  blocks=spend_views.spend_table(reply, resolved.label, grouping))
+
+
+async def anomalies(actor: Actor, deps: Deps, which: str) -> Answer:
+    reply = await deps.platform.anomalies(AnomaliesRequest(
+        team_id=actor.team_id, status=AnomalyStatus.OPEN if which == "open" else None))
+    return Answer(text=f"{len(reply.anomalies)} anomalies",
+                  blocks=anomaly_views.anomaly_list(reply.anomalies, which))
+
+
+async def recommendations(actor: Actor, deps: Deps, which: str) -> Answer:
+    reply = await deps.platform.recommendations(RecommendationsRequest(
+        team_id=actor.team_id, status=RecommendationStatus.OPEN if which == "open" else None))
+    return Answer(text=f"{len(reply.recommendations)} recommendations",
+                  blocks=rec_views.recommendation_list(reply.recommendations, which))
+
+
+async def team(actor: Actor, deps: Deps, can_manage: bool) -> Answer:
+    reply = await deps.platform.members(MembersRequest(team_id=actor.team_id,
+                                                       requested_by=actor.user_id))
+    return Answer(text=f"{len(reply.members)} team members",
+                  blocks=team_views.team_list(reply.members, can_manage))
+
+
+async def thresholds(actor: Actor, deps: Deps, can_edit: bool) -> Answer:
+    reply = await deps.platform.team_settings(TeamSettingsRequest(team_id=actor.team_id))
+    return Answer(text="Anomaly alert thresholds",
+                  blocks=team_views.settings_view(reply.min_impact, reply.min_impact_pct, can_edit))

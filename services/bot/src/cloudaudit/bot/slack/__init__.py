@@ -1,0 +1,1 @@
+"""Slack: the Bolt app, its listeners and the Block Kit views."""

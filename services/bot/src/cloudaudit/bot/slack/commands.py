@@ -1,0 +1,127 @@
+"""The `/cloudaudit` slash command: ack at once (help inline), then run the subcommand lazily."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from cloudaudit.bot.domain.commands import Command, parse
+from cloudaudit.bot.domain.errors import CommandError
+from cloudaudit.bot.service import connect, queries, team_admin
+from cloudaudit.bot.service.actors import ActorDirectory
+from cloudaudit.bot.service.answers import Answer
+from cloudaudit.bot.service.deps import Deps
+from cloudaudit.bot.slack.listeners import Interaction, guarded
+from cloudaudit.bot.slack.messages.help import help_message, help_text
+from cloudaudit.common.events.cost import SpendGroupBy
+from cloudaudit.common.events.identity import Action
+
+COMMAND = "/cloudaudit"
+
+Run = Callable[[Interaction, Command, Deps, ActorDirectory], Awaitable[Answer | None]]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    action: Action
+    run: Run
+
+
+async def _accounts(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
+    return await queries.accounts(ix.who, deps)
+
+
+async def _spend(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
+    group_by = cmd.args["group_by"]
+    assert isinstance(group_by, SpendGroupBy)
+    return await queries.spend(ix.who, deps, cmd.args.get("period"),  # type: ignore[arg-type]
+                               group_by, cmd.args.get("tag_key"))  # type: ignore[arg-type]
+
+
+async def _anomalies(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
+    return await queries.anomalies(ix.who, deps, str(cmd.args["status"]))
+
+
+async def _recs(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
+    return await queries.recommendations(ix.who, deps, str(cmd.args["status"]))
+
+
+async def _team(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
+    return await queries.team(ix.who, deps, await actors.allowed(ix.who, Action.MANAGE_MEMBERS))
+
+
+async def _settings(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
+    return await queries.thresholds(ix.who, deps,
+                                    await actors.allowed(ix.who, Action.CHANGE_SETTINGS))
+
+
+async def _connect(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> None:
+    view = await connect.connect_form(ix.who, deps)
+    await ix.client.views_open(trigger_id=ix.trigger_id, view=view)
+
+
+async def _alerts_here(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
+    return await team_admin.alerts_here(ix.who, deps)
+
+
+async def _alerts_digest(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory
+                         ) -> Answer:
+    hour = cmd.args.get("hour")
+    return await team_admin.alerts_digest(ix.who, deps, str(cmd.args["frequency"]),
+                                          hour if isinstance(hour, int) else None)
+
+
+async def _expect(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
+    amount = cmd.args["amount"]
+    days = cmd.args["days"]
+    assert isinstance(amount, Decimal) and isinstance(days, int)
+    return await team_admin.expect(ix.who, deps, str(cmd.args["service"]), amount, days)
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "accounts": Subcommand(Action.READ_SPEND, _accounts),
+    "spend": Subcommand(Action.READ_SPEND, _spend),
+    "anomalies": Subcommand(Action.READ_SPEND, _anomalies),
+    "recs": Subcommand(Action.READ_SPEND, _recs),
+    "team": Subcommand(Action.READ_SPEND, _team),
+    "settings": Subcommand(Action.READ_SPEND, _settings),
+    "connect": Subcommand(Action.CONNECT_ACCOUNT, _connect),
+    "alerts_here": Subcommand(Action.CONFIGURE_ALERTS, _alerts_here),
+    "alerts_digest": Subcommand(Action.CONFIGURE_ALERTS, _alerts_digest),
+    "expect": Subcommand(Action.CHANGE_SETTINGS, _expect),
+}
+
+
+def _parsed(text: str) -> Command | CommandError:
+    try:
+        return parse(text)
+    except CommandError as exc:
+        return exc
+
+
+def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
+    def action_for(ix: Interaction) -> Action | None:
+        parsed = _parsed(str(ix.body.get("text") or ""))
+        return SUBCOMMANDS[parsed.name].action if isinstance(parsed, Command) else None
+
+    async def ack_command(ack: Callable[..., Awaitable[None]], command: dict[str, Any]) -> None:
+        parsed = _parsed(str(command.get("text") or ""))
+        if isinstance(parsed, CommandError):
+            await ack(text=help_text(), blocks=help_message(parsed.message))
+        elif parsed.name == "help":
+            await ack(text=help_text(), blocks=help_message())
+        else:
+            await ack()
+
+    @guarded(deps, actors, action_for)
+    async def run_subcommand(ix: Interaction) -> Answer | None:
+        parsed = _parsed(str(ix.body.get("text") or ""))
+        if not isinstance(parsed, Command) or parsed.name == "help":
+            return None  # answered in the ack
+        return await SUBCOMMANDS[parsed.name].run(ix, parsed, deps, actors)
+
+    app.command(COMMAND)(ack=ack_command, lazy=[run_subcommand])

@@ -1,0 +1,1 @@
+"""Block Kit builders: pure functions from CloudAudit data to Slack blocks (snapshot-tested)."""
