@@ -22,11 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from anomaly_baselines import BASELINES  # noqa: E402
-from anomaly_data import generate, write  # noqa: E402
-
-from cloudaudit.analytics.domain.backtest import parse_timestamp, steps_per_day  # noqa: E402
-from cloudaudit.analytics.domain.backtest_scoring import (  # noqa: E402
+from anomaly_baselines import BASELINES
+from anomaly_data import generate, write
+from cloudaudit.analytics.domain.backtest import parse_timestamp, steps_per_day
+from cloudaudit.analytics.domain.backtest_scoring import (
     LabelledEvent,
     Score,
     score,

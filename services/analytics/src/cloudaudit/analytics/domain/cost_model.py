@@ -208,9 +208,29 @@ class CostForecaster(time_series.base.Forecaster):
         return (base_sigma**2 + spread**2) ** 0.5 + 0.15 * abs(self.month_start.mean)
 
     # -- changes decided by the detector -------------------------------------------------------
-    def absorb_level(self, level: float) -> None:
-        """A change became the new normal: continue from that level, keeping relative noise."""
-        self.level.reset_to(level, max(self.level.n, 1))
+    def absorb_change(self, delta: float) -> None:
+        """A change became the new normal. Cost changes are mostly additive (a resource left
+        running costs the same on a Sunday as on a Monday), so the level moves by `delta` and
+        every seasonal factor is re-expressed around the new level: a weekend that was 50 % of
+        a weekday becomes a larger share once a fixed amount is added to every day."""
+        old = self.level.mean
+        new = old + delta
+        if old <= 0 or new <= 0:
+            self.level.reset_to(max(new, 0.0), max(self.level.n, 1))
+            return
+        for table in self.factors:
+            seen = [cell for cell in table if cell.n]
+            total = sum(cell.mean for cell in seen)
+            if total <= 0:
+                continue
+            for cell in seen:
+                normalised = cell.mean * len(seen) / total
+                cell.reset_to(max((old * normalised + delta) / new, 0.01), cell.n)
+        self.level.reset_to(new, self.level.n)
+
+    def absorb_ratio(self, ratio: float) -> None:
+        """A proportional change became the new normal: the level scales, the pattern stays."""
+        self.level.reset_to(max(self.level.mean * (1.0 + ratio), 0.0), max(self.level.n, 1))
 
     # -- persistence --------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from river import base as river_base
 from cloudaudit.analytics.domain.cost_model import CalendarStep, CostForecaster
 
 STATE_FORMAT = 1
+RECENT_STEPS = 8
 
 
 class EpisodeKind(StrEnum):
@@ -61,12 +62,16 @@ class DetectorConfig:
     z_quiet: float = 1.0
     z_alert: float = 4.0
     rel_open: float = 0.10
+    continue_fraction: float = 0.3
     cusum_k: float = 0.5
     cusum_h: float = 6.0
     cusum_z_cap: float = 2.5
     min_history_days: float = 21.0
     close_after_days: float = 2.0
     absorb_after_days: float = 7.0
+    # A rise soon after an alerted change was absorbed is that change still unfolding (a leak
+    # ramping on): it is tracked, not alerted again.
+    continuation_days: float = 14.0
     max_episode_days: float = 60.0
     shift_horizon_days: float = 7.0
     projection_after_days: float = 3.0
@@ -95,8 +100,9 @@ class Episode:
     max_z: float = 0.0
     alerted: bool = False
     opened_by_cusum: bool = False
+    continues: str | None = None  # start of the alerted change this one carries on
     recent_excess: list[float] = field(default_factory=list)
-    recent_level: list[float] = field(default_factory=list)
+    recent_expected: list[float] = field(default_factory=list)
     last_at: str | None = None
 
     @property
@@ -125,6 +131,7 @@ class Verdict:
     impact: float = 0.0
     impact_pct: float = 0.0
     episode_started_at: str | None = None
+    continues: str | None = None  # the alerted episode this step's episode carries on
     learned: bool = True
 
 
@@ -147,6 +154,8 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         self.steps_seen = 0
         self.last_at: str | None = None
         self.changes: list[dict[str, Any]] = []  # the series' own history of changes (last few)
+        self.last_alerted_change: str | None = None
+        self.steps_since_change = 0
 
     # -- river protocol -----------------------------------------------------------------------
     def learn_one(self, x: dict[str, Any], y: float) -> None:
@@ -174,6 +183,7 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         stamp = at.isoformat()
         self.steps_seen += 1
         self.last_at = stamp
+        self.steps_since_change += 1
         model = self.model
         if model.n == 0:
             model.learn_step(cost, step)
@@ -203,8 +213,7 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         relative_ok = excess >= c.rel_open * abs(expected)
         if z >= c.z_open and relative_ok:
             self._reset_cusum()
-            episode = Episode(kind=EpisodeKind.SPIKE, started_at=stamp)
-            self.episode = episode
+            episode = self._open_rise(Episode(kind=EpisodeKind.SPIKE, started_at=stamp))
             return self._continue_episode(episode, step, stamp, cost, expected, sigma, z,
                                           thresholds)
         if z <= -c.z_open and -excess >= c.rel_open * abs(expected):
@@ -229,13 +238,22 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
                               opened_by_cusum=True, impact=self.cusum_impact - excess,
                               expected=self.cusum_expected - expected)
             self._reset_cusum()
-            self.episode = episode
+            self._open_rise(episode)
             return self._continue_episode(episode, step, stamp, cost, expected, sigma, z,
                                           thresholds)
         if self.cusum < c.cusum_h / 2:  # under suspicion the baseline stays where it was
             self.model.learn_step(cost, step)
             return Verdict(score=score, expected=expected, sigma=sigma)
         return Verdict(score=score, expected=expected, sigma=sigma, learned=False)
+
+    def _open_rise(self, episode: Episode) -> Episode:
+        c = self.config
+        if (self.last_alerted_change is not None
+                and self.steps_since_change <= c.steps(c.continuation_days)):
+            episode.alerted = True
+            episode.continues = self.last_alerted_change
+        self.episode = episode
+        return episode
 
     def _reset_cusum(self) -> None:
         self.cusum = 0.0
@@ -250,6 +268,11 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         excess = cost - expected
         score = z if z > 0 else 0.0
         active = z * episode.direction >= c.z_quiet
+        if active and episode.recent_excess:
+            # Part of the same episode only while near its size: a day just above noise after
+            # a $500 spike is the series back to normal, not the spike going on.
+            tail = episode.recent_excess[-3:]
+            active = excess * episode.direction >= c.continue_fraction * abs(sum(tail) / len(tail))
         episode.last_at = stamp
         if active:
             episode.steps += 1
@@ -257,14 +280,13 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             episode.impact += excess
             episode.expected += expected
             episode.max_z = max(episode.max_z, z * episode.direction)
-            episode.recent_excess = ([*episode.recent_excess, excess])[-6:]
-            season = self.model.season(step)
-            level = (cost - (self.model.month_start.mean if step.month_start else 0.0))
-            episode.recent_level = ([*episode.recent_level, level / max(season, 0.2)])[-6:]
+            episode.recent_excess = ([*episode.recent_excess, excess])[-RECENT_STEPS:]
+            episode.recent_expected = ([*episode.recent_expected, expected])[-RECENT_STEPS:]
         else:
             episode.quiet += 1
         base = dict(score=score, expected=expected, sigma=sigma, kind=episode.kind,
-                    episode_started_at=episode.started_at, learned=False)
+                    episode_started_at=episode.started_at, continues=episode.continues,
+                    learned=False)
         if episode.direction > 0 and active and not episode.alerted:
             kind = self._material(episode, expected, thresholds)
             if kind is not None:
@@ -279,12 +301,17 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
                            **base)  # type: ignore[arg-type]
         if active and self._settled(episode):
             self._absorb(episode)
-            return Verdict(flagged=episode.alerted and episode.direction > 0, absorbed=True,
+            return Verdict(flagged=self._flags(episode), absorbed=True,
                            impact=episode.impact, impact_pct=self._pct(episode, expected),
                            **base)  # type: ignore[arg-type]
-        return Verdict(flagged=episode.alerted and active and episode.direction > 0,
+        return Verdict(flagged=active and self._flags(episode),
                        impact=episode.impact, impact_pct=self._pct(episode, expected),
                        **base)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _flags(episode: Episode) -> bool:
+        """Steps of an alerted rise are anomalous; a continuation is tracked silently."""
+        return episode.alerted and episode.direction > 0 and episode.continues is None
 
     def _pct(self, episode: Episode, expected: float) -> float:
         return max(episode.impact_pct if episode.expected > 0 else 0.0,
@@ -335,17 +362,24 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             return True
         if episode.steps < c.steps(c.absorb_after_days) or len(episode.recent_excess) < 6:
             return False
-        first, last = episode.recent_excess[:3], episode.recent_excess[3:]
-        before, after = sum(first) / 3, sum(last) / 3
+        values = _change_shape(episode)[2]
+        half = len(values) // 2
+        before, after = sum(values[:half]) / half, sum(values[half:]) / (len(values) - half)
         return abs(after - before) <= 0.25 * max(abs(before), 1e-9)
 
     def _absorb(self, episode: Episode) -> None:
-        levels = episode.recent_level[-3:]
-        if levels:
-            self.model.absorb_level(sorted(levels)[len(levels) // 2])
+        if episode.recent_excess:
+            multiplicative, amount, _ = _change_shape(episode)
+            if multiplicative:
+                self.model.absorb_ratio(amount)
+            else:
+                self.model.absorb_change(amount)
         self._close(episode, absorbed=True)
 
     def _close(self, episode: Episode, absorbed: bool) -> None:
+        if absorbed and episode.alerted and episode.direction > 0:
+            self.last_alerted_change = episode.continues or episode.started_at
+            self.steps_since_change = 0
         if episode.alerted or absorbed:
             self.changes = [*self.changes, {
                 "kind": episode.kind.value, "started_at": episode.started_at,
@@ -360,7 +394,7 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         """'Expected': whatever the series does now is normal from now on."""
         episode = self.episode
         if episode is not None:
-            if episode.recent_level:
+            if episode.recent_excess:
                 self._absorb(episode)
             else:
                 self._close(episode, absorbed=True)
@@ -387,6 +421,7 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             "steps_seen": self.steps_seen,
             "last_at": self.last_at,
             "changes": self.changes,
+            "last_alerted_change": [self.last_alerted_change, self.steps_since_change],
         }
 
     @classmethod
@@ -406,4 +441,28 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         detector.steps_seen = state["steps_seen"]
         detector.last_at = state["last_at"]
         detector.changes = list(state["changes"])
+        detector.last_alerted_change, detector.steps_since_change = state["last_alerted_change"]
         return detector
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _change_shape(episode: Episode) -> tuple[bool, float, list[float]]:
+    """Is the change a fixed amount per step (additive) or a share of the usual cost
+    (multiplicative)? Whichever varies less across the episode's recent steps, with the typical
+    amount (dollars per step, or a ratio) and the per-step values behind it."""
+    excess = episode.recent_excess
+    ratios = [e / x if x > 0 else 0.0 for e, x in zip(excess, episode.recent_expected, strict=False)]
+    additive, multiplicative = _median(excess), _median(ratios) if ratios else 0.0
+
+    def spread(values: list[float], centre: float) -> float:
+        return _median([abs(v - centre) for v in values]) / max(abs(centre), 1e-9)
+
+    if ratios and len(ratios) == len(excess) and spread(ratios, multiplicative) < spread(
+            excess, additive):
+        return True, multiplicative, ratios
+    return False, additive, excess

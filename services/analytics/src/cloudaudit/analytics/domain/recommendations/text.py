@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from cloudaudit.analytics.domain.recommendations.model import Candidate, RecType, pct, usd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 PROMPT_VERSION = "rec-text-v1"
 TITLE_MAX = 120
@@ -146,7 +145,7 @@ def unsupported_numbers(text: str, sheet: dict[str, Any]) -> list[str]:
     every = {q.value for q in known}
     problems = []
     for q in quantities(text):
-        allowed = by_kind[q.kind] if q.kind in by_kind else every
+        allowed = by_kind.get(q.kind, every)
         if q.value not in allowed:
             problems.append(("$" if q.kind == "usd" else "") + format(q.value, "f")
                             + ("%" if q.kind == "percent" else ""))
