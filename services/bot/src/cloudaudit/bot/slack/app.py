@@ -69,7 +69,9 @@ def build_bolt_app(deps: Deps, actors: ActorDirectory,
                    engine: AsyncEngine) -> AsyncApp:
     settings = deps.settings
     mode = settings.mode
-    client = deps.slack.new_client(None)
+    # In single-workspace modes Bolt takes the token from the client it is given.
+    client = deps.slack.new_client(None if mode is SlackMode.HTTP_OAUTH
+                                   else settings.reveal(settings.bot_token))
     kwargs: dict[str, Any] = {
         "name": "cloudaudit",
         "client": client,
@@ -93,8 +95,6 @@ def build_bolt_app(deps: Deps, actors: ActorDirectory,
                 expiration_seconds=settings.state_expiration_s, engine=engine,
                 table_name=SLACK_OAUTH_STATES),
             state_expiration_seconds=settings.state_expiration_s)
-    else:
-        kwargs["token"] = settings.reveal(settings.bot_token)
     app = AsyncApp(**kwargs)
     app.listener_runner.lazy_listener_runner = TrackedLazyRunner(app.logger)
     events.register(app, deps)

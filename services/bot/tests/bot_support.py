@@ -1,0 +1,154 @@
+"""Helpers for the bot tests: Slack users of one team, stand-ins for other services' RPCs,
+the running bot with a driver that signs requests like Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from cloudaudit.bot.driver import SlackDriver
+from cloudaudit.bot.entrypoints.app import BOT_KEY, BotService
+from cloudaudit.bot.localslack import DEFAULT_TOKEN, LocalSlack
+from cloudaudit.bot.settings import BotSettings
+from cloudaudit.common.bus import rpc
+from cloudaudit.common.events import cost, identity
+from cloudaudit.common.runtime import ServiceRuntime
+from cloudaudit.common.settings import CommonSettings
+from cloudaudit.common.testing import BusClient, eventually
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+OWNER, ADMIN, MEMBER, VIEWER = "UOWNER", "UADMIN", "UMEMBER", "UVIEWER"
+ALERTS = "CALERTS"
+AWS_ACCOUNT = "123456789012"
+
+
+class StandIn:
+    """Answers one service's RPCs on the bus with contract models, recording each request.
+
+    Used only for the parts of ingest and analytics the bot needs answers from; the replies
+    are whatever a test sets, so the bot's rendering of each is checked exactly."""
+
+    def __init__(self, bus: BusClient, name: str) -> None:
+        self.bus = bus
+        self.name = name
+        self.requests: dict[str, list[BaseModel]] = defaultdict(list)
+        self.replies: dict[str, Callable[[Any], BaseModel]] = {}
+        self._subs: list[Any] = []
+
+    async def answer(self, subject: str, request_type: type[BaseModel],
+                     reply: BaseModel | Callable[[Any], BaseModel]) -> None:
+        self.replies[subject] = reply if callable(reply) else (lambda _req, r=reply: r)
+        if any(s.subject == self.bus.names.subject(subject) for s in self._subs):
+            return
+
+        async def on_request(msg: Any) -> None:
+            request = request_type.model_validate_json(msg.data)
+            self.requests[subject].append(request)
+            await msg.respond(self.replies[subject](request).model_dump_json().encode())
+
+        sub = await self.bus.nc.subscribe(self.bus.names.subject(subject), cb=on_request)
+        self._subs.append(sub)
+        await self.bus.nc.flush()
+
+
+def spend_reply(start: date, end: date) -> cost.SpendReply:
+    days = [date.fromordinal(d) for d in range(start.toordinal(), end.toordinal())]
+
+    def group(key: str, per_day: str) -> cost.SpendGroup:
+        amount = Decimal(per_day)
+        return cost.SpendGroup(key=key, total=amount * len(days), points=[
+            cost.SpendPoint(period=d, amount=amount) for d in days])
+
+    groups = [group("AmazonEC2", "120.50"), group("AmazonRDS", "40.25"), group("AmazonS3", "3.10")]
+    return cost.SpendReply(total=sum((g.total for g in groups), Decimal(0)), groups=groups,
+                           start=start, end=end)
+
+
+def make_bot_settings(settings: CommonSettings, slack: LocalSlack, **overrides: Any) -> BotSettings:
+    values: dict[str, Any] = {
+        **settings.model_dump(),
+        "signing_secret": SIGNING_SECRET, "bot_token": DEFAULT_TOKEN, "api_url": slack.api_url,
+        "http_port": 0, "http_host": "127.0.0.1", "digest_check_interval_s": 0.2,
+        "max_retry_after_s": 5,
+    }
+    values.update(overrides)
+    return BotSettings(**values)
+
+
+@dataclass
+class Harness:
+    runtime: ServiceRuntime
+    service: BotService
+    driver: SlackDriver
+    slack: LocalSlack
+    bus: BusClient
+    users: dict[str, identity.SlackUserReply] = field(default_factory=dict)
+
+    @property
+    def deps(self):
+        return self.service.deps
+
+    async def enrol(self, slack_user: str) -> identity.SlackUserReply:
+        """Resolve a Slack user through identity, exactly as the bot does on first contact."""
+        reply = await rpc(self.bus.broker, self.bus.names, identity.RPC_SLACK_USER,
+                          identity.SlackUserRequest(slack_team_id=self.driver.team_id,
+                                                    slack_user_id=slack_user),
+                          identity.SlackUserReply)
+        self.users[slack_user] = reply
+        return reply
+
+    async def team(self, owner: str = OWNER) -> dict[str, identity.SlackUserReply]:
+        """Owner, admin, member and viewer of one workspace team (roles set through identity)."""
+        owner_reply = await self.enrol(owner)
+        for slack_user, role in ((ADMIN, identity.Role.ADMIN), (MEMBER, identity.Role.MEMBER),
+                                 (VIEWER, identity.Role.VIEWER)):
+            reply = await self.enrol(slack_user)
+            assert owner_reply.team_id and owner_reply.user_id and reply.user_id
+            changed = await rpc(self.bus.broker, self.bus.names, identity.RPC_CHANGE_ROLE,
+                                identity.ChangeRoleRequest(
+                                    team_id=owner_reply.team_id, actor_user_id=owner_reply.user_id,
+                                    target_user_id=reply.user_id, role=role),
+                                identity.ChangeRoleReply)
+            assert changed.ok, changed.error
+        return self.users
+
+    @property
+    def team_id(self) -> UUID:
+        reply = self.users[OWNER]
+        assert reply.team_id is not None
+        return reply.team_id
+
+    async def set_alert_channel(self, channel: str = ALERTS) -> None:
+        response = await self.driver.command("alerts here", user=OWNER, channel=channel)
+        assert response.status == 200
+        async def channel_set() -> bool:
+            async with self.deps.uow() as uow:
+                team = await uow.repo.team(self.team_id)
+            return bool(team and team.alert_channel_id == channel)
+
+        await eventually(channel_set)
+
+
+async def start_bot(start_service: Any, settings: BotSettings, slack: LocalSlack,
+                    bus: BusClient) -> Harness:
+    runtime = await start_service("bot", service_settings=settings)
+    service = runtime.http[BOT_KEY]
+    assert service.endpoint is not None
+    await asyncio.wait_for(service.endpoint.ready.wait(), 10)
+    driver = SlackDriver(f"http://127.0.0.1:{service.endpoint.port}/slack/events",
+                         SIGNING_SECRET, slack)
+    return Harness(runtime, service, driver, slack, bus)
+
+
+def blocks_text(blocks: list[dict[str, Any]]) -> str:
+    """Every visible string in a message (for assertions on what a person reads)."""
+    return json.dumps(blocks, ensure_ascii=False)

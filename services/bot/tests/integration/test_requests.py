@@ -1,0 +1,76 @@
+"""Requests into the bot's HTTP endpoint as Slack sends them: signatures, ack, help."""
+
+from __future__ import annotations
+
+import time
+
+from bot_support import OWNER, blocks_text
+
+from cloudaudit.bot.driver import SlackDriver
+from cloudaudit.bot.slack.messages.help import SUBCOMMANDS
+from cloudaudit.common.testing import eventually
+
+
+async def test_bad_signature_is_401_and_nothing_is_processed(bot):
+    response = await bot.driver.command("spend", signature="v0=" + "0" * 64)
+    assert response.status == 401
+    assert bot.slack.calls == []  # no Web API call, no response_url post
+    assert bot.users == {}
+
+
+async def test_stale_signature_is_401(bot):
+    six_minutes_ago = int(time.time()) - 6 * 60
+    response = await bot.driver.command("help", timestamp=six_minutes_ago)
+    assert response.status == 401
+    assert bot.slack.calls == []
+
+
+async def test_unsigned_request_is_401(bot):
+    response = await bot.driver.command("help", signed=False)
+    assert response.status == 401
+
+
+async def test_request_signed_with_another_secret_is_401(bot):
+    stranger = SlackDriver(bot.driver.events_url, "not-the-signing-secret", bot.slack)
+    async with stranger:
+        response = await stranger.command("help")
+    assert response.status == 401
+    assert bot.slack.calls == []
+
+
+async def test_help_is_the_ack_itself_and_lists_every_subcommand(bot):
+    response = await bot.driver.command("help")
+    assert response.status == 200
+    body = response.json()
+    text = blocks_text(body["blocks"])
+    for usage, _ in SUBCOMMANDS:
+        assert usage.split(" ")[0] in text
+    assert response.elapsed_s < 1.0
+
+
+async def test_unknown_input_answers_help_not_a_stack_trace(bot):
+    response = await bot.driver.command("frobnicate the budget")
+    assert response.status == 200
+    text = blocks_text(response.json()["blocks"])
+    assert "I don't know `frobnicate the budget`" in text
+    assert "/cloudaudit spend" in text
+    assert "Traceback" not in response.text
+
+
+async def test_bad_arguments_explain_the_usage(bot):
+    response = await bot.driver.command("spend by colour")
+    text = blocks_text(response.json()["blocks"])
+    assert "I can't group by 'colour'" in text
+
+
+async def test_first_person_of_a_workspace_becomes_owner(bot, ingest):
+    await bot.driver.command("accounts", user=OWNER)
+
+    async def enrolled():
+        async with bot.deps.uow() as uow:
+            return await uow.repo.team_by_slack(bot.driver.team_id)
+
+    team = await eventually(enrolled)
+    assert team.owner_slack_user_id == OWNER
+    reply = await bot.enrol(OWNER)
+    assert reply.role.value == "owner"
