@@ -48,7 +48,7 @@ class UsageSummary(Request):
     cpu_max_percent: Decimal | None = None
     cpu_average_percent: Decimal | None = None
     network_bytes_per_day: Decimal | None = Field(
-        default=None, description="Mean of (NetworkIn + NetworkOut) per day with data."
+        default=None, description="NetworkIn + NetworkOut per 24 hours of data."
     )
     daily: list[DailyUsage] = Field(default_factory=list)
 
