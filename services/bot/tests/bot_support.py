@@ -152,3 +152,48 @@ async def start_bot(start_service: Any, settings: BotSettings, slack: LocalSlack
 def blocks_text(blocks: list[dict[str, Any]]) -> str:
     """Every visible string in a message (for assertions on what a person reads)."""
     return json.dumps(blocks, ensure_ascii=False)
+
+
+def visible(message: Any) -> str:
+    return message.text + " " + blocks_text(message.blocks)
+
+
+async def reply_to(slack: LocalSlack, user: str, contains: str) -> Any:
+    """Wait for a message only `user` sees (ephemeral, response_url or DM) containing a text."""
+
+    async def found() -> Any:
+        for message in reversed(slack.messages):
+            private = message.ephemeral_for == user or message.channel == "D" + user
+            if private and contains in visible(message):
+                return message
+        return None
+
+    return await eventually(found)
+
+
+async def channel_message(slack: LocalSlack, channel: str, contains: str) -> Any:
+    async def found() -> Any:
+        for message in reversed(slack.messages):
+            if (message.channel == channel and message.ephemeral_for is None
+                    and contains in visible(message)):
+                return message
+        return None
+
+    return await eventually(found)
+
+
+async def audits(bus: BusClient, action: str | None = None) -> list[Any]:
+    """Audit events the bot published (JetStream AUDIT stream)."""
+    from cloudaudit.common.events.audit import AuditRecorded
+
+    records = [AuditRecorded.model_validate_json(m.data)
+               for m in await bus.stream_messages("AUDIT")]
+    return [r for r in records if r.source == "bot" and (action is None or r.action == action)]
+
+
+async def audited(bus: BusClient, action: str) -> Any:
+    async def found() -> Any:
+        records = await audits(bus, action)
+        return records[-1] if records else None
+
+    return await eventually(found)

@@ -1,0 +1,225 @@
+"""Every `/cloudaudit` subcommand, end to end: signed command in, what the person sees out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+from bot_support import (
+    ADMIN,
+    ALERTS,
+    AWS_ACCOUNT,
+    MEMBER,
+    OWNER,
+    VIEWER,
+    audited,
+    blocks_text,
+    channel_message,
+    reply_to,
+    visible,
+)
+
+from cloudaudit.common.clock import utcnow
+from cloudaudit.common.events import anomaly, cost, recommendation
+from cloudaudit.common.events.identity import Role
+from cloudaudit.common.testing import eventually
+
+
+async def test_accounts_lists_status_sync_and_cost_explorer_spend(bot, ingest):
+    await bot.team()
+    response = await bot.driver.command("accounts", user=VIEWER)
+    assert response.status == 200 and response.text == ""
+    message = await reply_to(bot.slack, VIEWER, "production")
+    text = visible(message)
+    assert AWS_ACCOUNT in text and "connected" in text
+    assert "12 requests, $0.12" in text
+    assert ingest.requests[cost.RPC_SPEND] == []
+
+
+async def test_spend_uploads_a_png_chart_and_posts_a_table(bot, ingest):
+    await bot.team()
+    response = await bot.driver.command("spend 30d by region", user=MEMBER, channel=ALERTS)
+    assert response.status == 200
+    table = await channel_message(bot.slack, ALERTS, "Total")
+    request = ingest.requests[cost.RPC_SPEND][-1]
+    assert request.group_by is cost.SpendGroupBy.REGION
+    assert request.end - request.start == timedelta(days=30)
+    assert "AmazonEC2" in visible(table) and "$3,615.00" in visible(table)  # 120.50 x 30 days
+    assert "Chart posted above" in visible(table)
+    # The current external upload API, in order: URL, bytes, completion into the channel.
+    methods = [c.method for c in bot.slack.calls
+               if c.method in ("files.getUploadURLExternal", "upload",
+                               "files.completeUploadExternal", "files.upload")]
+    assert methods == ["files.getUploadURLExternal", "upload", "files.completeUploadExternal"]
+    (uploaded,) = bot.slack.files.values()
+    assert uploaded.data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert uploaded.channel == ALERTS and uploaded.filename.endswith(".png")
+
+
+async def test_spend_by_tag_asks_for_that_tag_key(bot, ingest):
+    await bot.team()
+    await bot.driver.command("spend mtd by tag:team", user=OWNER)
+    await channel_message(bot.slack, "CALERTS", "Spend by tag team")
+    request = ingest.requests[cost.RPC_SPEND][-1]
+    assert request.group_by is cost.SpendGroupBy.TAG and request.tag_key == "team"
+
+
+async def test_spend_chart_goes_by_dm_when_the_bot_is_not_in_the_channel(bot, ingest):
+    await bot.team()
+    bot.slack.remove_bot_from("CRANDOM")
+    await bot.driver.command("spend 7d", user=MEMBER, channel="CRANDOM")
+    table = await channel_message(bot.slack, "CRANDOM", "Total")
+    assert "Chart sent to you in a DM" in visible(table)
+    (shared,) = [f for f in bot.slack.files.values() if f.channel]
+    assert shared.channel == "D" + MEMBER
+
+
+async def test_anomalies_open_and_all(bot, analytics):
+    await bot.team()
+    summary = anomaly.AnomalySummary(
+        anomaly_id=uuid4(), aws_account_id=AWS_ACCOUNT, service="AmazonEC2",
+        region="us-east-1", usage_date=utcnow().date(), detected_at=utcnow(),
+        kind=anomaly.AnomalyKind.SPIKE, severity=anomaly.Severity.HIGH,
+        status=anomaly.AnomalyStatus.OPEN, impact=Decimal("812.40"), impact_pct=Decimal("270"))
+    await analytics.answer(anomaly.RPC_ANOMALIES, anomaly.AnomaliesRequest,
+                           anomaly.AnomaliesReply(anomalies=[summary]))
+    await bot.driver.command("anomalies", user=VIEWER)
+    message = await reply_to(bot.slack, VIEWER, "1 open anomaly")
+    assert "AmazonEC2 in us-east-1" in visible(message) and "$812.40 (+270%)" in visible(message)
+    await bot.driver.command("anomalies all", user=VIEWER)
+    await eventually(lambda: _async(len(analytics.requests[anomaly.RPC_ANOMALIES]) == 2))
+    first, second = analytics.requests[anomaly.RPC_ANOMALIES]
+    assert first.status is anomaly.AnomalyStatus.OPEN and second.status is None
+
+
+async def _async(value):
+    return value
+
+
+async def test_recs_lists_by_savings(bot, analytics):
+    await bot.team()
+
+    def rec(title: str, savings: str) -> recommendation.RecommendationSummary:
+        return recommendation.RecommendationSummary(
+            recommendation_id=uuid4(), aws_account_id=AWS_ACCOUNT, resource_id="vol-1",
+            rec_type="unattached_ebs", title=title, description="d",
+            estimated_monthly_savings=Decimal(savings), confidence=Decimal("0.9"),
+            status=recommendation.RecommendationStatus.OPEN, created_at=utcnow())
+
+    await analytics.answer(recommendation.RPC_RECOMMENDATIONS,
+                           recommendation.RecommendationsRequest,
+                           recommendation.RecommendationsReply(recommendations=[
+                               rec("Delete unattached volume", "8.00"),
+                               rec("Stop idle instance", "140.16")]))
+    await bot.driver.command("recs", user=MEMBER)
+    message = await reply_to(bot.slack, MEMBER, "2 recommendations")
+    text = visible(message)
+    assert text.index("Stop idle instance") < text.index("Delete unattached volume")
+    assert "open ones save $148.16/month" in text
+
+
+async def test_team_shows_roles_and_only_managers_get_role_pickers(bot):
+    await bot.team()
+    await bot.driver.command("team", user=VIEWER)
+    seen_by_viewer = await reply_to(bot.slack, VIEWER, "Team: 4 members")
+    assert "static_select" not in blocks_text(seen_by_viewer.blocks)
+    await bot.driver.command("team", user=OWNER)
+    seen_by_owner = await reply_to(bot.slack, OWNER, "Team: 4 members")
+    text = visible(seen_by_owner)
+    assert "static_select" in text and f"<@{VIEWER}>" in text and "*viewer*" in text
+
+
+async def test_owner_changes_a_role_from_the_team_list(bot):
+    users = await bot.team()
+    await bot.driver.command("team", user=OWNER)
+    listing = await reply_to(bot.slack, OWNER, "Team: 4 members")
+    member_block = next(b for b in listing.blocks
+                        if b.get("block_id") == f"member:{users[MEMBER].user_id}")
+    await bot.driver.press(type(listing)(**{**listing.__dict__, "blocks": [member_block]}),
+                           "team_role", user=OWNER, option_value="Admin")
+    await reply_to(bot.slack, OWNER, "is now *admin*")
+    assert (await bot.enrol(MEMBER)).role is Role.ADMIN
+
+
+async def test_a_member_cannot_change_roles(bot):
+    users = await bot.team()
+    await bot.driver.command("team", user=OWNER)
+    listing = await reply_to(bot.slack, OWNER, "Team: 4 members")
+    viewer_block = next(b for b in listing.blocks
+                        if b.get("block_id") == f"member:{users[VIEWER].user_id}")
+    message = type(listing)(**{**listing.__dict__, "blocks": [viewer_block]})
+    await bot.driver.press(message, "team_role", user=MEMBER, option_value="Owner")
+    refusal = await reply_to(bot.slack, MEMBER, "Sorry")
+    assert "only owners and admins can change team membership" in visible(refusal)
+    assert (await bot.enrol(VIEWER)).role is Role.VIEWER
+
+
+async def test_alerts_here_sets_the_channel_and_is_audited(bot):
+    await bot.team()
+    await bot.driver.command("alerts here", user=ADMIN, channel="CFINOPS")
+    confirmation = await channel_message(bot.slack, "CFINOPS", "now go to <#CFINOPS>")
+    assert confirmation.ephemeral_for is None
+    record = await audited(bot.bus, "alerts.channel_set")
+    assert record.details == {"channel_id": "CFINOPS"}
+    assert record.user_id == bot.users[ADMIN].user_id
+    async with bot.deps.uow() as uow:
+        assert (await uow.repo.team(bot.team_id)).alert_channel_id == "CFINOPS"
+
+
+async def test_a_viewer_cannot_move_the_alerts(bot):
+    await bot.team()
+    await bot.driver.command("alerts here", user=VIEWER, channel="CRANDOM")
+    refusal = await reply_to(bot.slack, VIEWER, "Sorry")
+    assert "only owners and admins can configure alerts; you are a viewer" in visible(refusal)
+    async with bot.deps.uow() as uow:
+        assert (await uow.repo.team(bot.team_id)).alert_channel_id is None
+
+
+async def test_alerts_digest_uses_the_hour_and_the_setters_time_zone(bot):
+    await bot.team()
+    await bot.driver.command("alerts digest weekly at 8", user=OWNER)
+    confirmation = await channel_message(bot.slack, ALERTS, "weekly spend digest")
+    assert "every Monday at 08:00 (Europe/Berlin)" in visible(confirmation)
+    async with bot.deps.uow() as uow:
+        team = await uow.repo.team(bot.team_id)
+    assert (team.digest, team.digest_hour, team.time_zone) == ("weekly", 8, "Europe/Berlin")
+    await audited(bot.bus, "alerts.digest_set")
+    await bot.driver.command("alerts digest off", user=OWNER)
+    await channel_message(bot.slack, ALERTS, "Digests are off")
+
+
+async def test_expect_records_planned_spend_with_analytics(bot, analytics):
+    await bot.team()
+    await bot.driver.command('expect "Amazon EC2" $120 14d', user=ADMIN)
+    await channel_message(bot.slack, ALERTS, "Amazon EC2 is expected to cost up to $120.00")
+    request = analytics.requests[anomaly.RPC_EXPECT][-1]
+    assert request.service == "Amazon EC2" and request.amount == Decimal("120.00")
+    assert (request.end - request.start).days == 14
+    assert request.user_id == bot.users[ADMIN].user_id
+    record = await audited(bot.bus, "spend.expected")
+    assert record.details["service"] == "Amazon EC2"
+
+
+async def test_settings_shows_thresholds_and_saves_them_from_a_modal(bot, analytics):
+    await bot.team()
+    await bot.driver.command("settings", user=OWNER)
+    shown = await reply_to(bot.slack, OWNER, "Anomaly alert thresholds")
+    assert "*$25.00* a day and *20%*" in visible(shown)
+    await bot.driver.press(shown, "Change thresholds", user=OWNER)
+    view = await eventually(lambda: _async(bot.slack.views[-1] if bot.slack.views else None))
+    bad = await bot.driver.submit(view, {"min_impact": "lots", "min_impact_pct": "15"}, user=OWNER)
+    assert bad.json() == {"response_action": "errors", "errors": {"min_impact": "lots is not a number"}}
+    good = await bot.driver.submit(view, {"min_impact": "50", "min_impact_pct": "15"}, user=OWNER)
+    assert good.status == 200 and good.text == ""
+    await reply_to(bot.slack, OWNER, "*$50.00* a day and *15%*")
+    saved = analytics.requests[anomaly.RPC_TEAM_SETTINGS][-1]
+    assert (saved.min_impact, saved.min_impact_pct) == (Decimal("50"), Decimal("15"))
+    await audited(bot.bus, "settings.thresholds_changed")
+
+
+async def test_viewer_sees_settings_without_the_change_button(bot, analytics):
+    await bot.team()
+    await bot.driver.command("settings", user=VIEWER)
+    shown = await reply_to(bot.slack, VIEWER, "Anomaly alert thresholds")
+    assert "Change thresholds" not in visible(shown)
