@@ -26,6 +26,7 @@ class AccountStatus(StrEnum):
     FAILED = "failed"
     SYNCING = "syncing"
     DISCONNECTED = "disconnected"
+    IMPORT_ONLY = "import_only"  # known from imported cost files only; no role to sync with
 
 
 class ConnectStep(StrEnum):
@@ -68,6 +69,10 @@ class ConnectAccountRequest(Request):
     requested_by: UUID
     role_arn: str = Field(max_length=2048)
     name: str | None = Field(default=None, max_length=200)
+    export_bucket: str | None = Field(
+        default=None, max_length=255,
+        description="S3 bucket of the account's CUR / Data Exports; its read access is checked.",
+    )
 
 
 class ConnectAccountReply(Reply):
@@ -99,6 +104,8 @@ class AccountSummary(Request):
     last_error: str | None = None
     ce_requests_this_month: int = 0
     ce_cost_this_month: Money = Field(default=0)
+    last_error_step: ConnectStep | None = None
+    role_arn: str | None = None
 
 
 class AccountsReply(Reply):
@@ -109,7 +116,13 @@ class SyncRequest(Request):
     team_id: UUID
     requested_by: UUID | None = None
     account_id: UUID | None = Field(default=None, description="None: every account of the team.")
+    days: int | None = Field(
+        default=None, ge=1, le=365,
+        description="Pull this many trailing days again (None: from the watermark).",
+    )
 
 
 class SyncReply(Reply):
     started: list[UUID] = Field(default_factory=list)
+    skipped: list[UUID] = Field(
+        default_factory=list, description="Accounts not synced (import-only, or already syncing).")

@@ -62,11 +62,25 @@ class SpendGroupBy(StrEnum):
     USAGE_TYPE = "usage_type"
     ACCOUNT = "account"
     TAG = "tag"
+    RESOURCE = "resource"
+    DAY = "day"
+    MONTH = "month"
 
 
 class Granularity(StrEnum):
     DAILY = "daily"
     MONTHLY = "monthly"
+    NONE = "none"  # totals per group only, no points
+
+
+class SpendMetric(StrEnum):
+    """Which cost: FOCUS BilledCost is unblended, EffectiveCost amortized, ListCost public
+    on-demand. Public on-demand cost exists only in imported reports, not in Cost Explorer."""
+
+    UNBLENDED = "unblended"
+    BLENDED = "blended"
+    AMORTIZED = "amortized"
+    PUBLIC_ON_DEMAND = "public_on_demand"
 
 
 class SpendRequest(Request):
@@ -78,6 +92,7 @@ class SpendRequest(Request):
     granularity: Granularity = Granularity.DAILY
     account_ids: list[UUID] | None = None
     top: int = Field(default=10, ge=1, le=100, description="Groups beyond this are 'Other'.")
+    metric: SpendMetric = SpendMetric.UNBLENDED
 
 
 class SpendPoint(Request):
@@ -97,3 +112,4 @@ class SpendReply(Reply):
     groups: list[SpendGroup] = Field(default_factory=list)
     start: date | None = None
     end: date | None = None
+    metric: SpendMetric | None = None
