@@ -130,3 +130,30 @@ async def test_an_account_of_another_team_is_not_found(aws, start_service,
 
     assert not reply.ok and reply.error.code == "not_found"
     assert nothing.ok and nothing.accounts == []
+
+
+async def test_a_connected_account_is_read_through_its_role_with_the_team_external_id(
+        aws, start_service, make_inventory_settings, bus, db):
+    customer = "444455556666"
+    role_arn = f"arn:aws:iam::{customer}:role/CloudAuditReadOnly"
+    async with db.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO ingest.team_settings (team_id, external_id, tag_keys, created_at) "
+            "VALUES (:t, 'ext-1234567890', '[]', now())"), {"t": TEAM})
+        await conn.execute(text(
+            "INSERT INTO ingest.aws_accounts (account_id, team_id, aws_account_id, account_name, "
+            "role_arn, status, created_at, updated_at) VALUES (:a, :t, :aws, 'prod', :arn, "
+            "'connected', now(), now())"), {"a": ACCOUNT, "t": TEAM, "aws": customer, "arn": role_arn})
+    assumed = boto3.Session().client("sts", endpoint_url=aws.url).assume_role(
+        RoleArn=role_arn, RoleSessionName="seed")["Credentials"]
+    theirs = boto3.Session(aws_access_key_id=assumed["AccessKeyId"],
+                           aws_secret_access_key=assumed["SecretAccessKey"],
+                           aws_session_token=assumed["SessionToken"], region_name="us-east-1")
+    address = theirs.client("ec2", endpoint_url=aws.url).allocate_address(Domain="vpc")
+    await start_service("ingest", make_inventory_settings([]))
+
+    reply = await ask(bus, account=ACCOUNT)
+
+    [inv] = reply.accounts
+    assert inv.aws_account_id == customer
+    assert [a.allocation_id for a in inv.addresses] == [address["AllocationId"]]

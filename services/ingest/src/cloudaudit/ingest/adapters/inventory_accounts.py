@@ -11,6 +11,9 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from cloudaudit.common.logging import register_secret
 from cloudaudit.ingest.adapters.inventory_settings import InventorySettings
+from cloudaudit.ingest.adapters.orm import aws_accounts, team_settings
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 ROLE_SESSION_NAME = "cloudaudit-inventory"
 ROLE_SESSION_SECONDS = 900  # one inventory pass; the shortest session STS allows
@@ -54,6 +57,50 @@ class StaticAccountDirectory:
     async def accounts(self, team_id: UUID, account_id: UUID | None) -> list[AccountAccess]:
         return [a for a in self._accounts
                 if a.team_id == team_id and (account_id is None or a.account_id == account_id)]
+
+
+class ConnectedAccountDirectory:
+    """Accounts the team connected with a role (ingest's aws_accounts and the team ExternalId)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], regions: list[str]) -> None:
+        self._sessions = sessions
+        self._regions = tuple(regions)
+
+    async def accounts(self, team_id: UUID, account_id: UUID | None) -> list[AccountAccess]:
+        query = (
+            select(aws_accounts.c.account_id, aws_accounts.c.aws_account_id,
+                   aws_accounts.c.role_arn, team_settings.c.external_id)
+            .join(team_settings, team_settings.c.team_id == aws_accounts.c.team_id, isouter=True)
+            .where(aws_accounts.c.team_id == team_id, aws_accounts.c.role_arn.is_not(None),
+                   aws_accounts.c.status != "disconnected")
+            .order_by(aws_accounts.c.aws_account_id)
+        )
+        if account_id is not None:
+            query = query.where(aws_accounts.c.account_id == account_id)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        found = []
+        for row in rows:
+            if row.external_id:
+                register_secret(row.external_id)
+            found.append(AccountAccess(team_id=team_id, account_id=row.account_id,
+                                       aws_account_id=row.aws_account_id, regions=self._regions,
+                                       role_arn=row.role_arn, external_id=row.external_id))
+        return found
+
+
+class CombinedDirectory:
+    """Connected accounts first; statically configured ones for what is not connected."""
+
+    def __init__(self, *directories: AccountDirectory) -> None:
+        self._directories = directories
+
+    async def accounts(self, team_id: UUID, account_id: UUID | None) -> list[AccountAccess]:
+        found: dict[UUID, AccountAccess] = {}
+        for directory in self._directories:
+            for access in await directory.accounts(team_id, account_id):
+                found.setdefault(access.account_id, access)
+        return list(found.values())
 
 
 def open_session(access: AccountAccess, endpoint_url: str | None) -> boto3.Session:

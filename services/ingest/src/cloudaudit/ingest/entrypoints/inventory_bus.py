@@ -9,7 +9,12 @@ from cloudaudit.common.db import UnitOfWork
 from cloudaudit.common.events.inventory import RPC_INVENTORY, InventoryReply, InventoryRequest
 from cloudaudit.common.runtime import ServiceRuntime
 from cloudaudit.common.settings import load_settings
-from cloudaudit.ingest.adapters.inventory_accounts import StaticAccountDirectory, open_session
+from cloudaudit.ingest.adapters.inventory_accounts import (
+    CombinedDirectory,
+    ConnectedAccountDirectory,
+    StaticAccountDirectory,
+    open_session,
+)
 from cloudaudit.ingest.adapters.inventory_aws import AwsInventoryReader
 from cloudaudit.ingest.adapters.inventory_settings import InventorySettings
 from cloudaudit.ingest.adapters.orm import outbox
@@ -31,7 +36,8 @@ def register(runtime: ServiceRuntime) -> None:
                                   settings.inventory_aws_max_attempts)
 
     deps = InventoryDeps(
-        directory=StaticAccountDirectory(settings),
+        directory=CombinedDirectory(ConnectedAccountDirectory(runtime.sessions, settings.regions),
+                                    StaticAccountDirectory(settings)),
         open_session=functools.partial(open_session, endpoint_url=settings.aws_endpoint_url),
         reader=reader,
         uow=lambda: UnitOfWork(runtime.sessions, outbox, runtime.publish_outboxed),
