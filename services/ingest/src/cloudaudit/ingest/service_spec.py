@@ -10,4 +10,5 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     build="cloudaudit.ingest.entrypoints.app:build",
     default_http_port=8082,
+    cli="cloudaudit.ingest.entrypoints.cli:register",
 )

@@ -1,9 +1,82 @@
-"""Bus handlers of ingest: costs."""
+"""Bus handlers of ingest: accounts (connect, ExternalId, list, sync) and spend, request/reply;
+plus the background sync scheduler. Each handler parses, calls one service function, replies."""
 
 from __future__ import annotations
 
+from cloudaudit.common.events.account import (
+    RPC_ACCOUNTS,
+    RPC_CONNECT,
+    RPC_EXTERNAL_ID,
+    RPC_SYNC,
+    AccountsReply,
+    AccountsRequest,
+    ConnectAccountReply,
+    ConnectAccountRequest,
+    ExternalIdReply,
+    ExternalIdRequest,
+    SyncReply,
+    SyncRequest,
+)
+from cloudaudit.common.events.base import RpcError
+from cloudaudit.common.events.cost import RPC_SPEND, SpendReply, SpendRequest
 from cloudaudit.common.runtime import ServiceRuntime
+from cloudaudit.common.settings import load_settings
+from cloudaudit.ingest.adapters.aws import AwsGateway
+from cloudaudit.ingest.adapters.orm import outbox
+from cloudaudit.ingest.domain.errors import IngestError
+from cloudaudit.ingest.service import accounts, spend
+from cloudaudit.ingest.service.context import Ingest
+from cloudaudit.ingest.service.sync import Syncer
+from cloudaudit.ingest.settings import IngestSettings
+
+QUEUE = "ingest"
+
+
+def ingest_settings(runtime: ServiceRuntime) -> IngestSettings:
+    if isinstance(runtime.settings, IngestSettings):
+        return runtime.settings
+    return load_settings(IngestSettings)
 
 
 def register(runtime: ServiceRuntime) -> None:
-    """Subscribers and request/reply handlers are added by the costs capability."""
+    settings = ingest_settings(runtime)
+    ctx = Ingest(settings=settings, engine=runtime.engine, sessions=runtime.sessions,
+                 aws=AwsGateway(settings), outbox=outbox, publisher=runtime.publish_outboxed)
+    syncer = Syncer(ctx)
+    broker, names = runtime.broker, runtime.names
+
+    @broker.subscriber(names.subject(RPC_EXTERNAL_ID), queue=QUEUE, title="ingest.external_id")
+    async def on_external_id(request: ExternalIdRequest) -> ExternalIdReply:
+        """The team's ExternalId and a CloudFormation quick-create link (owners/admins only:
+        the caller authorizes)."""
+        try:
+            return await accounts.external_id(ctx, request)
+        except IngestError as exc:
+            return ExternalIdReply(ok=False, error=RpcError(code=exc.code, message=exc.message))
+
+    @broker.subscriber(names.subject(RPC_CONNECT), queue=QUEUE, title="ingest.connect")
+    async def on_connect(request: ConnectAccountRequest) -> ConnectAccountReply:
+        """Connect an AWS account by its read-only role; failures name the step and the fix."""
+        return await accounts.connect_account(ctx, request)
+
+    @broker.subscriber(names.subject(RPC_ACCOUNTS), queue=QUEUE, title="ingest.accounts")
+    async def on_accounts(request: AccountsRequest) -> AccountsReply:
+        """The team's accounts with status, last error and this month's Cost Explorer spend."""
+        return await accounts.list_accounts(ctx, request)
+
+    @broker.subscriber(names.subject(RPC_SYNC), queue=QUEUE, title="ingest.sync")
+    async def on_sync(request: SyncRequest) -> SyncReply:
+        """Start Cost Explorer syncs now; `account.v1.synced` announces each one done."""
+        return await syncer.request(request)
+
+    @broker.subscriber(names.subject(RPC_SPEND), queue=QUEUE, title="ingest.spend")
+    async def on_spend(request: SpendRequest) -> SpendReply:
+        """Spend of a team over [start, end), grouped, exact."""
+        return await spend.spend_rpc(ctx, request)
+
+    if settings.scheduler_enabled:
+        runtime.background(syncer.scheduler_loop)
+    runtime.on_stop(syncer.drain)
+    runtime.notes.append(
+        f"cost sync every {settings.sync_interval_minutes} min"
+        + ("" if settings.scheduler_enabled else " (scheduler off)"))

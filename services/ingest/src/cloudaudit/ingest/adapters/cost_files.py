@@ -1,0 +1,320 @@
+"""Cost report files: find them (local paths, directories, s3://bucket/prefix, export manifests)
+and stream them batch by batch (CSV, CSV.gz, Parquet) in constant memory, with line numbers.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import gzip
+import io
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+from cloudaudit.ingest.domain.cur.formats import Layout, detect_format
+from cloudaudit.ingest.domain.cur.mapping import RowProblem
+from cloudaudit.ingest.domain.errors import CostSourceUnreadable, NotACostReport
+
+DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".snappy.parquet", ".gz.parquet")
+MANIFEST_SUFFIX = "Manifest.json"
+HEADER_PEEK_BYTES = 4 * 1024 * 1024
+PARQUET_BATCH_ROWS = 65_536
+NULL_VALUES = ["", "NULL", "null"]
+
+
+@dataclass(frozen=True)
+class CostFile:
+    """One data file: where it is and how to open its (raw, possibly gzip) bytes."""
+
+    name: str
+    size: int
+    opener: Callable[[], BinaryIO]
+
+    @property
+    def is_parquet(self) -> bool:
+        return self.name.lower().endswith(".parquet")
+
+    @property
+    def is_gzip(self) -> bool:
+        return self.name.lower().endswith(".gz")
+
+
+@dataclass
+class Batch:
+    batch: pa.RecordBatch
+    line_of: Callable[[int], int | None]
+    unit: str  # "line" for CSV, "row" for Parquet
+    problems: list[RowProblem] = field(default_factory=list)  # rows the parser itself rejected
+
+
+class _Counting(io.RawIOBase):
+    """Counts bytes read from the source (compressed bytes: what the size and ETA refer to)."""
+
+    def __init__(self, raw: Any, on_read: Callable[[int], None]) -> None:
+        self._raw = raw
+        self._on_read = on_read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        if not data:
+            return 0
+        size = len(data)
+        buffer[:size] = data
+        self._on_read(size)
+        return size
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+# -- finding files ----------------------------------------------------------------------------
+def is_data_file(name: str) -> bool:
+    lower = name.lower()
+    return lower.endswith(DATA_SUFFIXES) and not lower.endswith(MANIFEST_SUFFIX.lower())
+
+
+def local_files(path: Path) -> list[CostFile]:
+    if not path.exists():
+        raise CostSourceUnreadable(f"{path} does not exist; give a CSV, CSV.gz or Parquet file, "
+                                   f"a directory of them, or an s3://bucket/prefix")
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.is_file() and is_data_file(p.name))
+        manifests = sorted(p for p in path.rglob(f"*{MANIFEST_SUFFIX}"))
+        if not found and not manifests:
+            raise CostSourceUnreadable(f"{path} holds no .csv, .csv.gz or .parquet files")
+        return [_local(p) for p in found]
+    if path.name.endswith(MANIFEST_SUFFIX) or path.suffix == ".json":
+        raise CostSourceUnreadable(
+            f"{path} is a manifest: its files live in S3; import s3://BUCKET/PREFIX instead")
+    return [_local(path)]
+
+
+def _local(path: Path) -> CostFile:
+    return CostFile(name=str(path), size=path.stat().st_size,
+                    opener=lambda p=path: open(p, "rb"))
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    rest = uri[len("s3://"):]
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise CostSourceUnreadable(f"{uri} has no bucket; use s3://BUCKET/PREFIX")
+    return bucket, prefix
+
+
+def manifest_data_keys(manifest: dict[str, Any], bucket: str) -> list[tuple[str, str]]:
+    """(bucket, key) of the data files a CUR or Data Exports manifest lists."""
+    keys: list[tuple[str, str]] = []
+    for uri in manifest.get("dataFiles") or []:  # Data Exports (CUR 2.0, FOCUS)
+        keys.append(parse_s3_uri(uri) if str(uri).startswith("s3://") else (bucket, str(uri)))
+    for key in manifest.get("reportKeys") or []:  # legacy CUR
+        keys.append((manifest.get("bucket") or bucket, str(key)))
+    return keys
+
+
+def choose_manifests(manifest_keys: list[str]) -> list[str]:
+    """Legacy CUR keeps a manifest per billing period and one per assembly under it; the
+    period's own (the shallowest in its folder) names the current files."""
+    chosen: dict[str, str] = {}
+    for key in sorted(manifest_keys, key=lambda k: (k.count("/"), k)):
+        parts = key.split("/")
+        period = next((p for p in parts if _looks_like_period(p)), "/".join(parts[:-1]))
+        chosen.setdefault(period, key)
+    return sorted(chosen.values())
+
+
+def _looks_like_period(part: str) -> bool:
+    if part.startswith("BILLING_PERIOD="):
+        return True
+    pieces = part.split("-")
+    return len(pieces) == 2 and all(len(p) == 8 and p.isdigit() for p in pieces)
+
+
+def s3_files(s3: Any, uri: str, list_keys: Callable[..., Iterator[tuple[str, int]]],
+             open_object: Callable[..., tuple[BinaryIO, int]]) -> list[CostFile]:
+    bucket, prefix = parse_s3_uri(uri)
+    listed = dict(list_keys(s3, bucket, prefix))
+    if not listed:
+        raise CostSourceUnreadable(f"{uri} is empty (no objects under that prefix)")
+    manifests = [k for k in listed if k.endswith(MANIFEST_SUFFIX)]
+    targets: list[tuple[str, str]] = []
+    if manifests:
+        for key in choose_manifests(manifests):
+            body, _ = open_object(s3, bucket, key)
+            with body:
+                try:
+                    manifest = json.loads(body.read())
+                except ValueError:
+                    raise CostSourceUnreadable(f"s3://{bucket}/{key} is not valid JSON") from None
+            targets.extend(manifest_data_keys(manifest, bucket))
+    else:
+        targets = [(bucket, k) for k in sorted(listed) if is_data_file(k)]
+    if not targets:
+        raise CostSourceUnreadable(f"{uri} holds no .csv, .csv.gz or .parquet files")
+    files: list[CostFile] = []
+    for target_bucket, key in dict.fromkeys(targets):
+        size = listed.get(key, 0) if target_bucket == bucket else 0
+        files.append(CostFile(
+            name=f"s3://{target_bucket}/{key}", size=size,
+            opener=lambda b=target_bucket, k=key: open_object(s3, b, k)[0],
+        ))
+    return files
+
+
+# -- reading ----------------------------------------------------------------------------------
+def read_header(buffered: io.BufferedReader, name: str) -> list[str]:
+    head = buffered.peek(HEADER_PEEK_BYTES)[:HEADER_PEEK_BYTES]
+    if not head:
+        raise NotACostReport(f"{name} is empty")
+    line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise NotACostReport(f"{name} is not a text CSV (nor a gzip or Parquet file)") from None
+    return next(csv.reader([text]))
+
+
+def open_batches(cost_file: CostFile, block_bytes: int, on_bytes: Callable[[int], None]
+                 ) -> tuple[Layout, Iterator[Batch]]:
+    """Detect the format from the header and return a lazy stream of batches."""
+    if cost_file.is_parquet:
+        return _parquet_batches(cost_file, on_bytes)
+    raw = cost_file.opener()
+    stream: Any = _Counting(raw, on_bytes)
+    if cost_file.is_gzip:
+        stream = gzip.GzipFile(fileobj=io.BufferedReader(stream, 1024 * 1024), mode="rb")
+    buffered = io.BufferedReader(stream, buffer_size=HEADER_PEEK_BYTES)
+    try:
+        header = read_header(buffered, cost_file.name)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        buffered.close()
+        raise CostSourceUnreadable(f"{cost_file.name} cannot be read: {exc}") from None
+    except NotACostReport:
+        buffered.close()
+        raise
+    layout = detect_format(header, cost_file.name)
+    return layout, _csv_batches(cost_file.name, buffered, header, block_bytes)
+
+
+def _csv_batches(name: str, buffered: io.BufferedReader, header: list[str],
+                 block_bytes: int) -> Iterator[Batch]:
+    columns = [c.strip().lstrip("\ufeff") for c in header]
+    invalid: list[RowProblem] = []
+
+    def on_invalid(row: Any) -> str:
+        invalid.append(RowProblem(
+            line=row.number, column="(whole row)", value=(row.text or "")[:80],
+            reason=f"has {row.actual_columns} fields where the header has {row.expected_columns}",
+        ))
+        return "skip"
+
+    try:
+        reader = pcsv.open_csv(
+            buffered,
+            read_options=pcsv.ReadOptions(block_size=block_bytes, use_threads=False,
+                                          column_names=columns, skip_rows=1),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+            convert_options=pcsv.ConvertOptions(
+                column_types={c: pa.string() for c in columns}, null_values=NULL_VALUES,
+                strings_can_be_null=True, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        buffered.close()
+        raise CostSourceUnreadable(f"{name} cannot be parsed as CSV: {exc}") from None
+    next_line = 2  # the header is line 1
+    try:
+        while True:
+            invalid.clear()
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except (pa.ArrowInvalid, OSError, EOFError) as exc:
+                raise CostSourceUnreadable(f"{name} broke off after line {next_line - 1}: {exc}") from None
+            skipped = sorted(p.line for p in invalid if p.line is not None)
+            newlines = _newlines_per_row(batch)
+            first = next_line
+            line_of = _line_locator(first, newlines, skipped)
+            yield Batch(batch=batch, line_of=line_of, unit="line", problems=list(invalid))
+            next_line = first + batch.num_rows + int(newlines.sum()) + len(invalid)
+    finally:
+        buffered.close()
+
+
+def _newlines_per_row(batch: pa.RecordBatch) -> np.ndarray:
+    """Quoted values may hold line breaks; line numbers must count them."""
+    total = np.zeros(batch.num_rows, dtype=np.int64)
+    for column in batch.columns:
+        counts = pc.count_substring(column, "\n")
+        if counts.null_count:
+            counts = pc.fill_null(counts, 0)
+        if pc.max(counts).as_py():
+            total += counts.to_numpy(zero_copy_only=False)
+    return total
+
+
+def _line_locator(first: int, newlines: np.ndarray, skipped: list[int]) -> Callable[[int], int]:
+    before = np.concatenate(([0], np.cumsum(newlines)[:-1])) if len(newlines) else newlines
+
+    def line_of(index: int) -> int:
+        line = first + index + int(before[index])
+        # Rows the parser skipped (wrong field count) sit between records: step over them.
+        shift = 0
+        while True:
+            moved = bisect.bisect_right(skipped, line + shift)
+            if moved == shift:
+                return line + shift
+            shift = moved
+
+    return line_of
+
+
+def _parquet_batches(cost_file: CostFile, on_bytes: Callable[[int], None]
+                     ) -> tuple[Layout, Iterator[Batch]]:
+    spool = _seekable(cost_file)
+    try:
+        parquet = pq.ParquetFile(spool)
+    except (pa.ArrowInvalid, OSError) as exc:
+        spool.close()
+        raise NotACostReport(f"{cost_file.name} is not a readable Parquet file: {exc}") from None
+    layout = detect_format(parquet.schema_arrow.names, cost_file.name)
+    on_bytes(cost_file.size)
+
+    def batches() -> Iterator[Batch]:
+        offset = 0
+        try:
+            for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+                start = offset
+                yield Batch(batch=batch, line_of=lambda i, s=start: s + i + 1, unit="row")
+                offset += batch.num_rows
+        finally:
+            spool.close()
+
+    return layout, batches()
+
+
+def _seekable(cost_file: CostFile) -> BinaryIO:
+    """Parquet needs random access: a local file as it is, an S3 object spooled to disk."""
+    if not cost_file.name.startswith("s3://"):
+        return cost_file.opener()
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed after the last batch
+    with cost_file.opener() as body:
+        shutil.copyfileobj(body, spool, 8 * 1024 * 1024)
+    spool.seek(0)
+    return spool

@@ -1,0 +1,269 @@
+"""Importing cost reports: stream every file, map and validate batches in a worker thread while
+the previous batch is COPYed, replace each (account, billing period) the files cover in the
+same transaction, then rebuild the touched days and publish them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from cloudaudit.common.clock import utcnow
+from cloudaudit.common.events.account import ACCOUNT_SYNCED, AccountStatus, AccountSynced
+from cloudaudit.ingest.adapters import cost_files, summary_store
+from cloudaudit.ingest.adapters.aws import AwsGateway
+from cloudaudit.ingest.adapters.cost_files import Batch, CostFile
+from cloudaudit.ingest.adapters.cost_store import (
+    Partitions,
+    copy_line_items,
+    delete_billing_period,
+    month_start,
+    to_csv,
+    with_ids,
+)
+from cloudaudit.ingest.domain.arn import parse_role_arn
+from cloudaudit.ingest.domain.connect import new_external_id
+from cloudaudit.ingest.domain.cur.formats import CostFormat, Layout
+from cloudaudit.ingest.domain.cur.mapping import MappedBatch, RowProblem, describe_format, map_batch
+from cloudaudit.ingest.domain.errors import IngestError, InvalidInput
+from cloudaudit.ingest.service.context import Ingest
+from cloudaudit.ingest.service.summaries import publish_changed_days
+
+log = logging.getLogger(__name__)
+MAX_PROBLEMS_KEPT = 1000
+
+
+@dataclass
+class ImportProgress:
+    file: str
+    bytes_done: int
+    bytes_total: int
+    rows_loaded: int
+    rows_rejected: int
+
+
+@dataclass
+class ReportedProblem:
+    file: str
+    unit: str
+    problem: RowProblem
+
+    def describe(self) -> str:
+        return f"{self.file}: {self.problem.describe(self.unit)}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, self.unit: self.problem.line, "column": self.problem.column,
+                "value": self.problem.value, "reason": self.problem.reason}
+
+
+@dataclass
+class ImportReport:
+    import_id: UUID
+    files: dict[str, str] = field(default_factory=dict)  # name -> format
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    other_providers: Counter[str] = field(default_factory=Counter)
+    problems: list[ReportedProblem] = field(default_factory=list)
+    periods: set[tuple[str, date]] = field(default_factory=set)
+    days_published: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_read / self.seconds if self.seconds else 0.0
+
+    def add(self, name: str, unit: str, mapped: MappedBatch, parser_problems: list[RowProblem]) -> None:
+        self.rows_read += mapped.rows_in + len(parser_problems)
+        self.rows_loaded += mapped.table.num_rows
+        self.rows_rejected += mapped.bad_rows + len(parser_problems)
+        self.other_providers.update(mapped.other_providers)
+        room = MAX_PROBLEMS_KEPT - len(self.problems)
+        if room > 0:
+            found = sorted([*parser_problems, *mapped.problems],
+                           key=lambda p: (p.line is None, p.line or 0))
+            self.problems.extend(ReportedProblem(name, unit, p) for p in found[:room])
+
+
+ProgressCallback = Callable[[ImportProgress], None]
+
+
+async def find_files(ctx: Ingest, team_id: UUID, locations: list[str],
+                     account: str | None) -> list[CostFile]:
+    files: list[CostFile] = []
+    for location in locations:
+        if location.startswith("s3://"):
+            credentials = await _s3_credentials(ctx, team_id, account)
+            s3 = await asyncio.to_thread(ctx.aws.s3, credentials)
+            files.extend(await asyncio.to_thread(
+                cost_files.s3_files, s3, location, AwsGateway.list_keys, AwsGateway.open_object))
+        else:
+            files.extend(await asyncio.to_thread(cost_files.local_files, Path(location)))
+    if not files:
+        raise InvalidInput("give at least one cost file, directory or s3://bucket/prefix")
+    return files
+
+
+async def _s3_credentials(ctx: Ingest, team_id: UUID, account: str | None) -> Any:
+    """Read a customer's export bucket through their role (the team's connected account)."""
+    async with ctx.uow() as uow:
+        rows = [r for r in await uow.repo.accounts_of_team(team_id) if r["role_arn"]]
+        external_id = await uow.repo.existing_external_id(team_id)
+    if account:
+        rows = [r for r in rows if account in (r["aws_account_id"], str(r["account_id"]))]
+    if not rows:
+        return None  # CloudAudit's own credentials (a bucket it was granted directly)
+    if len(rows) > 1:
+        raise InvalidInput("the team has several connected accounts: say which one's role "
+                           "reads the bucket with --account AWS_ACCOUNT_ID")
+    role = parse_role_arn(rows[0]["role_arn"])
+    return await asyncio.to_thread(ctx.aws.assume, role, external_id or "")
+
+
+def _next_mapped(batches: Iterator[Batch], layout: Layout) -> tuple[Batch, MappedBatch] | None:
+    batch = next(batches, None)
+    if batch is None:
+        return None
+    return batch, map_batch(batch.batch, layout, batch.line_of)
+
+
+def _pairs(table: pa.Table) -> list[tuple[str, date]]:
+    grouped = table.group_by(["aws_account_id", "billing_period"]).aggregate([])
+    return list(zip(grouped.column("aws_account_id").to_pylist(),
+                    grouped.column("billing_period").to_pylist(), strict=True))
+
+
+def _day_ranges(table: pa.Table) -> list[tuple[str, date, date]]:
+    grouped = table.group_by("aws_account_id").aggregate(
+        [("usage_date", "min"), ("usage_date", "max")])
+    return list(zip(grouped.column("aws_account_id").to_pylist(),
+                    grouped.column("usage_date_min").to_pylist(),
+                    grouped.column("usage_date_max").to_pylist(), strict=True))
+
+
+class _Import:
+    """State of one import transaction."""
+
+    def __init__(self, ctx: Ingest, team_id: UUID, report: ImportReport) -> None:
+        self.ctx, self.team_id, self.report = ctx, team_id, report
+        self.accounts: dict[str, UUID] = {}
+        self.partitions = Partitions()
+        self.replaced: set[tuple[UUID, date]] = set()
+        self.ranges: dict[UUID, tuple[date, date]] = {}
+        self.rows_by_account: Counter[UUID] = Counter()
+
+    def widen(self, account_id: UUID, first: date | None, last: date | None) -> None:
+        if first is None or last is None:
+            return
+        known = self.ranges.get(account_id)
+        self.ranges[account_id] = (min(first, known[0]), max(last, known[1])) if known else (first, last)
+
+    async def load(self, uow: Any, table: pa.Table, source: str) -> None:
+        for aws_account_id in set(pc.unique(table.column("aws_account_id")).to_pylist()):
+            if aws_account_id not in self.accounts:
+                self.accounts[aws_account_id] = await uow.repo.upsert_account(
+                    self.team_id, aws_account_id, account_id=uuid4(),
+                    status=AccountStatus.IMPORT_ONLY.value)
+        months = {month_start(d) for d in pc.unique(table.column("usage_date")).to_pylist()}
+        await self.partitions.ensure(uow.session, months)
+        for aws_account_id, period in _pairs(table):
+            key = (self.accounts[aws_account_id], period)
+            self.report.periods.add((aws_account_id, period))
+            if key not in self.replaced:
+                previous = await delete_billing_period(uow.session, *key)
+                self.widen(key[0], previous.first_day, previous.last_day)
+                self.replaced.add(key)
+        for aws_account_id, first, last in _day_ranges(table):
+            self.widen(self.accounts[aws_account_id], first, last)
+        counts = table.group_by("aws_account_id").aggregate([("aws_account_id", "count")])
+        for aws_account_id, count in zip(counts.column("aws_account_id").to_pylist(),
+                                         counts.column("aws_account_id_count").to_pylist(), strict=True):
+            self.rows_by_account[self.accounts[aws_account_id]] += count
+        payload = await asyncio.to_thread(
+            lambda: to_csv(with_ids(table, self.team_id, self.report.import_id, source, self.accounts)))
+        await copy_line_items(uow.session, payload)
+
+
+async def import_costs(ctx: Ingest, team_id: UUID, locations: list[str], account: str | None = None,
+                       progress: ProgressCallback | None = None) -> ImportReport:
+    started = time.monotonic()
+    files = await find_files(ctx, team_id, locations, account)
+    report = ImportReport(import_id=uuid4())
+    async with ctx.uow() as uow:
+        await uow.repo.external_id(team_id, new_external_id())  # the team exists for ingest now
+        await uow.repo.add_import(import_id=report.import_id, team_id=team_id, started_at=utcnow(),
+                                  status="running", sources=locations, formats={})
+        await uow.commit()
+    try:
+        await _run(ctx, team_id, files, report, progress)
+    except IngestError as exc:
+        async with ctx.uow() as uow:
+            await uow.repo.finish_import(report.import_id, status="failed",
+                                         problems=[{"reason": exc.message}])
+            await uow.commit()
+        raise
+    report.seconds = time.monotonic() - started
+    log.info("cost import done", extra={
+        "team_id": str(team_id), "import_id": str(report.import_id), "rows": report.rows_loaded,
+        "rejected": report.rows_rejected, "rows_per_s": round(report.rows_per_second)})
+    return report
+
+
+async def _run(ctx: Ingest, team_id: UUID, files: list[CostFile], report: ImportReport,
+               progress: ProgressCallback | None) -> None:
+    total_bytes = sum(f.size for f in files)
+    done = {"bytes": 0}
+
+    def on_bytes(size: int) -> None:
+        done["bytes"] += size
+
+    async with ctx.uow() as uow:
+        state = _Import(ctx, team_id, report)
+        for row in await uow.repo.accounts_of_team(team_id):
+            state.accounts[row["aws_account_id"]] = row["account_id"]
+        for cost_file in files:
+            layout, batches = await asyncio.to_thread(
+                cost_files.open_batches, cost_file, ctx.settings.import_block_bytes, on_bytes)
+            report.files[cost_file.name] = describe_format(layout)
+            source = "focus" if layout.format is CostFormat.FOCUS else "cur"
+            pending = asyncio.ensure_future(asyncio.to_thread(_next_mapped, batches, layout))
+            while (item := await pending) is not None:
+                # Parse the next batch while this one is written.
+                pending = asyncio.ensure_future(asyncio.to_thread(_next_mapped, batches, layout))
+                batch, mapped = item
+                report.add(cost_file.name, batch.unit, mapped, batch.problems)
+                if mapped.table.num_rows:
+                    await state.load(uow, mapped.table, source)
+                if progress is not None:
+                    progress(ImportProgress(cost_file.name, done["bytes"], total_bytes,
+                                            report.rows_loaded, report.rows_rejected))
+        changed: list[summary_store.ChangedDay] = []
+        if state.ranges:
+            first = min(r[0] for r in state.ranges.values())
+            last = max(r[1] for r in state.ranges.values())
+            changed = await summary_store.rebuild(uow.session, list(state.ranges), first,
+                                                  last + timedelta(days=1), ctx.settings.top_drivers)
+        accounts = {row["account_id"]: row for row in await uow.repo.accounts_of_team(team_id)}
+        report.days_published = await publish_changed_days(uow, changed, accounts, utcnow().date())
+        for account_id, rows in state.rows_by_account.items():
+            first, last = state.ranges[account_id]
+            await uow.emit(ACCOUNT_SYNCED, AccountSynced(
+                team_id=team_id, account_id=account_id,
+                aws_account_id=accounts[account_id]["aws_account_id"], source="cur",
+                days=(last - first).days + 1, rows=rows))
+        await uow.repo.finish_import(
+            report.import_id, status="succeeded", formats=report.files,
+            rows_loaded=report.rows_loaded, rows_rejected=report.rows_rejected,
+            rows_other_providers=sum(report.other_providers.values()),
+            problems=[p.as_dict() for p in report.problems],
+            periods=sorted([a, p.isoformat()] for a, p in report.periods))
+        await uow.commit()

@@ -1,0 +1,246 @@
+"""Cost Explorer sync of one account: the window, the paged pulls, the replacement of the
+pulled days, summaries and events; and the team-wide on-demand and scheduled syncs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from cloudaudit.common.clock import utcnow
+from cloudaudit.common.events.account import (
+    ACCOUNT_SYNCED,
+    AccountStatus,
+    AccountSynced,
+    SyncReply,
+    SyncRequest,
+)
+from cloudaudit.ingest.adapters import summary_store
+from cloudaudit.ingest.adapters.aws import CallStats
+from cloudaudit.ingest.adapters.cost_store import replace_ce_costs
+from cloudaudit.ingest.domain.arn import parse_role_arn
+from cloudaudit.ingest.domain.cost_explorer import (
+    SERVICE_REGION,
+    SERVICE_USAGE_TYPE,
+    CeAnswerInvalid,
+    CeDay,
+    Grouping,
+    cost_and_usage_request,
+    merge_pages,
+    sync_window,
+    tag_grouping,
+)
+from cloudaudit.ingest.domain.errors import (
+    AwsUnavailable,
+    IngestError,
+    InvalidInput,
+    NotFound,
+    SyncInProgress,
+)
+from cloudaudit.ingest.service.context import Ingest
+from cloudaudit.ingest.service.summaries import publish_changed_days
+from cloudaudit.ingest.settings import CE_MAX_HISTORY_DAYS
+
+log = logging.getLogger(__name__)
+MAX_PAGES_PER_GROUPING = 1000  # a runaway NextPageToken loop must end
+SCHEDULER_BATCH = 10
+
+
+@dataclass
+class SyncOutcome:
+    account_id: UUID
+    aws_account_id: str
+    start: date
+    end: date
+    ce_requests: int
+    rows: int
+    days_changed: int
+    throttled_retries: int
+
+
+def next_sync_at(now: datetime, account_id: UUID, interval_minutes: int) -> datetime:
+    """Every interval, each account at its own offset inside the first tenth of it, so many
+    accounts spread their Cost Explorer load instead of syncing at the same minute."""
+    spread = interval_minutes * 60 * 0.1 * ((account_id.int % 997) / 997)
+    return now + timedelta(minutes=interval_minutes, seconds=spread)
+
+
+async def _pull(ctx: Ingest, client: Any, start: date, end: date, grouping: Grouping,
+                stats: CallStats) -> dict[date, CeDay]:
+    pages: list[dict[str, Any]] = []
+    token: str | None = None
+    for _ in range(MAX_PAGES_PER_GROUPING):
+        request = cost_and_usage_request(start, end, grouping, token)
+        page = await asyncio.to_thread(ctx.aws.cost_and_usage_page, client, request, stats)
+        pages.append(page)
+        token = page.get("NextPageToken")
+        if not token:
+            break
+    return merge_pages(pages, grouping)
+
+
+async def sync_account(ctx: Ingest, account_id: UUID, days: int | None = None) -> SyncOutcome:
+    async with ctx.account_lock(account_id) as locked:
+        if not locked:
+            raise SyncInProgress("a sync of this account is already running; it will finish "
+                                 "on its own, try again in a minute")
+        return await _sync_locked(ctx, account_id, days)
+
+
+async def _sync_locked(ctx: Ingest, account_id: UUID, days: int | None) -> SyncOutcome:
+    run_id = uuid4()
+    async with ctx.uow() as uow:
+        account = await uow.repo.account(account_id)
+        if account is None:
+            raise NotFound(f"no account {account_id}")
+        if not account["role_arn"] or account["status"] == AccountStatus.IMPORT_ONLY.value:
+            raise InvalidInput(
+                f"account {account['aws_account_id']} is known only from imported files; connect "
+                f"it with `cloudaudit accounts connect` to sync it from Cost Explorer")
+        team_id = account["team_id"]
+        external_id = await uow.repo.existing_external_id(team_id) or ""
+        oldest_estimated = await uow.repo.oldest_estimated_day(account_id)
+        tag_keys = await uow.repo.tag_keys(team_id)
+        await uow.repo.add_run(run_id, team_id, account_id, "cost_explorer")
+        await uow.repo.update_account(account_id, status=AccountStatus.SYNCING.value)
+        await uow.commit()
+    today = utcnow().date()
+    start, end = sync_window(
+        today, ctx.settings.initial_sync_days, account["last_synced_day"], oldest_estimated,
+        ctx.settings.restate_days, CE_MAX_HISTORY_DAYS, days)
+    stats = CallStats()
+    results: dict[str, dict[date, CeDay]] = {}
+    try:
+        role = parse_role_arn(account["role_arn"])
+        if start < end:
+            credentials = await asyncio.to_thread(ctx.aws.assume, role, external_id)
+            client = await asyncio.to_thread(ctx.aws.cost_explorer, credentials)
+            for grouping in (SERVICE_REGION, SERVICE_USAGE_TYPE, *map(tag_grouping, tag_keys)):
+                results[grouping.name] = await _pull(ctx, client, start, end, grouping, stats)
+    except (IngestError, CeAnswerInvalid) as exc:
+        error = exc if isinstance(exc, IngestError) else AwsUnavailable(
+            f"Cost Explorer answered something unreadable: {exc}")
+        await _record_sync_failure(ctx, account, run_id, error, stats)
+        raise error from None
+    return await _store(ctx, account, run_id, start, end, results, stats, today)
+
+
+async def _record_sync_failure(ctx: Ingest, account: dict[str, Any], run_id: UUID,
+                               exc: IngestError, stats: CallStats) -> None:
+    step = getattr(exc, "step", None)
+    async with ctx.uow() as uow:
+        await uow.repo.finish_run(run_id, "failed", error=exc.message, ce_requests=stats.requests)
+        await uow.repo.update_account(
+            account["account_id"], status=AccountStatus.FAILED.value, last_error=exc.message,
+            last_error_step=step.value if step else None,
+            next_sync_at=next_sync_at(utcnow(), account["account_id"],
+                                      ctx.settings.sync_interval_minutes))
+        await uow.commit()
+    log.warning("cost explorer sync failed", extra={
+        "team_id": str(account["team_id"]), "account": account["aws_account_id"],
+        "code": exc.code, "ce_requests": stats.requests})
+
+
+async def _store(ctx: Ingest, account: dict[str, Any], run_id: UUID, start: date, end: date,
+                 results: dict[str, dict[date, CeDay]], stats: CallStats,
+                 today: date) -> SyncOutcome:
+    account_id, team_id = account["account_id"], account["team_id"]
+    now = utcnow()
+    rows = 0
+    async with ctx.uow() as uow:
+        for grouping, days in results.items():
+            costs = [cost for day in days.values() for cost in day.costs]
+            rows += await replace_ce_costs(uow.session, account_id, team_id, run_id, grouping,
+                                           start, end, costs)
+        answered = [(account_id, day) for day in results.get(SERVICE_REGION.name, {})]
+        changed = await summary_store.rebuild(uow.session, [account_id], start, end,
+                                              ctx.settings.top_drivers, answered)
+        await publish_changed_days(uow, changed, {account_id: account}, today)
+        await uow.repo.finish_run(run_id, "succeeded", ce_requests=stats.requests,
+                                  days=(end - start).days, rows=rows,
+                                  details={"start": start.isoformat(), "end": end.isoformat(),
+                                           "throttled_retries": stats.throttled_retries})
+        fields: dict[str, Any] = {
+            "status": AccountStatus.CONNECTED.value, "last_error": None, "last_error_step": None,
+            "last_sync_at": now,
+            "next_sync_at": next_sync_at(now, account_id, ctx.settings.sync_interval_minutes),
+        }
+        if start < end:
+            fields["last_synced_day"] = end - timedelta(days=1)
+        await uow.repo.update_account(account_id, **fields)
+        await uow.emit(ACCOUNT_SYNCED, AccountSynced(
+            team_id=team_id, account_id=account_id, aws_account_id=account["aws_account_id"],
+            source="cost_explorer", days=(end - start).days, rows=rows,
+            ce_requests=stats.requests))
+        await uow.commit()
+    log.info("cost explorer sync done", extra={
+        "team_id": str(team_id), "account": account["aws_account_id"], "start": str(start),
+        "end": str(end), "ce_requests": stats.requests, "rows": rows, "changed": len(changed)})
+    return SyncOutcome(account_id, account["aws_account_id"], start, end, stats.requests, rows,
+                       len(changed), stats.throttled_retries)
+
+
+class Syncer:
+    """Syncs running in the background of the service process (on demand and scheduled)."""
+
+    def __init__(self, ctx: Ingest, concurrency: int = 4) -> None:
+        self.ctx = ctx
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, account_id: UUID, days: int | None = None) -> None:
+        task = asyncio.create_task(self._run(account_id, days))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, account_id: UUID, days: int | None) -> None:
+        async with self._slots:
+            try:
+                await sync_account(self.ctx, account_id, days)
+            except SyncInProgress:
+                log.info("sync skipped: already running", extra={"account_id": str(account_id)})
+            except IngestError as exc:
+                log.warning("sync failed", extra={"account_id": str(account_id),
+                                                  "code": exc.code, "error": exc.message[:300]})
+
+    async def request(self, request: SyncRequest) -> SyncReply:
+        async with self.ctx.uow() as uow:
+            rows = await uow.repo.accounts_of_team(request.team_id)
+        if request.account_id is not None:
+            rows = [r for r in rows if r["account_id"] == request.account_id]
+            if not rows:
+                return SyncReply.failure("not_found", "the team has no such account; "  # type: ignore[return-value]
+                                         "see `cloudaudit accounts list`")
+        started = [r["account_id"] for r in rows if r["role_arn"]
+                   and r["status"] != AccountStatus.IMPORT_ONLY.value]
+        skipped = [r["account_id"] for r in rows if r["account_id"] not in started]
+        for account_id in started:
+            self.start(account_id, request.days)
+        return SyncReply(started=started, skipped=skipped)
+
+    async def tick(self) -> int:
+        """Start the syncs that are due; returns how many."""
+        now = utcnow()
+        hold = now + timedelta(minutes=self.ctx.settings.sync_interval_minutes)
+        async with self.ctx.uow() as uow:
+            due = await uow.repo.claim_due_accounts(now, hold, SCHEDULER_BATCH)
+            await uow.commit()
+        for row in due:
+            self.start(row["account_id"])
+        return len(due)
+
+    async def scheduler_loop(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception as exc:  # the loop must outlive a database blip
+                log.warning("sync scheduler tick failed", extra={"error": str(exc)[:300]})
+            await asyncio.sleep(self.ctx.settings.scheduler_tick_s)
+
+    async def drain(self) -> None:
+        """Wait for running syncs (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
