@@ -119,6 +119,15 @@ class Harness:
                                     target_user_id=reply.user_id, role=role),
                                 identity.ChangeRoleReply)
             assert changed.ok, changed.error
+        # The owner has used the bot, so it knows the workspace and whom to warn.
+        await self.driver.command("help", user=owner)
+
+        async def known() -> bool:
+            async with self.deps.uow() as uow:
+                team = await uow.repo.team(self.team_id)
+            return bool(team and team.owner_slack_user_id == owner)
+
+        await eventually(known)
         return self.users
 
     @property
@@ -197,3 +206,61 @@ async def audited(bus: BusClient, action: str) -> Any:
         return records[-1] if records else None
 
     return await eventually(found)
+
+
+async def consumed(bus: BusClient, stream: str, durable: str, count: int) -> None:
+    """Wait until a durable consumer has acknowledged `count` messages (handled, committed)."""
+    js = bus.nc.jetstream()
+
+    async def done() -> bool:
+        try:
+            info = await js.consumer_info(bus.names.stream(stream), durable)
+        except Exception:
+            return False
+        return info.ack_floor.consumer_seq >= count and info.num_ack_pending == 0
+
+    await eventually(done)
+
+
+def anomaly_detected(team_id: UUID, **overrides: Any) -> Any:
+    from uuid import uuid4
+
+    from cloudaudit.common.events.anomaly import (
+        AnomalyDetected,
+        AnomalyKind,
+        RootCause,
+        Severity,
+    )
+
+    values: dict[str, Any] = {
+        "team_id": team_id, "anomaly_id": uuid4(), "account_id": uuid4(),
+        "aws_account_id": AWS_ACCOUNT, "service": "AmazonEC2", "region": "us-east-1",
+        "usage_date": date(2026, 11, 24), "kind": AnomalyKind.SPIKE, "severity": Severity.HIGH,
+        "actual_cost": Decimal("1112.40"), "expected_cost": Decimal("300.00"),
+        "impact": Decimal("812.40"), "impact_pct": Decimal("270.8"),
+        "root_causes": [
+            RootCause(dimension="usage_type", name="BoxUsage:p3.2xlarge",
+                      contribution=Decimal("760.00")),
+            RootCause(dimension="resource", name="i-0abc123def", contribution=Decimal("52.40")),
+        ],
+    }
+    values.update(overrides)
+    return AnomalyDetected(**values)
+
+
+def recommendation_created(team_id: UUID, **overrides: Any) -> Any:
+    from uuid import uuid4
+
+    from cloudaudit.common.events.recommendation import RecommendationCreated
+
+    values: dict[str, Any] = {
+        "team_id": team_id, "recommendation_id": uuid4(), "account_id": uuid4(),
+        "aws_account_id": AWS_ACCOUNT, "resource_id": "i-0idle42", "resource_type": "ec2_instance",
+        "rec_type": "idle_ec2", "title": "Stop idle m5.xlarge i-0idle42",
+        "description": "CPU stayed under 2% for 14 days; it costs $140.16 a month.",
+        "action": "Stop the instance, or terminate it after a snapshot.",
+        "estimated_monthly_savings": Decimal("140.16"), "confidence": Decimal("0.92"),
+        "text_source": "llm",
+    }
+    values.update(overrides)
+    return RecommendationCreated(**values)

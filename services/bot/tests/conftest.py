@@ -101,8 +101,8 @@ async def local_slack(tmp_path) -> AsyncIterator[LocalSlack]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def bot(start_service: Any, settings: CommonSettings, local_slack: LocalSlack,
-              bus: BusClient) -> AsyncIterator[Harness]:
+async def bot(local_slack: LocalSlack, bus: BusClient, start_service: Any,
+              settings: CommonSettings) -> AsyncIterator[Harness]:
     """identity (real) + bot (real, HTTP mode with a bot token) against the local Slack."""
     await start_service("identity")
     harness = await start_bot(start_service, make_bot_settings(settings, local_slack),

@@ -37,9 +37,10 @@ def find_element(blocks: list[dict[str, Any]], wanted: str) -> tuple[str | None,
         if block.get("accessory"):
             candidates.append(block["accessory"])
         for element in candidates:
-            label = ((element.get("text") or {}).get("text") or "")
-            if element.get("type") in ("button", "static_select", "overflow") and (
-                    element.get("action_id") == wanted or label == wanted):
+            if element.get("type") not in ("button", "static_select", "overflow"):
+                continue
+            label = (element.get("text") or {}).get("text") or ""
+            if wanted in (element.get("action_id"), label):
                 return block.get("block_id"), element
     raise ButtonNotFound(f"no button or menu {wanted!r} in the message")
 

@@ -64,6 +64,43 @@ def _number(view: dict[str, Any], block_id: str) -> Decimal | None:
         raise CommandError(f"{raw} is not a number") from None
 
 
+def _view(ix: Interaction) -> dict[str, Any]:
+    return ix.body.get("view") or {}
+
+
+async def _ack_form(ack: Ack, errors: dict[str, str]) -> None:
+    """A modal's answer: field errors keep it open (and the lazy part then does nothing)."""
+    if errors:
+        await ack(response_action="errors", errors=errors)
+    else:
+        await ack()
+
+
+def _dismiss_errors(view: dict[str, Any]) -> dict[str, str]:
+    reason = _input(view, "reason")
+    if reason is None or len(reason) < 3:
+        return {"reason": "Say in a few words why (it goes in the audit log)."}
+    return {}
+
+
+def _connect_errors(view: dict[str, Any]) -> dict[str, str]:
+    problem = role_arn_problem(_input(view, "role_arn") or "")
+    return {"role_arn": problem} if problem else {}
+
+
+def _settings_errors(view: dict[str, Any]) -> dict[str, str]:
+    errors = {}
+    for block_id in ("min_impact", "min_impact_pct"):
+        try:
+            number = _number(view, block_id)
+        except CommandError as exc:
+            errors[block_id] = exc.message
+            continue
+        if number is not None and number < 0:
+            errors[block_id] = "Use zero or more."
+    return errors
+
+
 def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     # -- anomaly alerts ---------------------------------------------------------------------
     @guarded(deps, actors, Action.ANOMALY_FEEDBACK)
@@ -104,34 +141,29 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     app.action(rec_views.ACTION_DISMISS)(ack=just_ack, lazy=[ask_why_dismiss])
 
     async def ack_dismiss(ack: Ack, view: dict[str, Any]) -> None:
-        reason = _input(view, "reason")
-        if reason is None or len(reason) < 3:
-            await ack(response_action="errors",
-                      errors={"reason": "Say in a few words why (it goes in the audit log)."})
-            return
-        await ack()
+        await _ack_form(ack, _dismiss_errors(view))
 
-    @guarded(deps, actors, Action.DISMISS_RECOMMENDATION)
-    async def dismiss(ix: Interaction) -> Answer:
-        view = ix.body.get("view") or {}
+    @guarded(deps, actors, lambda ix: None if _dismiss_errors(_view(ix))
+             else Action.DISMISS_RECOMMENDATION)
+    async def dismiss(ix: Interaction) -> Answer | None:
+        if _dismiss_errors(_view(ix)):
+            return None  # the form showed the error; nothing to do
         return await decisions.decide(ix.who, deps, _uuid(ix.meta.get("r")), Decision.DISMISS,
-                                      reason=_input(view, "reason"))
+                                      reason=_input(_view(ix), "reason"))
 
     app.view(rec_views.VIEW_DISMISS)(ack=ack_dismiss, lazy=[dismiss])
 
     # -- connect modal ------------------------------------------------------------------------
     async def ack_connect(ack: Ack, view: dict[str, Any]) -> None:
-        problem = role_arn_problem(_input(view, "role_arn") or "")
-        if problem:
-            await ack(response_action="errors", errors={"role_arn": problem})
-            return
-        await ack()
+        await _ack_form(ack, _connect_errors(view))
 
-    @guarded(deps, actors, Action.CONNECT_ACCOUNT)
+    @guarded(deps, actors, lambda ix: None if _connect_errors(_view(ix))
+             else Action.CONNECT_ACCOUNT)
     async def submit_connect(ix: Interaction) -> Answer | None:
-        view = ix.body.get("view") or {}
-        return await connect.connect(ix.who, deps, _input(view, "role_arn") or "",
-                                     _input(view, "name"))
+        if _connect_errors(_view(ix)):
+            return None
+        return await connect.connect(ix.who, deps, _input(_view(ix), "role_arn") or "",
+                                     _input(_view(ix), "name"))
 
     app.view(account_views.VIEW_CONNECT)(ack=ack_connect, lazy=[submit_connect])
 
@@ -156,23 +188,14 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     app.action(team_views.ACTION_EDIT_SETTINGS)(ack=just_ack, lazy=[edit_settings])
 
     async def ack_settings(ack: Ack, view: dict[str, Any]) -> None:
-        errors = {}
-        for block_id in ("min_impact", "min_impact_pct"):
-            try:
-                number = _number(view, block_id)
-            except CommandError as exc:
-                errors[block_id] = exc.message
-                continue
-            if number is not None and number < 0:
-                errors[block_id] = "Use zero or more."
-        if errors:
-            await ack(response_action="errors", errors=errors)
-            return
-        await ack()
+        await _ack_form(ack, _settings_errors(view))
 
-    @guarded(deps, actors, Action.CHANGE_SETTINGS)
-    async def save_settings(ix: Interaction) -> Answer:
-        view = ix.body.get("view") or {}
+    @guarded(deps, actors, lambda ix: None if _settings_errors(_view(ix))
+             else Action.CHANGE_SETTINGS)
+    async def save_settings(ix: Interaction) -> Answer | None:
+        view = _view(ix)
+        if _settings_errors(view):
+            return None
         return await team_admin.change_thresholds(ix.who, deps, _number(view, "min_impact"),
                                                   _number(view, "min_impact_pct"))
 
