@@ -73,7 +73,7 @@ class AwsGateway:
         self._session = boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret,
                                       region_name=settings.aws_region)
         # Our own back-off decides retries (and counts Cost Explorer requests exactly).
-        self._config = Config(retries={"max_attempts": 1, "mode": "standard"},
+        self._config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
                               connect_timeout=5, read_timeout=60, max_pool_connections=20)
         self.assume_role_calls = 0
 
