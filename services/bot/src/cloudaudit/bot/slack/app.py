@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 LAZY_DRAIN_S = 10.0
+NOT_INSTALLED = ("CloudAudit is not installed in this Slack workspace (or it was removed). "
+                 "Ask a workspace admin to install it again from CloudAudit's install page.")
 
 
 class TrackedLazyRunner(AsyncLazyListenerRunner):
@@ -78,6 +80,7 @@ def build_bolt_app(deps: Deps, actors: ActorDirectory,
         "signing_secret": settings.reveal(settings.signing_secret) or "",
         "process_before_response": False,
         "request_verification_enabled": mode is not SlackMode.SOCKET,
+        "user_facing_authorize_error_message": NOT_INSTALLED,
     }
     if mode is SlackMode.HTTP_OAUTH:
         assert store is not None
