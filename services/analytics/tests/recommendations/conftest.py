@@ -45,7 +45,8 @@ class SeededAccount:
         self.ec2 = session.client("ec2", endpoint_url=url)
         self.cloudwatch = session.client("cloudwatch", endpoint_url=url)
         self.now = datetime.now(UTC)
-        self._ami = self.ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        self._ami = next(image["ImageId"] for image in self.ec2.describe_images(Owners=["amazon"])["Images"]
+                         if image.get("Platform") != "windows")  # the price table is Linux
 
     def _backend(self) -> Any:
         return get_backend("ec2")[self.account_id][self.region]

@@ -38,7 +38,8 @@ class SeededAccount:
         self.ec2 = self.session.client("ec2", endpoint_url=url)
         self.cloudwatch = self.session.client("cloudwatch", endpoint_url=url)
         self.now = datetime.now(UTC)
-        self._ami = self.ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        self._ami = next(image["ImageId"] for image in self.ec2.describe_images(Owners=["amazon"])["Images"]
+                         if image.get("Platform") != "windows")  # the price table is Linux
 
     def _backend(self) -> Any:
         # History the API cannot create (a launch or snapshot 120 days ago) is set on moto's

@@ -8,6 +8,8 @@ from typing import Protocol
 from uuid import UUID
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 from cloudaudit.common.logging import register_secret
 from cloudaudit.ingest.adapters.inventory_settings import InventorySettings
@@ -103,9 +105,20 @@ class CombinedDirectory:
         return list(found.values())
 
 
+# Service models are large (EC2's takes most of a second to parse): load them once per process.
+_LOADER = botocore.loaders.create_loader()
+
+
+def new_session(**credentials: str) -> boto3.Session:
+    """A boto3 session sharing the process-wide model loader."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.Session(botocore_session=core, **credentials)
+
+
 def open_session(access: AccountAccess, endpoint_url: str | None) -> boto3.Session:
     """A session in the customer's account: assume their read-only role with our ExternalId."""
-    base = boto3.Session()
+    base = new_session()
     if not access.role_arn:
         return base
     kwargs = {"RoleArn": access.role_arn, "RoleSessionName": ROLE_SESSION_NAME,
@@ -122,6 +135,6 @@ def open_session(access: AccountAccess, endpoint_url: str | None) -> boto3.Sessi
             "exists and trusts CloudAudit with this team's ExternalId") from None
     register_secret(credentials["SecretAccessKey"])
     register_secret(credentials["SessionToken"])
-    return boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
-                         aws_secret_access_key=credentials["SecretAccessKey"],
-                         aws_session_token=credentials["SessionToken"])
+    return new_session(aws_access_key_id=credentials["AccessKeyId"],
+                       aws_secret_access_key=credentials["SecretAccessKey"],
+                       aws_session_token=credentials["SessionToken"])
