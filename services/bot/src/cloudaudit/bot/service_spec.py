@@ -10,4 +10,5 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     build="cloudaudit.bot.entrypoints.app:build",
     default_http_port=8084,
+    cli="cloudaudit.bot.entrypoints.cli:register",
 )
