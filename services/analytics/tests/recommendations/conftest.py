@@ -182,6 +182,9 @@ OPENAI_KEY = "sk-test-recommendations-0123456789"
 
 @pytest.fixture
 def llm_env(fake_llm: FakeLlm, monkeypatch: pytest.MonkeyPatch) -> FakeLlm:
+    fake_llm.mode = "good"
+    fake_llm.requests.clear()
+    fake_llm.authorization.clear()
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", fake_llm.url)
     monkeypatch.setenv("OPENAI_MODEL", "fake-writer-1")
@@ -210,3 +213,24 @@ def static_account(monkeypatch: pytest.MonkeyPatch):
 
 
 NUMBER = re.compile(r"(?<![A-Za-z0-9_.\-])\$?\d[\d,]*(?:\.\d+)?%?")
+
+
+@pytest.fixture
+def team_with_account(bus, static_account):
+    """A Slack workspace's team (owner + member, enrolled by identity) with one AWS account."""
+    from cloudaudit.common.bus import rpc
+    from cloudaudit.common.events.identity import RPC_SLACK_USER, SlackUserReply, SlackUserRequest
+
+    async def make() -> Team:
+        async def enrol(user: str) -> SlackUserReply:
+            reply = await rpc(bus.broker, bus.names, RPC_SLACK_USER, SlackUserRequest(
+                slack_team_id="T-ACME", slack_user_id=user, slack_team_name="Acme"), SlackUserReply)
+            assert reply.ok, reply.error
+            return reply
+        owner = await enrol("U-OWNER")
+        member = await enrol("U-MEMBER")
+        assert owner.team_id is not None and owner.user_id and member.user_id
+        team = Team(owner.team_id, uuid4(), owner.user_id, member.user_id)
+        static_account(team.team_id, team.account_id)
+        return team
+    return make
