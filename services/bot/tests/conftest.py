@@ -30,6 +30,7 @@ from bot_support import (
 )
 
 from cloudaudit.bot.localslack import LocalSlack
+from cloudaudit.bot.slack.listeners import INTERNAL_ERROR
 from cloudaudit.common.events import account, anomaly, cost, recommendation
 from cloudaudit.common.settings import CommonSettings
 from cloudaudit.common.testing import BusClient
@@ -109,5 +110,9 @@ async def bot(local_slack: LocalSlack, bus: BusClient, start_service: Any,
                               local_slack, bus)
     yield harness
     await harness.driver.close()
+    # Whatever a test did, no one was ever shown the internal-error apology.
+    await harness.service.app.listener_runner.lazy_listener_runner.drain()
+    apologies = [m.text for m in local_slack.messages if INTERNAL_ERROR in m.text]
+    assert apologies == [], "a listener failed; see the log above"
 
 

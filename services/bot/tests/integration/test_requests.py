@@ -46,6 +46,9 @@ async def test_help_is_the_ack_itself_and_lists_every_subcommand(bot):
     for usage, _ in SUBCOMMANDS:
         assert usage.split(" ")[0] in text
     assert response.elapsed_s < 1.0
+    # The slow half has nothing to add: no second message, certainly no error.
+    await bot.service.app.listener_runner.lazy_listener_runner.drain()
+    assert bot.slack.calls_to("response_url") == []
 
 
 async def test_unknown_input_answers_help_not_a_stack_trace(bot):
@@ -55,6 +58,8 @@ async def test_unknown_input_answers_help_not_a_stack_trace(bot):
     assert "I don't know `frobnicate the budget`" in text
     assert "/cloudaudit spend" in text
     assert "Traceback" not in response.text
+    await bot.service.app.listener_runner.lazy_listener_runner.drain()
+    assert bot.slack.calls_to("response_url") == []
 
 
 async def test_bad_arguments_explain_the_usage(bot):

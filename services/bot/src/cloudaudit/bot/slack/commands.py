@@ -106,7 +106,9 @@ def _parsed(text: str) -> Command | CommandError:
 def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     def action_for(ix: Interaction) -> Action | None:
         parsed = _parsed(str(ix.body.get("text") or ""))
-        return SUBCOMMANDS[parsed.name].action if isinstance(parsed, Command) else None
+        if isinstance(parsed, Command) and parsed.name in SUBCOMMANDS:
+            return SUBCOMMANDS[parsed.name].action
+        return None  # help and unknown input: answered in the ack, nothing to authorize
 
     async def ack_command(ack: Callable[..., Awaitable[None]], command: dict[str, Any]) -> None:
         parsed = _parsed(str(command.get("text") or ""))
@@ -120,8 +122,8 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     @guarded(deps, actors, action_for)
     async def run_subcommand(ix: Interaction) -> Answer | None:
         parsed = _parsed(str(ix.body.get("text") or ""))
-        if not isinstance(parsed, Command) or parsed.name == "help":
-            return None  # answered in the ack
+        if not isinstance(parsed, Command) or parsed.name not in SUBCOMMANDS:
+            return None  # help: answered in the ack
         return await SUBCOMMANDS[parsed.name].run(ix, parsed, deps, actors)
 
     app.command(COMMAND)(ack=ack_command, lazy=[run_subcommand])
