@@ -114,7 +114,7 @@ async def test_members_snooze_owners_approve_and_dismiss_and_every_decision_is_a
         ("recommendation.snoozed", team.member), ("recommendation.approved", team.owner),
         ("recommendation.dismissed", team.owner)]
     assert rows[1].details["reason"] == "old build cache"
-    assert rows[1].details["estimated_monthly_savings"] == "4.000000"  # 40 GiB x $0.10
+    assert rows[1].details["estimated_monthly_savings"] == "4.00"  # 40 GiB x $0.10
     async with db.connect() as conn:
         status = (await conn.execute(text(
             "SELECT status FROM analytics.recommendations WHERE recommendation_id = :r"),

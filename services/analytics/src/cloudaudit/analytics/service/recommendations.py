@@ -47,6 +47,7 @@ from cloudaudit.common.events.recommendation import (
     RefreshReply,
     RefreshRequest,
 )
+from cloudaudit.common.money import to_cents
 
 log = logging.getLogger(__name__)
 SOURCE = "analytics"
@@ -106,7 +107,7 @@ async def refresh(request: RefreshRequest, deps: RecommendationDeps) -> RefreshR
         await uow.commit()
     return RefreshReply(
         accounts=len(inventory.accounts), open_total=open_total,
-        open_monthly_savings=Decimal(open_savings), llm_texts=texts.llm,
+        open_monthly_savings=to_cents(Decimal(open_savings)), llm_texts=texts.llm,
         template_texts=texts.template, cached_texts=texts.cached,
         problems=[p for inv in inventory.accounts for p in inv.problems], **counts)
 
@@ -232,7 +233,7 @@ async def _implement(uow: RecommendationUnitOfWork, row: dict[str, Any],
                        team_id=row["team_id"], recommendation_id=row["recommendation_id"],
                        aws_account_id=row["aws_account_id"], realized_monthly_savings=realized,
                        resource_id=row["resource_id"], rec_type=row["type"],
-                       estimated_monthly_savings=row["estimated_monthly_savings"],
+                       estimated_monthly_savings=to_cents(row["estimated_monthly_savings"]),
                        evidence=outcome.evidence))
     await _audit(uow, row, None, "recommendation.implemented",
                  {"realized_monthly_savings": str(realized), "evidence": outcome.evidence})
@@ -308,7 +309,7 @@ async def _record_decision(request: DecideRequest, deps: RecommendationDeps,
         await _audit(uow, row, request.user_id, f"recommendation.{move.to.status.value}", {
             "from": current.status.value, "reason": request.reason,
             "snoozed_until": move.snoozed_until.isoformat() if move.snoozed_until else None,
-            "estimated_monthly_savings": str(row["estimated_monthly_savings"])})
+            "estimated_monthly_savings": str(to_cents(row["estimated_monthly_savings"]))})
         await uow.commit()
     return DecideReply(status=move.to.status, snoozed_until=move.snoozed_until)
 
@@ -327,7 +328,7 @@ def summary(row: dict[str, Any]) -> RecommendationSummary:
         recommendation_id=row["recommendation_id"], aws_account_id=row["aws_account_id"],
         resource_id=row["resource_id"], rec_type=row["type"], title=row["title"],
         description=row["description"],
-        estimated_monthly_savings=row["estimated_monthly_savings"],
+        estimated_monthly_savings=to_cents(row["estimated_monthly_savings"]),
         confidence=row["confidence_score"], status=RecommendationState(row["status"]).status,
         created_at=row["created_at"], resource_type=row["resource_type"], action=row["action"],
         region=row["region"], text_source=row["text_source"],
