@@ -23,9 +23,8 @@ import boto3
 import moto.settings
 import pytest
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
-
 from cloudaudit.ingest.settings import IngestSettings
+from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
 REPO = Path(__file__).resolve().parents[3]
@@ -93,7 +92,7 @@ class FaultProxy:
                 if self.command != "HEAD":
                     self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle  # noqa: N815
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -235,7 +234,7 @@ class CustomerAccount:
             f"{self.moto_url}/moto-api/static/ce/cost-and-usage-results",
             data=json.dumps({"account_id": self.account_id, "results": list(results)}).encode(),
             headers={"Content-Type": "application/json"}, method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 201
 
     def bucket(self, name: str, files: dict[str, bytes]) -> None:

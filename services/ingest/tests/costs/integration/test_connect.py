@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 from uuid import UUID, uuid4
 
 import pytest
-
 from cloudaudit.common.bus import rpc
 from cloudaudit.common.events.account import (
     RPC_ACCOUNTS,

@@ -215,13 +215,14 @@ def open_batches(cost_file: CostFile, block_bytes: int, on_bytes: Callable[[int]
 def _csv_batches(name: str, buffered: io.BufferedReader, header: list[str],
                  block_bytes: int) -> Iterator[Batch]:
     columns = [c.strip().lstrip("\ufeff") for c in header]
-    invalid: list[RowProblem] = []
+    invalid: list[tuple[int, int, RowProblem]] = []  # (record number, line breaks, problem)
 
     def on_invalid(row: Any) -> str:
-        invalid.append(RowProblem(
-            line=row.number, column="(whole row)", value=(row.text or "")[:80],
+        text = row.text or ""
+        invalid.append((row.number or 0, text.count("\n"), RowProblem(
+            line=row.number, column="(whole row)", value=text[:80],
             reason=f"has {row.actual_columns} fields where the header has {row.expected_columns}",
-        ))
+        )))
         return "skip"
 
     try:
@@ -237,22 +238,26 @@ def _csv_batches(name: str, buffered: io.BufferedReader, header: list[str],
     except (pa.ArrowInvalid, OSError) as exc:
         buffered.close()
         raise CostSourceUnreadable(f"{name} cannot be parsed as CSV: {exc}") from None
-    next_line = 2  # the header is line 1
+    next_record, breaks_before = 2, 0  # the header is record (and line) 1
     try:
         while True:
-            invalid.clear()
+            # The reader parses its first block when opened: rows it skipped then belong to the
+            # first batch, so the list is emptied after each batch, not before.
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
                 return
             except (pa.ArrowInvalid, OSError, EOFError) as exc:
-                raise CostSourceUnreadable(f"{name} broke off after line {next_line - 1}: {exc}") from None
-            skipped = sorted(p.line for p in invalid if p.line is not None)
-            newlines = _newlines_per_row(batch)
-            first = next_line
-            line_of = _line_locator(first, newlines, skipped)
-            yield Batch(batch=batch, line_of=line_of, unit="line", problems=list(invalid))
-            next_line = first + batch.num_rows + int(newlines.sum()) + len(invalid)
+                raise CostSourceUnreadable(
+                    f"{name} broke off after record {next_record - 1}: {exc}") from None
+            skipped = sorted((number, breaks) for number, breaks, _ in invalid)
+            locator = _LineLocator(next_record, breaks_before, _newlines_per_row(batch), skipped)
+            problems = [RowProblem(locator.line_of_skipped(number), p.column, p.value, p.reason)
+                        for number, _, p in sorted(invalid, key=lambda item: item[0])]
+            yield Batch(batch=batch, line_of=locator.line_of, unit="line", problems=problems)
+            next_record += batch.num_rows + len(skipped)
+            breaks_before += locator.total_breaks
+            invalid.clear()
     finally:
         buffered.close()
 
@@ -269,20 +274,38 @@ def _newlines_per_row(batch: pa.RecordBatch) -> np.ndarray:
     return total
 
 
-def _line_locator(first: int, newlines: np.ndarray, skipped: list[int]) -> Callable[[int], int]:
-    before = np.concatenate(([0], np.cumsum(newlines)[:-1])) if len(newlines) else newlines
+class _LineLocator:
+    """Physical line of a record. The parser numbers records (a record may span lines) and
+    skips malformed ones, so both are counted back in."""
 
-    def line_of(index: int) -> int:
-        line = first + index + int(before[index])
-        # Rows the parser skipped (wrong field count) sit between records: step over them.
-        shift = 0
+    def __init__(self, first_record: int, breaks_before: int, breaks: np.ndarray,
+                 skipped: list[tuple[int, int]]) -> None:
+        self.first = first_record
+        self.breaks_before = breaks_before
+        self.cumulative = np.concatenate(([0], np.cumsum(breaks)))
+        self.skipped_numbers = [number for number, _ in skipped]
+        self.skipped_breaks = np.concatenate(([0], np.cumsum([b for _, b in skipped] or [0])))
+        self.total_breaks = int(self.cumulative[-1]) + int(sum(b for _, b in skipped))
+
+    def _record(self, index: int) -> int:
+        record, shift = self.first + index, 0
         while True:
-            moved = bisect.bisect_right(skipped, line + shift)
+            moved = bisect.bisect_right(self.skipped_numbers, record + shift)
             if moved == shift:
-                return line + shift
+                return record + shift
             shift = moved
 
-    return line_of
+    def line_of(self, index: int) -> int:
+        record = self._record(index)
+        skipped_before = bisect.bisect_left(self.skipped_numbers, record)
+        return (record + self.breaks_before + int(self.cumulative[index])
+                + int(self.skipped_breaks[skipped_before]))
+
+    def line_of_skipped(self, number: int) -> int:
+        skipped_before = bisect.bisect_left(self.skipped_numbers, number)
+        valid_before = min(max(number - self.first - skipped_before, 0), len(self.cumulative) - 1)
+        return (number + self.breaks_before + int(self.cumulative[valid_before])
+                + int(self.skipped_breaks[skipped_before]))
 
 
 def _parquet_batches(cost_file: CostFile, on_bytes: Callable[[int], None]

@@ -25,6 +25,7 @@ from cloudaudit.ingest.domain.spend import (
     rank,
 )
 from cloudaudit.ingest.service.context import Ingest
+from cloudaudit.ingest.service.summaries import plain
 
 
 async def spend(ctx: Ingest, query: SpendQuery) -> SpendAnswer:
@@ -56,8 +57,9 @@ async def spend_rpc(ctx: Ingest, request: SpendRequest) -> SpendReply:
     except IngestError as exc:
         return SpendReply(ok=False, error=RpcError(code=exc.code, message=exc.message))
     return SpendReply(
-        total=answer.total, start=request.start, end=request.end, metric=request.metric,
-        groups=[SpendGroup(key=row.key, total=row.amount,
-                           points=[SpendPoint(period=p, amount=a) for p, a in sorted(row.points.items())])
+        total=plain(answer.total), start=request.start, end=request.end, metric=request.metric,
+        groups=[SpendGroup(key=row.key, total=plain(row.amount),
+                           points=[SpendPoint(period=p, amount=plain(a))
+                                   for p, a in sorted(row.points.items())])
                 for row in answer.rows],
     )

@@ -19,16 +19,24 @@ from cloudaudit.ingest.adapters.unit_of_work import IngestUnitOfWork
 BACKFILL_AFTER_DAYS = 3
 
 
+def plain(amount: Decimal | None) -> Decimal | None:
+    """Sums carry the storage scale (0.192000000000); events carry the value (0.192)."""
+    if amount is None:
+        return None
+    return amount.normalize() if amount else Decimal(0)
+
+
 def _drivers(raw: Any) -> list[CostDriver]:
     items = json.loads(raw) if isinstance(raw, str) else (raw or [])
-    return [CostDriver(name=str(i["name"])[:500], cost=Decimal(str(i["cost"]))) for i in items]
+    return [CostDriver(name=str(i["name"])[:500], cost=plain(Decimal(str(i["cost"]))))
+            for i in items]
 
 
 def _line(row: dict[str, Any]) -> CostLine:
     return CostLine(
         summary_id=row["summary_id"], service=row["service"], region=row["region"],
-        unblended_cost=row["unblended_cost"], amortized_cost=row["amortized_cost"],
-        usage_quantity=row["usage_quantity"],
+        unblended_cost=plain(row["unblended_cost"]), amortized_cost=plain(row["amortized_cost"]),
+        usage_quantity=plain(row["usage_quantity"]),
         top_usage_types=_drivers(row["top_usage_types"]),
         top_resources=_drivers(row["top_resources"]),
     )
@@ -47,7 +55,7 @@ async def publish_changed_days(uow: IngestUnitOfWork, changed: list[ChangedDay],
         event = CostDayRecorded(
             team_id=account["team_id"], account_id=day.account_id,
             aws_account_id=account["aws_account_id"], usage_date=day.usage_date,
-            total_unblended_cost=day.total_unblended_cost,
+            total_unblended_cost=plain(day.total_unblended_cost),
             lines=lines.get((day.account_id, day.usage_date), []),
             is_estimated=day.is_estimated, revision=day.revision, source=day.source,
             backfill=day.usage_date < backfill_before,

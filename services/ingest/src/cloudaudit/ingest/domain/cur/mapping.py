@@ -192,11 +192,22 @@ def map_batch(
         column = layout.column_for(name)
         return batch.column(names.index(column)) if column in names else None
 
+    # Rows of other providers (FOCUS exports of several clouds) are skipped, not reported.
+    other: Counter[str] = Counter()
+    other_rows: set[int] = set()
+    provider_column = layout.provider_column()
+    if provider_column is not None:
+        providers = as_text(batch.column(names.index(provider_column)), length).to_pylist()
+        for index, provider in enumerate(providers):
+            if provider is not None and provider.strip().lower() not in AWS_PROVIDERS:
+                other[provider.strip()] += 1
+                other_rows.add(index)
+
     bad_rows: dict[int, RowProblem] = {}
 
     def report(column: str | None, raw: pa.Array | None, bad: BadValues) -> None:
         for index, reason in bad:
-            if index in bad_rows:
+            if index in bad_rows or index in other_rows:
                 continue
             value = None
             if raw is not None:
@@ -243,18 +254,8 @@ def map_batch(
         tags = [None] * length
 
     keep = [True] * length
-    for index in bad_rows:
+    for index in (*bad_rows, *other_rows):
         keep[index] = False
-    other: Counter[str] = Counter()
-    provider_column = layout.provider_column()
-    if provider_column is not None:
-        providers = as_text(batch.column(names.index(provider_column)), length).to_pylist()
-        for index, provider in enumerate(providers):
-            if provider is not None and provider.strip().lower() not in AWS_PROVIDERS:
-                if keep[index]:
-                    other[provider.strip()] += 1
-                keep[index] = False
-
     mask = pa.array(keep, pa.bool_())
     tag_arrays = _tag_columns(tags)
     table = _assemble(values, tag_arrays, layout, length).filter(mask)
