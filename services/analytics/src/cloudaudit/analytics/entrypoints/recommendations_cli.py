@@ -1,0 +1,135 @@
+"""`cloudaudit recommendations`: list a team's savings recommendations, or refresh them now."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+from cloudaudit.analytics.adapters.orm import SCHEMA
+from cloudaudit.analytics.adapters.recommendation_repository import RecommendationUnitOfWork
+from cloudaudit.analytics.service.recommendations import list_recommendations
+from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker, rpc
+from cloudaudit.common.cli_support import cli_settings, database, print_rows, run_cli
+from cloudaudit.common.events.recommendation import (
+    RPC_REFRESH,
+    RecommendationsRequest,
+    RecommendationStatus,
+    RefreshReply,
+    RefreshRequest,
+)
+from cloudaudit.common.infra import resolve_endpoints
+from cloudaudit.common.money import format_usd
+
+REFRESH_TIMEOUT_S = 300.0
+COLUMNS = ["recommendation_id", "type", "resource", "monthly_savings", "confidence", "status",
+           "title"]
+STATUSES = ", ".join(s.value for s in RecommendationStatus)
+
+app = typer.Typer(help="Savings recommendations: what to change in AWS, and what it saves.",
+                  no_args_is_help=False)
+Team = Annotated[str | None, typer.Option("--team", help="Team id (see `cloudaudit teams list`)")]
+Format = Annotated[str, typer.Option("--format", help="table or json")]
+
+
+class CliError(Exception):
+    """A mistake the user can fix; shown as one line."""
+
+
+def _team(value: str | None) -> UUID:
+    if not value:
+        raise typer.BadParameter("--team is required (a team id from `cloudaudit teams list`)")
+    try:
+        return UUID(value)
+    except ValueError:
+        raise typer.BadParameter("--team must be a team id (see `cloudaudit teams list`)") from None
+
+
+def _status(value: str) -> RecommendationStatus | None:
+    if value == "all":
+        return None
+    try:
+        return RecommendationStatus(value.lower())
+    except ValueError:
+        raise typer.BadParameter(f"--status must be one of {STATUSES} or all") from None
+
+
+def _format(value: str) -> str:
+    if value not in ("table", "json"):
+        raise typer.BadParameter("--format must be table or json")
+    return value
+
+
+@app.callback(invoke_without_command=True)
+def recommendations(
+    ctx: typer.Context,
+    team: Team = None,
+    status: Annotated[str, typer.Option("--status", help=f"{STATUSES} or all")] = "open",
+    fmt: Format = "table",
+    limit: Annotated[int, typer.Option(help="At most this many, largest savings first")] = 50,
+) -> None:
+    """A team's recommendations, largest monthly savings first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    request = RecommendationsRequest(team_id=_team(team), status=_status(status),
+                                     limit=min(max(limit, 1), 200))
+    output = _format(fmt)
+
+    async def go() -> None:
+        async with database(SCHEMA) as sessions:
+            reply = await list_recommendations(request, RecommendationUnitOfWork(sessions))
+        rows: list[dict[str, Any]] = []
+        for rec in reply.recommendations:
+            row = rec.model_dump(mode="json")
+            row.update(type=rec.rec_type, resource=rec.resource_id,
+                       monthly_savings=str(rec.estimated_monthly_savings)
+                       if output == "json" else format_usd(rec.estimated_monthly_savings),
+                       confidence=str(rec.confidence), status=rec.status.value)
+            rows.append(row)
+        if output == "json":
+            typer.echo(json.dumps(rows, indent=2))
+        else:
+            print_rows(rows, COLUMNS, "table")
+    run_cli(go())
+
+
+@app.command("refresh")
+def refresh(team: Team = None, fmt: Format = "table") -> None:
+    """Re-evaluate the team's AWS accounts now (needs the services running: `cloudaudit up`)."""
+    request = RefreshRequest(team_id=_team(team))
+    output = _format(fmt)
+
+    async def go() -> None:
+        settings = cli_settings()
+        endpoints, _ = resolve_endpoints(settings, start=False)
+        names = BusNames(settings.bus_prefix)
+        broker = make_broker(endpoints.nats_url, names, "cli", 1)
+        try:
+            await broker.connect()
+            reply = await rpc(broker, names, RPC_REFRESH, request, RefreshReply, REFRESH_TIMEOUT_S)
+        except BusUnavailable as exc:
+            raise CliError(str(exc)) from None
+        except OSError as exc:
+            raise CliError(f"cannot reach NATS at {endpoints.nats_url} ({exc}); start CloudAudit "
+                           "with `cloudaudit up`") from None
+        finally:
+            await broker.stop()
+        if not reply.ok:
+            assert reply.error is not None
+            raise CliError(f"{reply.error.code}: {reply.error.message}")
+        if output == "json":
+            typer.echo(reply.model_dump_json(indent=2))
+            return
+        typer.echo(f"accounts {reply.accounts}: {reply.created} new, {reply.refreshed} refreshed, "
+                   f"{reply.implemented} implemented, {reply.expired} expired; "
+                   f"{reply.open_total} open worth {format_usd(reply.open_monthly_savings)} a month "
+                   f"(texts: {reply.llm_texts} LLM, {reply.template_texts} template, "
+                   f"{reply.cached_texts} cached)")
+        for problem in reply.problems:
+            typer.secho(f"note: {problem}", fg="yellow")
+    run_cli(go(), (CliError,))
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="recommendations")
