@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -264,3 +265,20 @@ def recommendation_created(team_id: UUID, **overrides: Any) -> Any:
     }
     values.update(overrides)
     return RecommendationCreated(**values)
+
+
+SNAPSHOTS = Path(__file__).parent / "unit" / "snapshots"
+
+
+def assert_snapshot(name: str, payload: Any) -> None:
+    """Compare Block Kit with its reviewed snapshot (UPDATE_SNAPSHOTS=1 rewrites them)."""
+    import os
+
+    rendered = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    path = SNAPSHOTS / f"{name}.json"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rendered, encoding="utf-8")
+        return
+    assert path.exists(), f"no snapshot {path.name}; run with UPDATE_SNAPSHOTS=1 and review it"
+    assert rendered == path.read_text(encoding="utf-8"), f"{name} changed; review the diff"

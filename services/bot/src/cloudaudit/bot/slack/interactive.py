@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -109,7 +110,8 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
         return await decisions.anomaly_feedback(ix.who, deps, _uuid(value.get("a")),
                                                 Feedback(value.get("f", "useful")))
 
-    app.action(anomaly_views.ACTION_FEEDBACK)(ack=just_ack, lazy=[anomaly_feedback])
+    app.action(re.compile(f"^{anomaly_views.ACTION_FEEDBACK}:"))(ack=just_ack,
+                                                                  lazy=[anomaly_feedback])
     app.action(anomaly_views.ACTION_CONSOLE)(just_ack)  # a link: Slack opens it, nothing to do
     app.action(account_views.ACTION_QUICK_CREATE)(just_ack)
 
@@ -137,7 +139,7 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
             rec_id, title, ix.channel_id, (ix.body.get("container") or {}).get("message_ts")))
 
     app.action(rec_views.ACTION_APPROVE)(ack=just_ack, lazy=[approve])
-    app.action(rec_views.ACTION_SNOOZE)(ack=just_ack, lazy=[snooze])
+    app.action(re.compile(f"^{rec_views.ACTION_SNOOZE}:"))(ack=just_ack, lazy=[snooze])
     app.action(rec_views.ACTION_DISMISS)(ack=just_ack, lazy=[ask_why_dismiss])
 
     async def ack_dismiss(ack: Ack, view: dict[str, Any]) -> None:

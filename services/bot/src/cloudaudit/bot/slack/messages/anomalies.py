@@ -32,6 +32,8 @@ ACTION_CONSOLE = "anomaly_console"
 ROOT_CAUSES_SHOWN = 5
 COST_EXPLORER = "https://us-east-1.console.aws.amazon.com/costmanagement/home#/cost-explorer"
 
+FEEDBACK_LABELS = {Feedback.USEFUL: "Useful", Feedback.NOT_USEFUL: "Not useful",
+                   Feedback.EXPECTED: "Expected spend"}
 FEEDBACK_WORDS = {Feedback.USEFUL: "useful", Feedback.NOT_USEFUL: "not useful",
                   Feedback.EXPECTED: "expected spend"}
 STATUS_WORDS = {AnomalyStatus.OPEN: ":rotating_light: Open",
@@ -81,9 +83,9 @@ def anomaly_alert(event: AnomalyDetected) -> list[Block]:
     value = {"a": str(event.anomaly_id)}
     blocks.append(actions(
         f"anomaly:{event.anomaly_id}",
-        button("Useful", ACTION_FEEDBACK, {**value, "f": Feedback.USEFUL.value}, style="primary"),
-        button("Not useful", ACTION_FEEDBACK, {**value, "f": Feedback.NOT_USEFUL.value}),
-        button("Expected spend", ACTION_FEEDBACK, {**value, "f": Feedback.EXPECTED.value}),
+        # action_ids must be unique within a block (Slack rejects the message otherwise).
+        *[button(FEEDBACK_LABELS[f], f"{ACTION_FEEDBACK}:{f.value}", {**value, "f": f.value},
+                 style="primary" if f is Feedback.USEFUL else None) for f in Feedback],
         link_button("Open in AWS", ACTION_CONSOLE, console_url(event)),
     ))
     blocks.append(status_block(STATUS_WORDS[AnomalyStatus.OPEN]))

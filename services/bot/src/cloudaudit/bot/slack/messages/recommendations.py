@@ -70,7 +70,7 @@ def recommendation_alert(event: RecommendationCreated) -> list[Block]:
                                f"Approve *{escape(event.title)}*? It is recorded in the audit "
                                "log under your name.", "Approve")),
         button("Dismiss", ACTION_DISMISS, value, style="danger"),
-        *[button(f"Snooze {d}d", ACTION_SNOOZE, {**value, "d": d}) for d in SNOOZE_DAYS],
+        *[button(f"Snooze {d}d", f"{ACTION_SNOOZE}:{d}", {**value, "d": d}) for d in SNOOZE_DAYS],
     ))
     blocks.append(status_block(":hourglass_flowing_sand: Open: waiting for an owner or admin"))
     return blocks
