@@ -152,6 +152,9 @@ class FakeLlm:
         self.authorization.append(request.headers.get("Authorization", ""))
         if self.mode == "hang":
             await asyncio.Event().wait()  # never answers; the client's timeout must fire
+        if self.mode == "error":
+            return web.json_response({"error": {"message": "upstream overloaded",
+                                                "type": "server_error"}}, status=500)
         content = self.answer(body)
         return web.json_response({
             "id": f"chatcmpl-{uuid4().hex[:10]}", "object": "chat.completion", "created": 0,

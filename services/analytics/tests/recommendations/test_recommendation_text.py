@@ -131,3 +131,32 @@ def test_the_cache_key_changes_with_the_facts_and_the_model():
     assert sheet_hash(sheet, "m1") != sheet_hash(moved, "m1")
     assert sheet_hash(sheet, "m1") != sheet_hash(sheet, "m2")
     assert candidate.estimated_monthly_savings == Decimal("10.00")
+
+
+async def test_the_openai_key_never_reaches_a_log_line(llm_env):
+    import io
+    import logging
+    import os
+
+    from cloudaudit.common.logging import JsonFormatter
+
+    key = os.environ["OPENAI_API_KEY"]
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        candidate = unattached_gp2_volume()
+        for mode in ("error", "invented", "good"):
+            llm_env.mode = mode
+            await LlmWriter(RecommendationSettings()).write(candidate, fact_sheet(candidate))
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+
+    assert "LLM call failed" in captured.getvalue()
+    assert key not in captured.getvalue()
+    assert llm_env.authorization[-1] == f"Bearer {key}"  # it was really used
