@@ -205,8 +205,15 @@ class AwsGateway:
     def cost_explorer(self, credentials: CachedCredentials) -> Any:
         return self._client("ce", credentials)
 
-    def cost_and_usage_page(self, client: Any, request: dict[str, Any], stats: CallStats) -> dict[str, Any]:
-        return self._with_backoff(lambda: client.get_cost_and_usage(**request), stats)
+    def cost_and_usage_page(self, client: Any, request: dict[str, Any], stats: CallStats,
+                            role: RoleArn) -> dict[str, Any]:
+        """One page; every AWS failure becomes a typed error naming the fix."""
+        try:
+            return self._with_backoff(lambda: client.get_cost_and_usage(**request), stats)
+        except ClientError as exc:
+            raise connect.probe_failed(role, PROBES[0], error_code(exc), error_message(exc)) from None
+        except BotoCoreError as exc:
+            raise AwsUnavailable(f"could not reach Cost Explorer: {exc}"[:300]) from None
 
     # -- S3 -------------------------------------------------------------------------------------
     def s3(self, credentials: CachedCredentials | None = None) -> Any:

@@ -21,7 +21,7 @@ from cloudaudit.common.events.account import (
 from cloudaudit.ingest.adapters import summary_store
 from cloudaudit.ingest.adapters.aws import CallStats
 from cloudaudit.ingest.adapters.cost_store import replace_ce_costs
-from cloudaudit.ingest.domain.arn import parse_role_arn
+from cloudaudit.ingest.domain.arn import RoleArn, parse_role_arn
 from cloudaudit.ingest.domain.cost_explorer import (
     SERVICE_REGION,
     SERVICE_USAGE_TYPE,
@@ -68,13 +68,13 @@ def next_sync_at(now: datetime, account_id: UUID, interval_minutes: int) -> date
     return now + timedelta(minutes=interval_minutes, seconds=spread)
 
 
-async def _pull(ctx: Ingest, client: Any, start: date, end: date, grouping: Grouping,
-                stats: CallStats) -> dict[date, CeDay]:
+async def _pull(ctx: Ingest, client: Any, role: RoleArn, start: date, end: date,
+                grouping: Grouping, stats: CallStats) -> dict[date, CeDay]:
     pages: list[dict[str, Any]] = []
     token: str | None = None
     for _ in range(MAX_PAGES_PER_GROUPING):
         request = cost_and_usage_request(start, end, grouping, token)
-        page = await asyncio.to_thread(ctx.aws.cost_and_usage_page, client, request, stats)
+        page = await asyncio.to_thread(ctx.aws.cost_and_usage_page, client, request, stats, role)
         pages.append(page)
         token = page.get("NextPageToken")
         if not token:
@@ -119,7 +119,7 @@ async def _sync_locked(ctx: Ingest, account_id: UUID, days: int | None) -> SyncO
             credentials = await asyncio.to_thread(ctx.aws.assume, role, external_id)
             client = await asyncio.to_thread(ctx.aws.cost_explorer, credentials)
             for grouping in (SERVICE_REGION, SERVICE_USAGE_TYPE, *map(tag_grouping, tag_keys)):
-                results[grouping.name] = await _pull(ctx, client, start, end, grouping, stats)
+                results[grouping.name] = await _pull(ctx, client, role, start, end, grouping, stats)
     except (IngestError, CeAnswerInvalid) as exc:
         error = exc if isinstance(exc, IngestError) else AwsUnavailable(
             f"Cost Explorer answered something unreadable: {exc}")
