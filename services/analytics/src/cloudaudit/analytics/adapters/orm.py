@@ -6,3 +6,6 @@ SCHEMA = "analytics"
 metadata = service_metadata(SCHEMA)
 
 outbox = outbox_table(metadata)
+
+# Capability tables register themselves on `metadata` (Alembic's env sees them all).
+from cloudaudit.analytics.adapters import anomaly_orm as _anomaly_orm  # noqa: E402, F401

@@ -1,0 +1,318 @@
+"""Anomaly detection over the real bus and database: cost days in, alerts, feedback, plans."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import pytest
+from cloudaudit.analytics.domain.detector import CostAnomalyDetector, DetectorConfig, Thresholds
+from cloudaudit.analytics.settings import AnalyticsSettings
+from cloudaudit.common.bus import publish_event, rpc
+from cloudaudit.common.clock import utcnow
+from cloudaudit.common.db import asyncpg_url
+from cloudaudit.common.events.anomaly import (
+    RPC_ANOMALIES,
+    RPC_ANOMALY_FEEDBACK,
+    RPC_EXPECT,
+    RPC_TEAM_SETTINGS,
+    AnomaliesReply,
+    AnomaliesRequest,
+    AnomalyDetected,
+    AnomalyFeedbackReply,
+    AnomalyFeedbackRequest,
+    AnomalyStatus,
+    AnomalyUpdated,
+    ExpectSpendReply,
+    ExpectSpendRequest,
+    Feedback,
+    TeamSettingsReply,
+    TeamSettingsRequest,
+)
+from cloudaudit.common.events.audit import AuditRecorded
+from cloudaudit.common.events.cost import COST_DAY_RECORDED, CostDayRecorded, CostDriver, CostLine
+from cloudaudit.common.testing import eventually
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+TODAY = utcnow().date()
+AWS_ACCOUNT = "123456789012"
+EC2, S3 = ("AmazonEC2", "us-east-1"), ("AmazonS3", "us-east-1")
+SUMMARY_IDS = {EC2: uuid4(), S3: uuid4()}
+
+
+def ec2_cost(day: date) -> Decimal:
+    """$200 on weekdays, $150 at weekends, a few dollars of day-to-day wobble."""
+    base = Decimal(150) if day.weekday() >= 5 else Decimal(200)
+    return base + Decimal((day.toordinal() * 7) % 11) - 5
+
+
+def cost_day(team_id: UUID, account_id: UUID, day: date, ec2: Decimal | None = None,
+             s3: Decimal = Decimal("20.00"), revision: int = 1, backfill: bool = False,
+             extra_usage: Decimal = Decimal(0)) -> CostDayRecorded:
+    ec2 = ec2_cost(day) if ec2 is None else ec2
+    usage = [CostDriver(name="USE1-BoxUsage:m5.large", cost=ec2 - extra_usage)]
+    if extra_usage:
+        usage.append(CostDriver(name="USE1-BoxUsage:p4d.24xlarge", cost=extra_usage))
+    lines = [
+        CostLine(summary_id=SUMMARY_IDS[EC2], service=EC2[0], region=EC2[1], unblended_cost=ec2,
+                 top_usage_types=usage,
+                 top_resources=[CostDriver(name="i-0abc", cost=ec2 - extra_usage)]
+                 + ([CostDriver(name="i-0gpu", cost=extra_usage)] if extra_usage else [])),
+        CostLine(summary_id=SUMMARY_IDS[S3], service=S3[0], region=S3[1], unblended_cost=s3,
+                 top_usage_types=[CostDriver(name="TimedStorage-ByteHrs", cost=s3)]),
+    ]
+    return CostDayRecorded(team_id=team_id, account_id=account_id, aws_account_id=AWS_ACCOUNT,
+                           usage_date=day, total_unblended_cost=ec2 + s3, lines=lines,
+                           revision=revision, backfill=backfill)
+
+
+class Account:
+    """One connected account of one team, and what the test can see of analytics."""
+
+    def __init__(self, bus, db) -> None:
+        self.bus, self.db = bus, db
+        self.team_id, self.account_id = uuid4(), uuid4()
+
+    async def publish(self, event: CostDayRecorded) -> None:
+        await publish_event(self.bus.broker, self.bus.names,
+                            COST_DAY_RECORDED.format(aws_account_id=AWS_ACCOUNT), event)
+
+    async def days_recorded(self) -> int:
+        async with self.db.connect() as conn:
+            return (await conn.execute(text(
+                "SELECT count(*) FROM analytics.cost_days WHERE team_id = :t"),
+                {"t": self.team_id})).scalar_one()
+
+    async def history(self, days: int, until: date, **kwargs) -> None:
+        """Publish `days` days ending the day before `until`, and wait until all are learnt."""
+        before = await self.days_recorded()
+        for offset in range(days, 0, -1):
+            await self.publish(cost_day(self.team_id, self.account_id, until - timedelta(offset),
+                                        backfill=True, **kwargs))
+        await eventually(lambda: self._at_least(before + days), timeout=30)
+
+    async def _at_least(self, count: int) -> bool:
+        return await self.days_recorded() >= count
+
+    async def revision_of(self, day: date) -> int | None:
+        async with self.db.connect() as conn:
+            return (await conn.execute(text(
+                "SELECT revision FROM analytics.cost_days WHERE team_id = :t AND usage_date = :d"),
+                {"t": self.team_id, "d": day})).scalar_one_or_none()
+
+    async def ec2_state(self) -> dict:
+        async with self.db.connect() as conn:
+            row = (await conn.execute(text(
+                "SELECT state, model_version FROM analytics.detector_states "
+                "WHERE team_id = :t AND service = 'AmazonEC2'"), {"t": self.team_id})).one()
+        state = row.state if isinstance(row.state, dict) else json.loads(row.state)
+        return {"state": state, "model_version": row.model_version}
+
+    async def anomalies(self) -> list[dict]:
+        async with self.db.connect() as conn:
+            rows = await conn.execute(text(
+                "SELECT * FROM analytics.cost_anomalies WHERE team_id = :t ORDER BY usage_date"),
+                {"t": self.team_id})
+            return [dict(r) for r in rows.mappings()]
+
+
+@pytest.fixture
+async def db(database_url):
+    engine = create_async_engine(asyncpg_url(database_url))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def analytics_settings(settings) -> AnalyticsSettings:
+    return AnalyticsSettings(**{name: getattr(settings, name)
+                                for name in type(settings).model_fields})
+
+
+@pytest.fixture
+async def analytics(start_service, analytics_settings):
+    return await start_service("analytics", analytics_settings)
+
+
+@pytest.fixture
+def account(bus, db) -> Account:
+    return Account(bus, db)
+
+
+async def detected_messages(queue) -> list[AnomalyDetected]:
+    out = []
+    while not queue.empty():
+        out.append(AnomalyDetected.model_validate_json((await queue.get()).data))
+    return out
+
+
+async def test_spike_is_detected_the_day_it_lands_with_root_cause(analytics, account, bus):
+    detected = await bus.collect("anomaly.v1.detected.>")
+    await account.history(35, until=TODAY)
+    assert detected.empty()  # a month of normal history, backfilled: no alert
+    await account.publish(cost_day(account.team_id, account.account_id, TODAY,
+                                   ec2=ec2_cost(TODAY) + Decimal(700),
+                                   extra_usage=Decimal(700)))
+    message = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
+    assert (message.service, message.region, message.usage_date) == ("AmazonEC2", "us-east-1",
+                                                                     TODAY)
+    assert message.kind.value == "spike" and message.severity.value == "high"  # $700, +350 %
+    assert Decimal(650) < message.impact < Decimal(750) and message.impact_pct > 250
+    assert message.daily_cost_id == SUMMARY_IDS[EC2]
+    top = {(c.dimension, c.name): c.contribution for c in message.root_causes}
+    assert top[("usage_type", "USE1-BoxUsage:p4d.24xlarge")] == Decimal("700.00")
+    assert top[("resource", "i-0gpu")] == Decimal("700.00")
+    rows = await account.anomalies()
+    # the account total saw the same change: recorded, but the channel gets one alert
+    assert [(r["service"], r["alerted"], r["status"]) for r in rows] == [
+        ("AmazonEC2", 1, "open"), (None, 0, "open")]
+    assert await detected_messages(detected) == []
+
+
+async def test_recurring_month_start_fee_is_not_an_anomaly(start_service, analytics_settings,
+                                                           account, bus):
+    first = date(2026, 6, 1)
+    settings = analytics_settings.model_copy(
+        update={"anomaly_alert_window_days": (TODAY - first).days + 1})
+    await start_service("analytics", settings)
+    detected = await bus.collect("anomaly.v1.detected.>")
+    day = first
+    events = []
+    while day < date(2026, 9, 3):
+        fee = Decimal(3000) if day.day == 1 else Decimal(0)  # reserved-instance fee on the 1st
+        events.append(cost_day(account.team_id, account.account_id, day,
+                               ec2=ec2_cost(day) + fee))
+        day += timedelta(1)
+    for event in events:
+        await account.publish(event)
+    await eventually(lambda: account._at_least(len(events)), timeout=30)
+    # 1 July (first fee seen with history) and 1 August, 1 September (recurring): no alert
+    assert await detected_messages(detected) == []
+    assert await account.anomalies() == []
+
+
+async def test_model_continues_across_a_restart(start_service, analytics_settings, account, bus):
+    first = await start_service("analytics", analytics_settings)
+    await account.history(30, until=TODAY)
+    before = await account.ec2_state()
+    await first.stop()
+    detected = await bus.collect("anomaly.v1.detected.>")
+    await start_service("analytics", analytics_settings)
+    # a fresh model would still be warming up (21 days) and could not alert on this spike
+    await account.publish(cost_day(account.team_id, account.account_id, TODAY,
+                                   ec2=ec2_cost(TODAY) + Decimal(500)))
+    message = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
+    assert message.service == "AmazonEC2" and message.usage_date == TODAY
+    after = await account.ec2_state()
+    assert after["model_version"] == before["model_version"] + 1
+    assert after["state"]["detector"]["steps_seen"] == before["state"]["detector"]["steps_seen"] + 1
+
+
+async def test_redelivered_and_restated_days_are_learnt_once(analytics, account):
+    await account.history(25, until=TODAY)
+    last = TODAY - timedelta(1)
+    state = await account.ec2_state()
+    # redelivery: the same day again (a new event id, so JetStream does not drop it)
+    await account.publish(cost_day(account.team_id, account.account_id, last))
+    # a later day proves the redelivered one was consumed before it
+    await account.publish(cost_day(account.team_id, account.account_id, TODAY))
+    await eventually(lambda: account.revision_of(TODAY))
+    after = await account.ec2_state()
+    assert after["model_version"] == state["model_version"] + 1
+    assert after["state"]["detector"]["steps_seen"] == state["state"]["detector"]["steps_seen"] + 1
+    # restatement of the last day: re-learnt from the model as it was before that day
+    restated = ec2_cost(TODAY) + Decimal(3)
+    await account.publish(cost_day(account.team_id, account.account_id, TODAY, ec2=restated,
+                                   revision=2))
+    await eventually(lambda: _equals(account.revision_of(TODAY), 2))
+    final = await account.ec2_state()
+    replay = CostAnomalyDetector(DetectorConfig())
+    for offset in range(25, -1, -1):
+        day = TODAY - timedelta(offset)
+        value = restated if day == TODAY else ec2_cost(day)
+        replay.observe(datetime(day.year, day.month, day.day, tzinfo=UTC), float(value),
+                       Thresholds())
+    assert final["state"]["detector"] == json.loads(json.dumps(replay.to_state()))
+
+
+async def _equals(awaitable, expected) -> bool:
+    return (await awaitable) == expected
+
+
+async def test_feedback_expected_absorbs_the_change_and_is_audited(analytics, account, bus):
+    detected = await bus.collect("anomaly.v1.detected.>")
+    updated = await bus.collect("anomaly.v1.updated.>")
+    audits = await bus.collect("audit.v1.recorded")
+    await account.history(30, until=TODAY - timedelta(1))
+    for day in (TODAY - timedelta(1), TODAY):  # a new level: +$400 a day
+        await account.publish(cost_day(account.team_id, account.account_id, day,
+                                       ec2=ec2_cost(day) + Decimal(400)))
+    alert = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
+    await eventually(lambda: account.revision_of(TODAY))
+    user = uuid4()
+    reply = await rpc(bus.broker, bus.names, RPC_ANOMALY_FEEDBACK, AnomalyFeedbackRequest(
+        team_id=account.team_id, anomaly_id=alert.anomaly_id, user_id=user,
+        feedback=Feedback.EXPECTED, note="new batch cluster"), AnomalyFeedbackReply)
+    assert reply.ok and reply.status is AnomalyStatus.EXPECTED
+    update = AnomalyUpdated.model_validate_json((await eventually(updated.get)).data)
+    assert (update.anomaly_id, update.status, update.feedback, update.by_user) == (
+        alert.anomaly_id, AnomalyStatus.EXPECTED, Feedback.EXPECTED, user)
+    audit = AuditRecorded.model_validate_json((await eventually(audits.get)).data)
+    assert (audit.action, audit.entity_id, audit.user_id, audit.details["feedback"]) == (
+        "anomaly.feedback", str(alert.anomaly_id), user, "expected")
+    state = await account.ec2_state()
+    assert state["state"]["detector"]["episode"] is None  # the new level is normal now
+    listed = await rpc(bus.broker, bus.names, RPC_ANOMALIES, AnomaliesRequest(
+        team_id=account.team_id, status=AnomalyStatus.EXPECTED), AnomaliesReply)
+    assert [a.anomaly_id for a in listed.anomalies] == [alert.anomaly_id]
+    other_team = await rpc(bus.broker, bus.names, RPC_ANOMALY_FEEDBACK, AnomalyFeedbackRequest(
+        team_id=uuid4(), anomaly_id=alert.anomaly_id, user_id=user,
+        feedback=Feedback.NOT_USEFUL), AnomalyFeedbackReply)
+    assert not other_team.ok and other_team.error.code == "not_found"
+
+
+async def test_planned_spend_is_recorded_as_expected_and_not_alerted(analytics, account, bus):
+    detected = await bus.collect("anomaly.v1.detected.>")
+    await account.history(30, until=TODAY)
+    plan = await rpc(bus.broker, bus.names, RPC_EXPECT, ExpectSpendRequest(
+        team_id=account.team_id, user_id=uuid4(), service="AmazonEC2", amount=Decimal(600),
+        start=TODAY, end=TODAY + timedelta(14)), ExpectSpendReply)
+    assert plan.ok and plan.expectation_id
+    await account.publish(cost_day(account.team_id, account.account_id, TODAY,
+                                   ec2=ec2_cost(TODAY) + Decimal(600)))
+    await eventually(lambda: account.revision_of(TODAY))
+    rows = await account.anomalies()
+    assert [(r["service"], r["status"], r["alerted"]) for r in rows if r["service"]] == [
+        ("AmazonEC2", "expected", 0)]
+    assert await detected_messages(detected) == []
+
+
+async def test_team_thresholds_decide_what_alerts(analytics, account, bus):
+    detected = await bus.collect("anomaly.v1.detected.>")
+    raised = await rpc(bus.broker, bus.names, RPC_TEAM_SETTINGS, TeamSettingsRequest(
+        team_id=account.team_id, user_id=uuid4(), min_impact=Decimal(1000)), TeamSettingsReply)
+    assert raised.ok and (raised.min_impact, raised.min_impact_pct) == (Decimal(1000),
+                                                                        Decimal(20))
+    await account.history(30, until=TODAY)
+    await account.publish(cost_day(account.team_id, account.account_id, TODAY,
+                                   ec2=ec2_cost(TODAY) + Decimal(700)))
+    await eventually(lambda: account.revision_of(TODAY))
+    assert await detected_messages(detected) == [] and await account.anomalies() == []
+    read = await rpc(bus.broker, bus.names, RPC_TEAM_SETTINGS,
+                     TeamSettingsRequest(team_id=account.team_id), TeamSettingsReply)
+    assert read.min_impact == Decimal(1000)
+
+
+async def test_backfilled_history_does_not_alert_on_old_days(analytics, account, bus):
+    detected = await bus.collect("anomaly.v1.detected.>")
+    start = TODAY - timedelta(60)
+    for offset in range(55):
+        day = start + timedelta(offset)
+        spike = Decimal(900) if offset == 40 else Decimal(0)  # 20 days ago: old news
+        await account.publish(cost_day(account.team_id, account.account_id, day,
+                                       ec2=ec2_cost(day) + spike, backfill=True))
+    await eventually(lambda: account._at_least(55), timeout=30)
+    assert await detected_messages(detected) == [] and await account.anomalies() == []
