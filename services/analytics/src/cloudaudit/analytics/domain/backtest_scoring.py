@@ -100,6 +100,14 @@ def _cause(at: datetime, events: Sequence[LabelledEvent]) -> str:
     return "other"
 
 
+def _count_false(result: Score, run: list[datetime], steps_per_week: int,
+                 labelled: Sequence[LabelledEvent]) -> None:
+    if run:
+        alerts = math.ceil(len(run) / steps_per_week)
+        result.false_alerts += alerts
+        result.false_by_cause[_cause(run[0], labelled)] += alerts
+
+
 def score(name: str, flags: Mapping[str, Sequence[tuple[datetime, bool]]],
           events: Iterable[LabelledEvent]) -> Score:
     """Score one detector's flags (per series, in time order) against the labels."""
@@ -119,15 +127,9 @@ def score(name: str, flags: Mapping[str, Sequence[tuple[datetime, bool]]],
         detected: set[int] = set()
         run: list[datetime] = []
 
-        def close_run(run: list[datetime]) -> None:
-            if run:
-                alerts = math.ceil(len(run) / steps_per_week)
-                result.false_alerts += alerts
-                result.false_by_cause[_cause(run[0], labelled)] += alerts
-
         for at, flagged in steps:
             if not flagged:
-                close_run(run)
+                _count_false(result, run, steps_per_week, labelled)
                 run = []
                 continue
             hit = next((i for i, e in enumerate(material)
@@ -135,14 +137,14 @@ def score(name: str, flags: Mapping[str, Sequence[tuple[datetime, bool]]],
             if hit is None:
                 run.append(at)
                 continue
-            close_run(run)
+            _count_false(result, run, steps_per_week, labelled)
             run = []
             if hit not in detected:
                 detected.add(hit)
                 event = material[hit]
                 delay = (at - event.start).total_seconds() / 86_400
                 result.delays_by_kind[event.kind].append(delay)
-        close_run(run)
+        _count_false(result, run, steps_per_week, labelled)
         for index, event in enumerate(material):
             result.events += 1
             result.events_by_kind[event.kind] += 1

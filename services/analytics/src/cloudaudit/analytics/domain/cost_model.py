@@ -21,6 +21,7 @@ MIN_FACTOR_FOR_LEVEL = 0.2
 MIN_RELATIVE_NOISE = 0.01
 # Mean absolute deviation x 1.25 estimates a standard deviation for Gaussian noise.
 MAD_TO_SIGMA = 1.25
+MAX_STEPS_PER_DAY_FOR_WEEKLY = 48
 
 
 class WarmEWMean(stats.base.Univariate):
@@ -63,16 +64,20 @@ class CalendarStep:
             return cls((at.weekday(),), at.day == 1)
         minute_of_day = at.hour * 60 + at.minute
         slot = minute_of_day * steps_per_day // 1440
-        return cls((slot, at.weekday()), at.day == 1 and minute_of_day == 0)
+        if steps_per_day <= MAX_STEPS_PER_DAY_FOR_WEEKLY:  # hour of the week
+            return cls((at.weekday() * steps_per_day + slot,), at.day == 1 and minute_of_day == 0)
+        return cls((slot,), at.day == 1 and minute_of_day == 0)
 
 
 def season_sizes(steps_per_day: int) -> tuple[int, ...]:
-    """Weekly pattern for daily data; time-of-day and day-of-week for finer data."""
+    """Day of week for daily data; step of the week for hourly data (office hours happen on
+    weekdays only, which separate hour and weekday factors cannot express); time of day for
+    finer data."""
     if steps_per_day <= 0:
         return ()
-    if steps_per_day == 1:
-        return (7,)
-    return (steps_per_day, 7)
+    if steps_per_day <= MAX_STEPS_PER_DAY_FOR_WEEKLY:
+        return (7 * steps_per_day,)
+    return (steps_per_day,)
 
 
 class CostForecaster(time_series.base.Forecaster):
@@ -81,7 +86,7 @@ class CostForecaster(time_series.base.Forecaster):
     - level: Huber-clipped exponentially weighted mean of the deseasonalised cost, so a spike
       moves it by at most `huber_k` sigmas' worth;
     - seasonal factors: multiplicative (a weekend at 30 % of a weekday is a factor, not noise),
-      normalised to mean 1 at read time;
+      learnt as the ratio of a step's cost to the level;
     - noise: weighted mean absolute deviation relative to the level (proportional noise);
     - month-start charge: the excess of the first step of a month over the usual level, learnt
       separately (support, tax, reserved-instance and Savings Plans fees land there), never
@@ -116,19 +121,12 @@ class CostForecaster(time_series.base.Forecaster):
         return self.level.n
 
     def season(self, step: CalendarStep) -> float:
+        """Seasonal factor of a step: its cost relative to the level (1 until first seen)."""
         factor = 1.0
-        for table, phase in zip(self.factors, step.phases, strict=False):
-            cell = table[phase]
-            if cell.n == 0:
-                continue
-            total = 0.0
-            seen = 0
-            for other in table:
-                if other.n:
-                    total += other.mean
-                    seen += 1
-            if total > 0:
-                factor *= cell.mean * seen / total
+        for index, phase in enumerate(step.phases):
+            cell = self.factors[index][phase]
+            if cell.n:
+                factor *= cell.mean
         return factor
 
     def sigma(self, step: CalendarStep, season: float | None = None) -> float:
@@ -183,14 +181,9 @@ class CostForecaster(time_series.base.Forecaster):
     def _learn_factors(self, y: float, step: CalendarStep, level: float) -> None:
         if level <= 0:
             return
-        for index, (table, phase) in enumerate(zip(self.factors, step.phases, strict=False)):
-            others = 1.0
-            for j, (other_table, other_phase) in enumerate(
-                    zip(self.factors, step.phases, strict=False)):
-                if j != index and other_table[other_phase].n:
-                    others *= other_table[other_phase].mean
-            ratio = y / (level * others) if others > 0 else 1.0
-            cell = table[phase]
+        for index, phase in enumerate(step.phases):
+            cell = self.factors[index][phase]
+            ratio = y / level
             if cell.n >= 3:  # robust: one odd day moves a factor by a bounded amount
                 ratio = min(max(ratio, cell.mean * 0.5), cell.mean * 1.5 + 0.05)
             cell.update(ratio)
@@ -219,13 +212,9 @@ class CostForecaster(time_series.base.Forecaster):
             self.level.reset_to(max(new, 0.0), max(self.level.n, 1))
             return
         for table in self.factors:
-            seen = [cell for cell in table if cell.n]
-            total = sum(cell.mean for cell in seen)
-            if total <= 0:
-                continue
-            for cell in seen:
-                normalised = cell.mean * len(seen) / total
-                cell.reset_to(max((old * normalised + delta) / new, 0.01), cell.n)
+            for cell in table:
+                if cell.n:
+                    cell.reset_to(max((old * cell.mean + delta) / new, 0.01), cell.n)
         self.level.reset_to(new, self.level.n)
 
     def absorb_ratio(self, ratio: float) -> None:

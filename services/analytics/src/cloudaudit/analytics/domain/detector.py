@@ -28,9 +28,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from river import base as river_base
-
 from cloudaudit.analytics.domain.cost_model import CalendarStep, CostForecaster
+from river import base as river_base
 
 STATE_FORMAT = 1
 RECENT_STEPS = 8
@@ -194,7 +193,8 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         z = excess / sigma if sigma > 0 else 0.0
         score = z if z > 0 else 0.0
         warm = model.n >= c.steps(c.min_history_days)
-        if step.month_start and not model.month_start_known():
+        if step.month_start and self.episode is None and self._new_month_start_charge(
+                cost, step):
             model.learn_step(cost, step)  # nothing says yet whether it recurs
             return Verdict(score=0.0, expected=expected, sigma=sigma)
         if not warm:
@@ -204,6 +204,14 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             return self._continue_episode(self.episode, step, stamp, cost, expected, sigma, z,
                                           thresholds)
         return self._outside_episode(step, stamp, cost, expected, sigma, z, thresholds)
+
+    def _new_month_start_charge(self, cost: float, step: CalendarStep) -> bool:
+        """A month-start charge no earlier month start has shown (at least half its size)."""
+        model = self.model
+        charge = cost - model.expected_base(step)
+        if not model.month_start_known():
+            return True
+        return charge > 0 and model.month_start.mean < 0.5 * charge
 
     def _outside_episode(self, step: CalendarStep, stamp: str, cost: float, expected: float,
                          sigma: float, z: float, thresholds: Thresholds) -> Verdict:
@@ -284,16 +292,18 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             episode.recent_expected = ([*episode.recent_expected, expected])[-RECENT_STEPS:]
         else:
             episode.quiet += 1
-        base = dict(score=score, expected=expected, sigma=sigma, kind=episode.kind,
-                    episode_started_at=episode.started_at, continues=episode.continues,
-                    learned=False)
+        alert = False
         if episode.direction > 0 and active and not episode.alerted:
             kind = self._material(episode, expected, thresholds)
             if kind is not None:
-                episode.alerted = True
+                episode.alerted = alert = True
                 episode.kind = kind
-                return Verdict(flagged=True, alert=True, impact=episode.impact,
-                               impact_pct=self._pct(episode, expected), **base)  # type: ignore[arg-type]
+        base = dict(score=score, expected=expected, sigma=sigma, kind=episode.kind,
+                    episode_started_at=episode.started_at, continues=episode.continues,
+                    learned=False)
+        if alert:
+            return Verdict(flagged=True, alert=True, impact=episode.impact,
+                           impact_pct=self._pct(episode, expected), **base)  # type: ignore[arg-type]
         if episode.quiet >= c.steps(c.close_after_days):
             self._close(episode, absorbed=False)
             return Verdict(resolved=episode.alerted and episode.direction > 0,

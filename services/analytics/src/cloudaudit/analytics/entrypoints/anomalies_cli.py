@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
-
 from cloudaudit.analytics.adapters import backtest_csv
 from cloudaudit.analytics.domain.backtest import MalformedBacktestRow
 
@@ -20,7 +19,7 @@ def _open(path: str, mode: str) -> Iterator[TextIO]:
         yield sys.stdin if mode == "r" else sys.stdout
         return
     try:
-        with open(path, mode, newline="", encoding="utf-8") as handle:  # noqa: SIM115
+        with open(path, mode, newline="", encoding="utf-8") as handle:
             yield handle
     except OSError as exc:
         raise MalformedBacktestRow(f"cannot open {path}: {exc.strerror}") from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-
 from cloudaudit.analytics.entrypoints import anomalies_cli, recommendations_cli
 
 
