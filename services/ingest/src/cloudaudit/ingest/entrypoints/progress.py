@@ -6,6 +6,7 @@ import time
 from typing import Any, Self
 
 from cloudaudit.ingest.service.imports import ImportProgress
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -31,8 +32,9 @@ class RowsPerSecond(ProgressColumn):
 class ImportProgressBar:
     """No output unless enabled (stderr is a terminal)."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, console: Console | None = None) -> None:
         self._enabled = enabled
+        self._console = console
         self._progress: Progress | None = None
         self._task: Any = None
         self._started = time.monotonic()
@@ -42,6 +44,7 @@ class ImportProgressBar:
             self._progress = Progress(
                 TextColumn("[bold]importing"), BarColumn(), DownloadColumn(), RowsPerSecond(),
                 TextColumn("ETA"), TimeRemainingColumn(), transient=False,
+                console=self._console,
             )
             self._progress.start()
             self._task = self._progress.add_task("import", total=None, rows=0, rejected=0)

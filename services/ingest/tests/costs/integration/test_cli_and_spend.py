@@ -1,0 +1,167 @@
+"""The `cloudaudit` commands a new user types, and the spend request the bot sends: the same
+code path, exact amounts."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import threading
+from datetime import date
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+from cloudaudit.common import cli as root_cli
+from cloudaudit.common.bus import rpc
+from cloudaudit.common.events.cost import (
+    RPC_SPEND,
+    Granularity,
+    SpendGroupBy,
+    SpendMetric,
+    SpendReply,
+    SpendRequest,
+)
+from cloudaudit.ingest.entrypoints.progress import ImportProgressBar
+from cloudaudit.ingest.service.imports import ImportProgress, import_costs
+from rich.console import Console
+from typer.testing import CliRunner
+
+from ..oracle import DATA, cur2, legacy, totals
+
+_registered = threading.Lock()
+_done: list[bool] = []
+
+
+def cloudaudit_app():
+    with _registered:
+        if not _done:
+            root_cli._register_service_commands()
+            _done.append(True)
+    return root_cli.app
+
+
+@pytest.fixture
+def run_cli(ingest_settings):
+    """`cloudaudit ...` in-process (its own event loop, in a thread), against the test servers."""
+    env = {
+        "DATABASE_URL": ingest_settings.database_url.get_secret_value(),
+        "NATS_URL": ingest_settings.nats_url, "AWS_ENDPOINT_URL": ingest_settings.aws_endpoint_url,
+        "AWS_ACCESS_KEY_ID": ingest_settings.aws_access_key_id.get_secret_value(),
+        "AWS_SECRET_ACCESS_KEY": ingest_settings.aws_secret_access_key.get_secret_value(),
+        "AWS_REGION": ingest_settings.aws_region, "CLOUDAUDIT_LOG_FORMAT": "json",
+        "INGEST_SCHEDULER": "false",
+    }
+
+    async def run(*args: str):
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
+        try:
+            return await asyncio.to_thread(CliRunner().invoke, cloudaudit_app(), list(args), env=env)
+        finally:
+            # The command installs its log handler on the runner's (now closed) stream.
+            root.handlers[:] = handlers
+            root.setLevel(level)
+
+    return run
+
+
+async def test_new_user_connects_imports_and_gets_exact_spend_from_the_cli(run_cli, customer):
+    team = str(uuid4())
+
+    shown = await run_cli("accounts", "external-id", "--team", team)
+    assert shown.exit_code == 0, shown.output
+    external_id = shown.output.split("ExternalId:", 1)[1].split()[0]
+    assert "quickcreate" in shown.output
+    role_arn = customer.create_role(external_id)
+
+    connected = await run_cli("accounts", "connect", "--team", team, "--role-arn", role_arn)
+    assert connected.exit_code == 0, connected.output
+    assert f"connected AWS account {customer.account_id}" in connected.output
+
+    imported = await run_cli("import-costs", str(DATA / "cur2_2024_04.csv.gz"),
+                             str(DATA / "cur_legacy_2024_03.csv"), "--team", team)
+    assert imported.exit_code == 0, imported.output
+    assert "loaded 21 rows, rejected 0" in imported.output
+
+    answer = await run_cli("spend", "--team", team, "--from", "2024-03-01", "--to", "2024-05-01",
+                           "--by", "service", "--metric", "amortized", "--format", "json")
+    assert answer.exit_code == 0, answer.output
+    body = json.loads(answer.output)
+    expected = totals(cur2("cur2_2024_04.csv.gz") + legacy("cur_legacy_2024_03.csv"),
+                      lambda i: i.service, lambda i: i.amortized)
+    assert body["team"] == team and body["metric"] == "amortized" and body["currency"] == "USD"
+    assert (body["from"], body["to"]) == ("2024-03-01", "2024-05-01")
+    assert {r["key"]: Decimal(r["amount"]) for r in body["rows"]} == expected
+    assert Decimal(body["total"]) == sum(expected.values())
+    assert all("E" not in r["amount"] for r in body["rows"])  # plain decimals, never floats
+
+    by_day = await run_cli("spend", "--team", team, "--from", "2024-04-01", "--to", "2024-04-03",
+                           "--by", "day", "--format", "csv")
+    april = totals([i for i in cur2("cur2_2024_04.csv.gz") if i.day <= "2024-04-02"],
+                   lambda i: i.day)
+    assert by_day.output.splitlines() == [
+        "key,amount", f"2024-04-01,{april['2024-04-01']}", f"2024-04-02,{april['2024-04-02']}",
+        f"total,{sum(april.values())}"]
+
+    table = await run_cli("spend", "--team", team, "--from", "2024-04-01", "--to", "2024-05-01",
+                          "--by", "tag:environment")
+    assert table.exit_code == 0 and "TAG:ENVIRONMENT" in table.output and "prod" in table.output
+
+    listed = await run_cli("accounts", "list", "--team", team, "--format", "json")
+    rows = {r["aws_account_id"]: r for r in json.loads(listed.output)}
+    assert rows[customer.account_id]["status"] == "connected"
+    assert rows["444455556666"]["status"] == "import_only"
+
+
+async def test_user_mistakes_are_one_red_line_and_an_exit_code(run_cli, customer):
+    team = str(uuid4())
+
+    not_uuid = await run_cli("spend", "--team", "acme")
+    not_report = await run_cli("import-costs", str(DATA / "not_a_report.csv"), "--team", team)
+    bad_arn = await run_cli("accounts", "connect", "--team", team, "--role-arn", "AKIAIOSFODNN7EXAMPLE")
+    bad_range = await run_cli("spend", "--team", team, "--from", "2024-05-01", "--to", "2024-04-01")
+    bad_by = await run_cli("spend", "--team", team, "--by", "colour")
+
+    assert not_uuid.exit_code == 2 and "--team takes the team's UUID" in not_uuid.output
+    assert not_report.exit_code == 1 and "not a cost report" in not_report.output
+    assert bad_arn.exit_code == 1 and "[validate_arn]" in bad_arn.output
+    assert "never takes access keys" in bad_arn.output
+    assert bad_range.exit_code == 1 and "--to is exclusive" in bad_range.output
+    assert bad_by.exit_code == 1 and "tag:KEY" in bad_by.output
+    for result in (not_uuid, not_report, bad_arn, bad_range, bad_by):
+        assert "Traceback" not in result.output
+
+
+async def test_spend_over_the_bus_answers_what_the_cli_answers(service, ctx, bus):
+    team_id = uuid4()
+    await import_costs(ctx, team_id, [str(DATA / "cur_legacy_2024_03.csv")])
+    expected = legacy("cur_legacy_2024_03.csv")
+
+    reply = await rpc(bus.broker, bus.names, RPC_SPEND, SpendRequest(
+        team_id=team_id, start=date(2024, 3, 1), end=date(2024, 4, 1),
+        group_by=SpendGroupBy.REGION, granularity=Granularity.DAILY, top=1,
+        metric=SpendMetric.UNBLENDED), SpendReply, 30)
+
+    assert reply.ok, reply.error
+    by_region = totals(expected, lambda i: i.region)
+    biggest = max(by_region, key=by_region.get)
+    assert [g.key for g in reply.groups] == [biggest, "Other"]
+    assert reply.total == sum(by_region.values())
+    assert reply.groups[0].total == by_region[biggest]
+    assert {p.period.isoformat(): p.amount for p in reply.groups[0].points} == totals(
+        [i for i in expected if i.region == biggest], lambda i: i.day)
+    refused = await rpc(bus.broker, bus.names, RPC_SPEND, SpendRequest(
+        team_id=team_id, start=date(2024, 3, 1), end=date(2024, 4, 1),
+        group_by=SpendGroupBy.TAG), SpendReply, 30)
+    assert not refused.ok and "tag key" in refused.error.message
+
+
+def test_progress_bar_shows_bytes_rows_per_second_and_eta():
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    with ImportProgressBar(enabled=True, console=console) as bar:
+        bar.update(ImportProgress("cur.csv.gz", 5_000_000, 10_000_000, 250_000, 3))
+    text = out.getvalue()
+    assert "250,000 rows" in text and "3 rejected" in text and "ETA" in text and "MB" in text
