@@ -24,7 +24,8 @@ VIEW_CONNECT = "connect_modal"
 ACTION_QUICK_CREATE = "connect_quick_create"
 STATUS_ICON = {AccountStatus.CONNECTED: ":large_green_circle:",
                AccountStatus.SYNCING: ":arrows_counterclockwise:",
-               AccountStatus.FAILED: ":red_circle:", AccountStatus.DISCONNECTED: ":white_circle:"}
+               AccountStatus.FAILED: ":red_circle:", AccountStatus.DISCONNECTED: ":white_circle:",
+               AccountStatus.IMPORT_ONLY: ":page_facing_up:"}
 STEP_WORDS = {
     ConnectStep.VALIDATE_ARN: "checking the role ARN",
     ConnectStep.ASSUME_ROLE: "assuming the role (sts:AssumeRole with your ExternalId)",
@@ -45,7 +46,8 @@ def accounts_list(accounts: list[AccountSummary]) -> list[Block]:
                 f"{a.status.value}\nLast sync {when(a.last_sync_at)} · Cost Explorer API this "
                 f"month: {a.ce_requests_this_month} requests, {usd(a.ce_cost_this_month)}")
         if a.last_error:
-            line += f"\n:warning: {escape(a.last_error)}"
+            step = f" ({STEP_WORDS[a.last_error_step]})" if a.last_error_step else ""
+            line += f"\n:warning: {escape(a.last_error)}{step}"
         blocks.append(section(line))
     return blocks
 
