@@ -20,6 +20,8 @@ from slack_bolt.lazy_listener.async_internals import to_runnable_function
 from slack_bolt.lazy_listener.async_runner import AsyncLazyListenerRunner
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.oauth.installation_store.models.bot import Bot
+from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,6 +31,7 @@ from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.deps import Deps
 from cloudaudit.bot.settings import BotSettings, SlackMode
 from cloudaudit.bot.slack import commands, events, interactive
+from cloudaudit.common.logging import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +60,49 @@ class TrackedLazyRunner(AsyncLazyListenerRunner):
             await asyncio.wait(set(self.tasks), timeout=timeout)
 
 
-def installation_store(settings: BotSettings, engine: AsyncEngine
-                       ) -> AsyncSQLAlchemyInstallationStore | None:
+class InstallationStore(AsyncSQLAlchemyInstallationStore):
+    """slack_sdk's SQLAlchemy store on the bot schema; every token it sees becomes unloggable."""
+
+    @staticmethod
+    def _keep_secret(*tokens: str | None) -> None:
+        for token in tokens:
+            register_secret(token)
+
+    async def async_save(self, installation: Installation) -> None:
+        self._keep_secret(installation.bot_token, installation.user_token,
+                          installation.bot_refresh_token, installation.user_refresh_token)
+        await super().async_save(installation)
+
+    async def async_find_bot(self, *, enterprise_id: str | None, team_id: str | None,
+                             is_enterprise_install: bool | None = False) -> Bot | None:
+        bot = await super().async_find_bot(enterprise_id=enterprise_id, team_id=team_id,
+                                           is_enterprise_install=is_enterprise_install)
+        if bot is not None:
+            self._keep_secret(bot.bot_token, bot.bot_refresh_token)
+        return bot
+
+    async def async_find_installation(self, *, enterprise_id: str | None, team_id: str | None,
+                                      user_id: str | None = None,
+                                      is_enterprise_install: bool | None = False
+                                      ) -> Installation | None:
+        found = await super().async_find_installation(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id,
+            is_enterprise_install=is_enterprise_install)
+        if found is not None:
+            self._keep_secret(found.bot_token, found.user_token)
+        return found
+
+
+def installation_store(settings: BotSettings, engine: AsyncEngine) -> InstallationStore | None:
     if not settings.client_id:
         return None
-    return AsyncSQLAlchemyInstallationStore(
+    return InstallationStore(
         client_id=settings.client_id, engine=engine, bots_table_name=SLACK_BOTS,
         installations_table_name=SLACK_INSTALLATIONS)
 
 
 def build_bolt_app(deps: Deps, actors: ActorDirectory,
-                   store: AsyncSQLAlchemyInstallationStore | None,
+                   store: InstallationStore | None,
                    engine: AsyncEngine) -> AsyncApp:
     settings = deps.settings
     mode = settings.mode
