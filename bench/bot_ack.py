@@ -47,11 +47,20 @@ async def ingest_and_analytics_stand_ins(nc: Any, prefix: str) -> None:
     async def spend(msg: Any) -> None:
         request = cost.SpendRequest.model_validate_json(msg.data)
         days = (request.end - request.start).days
-        groups = [cost.SpendGroup(key=f"Service{i}", total=Decimal(10 * days), points=[
-            cost.SpendPoint(period=request.start + timedelta(days=d), amount=Decimal(10))
-            for d in range(days)]) for i in range(8)]
-        await msg.respond(cost.SpendReply(total=Decimal(80 * days), groups=groups)
-                          .model_dump_json().encode())
+        groups = [
+            cost.SpendGroup(
+                key=f"Service{i}",
+                total=Decimal(10 * days),
+                points=[
+                    cost.SpendPoint(period=request.start + timedelta(days=d), amount=Decimal(10))
+                    for d in range(days)
+                ],
+            )
+            for i in range(8)
+        ]
+        await msg.respond(
+            cost.SpendReply(total=Decimal(80 * days), groups=groups).model_dump_json().encode()
+        )
 
     async def accounts(msg: Any) -> None:
         await msg.respond(account.AccountsReply().model_dump_json().encode())
@@ -73,9 +82,15 @@ async def main(endpoints: Endpoints) -> None:
     slack = LocalSlack(files_dir=Path(tempfile.mkdtemp(prefix="bench-slack-")))
     api_url = await slack.start()
     prefix = "benchack"
-    settings = BotSettings(CLOUDAUDIT_BUS_PREFIX=prefix, SLACK_SIGNING_SECRET=SIGNING_SECRET,  # type: ignore[call-arg]
-                           SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_API_URL=api_url, BOT_HTTP_PORT=0,
-                           BOT_HTTP_HOST="127.0.0.1", CLOUDAUDIT_LOG_LEVEL="WARNING")
+    settings = BotSettings(
+        CLOUDAUDIT_BUS_PREFIX=prefix,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,  # type: ignore[call-arg]
+        SLACK_BOT_TOKEN=DEFAULT_TOKEN,
+        SLACK_API_URL=api_url,
+        BOT_HTTP_PORT=0,
+        BOT_HTTP_HOST="127.0.0.1",
+        CLOUDAUDIT_LOG_LEVEL="WARNING",
+    )
     identity = build_runtime(specs["identity"], settings, endpoints, http_port=0)
     bot = build_runtime(specs["bot"], settings, endpoints, http_port=0)
     await identity.start()
@@ -87,8 +102,9 @@ async def main(endpoints: Endpoints) -> None:
     await service.endpoint.ready.wait()
     runner = service.app.listener_runner.lazy_listener_runner
     assert isinstance(runner, TrackedLazyRunner)
-    driver = SlackDriver(f"http://127.0.0.1:{service.endpoint.port}/slack/events",
-                         SIGNING_SECRET, slack)
+    driver = SlackDriver(
+        f"http://127.0.0.1:{service.endpoint.port}/slack/events", SIGNING_SECRET, slack
+    )
     users = [f"UBENCH{i:03d}" for i in range(CONCURRENT)]
     # Warm-up: everyone has used the bot once (enrolled), charts' fonts are loaded.
     await asyncio.gather(*(driver.command("accounts", user=u) for u in users))
@@ -99,8 +115,9 @@ async def main(endpoints: Endpoints) -> None:
     failures = 0
     wall = time.perf_counter()
     for _ in range(ROUNDS):
-        responses = await asyncio.gather(*(
-            driver.command(COMMANDS[i % len(COMMANDS)], user=users[i]) for i in range(CONCURRENT)))
+        responses = await asyncio.gather(
+            *(driver.command(COMMANDS[i % len(COMMANDS)], user=users[i]) for i in range(CONCURRENT))
+        )
         failures += sum(r.status != 200 for r in responses)
         acks += [r.elapsed_s * 1000 for r in responses]
         await runner.drain(60)  # the slow halves of this burst finish before the next one
@@ -108,12 +125,17 @@ async def main(endpoints: Endpoints) -> None:
     answered = sum(1 for c in slack.calls if c.method == "response_url")
 
     p99 = pct(acks, 0.99)
-    print(f"bot slash-command ack  {CONCURRENT} concurrent x {ROUNDS} rounds "
-          f"({len(acks)} commands: {', '.join(COMMANDS)})")
-    print(f"  ack p50 {pct(acks, 0.5):6.1f} ms  p95 {pct(acks, 0.95):6.1f} ms  "
-          f"p99 {p99:6.1f} ms  max {max(acks):6.1f} ms  mean {statistics.mean(acks):6.1f} ms")
-    print(f"  non-200 acks: {failures}   follow-up answers delivered: {answered}   "
-          f"wall {wall:.1f} s")
+    print(
+        f"bot slash-command ack  {CONCURRENT} concurrent x {ROUNDS} rounds "
+        f"({len(acks)} commands: {', '.join(COMMANDS)})"
+    )
+    print(
+        f"  ack p50 {pct(acks, 0.5):6.1f} ms  p95 {pct(acks, 0.95):6.1f} ms  "
+        f"p99 {p99:6.1f} ms  max {max(acks):6.1f} ms  mean {statistics.mean(acks):6.1f} ms"
+    )
+    print(
+        f"  non-200 acks: {failures}   follow-up answers delivered: {answered}   wall {wall:.1f} s"
+    )
     print(f"  budget p99 < {BUDGET_P99_MS:.0f} ms: {'OK' if p99 < BUDGET_P99_MS else 'OVER'}")
     await driver.close()
     await nc.close()

@@ -45,8 +45,12 @@ class StandIn:
         self.replies: dict[str, Callable[[Any], BaseModel]] = {}
         self._subs: list[Any] = []
 
-    async def answer(self, subject: str, request_type: type[BaseModel],
-                     reply: BaseModel | Callable[[Any], BaseModel]) -> None:
+    async def answer(
+        self,
+        subject: str,
+        request_type: type[BaseModel],
+        reply: BaseModel | Callable[[Any], BaseModel],
+    ) -> None:
         self.replies[subject] = reply if callable(reply) else (lambda _req, r=reply: r)
         if any(s.subject == self.bus.names.subject(subject) for s in self._subs):
             return
@@ -66,19 +70,27 @@ def spend_reply(start: date, end: date) -> cost.SpendReply:
 
     def group(key: str, per_day: str) -> cost.SpendGroup:
         amount = Decimal(per_day)
-        return cost.SpendGroup(key=key, total=amount * len(days), points=[
-            cost.SpendPoint(period=d, amount=amount) for d in days])
+        return cost.SpendGroup(
+            key=key,
+            total=amount * len(days),
+            points=[cost.SpendPoint(period=d, amount=amount) for d in days],
+        )
 
     groups = [group("AmazonEC2", "120.50"), group("AmazonRDS", "40.25"), group("AmazonS3", "3.10")]
-    return cost.SpendReply(total=sum((g.total for g in groups), Decimal(0)), groups=groups,
-                           start=start, end=end)
+    return cost.SpendReply(
+        total=sum((g.total for g in groups), Decimal(0)), groups=groups, start=start, end=end
+    )
 
 
 def make_bot_settings(settings: CommonSettings, slack: LocalSlack, **overrides: Any) -> BotSettings:
     values: dict[str, Any] = {
         **settings.model_dump(),
-        "signing_secret": SIGNING_SECRET, "bot_token": DEFAULT_TOKEN, "api_url": slack.api_url,
-        "http_port": 0, "http_host": "127.0.0.1", "digest_check_interval_s": 0.2,
+        "signing_secret": SIGNING_SECRET,
+        "bot_token": DEFAULT_TOKEN,
+        "api_url": slack.api_url,
+        "http_port": 0,
+        "http_host": "127.0.0.1",
+        "digest_check_interval_s": 0.2,
         "max_retry_after_s": 5,
     }
     values.update(overrides)
@@ -100,25 +112,38 @@ class Harness:
 
     async def enrol(self, slack_user: str) -> identity.SlackUserReply:
         """Resolve a Slack user through identity, exactly as the bot does on first contact."""
-        reply = await rpc(self.bus.broker, self.bus.names, identity.RPC_SLACK_USER,
-                          identity.SlackUserRequest(slack_team_id=self.driver.team_id,
-                                                    slack_user_id=slack_user),
-                          identity.SlackUserReply)
+        reply = await rpc(
+            self.bus.broker,
+            self.bus.names,
+            identity.RPC_SLACK_USER,
+            identity.SlackUserRequest(slack_team_id=self.driver.team_id, slack_user_id=slack_user),
+            identity.SlackUserReply,
+        )
         self.users[slack_user] = reply
         return reply
 
     async def team(self, owner: str = OWNER) -> dict[str, identity.SlackUserReply]:
         """Owner, admin, member and viewer of one workspace team (roles set through identity)."""
         owner_reply = await self.enrol(owner)
-        for slack_user, role in ((ADMIN, identity.Role.ADMIN), (MEMBER, identity.Role.MEMBER),
-                                 (VIEWER, identity.Role.VIEWER)):
+        for slack_user, role in (
+            (ADMIN, identity.Role.ADMIN),
+            (MEMBER, identity.Role.MEMBER),
+            (VIEWER, identity.Role.VIEWER),
+        ):
             reply = await self.enrol(slack_user)
             assert owner_reply.team_id and owner_reply.user_id and reply.user_id
-            changed = await rpc(self.bus.broker, self.bus.names, identity.RPC_CHANGE_ROLE,
-                                identity.ChangeRoleRequest(
-                                    team_id=owner_reply.team_id, actor_user_id=owner_reply.user_id,
-                                    target_user_id=reply.user_id, role=role),
-                                identity.ChangeRoleReply)
+            changed = await rpc(
+                self.bus.broker,
+                self.bus.names,
+                identity.RPC_CHANGE_ROLE,
+                identity.ChangeRoleRequest(
+                    team_id=owner_reply.team_id,
+                    actor_user_id=owner_reply.user_id,
+                    target_user_id=reply.user_id,
+                    role=role,
+                ),
+                identity.ChangeRoleReply,
+            )
             assert changed.ok, changed.error
         # The owner has used the bot, so it knows the workspace and whom to warn.
         await self.driver.command("help", user=owner)
@@ -140,6 +165,7 @@ class Harness:
     async def set_alert_channel(self, channel: str = ALERTS) -> None:
         response = await self.driver.command("alerts here", user=OWNER, channel=channel)
         assert response.status == 200
+
         async def channel_set() -> bool:
             async with self.deps.uow() as uow:
                 team = await uow.repo.team(self.team_id)
@@ -148,14 +174,16 @@ class Harness:
         await eventually(channel_set)
 
 
-async def start_bot(start_service: Any, settings: BotSettings, slack: LocalSlack,
-                    bus: BusClient) -> Harness:
+async def start_bot(
+    start_service: Any, settings: BotSettings, slack: LocalSlack, bus: BusClient
+) -> Harness:
     runtime = await start_service("bot", service_settings=settings)
     service = runtime.http[BOT_KEY]
     assert service.endpoint is not None
     await asyncio.wait_for(service.endpoint.ready.wait(), 10)
-    driver = SlackDriver(f"http://127.0.0.1:{service.endpoint.port}/slack/events",
-                         SIGNING_SECRET, slack)
+    driver = SlackDriver(
+        f"http://127.0.0.1:{service.endpoint.port}/slack/events", SIGNING_SECRET, slack
+    )
     return Harness(runtime, service, driver, slack, bus)
 
 
@@ -184,8 +212,11 @@ async def reply_to(slack: LocalSlack, user: str, contains: str) -> Any:
 async def channel_message(slack: LocalSlack, channel: str, contains: str) -> Any:
     async def found() -> Any:
         for message in reversed(slack.messages):
-            if (message.channel == channel and message.ephemeral_for is None
-                    and contains in visible(message)):
+            if (
+                message.channel == channel
+                and message.ephemeral_for is None
+                and contains in visible(message)
+            ):
                 return message
         return None
 
@@ -196,8 +227,9 @@ async def audits(bus: BusClient, action: str | None = None) -> list[Any]:
     """Audit events the bot published (JetStream AUDIT stream)."""
     from cloudaudit.common.events.audit import AuditRecorded
 
-    records = [AuditRecorded.model_validate_json(m.data)
-               for m in await bus.stream_messages("AUDIT")]
+    records = [
+        AuditRecorded.model_validate_json(m.data) for m in await bus.stream_messages("AUDIT")
+    ]
     return [r for r in records if r.source == "bot" and (action is None or r.action == action)]
 
 
@@ -234,14 +266,23 @@ def anomaly_detected(team_id: UUID, **overrides: Any) -> Any:
     )
 
     values: dict[str, Any] = {
-        "team_id": team_id, "anomaly_id": uuid4(), "account_id": uuid4(),
-        "aws_account_id": AWS_ACCOUNT, "service": "AmazonEC2", "region": "us-east-1",
-        "usage_date": date(2026, 11, 24), "kind": AnomalyKind.SPIKE, "severity": Severity.HIGH,
-        "actual_cost": Decimal("1112.40"), "expected_cost": Decimal("300.00"),
-        "impact": Decimal("812.40"), "impact_pct": Decimal("270.8"),
+        "team_id": team_id,
+        "anomaly_id": uuid4(),
+        "account_id": uuid4(),
+        "aws_account_id": AWS_ACCOUNT,
+        "service": "AmazonEC2",
+        "region": "us-east-1",
+        "usage_date": date(2026, 11, 24),
+        "kind": AnomalyKind.SPIKE,
+        "severity": Severity.HIGH,
+        "actual_cost": Decimal("1112.40"),
+        "expected_cost": Decimal("300.00"),
+        "impact": Decimal("812.40"),
+        "impact_pct": Decimal("270.8"),
         "root_causes": [
-            RootCause(dimension="usage_type", name="BoxUsage:p3.2xlarge",
-                      contribution=Decimal("760.00")),
+            RootCause(
+                dimension="usage_type", name="BoxUsage:p3.2xlarge", contribution=Decimal("760.00")
+            ),
             RootCause(dimension="resource", name="i-0abc123def", contribution=Decimal("52.40")),
         ],
     }
@@ -255,12 +296,18 @@ def recommendation_created(team_id: UUID, **overrides: Any) -> Any:
     from cloudaudit.common.events.recommendation import RecommendationCreated
 
     values: dict[str, Any] = {
-        "team_id": team_id, "recommendation_id": uuid4(), "account_id": uuid4(),
-        "aws_account_id": AWS_ACCOUNT, "resource_id": "i-0idle42", "resource_type": "ec2_instance",
-        "rec_type": "idle_ec2", "title": "Stop idle m5.xlarge i-0idle42",
+        "team_id": team_id,
+        "recommendation_id": uuid4(),
+        "account_id": uuid4(),
+        "aws_account_id": AWS_ACCOUNT,
+        "resource_id": "i-0idle42",
+        "resource_type": "ec2_instance",
+        "rec_type": "idle_ec2",
+        "title": "Stop idle m5.xlarge i-0idle42",
         "description": "CPU stayed under 2% for 14 days; it costs $140.16 a month.",
         "action": "Stop the instance, or terminate it after a snapshot.",
-        "estimated_monthly_savings": Decimal("140.16"), "confidence": Decimal("0.92"),
+        "estimated_monthly_savings": Decimal("140.16"),
+        "confidence": Decimal("0.92"),
         "text_source": "llm",
     }
     values.update(overrides)

@@ -38,24 +38,38 @@ from cloudaudit.common.testing import BusClient
 
 @pytest.fixture
 def ingest_accounts() -> list[account.AccountSummary]:
-    return [account.AccountSummary(account_id=uuid4(), aws_account_id=AWS_ACCOUNT,
-                                   name="production", status=account.AccountStatus.CONNECTED,
-                                   ce_requests_this_month=12, ce_cost_this_month=Decimal("0.12"))]
+    return [
+        account.AccountSummary(
+            account_id=uuid4(),
+            aws_account_id=AWS_ACCOUNT,
+            name="production",
+            status=account.AccountStatus.CONNECTED,
+            ce_requests_this_month=12,
+            ce_cost_this_month=Decimal("0.12"),
+        )
+    ]
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def ingest(bus: BusClient, ingest_accounts: list[account.AccountSummary]) -> StandIn:
     """Ingest's stand-in: spend, accounts, ExternalId and connect."""
     stand_in = StandIn(bus, "ingest")
-    await stand_in.answer(cost.RPC_SPEND, cost.SpendRequest,
-                          lambda r: spend_reply(r.start, r.end))
-    await stand_in.answer(account.RPC_ACCOUNTS, account.AccountsRequest,
-                          account.AccountsReply(accounts=ingest_accounts))
-    await stand_in.answer(account.RPC_EXTERNAL_ID, account.ExternalIdRequest,
-                          account.ExternalIdReply(
-                              external_id="ca-ext-7f3a9c", principal_arn="arn:aws:iam::999999999999:root",
-                              quick_create_url="https://console.aws.amazon.com/cloudformation/home"
-                                               "#/stacks/quickcreate?stackName=CloudAudit"))
+    await stand_in.answer(cost.RPC_SPEND, cost.SpendRequest, lambda r: spend_reply(r.start, r.end))
+    await stand_in.answer(
+        account.RPC_ACCOUNTS,
+        account.AccountsRequest,
+        account.AccountsReply(accounts=ingest_accounts),
+    )
+    await stand_in.answer(
+        account.RPC_EXTERNAL_ID,
+        account.ExternalIdRequest,
+        account.ExternalIdReply(
+            external_id="ca-ext-7f3a9c",
+            principal_arn="arn:aws:iam::999999999999:root",
+            quick_create_url="https://console.aws.amazon.com/cloudformation/home"
+            "#/stacks/quickcreate?stackName=CloudAudit",
+        ),
+    )
     return stand_in
 
 
@@ -63,29 +77,48 @@ async def ingest(bus: BusClient, ingest_accounts: list[account.AccountSummary]) 
 async def analytics(bus: BusClient) -> StandIn:
     """Analytics' stand-in: anomalies, feedback, settings, expectations, recommendations, decide."""
     stand_in = StandIn(bus, "analytics")
-    await stand_in.answer(anomaly.RPC_ANOMALIES, anomaly.AnomaliesRequest,
-                          anomaly.AnomaliesReply(anomalies=[]))
-    await stand_in.answer(anomaly.RPC_ANOMALY_FEEDBACK, anomaly.AnomalyFeedbackRequest,
-                          lambda r: anomaly.AnomalyFeedbackReply(
-                              status=anomaly.AnomalyStatus.EXPECTED
-                              if r.feedback is anomaly.Feedback.EXPECTED
-                              else anomaly.AnomalyStatus.OPEN))
-    await stand_in.answer(anomaly.RPC_TEAM_SETTINGS, anomaly.TeamSettingsRequest,
-                          lambda r: anomaly.TeamSettingsReply(
-                              min_impact=r.min_impact or Decimal("25"),
-                              min_impact_pct=r.min_impact_pct or Decimal("20")))
-    await stand_in.answer(anomaly.RPC_EXPECT, anomaly.ExpectSpendRequest,
-                          anomaly.ExpectSpendReply(expectation_id=uuid4()))
-    await stand_in.answer(recommendation.RPC_RECOMMENDATIONS,
-                          recommendation.RecommendationsRequest,
-                          recommendation.RecommendationsReply(recommendations=[]))
-    await stand_in.answer(recommendation.RPC_DECIDE, recommendation.DecideRequest,
-                          lambda r: recommendation.DecideReply(status={
-                              recommendation.Decision.APPROVE: recommendation.RecommendationStatus.APPROVED,
-                              recommendation.Decision.DISMISS: recommendation.RecommendationStatus.DISMISSED,
-                              recommendation.Decision.SNOOZE: recommendation.RecommendationStatus.SNOOZED,
-                          }.get(r.decision, recommendation.RecommendationStatus.OPEN),
-                              snoozed_until=date(2026, 12, 1) if r.snooze_days else None))
+    await stand_in.answer(
+        anomaly.RPC_ANOMALIES, anomaly.AnomaliesRequest, anomaly.AnomaliesReply(anomalies=[])
+    )
+    await stand_in.answer(
+        anomaly.RPC_ANOMALY_FEEDBACK,
+        anomaly.AnomalyFeedbackRequest,
+        lambda r: anomaly.AnomalyFeedbackReply(
+            status=anomaly.AnomalyStatus.EXPECTED
+            if r.feedback is anomaly.Feedback.EXPECTED
+            else anomaly.AnomalyStatus.OPEN
+        ),
+    )
+    await stand_in.answer(
+        anomaly.RPC_TEAM_SETTINGS,
+        anomaly.TeamSettingsRequest,
+        lambda r: anomaly.TeamSettingsReply(
+            min_impact=r.min_impact or Decimal("25"),
+            min_impact_pct=r.min_impact_pct or Decimal("20"),
+        ),
+    )
+    await stand_in.answer(
+        anomaly.RPC_EXPECT,
+        anomaly.ExpectSpendRequest,
+        anomaly.ExpectSpendReply(expectation_id=uuid4()),
+    )
+    await stand_in.answer(
+        recommendation.RPC_RECOMMENDATIONS,
+        recommendation.RecommendationsRequest,
+        recommendation.RecommendationsReply(recommendations=[]),
+    )
+    await stand_in.answer(
+        recommendation.RPC_DECIDE,
+        recommendation.DecideRequest,
+        lambda r: recommendation.DecideReply(
+            status={
+                recommendation.Decision.APPROVE: recommendation.RecommendationStatus.APPROVED,
+                recommendation.Decision.DISMISS: recommendation.RecommendationStatus.DISMISSED,
+                recommendation.Decision.SNOOZE: recommendation.RecommendationStatus.SNOOZED,
+            }.get(r.decision, recommendation.RecommendationStatus.OPEN),
+            snoozed_until=date(2026, 12, 1) if r.snooze_days else None,
+        ),
+    )
     return stand_in
 
 
@@ -102,17 +135,17 @@ async def local_slack(tmp_path) -> AsyncIterator[LocalSlack]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def bot(local_slack: LocalSlack, bus: BusClient, start_service: Any,
-              settings: CommonSettings) -> AsyncIterator[Harness]:
+async def bot(
+    local_slack: LocalSlack, bus: BusClient, start_service: Any, settings: CommonSettings
+) -> AsyncIterator[Harness]:
     """identity (real) + bot (real, HTTP mode with a bot token) against the local Slack."""
     await start_service("identity")
-    harness = await start_bot(start_service, make_bot_settings(settings, local_slack),
-                              local_slack, bus)
+    harness = await start_bot(
+        start_service, make_bot_settings(settings, local_slack), local_slack, bus
+    )
     yield harness
     await harness.driver.close()
     # Whatever a test did, no one was ever shown the internal-error apology.
     await harness.service.app.listener_runner.lazy_listener_runner.drain()
     apologies = [m.text for m in local_slack.messages if INTERNAL_ERROR in m.text]
     assert apologies == [], "a listener failed; see the log above"
-
-

@@ -76,8 +76,11 @@ async def test_a_redelivered_anomaly_event_posts_once(bot):
     await _alert(bot, event)
     # The same event again under another message id (a replay past JetStream's dedupe window).
     js = bot.bus.nc.jetstream()
-    await js.publish(bot.bus.names.subject(DETECTED), event.model_dump_json().encode(),
-                     headers={"Nats-Msg-Id": "replayed-copy"})
+    await js.publish(
+        bot.bus.names.subject(DETECTED),
+        event.model_dump_json().encode(),
+        headers={"Nats-Msg-Id": "replayed-copy"},
+    )
     await consumed(bot.bus, "ANOMALY", "bot-anomaly-detected", 2)
     alerts = [m for m in bot.slack.channel_messages(ALERTS) if "Cost anomaly" in visible(m)]
     assert len(alerts) == 1
@@ -124,9 +127,13 @@ async def test_later_anomaly_events_reply_in_the_thread_and_update_the_alert(bot
     await _ready(bot)
     event = anomaly_detected(bot.team_id)
     message = await _alert(bot, event)
-    resolved = AnomalyUpdated(team_id=bot.team_id, anomaly_id=event.anomaly_id,
-                              aws_account_id=event.aws_account_id, status=AnomalyStatus.RESOLVED,
-                              impact=Decimal("1204.90"))
+    resolved = AnomalyUpdated(
+        team_id=bot.team_id,
+        anomaly_id=event.anomaly_id,
+        aws_account_id=event.aws_account_id,
+        status=AnomalyStatus.RESOLVED,
+        impact=Decimal("1204.90"),
+    )
     await publish_event(bot.bus.broker, bot.bus.names, UPDATED, resolved)
     (reply,) = await eventually(lambda: _value(bot.slack.thread(ALERTS, message.ts)))
     assert "Resolved: spend is back to normal. Total impact $1,204.90." in visible(reply)
@@ -134,8 +141,11 @@ async def test_later_anomaly_events_reply_in_the_thread_and_update_the_alert(bot
     assert not _has_buttons(message)
     # The same update again is not a second thread reply.
     js = bot.bus.nc.jetstream()
-    await js.publish(bot.bus.names.subject(UPDATED), resolved.model_dump_json().encode(),
-                     headers={"Nats-Msg-Id": "replayed-update"})
+    await js.publish(
+        bot.bus.names.subject(UPDATED),
+        resolved.model_dump_json().encode(),
+        headers={"Nats-Msg-Id": "replayed-update"},
+    )
     await consumed(bot.bus, "ANOMALY", "bot-anomaly-updated", 2)
     assert len(bot.slack.thread(ALERTS, message.ts)) == 1
 
@@ -144,13 +154,21 @@ async def test_feedback_event_names_who_gave_it(bot):
     await _ready(bot)
     event = anomaly_detected(bot.team_id)
     message = await _alert(bot, event)
-    update = AnomalyUpdated(team_id=bot.team_id, anomaly_id=event.anomaly_id,
-                            aws_account_id=event.aws_account_id, status=AnomalyStatus.OPEN,
-                            impact=Decimal("812.40"), feedback=Feedback.NOT_USEFUL,
-                            by_user=bot.users[MEMBER].user_id, note="a load test")
+    update = AnomalyUpdated(
+        team_id=bot.team_id,
+        anomaly_id=event.anomaly_id,
+        aws_account_id=event.aws_account_id,
+        status=AnomalyStatus.OPEN,
+        impact=Decimal("812.40"),
+        feedback=Feedback.NOT_USEFUL,
+        by_user=bot.users[MEMBER].user_id,
+        note="a load test",
+    )
     await publish_event(bot.bus.broker, bot.bus.names, UPDATED, update)
     (reply,) = await eventually(lambda: _value(bot.slack.thread(ALERTS, message.ts)))
-    assert "<@UMEMBER> marked this not useful." in visible(reply) and "a load test" in visible(reply)
+    assert "<@UMEMBER> marked this not useful." in visible(reply) and "a load test" in visible(
+        reply
+    )
 
 
 async def test_recommendation_alert_shows_savings_confidence_and_decision_buttons(bot):
@@ -171,7 +189,9 @@ async def test_a_viewer_pressing_approve_is_refused_and_nothing_changes(bot, ana
     assert response.status == 200
     refusal = await reply_to(bot.slack, VIEWER, "Sorry")
     assert refusal.ephemeral_for == VIEWER
-    assert "only owners and admins can approve recommendations; you are a viewer" in visible(refusal)
+    assert "only owners and admins can approve recommendations; you are a viewer" in visible(
+        refusal
+    )
     assert analytics.requests[recommendation.RPC_DECIDE] == []
     assert json.dumps(message.blocks) == before and message.edits == 0
 
@@ -184,8 +204,10 @@ async def test_an_admin_approves_and_the_post_shows_who_and_when(bot, analytics)
     await eventually(lambda: _value("Approved by <@UADMIN>" in visible(message)))
     assert not _has_buttons(message)
     decided = analytics.requests[recommendation.RPC_DECIDE][-1]
-    assert (decided.recommendation_id, decided.decision) == (event.recommendation_id,
-                                                             Decision.APPROVE)
+    assert (decided.recommendation_id, decided.decision) == (
+        event.recommendation_id,
+        Decision.APPROVE,
+    )
     assert decided.user_id == bot.users[ADMIN].user_id
     record = await audited(bot.bus, "recommendation.approved")
     assert record.user_id == bot.users[ADMIN].user_id
@@ -225,21 +247,37 @@ async def test_decided_and_realized_events_reply_in_the_thread(bot):
     await _ready(bot)
     event = recommendation_created(bot.team_id)
     message = await _alert(bot, event, CREATED, "Save $140.16")
-    await publish_event(bot.bus.broker, bot.bus.names, "recommendation.v1.decided",
-                        RecommendationDecided(
-                            team_id=bot.team_id, recommendation_id=event.recommendation_id,
-                            aws_account_id=event.aws_account_id,
-                            status=RecommendationStatus.APPROVED, decision=Decision.APPROVE,
-                            decided_by=bot.users[OWNER].user_id))
-    await publish_event(bot.bus.broker, bot.bus.names,
-                        "recommendation.v1.realized.123456789012",
-                        RecommendationRealized(team_id=bot.team_id,
-                                               recommendation_id=event.recommendation_id,
-                                               aws_account_id=event.aws_account_id,
-                                               realized_monthly_savings=Decimal("131.40")))
-    replies = await eventually(lambda: _value(
-        bot.slack.thread(ALERTS, message.ts) if len(bot.slack.thread(ALERTS, message.ts)) == 2
-        else None))
+    await publish_event(
+        bot.bus.broker,
+        bot.bus.names,
+        "recommendation.v1.decided",
+        RecommendationDecided(
+            team_id=bot.team_id,
+            recommendation_id=event.recommendation_id,
+            aws_account_id=event.aws_account_id,
+            status=RecommendationStatus.APPROVED,
+            decision=Decision.APPROVE,
+            decided_by=bot.users[OWNER].user_id,
+        ),
+    )
+    await publish_event(
+        bot.bus.broker,
+        bot.bus.names,
+        "recommendation.v1.realized.123456789012",
+        RecommendationRealized(
+            team_id=bot.team_id,
+            recommendation_id=event.recommendation_id,
+            aws_account_id=event.aws_account_id,
+            realized_monthly_savings=Decimal("131.40"),
+        ),
+    )
+    replies = await eventually(
+        lambda: _value(
+            bot.slack.thread(ALERTS, message.ts)
+            if len(bot.slack.thread(ALERTS, message.ts)) == 2
+            else None
+        )
+    )
     text = " ".join(visible(r) for r in replies)
     assert "Approved by <@UOWNER>" in text
     assert "Realised savings: $131.40 per month" in text

@@ -48,9 +48,12 @@ async def test_spend_uploads_a_png_chart_and_posts_a_table(bot, ingest):
     assert "AmazonEC2" in visible(table) and "$3,615.00" in visible(table)  # 120.50 x 30 days
     assert "Chart posted above" in visible(table)
     # The current external upload API, in order: URL, bytes, completion into the channel.
-    methods = [c.method for c in bot.slack.calls
-               if c.method in ("files.getUploadURLExternal", "upload",
-                               "files.completeUploadExternal", "files.upload")]
+    methods = [
+        c.method
+        for c in bot.slack.calls
+        if c.method
+        in ("files.getUploadURLExternal", "upload", "files.completeUploadExternal", "files.upload")
+    ]
     assert methods == ["files.getUploadURLExternal", "upload", "files.completeUploadExternal"]
     (uploaded,) = bot.slack.files.values()
     assert uploaded.data.startswith(b"\x89PNG\r\n\x1a\n")
@@ -78,12 +81,21 @@ async def test_spend_chart_goes_by_dm_when_the_bot_is_not_in_the_channel(bot, in
 async def test_anomalies_open_and_all(bot, analytics):
     await bot.team()
     summary = anomaly.AnomalySummary(
-        anomaly_id=uuid4(), aws_account_id=AWS_ACCOUNT, service="AmazonEC2",
-        region="us-east-1", usage_date=utcnow().date(), detected_at=utcnow(),
-        kind=anomaly.AnomalyKind.SPIKE, severity=anomaly.Severity.HIGH,
-        status=anomaly.AnomalyStatus.OPEN, impact=Decimal("812.40"), impact_pct=Decimal("270"))
-    await analytics.answer(anomaly.RPC_ANOMALIES, anomaly.AnomaliesRequest,
-                           anomaly.AnomaliesReply(anomalies=[summary]))
+        anomaly_id=uuid4(),
+        aws_account_id=AWS_ACCOUNT,
+        service="AmazonEC2",
+        region="us-east-1",
+        usage_date=utcnow().date(),
+        detected_at=utcnow(),
+        kind=anomaly.AnomalyKind.SPIKE,
+        severity=anomaly.Severity.HIGH,
+        status=anomaly.AnomalyStatus.OPEN,
+        impact=Decimal("812.40"),
+        impact_pct=Decimal("270"),
+    )
+    await analytics.answer(
+        anomaly.RPC_ANOMALIES, anomaly.AnomaliesRequest, anomaly.AnomaliesReply(anomalies=[summary])
+    )
     await bot.driver.command("anomalies", user=VIEWER)
     message = await reply_to(bot.slack, VIEWER, "1 open anomaly")
     assert "AmazonEC2 in us-east-1" in visible(message) and "$812.40 (+270%)" in visible(message)
@@ -102,16 +114,28 @@ async def test_recs_lists_by_savings(bot, analytics):
 
     def rec(title: str, savings: str) -> recommendation.RecommendationSummary:
         return recommendation.RecommendationSummary(
-            recommendation_id=uuid4(), aws_account_id=AWS_ACCOUNT, resource_id="vol-1",
-            rec_type="unattached_ebs", title=title, description="d",
-            estimated_monthly_savings=Decimal(savings), confidence=Decimal("0.9"),
-            status=recommendation.RecommendationStatus.OPEN, created_at=utcnow())
+            recommendation_id=uuid4(),
+            aws_account_id=AWS_ACCOUNT,
+            resource_id="vol-1",
+            rec_type="unattached_ebs",
+            title=title,
+            description="d",
+            estimated_monthly_savings=Decimal(savings),
+            confidence=Decimal("0.9"),
+            status=recommendation.RecommendationStatus.OPEN,
+            created_at=utcnow(),
+        )
 
-    await analytics.answer(recommendation.RPC_RECOMMENDATIONS,
-                           recommendation.RecommendationsRequest,
-                           recommendation.RecommendationsReply(recommendations=[
-                               rec("Delete unattached volume", "8.00"),
-                               rec("Stop idle instance", "140.16")]))
+    await analytics.answer(
+        recommendation.RPC_RECOMMENDATIONS,
+        recommendation.RecommendationsRequest,
+        recommendation.RecommendationsReply(
+            recommendations=[
+                rec("Delete unattached volume", "8.00"),
+                rec("Stop idle instance", "140.16"),
+            ]
+        ),
+    )
     await bot.driver.command("recs", user=MEMBER)
     message = await reply_to(bot.slack, MEMBER, "2 recommendations")
     text = visible(message)
@@ -134,10 +158,15 @@ async def test_owner_changes_a_role_from_the_team_list(bot):
     users = await bot.team()
     await bot.driver.command("team", user=OWNER)
     listing = await reply_to(bot.slack, OWNER, "Team: 4 members")
-    member_block = next(b for b in listing.blocks
-                        if b.get("block_id") == f"member:{users[MEMBER].user_id}")
-    await bot.driver.press(type(listing)(**{**listing.__dict__, "blocks": [member_block]}),
-                           "team_role", user=OWNER, option_value="Admin")
+    member_block = next(
+        b for b in listing.blocks if b.get("block_id") == f"member:{users[MEMBER].user_id}"
+    )
+    await bot.driver.press(
+        type(listing)(**{**listing.__dict__, "blocks": [member_block]}),
+        "team_role",
+        user=OWNER,
+        option_value="Admin",
+    )
     await reply_to(bot.slack, OWNER, "is now *admin*")
     assert (await bot.enrol(MEMBER)).role is Role.ADMIN
 
@@ -146,8 +175,9 @@ async def test_a_member_cannot_change_roles(bot):
     users = await bot.team()
     await bot.driver.command("team", user=OWNER)
     listing = await reply_to(bot.slack, OWNER, "Team: 4 members")
-    viewer_block = next(b for b in listing.blocks
-                        if b.get("block_id") == f"member:{users[VIEWER].user_id}")
+    viewer_block = next(
+        b for b in listing.blocks if b.get("block_id") == f"member:{users[VIEWER].user_id}"
+    )
     message = type(listing)(**{**listing.__dict__, "blocks": [viewer_block]})
     await bot.driver.press(message, "team_role", user=MEMBER, option_value="Owner")
     refusal = await reply_to(bot.slack, MEMBER, "Sorry")
@@ -209,7 +239,10 @@ async def test_settings_shows_thresholds_and_saves_them_from_a_modal(bot, analyt
     await bot.driver.press(shown, "Change thresholds", user=OWNER)
     view = await eventually(lambda: _async(bot.slack.views[-1] if bot.slack.views else None))
     bad = await bot.driver.submit(view, {"min_impact": "lots", "min_impact_pct": "15"}, user=OWNER)
-    assert bad.json() == {"response_action": "errors", "errors": {"min_impact": "lots is not a number"}}
+    assert bad.json() == {
+        "response_action": "errors",
+        "errors": {"min_impact": "lots is not a number"},
+    }
     good = await bot.driver.submit(view, {"min_impact": "50", "min_impact_pct": "15"}, user=OWNER)
     assert good.status == 200 and good.text == ""
     await reply_to(bot.slack, OWNER, "*$50.00* a day and *15%*")

@@ -43,16 +43,19 @@ async def _open_connect(bot, user=ADMIN):
 
 async def test_connect_shows_the_external_id_and_reports_the_validated_account(bot, ingest):
     await bot.team()
-    await ingest.answer(account.RPC_CONNECT, account.ConnectAccountRequest,
-                        account.ConnectAccountReply(account_id=uuid4(),
-                                                    aws_account_id="210987654321"))
+    await ingest.answer(
+        account.RPC_CONNECT,
+        account.ConnectAccountRequest,
+        account.ConnectAccountReply(account_id=uuid4(), aws_account_id="210987654321"),
+    )
     view = await _open_connect(bot)
     shown = blocks_text(view.view["blocks"])
     assert "ca-ext-7f3a9c" in shown and "quickcreate" in shown
     assert ingest.requests[account.RPC_EXTERNAL_ID][-1].team_id == bot.team_id
 
-    wrong = await bot.driver.submit(view, {"role_arn": "arn:aws:iam::210987654321:user/ana"},
-                                    user=ADMIN)
+    wrong = await bot.driver.submit(
+        view, {"role_arn": "arn:aws:iam::210987654321:user/ana"}, user=ADMIN
+    )
     assert wrong.json()["errors"]["role_arn"].startswith("That is a user ARN")
     assert ingest.requests[account.RPC_CONNECT] == []
 
@@ -67,13 +70,20 @@ async def test_connect_shows_the_external_id_and_reports_the_validated_account(b
 
 async def test_a_failed_connection_names_the_failing_step_and_the_fix(bot, ingest):
     await bot.team()
-    await ingest.answer(account.RPC_CONNECT, account.ConnectAccountRequest,
-                        account.ConnectAccountReply(
-                            ok=False, failed_step=ConnectStep.ASSUME_ROLE,
-                            error=RpcError(code="role_not_assumable",
-                                           message="The role does not trust CloudAudit's "
-                                                   "account with your ExternalId; update the "
-                                                   "trust policy from the template.")))
+    await ingest.answer(
+        account.RPC_CONNECT,
+        account.ConnectAccountRequest,
+        account.ConnectAccountReply(
+            ok=False,
+            failed_step=ConnectStep.ASSUME_ROLE,
+            error=RpcError(
+                code="role_not_assumable",
+                message="The role does not trust CloudAudit's "
+                "account with your ExternalId; update the "
+                "trust policy from the template.",
+            ),
+        ),
+    )
     view = await _open_connect(bot)
     await bot.driver.submit(view, {"role_arn": ROLE_ARN}, user=ADMIN)
     result = await reply_to(bot.slack, ADMIN, "Connecting failed")
@@ -83,19 +93,29 @@ async def test_a_failed_connection_names_the_failing_step_and_the_fix(bot, inges
 
 async def test_a_connection_validated_later_is_reported_once_from_the_event(bot, ingest):
     await bot.team()
-    await ingest.answer(account.RPC_CONNECT, account.ConnectAccountRequest,
-                        account.ConnectAccountReply(account_id=uuid4()))
+    await ingest.answer(
+        account.RPC_CONNECT,
+        account.ConnectAccountRequest,
+        account.ConnectAccountReply(account_id=uuid4()),
+    )
     view = await _open_connect(bot)
     await bot.driver.submit(view, {"role_arn": ROLE_ARN}, user=ADMIN)
     await reply_to(bot.slack, ADMIN, "Checking `arn:aws:iam::210987654321")
-    connected = AccountConnected(team_id=bot.team_id, account_id=uuid4(),
-                                 aws_account_id="210987654321", name="staging",
-                                 connected_by=bot.users[ADMIN].user_id)
+    connected = AccountConnected(
+        team_id=bot.team_id,
+        account_id=uuid4(),
+        aws_account_id="210987654321",
+        name="staging",
+        connected_by=bot.users[ADMIN].user_id,
+    )
     await publish_event(bot.bus.broker, bot.bus.names, account.ACCOUNT_CONNECTED, connected)
     await reply_to(bot.slack, ADMIN, "Connected *staging*")
     js = bot.bus.nc.jetstream()
-    await js.publish(bot.bus.names.subject(account.ACCOUNT_CONNECTED),
-                     connected.model_dump_json().encode(), headers={"Nats-Msg-Id": "again"})
+    await js.publish(
+        bot.bus.names.subject(account.ACCOUNT_CONNECTED),
+        connected.model_dump_json().encode(),
+        headers={"Nats-Msg-Id": "again"},
+    )
     await consumed(bot.bus, "ACCOUNT", "bot-account-connected", 2)
     told = [m for m in bot.slack.messages if "Connected *staging*" in visible(m)]
     assert len(told) == 1
@@ -110,12 +130,22 @@ async def test_a_member_cannot_connect_accounts(bot, ingest):
 
 
 async def test_oauth_install_round_trip_stores_the_installation_and_serves_the_workspace(
-        local_slack, bus, start_service, settings, ingest):
+    local_slack, bus, start_service, settings, ingest
+):
     await start_service("identity")
-    harness = await start_bot(start_service, make_bot_settings(
-        settings, local_slack, bot_token=None, client_id="1111.2222",
-        client_secret="client-secret-value-9f8e",
-        authorize_url=f"{local_slack.base_url}/oauth/v2/authorize"), local_slack, bus)
+    harness = await start_bot(
+        start_service,
+        make_bot_settings(
+            settings,
+            local_slack,
+            bot_token=None,
+            client_id="1111.2222",
+            client_secret="client-secret-value-9f8e",
+            authorize_url=f"{local_slack.base_url}/oauth/v2/authorize",
+        ),
+        local_slack,
+        bus,
+    )
     base = harness.driver.events_url.removesuffix("/slack/events")
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{base}/slack/install", allow_redirects=False) as page:
@@ -128,20 +158,30 @@ async def test_oauth_install_round_trip_stores_the_installation_and_serves_the_w
         state = query["state"][0]
         # The person approves in Slack; Slack redirects back with a code.
         local_slack.add_oauth_code("code-42", "T0NEWCO", "NewCo", "UINSTALLER", "xoxb-newco-1")
-        async with http.get(f"{base}/slack/oauth_redirect?code=code-42&state={state}",
-                            headers={"Cookie": cookie}) as callback:
+        async with http.get(
+            f"{base}/slack/oauth_redirect?code=code-42&state={state}", headers={"Cookie": cookie}
+        ) as callback:
             assert callback.status == 200, await callback.text()
         # The state is single use.
-        async with http.get(f"{base}/slack/oauth_redirect?code=code-42&state={state}",
-                            headers={"Cookie": cookie}) as replay:
+        async with http.get(
+            f"{base}/slack/oauth_redirect?code=code-42&state={state}", headers={"Cookie": cookie}
+        ) as replay:
             assert replay.status in (400, 401)
     async with harness.runtime.engine.connect() as conn:
-        stored = (await conn.execute(text(
-            "SELECT team_id, team_name, bot_token, user_id FROM bot.slack_installations"))).all()
+        stored = (
+            await conn.execute(
+                text("SELECT team_id, team_name, bot_token, user_id FROM bot.slack_installations")
+            )
+        ).all()
     assert [tuple(r) for r in stored] == [("T0NEWCO", "NewCo", "xoxb-newco-1", "UINSTALLER")]
 
-    newco = SlackDriver(harness.driver.events_url, SIGNING_SECRET, local_slack,
-                        team_id="T0NEWCO", team_domain="newco")
+    newco = SlackDriver(
+        harness.driver.events_url,
+        SIGNING_SECRET,
+        local_slack,
+        team_id="T0NEWCO",
+        team_domain="newco",
+    )
     async with newco:
         response = await newco.command("accounts", user="UINSTALLER")
         assert response.status == 200
@@ -151,12 +191,23 @@ async def test_oauth_install_round_trip_stores_the_installation_and_serves_the_w
 
 
 async def test_a_workspace_that_did_not_install_gets_a_clear_answer(
-        local_slack, bus, start_service, settings):
-    harness = await start_bot(start_service, make_bot_settings(
-        settings, local_slack, bot_token=None, client_id="1111.2222",
-        client_secret="client-secret-value-9f8e"), local_slack, bus)
-    stranger = SlackDriver(harness.driver.events_url, SIGNING_SECRET, local_slack,
-                           team_id="T0STRANGER")
+    local_slack, bus, start_service, settings
+):
+    harness = await start_bot(
+        start_service,
+        make_bot_settings(
+            settings,
+            local_slack,
+            bot_token=None,
+            client_id="1111.2222",
+            client_secret="client-secret-value-9f8e",
+        ),
+        local_slack,
+        bus,
+    )
+    stranger = SlackDriver(
+        harness.driver.events_url, SIGNING_SECRET, local_slack, team_id="T0STRANGER"
+    )
     async with stranger:
         response = await stranger.command("accounts", user="USOMEONE")
     assert response.status == 200

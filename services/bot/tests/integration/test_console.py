@@ -13,7 +13,8 @@ from cloudaudit.common.testing import eventually
 
 
 async def test_console_runs_commands_shows_charts_alerts_and_presses_buttons(
-        start_service, settings, endpoints, bus, ingest, analytics, tmp_path):
+    start_service, settings, endpoints, bus, ingest, analytics, tmp_path
+):
     await start_service("identity")
     answers = {"reason": "kept for the quarterly audit"}
 

@@ -25,8 +25,7 @@ from cloudaudit.common.events.anomaly import (
 from cloudaudit.common.testing import eventually
 
 
-async def test_a_new_team_asks_every_question_of_the_real_services(bot, start_service,
-                                                                  monkeypatch):
+async def test_a_new_team_asks_every_question_of_the_real_services(bot, start_service, monkeypatch):
     # Ingest names its own AWS principal in the trust policy people create.
     monkeypatch.setenv("INGEST_PRINCIPAL_ARN", "arn:aws:iam::999999999999:role/CloudAudit")
     await start_service("ingest")
@@ -61,8 +60,13 @@ async def test_thresholds_changed_from_slack_are_kept_by_analytics(bot, start_se
     view = await eventually(lambda: _first(bot.slack.views))
     await bot.driver.submit(view, {"min_impact": "75", "min_impact_pct": "30"}, user=OWNER)
     await reply_to(bot.slack, OWNER, "*$75.00* a day and *30%*")
-    stored = await rpc(bot.bus.broker, bot.bus.names, RPC_TEAM_SETTINGS,
-                       TeamSettingsRequest(team_id=bot.team_id), TeamSettingsReply)
+    stored = await rpc(
+        bot.bus.broker,
+        bot.bus.names,
+        RPC_TEAM_SETTINGS,
+        TeamSettingsRequest(team_id=bot.team_id),
+        TeamSettingsReply,
+    )
     assert (stored.min_impact, stored.min_impact_pct) == (Decimal("75"), Decimal("30"))
 
 

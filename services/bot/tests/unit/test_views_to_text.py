@@ -21,9 +21,16 @@ MANIFEST = Path(__file__).parents[4] / "deploy" / "slack" / "manifest.yaml"
 
 def test_spend_chart_is_a_png_and_empty_spend_has_no_chart():
     start = date(2026, 11, 1)
-    groups = [SpendGroup(key=f"S{i}", total=Decimal(30 * i), points=[
-        SpendPoint(period=start + timedelta(days=d), amount=Decimal(i)) for d in range(30)])
-        for i in range(1, 10)]
+    groups = [
+        SpendGroup(
+            key=f"S{i}",
+            total=Decimal(30 * i),
+            points=[
+                SpendPoint(period=start + timedelta(days=d), amount=Decimal(i)) for d in range(30)
+            ],
+        )
+        for i in range(1, 10)
+    ]
     png = spend_chart_png(groups, "Spend by service")
     assert png is not None and png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
     assert spend_chart_png([], "nothing") is None
@@ -31,13 +38,18 @@ def test_spend_chart_is_a_png_and_empty_spend_has_no_chart():
 
 def test_block_kit_renders_as_readable_text_with_numbered_buttons():
     numbers = iter(range(1, 10))
-    text = render_blocks([
-        section(":red_circle: *High* spend in <#C1> by <@U2>, see "
-                "<https://example.com/x|the console> &amp; more"),
-        section("```\nAmazonEC2   $1.00\n```"),
-        actions("a", button("Approve", "approve", "1"), button("Snooze 7d", "snooze:7", "2")),
-        context("<!date^1795599000^{date_short_pretty}|2026-11-25 09:30 UTC>"),
-    ], lambda control: next(numbers))
+    text = render_blocks(
+        [
+            section(
+                ":red_circle: *High* spend in <#C1> by <@U2>, see "
+                "<https://example.com/x|the console> &amp; more"
+            ),
+            section("```\nAmazonEC2   $1.00\n```"),
+            actions("a", button("Approve", "approve", "1"), button("Snooze 7d", "snooze:7", "2")),
+            context("<!date^1795599000^{date_short_pretty}|2026-11-25 09:30 UTC>"),
+        ],
+        lambda control: next(numbers),
+    )
     assert "🔴 *High* spend in #C1 by @U2, see the console (https://example.com/x) & more" in text
     assert "AmazonEC2   $1.00" in text and "```" not in text
     assert "[1] Approve   [2] Snooze 7d" in text

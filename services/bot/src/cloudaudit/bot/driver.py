@@ -48,8 +48,14 @@ def find_element(blocks: list[dict[str, Any]], wanted: str) -> tuple[str | None,
 class SlackDriver:
     """Signs every request with the app's signing secret, exactly as Slack does (v0 HMAC)."""
 
-    def __init__(self, events_url: str, signing_secret: str, local: LocalSlack,
-                 team_id: str = DEFAULT_TEAM, team_domain: str = "cloudaudit-local") -> None:
+    def __init__(
+        self,
+        events_url: str,
+        signing_secret: str,
+        local: LocalSlack,
+        team_id: str = DEFAULT_TEAM,
+        team_domain: str = "cloudaudit-local",
+    ) -> None:
         self.events_url = events_url
         self.verifier = SignatureVerifier(signing_secret)
         self.local = local
@@ -73,9 +79,16 @@ class SlackDriver:
     def _next(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):06d}"
 
-    async def send(self, body: str, content_type: str, *, signed: bool = True,
-                   timestamp: int | None = None, signature: str | None = None,
-                   headers: dict[str, str] | None = None) -> SlackResponse:
+    async def send(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        signed: bool = True,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SlackResponse:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         stamp = str(timestamp if timestamp is not None else int(time.time()))
@@ -83,10 +96,12 @@ class SlackDriver:
         if signed:
             all_headers["X-Slack-Request-Timestamp"] = stamp
             all_headers["X-Slack-Signature"] = signature or self.verifier.generate_signature(
-                timestamp=stamp, body=body)
+                timestamp=stamp, body=body
+            )
         started = time.perf_counter()
-        async with self._session.post(self.events_url, data=body.encode("utf-8"),
-                                      headers=all_headers) as response:
+        async with self._session.post(
+            self.events_url, data=body.encode("utf-8"), headers=all_headers
+        ) as response:
             text = await response.text()
             return SlackResponse(response.status, text, time.perf_counter() - started)
 
@@ -96,40 +111,64 @@ class SlackDriver:
     # -- what people do in Slack ----------------------------------------------------------------
     def command_body(self, text: str, user: str, channel: str) -> dict[str, str]:
         return {
-            "token": "deprecated-verification-token", "team_id": self.team_id,
-            "team_domain": self.team_domain, "channel_id": channel, "channel_name": channel.lower(),
-            "user_id": user, "user_name": user.lower(), "command": "/cloudaudit", "text": text,
-            "api_app_id": "ACLOUDAUDIT", "trigger_id": self._next("trigger-"),
+            "token": "deprecated-verification-token",
+            "team_id": self.team_id,
+            "team_domain": self.team_domain,
+            "channel_id": channel,
+            "channel_name": channel.lower(),
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/cloudaudit",
+            "text": text,
+            "api_app_id": "ACLOUDAUDIT",
+            "trigger_id": self._next("trigger-"),
             "response_url": self.local.response_url(channel, user),
         }
 
-    async def command(self, text: str, user: str = "UOWNER", channel: str = "CALERTS",
-                      **options: Any) -> SlackResponse:
+    async def command(
+        self, text: str, user: str = "UOWNER", channel: str = "CALERTS", **options: Any
+    ) -> SlackResponse:
         return await self._form(self.command_body(text, user, channel), **options)
 
-    async def press(self, message: Message, wanted: str, user: str = "UOWNER",
-                    option_value: str | None = None) -> SlackResponse:
+    async def press(
+        self, message: Message, wanted: str, user: str = "UOWNER", option_value: str | None = None
+    ) -> SlackResponse:
         """Press a button (by label or action_id) or choose a menu option in a message."""
         block_id, element = find_element(message.blocks, wanted)
-        action: dict[str, Any] = {"action_id": element["action_id"], "block_id": block_id,
-                                  "type": element["type"], "action_ts": f"{time.time():.6f}"}
+        action: dict[str, Any] = {
+            "action_id": element["action_id"],
+            "block_id": block_id,
+            "type": element["type"],
+            "action_ts": f"{time.time():.6f}",
+        }
         if element["type"] == "button":
             action["value"] = element.get("value", "")
             action["text"] = element["text"]
         else:
             options = element.get("options") or []
-            chosen = next((o for o in options if o["value"] == option_value
-                           or o["text"]["text"] == option_value), None)
+            chosen = next(
+                (
+                    o
+                    for o in options
+                    if o["value"] == option_value or o["text"]["text"] == option_value
+                ),
+                None,
+            )
             if chosen is None:
                 raise ButtonNotFound(f"no option {option_value!r} in {wanted!r}")
             action["selected_option"] = chosen
         payload = {
-            "type": "block_actions", "api_app_id": "ACLOUDAUDIT", "token": "deprecated",
+            "type": "block_actions",
+            "api_app_id": "ACLOUDAUDIT",
+            "token": "deprecated",
             "team": {"id": self.team_id, "domain": self.team_domain},
             "user": {"id": user, "username": user.lower(), "team_id": self.team_id},
-            "container": {"type": "message", "message_ts": message.ts,
-                          "channel_id": message.channel,
-                          "is_ephemeral": message.ephemeral_for is not None},
+            "container": {
+                "type": "message",
+                "message_ts": message.ts,
+                "channel_id": message.channel,
+                "is_ephemeral": message.ephemeral_for is not None,
+            },
             "channel": {"id": message.channel},
             "message": {"ts": message.ts, "text": message.text, "blocks": message.blocks},
             "trigger_id": self._next("trigger-"),
@@ -138,8 +177,9 @@ class SlackDriver:
         }
         return await self._form({"payload": json.dumps(payload)})
 
-    async def submit(self, view: View, values: dict[str, str | None],
-                     user: str = "UOWNER") -> SlackResponse:
+    async def submit(
+        self, view: View, values: dict[str, str | None], user: str = "UOWNER"
+    ) -> SlackResponse:
         """Submit a modal with text (or number) inputs filled in, by input block_id."""
         state: dict[str, dict[str, Any]] = {}
         for block in view.view.get("blocks", []):
@@ -147,10 +187,13 @@ class SlackDriver:
                 continue
             element = block["element"]
             value = values.get(block["block_id"])
-            state[block["block_id"]] = {element["action_id"]: {"type": element["type"],
-                                                                "value": value}}
+            state[block["block_id"]] = {
+                element["action_id"]: {"type": element["type"], "value": value}
+            }
         payload = {
-            "type": "view_submission", "api_app_id": "ACLOUDAUDIT", "token": "deprecated",
+            "type": "view_submission",
+            "api_app_id": "ACLOUDAUDIT",
+            "token": "deprecated",
             "team": {"id": self.team_id, "domain": self.team_domain},
             "user": {"id": user, "username": user.lower(), "team_id": self.team_id},
             "trigger_id": self._next("trigger-"),
@@ -158,11 +201,18 @@ class SlackDriver:
         }
         return await self._form({"payload": json.dumps(payload)})
 
-    async def event(self, event: dict[str, Any], event_id: str | None = None,
-                    retry_num: int | None = None) -> SlackResponse:
-        body = {"token": "deprecated", "team_id": self.team_id, "api_app_id": "ACLOUDAUDIT",
-                "type": "event_callback", "event_id": event_id or self._next("Ev"),
-                "event_time": int(time.time()), "event": event}
+    async def event(
+        self, event: dict[str, Any], event_id: str | None = None, retry_num: int | None = None
+    ) -> SlackResponse:
+        body = {
+            "token": "deprecated",
+            "team_id": self.team_id,
+            "api_app_id": "ACLOUDAUDIT",
+            "type": "event_callback",
+            "event_id": event_id or self._next("Ev"),
+            "event_time": int(time.time()),
+            "event": event,
+        }
         headers = {}
         if retry_num is not None:
             headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}

@@ -113,24 +113,50 @@ class LocalSlack:
         self.workspaces[team_id] = workspace
         return workspace
 
-    def set_user(self, user_id: str, *, team_id: str = DEFAULT_TEAM, name: str | None = None,
-                 email: str | None = None, tz: str = "UTC") -> None:
+    def set_user(
+        self,
+        user_id: str,
+        *,
+        team_id: str = DEFAULT_TEAM,
+        name: str | None = None,
+        email: str | None = None,
+        tz: str = "UTC",
+    ) -> None:
         self.workspaces[team_id].users[user_id] = {
-            "id": user_id, "team_id": team_id, "name": name or user_id.lower(), "tz": tz,
+            "id": user_id,
+            "team_id": team_id,
+            "name": name or user_id.lower(),
+            "tz": tz,
             "real_name": name or user_id,
-            "profile": {"email": email, "display_name": name or user_id, "real_name": name or user_id},
+            "profile": {
+                "email": email,
+                "display_name": name or user_id,
+                "real_name": name or user_id,
+            },
         }
 
-    def add_oauth_code(self, code: str, team_id: str, team_name: str, installer: str,
-                       bot_token: str) -> None:
-        self.oauth_codes[code] = {"team_id": team_id, "team_name": team_name,
-                                  "installer": installer, "bot_token": bot_token}
+    def add_oauth_code(
+        self, code: str, team_id: str, team_name: str, installer: str, bot_token: str
+    ) -> None:
+        self.oauth_codes[code] = {
+            "team_id": team_id,
+            "team_name": team_name,
+            "installer": installer,
+            "bot_token": bot_token,
+        }
 
     def remove_bot_from(self, channel: str) -> None:
         self.removed_from.add(channel)
 
-    def script(self, method: str, *, error: str | None = None, status: int = 200,
-               retry_after: float | None = None, times: int = 1) -> None:
+    def script(
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        retry_after: float | None = None,
+        times: int = 1,
+    ) -> None:
         """The next `times` calls of `method` answer this error (or a 429 with Retry-After)."""
         for _ in range(times):
             self._scripted[method].append(_Scripted(error, status, retry_after))
@@ -149,8 +175,11 @@ class LocalSlack:
         return [c for c in self.calls if c.method == method]
 
     def channel_messages(self, channel: str, thread_ts: str | None = None) -> list[Message]:
-        return [m for m in self.messages if m.channel == channel and m.ephemeral_for is None
-                and m.thread_ts == thread_ts]
+        return [
+            m
+            for m in self.messages
+            if m.channel == channel and m.ephemeral_for is None and m.thread_ts == thread_ts
+        ]
 
     def thread(self, channel: str, ts: str) -> list[Message]:
         return [m for m in self.messages if m.channel == channel and m.thread_ts == ts]
@@ -235,10 +264,10 @@ class LocalSlack:
             headers = {}
             if scripted.retry_after is not None:
                 headers["Retry-After"] = f"{scripted.retry_after:g}"
-                return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                         headers=headers)
-            return web.json_response({"ok": False, "error": scripted.error},
-                                     status=scripted.status)
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"}, status=429, headers=headers
+                )
+            return web.json_response({"ok": False, "error": scripted.error}, status=scripted.status)
         workspace = self._workspace(token)
         if method != "oauth.v2.access" and workspace is None:
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -249,25 +278,46 @@ class LocalSlack:
 
     # -- Web API methods ------------------------------------------------------------------------
     async def _m_auth_test(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
-        return {"ok": True, "url": f"https://{ws.team_id.lower()}.slack.local/", "team": ws.name,
-                "user": "cloudaudit", "team_id": ws.team_id, "user_id": BOT_USER,
-                "bot_id": "BCLOUDAUDIT", "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": f"https://{ws.team_id.lower()}.slack.local/",
+            "team": ws.name,
+            "user": "cloudaudit",
+            "team_id": ws.team_id,
+            "user_id": BOT_USER,
+            "bot_id": "BCLOUDAUDIT",
+            "is_enterprise_install": False,
+        }
 
     async def _m_chat_postMessage(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
         channel = str(args.get("channel"))
         if channel in self.removed_from:
             return {"ok": False, "error": "not_in_channel"}
-        message = Message(channel=channel, ts=self._next_ts(), text=str(args.get("text") or ""),
-                          blocks=list(args.get("blocks") or []), thread_ts=args.get("thread_ts"))
+        message = Message(
+            channel=channel,
+            ts=self._next_ts(),
+            text=str(args.get("text") or ""),
+            blocks=list(args.get("blocks") or []),
+            thread_ts=args.get("thread_ts"),
+        )
         self.messages.append(message)
-        return {"ok": True, "channel": channel, "ts": message.ts,
-                "message": {"text": message.text, "blocks": message.blocks, "ts": message.ts}}
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": message.ts,
+            "message": {"text": message.text, "blocks": message.blocks, "ts": message.ts},
+        }
 
     async def _m_chat_postEphemeral(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
         channel = str(args.get("channel"))
-        message = Message(channel=channel, ts=self._next_ts(), text=str(args.get("text") or ""),
-                          blocks=list(args.get("blocks") or []),
-                          ephemeral_for=str(args.get("user")), via="chat.postEphemeral")
+        message = Message(
+            channel=channel,
+            ts=self._next_ts(),
+            text=str(args.get("text") or ""),
+            blocks=list(args.get("blocks") or []),
+            ephemeral_for=str(args.get("user")),
+            via="chat.postEphemeral",
+        )
         self.messages.append(message)
         return {"ok": True, "message_ts": message.ts}
 
@@ -306,15 +356,18 @@ class LocalSlack:
                 return {"ok": True, "view": view}
         return {"ok": False, "error": "not_found"}
 
-    async def _m_files_getUploadURLExternal(self, args: dict[str, Any], ws: Workspace
-                                            ) -> dict[str, Any]:
+    async def _m_files_getUploadURLExternal(
+        self, args: dict[str, Any], ws: Workspace
+    ) -> dict[str, Any]:
         file_id = f"F{next(self._ids):06d}"
-        self.files[file_id] = UploadedFile(file_id, str(args.get("filename")),
-                                           int(args.get("length") or 0))
+        self.files[file_id] = UploadedFile(
+            file_id, str(args.get("filename")), int(args.get("length") or 0)
+        )
         return {"ok": True, "upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
 
-    async def _m_files_completeUploadExternal(self, args: dict[str, Any], ws: Workspace
-                                              ) -> dict[str, Any]:
+    async def _m_files_completeUploadExternal(
+        self, args: dict[str, Any], ws: Workspace
+    ) -> dict[str, Any]:
         channel = args.get("channel_id")
         if channel and channel in self.removed_from:
             return {"ok": False, "error": "not_in_channel"}
@@ -332,28 +385,42 @@ class LocalSlack:
                 uploaded.saved_to = self.files_dir / f"{uploaded.file_id}-{uploaded.filename}"
                 uploaded.saved_to.write_bytes(uploaded.data)
             if channel:
-                self.messages.append(Message(
-                    channel=str(channel), ts=self._next_ts(),
-                    text=str(args.get("initial_comment") or ""), blocks=[],
-                    thread_ts=args.get("thread_ts"), via=f"file:{uploaded.file_id}"))
-            done.append({"id": uploaded.file_id, "title": uploaded.title,
-                         "name": uploaded.filename})
+                self.messages.append(
+                    Message(
+                        channel=str(channel),
+                        ts=self._next_ts(),
+                        text=str(args.get("initial_comment") or ""),
+                        blocks=[],
+                        thread_ts=args.get("thread_ts"),
+                        via=f"file:{uploaded.file_id}",
+                    )
+                )
+            done.append(
+                {"id": uploaded.file_id, "title": uploaded.title, "name": uploaded.filename}
+            )
         return {"ok": True, "files": done}
 
-    async def _m_oauth_v2_access(self, args: dict[str, Any], ws: Workspace | None
-                                 ) -> dict[str, Any]:
+    async def _m_oauth_v2_access(
+        self, args: dict[str, Any], ws: Workspace | None
+    ) -> dict[str, Any]:
         grant = self.oauth_codes.pop(str(args.get("code")), None)
         if grant is None:
             return {"ok": False, "error": "invalid_code"}
         workspace = self.workspaces.get(grant["team_id"]) or self.add_workspace(
-            grant["team_id"], grant["team_name"], grant["bot_token"])
+            grant["team_id"], grant["team_name"], grant["bot_token"]
+        )
         workspace.token = grant["bot_token"]
         return {
-            "ok": True, "app_id": "ACLOUDAUDIT", "authed_user": {"id": grant["installer"]},
-            "scope": "commands,chat:write", "token_type": "bot",
-            "access_token": grant["bot_token"], "bot_user_id": BOT_USER,
+            "ok": True,
+            "app_id": "ACLOUDAUDIT",
+            "authed_user": {"id": grant["installer"]},
+            "scope": "commands,chat:write",
+            "token_type": "bot",
+            "access_token": grant["bot_token"],
+            "bot_user_id": BOT_USER,
             "team": {"id": grant["team_id"], "name": grant["team_name"]},
-            "enterprise": None, "is_enterprise_install": False,
+            "enterprise": None,
+            "is_enterprise_install": False,
         }
 
     # -- file bytes and response_url webhooks ----------------------------------------------------
@@ -362,8 +429,9 @@ class LocalSlack:
         if uploaded is None:
             return web.Response(status=404, text="unknown upload")
         uploaded.data = await request.read()
-        self.calls.append(ApiCall("upload", {"file_id": uploaded.file_id,
-                                             "bytes": len(uploaded.data)}, None))
+        self.calls.append(
+            ApiCall("upload", {"file_id": uploaded.file_id, "bytes": len(uploaded.data)}, None)
+        )
         return web.Response(text=f"OK - {len(uploaded.data)}")
 
     async def _response(self, request: web.Request) -> web.Response:
@@ -374,8 +442,11 @@ class LocalSlack:
         self.calls.append(ApiCall("response_url", payload, None))
         self._touch()
         if payload.get("delete_original") and target.message_ts:
-            self.messages = [m for m in self.messages
-                             if not (m.channel == target.channel and m.ts == target.message_ts)]
+            self.messages = [
+                m
+                for m in self.messages
+                if not (m.channel == target.channel and m.ts == target.message_ts)
+            ]
             return web.Response(text="ok")
         original = self.message(target.channel, target.message_ts) if target.message_ts else None
         if payload.get("replace_original") and original is not None:
@@ -384,9 +455,15 @@ class LocalSlack:
             original.edits += 1
             return web.Response(text="ok")
         in_channel = payload.get("response_type") == "in_channel"
-        self.messages.append(Message(
-            channel=target.channel, ts=self._next_ts(), text=str(payload.get("text") or ""),
-            blocks=list(payload.get("blocks") or []),
-            ephemeral_for=None if in_channel else target.user, via="response_url",
-            thread_ts=payload.get("thread_ts")))
+        self.messages.append(
+            Message(
+                channel=target.channel,
+                ts=self._next_ts(),
+                text=str(payload.get("text") or ""),
+                blocks=list(payload.get("blocks") or []),
+                ephemeral_for=None if in_channel else target.user,
+                via="response_url",
+                thread_ts=payload.get("thread_ts"),
+            )
+        )
         return web.Response(text="ok")

@@ -39,21 +39,27 @@ class BotSettings(CommonSettings):
         description="Slack Web API base URL; point it at a local Slack for demos and tests.",
     )
     authorize_url: str | None = Field(
-        default=None, validation_alias="SLACK_AUTHORIZE_URL",
+        default=None,
+        validation_alias="SLACK_AUTHORIZE_URL",
         description="Where the install page sends people (default Slack's oauth/v2/authorize).",
     )
     http_port: int = Field(default=3000, validation_alias="BOT_HTTP_PORT", ge=0, le=65535)
     http_host: str = Field(default="0.0.0.0", validation_alias="BOT_HTTP_HOST")  # noqa: S104
     state_expiration_s: int = Field(default=600, validation_alias="SLACK_STATE_EXPIRATION_S", ge=60)
     digest_hour: int = Field(
-        default=9, validation_alias="BOT_DIGEST_HOUR", ge=0, le=23,
+        default=9,
+        validation_alias="BOT_DIGEST_HOUR",
+        ge=0,
+        le=23,
         description="Local hour (team time zone) at which digests are posted unless set per team.",
     )
     digest_check_interval_s: float = Field(
         default=60.0, validation_alias="BOT_DIGEST_CHECK_INTERVAL_S", gt=0
     )
     max_retry_after_s: float = Field(
-        default=60.0, validation_alias="BOT_MAX_RETRY_AFTER_S", gt=0,
+        default=60.0,
+        validation_alias="BOT_MAX_RETRY_AFTER_S",
+        gt=0,
         description="Longest Retry-After of a Slack 429 the bot waits out before giving up.",
     )
 

@@ -42,7 +42,9 @@ teams = Table(
     Column("slack_team_id", String(32), nullable=False, unique=True),
     Column("slack_team_name", String(200), nullable=True),
     Column("alert_channel_id", String(32), nullable=True),
-    Column("owner_slack_user_id", String(32), nullable=True, comment="Who to DM when alerts bounce."),
+    Column(
+        "owner_slack_user_id", String(32), nullable=True, comment="Who to DM when alerts bounce."
+    ),
     Column("digest", String(10), nullable=False, server_default="off"),
     Column("digest_hour", SmallInteger, nullable=False, server_default=text("9")),
     Column("time_zone", String(64), nullable=False, server_default="UTC"),
@@ -75,8 +77,13 @@ posted_messages = Table(
     Column("posted_at", UTCDateTime, nullable=True),
     CheckConstraint(STATUSES_SQL, name="status_known"),
     # One alert message per anomaly/recommendation: later events update it and reply in its thread.
-    Index("uq_posted_messages_alert", "subject_type", "subject_id", unique=True,
-          postgresql_where=text("kind = 'alert'")),
+    Index(
+        "uq_posted_messages_alert",
+        "subject_type",
+        "subject_id",
+        unique=True,
+        postgresql_where=text("kind = 'alert'"),
+    ),
     Index("ix_posted_messages_team_status", "team_id", "status"),
 )
 

@@ -18,8 +18,7 @@ from cloudaudit.common.events.base import Reply, Request
 
 R = TypeVar("R", bound=Reply)
 
-SERVICE_WORDS = {"identity": "identity", "ingest": "cost data (ingest)",
-                 "analytics": "analytics"}
+SERVICE_WORDS = {"identity": "identity", "ingest": "cost data (ingest)", "analytics": "analytics"}
 RPC_TIMEOUT_S = 5.0
 SPEND_TIMEOUT_S = 10.0  # a year of spend for many accounts is the slowest question we ask
 
@@ -31,8 +30,9 @@ class Platform:
         self.broker = broker
         self.names = names
 
-    async def ask(self, subject: str, request: Request, reply_type: type[R],
-                  timeout: float = RPC_TIMEOUT_S) -> R:
+    async def ask(
+        self, subject: str, request: Request, reply_type: type[R], timeout: float = RPC_TIMEOUT_S
+    ) -> R:
         service = subject.split(".", 1)[0]
         try:
             reply = await rpc(self.broker, self.names, subject, request, reply_type, timeout)
@@ -43,8 +43,10 @@ class Platform:
             ) from None
         if not reply.ok:
             error = reply.error
-            raise ServiceRefused(error.code if error else "error",
-                                 error.message if error else f"{service} refused the request")
+            raise ServiceRefused(
+                error.code if error else "error",
+                error.message if error else f"{service} refused the request",
+            )
         return reply
 
     # -- identity ---------------------------------------------------------------------------
@@ -73,8 +75,14 @@ class Platform:
     async def connect(self, request: account.ConnectAccountRequest) -> account.ConnectAccountReply:
         """A refusal here is a normal answer (the failing step), so it is returned, not raised."""
         try:
-            return await rpc(self.broker, self.names, account.RPC_CONNECT, request,
-                             account.ConnectAccountReply, SPEND_TIMEOUT_S)
+            return await rpc(
+                self.broker,
+                self.names,
+                account.RPC_CONNECT,
+                request,
+                account.ConnectAccountReply,
+                SPEND_TIMEOUT_S,
+            )
         except BusUnavailable:
             raise ServiceUnavailable(
                 "The cost data (ingest) service is not answering right now; try again in a minute."
@@ -84,20 +92,25 @@ class Platform:
     async def anomalies(self, request: anomaly.AnomaliesRequest) -> anomaly.AnomaliesReply:
         return await self.ask(anomaly.RPC_ANOMALIES, request, anomaly.AnomaliesReply)
 
-    async def anomaly_feedback(self, request: anomaly.AnomalyFeedbackRequest
-                               ) -> anomaly.AnomalyFeedbackReply:
+    async def anomaly_feedback(
+        self, request: anomaly.AnomalyFeedbackRequest
+    ) -> anomaly.AnomalyFeedbackReply:
         return await self.ask(anomaly.RPC_ANOMALY_FEEDBACK, request, anomaly.AnomalyFeedbackReply)
 
-    async def team_settings(self, request: anomaly.TeamSettingsRequest) -> anomaly.TeamSettingsReply:
+    async def team_settings(
+        self, request: anomaly.TeamSettingsRequest
+    ) -> anomaly.TeamSettingsReply:
         return await self.ask(anomaly.RPC_TEAM_SETTINGS, request, anomaly.TeamSettingsReply)
 
     async def expect(self, request: anomaly.ExpectSpendRequest) -> anomaly.ExpectSpendReply:
         return await self.ask(anomaly.RPC_EXPECT, request, anomaly.ExpectSpendReply)
 
-    async def recommendations(self, request: recommendation.RecommendationsRequest
-                              ) -> recommendation.RecommendationsReply:
-        return await self.ask(recommendation.RPC_RECOMMENDATIONS, request,
-                              recommendation.RecommendationsReply)
+    async def recommendations(
+        self, request: recommendation.RecommendationsRequest
+    ) -> recommendation.RecommendationsReply:
+        return await self.ask(
+            recommendation.RPC_RECOMMENDATIONS, request, recommendation.RecommendationsReply
+        )
 
     async def decide(self, request: recommendation.DecideRequest) -> recommendation.DecideReply:
         return await self.ask(recommendation.RPC_DECIDE, request, recommendation.DecideReply)

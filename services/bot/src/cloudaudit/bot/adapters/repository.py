@@ -50,17 +50,30 @@ class MessageRef:
 
 def _team(row: Any) -> TeamSlack:
     return TeamSlack(
-        team_id=row.team_id, slack_team_id=row.slack_team_id, alert_channel_id=row.alert_channel_id,
-        owner_slack_user_id=row.owner_slack_user_id, digest=row.digest,
-        digest_hour=row.digest_hour, time_zone=row.time_zone, last_digest_key=row.last_digest_key,
+        team_id=row.team_id,
+        slack_team_id=row.slack_team_id,
+        alert_channel_id=row.alert_channel_id,
+        owner_slack_user_id=row.owner_slack_user_id,
+        digest=row.digest,
+        digest_hour=row.digest_hour,
+        time_zone=row.time_zone,
+        last_digest_key=row.last_digest_key,
     )
 
 
 def _ref(row: Any) -> MessageRef:
     return MessageRef(
-        event_id=row.event_id, team_id=row.team_id, subject_type=row.subject_type,
-        subject_id=row.subject_id, kind=row.kind, status=row.status, channel_id=row.channel_id,
-        ts=row.ts, thread_ts=row.thread_ts, text=row.text, blocks=list(row.blocks or []),
+        event_id=row.event_id,
+        team_id=row.team_id,
+        subject_type=row.subject_type,
+        subject_id=row.subject_id,
+        kind=row.kind,
+        status=row.status,
+        channel_id=row.channel_id,
+        ts=row.ts,
+        thread_ts=row.thread_ts,
+        text=row.text,
+        blocks=list(row.blocks or []),
     )
 
 
@@ -69,11 +82,19 @@ class BotRepository:
         self.session = session
 
     # -- teams --------------------------------------------------------------------------------
-    async def remember_team(self, team_id: UUID, slack_team_id: str, slack_team_name: str | None,
-                            owner_slack_user_id: str | None) -> None:
+    async def remember_team(
+        self,
+        team_id: UUID,
+        slack_team_id: str,
+        slack_team_name: str | None,
+        owner_slack_user_id: str | None,
+    ) -> None:
         """Link a team to its workspace (first sight) and keep the owner to warn up to date."""
-        values: dict[str, Any] = {"team_id": team_id, "slack_team_id": slack_team_id,
-                                  "slack_team_name": slack_team_name}
+        values: dict[str, Any] = {
+            "team_id": team_id,
+            "slack_team_id": slack_team_id,
+            "slack_team_name": slack_team_name,
+        }
         if owner_slack_user_id:
             values["owner_slack_user_id"] = owner_slack_user_id
         statement = insert(teams).values(**values)
@@ -93,124 +114,218 @@ class BotRepository:
         return _team(row) if row else None
 
     async def team_by_slack(self, slack_team_id: str) -> TeamSlack | None:
-        row = (await self.session.execute(
-            select(teams).where(teams.c.slack_team_id == slack_team_id))).first()
+        row = (
+            await self.session.execute(select(teams).where(teams.c.slack_team_id == slack_team_id))
+        ).first()
         return _team(row) if row else None
 
     async def set_alert_channel(self, team_id: UUID, channel_id: str | None) -> None:
-        await self.session.execute(update(teams).where(teams.c.team_id == team_id)
-                                   .values(alert_channel_id=channel_id, updated_at=utcnow()))
+        await self.session.execute(
+            update(teams)
+            .where(teams.c.team_id == team_id)
+            .values(alert_channel_id=channel_id, updated_at=utcnow())
+        )
 
     async def clear_alert_channel_if(self, slack_team_id: str, channel_id: str) -> TeamSlack | None:
         """The bot left `channel_id`; forget it as the alert channel. Returns the team if it was."""
-        row = (await self.session.execute(
-            update(teams)
-            .where(and_(teams.c.slack_team_id == slack_team_id,
-                        teams.c.alert_channel_id == channel_id))
-            .values(alert_channel_id=None, updated_at=utcnow())
-            .returning(*teams.c))).first()
+        row = (
+            await self.session.execute(
+                update(teams)
+                .where(
+                    and_(
+                        teams.c.slack_team_id == slack_team_id,
+                        teams.c.alert_channel_id == channel_id,
+                    )
+                )
+                .values(alert_channel_id=None, updated_at=utcnow())
+                .returning(*teams.c)
+            )
+        ).first()
         return _team(row) if row else None
 
     async def set_digest(self, team_id: UUID, digest: str, hour: int, time_zone: str) -> None:
-        await self.session.execute(update(teams).where(teams.c.team_id == team_id).values(
-            digest=digest, digest_hour=hour, time_zone=time_zone, updated_at=utcnow()))
+        await self.session.execute(
+            update(teams)
+            .where(teams.c.team_id == team_id)
+            .values(digest=digest, digest_hour=hour, time_zone=time_zone, updated_at=utcnow())
+        )
 
     async def teams_with_digest(self) -> list[TeamSlack]:
         rows = (await self.session.execute(select(teams).where(teams.c.digest != "off"))).all()
         return [_team(r) for r in rows]
 
     async def mark_digest(self, team_id: UUID, key: str) -> None:
-        await self.session.execute(update(teams).where(teams.c.team_id == team_id)
-                                   .values(last_digest_key=key))
+        await self.session.execute(
+            update(teams).where(teams.c.team_id == team_id).values(last_digest_key=key)
+        )
 
     # -- posted messages ----------------------------------------------------------------------
-    async def claim(self, event_id: UUID, team_id: UUID, subject_type: str, subject_id: str,
-                    kind: str, text: str, blocks: list[dict[str, Any]]) -> MessageRef:
+    async def claim(
+        self,
+        event_id: UUID,
+        team_id: UUID,
+        subject_type: str,
+        subject_id: str,
+        kind: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+    ) -> MessageRef:
         """Create the ref for an event (first delivery) and lock it; a redelivery finds it."""
         await self.session.execute(
-            insert(posted_messages).values(
-                event_id=event_id, team_id=team_id, subject_type=subject_type,
-                subject_id=subject_id, kind=kind, text=text, blocks=blocks,
-            ).on_conflict_do_nothing()
+            insert(posted_messages)
+            .values(
+                event_id=event_id,
+                team_id=team_id,
+                subject_type=subject_type,
+                subject_id=subject_id,
+                kind=kind,
+                text=text,
+                blocks=blocks,
+            )
+            .on_conflict_do_nothing()
         )
-        row = (await self.session.execute(
-            select(posted_messages).where(posted_messages.c.event_id == event_id)
-            .with_for_update())).one()
+        row = (
+            await self.session.execute(
+                select(posted_messages)
+                .where(posted_messages.c.event_id == event_id)
+                .with_for_update()
+            )
+        ).one()
         return _ref(row)
 
-    async def alert_ref(self, subject_type: str, subject_id: str, lock: bool = False
-                        ) -> MessageRef | None:
-        query = select(posted_messages).where(and_(
-            posted_messages.c.subject_type == subject_type,
-            posted_messages.c.subject_id == subject_id,
-            posted_messages.c.kind == "alert"))
+    async def alert_ref(
+        self, subject_type: str, subject_id: str, lock: bool = False
+    ) -> MessageRef | None:
+        query = select(posted_messages).where(
+            and_(
+                posted_messages.c.subject_type == subject_type,
+                posted_messages.c.subject_id == subject_id,
+                posted_messages.c.kind == "alert",
+            )
+        )
         if lock:
             query = query.with_for_update()
         row = (await self.session.execute(query)).first()
         return _ref(row) if row else None
 
     async def ref(self, event_id: UUID) -> MessageRef | None:
-        row = (await self.session.execute(
-            select(posted_messages).where(posted_messages.c.event_id == event_id))).first()
+        row = (
+            await self.session.execute(
+                select(posted_messages).where(posted_messages.c.event_id == event_id)
+            )
+        ).first()
         return _ref(row) if row else None
 
-    async def mark_posted(self, event_id: UUID, channel_id: str, ts: str,
-                          thread_ts: str | None = None) -> None:
-        await self.session.execute(update(posted_messages)
-                                   .where(posted_messages.c.event_id == event_id)
-                                   .values(status="posted", channel_id=channel_id, ts=ts,
-                                           thread_ts=thread_ts, error=None, posted_at=utcnow(),
-                                           attempts=posted_messages.c.attempts + 1))
+    async def mark_posted(
+        self, event_id: UUID, channel_id: str, ts: str, thread_ts: str | None = None
+    ) -> None:
+        await self.session.execute(
+            update(posted_messages)
+            .where(posted_messages.c.event_id == event_id)
+            .values(
+                status="posted",
+                channel_id=channel_id,
+                ts=ts,
+                thread_ts=thread_ts,
+                error=None,
+                posted_at=utcnow(),
+                attempts=posted_messages.c.attempts + 1,
+            )
+        )
 
     async def mark_undelivered(self, event_id: UUID, channel_id: str | None, error: str) -> None:
-        await self.session.execute(update(posted_messages)
-                                   .where(posted_messages.c.event_id == event_id)
-                                   .values(status="undelivered", channel_id=channel_id,
-                                           error=error[:200],
-                                           attempts=posted_messages.c.attempts + 1))
+        await self.session.execute(
+            update(posted_messages)
+            .where(posted_messages.c.event_id == event_id)
+            .values(
+                status="undelivered",
+                channel_id=channel_id,
+                error=error[:200],
+                attempts=posted_messages.c.attempts + 1,
+            )
+        )
 
-    async def replace_content(self, event_id: UUID, text: str, blocks: list[dict[str, Any]]) -> None:
-        await self.session.execute(update(posted_messages)
-                                   .where(posted_messages.c.event_id == event_id)
-                                   .values(text=text, blocks=blocks))
+    async def replace_content(
+        self, event_id: UUID, text: str, blocks: list[dict[str, Any]]
+    ) -> None:
+        await self.session.execute(
+            update(posted_messages)
+            .where(posted_messages.c.event_id == event_id)
+            .values(text=text, blocks=blocks)
+        )
 
     async def undelivered_alerts(self, team_id: UUID, limit: int = 50) -> list[MessageRef]:
-        rows = (await self.session.execute(
-            select(posted_messages)
-            .where(and_(posted_messages.c.team_id == team_id,
+        rows = (
+            await self.session.execute(
+                select(posted_messages)
+                .where(
+                    and_(
+                        posted_messages.c.team_id == team_id,
                         posted_messages.c.status == "undelivered",
-                        posted_messages.c.kind == "alert"))
-            .order_by(posted_messages.c.created_at).limit(limit)
-            .with_for_update(skip_locked=True))).all()
+                        posted_messages.c.kind == "alert",
+                    )
+                )
+                .order_by(posted_messages.c.created_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
         return [_ref(r) for r in rows]
 
     # -- Slack event receipts -----------------------------------------------------------------
     async def first_receipt(self, slack_event_id: str) -> bool:
         """True the first time a Slack event id is seen (retries and redeliveries are False)."""
         result = await self.session.execute(
-            insert(slack_event_receipts).values(slack_event_id=slack_event_id)
-            .on_conflict_do_nothing().returning(slack_event_receipts.c.slack_event_id))
+            insert(slack_event_receipts)
+            .values(slack_event_id=slack_event_id)
+            .on_conflict_do_nothing()
+            .returning(slack_event_receipts.c.slack_event_id)
+        )
         return result.first() is not None
 
     # -- account connections waiting for ingest -------------------------------------------------
-    async def remember_connection(self, team_id: UUID, requested_by: UUID, slack_user_id: str,
-                                  channel_id: str | None, role_arn: str) -> None:
+    async def remember_connection(
+        self,
+        team_id: UUID,
+        requested_by: UUID,
+        slack_user_id: str,
+        channel_id: str | None,
+        role_arn: str,
+    ) -> None:
         statement = insert(pending_connections).values(
-            team_id=team_id, requested_by=requested_by, slack_user_id=slack_user_id,
-            channel_id=channel_id, role_arn=role_arn)
-        await self.session.execute(statement.on_conflict_do_update(
-            index_elements=[pending_connections.c.team_id, pending_connections.c.requested_by],
-            set_={"slack_user_id": statement.excluded.slack_user_id,
-                  "channel_id": statement.excluded.channel_id,
-                  "role_arn": statement.excluded.role_arn, "requested_at": utcnow()}))
+            team_id=team_id,
+            requested_by=requested_by,
+            slack_user_id=slack_user_id,
+            channel_id=channel_id,
+            role_arn=role_arn,
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[pending_connections.c.team_id, pending_connections.c.requested_by],
+                set_={
+                    "slack_user_id": statement.excluded.slack_user_id,
+                    "channel_id": statement.excluded.channel_id,
+                    "role_arn": statement.excluded.role_arn,
+                    "requested_at": utcnow(),
+                },
+            )
+        )
 
-    async def take_connection(self, team_id: UUID, requested_by: UUID | None
-                              ) -> dict[str, Any] | None:
+    async def take_connection(
+        self, team_id: UUID, requested_by: UUID | None
+    ) -> dict[str, Any] | None:
         if requested_by is None:
             return None
-        row = (await self.session.execute(
-            delete(pending_connections)
-            .where(and_(pending_connections.c.team_id == team_id,
-                        pending_connections.c.requested_by == requested_by))
-            .returning(*pending_connections.c))).first()
+        row = (
+            await self.session.execute(
+                delete(pending_connections)
+                .where(
+                    and_(
+                        pending_connections.c.team_id == team_id,
+                        pending_connections.c.requested_by == requested_by,
+                    )
+                )
+                .returning(*pending_connections.c)
+            )
+        ).first()
         return dict(row._mapping) if row else None

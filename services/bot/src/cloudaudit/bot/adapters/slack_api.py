@@ -26,8 +26,9 @@ RATE_LIMIT_RETRIES = 3
 SLACK_TIMEOUT_S = 10
 # Errors that mean "this channel can't take the bot's messages any more": the bot was removed,
 # the channel was archived or deleted. The alert is kept and the owner is told by DM.
-CHANNEL_GONE = frozenset({"not_in_channel", "channel_not_found", "is_archived",
-                          "restricted_action", "access_denied"})
+CHANNEL_GONE = frozenset(
+    {"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "access_denied"}
+)
 
 
 class ChannelUnavailable(BotError):
@@ -52,9 +53,14 @@ class RetryAfterHandler(AsyncRetryHandler):
         super().__init__(max_retry_count=max_retry_count)
         self.max_wait_s = max_wait_s
 
-    async def _can_retry_async(self, *, state: RetryState, request: HttpRequest,
-                               response: HttpResponse | None = None,
-                               error: Exception | None = None) -> bool:
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
         if response is None or response.status_code != 429:
             return False
         return self._retry_after(response) <= self.max_wait_s
@@ -69,13 +75,20 @@ class RetryAfterHandler(AsyncRetryHandler):
                     break
         return 1.0
 
-    async def prepare_for_next_attempt_async(self, *, state: RetryState, request: HttpRequest,
-                                             response: HttpResponse | None = None,
-                                             error: Exception | None = None) -> None:
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
         assert response is not None
         wait = self._retry_after(response)
-        log.warning("slack rate limited; waiting", extra={"retry_after_s": wait,
-                                                           "attempt": state.current_attempt + 1})
+        log.warning(
+            "slack rate limited; waiting",
+            extra={"retry_after_s": wait, "attempt": state.current_attempt + 1},
+        )
         state.next_attempt_requested = True
         await asyncio.sleep(wait)
         state.increment_current_attempt()
@@ -99,18 +112,26 @@ class SlackGateway:
         self._session: aiohttp.ClientSession | None = None
 
     def new_client(self, token: str | None = None) -> AsyncWebClient:
-        client = AsyncWebClient(token=token, base_url=self.settings.api_url,
-                                timeout=SLACK_TIMEOUT_S, session=self._session)
-        client.retry_handlers.extend([
-            RetryAfterHandler(max_wait_s=self.settings.max_retry_after_s),
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-        ])
+        client = AsyncWebClient(
+            token=token,
+            base_url=self.settings.api_url,
+            timeout=SLACK_TIMEOUT_S,
+            session=self._session,
+        )
+        client.retry_handlers.extend(
+            [
+                RetryAfterHandler(max_wait_s=self.settings.max_retry_after_s),
+                AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            ]
+        )
         return client
 
     async def start(self) -> None:
         """One pooled HTTP session for every Web API call (created inside the running loop)."""
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_TIMEOUT_S))
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=SLACK_TIMEOUT_S)
+            )
 
     async def stop(self) -> None:
         if self._session is not None:
@@ -126,8 +147,10 @@ class SlackGateway:
         if self._token_lookup is not None:
             token = await self._token_lookup(slack_team_id) or token
         if not token:
-            raise NotInstalled("CloudAudit is not installed in this Slack workspace any more; "
-                               "reinstall it from the install page.")
+            raise NotInstalled(
+                "CloudAudit is not installed in this Slack workspace any more; "
+                "reinstall it from the install page."
+            )
         return self.new_client(token)
 
     # -- calls ----------------------------------------------------------------------------------
@@ -135,27 +158,51 @@ class SlackGateway:
     def _error(exc: SlackApiError) -> str:
         return str(exc.response.get("error") or exc.response.status_code)
 
-    async def post(self, client: AsyncWebClient, channel_id: str, text: str,
-                   blocks: list[dict[str, Any]], thread_ts: str | None = None) -> PostedMessage:
+    async def post(
+        self,
+        client: AsyncWebClient,
+        channel_id: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        thread_ts: str | None = None,
+    ) -> PostedMessage:
         try:
-            response = await client.chat_postMessage(channel=channel_id, text=text, blocks=blocks,
-                                                     thread_ts=thread_ts, unfurl_links=False)
+            response = await client.chat_postMessage(
+                channel=channel_id,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+            )
         except SlackApiError as exc:
             raise self._translate(exc, channel_id) from None
         return PostedMessage(channel_id=str(response["channel"]), ts=str(response["ts"]))
 
-    async def update(self, client: AsyncWebClient, channel_id: str, ts: str, text: str,
-                     blocks: list[dict[str, Any]]) -> None:
+    async def update(
+        self,
+        client: AsyncWebClient,
+        channel_id: str,
+        ts: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+    ) -> None:
         try:
             await client.chat_update(channel=channel_id, ts=ts, text=text, blocks=blocks)
         except SlackApiError as exc:
             raise self._translate(exc, channel_id) from None
 
-    async def ephemeral(self, client: AsyncWebClient, channel_id: str, user_id: str, text: str,
-                        blocks: list[dict[str, Any]] | None = None) -> None:
+    async def ephemeral(
+        self,
+        client: AsyncWebClient,
+        channel_id: str,
+        user_id: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> None:
         try:
-            await client.chat_postEphemeral(channel=channel_id, user=user_id, text=text,
-                                            blocks=blocks)
+            await client.chat_postEphemeral(
+                channel=channel_id, user=user_id, text=text, blocks=blocks
+            )
         except SlackApiError as exc:
             raise self._translate(exc, channel_id) from None
 
@@ -163,17 +210,30 @@ class SlackGateway:
         try:
             response = await client.conversations_open(users=user_id)
         except SlackApiError as exc:
-            raise SlackUnavailable(f"I could not open a DM with <@{user_id}> "
-                                   f"({self._error(exc)}).") from None
+            raise SlackUnavailable(
+                f"I could not open a DM with <@{user_id}> ({self._error(exc)})."
+            ) from None
         return str(response["channel"]["id"])
 
-    async def upload_png(self, client: AsyncWebClient, channel_id: str, png: bytes, filename: str,
-                         title: str, comment: str | None = None) -> str:
+    async def upload_png(
+        self,
+        client: AsyncWebClient,
+        channel_id: str,
+        png: bytes,
+        filename: str,
+        title: str,
+        comment: str | None = None,
+    ) -> str:
         """files.getUploadURLExternal + upload + files.completeUploadExternal (files_upload_v2)."""
         try:
             response = await client.files_upload_v2(
-                channel=channel_id, content=png, filename=filename, title=title,
-                initial_comment=comment, alt_txt=title)
+                channel=channel_id,
+                content=png,
+                filename=filename,
+                title=title,
+                initial_comment=comment,
+                alt_txt=title,
+            )
         except SlackApiError as exc:
             raise self._translate(exc, channel_id) from None
         return str(response["file"]["id"])

@@ -8,13 +8,34 @@ from dataclasses import dataclass
 from typing import Any
 
 EMOJI = {
-    "white_check_mark": "✅", "warning": "⚠️", "x": "❌", "no_entry": "⛔", "red_circle": "🔴",
-    "large_orange_circle": "🟠", "large_yellow_circle": "🟡", "white_circle": "⚪",
-    "large_green_circle": "🟢", "bar_chart": "📊", "moneybag": "💰", "bulb": "💡",
-    "rotating_light": "🚨", "zzz": "💤", "calendar": "📅", "loudspeaker": "📢", "no_bell": "🔕",
-    "memo": "📝", "sparkles": "✨", "cloud": "☁️", "robot_face": "🤖", "information_source": "ℹ️",
-    "hourglass_flowing_sand": "⏳", "thinking_face": "🤔", "arrow_up_small": "🔼",
-    "arrow_down_small": "🔽", "arrows_counterclockwise": "🔄", "zipper_mouth_face": "🤐",
+    "white_check_mark": "✅",
+    "warning": "⚠️",
+    "x": "❌",
+    "no_entry": "⛔",
+    "red_circle": "🔴",
+    "large_orange_circle": "🟠",
+    "large_yellow_circle": "🟡",
+    "white_circle": "⚪",
+    "large_green_circle": "🟢",
+    "bar_chart": "📊",
+    "moneybag": "💰",
+    "bulb": "💡",
+    "rotating_light": "🚨",
+    "zzz": "💤",
+    "calendar": "📅",
+    "loudspeaker": "📢",
+    "no_bell": "🔕",
+    "memo": "📝",
+    "sparkles": "✨",
+    "cloud": "☁️",
+    "robot_face": "🤖",
+    "information_source": "ℹ️",
+    "hourglass_flowing_sand": "⏳",
+    "thinking_face": "🤔",
+    "arrow_up_small": "🔼",
+    "arrow_down_small": "🔽",
+    "arrows_counterclockwise": "🔄",
+    "zipper_mouth_face": "🤐",
 }
 RULE = "─" * 60
 
@@ -53,8 +74,9 @@ def _controls(block: dict[str, Any], elements: list[dict[str, Any]]) -> list[Con
     for element in elements:
         kind = element.get("type")
         if kind == "button":
-            controls.append(Control(_text(element.get("text")), block, element,
-                                    url=element.get("url")))
+            controls.append(
+                Control(_text(element.get("text")), block, element, url=element.get("url"))
+            )
         elif kind in ("static_select", "overflow"):
             current = ((element.get("initial_option") or {}).get("text") or {}).get("text")
             for option in element.get("options") or []:
@@ -80,8 +102,14 @@ def render_blocks(blocks: list[dict[str, Any]], number: Number, indent: str = ""
             if accessory:
                 lines += _buttons(_controls(block, [accessory]), number)
         elif kind == "context":
-            lines.append("  · " + "  ".join(_text(e) for e in block.get("elements") or []
-                                            if e.get("type") in ("mrkdwn", "plain_text")))
+            lines.append(
+                "  · "
+                + "  ".join(
+                    _text(e)
+                    for e in block.get("elements") or []
+                    if e.get("type") in ("mrkdwn", "plain_text")
+                )
+            )
         elif kind == "actions":
             lines += _buttons(_controls(block, block.get("elements") or []), number)
         elif kind == "divider":
@@ -91,7 +119,9 @@ def render_blocks(blocks: list[dict[str, Any]], number: Number, indent: str = ""
         elif kind == "input":
             hint = _text(block.get("hint"))
             optional = " (optional)" if block.get("optional") else ""
-            lines.append(f"• {_text(block.get('label'))}{optional}" + (f" — {hint}" if hint else ""))
+            lines.append(
+                f"• {_text(block.get('label'))}{optional}" + (f" — {hint}" if hint else "")
+            )
     return "\n".join(indent + line if line else line for line in lines)
 
 

@@ -36,9 +36,16 @@ class _Pressable:
 
 
 class ConsoleSession:
-    def __init__(self, settings: CommonSettings, endpoints: Endpoints, files_dir: Path,
-                 ask: Ask, user: str = CONSOLE_USER, channel: str = CONSOLE_CHANNEL,
-                 time_zone: str = "UTC") -> None:
+    def __init__(
+        self,
+        settings: CommonSettings,
+        endpoints: Endpoints,
+        files_dir: Path,
+        ask: Ask,
+        user: str = CONSOLE_USER,
+        channel: str = CONSOLE_CHANNEL,
+        time_zone: str = "UTC",
+    ) -> None:
         self.settings = settings
         self.endpoints = endpoints
         self.files_dir = files_dir
@@ -61,19 +68,29 @@ class ConsoleSession:
         api_url = await self.slack.start()
         self.slack.set_user(self.user, name="Console User", tz=self.time_zone)
         signing_secret = secrets.token_hex(16)
-        bot_settings = BotSettings(**{
-            **self.settings.model_dump(), "signing_secret": signing_secret,
-            "bot_token": DEFAULT_TOKEN, "app_token": None, "client_id": None,
-            "client_secret": None, "api_url": api_url, "http_port": 0, "http_host": "127.0.0.1",
-        })
-        self.runtime = build_runtime(discover_services()["bot"], bot_settings, self.endpoints,
-                                     http_port=0)
+        bot_settings = BotSettings(
+            **{
+                **self.settings.model_dump(),
+                "signing_secret": signing_secret,
+                "bot_token": DEFAULT_TOKEN,
+                "app_token": None,
+                "client_id": None,
+                "client_secret": None,
+                "api_url": api_url,
+                "http_port": 0,
+                "http_host": "127.0.0.1",
+            }
+        )
+        self.runtime = build_runtime(
+            discover_services()["bot"], bot_settings, self.endpoints, http_port=0
+        )
         await self.runtime.start()
         service = self.service
         assert service.endpoint is not None
         await asyncio.wait_for(service.endpoint.ready.wait(), 15)
-        self.driver = SlackDriver(f"http://127.0.0.1:{service.endpoint.port}/slack/events",
-                                  signing_secret, self.slack)
+        self.driver = SlackDriver(
+            f"http://127.0.0.1:{service.endpoint.port}/slack/events", signing_secret, self.slack
+        )
 
     async def stop(self) -> None:
         if self.driver is not None:
@@ -135,8 +152,12 @@ class ConsoleSession:
         assert pressable.message is not None
         message = replace(pressable.message, blocks=[control.block])
         if control.option is not None:
-            await self.driver.press(message, control.element.get("action_id", ""),
-                                    user=self.user, option_value=control.option)
+            await self.driver.press(
+                message,
+                control.element.get("action_id", ""),
+                user=self.user,
+                option_value=control.option,
+            )
         else:
             await self.driver.press(message, control.label, user=self.user)
         await self.settle()
@@ -156,7 +177,7 @@ class ConsoleSession:
     async def poll(self) -> str:
         """Everything new in Slack since the last poll: messages, edits, files, modals."""
         out: list[str] = []
-        for message in self.slack.messages[self._seen_messages:]:
+        for message in self.slack.messages[self._seen_messages :]:
             out.append(self._describe(message))
             self._seen_edits[(message.channel, message.ts)] = message.edits
         self._seen_messages = len(self.slack.messages)
@@ -169,7 +190,7 @@ class ConsoleSession:
             if uploaded.saved_to and uploaded.file_id not in self._seen_files:
                 self._seen_files.add(uploaded.file_id)
                 out.append(f"📎 {uploaded.title}: chart saved to {uploaded.saved_to}")
-        new_views = self.slack.views[self._seen_views:]
+        new_views = self.slack.views[self._seen_views :]
         self._seen_views = len(self.slack.views)
         for view in new_views:
             out.append(await self._fill_in(view))
@@ -193,8 +214,10 @@ class ConsoleSession:
         """A modal opened: ask for each input, submit, show the form's errors and retry."""
         assert self.driver is not None
         spec = view.view
-        shown = [f"▣ {spec.get('title', {}).get('text', 'Form')}",
-                 render_blocks(spec.get("blocks") or [], lambda c: self._number(c), "  ")]
+        shown = [
+            f"▣ {spec.get('title', {}).get('text', 'Form')}",
+            render_blocks(spec.get("blocks") or [], lambda c: self._number(c), "  "),
+        ]
         errors: dict[str, str] = {}
         for _ in range(MAX_FORM_TRIES):
             values: dict[str, str | None] = {}

@@ -31,7 +31,7 @@ class Command:
 
 
 def _status(words: list[str], name: str) -> Command:
-    which = (words[0].lower() if words else "open")
+    which = words[0].lower() if words else "open"
     if which not in ("open", "all") or len(words) > 1:
         raise CommandError(f"usage: /cloudaudit {name} [open|all]")
     return Command(name, {"status": which})
@@ -47,21 +47,26 @@ def _spend(words: list[str]) -> Command:
         lowered = word.lower()
         if lowered == "by":
             if not rest:
-                raise CommandError("say what to group by: service, region, usage_type, account "
-                                   "or tag:KEY")
+                raise CommandError(
+                    "say what to group by: service, region, usage_type, account or tag:KEY"
+                )
             target = rest.pop(0)
             if target.lower().startswith("tag:") and len(target) > 4:
                 group, tag_key = SpendGroupBy.TAG, target[4:]
             elif target.lower() in GROUPS:
                 group = GROUPS[target.lower()]
             else:
-                raise CommandError(f"I can't group by '{target}'. Use service, region, usage_type, "
-                                   "account or tag:KEY (e.g. tag:team)")
+                raise CommandError(
+                    f"I can't group by '{target}'. Use service, region, usage_type, "
+                    "account or tag:KEY (e.g. tag:team)"
+                )
         elif period is None and looks_like_period(lowered):
             period = lowered
         else:
-            raise CommandError(f"I don't understand '{word}'. Example: /cloudaudit spend 30d by "
-                               f"service (periods: {PERIOD_HELP})")
+            raise CommandError(
+                f"I don't understand '{word}'. Example: /cloudaudit spend 30d by "
+                f"service (periods: {PERIOD_HELP})"
+            )
     return Command("spend", {"period": period, "group_by": group, "tag_key": tag_key})
 
 
@@ -70,7 +75,9 @@ def parse_amount(text: str) -> Decimal:
     try:
         amount = Decimal(cleaned)
     except InvalidOperation:
-        raise CommandError(f"'{text}' is not an amount in dollars per day (e.g. 50 or $12.50)") from None
+        raise CommandError(
+            f"'{text}' is not an amount in dollars per day (e.g. 50 or $12.50)"
+        ) from None
     if not amount.is_finite() or amount <= 0 or amount > MAX_EXPECTED_PER_DAY:
         raise CommandError("the amount must be more than $0 per day")
     return amount.quantize(Decimal("0.01"))
@@ -78,13 +85,21 @@ def parse_amount(text: str) -> Decimal:
 
 def _expect(words: list[str]) -> Command:
     if len(words) < 3:
-        raise CommandError("usage: /cloudaudit expect <service> <amount per day> <duration>, e.g. "
-                           "/cloudaudit expect AmazonEC2 120 14d")
+        raise CommandError(
+            "usage: /cloudaudit expect <service> <amount per day> <duration>, e.g. "
+            "/cloudaudit expect AmazonEC2 120 14d"
+        )
     service = " ".join(words[:-2]).strip()
     if not service or len(service) > 200:
         raise CommandError("name the AWS service the planned spend is for (e.g. AmazonEC2)")
-    return Command("expect", {"service": service, "amount": parse_amount(words[-2]),
-                              "days": expectation_days(words[-1])})
+    return Command(
+        "expect",
+        {
+            "service": service,
+            "amount": parse_amount(words[-2]),
+            "days": expectation_days(words[-1]),
+        },
+    )
 
 
 def _alerts(words: list[str]) -> Command:
@@ -103,7 +118,9 @@ def _alerts(words: list[str]) -> Command:
         elif len(words) != 2:
             raise CommandError("usage: /cloudaudit alerts digest daily|weekly|off [at HOUR]")
         return Command("alerts_digest", {"frequency": frequency, "hour": hour})
-    raise CommandError("usage: /cloudaudit alerts here  |  /cloudaudit alerts digest daily|weekly|off")
+    raise CommandError(
+        "usage: /cloudaudit alerts here  |  /cloudaudit alerts digest daily|weekly|off"
+    )
 
 
 def parse(text: str) -> Command:

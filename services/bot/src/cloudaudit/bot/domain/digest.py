@@ -47,15 +47,26 @@ def period_for(frequency: str, local_today: date) -> DigestPeriod:
     if frequency == "weekly":
         this_monday = local_today - timedelta(days=local_today.weekday())
         start = this_monday - timedelta(days=7)
-        return DigestPeriod(f"weekly:{start.isoformat()}", start, this_monday,
-                            start - timedelta(days=7), f"week of {start:%b %d}")
+        return DigestPeriod(
+            f"weekly:{start.isoformat()}",
+            start,
+            this_monday,
+            start - timedelta(days=7),
+            f"week of {start:%b %d}",
+        )
     start = local_today - timedelta(days=1)
-    return DigestPeriod(f"daily:{start.isoformat()}", start, local_today,
-                        start - timedelta(days=1), f"{start:%A %b %d}")
+    return DigestPeriod(
+        f"daily:{start.isoformat()}",
+        start,
+        local_today,
+        start - timedelta(days=1),
+        f"{start:%A %b %d}",
+    )
 
 
-def due_period(frequency: str, hour: int, time_zone: str, now: datetime,
-               last_key: str | None) -> DigestPeriod | None:
+def due_period(
+    frequency: str, hour: int, time_zone: str, now: datetime, last_key: str | None
+) -> DigestPeriod | None:
     """The period to post now, or None. Weekly digests go out on Mondays."""
     if frequency not in ("daily", "weekly"):
         return None
@@ -68,8 +79,9 @@ def due_period(frequency: str, hour: int, time_zone: str, now: datetime,
     return None if period.key == last_key else period
 
 
-def split_totals(groups: list[SpendGroup], boundary: date) -> tuple[dict[str, Decimal],
-                                                                     dict[str, Decimal]]:
+def split_totals(
+    groups: list[SpendGroup], boundary: date
+) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
     """Per-group totals before `boundary` (previous period) and from it on (current)."""
     previous: dict[str, Decimal] = {}
     current: dict[str, Decimal] = {}
@@ -80,10 +92,16 @@ def split_totals(groups: list[SpendGroup], boundary: date) -> tuple[dict[str, De
     return current, previous
 
 
-def top_movers(current: dict[str, Decimal], previous: dict[str, Decimal], limit: int = 3,
-               min_change: Decimal = Decimal("1")) -> list[Mover]:
-    movers = [Mover(key, current.get(key, Decimal(0)), previous.get(key, Decimal(0)))
-              for key in set(current) | set(previous)]
+def top_movers(
+    current: dict[str, Decimal],
+    previous: dict[str, Decimal],
+    limit: int = 3,
+    min_change: Decimal = Decimal("1"),
+) -> list[Mover]:
+    movers = [
+        Mover(key, current.get(key, Decimal(0)), previous.get(key, Decimal(0)))
+        for key in set(current) | set(previous)
+    ]
     movers = [m for m in movers if abs(m.change) >= min_change]
     movers.sort(key=lambda m: (-abs(m.change), m.key))
     return movers[:limit]

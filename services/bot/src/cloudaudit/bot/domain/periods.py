@@ -63,16 +63,29 @@ def resolve_period(token: str | None, today: date) -> Period:
         start = date(year, number, 1)
         if start > today:
             raise CommandError(f"{word} has not started yet")
-        return Period(start, min(_next_month(start), today) if start == _month_start(today)
-                      else _next_month(start), start.strftime("%B %Y"))
+        return Period(
+            start,
+            min(_next_month(start), today) if start == _month_start(today) else _next_month(start),
+            start.strftime("%B %Y"),
+        )
     raise CommandError(f"I don't know the period '{token}'. Try {PERIOD_HELP}.")
 
 
 def looks_like_period(token: str) -> bool:
     word = token.lower()
     return bool(
-        word in ("mtd", "ytd", "yesterday", "week", "month", "this-month", "last-month",
-                 "lastmonth", "previous-month")
+        word
+        in (
+            "mtd",
+            "ytd",
+            "yesterday",
+            "week",
+            "month",
+            "this-month",
+            "last-month",
+            "lastmonth",
+            "previous-month",
+        )
         or re.fullmatch(r"\d{1,3}d", word)
         or re.fullmatch(r"\d{4}-\d{2}", word)
     )

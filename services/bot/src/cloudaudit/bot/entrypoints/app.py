@@ -39,8 +39,11 @@ BOT_KEY = web.AppKey("cloudaudit_bot", BotService)
 
 
 def build(runtime: ServiceRuntime) -> None:
-    settings = (runtime.settings if isinstance(runtime.settings, BotSettings)
-                else load_settings(BotSettings))
+    settings = (
+        runtime.settings
+        if isinstance(runtime.settings, BotSettings)
+        else load_settings(BotSettings)
+    )
     settings.register_secrets()
     store = installation_store(settings, runtime.engine)
 
@@ -51,9 +54,12 @@ def build(runtime: ServiceRuntime) -> None:
         return bot.bot_token if bot else None
 
     slack = SlackGateway(settings, bot_token if store is not None else None)
-    deps = Deps(settings=settings, platform=Platform(runtime.broker, runtime.names),
-                uow=lambda: BotUnitOfWork(runtime.sessions, outbox, runtime.publish_outboxed),
-                slack=slack)
+    deps = Deps(
+        settings=settings,
+        platform=Platform(runtime.broker, runtime.names),
+        uow=lambda: BotUnitOfWork(runtime.sessions, outbox, runtime.publish_outboxed),
+        slack=slack,
+    )
     runtime.use_outbox(outbox)
 
     async def start_slack_session() -> None:
@@ -62,9 +68,11 @@ def build(runtime: ServiceRuntime) -> None:
     runtime.background(start_slack_session)
     runtime.on_stop(slack.stop)
     if settings.mode is SlackMode.DISABLED:
-        runtime.notes.append("Slack is not configured (SLACK_SIGNING_SECRET + SLACK_BOT_TOKEN, "
-                             "or SLACK_CLIENT_ID/SECRET, or SLACK_APP_TOKEN); alerts wait until "
-                             "it is. Try `cloudaudit slack-console`.")
+        runtime.notes.append(
+            "Slack is not configured (SLACK_SIGNING_SECRET + SLACK_BOT_TOKEN, "
+            "or SLACK_CLIENT_ID/SECRET, or SLACK_APP_TOKEN); alerts wait until "
+            "it is. Try `cloudaudit slack-console`."
+        )
         runtime.http[BOT_KEY] = BotService(deps, None, None)
         return
     app = build_bolt_app(deps, ActorDirectory(deps), store, runtime.engine)

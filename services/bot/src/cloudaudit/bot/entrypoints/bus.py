@@ -33,44 +33,75 @@ ALL_ACCOUNTS = {"aws_account_id": "*"}
 def register(runtime: ServiceRuntime, deps: Deps) -> None:
     broker, names = runtime.broker, runtime.names
 
-    @subscribe_durable(broker, names, ANOMALY_DETECTED.format(**ALL_ACCOUNTS),
-                       "bot-anomaly-detected", title="bot.anomaly_detected")
+    @subscribe_durable(
+        broker,
+        names,
+        ANOMALY_DETECTED.format(**ALL_ACCOUNTS),
+        "bot-anomaly-detected",
+        title="bot.anomaly_detected",
+    )
     async def on_anomaly_detected(event: AnomalyDetected) -> None:
         """Post the alert to the team's channel (once per anomaly)."""
         await alerts.on_anomaly_detected(event, deps)
 
-    @subscribe_durable(broker, names, ANOMALY_UPDATED.format(**ALL_ACCOUNTS),
-                       "bot-anomaly-updated", title="bot.anomaly_updated")
+    @subscribe_durable(
+        broker,
+        names,
+        ANOMALY_UPDATED.format(**ALL_ACCOUNTS),
+        "bot-anomaly-updated",
+        title="bot.anomaly_updated",
+    )
     async def on_anomaly_updated(event: AnomalyUpdated) -> None:
         """Update the alert in place and reply in its thread."""
         await alerts.on_anomaly_updated(event, deps)
 
-    @subscribe_durable(broker, names, RECOMMENDATION_CREATED.format(**ALL_ACCOUNTS),
-                       "bot-recommendation-created", title="bot.recommendation_created")
+    @subscribe_durable(
+        broker,
+        names,
+        RECOMMENDATION_CREATED.format(**ALL_ACCOUNTS),
+        "bot-recommendation-created",
+        title="bot.recommendation_created",
+    )
     async def on_recommendation_created(event: RecommendationCreated) -> None:
         """Post the recommendation with Approve / Dismiss / Snooze."""
         await alerts.on_recommendation_created(event, deps)
 
-    @subscribe_durable(broker, names, RECOMMENDATION_DECIDED, "bot-recommendation-decided",
-                       title="bot.recommendation_decided")
+    @subscribe_durable(
+        broker,
+        names,
+        RECOMMENDATION_DECIDED,
+        "bot-recommendation-decided",
+        title="bot.recommendation_decided",
+    )
     async def on_recommendation_decided(event: RecommendationDecided) -> None:
         """Show who decided, in place and in the thread."""
         await alerts.on_recommendation_decided(event, deps)
 
-    @subscribe_durable(broker, names, RECOMMENDATION_REALIZED.format(**ALL_ACCOUNTS),
-                       "bot-recommendation-realized", title="bot.recommendation_realized")
+    @subscribe_durable(
+        broker,
+        names,
+        RECOMMENDATION_REALIZED.format(**ALL_ACCOUNTS),
+        "bot-recommendation-realized",
+        title="bot.recommendation_realized",
+    )
     async def on_recommendation_realized(event: RecommendationRealized) -> None:
         """Reply in the thread with the savings measured on the bill."""
         await alerts.on_recommendation_realized(event, deps)
 
-    @subscribe_durable(broker, names, ACCOUNT_CONNECTED, "bot-account-connected",
-                       title="bot.account_connected")
+    @subscribe_durable(
+        broker, names, ACCOUNT_CONNECTED, "bot-account-connected", title="bot.account_connected"
+    )
     async def on_account_connected(event: AccountConnected) -> None:
         """Tell the person who connected it (when ingest validated after replying)."""
         await connect.on_account_connected(event, deps)
 
-    @subscribe_durable(broker, names, ACCOUNT_CONNECTION_FAILED, "bot-account-connection-failed",
-                       title="bot.account_connection_failed")
+    @subscribe_durable(
+        broker,
+        names,
+        ACCOUNT_CONNECTION_FAILED,
+        "bot-account-connection-failed",
+        title="bot.account_connection_failed",
+    )
     async def on_connection_failed(event: AccountConnectionFailed) -> None:
         """Tell the person which step failed and how to fix it."""
         await connect.on_connection_failed(event, deps)

@@ -25,7 +25,7 @@ def _local_time_zone() -> str:
     with contextlib.suppress(Exception):
         link = Path("/etc/localtime").resolve()
         if "zoneinfo" in link.parts:
-            return "/".join(link.parts[link.parts.index("zoneinfo") + 1:])
+            return "/".join(link.parts[link.parts.index("zoneinfo") + 1 :])
     return "UTC"
 
 
@@ -53,8 +53,15 @@ async def _console(files_dir: Path | None, script: list[str], user: str, channel
         answer = (await _prompt(f"  {label}: ")).strip()
         return answer or None
 
-    session = ConsoleSession(settings, endpoints, files_dir or settings.state_dir / "slack-console",
-                             ask, user=user, channel=channel, time_zone=_local_time_zone())
+    session = ConsoleSession(
+        settings,
+        endpoints,
+        files_dir or settings.state_dir / "slack-console",
+        ask,
+        user=user,
+        channel=channel,
+        time_zone=_local_time_zone(),
+    )
     await session.start()
     typer.echo(BANNER)
     printer = asyncio.create_task(_print_alerts(session))
@@ -96,10 +103,16 @@ async def _print_alerts(session: Any) -> None:
 
 
 def slack_console(
-    files_dir: Annotated[Path | None, typer.Option(
-        "--files-dir", help="Where charts are saved (default: <state dir>/slack-console).")] = None,
-    command: Annotated[list[str] | None, typer.Option(
-        "--command", "-c", help="Run these lines instead of prompting (repeatable).")] = None,
+    files_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--files-dir", help="Where charts are saved (default: <state dir>/slack-console)."
+        ),
+    ] = None,
+    command: Annotated[
+        list[str] | None,
+        typer.Option("--command", "-c", help="Run these lines instead of prompting (repeatable)."),
+    ] = None,
     user: Annotated[str, typer.Option(help="Your Slack user id in the console.")] = CONSOLE_USER,
     channel: Annotated[str, typer.Option(help="The channel you type in.")] = CONSOLE_CHANNEL,
 ) -> None:

@@ -24,8 +24,13 @@ class ActorDirectory:
         self.deps = deps
         self._cache: dict[tuple[str, str], tuple[float, Actor]] = {}
 
-    async def resolve(self, slack_team_id: str, slack_user_id: str, channel_id: str | None = None,
-                      slack_team_name: str | None = None) -> Actor:
+    async def resolve(
+        self,
+        slack_team_id: str,
+        slack_user_id: str,
+        channel_id: str | None = None,
+        slack_team_name: str | None = None,
+    ) -> Actor:
         key = (slack_team_id, slack_user_id)
         cached = self._cache.get(key)
         if cached and time.monotonic() - cached[0] < MAPPING_TTL_S:
@@ -38,20 +43,40 @@ class ActorDirectory:
             profile = {}
         details = profile.get("profile") if isinstance(profile.get("profile"), dict) else {}
         assert isinstance(details, dict)
-        reply = await self.deps.platform.slack_user(SlackUserRequest(
-            slack_team_id=slack_team_id, slack_user_id=slack_user_id,
-            slack_team_name=slack_team_name,
-            email=(str(details["email"])[:320] if details.get("email") else None),
-            display_name=(str(details.get("real_name") or details.get("display_name")
-                              or profile.get("name") or "")[:200] or None),
-        ))
+        reply = await self.deps.platform.slack_user(
+            SlackUserRequest(
+                slack_team_id=slack_team_id,
+                slack_user_id=slack_user_id,
+                slack_team_name=slack_team_name,
+                email=(str(details["email"])[:320] if details.get("email") else None),
+                display_name=(
+                    str(
+                        details.get("real_name")
+                        or details.get("display_name")
+                        or profile.get("name")
+                        or ""
+                    )[:200]
+                    or None
+                ),
+            )
+        )
         assert reply.user_id is not None and reply.team_id is not None
-        actor = Actor(slack_team_id=slack_team_id, slack_user_id=slack_user_id,
-                      user_id=reply.user_id, team_id=reply.team_id, role=reply.role,
-                      time_zone=str(profile.get("tz") or "UTC"), channel_id=channel_id)
+        actor = Actor(
+            slack_team_id=slack_team_id,
+            slack_user_id=slack_user_id,
+            user_id=reply.user_id,
+            team_id=reply.team_id,
+            role=reply.role,
+            time_zone=str(profile.get("tz") or "UTC"),
+            channel_id=channel_id,
+        )
         async with self.deps.uow() as uow:
-            await uow.repo.remember_team(actor.team_id, slack_team_id, slack_team_name,
-                                         slack_user_id if reply.role is Role.OWNER else None)
+            await uow.repo.remember_team(
+                actor.team_id,
+                slack_team_id,
+                slack_team_name,
+                slack_user_id if reply.role is Role.OWNER else None,
+            )
             await uow.commit()
         self._cache[key] = (time.monotonic(), actor)
         return actor
@@ -59,7 +84,8 @@ class ActorDirectory:
     async def require(self, actor: Actor, action: Action) -> Actor:
         """Ask identity; raise NotAllowed with identity's reason when the answer is no."""
         reply = await self.deps.platform.authorize(
-            AuthorizeRequest(team_id=actor.team_id, user_id=actor.user_id, action=action))
+            AuthorizeRequest(team_id=actor.team_id, user_id=actor.user_id, action=action)
+        )
         if not reply.allowed:
             raise NotAllowed(reply.reason or "you are not allowed to do that")
         return replace(actor, role=reply.role)

@@ -27,19 +27,28 @@ class AlertNotPostedYet(Exception):
     """A follow-up event arrived before its alert was handled; redelivery will retry it."""
 
 
-async def _post_alert(deps: Deps, event_id: UUID, team_id: UUID, subject_type: str,
-                      subject_id: str, text: str, blocks: list[dict[str, object]]) -> bool:
+async def _post_alert(
+    deps: Deps,
+    event_id: UUID,
+    team_id: UUID,
+    subject_type: str,
+    subject_id: str,
+    text: str,
+    blocks: list[dict[str, object]],
+) -> bool:
     """Post a new alert once. A second alert event for the same subject refreshes the first."""
     async with deps.uow() as uow:
         existing = await uow.repo.alert_ref(subject_type, subject_id, lock=True)
         team = await uow.repo.team(team_id)
         if existing is not None and existing.event_id != event_id:
             done = team is not None and await reply_in_thread(
-                deps, uow, team, existing, event_id, text, [], new_root_blocks=blocks)
+                deps, uow, team, existing, event_id, text, [], new_root_blocks=blocks
+            )
             await uow.commit()
             return bool(done)
-        ref = await uow.repo.claim(event_id, team_id, subject_type, subject_id, "alert", text,
-                                   blocks)
+        ref = await uow.repo.claim(
+            event_id, team_id, subject_type, subject_id, "alert", text, blocks
+        )
         if ref.status == "posted":
             return False
         await deliver_alert(deps, uow, team, ref)
@@ -48,15 +57,27 @@ async def _post_alert(deps: Deps, event_id: UUID, team_id: UUID, subject_type: s
 
 
 async def on_anomaly_detected(event: AnomalyDetected, deps: Deps) -> bool:
-    return await _post_alert(deps, event.event_id, event.team_id, "anomaly",
-                             str(event.anomaly_id), anomaly_views.alert_text(event),
-                             anomaly_views.anomaly_alert(event))
+    return await _post_alert(
+        deps,
+        event.event_id,
+        event.team_id,
+        "anomaly",
+        str(event.anomaly_id),
+        anomaly_views.alert_text(event),
+        anomaly_views.anomaly_alert(event),
+    )
 
 
 async def on_recommendation_created(event: RecommendationCreated, deps: Deps) -> bool:
-    return await _post_alert(deps, event.event_id, event.team_id, "recommendation",
-                             str(event.recommendation_id), rec_views.recommendation_text(event),
-                             rec_views.recommendation_alert(event))
+    return await _post_alert(
+        deps,
+        event.event_id,
+        event.team_id,
+        "recommendation",
+        str(event.recommendation_id),
+        rec_views.recommendation_text(event),
+        rec_views.recommendation_alert(event),
+    )
 
 
 async def mention_of(deps: Deps, team_id: UUID, user_id: UUID | None) -> str | None:
@@ -73,9 +94,16 @@ async def mention_of(deps: Deps, team_id: UUID, user_id: UUID | None) -> str | N
     return "a former member"
 
 
-async def _follow_up(deps: Deps, event_id: UUID, subject_type: str, subject_id: str,
-                     text: str, blocks: list[dict[str, object]], status_line: str | None,
-                     keep_buttons: bool) -> bool:
+async def _follow_up(
+    deps: Deps,
+    event_id: UUID,
+    subject_type: str,
+    subject_id: str,
+    text: str,
+    blocks: list[dict[str, object]],
+    status_line: str | None,
+    keep_buttons: bool,
+) -> bool:
     async with deps.uow() as uow:
         root = await uow.repo.alert_ref(subject_type, subject_id, lock=True)
         if root is None:
@@ -83,8 +111,7 @@ async def _follow_up(deps: Deps, event_id: UUID, subject_type: str, subject_id: 
         team = await uow.repo.team(root.team_id)
         if team is None:
             return False
-        new_root = (with_status(root.blocks, status_line, keep_buttons)
-                    if status_line else None)
+        new_root = with_status(root.blocks, status_line, keep_buttons) if status_line else None
         done = await reply_in_thread(deps, uow, team, root, event_id, text, blocks, new_root)
         await uow.commit()
     return done
@@ -93,21 +120,44 @@ async def _follow_up(deps: Deps, event_id: UUID, subject_type: str, subject_id: 
 async def on_anomaly_updated(event: AnomalyUpdated, deps: Deps) -> bool:
     who = await mention_of(deps, event.team_id, event.by_user)
     text, blocks = anomaly_views.anomaly_thread_reply(event, who)
-    return await _follow_up(deps, event.event_id, "anomaly", str(event.anomaly_id), text, blocks,
-                            anomaly_views.update_status_line(event, who),
-                            keep_buttons=event.status is AnomalyStatus.OPEN)
+    return await _follow_up(
+        deps,
+        event.event_id,
+        "anomaly",
+        str(event.anomaly_id),
+        text,
+        blocks,
+        anomaly_views.update_status_line(event, who),
+        keep_buttons=event.status is AnomalyStatus.OPEN,
+    )
 
 
 async def on_recommendation_decided(event: RecommendationDecided, deps: Deps) -> bool:
     who = await mention_of(deps, event.team_id, event.decided_by) or "CloudAudit"
-    line = rec_views.decision_line(event.decision, who, event.occurred_at, event.reason,
-                                   event.snoozed_until)
-    return await _follow_up(deps, event.event_id, "recommendation",
-                            str(event.recommendation_id), line, [section(line)], line,
-                            keep_buttons=event.decision is Decision.REOPEN)
+    line = rec_views.decision_line(
+        event.decision, who, event.occurred_at, event.reason, event.snoozed_until
+    )
+    return await _follow_up(
+        deps,
+        event.event_id,
+        "recommendation",
+        str(event.recommendation_id),
+        line,
+        [section(line)],
+        line,
+        keep_buttons=event.decision is Decision.REOPEN,
+    )
 
 
 async def on_recommendation_realized(event: RecommendationRealized, deps: Deps) -> bool:
     text, blocks = rec_views.realized_reply(event)
-    return await _follow_up(deps, event.event_id, "recommendation",
-                            str(event.recommendation_id), text, blocks, None, keep_buttons=True)
+    return await _follow_up(
+        deps,
+        event.event_id,
+        "recommendation",
+        str(event.recommendation_id),
+        text,
+        blocks,
+        None,
+        keep_buttons=True,
+    )

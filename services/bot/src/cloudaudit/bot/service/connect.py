@@ -32,13 +32,25 @@ async def connect_form(actor: Actor, deps: Deps) -> dict[str, Any]:
 async def connect(actor: Actor, deps: Deps, role_arn: str, name: str | None) -> Answer | None:
     """None when the result was (or will be) told by the event path."""
     async with deps.uow() as uow:
-        await uow.repo.remember_connection(actor.team_id, actor.user_id, actor.slack_user_id,
-                                           actor.channel_id, role_arn)
-        await audit(uow, actor.team_id, actor.user_id, "account.connect_requested", "aws_account",
-                    None, role_arn=role_arn, name=name)
+        await uow.repo.remember_connection(
+            actor.team_id, actor.user_id, actor.slack_user_id, actor.channel_id, role_arn
+        )
+        await audit(
+            uow,
+            actor.team_id,
+            actor.user_id,
+            "account.connect_requested",
+            "aws_account",
+            None,
+            role_arn=role_arn,
+            name=name,
+        )
         await uow.commit()
-    reply = await deps.platform.connect(ConnectAccountRequest(
-        team_id=actor.team_id, requested_by=actor.user_id, role_arn=role_arn, name=name))
+    reply = await deps.platform.connect(
+        ConnectAccountRequest(
+            team_id=actor.team_id, requested_by=actor.user_id, role_arn=role_arn, name=name
+        )
+    )
     if reply.ok and not reply.aws_account_id:
         return Answer(text="Checking the role", blocks=account_views.connect_started(role_arn))
     async with deps.uow() as uow:
@@ -47,23 +59,36 @@ async def connect(actor: Actor, deps: Deps, role_arn: str, name: str | None) -> 
     if taken is None:
         return None
     if reply.ok and reply.aws_account_id:
-        return Answer(text=f"Connected {reply.aws_account_id}",
-                      blocks=account_views.connect_succeeded(reply.aws_account_id, name))
+        return Answer(
+            text=f"Connected {reply.aws_account_id}",
+            blocks=account_views.connect_succeeded(reply.aws_account_id, name),
+        )
     error = reply.error
-    return Answer(text="Connecting failed", blocks=account_views.connect_failed(
-        reply.failed_step, error.message if error else "ingest refused the role"))
+    return Answer(
+        text="Connecting failed",
+        blocks=account_views.connect_failed(
+            reply.failed_step, error.message if error else "ingest refused the role"
+        ),
+    )
 
 
-async def _tell_requester(deps: Deps, event_id: UUID, team_id: UUID, requested_by: UUID | None,
-                          text: str, blocks: list[dict[str, Any]]) -> bool:
+async def _tell_requester(
+    deps: Deps,
+    event_id: UUID,
+    team_id: UUID,
+    requested_by: UUID | None,
+    text: str,
+    blocks: list[dict[str, Any]],
+) -> bool:
     async with deps.uow() as uow:
         pending = await uow.repo.take_connection(team_id, requested_by)
         team = await uow.repo.team(team_id)
         if pending is None or team is None:
             await uow.commit()
             return False
-        ref = await uow.repo.claim(event_id, team_id, "aws_account", str(event_id), "notice",
-                                   text, blocks)
+        ref = await uow.repo.claim(
+            event_id, team_id, "aws_account", str(event_id), "notice", text, blocks
+        )
         if ref.status == "posted":
             return False
         client = await deps.slack.client_for(team.slack_team_id)
@@ -75,12 +100,22 @@ async def _tell_requester(deps: Deps, event_id: UUID, team_id: UUID, requested_b
 
 
 async def on_account_connected(event: AccountConnected, deps: Deps) -> bool:
-    return await _tell_requester(deps, event.event_id, event.team_id, event.connected_by,
-                                 f"Connected {event.aws_account_id}",
-                                 account_views.connect_succeeded(event.aws_account_id, event.name))
+    return await _tell_requester(
+        deps,
+        event.event_id,
+        event.team_id,
+        event.connected_by,
+        f"Connected {event.aws_account_id}",
+        account_views.connect_succeeded(event.aws_account_id, event.name),
+    )
 
 
 async def on_connection_failed(event: AccountConnectionFailed, deps: Deps) -> bool:
-    return await _tell_requester(deps, event.event_id, event.team_id, event.requested_by,
-                                 "Connecting failed",
-                                 account_views.connect_failed(event.step, event.message))
+    return await _tell_requester(
+        deps,
+        event.event_id,
+        event.team_id,
+        event.requested_by,
+        "Connecting failed",
+        account_views.connect_failed(event.step, event.message),
+    )

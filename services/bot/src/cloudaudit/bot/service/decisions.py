@@ -20,15 +20,25 @@ from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.anomaly import AnomalyFeedbackRequest, AnomalyStatus, Feedback
 from cloudaudit.common.events.recommendation import DecideRequest, Decision
 
-DECISION_ACTIONS = {Decision.APPROVE: "recommendation.approved",
-                    Decision.DISMISS: "recommendation.dismissed",
-                    Decision.SNOOZE: "recommendation.snoozed",
-                    Decision.REOPEN: "recommendation.reopened"}
+DECISION_ACTIONS = {
+    Decision.APPROVE: "recommendation.approved",
+    Decision.DISMISS: "recommendation.dismissed",
+    Decision.SNOOZE: "recommendation.snoozed",
+    Decision.REOPEN: "recommendation.reopened",
+}
 
 
-async def _update_alert(deps: Deps, subject_type: str, subject_id: str, status_line: str,
-                        keep_buttons: bool, team_id: UUID, user_id: UUID, action: str,
-                        **details: object) -> None:
+async def _update_alert(
+    deps: Deps,
+    subject_type: str,
+    subject_id: str,
+    status_line: str,
+    keep_buttons: bool,
+    team_id: UUID,
+    user_id: UUID,
+    action: str,
+    **details: object,
+) -> None:
     async with deps.uow() as uow:
         root = await uow.repo.alert_ref(subject_type, subject_id, lock=True)
         if root is not None:
@@ -44,28 +54,71 @@ async def _update_alert(deps: Deps, subject_type: str, subject_id: str, status_l
         await uow.commit()
 
 
-async def anomaly_feedback(actor: Actor, deps: Deps, anomaly_id: UUID, feedback: Feedback) -> Answer:
-    reply = await deps.platform.anomaly_feedback(AnomalyFeedbackRequest(
-        team_id=actor.team_id, anomaly_id=anomaly_id, user_id=actor.user_id, feedback=feedback))
+async def anomaly_feedback(
+    actor: Actor, deps: Deps, anomaly_id: UUID, feedback: Feedback
+) -> Answer:
+    reply = await deps.platform.anomaly_feedback(
+        AnomalyFeedbackRequest(
+            team_id=actor.team_id, anomaly_id=anomaly_id, user_id=actor.user_id, feedback=feedback
+        )
+    )
     status = reply.status or AnomalyStatus.OPEN
-    line = (f"{anomaly_views.STATUS_WORDS.get(status, status.value)} · marked "
-            f"{anomaly_views.FEEDBACK_WORDS[feedback]} by {actor.mention}")
-    await _update_alert(deps, "anomaly", str(anomaly_id), line, status is AnomalyStatus.OPEN,
-                        actor.team_id, actor.user_id, "anomaly.feedback",
-                        feedback=feedback.value, status=status.value)
-    return Answer(text="Thanks, noted", blocks=notice(
-        f"Thanks, I recorded this anomaly as *{anomaly_views.FEEDBACK_WORDS[feedback]}*; "
-        "it tunes future alerts.", icon=":white_check_mark:"))
+    line = (
+        f"{anomaly_views.STATUS_WORDS.get(status, status.value)} · marked "
+        f"{anomaly_views.FEEDBACK_WORDS[feedback]} by {actor.mention}"
+    )
+    await _update_alert(
+        deps,
+        "anomaly",
+        str(anomaly_id),
+        line,
+        status is AnomalyStatus.OPEN,
+        actor.team_id,
+        actor.user_id,
+        "anomaly.feedback",
+        feedback=feedback.value,
+        status=status.value,
+    )
+    return Answer(
+        text="Thanks, noted",
+        blocks=notice(
+            f"Thanks, I recorded this anomaly as *{anomaly_views.FEEDBACK_WORDS[feedback]}*; "
+            "it tunes future alerts.",
+            icon=":white_check_mark:",
+        ),
+    )
 
 
-async def decide(actor: Actor, deps: Deps, recommendation_id: UUID, decision: Decision,
-                 reason: str | None = None, snooze_days: int | None = None) -> Answer:
-    reply = await deps.platform.decide(DecideRequest(
-        team_id=actor.team_id, recommendation_id=recommendation_id, user_id=actor.user_id,
-        decision=decision, reason=reason, snooze_days=snooze_days))
+async def decide(
+    actor: Actor,
+    deps: Deps,
+    recommendation_id: UUID,
+    decision: Decision,
+    reason: str | None = None,
+    snooze_days: int | None = None,
+) -> Answer:
+    reply = await deps.platform.decide(
+        DecideRequest(
+            team_id=actor.team_id,
+            recommendation_id=recommendation_id,
+            user_id=actor.user_id,
+            decision=decision,
+            reason=reason,
+            snooze_days=snooze_days,
+        )
+    )
     line = rec_views.decision_line(decision, actor.mention, utcnow(), reason, reply.snoozed_until)
-    await _update_alert(deps, "recommendation", str(recommendation_id), line,
-                        decision is Decision.REOPEN, actor.team_id, actor.user_id,
-                        DECISION_ACTIONS[decision], reason=reason, snooze_days=snooze_days,
-                        status=reply.status.value if reply.status else None)
+    await _update_alert(
+        deps,
+        "recommendation",
+        str(recommendation_id),
+        line,
+        decision is Decision.REOPEN,
+        actor.team_id,
+        actor.user_id,
+        DECISION_ACTIONS[decision],
+        reason=reason,
+        snooze_days=snooze_days,
+        status=reply.status.value if reply.status else None,
+    )
     return Answer(text=line, blocks=notice(line, icon=""))

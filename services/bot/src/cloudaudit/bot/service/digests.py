@@ -27,22 +27,38 @@ def digest_event_id(team: TeamSlack, period: DigestPeriod) -> uuid.UUID:
     return uuid.uuid5(DIGEST_NAMESPACE, f"{team.team_id}:{period.key}")
 
 
-async def build_digest(deps: Deps, team: TeamSlack, period: DigestPeriod
-                       ) -> tuple[str, list[dict[str, object]]]:
-    spend = await deps.platform.spend(SpendRequest(
-        team_id=team.team_id, start=period.previous_start, end=period.end,
-        group_by=SpendGroupBy.SERVICE, granularity=Granularity.DAILY, top=50))
+async def build_digest(
+    deps: Deps, team: TeamSlack, period: DigestPeriod
+) -> tuple[str, list[dict[str, object]]]:
+    spend = await deps.platform.spend(
+        SpendRequest(
+            team_id=team.team_id,
+            start=period.previous_start,
+            end=period.end,
+            group_by=SpendGroupBy.SERVICE,
+            granularity=Granularity.DAILY,
+            top=50,
+        )
+    )
     current, previous = split_totals(spend.groups, period.start)
     total = sum(current.values(), Decimal(0))
     previous_total = sum(previous.values(), Decimal(0))
-    anomalies = await deps.platform.anomalies(AnomaliesRequest(
-        team_id=team.team_id, status=AnomalyStatus.OPEN, limit=50))
-    recs = await deps.platform.recommendations(RecommendationsRequest(
-        team_id=team.team_id, status=RecommendationStatus.OPEN, limit=50))
+    anomalies = await deps.platform.anomalies(
+        AnomaliesRequest(team_id=team.team_id, status=AnomalyStatus.OPEN, limit=50)
+    )
+    recs = await deps.platform.recommendations(
+        RecommendationsRequest(team_id=team.team_id, status=RecommendationStatus.OPEN, limit=50)
+    )
     text = digest_views.digest_text(team.digest, period, total)
-    blocks = digest_views.digest_message(team.digest, period, total, previous_total,
-                                         top_movers(current, previous), anomalies.anomalies,
-                                         recs.recommendations)
+    blocks = digest_views.digest_message(
+        team.digest,
+        period,
+        total,
+        previous_total,
+        top_movers(current, previous),
+        anomalies.anomalies,
+        recs.recommendations,
+    )
     return text, blocks
 
 
@@ -53,8 +69,9 @@ async def send_digest(deps: Deps, team: TeamSlack, period: DigestPeriod) -> bool
         if locked is None or locked.last_digest_key == period.key:
             return False
         event_id = digest_event_id(team, period)
-        ref = await uow.repo.claim(event_id, team.team_id, "digest", period.key, "digest", text,
-                                   blocks)
+        ref = await uow.repo.claim(
+            event_id, team.team_id, "digest", period.key, "digest", text, blocks
+        )
         if ref.status != "posted":
             await deliver_alert(deps, uow, locked, ref)
         await uow.repo.mark_digest(team.team_id, period.key)
@@ -67,13 +84,15 @@ async def send_due_digests(deps: Deps, now: datetime) -> int:
         teams = await uow.repo.teams_with_digest()
     sent = 0
     for team in teams:
-        period = due_period(team.digest, team.digest_hour, team.time_zone, now,
-                            team.last_digest_key)
+        period = due_period(
+            team.digest, team.digest_hour, team.time_zone, now, team.last_digest_key
+        )
         if period is None:
             continue
         try:
             sent += await send_digest(deps, team, period)
         except BotError as exc:  # a service down: the next tick tries again
-            log.warning("digest deferred", extra={"team_id": str(team.team_id),
-                                                  "error": exc.message})
+            log.warning(
+                "digest deferred", extra={"team_id": str(team.team_id), "error": exc.message}
+            )
     return sent

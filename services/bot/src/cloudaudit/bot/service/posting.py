@@ -21,13 +21,28 @@ from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 log = logging.getLogger(__name__)
 
 
-async def audit(uow: BotUnitOfWork, team_id: UUID, user_id: UUID | None, action: str,
-                entity_type: str, entity_id: str | None, **details: Any) -> None:
+async def audit(
+    uow: BotUnitOfWork,
+    team_id: UUID,
+    user_id: UUID | None,
+    action: str,
+    entity_type: str,
+    entity_id: str | None,
+    **details: Any,
+) -> None:
     """Record a decision in the outbox, committed with whatever the bot changed for it."""
-    await uow.emit(AUDIT_RECORDED, AuditRecorded(
-        team_id=team_id, user_id=user_id, action=action, entity_type=entity_type,
-        entity_id=entity_id, details={k: v for k, v in details.items() if v is not None},
-        source="bot"))
+    await uow.emit(
+        AUDIT_RECORDED,
+        AuditRecorded(
+            team_id=team_id,
+            user_id=user_id,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            details={k: v for k, v in details.items() if v is not None},
+            source="bot",
+        ),
+    )
 
 
 async def tell_owner(deps: Deps, team: TeamSlack, blocks: list[dict[str, Any]], text: str) -> bool:
@@ -45,8 +60,9 @@ async def tell_owner(deps: Deps, team: TeamSlack, blocks: list[dict[str, Any]], 
     return True
 
 
-async def deliver_alert(deps: Deps, uow: BotUnitOfWork, team: TeamSlack | None,
-                        ref: MessageRef) -> MessageRef:
+async def deliver_alert(
+    deps: Deps, uow: BotUnitOfWork, team: TeamSlack | None, ref: MessageRef
+) -> MessageRef:
     """Post a claimed alert to the team's channel, or keep it and tell the owner why not."""
     if team is None:
         await uow.repo.mark_undelivered(ref.event_id, None, "team has not used Slack yet")
@@ -61,8 +77,12 @@ async def deliver_alert(deps: Deps, uow: BotUnitOfWork, team: TeamSlack | None,
     except ChannelUnavailable as exc:
         await uow.repo.mark_undelivered(ref.event_id, exc.channel_id, exc.error)
         await uow.repo.set_alert_channel(team.team_id, None)
-        await tell_owner(deps, team, team_views.channel_lost_dm(exc.channel_id, ref.text),
-                         f"I can't post alerts in <#{exc.channel_id}> any more")
+        await tell_owner(
+            deps,
+            team,
+            team_views.channel_lost_dm(exc.channel_id, ref.text),
+            f"I can't post alerts in <#{exc.channel_id}> any more",
+        )
         return ref
     except NotInstalled as exc:
         await uow.repo.mark_undelivered(ref.event_id, team.alert_channel_id, exc.message)
@@ -71,12 +91,20 @@ async def deliver_alert(deps: Deps, uow: BotUnitOfWork, team: TeamSlack | None,
     return await uow.repo.ref(ref.event_id) or ref
 
 
-async def reply_in_thread(deps: Deps, uow: BotUnitOfWork, team: TeamSlack, root: MessageRef,
-                          event_id: UUID, text: str, blocks: list[dict[str, Any]],
-                          new_root_blocks: list[dict[str, Any]] | None) -> bool:
+async def reply_in_thread(
+    deps: Deps,
+    uow: BotUnitOfWork,
+    team: TeamSlack,
+    root: MessageRef,
+    event_id: UUID,
+    text: str,
+    blocks: list[dict[str, Any]],
+    new_root_blocks: list[dict[str, Any]] | None,
+) -> bool:
     """Update the alert in place and add a thread reply, once per event. False: duplicate."""
-    ref = await uow.repo.claim(event_id, root.team_id, root.subject_type, root.subject_id,
-                               "thread", text, blocks)
+    ref = await uow.repo.claim(
+        event_id, root.team_id, root.subject_type, root.subject_id, "thread", text, blocks
+    )
     if ref.status == "posted":
         return False
     if new_root_blocks is not None:

@@ -27,49 +27,83 @@ DAILY_CHART_MAX_DAYS = 92
 
 async def accounts(actor: Actor, deps: Deps) -> Answer:
     reply = await deps.platform.accounts(AccountsRequest(team_id=actor.team_id))
-    return Answer(text=f"{len(reply.accounts)} AWS accounts",
-                  blocks=account_views.accounts_list(reply.accounts))
+    return Answer(
+        text=f"{len(reply.accounts)} AWS accounts",
+        blocks=account_views.accounts_list(reply.accounts),
+    )
 
 
-async def spend(actor: Actor, deps: Deps, period: str | None, group_by: SpendGroupBy,
-                tag_key: str | None) -> Answer:
+async def spend(
+    actor: Actor, deps: Deps, period: str | None, group_by: SpendGroupBy, tag_key: str | None
+) -> Answer:
     today = utcnow().astimezone(zone(actor.time_zone)).date()
     resolved = resolve_period(period, today)
-    granularity = Granularity.DAILY if resolved.days <= DAILY_CHART_MAX_DAYS else Granularity.MONTHLY
-    reply = await deps.platform.spend(SpendRequest(
-        team_id=actor.team_id, start=resolved.start, end=resolved.end, group_by=group_by,
-        tag_key=tag_key, granularity=granularity))
+    granularity = (
+        Granularity.DAILY if resolved.days <= DAILY_CHART_MAX_DAYS else Granularity.MONTHLY
+    )
+    reply = await deps.platform.spend(
+        SpendRequest(
+            team_id=actor.team_id,
+            start=resolved.start,
+            end=resolved.end,
+            group_by=group_by,
+            tag_key=tag_key,
+            granularity=granularity,
+        )
+    )
     grouping = spend_views.group_label(group_by, tag_key)
     headline = spend_views.spend_headline(reply, resolved.label, grouping)
     png = await asyncio.to_thread(charts.spend_chart_png, reply.groups, headline, reply.currency)
-    chart = Chart(png, f"spend-{resolved.start}-{resolved.end}-{group_by.value}.png",
-                  headline) if png else None
-    return Answer(text=headline, in_channel=True, chart=chart,
-                  blocks=spend_views.spend_table(reply, resolved.label, grouping))
+    chart = (
+        Chart(png, f"spend-{resolved.start}-{resolved.end}-{group_by.value}.png", headline)
+        if png
+        else None
+    )
+    return Answer(
+        text=headline,
+        in_channel=True,
+        chart=chart,
+        blocks=spend_views.spend_table(reply, resolved.label, grouping),
+    )
 
 
 async def anomalies(actor: Actor, deps: Deps, which: str) -> Answer:
-    reply = await deps.platform.anomalies(AnomaliesRequest(
-        team_id=actor.team_id, status=AnomalyStatus.OPEN if which == "open" else None))
-    return Answer(text=f"{len(reply.anomalies)} anomalies",
-                  blocks=anomaly_views.anomaly_list(reply.anomalies, which))
+    reply = await deps.platform.anomalies(
+        AnomaliesRequest(
+            team_id=actor.team_id, status=AnomalyStatus.OPEN if which == "open" else None
+        )
+    )
+    return Answer(
+        text=f"{len(reply.anomalies)} anomalies",
+        blocks=anomaly_views.anomaly_list(reply.anomalies, which),
+    )
 
 
 async def recommendations(actor: Actor, deps: Deps, which: str) -> Answer:
-    reply = await deps.platform.recommendations(RecommendationsRequest(
-        team_id=actor.team_id, status=RecommendationStatus.OPEN if which == "open" else None))
-    return Answer(text=f"{len(reply.recommendations)} recommendations",
-                  blocks=rec_views.recommendation_list(reply.recommendations, which))
+    reply = await deps.platform.recommendations(
+        RecommendationsRequest(
+            team_id=actor.team_id, status=RecommendationStatus.OPEN if which == "open" else None
+        )
+    )
+    return Answer(
+        text=f"{len(reply.recommendations)} recommendations",
+        blocks=rec_views.recommendation_list(reply.recommendations, which),
+    )
 
 
 async def team(actor: Actor, deps: Deps, can_manage: bool) -> Answer:
-    reply = await deps.platform.members(MembersRequest(team_id=actor.team_id,
-                                                       requested_by=actor.user_id))
-    return Answer(text=f"{len(reply.members)} team members",
-                  blocks=team_views.team_list(reply.members, can_manage))
+    reply = await deps.platform.members(
+        MembersRequest(team_id=actor.team_id, requested_by=actor.user_id)
+    )
+    return Answer(
+        text=f"{len(reply.members)} team members",
+        blocks=team_views.team_list(reply.members, can_manage),
+    )
 
 
 async def thresholds(actor: Actor, deps: Deps, can_edit: bool) -> Answer:
     reply = await deps.platform.team_settings(TeamSettingsRequest(team_id=actor.team_id))
-    return Answer(text="Anomaly alert thresholds",
-                  blocks=team_views.settings_view(reply.min_impact, reply.min_impact_pct, can_edit))
+    return Answer(
+        text="Anomaly alert thresholds",
+        blocks=team_views.settings_view(reply.min_impact, reply.min_impact_pct, can_edit),
+    )

@@ -22,13 +22,22 @@ async def alerts_here(actor: Actor, deps: Deps) -> Answer:
     if not actor.channel_id:
         raise CommandError("run `/cloudaudit alerts here` in the channel that should get alerts")
     if actor.channel_id.startswith("D"):
-        raise CommandError("alerts go to a channel the whole team can see; run this in one "
-                           "(and invite @CloudAudit there)")
+        raise CommandError(
+            "alerts go to a channel the whole team can see; run this in one "
+            "(and invite @CloudAudit there)"
+        )
     reposted = 0
     async with deps.uow() as uow:
         await uow.repo.set_alert_channel(actor.team_id, actor.channel_id)
-        await audit(uow, actor.team_id, actor.user_id, "alerts.channel_set", "team",
-                    str(actor.team_id), channel_id=actor.channel_id)
+        await audit(
+            uow,
+            actor.team_id,
+            actor.user_id,
+            "alerts.channel_set",
+            "team",
+            str(actor.team_id),
+            channel_id=actor.channel_id,
+        )
         await uow.commit()
     async with deps.uow() as uow:
         team = await uow.repo.team(actor.team_id)
@@ -36,19 +45,34 @@ async def alerts_here(actor: Actor, deps: Deps) -> Answer:
             delivered = await deliver_alert(deps, uow, team, ref)
             reposted += delivered.status == "posted"
         await uow.commit()
-    return Answer(text=f"Alerts now go to <#{actor.channel_id}>", in_channel=True,
-                  blocks=team_views.alerts_here(actor.channel_id, reposted))
+    return Answer(
+        text=f"Alerts now go to <#{actor.channel_id}>",
+        in_channel=True,
+        blocks=team_views.alerts_here(actor.channel_id, reposted),
+    )
 
 
 async def alerts_digest(actor: Actor, deps: Deps, frequency: str, hour: int | None) -> Answer:
     time_zone = zone(actor.time_zone).key
     async with deps.uow() as uow:
         team = await uow.repo.team(actor.team_id, lock=True)
-        chosen = hour if hour is not None else (team.digest_hour if team and team.digest != "off"
-                                                else deps.settings.digest_hour)
+        chosen = (
+            hour
+            if hour is not None
+            else (team.digest_hour if team and team.digest != "off" else deps.settings.digest_hour)
+        )
         await uow.repo.set_digest(actor.team_id, frequency, chosen, time_zone)
-        await audit(uow, actor.team_id, actor.user_id, "alerts.digest_set", "team",
-                    str(actor.team_id), frequency=frequency, hour=chosen, time_zone=time_zone)
+        await audit(
+            uow,
+            actor.team_id,
+            actor.user_id,
+            "alerts.digest_set",
+            "team",
+            str(actor.team_id),
+            frequency=frequency,
+            hour=chosen,
+            time_zone=time_zone,
+        )
         await uow.commit()
     blocks = team_views.digest_set(frequency, chosen, time_zone)
     if frequency != "off" and not (team and team.alert_channel_id):
@@ -59,38 +83,76 @@ async def alerts_digest(actor: Actor, deps: Deps, frequency: str, hour: int | No
 async def expect(actor: Actor, deps: Deps, service: str, amount: Decimal, days: int) -> Answer:
     start = utcnow().astimezone(zone(actor.time_zone)).date()
     end = start + timedelta(days=days)
-    reply = await deps.platform.expect(ExpectSpendRequest(
-        team_id=actor.team_id, user_id=actor.user_id, service=service, amount=amount,
-        start=start, end=end))
+    reply = await deps.platform.expect(
+        ExpectSpendRequest(
+            team_id=actor.team_id,
+            user_id=actor.user_id,
+            service=service,
+            amount=amount,
+            start=start,
+            end=end,
+        )
+    )
     async with deps.uow() as uow:
-        await audit(uow, actor.team_id, actor.user_id, "spend.expected", "expectation",
-                    str(reply.expectation_id) if reply.expectation_id else None,
-                    service=service, amount=str(amount), start=start.isoformat(),
-                    end=end.isoformat())
+        await audit(
+            uow,
+            actor.team_id,
+            actor.user_id,
+            "spend.expected",
+            "expectation",
+            str(reply.expectation_id) if reply.expectation_id else None,
+            service=service,
+            amount=str(amount),
+            start=start.isoformat(),
+            end=end.isoformat(),
+        )
         await uow.commit()
-    return Answer(text=f"Planned spend noted for {service}", in_channel=True,
-                  blocks=team_views.expectation_recorded(service, amount, days))
+    return Answer(
+        text=f"Planned spend noted for {service}",
+        in_channel=True,
+        blocks=team_views.expectation_recorded(service, amount, days),
+    )
 
 
-async def change_thresholds(actor: Actor, deps: Deps, min_impact: Decimal | None,
-                            min_impact_pct: Decimal | None) -> Answer:
-    reply = await deps.platform.team_settings(TeamSettingsRequest(
-        team_id=actor.team_id, user_id=actor.user_id, min_impact=min_impact,
-        min_impact_pct=min_impact_pct))
+async def change_thresholds(
+    actor: Actor, deps: Deps, min_impact: Decimal | None, min_impact_pct: Decimal | None
+) -> Answer:
+    reply = await deps.platform.team_settings(
+        TeamSettingsRequest(
+            team_id=actor.team_id,
+            user_id=actor.user_id,
+            min_impact=min_impact,
+            min_impact_pct=min_impact_pct,
+        )
+    )
     async with deps.uow() as uow:
-        await audit(uow, actor.team_id, actor.user_id, "settings.thresholds_changed", "team",
-                    str(actor.team_id),
-                    min_impact=str(min_impact) if min_impact is not None else None,
-                    min_impact_pct=str(min_impact_pct) if min_impact_pct is not None else None)
+        await audit(
+            uow,
+            actor.team_id,
+            actor.user_id,
+            "settings.thresholds_changed",
+            "team",
+            str(actor.team_id),
+            min_impact=str(min_impact) if min_impact is not None else None,
+            min_impact_pct=str(min_impact_pct) if min_impact_pct is not None else None,
+        )
         await uow.commit()
-    return Answer(text="Thresholds saved", blocks=team_views.settings_view(
-        reply.min_impact, reply.min_impact_pct, can_edit=True))
+    return Answer(
+        text="Thresholds saved",
+        blocks=team_views.settings_view(reply.min_impact, reply.min_impact_pct, can_edit=True),
+    )
 
 
 async def change_role(actor: Actor, deps: Deps, target_user_id: UUID, role: Role) -> Answer:
     """Identity applies its own rules (and audits the change)."""
-    reply = await deps.platform.change_role(ChangeRoleRequest(
-        team_id=actor.team_id, actor_user_id=actor.user_id, target_user_id=target_user_id,
-        role=role))
-    return Answer(text="Role changed", blocks=team_views.role_changed(
-        "That member", reply.role or role))
+    reply = await deps.platform.change_role(
+        ChangeRoleRequest(
+            team_id=actor.team_id,
+            actor_user_id=actor.user_id,
+            target_user_id=target_user_id,
+            role=role,
+        )
+    )
+    return Answer(
+        text="Role changed", blocks=team_views.role_changed("That member", reply.role or role)
+    )

@@ -37,8 +37,10 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 LAZY_DRAIN_S = 10.0
-NOT_INSTALLED = ("CloudAudit is not installed in this Slack workspace (or it was removed). "
-                 "Ask a workspace admin to install it again from CloudAudit's install page.")
+NOT_INSTALLED = (
+    "CloudAudit is not installed in this Slack workspace (or it was removed). "
+    "Ask a workspace admin to install it again from CloudAudit's install page."
+)
 
 
 class TrackedLazyRunner(AsyncLazyListenerRunner):
@@ -51,7 +53,8 @@ class TrackedLazyRunner(AsyncLazyListenerRunner):
 
     def start(self, function: Any, request: AsyncBoltRequest) -> None:
         task = asyncio.ensure_future(
-            to_runnable_function(internal_func=function, logger=self.logger, request=request))
+            to_runnable_function(internal_func=function, logger=self.logger, request=request)
+        )
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -69,25 +72,44 @@ class InstallationStore(AsyncSQLAlchemyInstallationStore):
             register_secret(token)
 
     async def async_save(self, installation: Installation) -> None:
-        self._keep_secret(installation.bot_token, installation.user_token,
-                          installation.bot_refresh_token, installation.user_refresh_token)
+        self._keep_secret(
+            installation.bot_token,
+            installation.user_token,
+            installation.bot_refresh_token,
+            installation.user_refresh_token,
+        )
         await super().async_save(installation)
 
-    async def async_find_bot(self, *, enterprise_id: str | None, team_id: str | None,
-                             is_enterprise_install: bool | None = False) -> Bot | None:
-        bot = await super().async_find_bot(enterprise_id=enterprise_id, team_id=team_id,
-                                           is_enterprise_install=is_enterprise_install)
+    async def async_find_bot(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        is_enterprise_install: bool | None = False,
+    ) -> Bot | None:
+        bot = await super().async_find_bot(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            is_enterprise_install=is_enterprise_install,
+        )
         if bot is not None:
             self._keep_secret(bot.bot_token, bot.bot_refresh_token)
         return bot
 
-    async def async_find_installation(self, *, enterprise_id: str | None, team_id: str | None,
-                                      user_id: str | None = None,
-                                      is_enterprise_install: bool | None = False
-                                      ) -> Installation | None:
+    async def async_find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
         found = await super().async_find_installation(
-            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id,
-            is_enterprise_install=is_enterprise_install)
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            user_id=user_id,
+            is_enterprise_install=is_enterprise_install,
+        )
         if found is not None:
             self._keep_secret(found.bot_token, found.user_token)
         return found
@@ -97,18 +119,22 @@ def installation_store(settings: BotSettings, engine: AsyncEngine) -> Installati
     if not settings.client_id:
         return None
     return InstallationStore(
-        client_id=settings.client_id, engine=engine, bots_table_name=SLACK_BOTS,
-        installations_table_name=SLACK_INSTALLATIONS)
+        client_id=settings.client_id,
+        engine=engine,
+        bots_table_name=SLACK_BOTS,
+        installations_table_name=SLACK_INSTALLATIONS,
+    )
 
 
-def build_bolt_app(deps: Deps, actors: ActorDirectory,
-                   store: InstallationStore | None,
-                   engine: AsyncEngine) -> AsyncApp:
+def build_bolt_app(
+    deps: Deps, actors: ActorDirectory, store: InstallationStore | None, engine: AsyncEngine
+) -> AsyncApp:
     settings = deps.settings
     mode = settings.mode
     # In single-workspace modes Bolt takes the token from the client it is given.
-    client = deps.slack.new_client(None if mode is SlackMode.HTTP_OAUTH
-                                   else settings.reveal(settings.bot_token))
+    client = deps.slack.new_client(
+        None if mode is SlackMode.HTTP_OAUTH else settings.reveal(settings.bot_token)
+    )
     kwargs: dict[str, Any] = {
         "name": "cloudaudit",
         "client": client,
@@ -121,18 +147,29 @@ def build_bolt_app(deps: Deps, actors: ActorDirectory,
         assert store is not None
         kwargs["installation_store"] = store
         kwargs["authorize"] = AsyncInstallationStoreAuthorize(
-            installation_store=store, client_id=settings.client_id,
-            client_secret=settings.reveal(settings.client_secret), logger=log,
-            cache_enabled=True, bot_only=True, client=client)
+            installation_store=store,
+            client_id=settings.client_id,
+            client_secret=settings.reveal(settings.client_secret),
+            logger=log,
+            cache_enabled=True,
+            bot_only=True,
+            client=client,
+        )
         kwargs["oauth_settings"] = AsyncOAuthSettings(
-            client_id=settings.client_id, client_secret=settings.reveal(settings.client_secret),
-            scopes=settings.scopes.split(","), redirect_uri=settings.redirect_uri,
-            authorization_url=settings.authorize_url, installation_store=store,
+            client_id=settings.client_id,
+            client_secret=settings.reveal(settings.client_secret),
+            scopes=settings.scopes.split(","),
+            redirect_uri=settings.redirect_uri,
+            authorization_url=settings.authorize_url,
+            installation_store=store,
             installation_store_bot_only=True,
             state_store=AsyncSQLAlchemyOAuthStateStore(
-                expiration_seconds=settings.state_expiration_s, engine=engine,
-                table_name=SLACK_OAUTH_STATES),
-            state_expiration_seconds=settings.state_expiration_s)
+                expiration_seconds=settings.state_expiration_s,
+                engine=engine,
+                table_name=SLACK_OAUTH_STATES,
+            ),
+            state_expiration_seconds=settings.state_expiration_s,
+        )
     app = AsyncApp(**kwargs)
     app.listener_runner.lazy_listener_runner = TrackedLazyRunner(app.logger)
     events.register(app, deps)
@@ -196,14 +233,17 @@ class SlackEndpoint:
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.http_port
-        log.info("slack endpoint listening", extra={"port": self.port, "path": EVENTS_PATH,
-                                                    "mode": self.settings.mode.value})
+        log.info(
+            "slack endpoint listening",
+            extra={"port": self.port, "path": EVENTS_PATH, "mode": self.settings.mode.value},
+        )
 
     async def _connect_socket(self) -> None:
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
         self._socket = AsyncSocketModeHandler(
-            self.app, self.settings.reveal(self.settings.app_token))
+            self.app, self.settings.reveal(self.settings.app_token)
+        )
         await self._socket.connect_async()
         log.info("slack socket mode connected")
 

@@ -21,8 +21,10 @@ def _series(groups: list[SpendGroup]) -> tuple[list[date], list[tuple[str, list[
         by_day = {p.period: p.amount for p in group.points}
         series.append((group.key or "(none)", [float(by_day.get(d, Decimal(0))) for d in days]))
     if rest:
-        other = [float(sum((p.amount for g in rest for p in g.points if p.period == d),
-                           Decimal(0))) for d in days]
+        other = [
+            float(sum((p.amount for g in rest for p in g.points if p.period == d), Decimal(0)))
+            for d in days
+        ]
         series.append((f"{len(rest)} more", other))
     return days, series
 
@@ -42,13 +44,20 @@ def spend_chart_png(groups: list[SpendGroup], title: str, currency: str = "USD")
     positions = list(range(len(days)))
     bottom = [0.0] * len(days)
     for index, (label, values) in enumerate(series):
-        axes.bar(positions, values, bottom=bottom, label=label[:40],
-                 color=PALETTE[index % len(PALETTE)], width=0.8)
+        axes.bar(
+            positions,
+            values,
+            bottom=bottom,
+            label=label[:40],
+            color=PALETTE[index % len(PALETTE)],
+            width=0.8,
+        )
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     step = max(1, len(days) // 10)
     axes.set_xticks(positions[::step])
-    axes.set_xticklabels([d.strftime("%b %d") for d in days[::step]], rotation=30, ha="right",
-                         fontsize=8)
+    axes.set_xticklabels(
+        [d.strftime("%b %d") for d in days[::step]], rotation=30, ha="right", fontsize=8
+    )
     axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.0f}"))
     axes.set_ylabel(currency)
     axes.set_title(title, fontsize=11)

@@ -38,8 +38,13 @@ async def _accounts(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDire
 async def _spend(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
     group_by = cmd.args["group_by"]
     assert isinstance(group_by, SpendGroupBy)
-    return await queries.spend(ix.who, deps, cmd.args.get("period"),  # type: ignore[arg-type]
-                               group_by, cmd.args.get("tag_key"))  # type: ignore[arg-type]
+    return await queries.spend(
+        ix.who,
+        deps,
+        cmd.args.get("period"),  # type: ignore[arg-type]
+        group_by,
+        cmd.args.get("tag_key"),
+    )  # type: ignore[arg-type]
 
 
 async def _anomalies(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
@@ -55,8 +60,9 @@ async def _team(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirector
 
 
 async def _settings(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
-    return await queries.thresholds(ix.who, deps,
-                                    await actors.allowed(ix.who, Action.CHANGE_SETTINGS))
+    return await queries.thresholds(
+        ix.who, deps, await actors.allowed(ix.who, Action.CHANGE_SETTINGS)
+    )
 
 
 async def _connect(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> None:
@@ -68,11 +74,13 @@ async def _alerts_here(ix: Interaction, cmd: Command, deps: Deps, actors: ActorD
     return await team_admin.alerts_here(ix.who, deps)
 
 
-async def _alerts_digest(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory
-                         ) -> Answer:
+async def _alerts_digest(
+    ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory
+) -> Answer:
     hour = cmd.args.get("hour")
-    return await team_admin.alerts_digest(ix.who, deps, str(cmd.args["frequency"]),
-                                          hour if isinstance(hour, int) else None)
+    return await team_admin.alerts_digest(
+        ix.who, deps, str(cmd.args["frequency"]), hour if isinstance(hour, int) else None
+    )
 
 
 async def _expect(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:

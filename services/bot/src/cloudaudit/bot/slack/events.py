@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    async def once_per_slack_event(body: dict[str, Any], request: Any,
-                                   next: Callable[[], Awaitable[Any]]) -> BoltResponse | None:
+    async def once_per_slack_event(
+        body: dict[str, Any], request: Any, next: Callable[[], Awaitable[Any]]
+    ) -> BoltResponse | None:
         """Slack re-sends an event (X-Slack-Retry-Num) when it saw no 200 in 3 s; the event_id
         is the same, so the second copy is acknowledged and dropped."""
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
@@ -28,8 +29,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 await uow.commit()
             if not first:
                 retry = request.headers.get("x-slack-retry-num", ["0"])[0]
-                log.info("duplicate Slack event dropped",
-                         extra={"slack_event_id": event_id, "retry_num": retry})
+                log.info(
+                    "duplicate Slack event dropped",
+                    extra={"slack_event_id": event_id, "retry_num": retry},
+                )
                 return BoltResponse(status=200, body="")
         return await next()
 
@@ -43,8 +46,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await uow.commit()
         if team is not None:
             log.warning("removed from the alert channel", extra={"team_id": str(team.team_id)})
-            await tell_owner(deps, team, team_views.channel_lost_dm(channel, None),
-                             f"I was removed from <#{channel}>, the CloudAudit alert channel")
+            await tell_owner(
+                deps,
+                team,
+                team_views.channel_lost_dm(channel, None),
+                f"I was removed from <#{channel}>, the CloudAudit alert channel",
+            )
 
     app.event("channel_left")(left_channel)
     app.event("group_left")(left_channel)

@@ -36,8 +36,9 @@ def _value(ix: Interaction) -> dict[str, Any]:
     try:
         value = json.loads(raw)
     except ValueError:
-        raise CommandError("that button is from an older version of CloudAudit; run the "
-                           "command again") from None
+        raise CommandError(
+            "that button is from an older version of CloudAudit; run the command again"
+        ) from None
     return value if isinstance(value, dict) else {}
 
 
@@ -45,7 +46,9 @@ def _uuid(value: object) -> UUID:
     try:
         return UUID(str(value))
     except ValueError:
-        raise CommandError("that button no longer points at anything; run the command again") from None
+        raise CommandError(
+            "that button no longer points at anything; run the command again"
+        ) from None
 
 
 def _input(view: dict[str, Any], block_id: str) -> str | None:
@@ -107,11 +110,13 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     @guarded(deps, actors, Action.ANOMALY_FEEDBACK)
     async def anomaly_feedback(ix: Interaction) -> Answer:
         value = _value(ix)
-        return await decisions.anomaly_feedback(ix.who, deps, _uuid(value.get("a")),
-                                                Feedback(value.get("f", "useful")))
+        return await decisions.anomaly_feedback(
+            ix.who, deps, _uuid(value.get("a")), Feedback(value.get("f", "useful"))
+        )
 
-    app.action(re.compile(f"^{anomaly_views.ACTION_FEEDBACK}:"))(ack=just_ack,
-                                                                  lazy=[anomaly_feedback])
+    app.action(re.compile(f"^{anomaly_views.ACTION_FEEDBACK}:"))(
+        ack=just_ack, lazy=[anomaly_feedback]
+    )
     app.action(anomaly_views.ACTION_CONSOLE)(just_ack)  # a link: Slack opens it, nothing to do
     app.action(account_views.ACTION_QUICK_CREATE)(just_ack)
 
@@ -126,17 +131,24 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
         days = int(value.get("d", 7))
         if days not in rec_views.SNOOZE_DAYS:
             raise CommandError("snooze for 7, 30 or 90 days")
-        return await decisions.decide(ix.who, deps, _uuid(value.get("r")), Decision.SNOOZE,
-                                      snooze_days=days)
+        return await decisions.decide(
+            ix.who, deps, _uuid(value.get("r")), Decision.SNOOZE, snooze_days=days
+        )
 
     @guarded(deps, actors, Action.DISMISS_RECOMMENDATION)
     async def ask_why_dismiss(ix: Interaction) -> None:
         rec_id = str(_uuid(_value(ix).get("r")))
         message = ix.body.get("message") or {}
-        title = next((b["text"]["text"] for b in message.get("blocks", [])
-                      if b.get("type") == "header"), "this recommendation")
-        await ix.client.views_open(trigger_id=ix.trigger_id, view=rec_views.dismiss_modal(
-            rec_id, title, ix.channel_id, (ix.body.get("container") or {}).get("message_ts")))
+        title = next(
+            (b["text"]["text"] for b in message.get("blocks", []) if b.get("type") == "header"),
+            "this recommendation",
+        )
+        await ix.client.views_open(
+            trigger_id=ix.trigger_id,
+            view=rec_views.dismiss_modal(
+                rec_id, title, ix.channel_id, (ix.body.get("container") or {}).get("message_ts")
+            ),
+        )
 
     app.action(rec_views.ACTION_APPROVE)(ack=just_ack, lazy=[approve])
     app.action(re.compile(f"^{rec_views.ACTION_SNOOZE}:"))(ack=just_ack, lazy=[snooze])
@@ -145,13 +157,21 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     async def ack_dismiss(ack: Ack, view: dict[str, Any]) -> None:
         await _ack_form(ack, _dismiss_errors(view))
 
-    @guarded(deps, actors, lambda ix: None if _dismiss_errors(_view(ix))
-             else Action.DISMISS_RECOMMENDATION)
+    @guarded(
+        deps,
+        actors,
+        lambda ix: None if _dismiss_errors(_view(ix)) else Action.DISMISS_RECOMMENDATION,
+    )
     async def dismiss(ix: Interaction) -> Answer | None:
         if _dismiss_errors(_view(ix)):
             return None  # the form showed the error; nothing to do
-        return await decisions.decide(ix.who, deps, _uuid(ix.meta.get("r")), Decision.DISMISS,
-                                      reason=_input(_view(ix), "reason"))
+        return await decisions.decide(
+            ix.who,
+            deps,
+            _uuid(ix.meta.get("r")),
+            Decision.DISMISS,
+            reason=_input(_view(ix), "reason"),
+        )
 
     app.view(rec_views.VIEW_DISMISS)(ack=ack_dismiss, lazy=[dismiss])
 
@@ -159,13 +179,15 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     async def ack_connect(ack: Ack, view: dict[str, Any]) -> None:
         await _ack_form(ack, _connect_errors(view))
 
-    @guarded(deps, actors, lambda ix: None if _connect_errors(_view(ix))
-             else Action.CONNECT_ACCOUNT)
+    @guarded(
+        deps, actors, lambda ix: None if _connect_errors(_view(ix)) else Action.CONNECT_ACCOUNT
+    )
     async def submit_connect(ix: Interaction) -> Answer | None:
         if _connect_errors(_view(ix)):
             return None
-        return await connect.connect(ix.who, deps, _input(_view(ix), "role_arn") or "",
-                                     _input(_view(ix), "name"))
+        return await connect.connect(
+            ix.who, deps, _input(_view(ix), "role_arn") or "", _input(_view(ix), "name")
+        )
 
     app.view(account_views.VIEW_CONNECT)(ack=ack_connect, lazy=[submit_connect])
 
@@ -184,21 +206,25 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     @guarded(deps, actors, Action.CHANGE_SETTINGS)
     async def edit_settings(ix: Interaction) -> None:
         reply = await deps.platform.team_settings(TeamSettingsRequest(team_id=ix.who.team_id))
-        await ix.client.views_open(trigger_id=ix.trigger_id, view=team_views.settings_modal(
-            reply.min_impact, reply.min_impact_pct, ix.channel_id))
+        await ix.client.views_open(
+            trigger_id=ix.trigger_id,
+            view=team_views.settings_modal(reply.min_impact, reply.min_impact_pct, ix.channel_id),
+        )
 
     app.action(team_views.ACTION_EDIT_SETTINGS)(ack=just_ack, lazy=[edit_settings])
 
     async def ack_settings(ack: Ack, view: dict[str, Any]) -> None:
         await _ack_form(ack, _settings_errors(view))
 
-    @guarded(deps, actors, lambda ix: None if _settings_errors(_view(ix))
-             else Action.CHANGE_SETTINGS)
+    @guarded(
+        deps, actors, lambda ix: None if _settings_errors(_view(ix)) else Action.CHANGE_SETTINGS
+    )
     async def save_settings(ix: Interaction) -> Answer | None:
         view = _view(ix)
         if _settings_errors(view):
             return None
-        return await team_admin.change_thresholds(ix.who, deps, _number(view, "min_impact"),
-                                                  _number(view, "min_impact_pct"))
+        return await team_admin.change_thresholds(
+            ix.who, deps, _number(view, "min_impact"), _number(view, "min_impact_pct")
+        )
 
     app.view(team_views.VIEW_SETTINGS)(ack=ack_settings, lazy=[save_settings])

@@ -28,8 +28,9 @@ from cloudaudit.common.events.identity import Action
 
 log = logging.getLogger(__name__)
 
-INTERNAL_ERROR = ("Something went wrong on our side (it has been logged). "
-                  "Please try again in a minute.")
+INTERNAL_ERROR = (
+    "Something went wrong on our side (it has been logged). Please try again in a minute."
+)
 
 
 @dataclass
@@ -48,8 +49,12 @@ class Interaction:
     @property
     def channel_id(self) -> str | None:
         body = self.body
-        channel = (body.get("channel_id") or (body.get("channel") or {}).get("id")
-                   or (body.get("container") or {}).get("channel_id") or self.meta.get("c"))
+        channel = (
+            body.get("channel_id")
+            or (body.get("channel") or {}).get("id")
+            or (body.get("container") or {}).get("channel_id")
+            or self.meta.get("c")
+        )
         return str(channel) if channel else None
 
     @property
@@ -70,14 +75,19 @@ class Interaction:
         if answer.chart is not None:
             answer = await self._share_chart(answer)
         if self.respond is not None and self.body.get("response_url"):
-            await self.respond(text=answer.text, blocks=answer.blocks, replace_original=False,
-                               response_type="in_channel" if answer.in_channel else "ephemeral")
+            await self.respond(
+                text=answer.text,
+                blocks=answer.blocks,
+                replace_original=False,
+                response_type="in_channel" if answer.in_channel else "ephemeral",
+            )
             return
         slack = self.deps.slack
         if self.channel_id:
             try:
-                await slack.ephemeral(self.client, self.channel_id, self.slack_user_id,
-                                      answer.text, answer.blocks)
+                await slack.ephemeral(
+                    self.client, self.channel_id, self.slack_user_id, answer.text, answer.blocks
+                )
                 return
             except BotError:
                 pass  # e.g. the bot is not in that channel: fall back to a DM
@@ -92,23 +102,32 @@ class Interaction:
         try:
             if not self.channel_id:
                 raise ChannelUnavailable("", "no_channel")
-            await slack.upload_png(self.client, self.channel_id, chart.png, chart.filename,
-                                   chart.title)
+            await slack.upload_png(
+                self.client, self.channel_id, chart.png, chart.filename, chart.title
+            )
         except ChannelUnavailable:
             dm = await slack.open_dm(self.client, self.slack_user_id)
             await slack.upload_png(self.client, dm, chart.png, chart.filename, chart.title)
-            note = ("Chart sent to you in a DM: invite @CloudAudit to this channel to share "
-                    "charts here.")
-        return Answer(text=answer.text, blocks=[*answer.blocks, context(note)],
-                      in_channel=answer.in_channel)
+            note = (
+                "Chart sent to you in a DM: invite @CloudAudit to this channel to share "
+                "charts here."
+            )
+        return Answer(
+            text=answer.text, blocks=[*answer.blocks, context(note)], in_channel=answer.in_channel
+        )
 
 
 Work = Callable[[Interaction], Awaitable[Answer | None]]
 ActionFor = Action | Callable[[Interaction], Action | None] | None
 
 
-def interaction_from(deps: Deps, body: dict[str, Any], context: AsyncBoltContext,
-                     respond: AsyncRespond | None, client: AsyncWebClient) -> Interaction:
+def interaction_from(
+    deps: Deps,
+    body: dict[str, Any],
+    context: AsyncBoltContext,
+    respond: AsyncRespond | None,
+    client: AsyncWebClient,
+) -> Interaction:
     meta: dict[str, Any] = {}
     raw_meta = (body.get("view") or {}).get("private_metadata")
     if raw_meta:
@@ -116,16 +135,24 @@ def interaction_from(deps: Deps, body: dict[str, Any], context: AsyncBoltContext
             meta = json.loads(raw_meta)
         except ValueError:
             meta = {}
-    return Interaction(deps=deps, body=body, client=client, respond=respond,
-                       slack_team_id=str(context.team_id), slack_user_id=str(context.user_id),
-                       meta=meta)
+    return Interaction(
+        deps=deps,
+        body=body,
+        client=client,
+        respond=respond,
+        slack_team_id=str(context.team_id),
+        slack_user_id=str(context.user_id),
+        meta=meta,
+    )
 
 
-async def run_guarded(ix: Interaction, actors: ActorDirectory, action: ActionFor,
-                      work: Work) -> None:
+async def run_guarded(
+    ix: Interaction, actors: ActorDirectory, action: ActionFor, work: Work
+) -> None:
     try:
-        ix.actor = await actors.resolve(ix.slack_team_id, ix.slack_user_id, ix.channel_id,
-                                        ix.team_name)
+        ix.actor = await actors.resolve(
+            ix.slack_team_id, ix.slack_user_id, ix.channel_id, ix.team_name
+        )
         needed = action(ix) if callable(action) else action
         if needed is not None:
             ix.actor = await actors.require(ix.actor, needed)
@@ -137,8 +164,10 @@ async def run_guarded(ix: Interaction, actors: ActorDirectory, action: ActionFor
     except BotError as exc:
         await _safe_reply(ix, Answer(text=exc.message, blocks=problem(exc.message)))
     except Exception:
-        log.exception("listener failed", extra={"slack_team_id": ix.slack_team_id,
-                                                "listener": getattr(work, "__name__", "?")})
+        log.exception(
+            "listener failed",
+            extra={"slack_team_id": ix.slack_team_id, "listener": getattr(work, "__name__", "?")},
+        )
         await _safe_reply(ix, Answer(text=INTERNAL_ERROR, blocks=problem(INTERNAL_ERROR)))
 
 
@@ -149,13 +178,18 @@ async def _safe_reply(ix: Interaction, answer: Answer) -> None:
         log.warning("could not tell the user", extra={"error": str(exc)[:300]})
 
 
-def guarded(deps: Deps, actors: ActorDirectory, action: ActionFor = None
-            ) -> Callable[[Work], Callable[..., Awaitable[None]]]:
+def guarded(
+    deps: Deps, actors: ActorDirectory, action: ActionFor = None
+) -> Callable[[Work], Callable[..., Awaitable[None]]]:
     """Decorator turning a piece of work into a Bolt lazy listener with authorization."""
 
     def decorate(work: Work) -> Callable[..., Awaitable[None]]:
-        async def lazy(body: dict[str, Any], context: AsyncBoltContext,
-                       respond: AsyncRespond, client: AsyncWebClient) -> None:
+        async def lazy(
+            body: dict[str, Any],
+            context: AsyncBoltContext,
+            respond: AsyncRespond,
+            client: AsyncWebClient,
+        ) -> None:
             ix = interaction_from(deps, body, context, respond, client)
             await run_guarded(ix, actors, action, work)
 

@@ -4,6 +4,7 @@ Revision ID: 0002_bot_slack
 Revises: 0001_bot
 Create Date: 2026-11-25
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -49,8 +50,10 @@ def _slack_installations() -> None:
         schema="bot",
     )
     op.create_index(
-        "slack_installations_idx", "slack_installations",
-        ["client_id", "enterprise_id", "team_id", "user_id", "installed_at"], schema="bot",
+        "slack_installations_idx",
+        "slack_installations",
+        ["client_id", "enterprise_id", "team_id", "user_id", "installed_at"],
+        schema="bot",
     )
     op.create_table(
         "slack_bots",
@@ -73,8 +76,10 @@ def _slack_installations() -> None:
         schema="bot",
     )
     op.create_index(
-        "slack_bots_idx", "slack_bots",
-        ["client_id", "enterprise_id", "team_id", "installed_at"], schema="bot",
+        "slack_bots_idx",
+        "slack_bots",
+        ["client_id", "enterprise_id", "team_id", "installed_at"],
+        schema="bot",
     )
     op.create_table(
         "slack_oauth_states",
@@ -94,15 +99,31 @@ def upgrade() -> None:
         sa.Column("slack_team_id", sa.String(length=32), nullable=False),
         sa.Column("slack_team_name", sa.String(length=200), nullable=True),
         sa.Column("alert_channel_id", sa.String(length=32), nullable=True),
-        sa.Column("owner_slack_user_id", sa.String(length=32), nullable=True,
-                  comment="Who to DM when alerts bounce."),
+        sa.Column(
+            "owner_slack_user_id",
+            sa.String(length=32),
+            nullable=True,
+            comment="Who to DM when alerts bounce.",
+        ),
         sa.Column("digest", sa.String(length=10), server_default="off", nullable=False),
         sa.Column("digest_hour", sa.SmallInteger(), server_default=sa.text("9"), nullable=False),
         sa.Column("time_zone", sa.String(length=64), server_default="UTC", nullable=False),
         sa.Column("last_digest_key", sa.String(length=40), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint("digest IN ('off', 'daily', 'weekly')", name=op.f("ck_teams_digest_known")),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            "digest IN ('off', 'daily', 'weekly')", name=op.f("ck_teams_digest_known")
+        ),
         sa.CheckConstraint("digest_hour BETWEEN 0 AND 23", name=op.f("ck_teams_digest_hour_range")),
         sa.PrimaryKeyConstraint("team_id", name=op.f("pk_teams")),
         sa.UniqueConstraint("slack_team_id", name=op.f("uq_teams_slack_team_id")),
@@ -110,38 +131,65 @@ def upgrade() -> None:
     )
     op.create_table(
         "posted_messages",
-        sa.Column("event_id", sa.Uuid(), nullable=False, comment="The event (or digest period) posted."),
+        sa.Column(
+            "event_id", sa.Uuid(), nullable=False, comment="The event (or digest period) posted."
+        ),
         sa.Column("team_id", sa.Uuid(), nullable=False),
         sa.Column("subject_type", sa.String(length=30), nullable=False),
         sa.Column("subject_id", sa.String(length=100), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False, comment="alert, thread, digest, notice"),
+        sa.Column(
+            "kind", sa.String(length=20), nullable=False, comment="alert, thread, digest, notice"
+        ),
         sa.Column("status", sa.String(length=12), server_default="posting", nullable=False),
         sa.Column("channel_id", sa.String(length=32), nullable=True),
         sa.Column("ts", sa.String(length=32), nullable=True),
         sa.Column("thread_ts", sa.String(length=32), nullable=True),
         sa.Column("text", sa.Text(), server_default="", nullable=False),
-        sa.Column("blocks", postgresql.JSONB(astext_type=sa.Text()),
-                  server_default=sa.text("'[]'::jsonb"), nullable=False),
+        sa.Column(
+            "blocks",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("error", sa.String(length=200), nullable=True),
         sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.Column("posted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("status IN ('posting', 'posted', 'undelivered')",
-                           name=op.f("ck_posted_messages_status_known")),
+        sa.CheckConstraint(
+            "status IN ('posting', 'posted', 'undelivered')",
+            name=op.f("ck_posted_messages_status_known"),
+        ),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_posted_messages")),
         schema="bot",
     )
     op.create_index(
-        "uq_posted_messages_alert", "posted_messages", ["subject_type", "subject_id"], unique=True,
-        schema="bot", postgresql_where=sa.text("kind = 'alert'"),
+        "uq_posted_messages_alert",
+        "posted_messages",
+        ["subject_type", "subject_id"],
+        unique=True,
+        schema="bot",
+        postgresql_where=sa.text("kind = 'alert'"),
     )
     op.create_index(
-        "ix_posted_messages_team_status", "posted_messages", ["team_id", "status"], schema="bot",
+        "ix_posted_messages_team_status",
+        "posted_messages",
+        ["team_id", "status"],
+        schema="bot",
     )
     op.create_table(
         "slack_event_receipts",
         sa.Column("slack_event_id", sa.String(length=64), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "received_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("slack_event_id", name=op.f("pk_slack_event_receipts")),
         schema="bot",
     )
@@ -152,7 +200,12 @@ def upgrade() -> None:
         sa.Column("slack_user_id", sa.String(length=32), nullable=False),
         sa.Column("channel_id", sa.String(length=32), nullable=True),
         sa.Column("role_arn", sa.String(length=2048), nullable=False),
-        sa.Column("requested_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "requested_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("team_id", "requested_by", name=op.f("pk_pending_connections")),
         schema="bot",
     )

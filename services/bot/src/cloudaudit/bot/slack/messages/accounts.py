@@ -22,10 +22,13 @@ from cloudaudit.common.events.account import (
 
 VIEW_CONNECT = "connect_modal"
 ACTION_QUICK_CREATE = "connect_quick_create"
-STATUS_ICON = {AccountStatus.CONNECTED: ":large_green_circle:",
-               AccountStatus.SYNCING: ":arrows_counterclockwise:",
-               AccountStatus.FAILED: ":red_circle:", AccountStatus.DISCONNECTED: ":white_circle:",
-               AccountStatus.IMPORT_ONLY: ":page_facing_up:"}
+STATUS_ICON = {
+    AccountStatus.CONNECTED: ":large_green_circle:",
+    AccountStatus.SYNCING: ":arrows_counterclockwise:",
+    AccountStatus.FAILED: ":red_circle:",
+    AccountStatus.DISCONNECTED: ":white_circle:",
+    AccountStatus.IMPORT_ONLY: ":page_facing_up:",
+}
 STEP_WORDS = {
     ConnectStep.VALIDATE_ARN: "checking the role ARN",
     ConnectStep.ASSUME_ROLE: "assuming the role (sts:AssumeRole with your ExternalId)",
@@ -37,14 +40,21 @@ STEP_WORDS = {
 
 def accounts_list(accounts: list[AccountSummary]) -> list[Block]:
     if not accounts:
-        return [section(":cloud: No AWS accounts connected yet. Run `/cloudaudit connect` to add "
-                        "one (it takes about two minutes).")]
-    blocks: list[Block] = [section(f"*{len(accounts)} AWS account"
-                                   f"{'s' if len(accounts) != 1 else ''}*")]
+        return [
+            section(
+                ":cloud: No AWS accounts connected yet. Run `/cloudaudit connect` to add "
+                "one (it takes about two minutes)."
+            )
+        ]
+    blocks: list[Block] = [
+        section(f"*{len(accounts)} AWS account{'s' if len(accounts) != 1 else ''}*")
+    ]
     for a in accounts:
-        line = (f"{STATUS_ICON.get(a.status, '')} *{escape(a.name)}* `{a.aws_account_id}` · "
-                f"{a.status.value}\nLast sync {when(a.last_sync_at)} · Cost Explorer API this "
-                f"month: {a.ce_requests_this_month} requests, {usd(a.ce_cost_this_month)}")
+        line = (
+            f"{STATUS_ICON.get(a.status, '')} *{escape(a.name)}* `{a.aws_account_id}` · "
+            f"{a.status.value}\nLast sync {when(a.last_sync_at)} · Cost Explorer API this "
+            f"month: {a.ce_requests_this_month} requests, {usd(a.ce_cost_this_month)}"
+        )
         if a.last_error:
             step = f" ({STEP_WORDS[a.last_error_step]})" if a.last_error_step else ""
             line += f"\n:warning: {escape(a.last_error)}{step}"
@@ -54,31 +64,65 @@ def accounts_list(accounts: list[AccountSummary]) -> list[Block]:
 
 def connect_modal(external: ExternalIdReply, channel_id: str | None) -> dict[str, object]:
     blocks: list[Block] = [
-        section("CloudAudit reads your costs through a *read-only IAM role* in your AWS account. "
-                "Create it with our CloudFormation template, then paste its ARN below."),
-        section(f"*Your ExternalId*\n`{external.external_id}`\n"
-                + (f"*Trusted principal*\n`{external.principal_arn}`" if external.principal_arn
-                   else "")),
+        section(
+            "CloudAudit reads your costs through a *read-only IAM role* in your AWS account. "
+            "Create it with our CloudFormation template, then paste its ARN below."
+        ),
+        section(
+            f"*Your ExternalId*\n`{external.external_id}`\n"
+            + (f"*Trusted principal*\n`{external.principal_arn}`" if external.principal_arn else "")
+        ),
     ]
     if external.quick_create_url:
-        blocks.append({"type": "actions", "block_id": "quick_create", "elements": [
-            link_button("Create the role in AWS (CloudFormation)", ACTION_QUICK_CREATE,
-                        external.quick_create_url)]})
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "quick_create",
+                "elements": [
+                    link_button(
+                        "Create the role in AWS (CloudFormation)",
+                        ACTION_QUICK_CREATE,
+                        external.quick_create_url,
+                    )
+                ],
+            }
+        )
     blocks += [
-        {"type": "input", "block_id": "role_arn",
-         "label": {"type": "plain_text", "text": "Role ARN"},
-         "hint": {"type": "plain_text", "text": "From the stack's Outputs tab: "
-                  "arn:aws:iam::123456789012:role/CloudAuditReadOnly"},
-         "element": {"type": "plain_text_input", "action_id": "value", "max_length": 2048,
-                     "placeholder": {"type": "plain_text",
-                                     "text": "arn:aws:iam::123456789012:role/CloudAuditReadOnly"}}},
-        {"type": "input", "block_id": "name", "optional": True,
-         "label": {"type": "plain_text", "text": "Account name"},
-         "element": {"type": "plain_text_input", "action_id": "value", "max_length": 200,
-                     "placeholder": {"type": "plain_text", "text": "e.g. production"}}},
+        {
+            "type": "input",
+            "block_id": "role_arn",
+            "label": {"type": "plain_text", "text": "Role ARN"},
+            "hint": {
+                "type": "plain_text",
+                "text": "From the stack's Outputs tab: "
+                "arn:aws:iam::123456789012:role/CloudAuditReadOnly",
+            },
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "value",
+                "max_length": 2048,
+                "placeholder": {
+                    "type": "plain_text",
+                    "text": "arn:aws:iam::123456789012:role/CloudAuditReadOnly",
+                },
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "name",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Account name"},
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "value",
+                "max_length": 200,
+                "placeholder": {"type": "plain_text", "text": "e.g. production"},
+            },
+        },
     ]
     return {
-        "type": "modal", "callback_id": VIEW_CONNECT,
+        "type": "modal",
+        "callback_id": VIEW_CONNECT,
         "private_metadata": json.dumps({"c": channel_id}, separators=(",", ":")),
         "title": {"type": "plain_text", "text": "Connect AWS account"},
         "submit": {"type": "plain_text", "text": "Connect"},
@@ -88,18 +132,28 @@ def connect_modal(external: ExternalIdReply, channel_id: str | None) -> dict[str
 
 
 def connect_started(role_arn: str) -> list[Block]:
-    return [section(f":hourglass_flowing_sand: Checking `{escape(role_arn)}`… I'll tell you here "
-                    "when it's connected (usually under a minute).")]
+    return [
+        section(
+            f":hourglass_flowing_sand: Checking `{escape(role_arn)}`… I'll tell you here "
+            "when it's connected (usually under a minute)."
+        )
+    ]
 
 
 def connect_succeeded(aws_account_id: str, name: str | None) -> list[Block]:
     label = f"*{escape(name)}* " if name else ""
-    return [section(f":white_check_mark: Connected {label}`{aws_account_id}`. The first import "
-                    "of your cost history has started; try `/cloudaudit spend` in a few minutes."),
-            context("Alerts go to the channel where someone ran `/cloudaudit alerts here`.")]
+    return [
+        section(
+            f":white_check_mark: Connected {label}`{aws_account_id}`. The first import "
+            "of your cost history has started; try `/cloudaudit spend` in a few minutes."
+        ),
+        context("Alerts go to the channel where someone ran `/cloudaudit alerts here`."),
+    ]
 
 
 def connect_failed(step: ConnectStep | None, message: str) -> list[Block]:
     where = f" while {STEP_WORDS[step]}" if step else ""
-    return [section(f":x: Connecting failed{where}.\n{escape(message)}"),
-            context("Fix it and run `/cloudaudit connect` again.")]
+    return [
+        section(f":x: Connecting failed{where}.\n{escape(message)}"),
+        context("Fix it and run `/cloudaudit connect` again."),
+    ]

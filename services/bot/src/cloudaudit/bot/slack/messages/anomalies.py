@@ -32,14 +32,22 @@ ACTION_CONSOLE = "anomaly_console"
 ROOT_CAUSES_SHOWN = 5
 COST_EXPLORER = "https://us-east-1.console.aws.amazon.com/costmanagement/home#/cost-explorer"
 
-FEEDBACK_LABELS = {Feedback.USEFUL: "Useful", Feedback.NOT_USEFUL: "Not useful",
-                   Feedback.EXPECTED: "Expected spend"}
-FEEDBACK_WORDS = {Feedback.USEFUL: "useful", Feedback.NOT_USEFUL: "not useful",
-                  Feedback.EXPECTED: "expected spend"}
-STATUS_WORDS = {AnomalyStatus.OPEN: ":rotating_light: Open",
-                AnomalyStatus.RESOLVED: ":white_check_mark: Resolved",
-                AnomalyStatus.EXPECTED: ":calendar: Expected spend",
-                AnomalyStatus.DISMISSED: ":zipper_mouth_face: Dismissed"}
+FEEDBACK_LABELS = {
+    Feedback.USEFUL: "Useful",
+    Feedback.NOT_USEFUL: "Not useful",
+    Feedback.EXPECTED: "Expected spend",
+}
+FEEDBACK_WORDS = {
+    Feedback.USEFUL: "useful",
+    Feedback.NOT_USEFUL: "not useful",
+    Feedback.EXPECTED: "expected spend",
+}
+STATUS_WORDS = {
+    AnomalyStatus.OPEN: ":rotating_light: Open",
+    AnomalyStatus.RESOLVED: ":white_check_mark: Resolved",
+    AnomalyStatus.EXPECTED: ":calendar: Expected spend",
+    AnomalyStatus.DISMISSED: ":zipper_mouth_face: Dismissed",
+}
 
 
 def what(service: str | None, region: str | None) -> str:
@@ -60,34 +68,51 @@ def console_url(event: AnomalyDetected) -> str:
 
 def alert_text(event: AnomalyDetected) -> str:
     """Notification text (push/lock screen): the whole story in one line."""
-    return (f"{event.severity.value.title()} cost anomaly: {what(event.service, event.region)} "
-            f"in {event.aws_account_id} on {event.usage_date:%b %d}, "
-            f"{usd(event.actual_cost)} vs {usd(event.expected_cost)} expected "
-            f"({pct(event.impact_pct)})")
+    return (
+        f"{event.severity.value.title()} cost anomaly: {what(event.service, event.region)} "
+        f"in {event.aws_account_id} on {event.usage_date:%b %d}, "
+        f"{usd(event.actual_cost)} vs {usd(event.expected_cost)} expected "
+        f"({pct(event.impact_pct)})"
+    )
 
 
 def anomaly_alert(event: AnomalyDetected) -> list[Block]:
     icon = SEVERITY_ICON.get(event.severity.value, "")
     blocks: list[Block] = [
         header(f"Cost anomaly: {what(event.service, event.region)}"),
-        section(f"{icon} *{event.severity.value.title()}* {event.kind.value.replace('_', ' ')} "
-                f"in account `{event.aws_account_id}` on *{event.usage_date:%a %b %d}*: "
-                f"*{usd(event.actual_cost)}* spent, {usd(event.expected_cost)} expected."),
-        fields([("Impact", f"{usd(event.impact)} ({pct(event.impact_pct)})"),
-                ("Severity", event.severity.value.title())]),
+        section(
+            f"{icon} *{event.severity.value.title()}* {event.kind.value.replace('_', ' ')} "
+            f"in account `{event.aws_account_id}` on *{event.usage_date:%a %b %d}*: "
+            f"*{usd(event.actual_cost)}* spent, {usd(event.expected_cost)} expected."
+        ),
+        fields(
+            [
+                ("Impact", f"{usd(event.impact)} ({pct(event.impact_pct)})"),
+                ("Severity", event.severity.value.title()),
+            ]
+        ),
     ]
     if event.root_causes:
         causes = sorted(event.root_causes, key=lambda c: -c.contribution)[:ROOT_CAUSES_SHOWN]
         rows = [(f"{c.dimension}: {c.name}", usd(c.contribution)) for c in causes]
         blocks.append(section("*Root cause* (share of the excess)\n" + table(rows, key_width=40)))
     value = {"a": str(event.anomaly_id)}
-    blocks.append(actions(
-        f"anomaly:{event.anomaly_id}",
-        # action_ids must be unique within a block (Slack rejects the message otherwise).
-        *[button(FEEDBACK_LABELS[f], f"{ACTION_FEEDBACK}:{f.value}", {**value, "f": f.value},
-                 style="primary" if f is Feedback.USEFUL else None) for f in Feedback],
-        link_button("Open in AWS", ACTION_CONSOLE, console_url(event)),
-    ))
+    blocks.append(
+        actions(
+            f"anomaly:{event.anomaly_id}",
+            # action_ids must be unique within a block (Slack rejects the message otherwise).
+            *[
+                button(
+                    FEEDBACK_LABELS[f],
+                    f"{ACTION_FEEDBACK}:{f.value}",
+                    {**value, "f": f.value},
+                    style="primary" if f is Feedback.USEFUL else None,
+                )
+                for f in Feedback
+            ],
+            link_button("Open in AWS", ACTION_CONSOLE, console_url(event)),
+        )
+    )
     blocks.append(status_block(STATUS_WORDS[AnomalyStatus.OPEN]))
     return blocks
 
@@ -115,14 +140,25 @@ def anomaly_thread_reply(update: AnomalyUpdated, who: str | None) -> tuple[str, 
 
 def anomaly_list(anomalies: list[AnomalySummary], which: str) -> list[Block]:
     if not anomalies:
-        return [section(f":white_check_mark: No {'open ' if which == 'open' else ''}anomalies. "
-                        "Alerts will appear in your alert channel as they are detected.")]
-    blocks: list[Block] = [section(f"*{len(anomalies)} {'open ' if which == 'open' else ''}"
-                                   f"anomal{'y' if len(anomalies) == 1 else 'ies'}*")]
+        return [
+            section(
+                f":white_check_mark: No {'open ' if which == 'open' else ''}anomalies. "
+                "Alerts will appear in your alert channel as they are detected."
+            )
+        ]
+    blocks: list[Block] = [
+        section(
+            f"*{len(anomalies)} {'open ' if which == 'open' else ''}"
+            f"anomal{'y' if len(anomalies) == 1 else 'ies'}*"
+        )
+    ]
     for a in anomalies[:20]:
         icon = SEVERITY_ICON.get(a.severity.value, "")
-        blocks.append(section(
-            f"{icon} *{what(a.service, a.region)}* · `{a.aws_account_id}` · {a.usage_date:%b %d}\n"
-            f"Impact {usd(a.impact)} ({pct(a.impact_pct)}) · {a.kind.value.replace('_', ' ')} · "
-            f"{a.status.value}"))
+        blocks.append(
+            section(
+                f"{icon} *{what(a.service, a.region)}* · `{a.aws_account_id}` · {a.usage_date:%b %d}\n"
+                f"Impact {usd(a.impact)} ({pct(a.impact_pct)}) · {a.kind.value.replace('_', ' ')} · "
+                f"{a.status.value}"
+            )
+        )
     return blocks

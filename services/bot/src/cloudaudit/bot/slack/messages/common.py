@@ -18,8 +18,12 @@ FIELDS_MAX = 10
 BUTTON_TEXT_MAX = 75
 BLOCKS_MAX = 50
 
-SEVERITY_ICON = {"critical": ":red_circle:", "high": ":large_orange_circle:",
-                 "medium": ":large_yellow_circle:", "low": ":white_circle:"}
+SEVERITY_ICON = {
+    "critical": ":red_circle:",
+    "high": ":large_orange_circle:",
+    "medium": ":large_yellow_circle:",
+    "low": ":white_circle:",
+}
 
 
 def escape(text: str) -> str:
@@ -49,11 +53,17 @@ def when(moment: datetime | None) -> str:
 
 
 def header(text: str) -> Block:
-    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, 150), "emoji": True}}
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": clip(text, 150), "emoji": True},
+    }
 
 
 def section(text: str, accessory: Block | None = None, block_id: str | None = None) -> Block:
-    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_TEXT_MAX)}}
+    block: Block = {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": clip(text, SECTION_TEXT_MAX)},
+    }
     if accessory:
         block["accessory"] = accessory
     if block_id:
@@ -62,24 +72,37 @@ def section(text: str, accessory: Block | None = None, block_id: str | None = No
 
 
 def fields(pairs: list[tuple[str, str]]) -> Block:
-    return {"type": "section", "fields": [
-        {"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", 2000)}
-        for label, value in pairs[:FIELDS_MAX]]}
+    return {
+        "type": "section",
+        "fields": [
+            {"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", 2000)}
+            for label, value in pairs[:FIELDS_MAX]
+        ],
+    }
 
 
 def context(*texts: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(t, 3000)}
-                                            for t in texts[:10]]}
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": clip(t, 3000)} for t in texts[:10]],
+    }
 
 
 def divider() -> Block:
     return {"type": "divider"}
 
 
-def button(text: str, action_id: str, value: dict[str, Any] | str, style: str | None = None,
-           confirm: Block | None = None, url: str | None = None) -> Block:
+def button(
+    text: str,
+    action_id: str,
+    value: dict[str, Any] | str,
+    style: str | None = None,
+    confirm: Block | None = None,
+    url: str | None = None,
+) -> Block:
     element: Block = {
-        "type": "button", "action_id": action_id,
+        "type": "button",
+        "action_id": action_id,
         "text": {"type": "plain_text", "text": clip(text, BUTTON_TEXT_MAX), "emoji": True},
         "value": value if isinstance(value, str) else json.dumps(value, separators=(",", ":")),
     }
@@ -93,8 +116,12 @@ def button(text: str, action_id: str, value: dict[str, Any] | str, style: str | 
 
 
 def link_button(text: str, action_id: str, url: str) -> Block:
-    return {"type": "button", "action_id": action_id, "url": url,
-            "text": {"type": "plain_text", "text": clip(text, BUTTON_TEXT_MAX), "emoji": True}}
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "url": url,
+        "text": {"type": "plain_text", "text": clip(text, BUTTON_TEXT_MAX), "emoji": True},
+    }
 
 
 def actions(block_id: str, *elements: Block) -> Block:
@@ -102,10 +129,12 @@ def actions(block_id: str, *elements: Block) -> Block:
 
 
 def confirm(title: str, text: str, yes: str) -> Block:
-    return {"title": {"type": "plain_text", "text": title},
-            "text": {"type": "mrkdwn", "text": text},
-            "confirm": {"type": "plain_text", "text": yes},
-            "deny": {"type": "plain_text", "text": "Cancel"}}
+    return {
+        "title": {"type": "plain_text", "text": title},
+        "text": {"type": "mrkdwn", "text": text},
+        "confirm": {"type": "plain_text", "text": yes},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+    }
 
 
 def notice(text: str, icon: str = ":information_source:") -> list[Block]:
@@ -142,6 +171,9 @@ def status_block(text: str) -> Block:
 
 def with_status(blocks: list[Block], status: str, keep_buttons: bool) -> list[Block]:
     """The same alert with a new status line; closed episodes lose their buttons."""
-    kept = [b for b in blocks if b.get("block_id") != "status"
-            and (keep_buttons or b.get("type") != "actions")]
+    kept = [
+        b
+        for b in blocks
+        if b.get("block_id") != "status" and (keep_buttons or b.get("type") != "actions")
+    ]
     return [*kept, status_block(status)]

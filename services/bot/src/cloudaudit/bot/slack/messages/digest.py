@@ -25,7 +25,9 @@ TOP_ANOMALIES = 5
 
 def _mover(m: Mover) -> str:
     arrow = ":arrow_up_small:" if m.change > 0 else ":arrow_down_small:"
-    share = f" ({'+' if m.change > 0 else ''}{m.change_pct}%)" if m.change_pct is not None else " (new)"
+    share = (
+        f" ({'+' if m.change > 0 else ''}{m.change_pct}%)" if m.change_pct is not None else " (new)"
+    )
     return f"{arrow} *{escape(m.key)}* {usd(m.current)}, {'+' if m.change > 0 else ''}{usd(m.change)}{share}"
 
 
@@ -33,12 +35,20 @@ def digest_text(frequency: str, period: DigestPeriod, total: Decimal) -> str:
     return f"CloudAudit {frequency} digest for {period.label}: {usd(total)} spent"
 
 
-def digest_message(frequency: str, period: DigestPeriod, total: Decimal, previous_total: Decimal,
-                   movers: list[Mover], anomalies: list[AnomalySummary],
-                   recommendations: list[RecommendationSummary]) -> list[Block]:
+def digest_message(
+    frequency: str,
+    period: DigestPeriod,
+    total: Decimal,
+    previous_total: Decimal,
+    movers: list[Mover],
+    anomalies: list[AnomalySummary],
+    recommendations: list[RecommendationSummary],
+) -> list[Block]:
     change = total - previous_total
-    versus = (f"{'+' if change >= 0 else ''}{usd(change)} vs the previous "
-              f"{'day' if frequency == 'daily' else 'week'}")
+    versus = (
+        f"{'+' if change >= 0 else ''}{usd(change)} vs the previous "
+        f"{'day' if frequency == 'daily' else 'week'}"
+    )
     blocks: list[Block] = [
         header(f"{'Daily' if frequency == 'daily' else 'Weekly'} spend digest: {period.label}"),
         section(f":moneybag: *{usd(total)}* spent ({versus})."),
@@ -47,9 +57,11 @@ def digest_message(frequency: str, period: DigestPeriod, total: Decimal, previou
         blocks.append(section("*Top movers*\n" + "\n".join(_mover(m) for m in movers)))
     blocks.append(divider())
     if anomalies:
-        lines = [f"{SEVERITY_ICON.get(a.severity.value, '')} {what(a.service, a.region)} "
-                 f"`{a.aws_account_id}` · impact {usd(a.impact)}"
-                 for a in sorted(anomalies, key=lambda a: -a.impact)[:TOP_ANOMALIES]]
+        lines = [
+            f"{SEVERITY_ICON.get(a.severity.value, '')} {what(a.service, a.region)} "
+            f"`{a.aws_account_id}` · impact {usd(a.impact)}"
+            for a in sorted(anomalies, key=lambda a: -a.impact)[:TOP_ANOMALIES]
+        ]
         blocks.append(section(f"*Open anomalies ({len(anomalies)})*\n" + "\n".join(lines)))
     else:
         blocks.append(section(":white_check_mark: No open anomalies."))
@@ -57,8 +69,12 @@ def digest_message(frequency: str, period: DigestPeriod, total: Decimal, previou
     if best:
         total_savings = sum((r.estimated_monthly_savings for r in recommendations), Decimal(0))
         lines = [f"• {escape(r.title)}: {usd(r.estimated_monthly_savings)}/month" for r in best]
-        blocks.append(section(f"*Top recommendations* (all open: {usd(total_savings)}/month)\n"
-                              + "\n".join(lines)))
-    blocks.append(context("`/cloudaudit alerts digest off` stops digests; "
-                          "`/cloudaudit spend` shows more."))
+        blocks.append(
+            section(
+                f"*Top recommendations* (all open: {usd(total_savings)}/month)\n" + "\n".join(lines)
+            )
+        )
+    blocks.append(
+        context("`/cloudaudit alerts digest off` stops digests; `/cloudaudit spend` shows more.")
+    )
     return blocks

@@ -35,9 +35,12 @@ ACTION_SNOOZE = "rec_snooze"
 VIEW_DISMISS = "rec_dismiss_modal"
 SNOOZE_DAYS = (7, 30, 90)
 
-DECISION_ICON = {Decision.APPROVE: ":white_check_mark: Approved",
-                 Decision.DISMISS: ":x: Dismissed", Decision.SNOOZE: ":zzz: Snoozed",
-                 Decision.REOPEN: ":arrows_counterclockwise: Reopened"}
+DECISION_ICON = {
+    Decision.APPROVE: ":white_check_mark: Approved",
+    Decision.DISMISS: ":x: Dismissed",
+    Decision.SNOOZE: ":zzz: Snoozed",
+    Decision.REOPEN: ":arrows_counterclockwise: Reopened",
+}
 
 
 def confidence(value: Decimal) -> str:
@@ -45,8 +48,10 @@ def confidence(value: Decimal) -> str:
 
 
 def recommendation_text(event: RecommendationCreated) -> str:
-    return (f"Save about {usd(event.estimated_monthly_savings)}/month: {event.title} "
-            f"({event.aws_account_id})")
+    return (
+        f"Save about {usd(event.estimated_monthly_savings)}/month: {event.title} "
+        f"({event.aws_account_id})"
+    )
 
 
 def recommendation_alert(event: RecommendationCreated) -> list[Block]:
@@ -54,30 +59,56 @@ def recommendation_alert(event: RecommendationCreated) -> list[Block]:
     blocks: list[Block] = [
         header(f"Save {usd(event.estimated_monthly_savings)}/month: {event.title}"),
         section(escape(event.description)),
-        fields([("Estimated savings", f"{usd(event.estimated_monthly_savings)} per month"),
+        fields(
+            [
+                ("Estimated savings", f"{usd(event.estimated_monthly_savings)} per month"),
                 ("Confidence", confidence(event.confidence)),
                 ("Account", f"`{event.aws_account_id}`"),
-                ("Resource", f"`{escape(event.resource_id)}` ({escape(event.resource_type)})")]),
+                ("Resource", f"`{escape(event.resource_id)}` ({escape(event.resource_type)})"),
+            ]
+        ),
         section(f"*Suggested action*\n{escape(event.action)}"),
     ]
     if event.text_source == "llm":
-        blocks.append(context(":robot_face: Explanation written by a language model from the "
-                              "figures above; the figures are computed, not generated."))
-    blocks.append(actions(
-        f"rec:{event.recommendation_id}",
-        button("Approve", ACTION_APPROVE, value, style="primary",
-               confirm=confirm("Approve this change?",
-                               f"Approve *{escape(event.title)}*? It is recorded in the audit "
-                               "log under your name.", "Approve")),
-        button("Dismiss", ACTION_DISMISS, value, style="danger"),
-        *[button(f"Snooze {d}d", f"{ACTION_SNOOZE}:{d}", {**value, "d": d}) for d in SNOOZE_DAYS],
-    ))
+        blocks.append(
+            context(
+                ":robot_face: Explanation written by a language model from the "
+                "figures above; the figures are computed, not generated."
+            )
+        )
+    blocks.append(
+        actions(
+            f"rec:{event.recommendation_id}",
+            button(
+                "Approve",
+                ACTION_APPROVE,
+                value,
+                style="primary",
+                confirm=confirm(
+                    "Approve this change?",
+                    f"Approve *{escape(event.title)}*? It is recorded in the audit "
+                    "log under your name.",
+                    "Approve",
+                ),
+            ),
+            button("Dismiss", ACTION_DISMISS, value, style="danger"),
+            *[
+                button(f"Snooze {d}d", f"{ACTION_SNOOZE}:{d}", {**value, "d": d})
+                for d in SNOOZE_DAYS
+            ],
+        )
+    )
     blocks.append(status_block(":hourglass_flowing_sand: Open: waiting for an owner or admin"))
     return blocks
 
 
-def decision_line(decision: Decision, who: str, at: datetime, reason: str | None = None,
-                  snoozed_until: date | None = None) -> str:
+def decision_line(
+    decision: Decision,
+    who: str,
+    at: datetime,
+    reason: str | None = None,
+    snoozed_until: date | None = None,
+) -> str:
     line = f"{DECISION_ICON[decision]} by {who} {when(at)}"
     if snoozed_until:
         line += f" until {snoozed_until:%b %d, %Y}"
@@ -92,43 +123,68 @@ def decided(blocks: list[Block], line: str, reopened: bool = False) -> list[Bloc
 
 
 def realized_reply(event: RecommendationRealized) -> tuple[str, list[Block]]:
-    text = (f":moneybag: Realised savings: {usd(event.realized_monthly_savings)} per month "
-            "(measured on the bill).")
+    text = (
+        f":moneybag: Realised savings: {usd(event.realized_monthly_savings)} per month "
+        "(measured on the bill)."
+    )
     return text, [section(text)]
 
 
-def dismiss_modal(recommendation_id: str, title: str, channel_id: str | None,
-                  message_ts: str | None) -> dict[str, object]:
+def dismiss_modal(
+    recommendation_id: str, title: str, channel_id: str | None, message_ts: str | None
+) -> dict[str, object]:
     meta = {"r": recommendation_id, "c": channel_id, "t": message_ts}
     return {
-        "type": "modal", "callback_id": VIEW_DISMISS,
+        "type": "modal",
+        "callback_id": VIEW_DISMISS,
         "private_metadata": json.dumps(meta, separators=(",", ":")),
         "title": {"type": "plain_text", "text": "Dismiss recommendation"},
         "submit": {"type": "plain_text", "text": "Dismiss"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
             section(f"*{escape(title)}*"),
-            {"type": "input", "block_id": "reason", "label":
-             {"type": "plain_text", "text": "Why dismiss it?"},
-             "element": {"type": "plain_text_input", "action_id": "value", "multiline": True,
-                         "min_length": 3, "max_length": 1000, "placeholder":
-                         {"type": "plain_text", "text": "e.g. this instance runs a monthly batch"}}},
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": {"type": "plain_text", "text": "Why dismiss it?"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "multiline": True,
+                    "min_length": 3,
+                    "max_length": 1000,
+                    "placeholder": {
+                        "type": "plain_text",
+                        "text": "e.g. this instance runs a monthly batch",
+                    },
+                },
+            },
         ],
     }
 
 
 def recommendation_list(recs: list[RecommendationSummary], which: str) -> list[Block]:
     if not recs:
-        return [section(f":sparkles: No {'open ' if which == 'open' else ''}recommendations "
-                        "right now.")]
+        return [
+            section(f":sparkles: No {'open ' if which == 'open' else ''}recommendations right now.")
+        ]
     ordered = sorted(recs, key=lambda r: -r.estimated_monthly_savings)
-    total = sum((r.estimated_monthly_savings for r in ordered
-                 if r.status is RecommendationStatus.OPEN), Decimal(0))
-    blocks: list[Block] = [section(f"*{len(recs)} recommendation{'s' if len(recs) != 1 else ''}*"
-                                   + (f" · open ones save {usd(total)}/month" if total else ""))]
+    total = sum(
+        (r.estimated_monthly_savings for r in ordered if r.status is RecommendationStatus.OPEN),
+        Decimal(0),
+    )
+    blocks: list[Block] = [
+        section(
+            f"*{len(recs)} recommendation{'s' if len(recs) != 1 else ''}*"
+            + (f" · open ones save {usd(total)}/month" if total else "")
+        )
+    ]
     for r in ordered[:20]:
-        blocks.append(section(
-            f"*{escape(r.title)}* · {usd(r.estimated_monthly_savings)}/month · "
-            f"{confidence(r.confidence)} confidence\n`{r.aws_account_id}` · "
-            f"`{escape(r.resource_id)}` · {r.status.value}"))
+        blocks.append(
+            section(
+                f"*{escape(r.title)}* · {usd(r.estimated_monthly_savings)}/month · "
+                f"{confidence(r.confidence)} confidence\n`{r.aws_account_id}` · "
+                f"`{escape(r.resource_id)}` · {r.status.value}"
+            )
+        )
     return blocks
