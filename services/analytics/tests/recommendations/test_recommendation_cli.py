@@ -6,9 +6,8 @@ import asyncio
 import json
 from uuid import uuid4
 
-from typer.testing import CliRunner
-
 from cloudaudit.common.cli import _register_service_commands, app
+from typer.testing import CliRunner
 
 
 def run(*args: str):
@@ -16,8 +15,9 @@ def run(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
-async def test_refresh_then_list_as_json_and_table(aws, static_account, start_service, settings,
-                                                   monkeypatch):
+async def test_refresh_then_list_as_json_and_table(
+    aws, static_account, start_service, settings, monkeypatch
+):
     team, account = uuid4(), uuid4()
     static_account(team, account)
     volume = aws.volume(250, "gp2")
@@ -28,18 +28,24 @@ async def test_refresh_then_list_as_json_and_table(aws, static_account, start_se
     monkeypatch.setenv("CLOUDAUDIT_BUS_PREFIX", settings.bus_prefix)
 
     refreshed = await asyncio.to_thread(run, "recommendations", "refresh", "--team", str(team))
-    as_json = await asyncio.to_thread(run, "recommendations", "--team", str(team), "--format",
-                                      "json")
+    as_json = await asyncio.to_thread(
+        run, "recommendations", "--team", str(team), "--format", "json"
+    )
     as_table = await asyncio.to_thread(run, "recommendations", "--team", str(team))
-    none_approved = await asyncio.to_thread(run, "recommendations", "--team", str(team),
-                                            "--status", "approved")
+    none_approved = await asyncio.to_thread(
+        run, "recommendations", "--team", str(team), "--status", "approved"
+    )
 
     assert refreshed.exit_code == 0, refreshed.output
     assert "1 new" in refreshed.output and "worth $25.00 a month" in refreshed.output
     assert as_json.exit_code == 0, as_json.output
     [row] = json.loads(as_json.output)
     assert (row["type"], row["resource"], row["monthly_savings"], row["status"]) == (
-        "unattached_ebs", volume, "25.00", "open")  # 250 GiB x $0.10
+        "unattached_ebs",
+        volume,
+        "25.00",
+        "open",
+    )  # 250 GiB x $0.10
     assert "$25.00" in as_table.output and "unattached_ebs" in as_table.output
     assert none_approved.exit_code == 0 and "(none)" in none_approved.output
 

@@ -33,37 +33,63 @@ S = RecommendationState
 
 
 def inventory(**resources) -> AccountInventory:
-    return AccountInventory(account_id=uuid4(), aws_account_id="123456789012", collected_at=NOW,
-                            regions=["us-east-1"], complete=resources.pop("complete", True),
-                            **resources)
+    return AccountInventory(
+        account_id=uuid4(),
+        aws_account_id="123456789012",
+        collected_at=NOW,
+        regions=["us-east-1"],
+        complete=resources.pop("complete", True),
+        **resources,
+    )
 
 
-def busy(instance_id: str, instance_type: str, p95: str = "60",
-         network: int = 10**9) -> InstanceFacts:
+def busy(
+    instance_id: str, instance_type: str, p95: str = "60", network: int = 10**9
+) -> InstanceFacts:
     return InstanceFacts(
-        instance_id=instance_id, region="us-east-1", instance_type=instance_type, state="running",
+        instance_id=instance_id,
+        region="us-east-1",
+        instance_type=instance_type,
+        state="running",
         launch_time=NOW - timedelta(days=90),
-        usage=UsageSummary(window_days=14, days_with_data=14, hours_with_data=336,
-                           cpu_p95_percent=Decimal(p95), cpu_max_percent=Decimal(p95),
-                           network_bytes_per_day=Decimal(network)))
+        usage=UsageSummary(
+            window_days=14,
+            days_with_data=14,
+            hours_with_data=336,
+            cpu_p95_percent=Decimal(p95),
+            cpu_max_percent=Decimal(p95),
+            network_bytes_per_day=Decimal(network),
+        ),
+    )
 
 
-@pytest.mark.parametrize(("current", "decision", "expected"), [
-    (S.OPEN, Decision.APPROVE, S.APPROVED), (S.SNOOZED, Decision.APPROVE, S.APPROVED),
-    (S.OPEN, Decision.DISMISS, S.DISMISSED), (S.APPROVED, Decision.DISMISS, S.DISMISSED),
-    (S.OPEN, Decision.SNOOZE, S.SNOOZED), (S.DISMISSED, Decision.REOPEN, S.OPEN),
-    (S.APPROVED, Decision.REOPEN, S.OPEN),
-])
+@pytest.mark.parametrize(
+    ("current", "decision", "expected"),
+    [
+        (S.OPEN, Decision.APPROVE, S.APPROVED),
+        (S.SNOOZED, Decision.APPROVE, S.APPROVED),
+        (S.OPEN, Decision.DISMISS, S.DISMISSED),
+        (S.APPROVED, Decision.DISMISS, S.DISMISSED),
+        (S.OPEN, Decision.SNOOZE, S.SNOOZED),
+        (S.DISMISSED, Decision.REOPEN, S.OPEN),
+        (S.APPROVED, Decision.REOPEN, S.OPEN),
+    ],
+)
 def test_allowed_decisions(current, decision, expected):
     move = decide(current, decision, TODAY, snooze_days=30)
     assert move.to is expected and move.changed
     assert move.snoozed_until == (TODAY + timedelta(days=30) if expected is S.SNOOZED else None)
 
 
-@pytest.mark.parametrize(("current", "decision"), [
-    (S.DISMISSED, Decision.APPROVE), (S.IMPLEMENTED, Decision.DISMISS),
-    (S.EXPIRED, Decision.REOPEN), (S.APPROVED, Decision.SNOOZE),
-])
+@pytest.mark.parametrize(
+    ("current", "decision"),
+    [
+        (S.DISMISSED, Decision.APPROVE),
+        (S.IMPLEMENTED, Decision.DISMISS),
+        (S.EXPIRED, Decision.REOPEN),
+        (S.APPROVED, Decision.SNOOZE),
+    ],
+)
 def test_refused_decisions(current, decision):
     with pytest.raises(TransitionNotAllowed):
         decide(current, decision, TODAY)
@@ -82,37 +108,93 @@ def test_statuses_are_the_seed_integers_with_names():
 
 
 def test_a_snooze_ends_on_its_date_and_the_recommendation_reopens():
-    facts = inventory(volumes=[VolumeFacts(volume_id="vol-1", region="us-east-1",
-                                           volume_type="gp2", size_gib=10, state="available")])
-    early = reconcile(S.SNOOZED, RecType.UNATTACHED_EBS, "vol-1", Decimal(1),
-                      TODAY + timedelta(days=1), True, facts, DEFAULT_PRICES, TODAY)
-    due = reconcile(S.SNOOZED, RecType.UNATTACHED_EBS, "vol-1", Decimal(1), TODAY, True, facts,
-                    DEFAULT_PRICES, TODAY)
+    facts = inventory(
+        volumes=[
+            VolumeFacts(
+                volume_id="vol-1",
+                region="us-east-1",
+                volume_type="gp2",
+                size_gib=10,
+                state="available",
+            )
+        ]
+    )
+    early = reconcile(
+        S.SNOOZED,
+        RecType.UNATTACHED_EBS,
+        "vol-1",
+        Decimal(1),
+        TODAY + timedelta(days=1),
+        True,
+        facts,
+        DEFAULT_PRICES,
+        TODAY,
+    )
+    due = reconcile(
+        S.SNOOZED,
+        RecType.UNATTACHED_EBS,
+        "vol-1",
+        Decimal(1),
+        TODAY,
+        True,
+        facts,
+        DEFAULT_PRICES,
+        TODAY,
+    )
     assert (early.kind, due.kind) == ("refresh", "reopen")
 
 
 def test_an_incomplete_inventory_never_expires_or_implements():
     partial = inventory(complete=False)
-    approved = reconcile(S.APPROVED, RecType.IDLE_EIP, "eipalloc-1", Decimal("3.65"), None,
-                         False, partial, DEFAULT_PRICES, TODAY)
-    open_ = reconcile(S.OPEN, RecType.IDLE_EIP, "eipalloc-1", Decimal("3.65"), None, False,
-                      partial, DEFAULT_PRICES, TODAY)
+    approved = reconcile(
+        S.APPROVED,
+        RecType.IDLE_EIP,
+        "eipalloc-1",
+        Decimal("3.65"),
+        None,
+        False,
+        partial,
+        DEFAULT_PRICES,
+        TODAY,
+    )
+    open_ = reconcile(
+        S.OPEN,
+        RecType.IDLE_EIP,
+        "eipalloc-1",
+        Decimal("3.65"),
+        None,
+        False,
+        partial,
+        DEFAULT_PRICES,
+        TODAY,
+    )
     assert (approved.kind, open_.kind) == ("keep", "keep")
 
 
 def test_a_resized_instance_realises_the_price_difference():
     resized = inventory(instances=[busy("i-1", "m5.xlarge")])
-    outcome = reconcile(S.APPROVED, RecType.OVERPROVISIONED_EC2, "i-1", Decimal("280.32"), None,
-                        False, resized, DEFAULT_PRICES, TODAY)
+    outcome = reconcile(
+        S.APPROVED,
+        RecType.OVERPROVISIONED_EC2,
+        "i-1",
+        Decimal("280.32"),
+        None,
+        False,
+        resized,
+        DEFAULT_PRICES,
+        TODAY,
+    )
     assert outcome.kind == "implement"
     assert outcome.realized_monthly_savings == Decimal("140.16")  # 280.32 - 0.192 x 730
 
 
 def test_reserved_instances_reduce_the_uncovered_steady_spend():
-    facts = inventory(instances=[busy("i-1", "m5.xlarge"), busy("i-2", "m5.xlarge"),
-                                 busy("i-3", "c5.large")],
-                      reserved=[ReservedCapacity(region="us-east-1", instance_type="m5.xlarge",
-                                                 instance_count=1)])
+    facts = inventory(
+        instances=[busy("i-1", "m5.xlarge"), busy("i-2", "m5.xlarge"), busy("i-3", "c5.large")],
+        reserved=[
+            ReservedCapacity(region="us-east-1", instance_type="m5.xlarge", instance_count=1)
+        ],
+    )
     [plan] = [c for c in evaluate(facts, DEFAULT_PRICES, NOW) if c.rec_type is RecType.SAVINGS_PLAN]
     # uncovered: one m5.xlarge (0.192) + c5.large (0.085) = 0.277 $/h; 27 % off over 730 h
     assert plan.estimated_monthly_savings == Decimal("54.60")
@@ -120,12 +202,22 @@ def test_reserved_instances_reduce_the_uncovered_steady_spend():
 
 
 def test_a_large_gp2_volume_pays_for_matching_throughput_on_gp3():
-    volumes = [VolumeFacts(volume_id=f"vol-{size}", region="us-east-1", volume_type="gp2",
-                           size_gib=size, state="in-use", attached_instance_ids=["i-1"])
-               for size in (200, 1000, 2000)]
-    found = {c.resource_id: c.estimated_monthly_savings
-             for c in evaluate(inventory(volumes=volumes), DEFAULT_PRICES, NOW)
-             if c.rec_type is RecType.GP2_TO_GP3}
+    volumes = [
+        VolumeFacts(
+            volume_id=f"vol-{size}",
+            region="us-east-1",
+            volume_type="gp2",
+            size_gib=size,
+            state="in-use",
+            attached_instance_ids=["i-1"],
+        )
+        for size in (200, 1000, 2000)
+    ]
+    found = {
+        c.resource_id: c.estimated_monthly_savings
+        for c in evaluate(inventory(volumes=volumes), DEFAULT_PRICES, NOW)
+        if c.rec_type is RecType.GP2_TO_GP3
+    }
     # 200 GiB: gp2 20.00 vs gp3 16.00 + 125 MiB/s x 0.04 = 21.00: no saving, no recommendation.
     # 1000 GiB: 100.00 vs 80.00 + 5.00 = 85.00. 2000 GiB: 200.00 vs 160.00 + 5.00
     # + (6000 - 3000) IOPS x 0.005 = 180.00.
@@ -135,14 +227,29 @@ def test_a_large_gp2_volume_pays_for_matching_throughput_on_gp3():
 def test_aws_findings_count_only_for_resources_our_rules_missed():
     facts = inventory(
         instances=[busy("i-1", "m5.2xlarge", p95="20")],
-        findings=[OptimizerFinding(source="cost_optimization_hub", resource_id="i-1",
-                                   resource_type="Ec2Instance", region="us-east-1",
-                                   action="Rightsize", estimated_monthly_savings=Decimal("120")),
-                  OptimizerFinding(source="compute_optimizer", resource_id="db-1",
-                                   resource_type="RdsDbInstance", region="us-east-1",
-                                   action="Rightsize", estimated_monthly_savings=Decimal("33.3"))])
-    found = {(c.rec_type, c.resource_id): c.estimated_monthly_savings
-             for c in evaluate(facts, DEFAULT_PRICES, NOW)}
+        findings=[
+            OptimizerFinding(
+                source="cost_optimization_hub",
+                resource_id="i-1",
+                resource_type="Ec2Instance",
+                region="us-east-1",
+                action="Rightsize",
+                estimated_monthly_savings=Decimal("120"),
+            ),
+            OptimizerFinding(
+                source="compute_optimizer",
+                resource_id="db-1",
+                resource_type="RdsDbInstance",
+                region="us-east-1",
+                action="Rightsize",
+                estimated_monthly_savings=Decimal("33.3"),
+            ),
+        ],
+    )
+    found = {
+        (c.rec_type, c.resource_id): c.estimated_monthly_savings
+        for c in evaluate(facts, DEFAULT_PRICES, NOW)
+    }
     assert found[(RecType.AWS_FINDING, "db-1")] == Decimal("33.30")
     assert (RecType.AWS_FINDING, "i-1") not in found
     assert found[(RecType.OVERPROVISIONED_EC2, "i-1")] == Decimal("140.16")

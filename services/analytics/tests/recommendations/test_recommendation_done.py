@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 
 async def test_seeded_account_yields_grounded_recommendations_and_an_approval_is_verified(
-        aws, llm_env, team_with_account, start_service, bus, database_url):
+    aws, llm_env, team_with_account, start_service, bus, database_url
+):
     idle = aws.instance("m5.large")
     aws.metrics(idle, cpu_percent=[0.5, 1.0, 0.8, 1.2], network_bytes_per_hour=2000)
     volume = aws.volume(100, "gp2", days_old=60)
@@ -41,57 +42,113 @@ async def test_seeded_account_yields_grounded_recommendations_and_an_approval_is
     await start_service("ingest")
     await start_service("analytics")
 
-    refreshed = await rpc(bus.broker, bus.names, RPC_REFRESH, RefreshRequest(
-        team_id=team.team_id, requested_by=team.owner), RefreshReply, timeout=60)
+    refreshed = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_REFRESH,
+        RefreshRequest(team_id=team.team_id, requested_by=team.owner),
+        RefreshReply,
+        timeout=60,
+    )
 
     assert refreshed.ok and refreshed.created == 4 and refreshed.llm_texts == 4
-    listing = await rpc(bus.broker, bus.names, RPC_RECOMMENDATIONS, RecommendationsRequest(
-        team_id=team.team_id), RecommendationsReply)
+    listing = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_RECOMMENDATIONS,
+        RecommendationsRequest(team_id=team.team_id),
+        RecommendationsReply,
+    )
     found = {(r.rec_type, r.resource_id): r for r in listing.recommendations}
     assert {k: r.estimated_monthly_savings for k, r in found.items()} == {
-        ("idle_ec2", idle): Decimal("70.08"),         # m5.large 0.096 $/h x 730 h
+        ("idle_ec2", idle): Decimal("70.08"),  # m5.large 0.096 $/h x 730 h
         ("unattached_ebs", volume): Decimal("10.00"),  # 100 GiB gp2 x 0.10 $/GB-month
-        ("old_snapshot", snapshot): Decimal("5.00"),   # 100 GiB x 0.05 $/GB-month, 120 days old
-        ("idle_eip", address): Decimal("3.65"),        # 0.005 $/h x 730 h
+        ("old_snapshot", snapshot): Decimal("5.00"),  # 100 GiB x 0.05 $/GB-month, 120 days old
+        ("idle_eip", address): Decimal("3.65"),  # 0.005 $/h x 730 h
     }
     assert [r.rec_type for r in listing.recommendations] == [
-        "idle_ec2", "unattached_ebs", "old_snapshot", "idle_eip"]  # largest savings first
+        "idle_ec2",
+        "unattached_ebs",
+        "old_snapshot",
+        "idle_eip",
+    ]  # largest savings first
     engine = create_async_engine(asyncpg_url(database_url))
     async with engine.connect() as conn:
-        sheets = dict((await conn.execute(text(
-            "SELECT recommendation_id, fact_sheet FROM analytics.recommendations"))).all())
+        sheets = dict(
+            (
+                await conn.execute(
+                    text("SELECT recommendation_id, fact_sheet FROM analytics.recommendations")
+                )
+            ).all()
+        )
     for rec in listing.recommendations:
         assert rec.text_source == "llm"
-        assert unsupported_numbers(f"{rec.title}\n{rec.description}",
-                                   sheets[rec.recommendation_id]) == []
+        assert (
+            unsupported_numbers(f"{rec.title}\n{rec.description}", sheets[rec.recommendation_id])
+            == []
+        )
         assert f"${rec.estimated_monthly_savings}" in rec.title
 
     idle_rec = found[("idle_ec2", idle)]
-    denied = await rpc(bus.broker, bus.names, RPC_DECIDE, DecideRequest(
-        team_id=team.team_id, recommendation_id=idle_rec.recommendation_id, user_id=team.member,
-        decision=Decision.APPROVE), DecideReply)
-    approved = await rpc(bus.broker, bus.names, RPC_DECIDE, DecideRequest(
-        team_id=team.team_id, recommendation_id=idle_rec.recommendation_id, user_id=team.owner,
-        decision=Decision.APPROVE, reason="nobody uses the old staging box"), DecideReply)
+    denied = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_DECIDE,
+        DecideRequest(
+            team_id=team.team_id,
+            recommendation_id=idle_rec.recommendation_id,
+            user_id=team.member,
+            decision=Decision.APPROVE,
+        ),
+        DecideReply,
+    )
+    approved = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_DECIDE,
+        DecideRequest(
+            team_id=team.team_id,
+            recommendation_id=idle_rec.recommendation_id,
+            user_id=team.owner,
+            decision=Decision.APPROVE,
+            reason="nobody uses the old staging box",
+        ),
+        DecideReply,
+    )
     assert not denied.ok and denied.error.code == "forbidden"
     assert approved.ok and approved.status is RecommendationStatus.APPROVED
 
     async def audited():
         async with engine.connect() as conn:
-            return (await conn.execute(text(
-                "SELECT user_id FROM identity.audit_logs WHERE action = 'recommendation.approved' "
-                "AND entity_id = :e"), {"e": str(idle_rec.recommendation_id)})).scalar()
+            return (
+                await conn.execute(
+                    text(
+                        "SELECT user_id FROM identity.audit_logs WHERE action = 'recommendation.approved' "
+                        "AND entity_id = :e"
+                    ),
+                    {"e": str(idle_rec.recommendation_id)},
+                )
+            ).scalar()
 
     assert await eventually(audited) == team.owner
 
     aws.ec2.stop_instances(InstanceIds=[idle])  # the team acts on it in AWS
-    verified = await rpc(bus.broker, bus.names, RPC_REFRESH, RefreshRequest(team_id=team.team_id),
-                         RefreshReply, timeout=60)
+    verified = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_REFRESH,
+        RefreshRequest(team_id=team.team_id),
+        RefreshReply,
+        timeout=60,
+    )
 
     assert verified.ok and verified.implemented == 1
     messages = await bus.stream_messages("RECOMMENDATION")
-    [realized] = [RecommendationRealized.model_validate_json(m.data) for m in messages
-                  if ".realized." in m.subject]
+    [realized] = [
+        RecommendationRealized.model_validate_json(m.data)
+        for m in messages
+        if ".realized." in m.subject
+    ]
     assert realized.recommendation_id == idle_rec.recommendation_id
     assert realized.realized_monthly_savings == Decimal("70.08")
     assert realized.evidence == "configuration_changed"

@@ -38,22 +38,39 @@ async def db(database_url):
 
 
 async def refresh(bus, team_id) -> RefreshReply:
-    reply = await rpc(bus.broker, bus.names, RPC_REFRESH, RefreshRequest(team_id=team_id),
-                      RefreshReply, timeout=60)
+    reply = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_REFRESH,
+        RefreshRequest(team_id=team_id),
+        RefreshReply,
+        timeout=60,
+    )
     assert reply.ok, reply.error
     return reply
 
 
 async def recs(bus, team_id, status=None) -> dict:
-    reply = await rpc(bus.broker, bus.names, RPC_RECOMMENDATIONS,
-                      RecommendationsRequest(team_id=team_id, status=status), RecommendationsReply)
+    reply = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_RECOMMENDATIONS,
+        RecommendationsRequest(team_id=team_id, status=status),
+        RecommendationsReply,
+    )
     return {r.rec_type: r for r in reply.recommendations}
 
 
 async def decide(bus, team, rec_id, user, decision, **extra) -> DecideReply:
-    return await rpc(bus.broker, bus.names, RPC_DECIDE, DecideRequest(
-        team_id=team, recommendation_id=rec_id, user_id=user, decision=decision, **extra),
-        DecideReply)
+    return await rpc(
+        bus.broker,
+        bus.names,
+        RPC_DECIDE,
+        DecideRequest(
+            team_id=team, recommendation_id=rec_id, user_id=user, decision=decision, **extra
+        ),
+        DecideReply,
+    )
 
 
 async def stream(bus, subject):
@@ -70,7 +87,8 @@ async def stack(aws, team_with_account, start_service):
 
 
 async def test_members_snooze_owners_approve_and_dismiss_and_every_decision_is_audited(
-        aws, stack, bus, db):
+    aws, stack, bus, db
+):
     team = stack
     aws.volume(40, "gp2")
     aws.elastic_ip()
@@ -78,20 +96,39 @@ async def test_members_snooze_owners_approve_and_dismiss_and_every_decision_is_a
     found = await recs(bus, team.team_id)
     volume, address = found["unattached_ebs"], found["idle_eip"]
 
-    refused = await decide(bus, team.team_id, volume.recommendation_id, team.member, Decision.APPROVE)
-    snoozed = await decide(bus, team.team_id, volume.recommendation_id, team.member, Decision.SNOOZE,
-                           snooze_days=30)
-    approved = await decide(bus, team.team_id, volume.recommendation_id, team.owner,
-                            Decision.APPROVE, reason="old build cache")
+    refused = await decide(
+        bus, team.team_id, volume.recommendation_id, team.member, Decision.APPROVE
+    )
+    snoozed = await decide(
+        bus, team.team_id, volume.recommendation_id, team.member, Decision.SNOOZE, snooze_days=30
+    )
+    approved = await decide(
+        bus,
+        team.team_id,
+        volume.recommendation_id,
+        team.owner,
+        Decision.APPROVE,
+        reason="old build cache",
+    )
     again = await decide(bus, team.team_id, volume.recommendation_id, team.owner, Decision.APPROVE)
-    dismissed = await decide(bus, team.team_id, address.recommendation_id, team.owner,
-                             Decision.DISMISS, reason="kept for the DNS cut-over")
-    too_late = await decide(bus, team.team_id, address.recommendation_id, team.owner,
-                            Decision.APPROVE)
+    dismissed = await decide(
+        bus,
+        team.team_id,
+        address.recommendation_id,
+        team.owner,
+        Decision.DISMISS,
+        reason="kept for the DNS cut-over",
+    )
+    too_late = await decide(
+        bus, team.team_id, address.recommendation_id, team.owner, Decision.APPROVE
+    )
     stranger = await decide(bus, uuid4(), volume.recommendation_id, team.owner, Decision.DISMISS)
 
     assert not refused.ok and refused.error.code == "forbidden"
-    assert refused.error.message == "only owners and admins can approve recommendations; you are a member"
+    assert (
+        refused.error.message
+        == "only owners and admins can approve recommendations; you are a member"
+    )
     assert snoozed.ok and snoozed.status is RecommendationStatus.SNOOZED
     assert snoozed.snoozed_until == utcnow().date() + timedelta(days=30)
     assert approved.ok and approved.status is RecommendationStatus.APPROVED
@@ -104,33 +141,45 @@ async def test_members_snooze_owners_approve_and_dismiss_and_every_decision_is_a
 
     async def audit_rows():
         async with db.connect() as conn:
-            return (await conn.execute(text(
-                "SELECT action, user_id, entity_id, details FROM identity.audit_logs "
-                "WHERE team_id = :t AND entity_type = 'recommendation' ORDER BY occurred_at"),
-                {"t": team.team_id})).all()
+            return (
+                await conn.execute(
+                    text(
+                        "SELECT action, user_id, entity_id, details FROM identity.audit_logs "
+                        "WHERE team_id = :t AND entity_type = 'recommendation' ORDER BY occurred_at"
+                    ),
+                    {"t": team.team_id},
+                )
+            ).all()
 
     rows = await eventually(lambda: _when(audit_rows, lambda r: len(r) >= 3))
     assert [(r.action, r.user_id) for r in rows] == [
-        ("recommendation.snoozed", team.member), ("recommendation.approved", team.owner),
-        ("recommendation.dismissed", team.owner)]
+        ("recommendation.snoozed", team.member),
+        ("recommendation.approved", team.owner),
+        ("recommendation.dismissed", team.owner),
+    ]
     assert rows[1].details["reason"] == "old build cache"
     assert rows[1].details["estimated_monthly_savings"] == "4.00"  # 40 GiB x $0.10
     async with db.connect() as conn:
-        status = (await conn.execute(text(
-            "SELECT status FROM analytics.recommendations WHERE recommendation_id = :r"),
-            {"r": volume.recommendation_id})).scalar_one()
+        status = (
+            await conn.execute(
+                text("SELECT status FROM analytics.recommendations WHERE recommendation_id = :r"),
+                {"r": volume.recommendation_id},
+            )
+        ).scalar_one()
     assert status == 1  # the seed's integer for approved
 
 
 async def test_an_approved_recommendation_is_marked_implemented_when_its_resource_goes(
-        aws, stack, bus, db):
+    aws, stack, bus, db
+):
     team = stack
     volume_id = aws.volume(40, "gp2")
     address_id = aws.elastic_ip()
     await refresh(bus, team.team_id)
     found = await recs(bus, team.team_id)
-    approved = await decide(bus, team.team_id, found["unattached_ebs"].recommendation_id,
-                            team.owner, Decision.APPROVE)
+    approved = await decide(
+        bus, team.team_id, found["unattached_ebs"].recommendation_id, team.owner, Decision.APPROVE
+    )
     assert approved.ok
 
     aws.ec2.delete_volume(VolumeId=volume_id)  # the team did it
@@ -147,10 +196,15 @@ async def test_an_approved_recommendation_is_marked_implemented_when_its_resourc
     assert '"realized_monthly_savings":"4.00"' in payload.replace(" ", "")
     assert '"evidence":"resource_deleted"' in payload.replace(" ", "")
     async with db.connect() as conn:
-        realized_db = (await conn.execute(text(
-            "SELECT realized_monthly_savings FROM analytics.recommendations "
-            "WHERE recommendation_id = :r"),
-            {"r": found["unattached_ebs"].recommendation_id})).scalar_one()
+        realized_db = (
+            await conn.execute(
+                text(
+                    "SELECT realized_monthly_savings FROM analytics.recommendations "
+                    "WHERE recommendation_id = :r"
+                ),
+                {"r": found["unattached_ebs"].recommendation_id},
+            )
+        ).scalar_one()
     assert realized_db == Decimal("4.00")
     again = await refresh(bus, team.team_id)
     assert (again.created, again.implemented) == (0, 0)  # nothing re-created, nothing re-realised
@@ -160,29 +214,43 @@ async def test_a_redelivered_sync_event_refreshes_once_without_duplicates(aws, s
     team = stack
     aws.volume(40, "gp2")
     aws.elastic_ip()
-    event = AccountSynced(team_id=team.team_id, account_id=team.account_id,
-                          aws_account_id=aws.account_id, source="cost_explorer", days=1, rows=1)
+    event = AccountSynced(
+        team_id=team.team_id,
+        account_id=team.account_id,
+        aws_account_id=aws.account_id,
+        source="cost_explorer",
+        days=1,
+        rows=1,
+    )
 
     await publish_event(bus.broker, bus.names, ACCOUNT_SYNCED, event)
     js = bus.nc.jetstream()  # the same event again, past JetStream's duplicate window
-    await js.publish(bus.names.subject(ACCOUNT_SYNCED), event.model_dump_json().encode(),
-                     stream=bus.names.stream("ACCOUNT"), headers={"Nats-Msg-Id": "redelivery"})
+    await js.publish(
+        bus.names.subject(ACCOUNT_SYNCED),
+        event.model_dump_json().encode(),
+        stream=bus.names.stream("ACCOUNT"),
+        headers={"Nats-Msg-Id": "redelivery"},
+    )
 
     async def drained():
         info = await js.consumer_info(bus.names.stream("ACCOUNT"), "analytics-recommendations-sync")
-        return info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq == 2
+        return (
+            info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq == 2
+        )
 
     await eventually(drained, timeout=60)
     async with db.connect() as conn:
-        rows = (await conn.execute(text(
-            "SELECT type, resource_id FROM analytics.recommendations WHERE team_id = :t"),
-            {"t": team.team_id})).all()
+        rows = (
+            await conn.execute(
+                text("SELECT type, resource_id FROM analytics.recommendations WHERE team_id = :t"),
+                {"t": team.team_id},
+            )
+        ).all()
     assert sorted(r.type for r in rows) == ["idle_eip", "unattached_ebs"]
     assert len(await stream(bus, f"recommendation.v1.created.{aws.account_id}")) == 2
 
 
-async def test_texts_are_cached_by_fact_sheet_and_usage_is_recorded(
-        aws, llm_env, stack, bus, db):
+async def test_texts_are_cached_by_fact_sheet_and_usage_is_recorded(aws, llm_env, stack, bus, db):
     team = stack
     aws.volume(40, "gp2")
     aws.elastic_ip()
@@ -195,14 +263,20 @@ async def test_texts_are_cached_by_fact_sheet_and_usage_is_recorded(
     assert len(llm_env.requests) == 2  # unchanged facts never reach the LLM again
     assert all(r.text_source == "llm" for r in (await recs(bus, team.team_id)).values())
     async with db.connect() as conn:
-        usage = (await conn.execute(text(
-            "SELECT model, source, prompt_tokens, completion_tokens "
-            "FROM analytics.recommendation_texts"))).all()
+        usage = (
+            await conn.execute(
+                text(
+                    "SELECT model, source, prompt_tokens, completion_tokens "
+                    "FROM analytics.recommendation_texts"
+                )
+            )
+        ).all()
     assert sorted(tuple(u) for u in usage) == [("fake-writer-1", "llm", 200, 60)] * 2
 
 
-async def test_without_a_key_status_notes_that_texts_come_from_templates(start_service, llm_env,
-                                                                         monkeypatch):
+async def test_without_a_key_status_notes_that_texts_come_from_templates(
+    start_service, llm_env, monkeypatch
+):
     with_key = await start_service("analytics")
     monkeypatch.delenv("OPENAI_API_KEY")
     without_key = await start_service("analytics")

@@ -20,22 +20,33 @@ D = Decimal
 
 
 async def refresh(bus, team_id) -> RefreshReply:
-    reply = await rpc(bus.broker, bus.names, RPC_REFRESH, RefreshRequest(team_id=team_id),
-                      RefreshReply, timeout=60)
+    reply = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_REFRESH,
+        RefreshRequest(team_id=team_id),
+        RefreshReply,
+        timeout=60,
+    )
     assert reply.ok, reply.error
     return reply
 
 
 async def listed(bus, team_id, status="open"):
-    reply = await rpc(bus.broker, bus.names, RPC_RECOMMENDATIONS,
-                      RecommendationsRequest(team_id=team_id, status=status, limit=200),
-                      RecommendationsReply)
+    reply = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_RECOMMENDATIONS,
+        RecommendationsRequest(team_id=team_id, status=status, limit=200),
+        RecommendationsReply,
+    )
     assert reply.ok, reply.error
     return reply.recommendations
 
 
 async def test_each_rule_finds_its_resource_with_hand_computed_monthly_savings(
-        aws, static_account, start_service, bus):
+    aws, static_account, start_service, bus
+):
     team, account = uuid4(), uuid4()
     static_account(team, account)
     idle = aws.instance("m5.large")
@@ -62,14 +73,14 @@ async def test_each_rule_finds_its_resource_with_hand_computed_monthly_savings(
     recs = {(r.rec_type, r.resource_id): r for r in await listed(bus, team)}
     savings = {key: r.estimated_monthly_savings for key, r in recs.items()}
     assert savings == {
-        ("idle_ec2", idle): D("70.08"),                  # 0.096 $/h x 730 h
+        ("idle_ec2", idle): D("70.08"),  # 0.096 $/h x 730 h
         ("overprovisioned_ec2", oversized): D("140.16"),  # (0.384 - 0.192) x 730
-        ("previous_generation", old_gen): D("2.92"),     # (0.10 - 0.096) x 730, m4 -> m6i
-        ("gp2_to_gp3", attached_gp2): D("2.00"),         # 100 GiB x (0.10 - 0.08)
-        ("unattached_ebs", unattached): D("10.00"),      # 100 GiB x 0.10
-        ("old_snapshot", old_snapshot): D("2.50"),       # 50 GiB x 0.05
-        ("idle_eip", idle_ip): D("3.65"),                # 0.005 $/h x 730
-        ("stopped_instance_ebs", stopped): D("2.24"),    # (8 + 20) GiB gp3 x 0.08
+        ("previous_generation", old_gen): D("2.92"),  # (0.10 - 0.096) x 730, m4 -> m6i
+        ("gp2_to_gp3", attached_gp2): D("2.00"),  # 100 GiB x (0.10 - 0.08)
+        ("unattached_ebs", unattached): D("10.00"),  # 100 GiB x 0.10
+        ("old_snapshot", old_snapshot): D("2.50"),  # 50 GiB x 0.05
+        ("idle_eip", idle_ip): D("3.65"),  # 0.005 $/h x 730
+        ("stopped_instance_ebs", stopped): D("2.24"),  # (8 + 20) GiB gp3 x 0.08
         # steady m5.2xlarge + m4.large = 0.484 $/h uncovered, 27 % off: 0.484 x 0.27 x 730
         ("savings_plan", f"compute-savings-plan/{aws.account_id}"): D("95.40"),
     }
@@ -77,8 +88,12 @@ async def test_each_rule_finds_its_resource_with_hand_computed_monthly_savings(
     assert confidence == {
         "idle_ec2": D("0.76"),  # 14 full days; p95 3 % of a 5 % bar: 0.6 + 0.4 x 0.4
         "overprovisioned_ec2": D("0.65"),  # p95 25 % of a 40 % bar: 0.5 + 0.4 x 0.375
-        "previous_generation": D("0.80"), "gp2_to_gp3": D("0.85"), "unattached_ebs": D("0.90"),
-        "old_snapshot": D("0.70"), "idle_eip": D("0.95"), "stopped_instance_ebs": D("0.80"),
+        "previous_generation": D("0.80"),
+        "gp2_to_gp3": D("0.85"),
+        "unattached_ebs": D("0.90"),
+        "old_snapshot": D("0.70"),
+        "idle_eip": D("0.95"),
+        "stopped_instance_ebs": D("0.80"),
         "savings_plan": D("0.60"),
     }
     assert result.created == 9 and result.open_total == 9
@@ -91,8 +106,9 @@ async def test_each_rule_finds_its_resource_with_hand_computed_monthly_savings(
     assert "$0.353 per hour" in plan.action and "73%" in plan.description  # break-even stated
 
 
-async def test_a_second_refresh_refreshes_instead_of_duplicating(aws, static_account,
-                                                                 start_service, bus):
+async def test_a_second_refresh_refreshes_instead_of_duplicating(
+    aws, static_account, start_service, bus
+):
     team, account = uuid4(), uuid4()
     static_account(team, account)
     loose = aws.volume(40, "gp2")
@@ -107,4 +123,5 @@ async def test_a_second_refresh_refreshes_instead_of_duplicating(aws, static_acc
     assert (second.created, second.refreshed) == (0, 2)
     recs = await listed(bus, team, status=None)
     assert sorted((r.rec_type, r.resource_id) for r in recs) == sorted(
-        [("unattached_ebs", loose), ("idle_eip", ip)])
+        [("unattached_ebs", loose), ("idle_eip", ip)]
+    )

@@ -25,11 +25,23 @@ NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
 def unattached_gp2_volume():
     inventory = AccountInventory(
-        account_id=uuid4(), aws_account_id="123456789012", collected_at=NOW,
-        regions=["us-east-1"], complete=True,
-        volumes=[VolumeFacts(volume_id="vol-0abc", region="us-east-1", volume_type="gp2",
-                             size_gib=100, state="available", create_time=NOW - timedelta(days=40),
-                             name="old-build-cache")])
+        account_id=uuid4(),
+        aws_account_id="123456789012",
+        collected_at=NOW,
+        regions=["us-east-1"],
+        complete=True,
+        volumes=[
+            VolumeFacts(
+                volume_id="vol-0abc",
+                region="us-east-1",
+                volume_type="gp2",
+                size_gib=100,
+                state="available",
+                create_time=NOW - timedelta(days=40),
+                name="old-build-cache",
+            )
+        ],
+    )
     [candidate] = evaluate(inventory, DEFAULT_PRICES, NOW)
     return candidate
 
@@ -50,7 +62,10 @@ async def test_a_grounded_answer_is_used_with_its_model_and_token_usage(writer, 
     assert written.text.title == "Unattached EBS volume: save $10.00 a month"
     assert "$10.00" in written.text.description
     assert (written.model, written.prompt_tokens, written.completion_tokens) == (
-        "fake-writer-1", 200, 60)
+        "fake-writer-1",
+        200,
+        60,
+    )
     [request] = llm_env.requests
     assert request["temperature"] == 0
     assert request["response_format"]["type"] == "json_schema"
@@ -61,11 +76,14 @@ async def test_a_grounded_answer_is_used_with_its_model_and_token_usage(writer, 
         assert secret not in prompt
 
 
-@pytest.mark.parametrize(("mode", "reason"), [
-    ("invented", "ungrounded_number"),
-    ("malformed", "schema_mismatch"),
-    ("extra_field", "schema_mismatch"),
-])
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("invented", "ungrounded_number"),
+        ("malformed", "schema_mismatch"),
+        ("extra_field", "schema_mismatch"),
+    ],
+)
 async def test_an_unusable_answer_falls_back_to_the_template(writer, llm_env, mode, reason):
     llm_env.mode = mode
     candidate = unattached_gp2_volume()
@@ -79,7 +97,8 @@ async def test_an_unusable_answer_falls_back_to_the_template(writer, llm_env, mo
 
 
 async def test_a_timeout_falls_back_to_the_template_and_is_asked_again_next_time(
-        llm_env, monkeypatch):
+    llm_env, monkeypatch
+):
     monkeypatch.setenv("OPENAI_TIMEOUT_S", "0.3")
     llm_env.mode = "hang"
     writer = LlmWriter(RecommendationSettings())
@@ -97,8 +116,9 @@ async def test_without_a_key_only_templates_are_written():
     written = await TemplateWriter().write(candidate, fact_sheet(candidate))
 
     assert written.text.source == "template" and written.model == "template"
-    assert written.text.description.startswith("Snapshot the volume, then delete it to save "
-                                               "$10.00 a month (confidence 90%).")
+    assert written.text.description.startswith(
+        "Snapshot the volume, then delete it to save $10.00 a month (confidence 90%)."
+    )
 
 
 def test_the_template_only_says_what_the_fact_sheet_says():
@@ -108,16 +128,19 @@ def test_the_template_only_says_what_the_fact_sheet_says():
     assert unsupported_numbers(f"{text.title} {text.description}", fact_sheet(candidate)) == []
 
 
-@pytest.mark.parametrize(("text", "bad"), [
-    ("Delete it to save $10.00 a month; gp3 in us-east-1 is an option.", []),
-    ("Delete it to save $10 a month.", []),  # 10 == 10.00
-    ("It costs $10.01 a month.", ["$10.01"]),
-    ("A 100 GiB volume, 90% sure.", []),
-    ("A 100 GiB volume, 95% sure.", ["95%"]),
-    ("Save 20 percent or more.", ["20", "percent"]),
-    ("It has sat unused for 41 days.", ["41"]),
-    ("A hundred dollars a year.", ["hundred"]),
-])
+@pytest.mark.parametrize(
+    ("text", "bad"),
+    [
+        ("Delete it to save $10.00 a month; gp3 in us-east-1 is an option.", []),
+        ("Delete it to save $10 a month.", []),  # 10 == 10.00
+        ("It costs $10.01 a month.", ["$10.01"]),
+        ("A 100 GiB volume, 90% sure.", []),
+        ("A 100 GiB volume, 95% sure.", ["95%"]),
+        ("Save 20 percent or more.", ["20", "percent"]),
+        ("It has sat unused for 41 days.", ["41"]),
+        ("A hundred dollars a year.", ["hundred"]),
+    ],
+)
 def test_numbers_not_in_the_fact_sheet_are_caught(text, bad):
     assert unsupported_numbers(text, fact_sheet(unattached_gp2_volume())) == bad
 

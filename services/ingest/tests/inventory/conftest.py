@@ -33,13 +33,17 @@ class SeededAccount:
 
     def __init__(self, url: str, account_id: str = MOTO_ACCOUNT, region: str = REGION) -> None:
         self.url, self.account_id, self.region = url, account_id, region
-        self.session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                     region_name=region)
+        self.session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+        )
         self.ec2 = self.session.client("ec2", endpoint_url=url)
         self.cloudwatch = self.session.client("cloudwatch", endpoint_url=url)
         self.now = datetime.now(UTC)
-        self._ami = next(image["ImageId"] for image in self.ec2.describe_images(Owners=["amazon"])["Images"]
-                         if image.get("Platform") != "windows")  # the price table is Linux
+        self._ami = next(
+            image["ImageId"]
+            for image in self.ec2.describe_images(Owners=["amazon"])["Images"]
+            if image.get("Platform") != "windows"
+        )  # the price table is Linux
 
     def _backend(self) -> Any:
         # History the API cannot create (a launch or snapshot 120 days ago) is set on moto's
@@ -47,8 +51,9 @@ class SeededAccount:
         return get_backend("ec2")[self.account_id][self.region]
 
     def instance(self, instance_type: str, days_old: int = 30, state: str = "running") -> str:
-        answer = self.ec2.run_instances(ImageId=self._ami, MinCount=1, MaxCount=1,
-                                        InstanceType=instance_type)
+        answer = self.ec2.run_instances(
+            ImageId=self._ami, MinCount=1, MaxCount=1, InstanceType=instance_type
+        )
         instance_id = answer["Instances"][0]["InstanceId"]
         self._backend().get_instance(instance_id).launch_time = self.now - timedelta(days=days_old)
         if state == "stopped":
@@ -64,10 +69,19 @@ class SeededAccount:
         mappings = reservations[0]["Instances"][0]["BlockDeviceMappings"]
         return mappings[0]["Ebs"]["VolumeId"]
 
-    def volume(self, size_gib: int, volume_type: str = "gp2", attach_to: str | None = None,
-               days_old: int = 30, iops: int | None = None) -> str:
-        kwargs: dict[str, Any] = {"Size": size_gib, "VolumeType": volume_type,
-                                  "AvailabilityZone": f"{self.region}a"}
+    def volume(
+        self,
+        size_gib: int,
+        volume_type: str = "gp2",
+        attach_to: str | None = None,
+        days_old: int = 30,
+        iops: int | None = None,
+    ) -> str:
+        kwargs: dict[str, Any] = {
+            "Size": size_gib,
+            "VolumeType": volume_type,
+            "AvailabilityZone": f"{self.region}a",
+        }
         if iops:
             kwargs["Iops"] = iops
         volume_id = self.ec2.create_volume(**kwargs)["VolumeId"]
@@ -84,9 +98,11 @@ class SeededAccount:
     def ami_snapshot(self, days_old: int) -> str:
         """A snapshot an AMI of ours uses (CreateImage from a then-terminated instance)."""
         instance_id = self.ec2.run_instances(ImageId=self._ami, MinCount=1, MaxCount=1)[
-            "Instances"][0]["InstanceId"]
+            "Instances"
+        ][0]["InstanceId"]
         image_id = self.ec2.create_image(InstanceId=instance_id, Name=f"img-{uuid4().hex[:8]}")[
-            "ImageId"]
+            "ImageId"
+        ]
         self.ec2.terminate_instances(InstanceIds=[instance_id])
         image = self.ec2.describe_images(ImageIds=[image_id])["Images"][0]
         snapshot_id = image["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
@@ -99,8 +115,13 @@ class SeededAccount:
             self.ec2.associate_address(AllocationId=allocation_id, InstanceId=associate_with)
         return allocation_id
 
-    def metrics(self, instance_id: str, cpu_percent: list[float], network_bytes_per_hour: float,
-                days: int = 14) -> None:
+    def metrics(
+        self,
+        instance_id: str,
+        cpu_percent: list[float],
+        network_bytes_per_hour: float,
+        days: int = 14,
+    ) -> None:
         """Hourly CPUUtilization and network for the last `days` days (cpu values cycle)."""
         end = self.now.replace(minute=0, second=0, microsecond=0)
         data = []
@@ -108,13 +129,29 @@ class SeededAccount:
             ts = end - timedelta(hours=days * 24 - hour)
             dims = [{"Name": "InstanceId", "Value": instance_id}]
             cpu = cpu_percent[hour % len(cpu_percent)]
-            data.append({"MetricName": "CPUUtilization", "Dimensions": dims, "Timestamp": ts,
-                         "Value": cpu, "Unit": "Percent"})
+            data.append(
+                {
+                    "MetricName": "CPUUtilization",
+                    "Dimensions": dims,
+                    "Timestamp": ts,
+                    "Value": cpu,
+                    "Unit": "Percent",
+                }
+            )
             for name in ("NetworkIn", "NetworkOut"):
-                data.append({"MetricName": name, "Dimensions": dims, "Timestamp": ts,
-                             "Value": network_bytes_per_hour / 2, "Unit": "Bytes"})
+                data.append(
+                    {
+                        "MetricName": name,
+                        "Dimensions": dims,
+                        "Timestamp": ts,
+                        "Value": network_bytes_per_hour / 2,
+                        "Unit": "Bytes",
+                    }
+                )
         for start in range(0, len(data), 1000):
-            self.cloudwatch.put_metric_data(Namespace="AWS/EC2", MetricData=data[start:start + 1000])
+            self.cloudwatch.put_metric_data(
+                Namespace="AWS/EC2", MetricData=data[start : start + 1000]
+            )
 
 
 @pytest.fixture
@@ -122,24 +159,35 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SeededAccoun
     """A fresh moto account; ingest's own credentials point at it."""
     request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
     urllib.request.urlopen(request, timeout=10).read()
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(key, value)
     yield SeededAccount(moto_url)
 
 
-def inventory_settings(settings: Any, moto_url: str, accounts: list[dict[str, Any]],
-                       **overrides: Any) -> InventorySettings:
+def inventory_settings(
+    settings: Any, moto_url: str, accounts: list[dict[str, Any]], **overrides: Any
+) -> InventorySettings:
     return InventorySettings(
-        DATABASE_URL=settings.database_url.get_secret_value(), NATS_URL=settings.nats_url,
-        CLOUDAUDIT_BUS_PREFIX=settings.bus_prefix, CLOUDAUDIT_MAX_DELIVERIES=3,
-        CLOUDAUDIT_STATE_DIR=str(settings.state_dir), AWS_ENDPOINT_URL=moto_url,
-        INGEST_INVENTORY_ACCOUNTS=json.dumps(accounts), INGEST_INVENTORY_AWS_MAX_ATTEMPTS=2,
-        **overrides)
+        DATABASE_URL=settings.database_url.get_secret_value(),
+        NATS_URL=settings.nats_url,
+        CLOUDAUDIT_BUS_PREFIX=settings.bus_prefix,
+        CLOUDAUDIT_MAX_DELIVERIES=3,
+        CLOUDAUDIT_STATE_DIR=str(settings.state_dir),
+        AWS_ENDPOINT_URL=moto_url,
+        INGEST_INVENTORY_ACCOUNTS=json.dumps(accounts),
+        INGEST_INVENTORY_AWS_MAX_ATTEMPTS=2,
+        **overrides,
+    )
 
 
 @pytest.fixture
 def make_inventory_settings(settings, moto_url):
     def make(accounts: list[dict[str, Any]], **overrides: Any) -> InventorySettings:
         return inventory_settings(settings, moto_url, accounts, **overrides)
+
     return make

@@ -25,18 +25,31 @@ async def db(database_url):
 
 
 async def ask(bus, team=TEAM, account=None, days=14) -> InventoryReply:
-    return await rpc(bus.broker, bus.names, RPC_INVENTORY,
-                     InventoryRequest(team_id=team, account_id=account, metric_days=days),
-                     InventoryReply, timeout=60)
+    return await rpc(
+        bus.broker,
+        bus.names,
+        RPC_INVENTORY,
+        InventoryRequest(team_id=team, account_id=account, metric_days=days),
+        InventoryReply,
+        timeout=60,
+    )
 
 
 def one_account(aws, **extra):
-    return [{"team_id": str(TEAM), "account_id": str(ACCOUNT),
-             "aws_account_id": aws.account_id, "regions": ["us-east-1"], **extra}]
+    return [
+        {
+            "team_id": str(TEAM),
+            "account_id": str(ACCOUNT),
+            "aws_account_id": aws.account_id,
+            "regions": ["us-east-1"],
+            **extra,
+        }
+    ]
 
 
 async def test_inventory_lists_instances_volumes_snapshots_addresses_with_utilisation(
-        aws, start_service, make_inventory_settings, bus, db):
+    aws, start_service, make_inventory_settings, bus, db
+):
     idle = aws.instance("m5.large", days_old=40)
     aws.metrics(idle, cpu_percent=[1.0, 2.0, 1.5, 3.0], network_bytes_per_hour=1000)
     stopped = aws.instance("t3.medium", state="stopped")
@@ -74,15 +87,24 @@ async def test_inventory_lists_instances_volumes_snapshots_addresses_with_utilis
     assert not addresses[free_ip].associated
     assert addresses[used_ip].associated and addresses[used_ip].instance_id == idle
     async with db.connect() as conn:
-        stored = dict((await conn.execute(text(
-            "SELECT resource_id, resource_type FROM ingest.inventory_resources "
-            "WHERE account_id = :a AND gone_at IS NULL"), {"a": ACCOUNT})).all())
+        stored = dict(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT resource_id, resource_type FROM ingest.inventory_resources "
+                        "WHERE account_id = :a AND gone_at IS NULL"
+                    ),
+                    {"a": ACCOUNT},
+                )
+            ).all()
+        )
     assert stored[idle] == "ec2_instance" and stored[loose] == "ebs_volume"
     assert stored[old] == "ebs_snapshot" and stored[free_ip] == "elastic_ip"
 
 
 async def test_a_deleted_resource_is_marked_gone_on_the_next_complete_inventory(
-        aws, start_service, make_inventory_settings, bus, db):
+    aws, start_service, make_inventory_settings, bus, db
+):
     keep = aws.volume(10, "gp3")
     drop = aws.volume(20, "gp2")
     await start_service("ingest", make_inventory_settings(one_account(aws)))
@@ -93,26 +115,51 @@ async def test_a_deleted_resource_is_marked_gone_on_the_next_complete_inventory(
 
     assert drop not in {v.volume_id for v in second.accounts[0].volumes}
     async with db.connect() as conn:
-        gone = dict((await conn.execute(text(
-            "SELECT resource_id, gone_at IS NOT NULL FROM ingest.inventory_resources "
-            "WHERE account_id = :a"), {"a": ACCOUNT})).all())
+        gone = dict(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT resource_id, gone_at IS NOT NULL FROM ingest.inventory_resources "
+                        "WHERE account_id = :a"
+                    ),
+                    {"a": ACCOUNT},
+                )
+            ).all()
+        )
     assert gone[drop] is True and gone[keep] is False
 
 
-async def test_a_cross_account_role_sees_only_that_account(aws, start_service,
-                                                           make_inventory_settings, bus):
+async def test_a_cross_account_role_sees_only_that_account(
+    aws, start_service, make_inventory_settings, bus
+):
     customer = "111122223333"
     role_arn = f"arn:aws:iam::{customer}:role/CloudAuditReadOnly"
     aws.volume(8, "gp2")  # in our own account: must not show up
-    assumed = boto3.Session().client("sts", endpoint_url=aws.url).assume_role(
-        RoleArn=role_arn, RoleSessionName="seed", ExternalId="team-external-id")["Credentials"]
-    theirs = boto3.Session(aws_access_key_id=assumed["AccessKeyId"],
-                           aws_secret_access_key=assumed["SecretAccessKey"],
-                           aws_session_token=assumed["SessionToken"], region_name="us-east-1")
+    assumed = (
+        boto3.Session()
+        .client("sts", endpoint_url=aws.url)
+        .assume_role(RoleArn=role_arn, RoleSessionName="seed", ExternalId="team-external-id")[
+            "Credentials"
+        ]
+    )
+    theirs = boto3.Session(
+        aws_access_key_id=assumed["AccessKeyId"],
+        aws_secret_access_key=assumed["SecretAccessKey"],
+        aws_session_token=assumed["SessionToken"],
+        region_name="us-east-1",
+    )
     their_volume = theirs.client("ec2", endpoint_url=aws.url).create_volume(
-        Size=30, VolumeType="gp2", AvailabilityZone="us-east-1a")["VolumeId"]
-    accounts = [{"team_id": str(TEAM), "account_id": str(ACCOUNT), "aws_account_id": customer,
-                 "role_arn": role_arn, "external_id": "team-external-id"}]
+        Size=30, VolumeType="gp2", AvailabilityZone="us-east-1a"
+    )["VolumeId"]
+    accounts = [
+        {
+            "team_id": str(TEAM),
+            "account_id": str(ACCOUNT),
+            "aws_account_id": customer,
+            "role_arn": role_arn,
+            "external_id": "team-external-id",
+        }
+    ]
     await start_service("ingest", make_inventory_settings(accounts))
 
     reply = await ask(bus)
@@ -121,8 +168,9 @@ async def test_a_cross_account_role_sees_only_that_account(aws, start_service,
     assert reply.accounts[0].aws_account_id == customer
 
 
-async def test_an_account_of_another_team_is_not_found(aws, start_service,
-                                                       make_inventory_settings, bus):
+async def test_an_account_of_another_team_is_not_found(
+    aws, start_service, make_inventory_settings, bus
+):
     await start_service("ingest", make_inventory_settings(one_account(aws)))
 
     reply = await ask(bus, team=uuid4(), account=ACCOUNT)
@@ -133,22 +181,37 @@ async def test_an_account_of_another_team_is_not_found(aws, start_service,
 
 
 async def test_a_connected_account_is_read_through_its_role_with_the_team_external_id(
-        aws, start_service, make_inventory_settings, bus, db):
+    aws, start_service, make_inventory_settings, bus, db
+):
     customer = "444455556666"
     role_arn = f"arn:aws:iam::{customer}:role/CloudAuditReadOnly"
     async with db.begin() as conn:
-        await conn.execute(text(
-            "INSERT INTO ingest.team_settings (team_id, external_id, tag_keys, created_at) "
-            "VALUES (:t, 'ext-1234567890', '[]', now())"), {"t": TEAM})
-        await conn.execute(text(
-            "INSERT INTO ingest.aws_accounts (account_id, team_id, aws_account_id, account_name, "
-            "role_arn, status, created_at, updated_at) VALUES (:a, :t, :aws, 'prod', :arn, "
-            "'connected', now(), now())"), {"a": ACCOUNT, "t": TEAM, "aws": customer, "arn": role_arn})
-    assumed = boto3.Session().client("sts", endpoint_url=aws.url).assume_role(
-        RoleArn=role_arn, RoleSessionName="seed")["Credentials"]
-    theirs = boto3.Session(aws_access_key_id=assumed["AccessKeyId"],
-                           aws_secret_access_key=assumed["SecretAccessKey"],
-                           aws_session_token=assumed["SessionToken"], region_name="us-east-1")
+        await conn.execute(
+            text(
+                "INSERT INTO ingest.team_settings (team_id, external_id, tag_keys, created_at) "
+                "VALUES (:t, 'ext-1234567890', '[]', now())"
+            ),
+            {"t": TEAM},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO ingest.aws_accounts (account_id, team_id, aws_account_id, account_name, "
+                "role_arn, status, created_at, updated_at) VALUES (:a, :t, :aws, 'prod', :arn, "
+                "'connected', now(), now())"
+            ),
+            {"a": ACCOUNT, "t": TEAM, "aws": customer, "arn": role_arn},
+        )
+    assumed = (
+        boto3.Session()
+        .client("sts", endpoint_url=aws.url)
+        .assume_role(RoleArn=role_arn, RoleSessionName="seed")["Credentials"]
+    )
+    theirs = boto3.Session(
+        aws_access_key_id=assumed["AccessKeyId"],
+        aws_secret_access_key=assumed["SecretAccessKey"],
+        aws_session_token=assumed["SessionToken"],
+        region_name="us-east-1",
+    )
     address = theirs.client("ec2", endpoint_url=aws.url).allocate_address(Domain="vpc")
     await start_service("ingest", make_inventory_settings([]))
 

@@ -22,7 +22,8 @@ class RecommendationSettings(CommonSettings):
     openai_max_retries: int = Field(default=2, validation_alias="OPENAI_MAX_RETRIES", ge=0, le=10)
     openai_max_tokens: int = Field(default=400, validation_alias="OPENAI_MAX_TOKENS", ge=50)
     llm_concurrency: int = Field(
-        default=4, validation_alias="RECOMMENDATIONS_LLM_CONCURRENCY", ge=1, le=64)
+        default=4, validation_alias="RECOMMENDATIONS_LLM_CONCURRENCY", ge=1, le=64
+    )
     inventory_timeout_s: float = Field(
         default=120.0,
         validation_alias="RECOMMENDATIONS_INVENTORY_TIMEOUT_S",
@@ -30,7 +31,8 @@ class RecommendationSettings(CommonSettings):
         description="How long a refresh waits for ingest to list the accounts' resources.",
     )
     metric_days: int = Field(
-        default=14, validation_alias="RECOMMENDATIONS_METRIC_DAYS", ge=14, le=30)
+        default=14, validation_alias="RECOMMENDATIONS_METRIC_DAYS", ge=14, le=30
+    )
     verify_interval_s: float = Field(
         default=6 * 3600,
         validation_alias="RECOMMENDATIONS_VERIFY_INTERVAL_S",

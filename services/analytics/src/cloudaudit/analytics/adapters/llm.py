@@ -63,9 +63,12 @@ class LlmWriter:
         register_secret(key)
         self.model = settings.openai_model
         self.max_tokens = settings.openai_max_tokens
-        self.client = AsyncOpenAI(api_key=key, base_url=settings.openai_base_url,
-                                  timeout=settings.openai_timeout_s,
-                                  max_retries=settings.openai_max_retries)
+        self.client = AsyncOpenAI(
+            api_key=key,
+            base_url=settings.openai_base_url,
+            timeout=settings.openai_timeout_s,
+            max_retries=settings.openai_max_retries,
+        )
 
     async def write(self, candidate: Candidate, sheet: dict[str, Any]) -> WrittenText:
         try:
@@ -73,15 +76,19 @@ class LlmWriter:
                 model=self.model,
                 temperature=0,
                 max_tokens=self.max_tokens,
-                messages=[{"role": "system", "content": SYSTEM_PROMPT},
-                          {"role": "user", "content": user_prompt(sheet)}],
+                messages=[
+                    {"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "user", "content": user_prompt(sheet)},
+                ],
                 response_format={"type": "json_schema", "json_schema": OUTPUT_SCHEMA},
             )
         except openai.APITimeoutError:
             return self._fallback(candidate, "timeout", cacheable=False)
         except openai.APIError as exc:
-            log.warning("LLM call failed; using the template",
-                        extra={"error": type(exc).__name__, "status": getattr(exc, "status_code", None)})
+            log.warning(
+                "LLM call failed; using the template",
+                extra={"error": type(exc).__name__, "status": getattr(exc, "status_code", None)},
+            )
             return self._fallback(candidate, "llm_error", cacheable=False)
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
@@ -97,14 +104,29 @@ class LlmWriter:
             log.info("LLM text rejected; using the template", extra={"reason": exc.reason})
             return self._fallback(candidate, exc.reason, True, prompt_tokens, completion_tokens)
         LLM_CALLS.labels("accepted").inc()
-        return WrittenText(RecommendationText(answer.title, answer.explanation, "llm"),
-                           response.model or self.model, prompt_tokens, completion_tokens)
+        return WrittenText(
+            RecommendationText(answer.title, answer.explanation, "llm"),
+            response.model or self.model,
+            prompt_tokens,
+            completion_tokens,
+        )
 
-    def _fallback(self, candidate: Candidate, reason: str, cacheable: bool,
-                  prompt_tokens: int = 0, completion_tokens: int = 0) -> WrittenText:
+    def _fallback(
+        self,
+        candidate: Candidate,
+        reason: str,
+        cacheable: bool,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+    ) -> WrittenText:
         LLM_CALLS.labels(reason).inc()
-        return WrittenText(template_text(candidate, reason), self.model, prompt_tokens,
-                           completion_tokens, cacheable)
+        return WrittenText(
+            template_text(candidate, reason),
+            self.model,
+            prompt_tokens,
+            completion_tokens,
+            cacheable,
+        )
 
 
 def text_writer(settings: RecommendationSettings) -> TextWriter:

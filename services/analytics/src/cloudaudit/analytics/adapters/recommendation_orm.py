@@ -55,16 +55,28 @@ recommendations = Table(
     CheckConstraint("status BETWEEN 0 AND 5", name="status_known"),
     CheckConstraint("confidence_score BETWEEN 0 AND 1", name="confidence_unit"),
     Index("ix_recommendations_team_status", "team_id", "status"),
-    Index("uq_recommendations_active_resource_type", "team_id", "account_id", "resource_id",
-          "type", unique=True, postgresql_where=text(ACTIVE_STATUS_SQL)),
+    Index(
+        "uq_recommendations_active_resource_type",
+        "team_id",
+        "account_id",
+        "resource_id",
+        "type",
+        unique=True,
+        postgresql_where=text(ACTIVE_STATUS_SQL),
+    ),
 )
 
 recommendation_decisions = Table(
     "recommendation_decisions",
     metadata,
     Column("decision_id", Uuid, primary_key=True),
-    Column("recommendation_id", Uuid, ForeignKey("analytics.recommendations.recommendation_id"),
-           nullable=False, index=True),
+    Column(
+        "recommendation_id",
+        Uuid,
+        ForeignKey("analytics.recommendations.recommendation_id"),
+        nullable=False,
+        index=True,
+    ),
     Column("team_id", Uuid, nullable=False),
     Column("decision", String(20), nullable=False),
     Column("from_status", SmallInteger, nullable=False),

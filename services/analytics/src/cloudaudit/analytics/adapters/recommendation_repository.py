@@ -28,19 +28,24 @@ class RecommendationRepository:
 
     async def lock_team(self, team_id: UUID) -> None:
         """Serialise refreshes of one team (one open recommendation per resource and type)."""
-        await self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                                   {"k": f"recommendations:{team_id}"})
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"recommendations:{team_id}"}
+        )
 
     async def active(self, team_id: UUID, account_ids: list[UUID]) -> list[dict[str, Any]]:
         rows = await self.session.execute(
-            select(recommendations).where(recommendations.c.team_id == team_id,
-                                          recommendations.c.account_id.in_(account_ids),
-                                          recommendations.c.status.in_(_ACTIVE)))
+            select(recommendations).where(
+                recommendations.c.team_id == team_id,
+                recommendations.c.account_id.in_(account_ids),
+                recommendations.c.status.in_(_ACTIVE),
+            )
+        )
         return [dict(r) for r in rows.mappings()]
 
     async def get(self, recommendation_id: UUID, for_update: bool = False) -> dict[str, Any] | None:
         query = select(recommendations).where(
-            recommendations.c.recommendation_id == recommendation_id)
+            recommendations.c.recommendation_id == recommendation_id
+        )
         if for_update:
             query = query.with_for_update()
         row = (await self.session.execute(query)).mappings().first()
@@ -50,29 +55,43 @@ class RecommendationRepository:
         await self.session.execute(insert(recommendations).values(**values))
 
     async def change(self, recommendation_id: UUID, **values: Any) -> None:
-        await self.session.execute(update(recommendations).where(
-            recommendations.c.recommendation_id == recommendation_id).values(**values))
+        await self.session.execute(
+            update(recommendations)
+            .where(recommendations.c.recommendation_id == recommendation_id)
+            .values(**values)
+        )
 
-    async def listing(self, team_id: UUID, status: RecommendationState | None,
-                      limit: int) -> list[dict[str, Any]]:
+    async def listing(
+        self, team_id: UUID, status: RecommendationState | None, limit: int
+    ) -> list[dict[str, Any]]:
         query = select(recommendations).where(recommendations.c.team_id == team_id)
         if status is not None:
             query = query.where(recommendations.c.status == int(status))
-        query = query.order_by(recommendations.c.estimated_monthly_savings.desc(),
-                               recommendations.c.created_at).limit(limit)
+        query = query.order_by(
+            recommendations.c.estimated_monthly_savings.desc(), recommendations.c.created_at
+        ).limit(limit)
         return [dict(r) for r in (await self.session.execute(query)).mappings()]
 
     async def open_totals(self, team_id: UUID) -> tuple[int, Any]:
-        row = (await self.session.execute(
-            select(func.count(), func.coalesce(func.sum(recommendations.c.estimated_monthly_savings), 0))
-            .where(recommendations.c.team_id == team_id,
-                   recommendations.c.status == int(RecommendationState.OPEN)))).one()
+        row = (
+            await self.session.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(recommendations.c.estimated_monthly_savings), 0),
+                ).where(
+                    recommendations.c.team_id == team_id,
+                    recommendations.c.status == int(RecommendationState.OPEN),
+                )
+            )
+        ).one()
         return int(row[0]), row[1]
 
     async def teams_with_approved(self) -> list[UUID]:
         rows = await self.session.execute(
-            select(recommendations.c.team_id).where(
-                recommendations.c.status == int(RecommendationState.APPROVED)).distinct())
+            select(recommendations.c.team_id)
+            .where(recommendations.c.status == int(RecommendationState.APPROVED))
+            .distinct()
+        )
         return list(rows.scalars())
 
     async def add_decision(self, **values: Any) -> None:
@@ -83,13 +102,16 @@ class RecommendationRepository:
         if not hashes:
             return {}
         rows = await self.session.execute(
-            select(recommendation_texts).where(recommendation_texts.c.text_hash.in_(hashes)))
+            select(recommendation_texts).where(recommendation_texts.c.text_hash.in_(hashes))
+        )
         return {r["text_hash"]: dict(r) for r in rows.mappings()}
 
     async def cache_text(self, **values: Any) -> None:
         await self.session.execute(
-            pg_insert(recommendation_texts).values(**values).on_conflict_do_nothing(
-                index_elements=["text_hash"]))
+            pg_insert(recommendation_texts)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["text_hash"])
+        )
 
 
 class RecommendationUnitOfWork(UnitOfWork):

@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 
 QUEUE = "analytics"
 SYNC_DURABLE = "analytics-recommendations-sync"
-NO_KEY_NOTE = ("recommendations: OPENAI_API_KEY is not set, so recommendation texts come from "
-               "templates; set it (and OPENAI_BASE_URL / OPENAI_MODEL) for LLM-written texts")
+NO_KEY_NOTE = (
+    "recommendations: OPENAI_API_KEY is not set, so recommendation texts come from "
+    "templates; set it (and OPENAI_BASE_URL / OPENAI_MODEL) for LLM-written texts"
+)
 
 
 def _settings(runtime: ServiceRuntime) -> RecommendationSettings:
@@ -43,21 +45,33 @@ def _settings(runtime: ServiceRuntime) -> RecommendationSettings:
     return load_settings(RecommendationSettings)
 
 
-def build_deps(runtime: ServiceRuntime, settings: RecommendationSettings) -> handlers.RecommendationDeps:
+def build_deps(
+    runtime: ServiceRuntime, settings: RecommendationSettings
+) -> handlers.RecommendationDeps:
     broker, names = runtime.broker, runtime.names
 
     async def inventory(request: InventoryRequest) -> InventoryReply:
-        return await rpc(broker, names, RPC_INVENTORY, request, InventoryReply,
-                         timeout=settings.inventory_timeout_s)
+        return await rpc(
+            broker,
+            names,
+            RPC_INVENTORY,
+            request,
+            InventoryReply,
+            timeout=settings.inventory_timeout_s,
+        )
 
     async def authorize(request: AuthorizeRequest) -> AuthorizeReply:
         return await rpc(broker, names, RPC_AUTHORIZE, request, AuthorizeReply)
 
     return handlers.RecommendationDeps(
         uow=lambda: RecommendationUnitOfWork(runtime.sessions, outbox, runtime.publish_outboxed),
-        inventory=inventory, authorize=authorize, writer=text_writer(settings),
-        prices=DEFAULT_PRICES, metric_days=settings.metric_days,
-        llm_concurrency=settings.llm_concurrency)
+        inventory=inventory,
+        authorize=authorize,
+        writer=text_writer(settings),
+        prices=DEFAULT_PRICES,
+        metric_days=settings.metric_days,
+        llm_concurrency=settings.llm_concurrency,
+    )
 
 
 def register(runtime: ServiceRuntime) -> None:
@@ -67,8 +81,9 @@ def register(runtime: ServiceRuntime) -> None:
         runtime.notes.append(NO_KEY_NOTE)
     broker, names = runtime.broker, runtime.names
 
-    @broker.subscriber(names.subject(RPC_RECOMMENDATIONS), queue=QUEUE,
-                       title="analytics.recommendations")
+    @broker.subscriber(
+        names.subject(RPC_RECOMMENDATIONS), queue=QUEUE, title="analytics.recommendations"
+    )
     async def on_list(request: RecommendationsRequest) -> RecommendationsReply:
         """A team's recommendations, largest savings first."""
         return await handlers.list_recommendations(request, deps.uow())
@@ -78,30 +93,41 @@ def register(runtime: ServiceRuntime) -> None:
         """Approve, dismiss, snooze or reopen, if identity says this user may."""
         return await handlers.decide(request, deps)
 
-    @broker.subscriber(names.subject(RPC_REFRESH), queue=QUEUE,
-                       title="analytics.refresh_recommendations")
+    @broker.subscriber(
+        names.subject(RPC_REFRESH), queue=QUEUE, title="analytics.refresh_recommendations"
+    )
     async def on_refresh(request: RefreshRequest) -> RefreshReply:
         """Re-evaluate a team's accounts now."""
         return await handlers.refresh(request, deps)
 
     if settings.refresh_on_sync:
-        @subscribe_durable(broker, names, ACCOUNT_SYNCED, SYNC_DURABLE,
-                           title="analytics.recommendations_after_sync")
+
+        @subscribe_durable(
+            broker,
+            names,
+            ACCOUNT_SYNCED,
+            SYNC_DURABLE,
+            title="analytics.recommendations_after_sync",
+        )
         async def on_synced(event: AccountSynced) -> None:
             """Fresh cost data: re-evaluate that account (idempotent: refresh, not re-create)."""
             reply = await handlers.refresh(
-                RefreshRequest(team_id=event.team_id, account_id=event.account_id), deps)
+                RefreshRequest(team_id=event.team_id, account_id=event.account_id), deps
+            )
             if not reply.ok and reply.error and reply.error.code == "ingest_unavailable":
                 raise RuntimeError(reply.error.message)  # retried with back-off
 
     if settings.verify_interval_s > 0:
+
         async def verify_loop() -> None:
             while True:
                 await asyncio.sleep(settings.verify_interval_s)
                 try:
                     await handlers.verify_approved(deps)
                 except Exception as exc:  # the loop must survive; the next round retries
-                    log.warning("verifying approved recommendations failed",
-                                extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+                    log.warning(
+                        "verifying approved recommendations failed",
+                        extra={"error": f"{type(exc).__name__}: {exc}"[:300]},
+                    )
 
         runtime.background(verify_loop)

@@ -23,12 +23,20 @@ from cloudaudit.common.infra import resolve_endpoints
 from cloudaudit.common.money import format_usd
 
 REFRESH_TIMEOUT_S = 300.0
-COLUMNS = ["recommendation_id", "type", "resource", "monthly_savings", "confidence", "status",
-           "title"]
+COLUMNS = [
+    "recommendation_id",
+    "type",
+    "resource",
+    "monthly_savings",
+    "confidence",
+    "status",
+    "title",
+]
 STATUSES = ", ".join(s.value for s in RecommendationStatus)
 
-app = typer.Typer(help="Savings recommendations: what to change in AWS, and what it saves.",
-                  no_args_is_help=False)
+app = typer.Typer(
+    help="Savings recommendations: what to change in AWS, and what it saves.", no_args_is_help=False
+)
 Team = Annotated[str | None, typer.Option("--team", help="Team id (see `cloudaudit teams list`)")]
 Format = Annotated[str, typer.Option("--format", help="table or json")]
 
@@ -72,8 +80,9 @@ def recommendations(
     """A team's recommendations, largest monthly savings first."""
     if ctx.invoked_subcommand is not None:
         return
-    request = RecommendationsRequest(team_id=_team(team), status=_status(status),
-                                     limit=min(max(limit, 1), 200))
+    request = RecommendationsRequest(
+        team_id=_team(team), status=_status(status), limit=min(max(limit, 1), 200)
+    )
     output = _format(fmt)
 
     async def go() -> None:
@@ -82,15 +91,21 @@ def recommendations(
         rows: list[dict[str, Any]] = []
         for rec in reply.recommendations:
             row = rec.model_dump(mode="json")
-            row.update(type=rec.rec_type, resource=rec.resource_id,
-                       monthly_savings=str(rec.estimated_monthly_savings)
-                       if output == "json" else format_usd(rec.estimated_monthly_savings),
-                       confidence=str(rec.confidence), status=rec.status.value)
+            row.update(
+                type=rec.rec_type,
+                resource=rec.resource_id,
+                monthly_savings=str(rec.estimated_monthly_savings)
+                if output == "json"
+                else format_usd(rec.estimated_monthly_savings),
+                confidence=str(rec.confidence),
+                status=rec.status.value,
+            )
             rows.append(row)
         if output == "json":
             typer.echo(json.dumps(rows, indent=2))
         else:
             print_rows(rows, COLUMNS, "table")
+
     run_cli(go())
 
 
@@ -111,8 +126,10 @@ def refresh(team: Team = None, fmt: Format = "table") -> None:
         except BusUnavailable as exc:
             raise CliError(str(exc)) from None
         except OSError as exc:
-            raise CliError(f"cannot reach NATS at {endpoints.nats_url} ({exc}); start CloudAudit "
-                           "with `cloudaudit up`") from None
+            raise CliError(
+                f"cannot reach NATS at {endpoints.nats_url} ({exc}); start CloudAudit "
+                "with `cloudaudit up`"
+            ) from None
         finally:
             await broker.stop()
         if not reply.ok:
@@ -121,13 +138,16 @@ def refresh(team: Team = None, fmt: Format = "table") -> None:
         if output == "json":
             typer.echo(reply.model_dump_json(indent=2))
             return
-        typer.echo(f"accounts {reply.accounts}: {reply.created} new, {reply.refreshed} refreshed, "
-                   f"{reply.implemented} implemented, {reply.expired} expired; "
-                   f"{reply.open_total} open worth {format_usd(reply.open_monthly_savings)} a month "
-                   f"(texts: {reply.llm_texts} LLM, {reply.template_texts} template, "
-                   f"{reply.cached_texts} cached)")
+        typer.echo(
+            f"accounts {reply.accounts}: {reply.created} new, {reply.refreshed} refreshed, "
+            f"{reply.implemented} implemented, {reply.expired} expired; "
+            f"{reply.open_total} open worth {format_usd(reply.open_monthly_savings)} a month "
+            f"(texts: {reply.llm_texts} LLM, {reply.template_texts} template, "
+            f"{reply.cached_texts} cached)"
+        )
         for problem in reply.problems:
             typer.secho(f"note: {problem}", fg="yellow")
+
     run_cli(go(), (CliError,))
 
 

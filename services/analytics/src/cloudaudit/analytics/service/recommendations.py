@@ -79,8 +79,11 @@ class _Texts:
 async def refresh(request: RefreshRequest, deps: RecommendationDeps) -> RefreshReply:
     """Re-evaluate the team's accounts: create, refresh, expire, verify; never duplicate."""
     try:
-        inventory = await deps.inventory(InventoryRequest(
-            team_id=request.team_id, account_id=request.account_id, metric_days=deps.metric_days))
+        inventory = await deps.inventory(
+            InventoryRequest(
+                team_id=request.team_id, account_id=request.account_id, metric_days=deps.metric_days
+            )
+        )
     except BusUnavailable as exc:
         return RefreshReply.failure("ingest_unavailable", str(exc))  # type: ignore[return-value]
     if not inventory.ok:
@@ -90,7 +93,8 @@ async def refresh(request: RefreshRequest, deps: RecommendationDeps) -> RefreshR
     found = {inv.account_id: evaluate(inv, deps.prices, now) for inv in inventory.accounts}
     texts = await _write_texts(request.team_id, [c for cs in found.values() for c in cs], deps)
     counts: dict[str, int] = dict.fromkeys(
-        ("created", "refreshed", "expired", "implemented", "reopened"), 0)
+        ("created", "refreshed", "expired", "implemented", "reopened"), 0
+    )
     async with deps.uow() as uow:
         await uow.repo.lock_team(request.team_id)
         for inv in inventory.accounts:
@@ -98,33 +102,47 @@ async def refresh(request: RefreshRequest, deps: RecommendationDeps) -> RefreshR
         for text_hash, written in texts.new.items():
             if written.cacheable:
                 await uow.repo.cache_text(
-                    text_hash=text_hash, model=written.model, title=written.text.title,
-                    description=written.text.description, source=written.text.source,
+                    text_hash=text_hash,
+                    model=written.model,
+                    title=written.text.title,
+                    description=written.text.description,
+                    source=written.text.source,
                     fallback_reason=written.text.fallback_reason,
                     prompt_tokens=written.prompt_tokens,
-                    completion_tokens=written.completion_tokens, created_at=now)
+                    completion_tokens=written.completion_tokens,
+                    created_at=now,
+                )
         open_total, open_savings = await uow.repo.open_totals(request.team_id)
         await uow.commit()
     return RefreshReply(
-        accounts=len(inventory.accounts), open_total=open_total,
-        open_monthly_savings=to_cents(Decimal(open_savings)), llm_texts=texts.llm,
-        template_texts=texts.template, cached_texts=texts.cached,
-        problems=[p for inv in inventory.accounts for p in inv.problems], **counts)
+        accounts=len(inventory.accounts),
+        open_total=open_total,
+        open_monthly_savings=to_cents(Decimal(open_savings)),
+        llm_texts=texts.llm,
+        template_texts=texts.template,
+        cached_texts=texts.cached,
+        problems=[p for inv in inventory.accounts for p in inv.problems],
+        **counts,
+    )
 
 
-async def _write_texts(team_id: UUID, candidates: list[Candidate],
-                       deps: RecommendationDeps) -> _Texts:
+async def _write_texts(
+    team_id: UUID, candidates: list[Candidate], deps: RecommendationDeps
+) -> _Texts:
     """Text for every fact sheet: kept if unchanged, from the cache, else written now."""
     texts = _Texts()
-    sheets = {sheet_hash(s, deps.writer.model): (c, s)
-              for c in candidates for s in [fact_sheet(c)]}
+    sheets = {sheet_hash(s, deps.writer.model): (c, s) for c in candidates for s in [fact_sheet(c)]}
     async with deps.uow() as uow:
         cached = await uow.repo.cached_texts(list(sheets))
     for text_hash, row in cached.items():
         texts.by_hash[text_hash] = WrittenText(
-            RecommendationText(row["title"], row["description"], row["source"],
-                               row["fallback_reason"]),
-            row["model"], row["prompt_tokens"], row["completion_tokens"])
+            RecommendationText(
+                row["title"], row["description"], row["source"], row["fallback_reason"]
+            ),
+            row["model"],
+            row["prompt_tokens"],
+            row["completion_tokens"],
+        )
         texts.cached += 1
     limit = asyncio.Semaphore(deps.llm_concurrency)
 
@@ -141,11 +159,19 @@ async def _write_texts(team_id: UUID, candidates: list[Candidate],
     return texts
 
 
-async def _apply(uow: RecommendationUnitOfWork, team_id: UUID, inv: AccountInventory,
-                 candidates: list[Candidate], texts: _Texts, deps: RecommendationDeps,
-                 now: datetime, counts: dict[str, int]) -> None:
-    existing = {(r["resource_id"], r["type"]): r
-                for r in await uow.repo.active(team_id, [inv.account_id])}
+async def _apply(
+    uow: RecommendationUnitOfWork,
+    team_id: UUID,
+    inv: AccountInventory,
+    candidates: list[Candidate],
+    texts: _Texts,
+    deps: RecommendationDeps,
+    now: datetime,
+    counts: dict[str, int],
+) -> None:
+    existing = {
+        (r["resource_id"], r["type"]): r for r in await uow.repo.active(team_id, [inv.account_id])
+    }
     for candidate in candidates:
         row = existing.pop(candidate.key, None)
         sheet = fact_sheet(candidate)
@@ -176,84 +202,175 @@ async def _apply(uow: RecommendationUnitOfWork, team_id: UUID, inv: AccountInven
             counts["expired"] += 1
 
 
-def _reconcile(row: dict[str, Any], still_applies: bool, inv: AccountInventory,
-               deps: RecommendationDeps, now: datetime) -> lifecycle.Outcome:
+def _reconcile(
+    row: dict[str, Any],
+    still_applies: bool,
+    inv: AccountInventory,
+    deps: RecommendationDeps,
+    now: datetime,
+) -> lifecycle.Outcome:
     return lifecycle.reconcile(
-        RecommendationState(row["status"]), RecType(row["type"]), row["resource_id"],
-        row["baseline_monthly_cost"], row["snoozed_until"], still_applies, inv, deps.prices,
-        now.date())
+        RecommendationState(row["status"]),
+        RecType(row["type"]),
+        row["resource_id"],
+        row["baseline_monthly_cost"],
+        row["snoozed_until"],
+        still_applies,
+        inv,
+        deps.prices,
+        now.date(),
+    )
 
 
-def _refreshed_values(candidate: Candidate, sheet: dict[str, Any], text_hash: str,
-                      written: WrittenText, now: datetime) -> dict[str, Any]:
+def _refreshed_values(
+    candidate: Candidate, sheet: dict[str, Any], text_hash: str, written: WrittenText, now: datetime
+) -> dict[str, Any]:
     return {
-        "title": written.text.title, "description": written.text.description,
-        "action": candidate.action, "estimated_monthly_savings": candidate.estimated_monthly_savings,
-        "confidence_score": candidate.confidence, "fact_sheet": sheet,
-        "details": candidate.details, "text_hash": text_hash,
-        "text_source": written.text.source, "text_fallback_reason": written.text.fallback_reason,
-        "region": candidate.region, "updated_at": now, "last_seen_at": now,
+        "title": written.text.title,
+        "description": written.text.description,
+        "action": candidate.action,
+        "estimated_monthly_savings": candidate.estimated_monthly_savings,
+        "confidence_score": candidate.confidence,
+        "fact_sheet": sheet,
+        "details": candidate.details,
+        "text_hash": text_hash,
+        "text_source": written.text.source,
+        "text_fallback_reason": written.text.fallback_reason,
+        "region": candidate.region,
+        "updated_at": now,
+        "last_seen_at": now,
     }
 
 
-async def _create(uow: RecommendationUnitOfWork, team_id: UUID, inv: AccountInventory,
-                  candidate: Candidate, sheet: dict[str, Any], text_hash: str,
-                  written: WrittenText, now: datetime) -> None:
+async def _create(
+    uow: RecommendationUnitOfWork,
+    team_id: UUID,
+    inv: AccountInventory,
+    candidate: Candidate,
+    sheet: dict[str, Any],
+    text_hash: str,
+    written: WrittenText,
+    now: datetime,
+) -> None:
     recommendation_id = uuid4()
     await uow.repo.add(
-        recommendation_id=recommendation_id, team_id=team_id, account_id=inv.account_id,
-        aws_account_id=inv.aws_account_id, resource_id=candidate.resource_id,
-        resource_type=candidate.resource_type, region=candidate.region,
-        type=candidate.rec_type.value, title=written.text.title,
-        description=written.text.description, action=candidate.action,
+        recommendation_id=recommendation_id,
+        team_id=team_id,
+        account_id=inv.account_id,
+        aws_account_id=inv.aws_account_id,
+        resource_id=candidate.resource_id,
+        resource_type=candidate.resource_type,
+        region=candidate.region,
+        type=candidate.rec_type.value,
+        title=written.text.title,
+        description=written.text.description,
+        action=candidate.action,
         estimated_monthly_savings=candidate.estimated_monthly_savings,
-        confidence_score=candidate.confidence, status=int(RecommendationState.OPEN),
-        baseline_monthly_cost=candidate.baseline_monthly_cost, fact_sheet=sheet,
-        details=candidate.details, text_hash=text_hash,
-        text_source=written.text.source, text_fallback_reason=written.text.fallback_reason,
-        created_at=now, updated_at=now, last_seen_at=now)
-    await uow.emit(RECOMMENDATION_CREATED.format(aws_account_id=inv.aws_account_id),
-                   RecommendationCreated(
-                       team_id=team_id, recommendation_id=recommendation_id,
-                       account_id=inv.account_id, aws_account_id=inv.aws_account_id,
-                       resource_id=candidate.resource_id, resource_type=candidate.resource_type,
-                       rec_type=candidate.rec_type.value, title=written.text.title,
-                       description=written.text.description, action=candidate.action,
-                       estimated_monthly_savings=candidate.estimated_monthly_savings,
-                       confidence=candidate.confidence, text_source=written.text.source))
+        confidence_score=candidate.confidence,
+        status=int(RecommendationState.OPEN),
+        baseline_monthly_cost=candidate.baseline_monthly_cost,
+        fact_sheet=sheet,
+        details=candidate.details,
+        text_hash=text_hash,
+        text_source=written.text.source,
+        text_fallback_reason=written.text.fallback_reason,
+        created_at=now,
+        updated_at=now,
+        last_seen_at=now,
+    )
+    await uow.emit(
+        RECOMMENDATION_CREATED.format(aws_account_id=inv.aws_account_id),
+        RecommendationCreated(
+            team_id=team_id,
+            recommendation_id=recommendation_id,
+            account_id=inv.account_id,
+            aws_account_id=inv.aws_account_id,
+            resource_id=candidate.resource_id,
+            resource_type=candidate.resource_type,
+            rec_type=candidate.rec_type.value,
+            title=written.text.title,
+            description=written.text.description,
+            action=candidate.action,
+            estimated_monthly_savings=candidate.estimated_monthly_savings,
+            confidence=candidate.confidence,
+            text_source=written.text.source,
+        ),
+    )
 
 
-async def _implement(uow: RecommendationUnitOfWork, row: dict[str, Any],
-                     outcome: lifecycle.Outcome, now: datetime) -> None:
+async def _implement(
+    uow: RecommendationUnitOfWork, row: dict[str, Any], outcome: lifecycle.Outcome, now: datetime
+) -> None:
     realized = outcome.realized_monthly_savings or Decimal(0)
-    await uow.repo.change(row["recommendation_id"], status=int(RecommendationState.IMPLEMENTED),
-                          realized_monthly_savings=realized, closed_at=now, updated_at=now)
-    await uow.emit(RECOMMENDATION_REALIZED.format(aws_account_id=row["aws_account_id"]),
-                   RecommendationRealized(
-                       team_id=row["team_id"], recommendation_id=row["recommendation_id"],
-                       aws_account_id=row["aws_account_id"], realized_monthly_savings=realized,
-                       resource_id=row["resource_id"], rec_type=row["type"],
-                       estimated_monthly_savings=to_cents(row["estimated_monthly_savings"]),
-                       evidence=outcome.evidence))
-    await _audit(uow, row, None, "recommendation.implemented",
-                 {"realized_monthly_savings": str(realized), "evidence": outcome.evidence})
+    await uow.repo.change(
+        row["recommendation_id"],
+        status=int(RecommendationState.IMPLEMENTED),
+        realized_monthly_savings=realized,
+        closed_at=now,
+        updated_at=now,
+    )
+    await uow.emit(
+        RECOMMENDATION_REALIZED.format(aws_account_id=row["aws_account_id"]),
+        RecommendationRealized(
+            team_id=row["team_id"],
+            recommendation_id=row["recommendation_id"],
+            aws_account_id=row["aws_account_id"],
+            realized_monthly_savings=realized,
+            resource_id=row["resource_id"],
+            rec_type=row["type"],
+            estimated_monthly_savings=to_cents(row["estimated_monthly_savings"]),
+            evidence=outcome.evidence,
+        ),
+    )
+    await _audit(
+        uow,
+        row,
+        None,
+        "recommendation.implemented",
+        {"realized_monthly_savings": str(realized), "evidence": outcome.evidence},
+    )
 
 
 async def _expire(uow: RecommendationUnitOfWork, row: dict[str, Any], now: datetime) -> None:
-    await uow.repo.change(row["recommendation_id"], status=int(RecommendationState.EXPIRED),
-                          closed_at=now, updated_at=now)
-    await _audit(uow, row, None, "recommendation.expired",
-                 {"from": RecommendationState(row["status"]).status.value})
+    await uow.repo.change(
+        row["recommendation_id"],
+        status=int(RecommendationState.EXPIRED),
+        closed_at=now,
+        updated_at=now,
+    )
+    await _audit(
+        uow,
+        row,
+        None,
+        "recommendation.expired",
+        {"from": RecommendationState(row["status"]).status.value},
+    )
 
 
-async def _audit(uow: RecommendationUnitOfWork, row: dict[str, Any], user_id: UUID | None,
-                 action: str, details: dict[str, Any]) -> None:
-    await uow.emit(AUDIT_RECORDED, AuditRecorded(
-        team_id=row["team_id"], user_id=user_id, action=action, entity_type="recommendation",
-        entity_id=str(row["recommendation_id"]),
-        details={"type": row["type"], "resource_id": row["resource_id"],
-                 "aws_account_id": row["aws_account_id"], **details},
-        source=SOURCE))
+async def _audit(
+    uow: RecommendationUnitOfWork,
+    row: dict[str, Any],
+    user_id: UUID | None,
+    action: str,
+    details: dict[str, Any],
+) -> None:
+    await uow.emit(
+        AUDIT_RECORDED,
+        AuditRecorded(
+            team_id=row["team_id"],
+            user_id=user_id,
+            action=action,
+            entity_type="recommendation",
+            entity_id=str(row["recommendation_id"]),
+            details={
+                "type": row["type"],
+                "resource_id": row["resource_id"],
+                "aws_account_id": row["aws_account_id"],
+                **details,
+            },
+            source=SOURCE,
+        ),
+    )
 
 
 # -- decisions --------------------------------------------------------------------------------
@@ -265,11 +382,20 @@ async def decide(request: DecideRequest, deps: RecommendationDeps) -> DecideRepl
         return DecideReply.failure("not_found", "no such recommendation in this team")  # type: ignore[return-value]
     today = utcnow().date()
     try:  # a decision that cannot apply is refused before asking identity
-        lifecycle.decide(RecommendationState(row["status"]), request.decision, today,
-                         request.snooze_days, row["snoozed_until"])
-        auth = await deps.authorize(AuthorizeRequest(
-            team_id=request.team_id, user_id=request.user_id,
-            action=DECISION_ACTIONS[request.decision]))
+        lifecycle.decide(
+            RecommendationState(row["status"]),
+            request.decision,
+            today,
+            request.snooze_days,
+            row["snoozed_until"],
+        )
+        auth = await deps.authorize(
+            AuthorizeRequest(
+                team_id=request.team_id,
+                user_id=request.user_id,
+                action=DECISION_ACTIONS[request.decision],
+            )
+        )
     except TransitionNotAllowed as exc:
         return DecideReply.failure(exc.code, exc.message)  # type: ignore[return-value]
     except BusUnavailable as exc:
@@ -279,44 +405,75 @@ async def decide(request: DecideRequest, deps: RecommendationDeps) -> DecideRepl
     return await _record_decision(request, deps, today)
 
 
-async def _record_decision(request: DecideRequest, deps: RecommendationDeps,
-                           today: Any) -> DecideReply:
+async def _record_decision(
+    request: DecideRequest, deps: RecommendationDeps, today: Any
+) -> DecideReply:
     now = utcnow()
     async with deps.uow() as uow:
         row = await uow.repo.get(request.recommendation_id, for_update=True)
         assert row is not None
         current = RecommendationState(row["status"])
         try:  # the status may have moved since it was read
-            move = lifecycle.decide(current, request.decision, today, request.snooze_days,
-                                    row["snoozed_until"])
+            move = lifecycle.decide(
+                current, request.decision, today, request.snooze_days, row["snoozed_until"]
+            )
         except TransitionNotAllowed as exc:
             return DecideReply.failure(exc.code, exc.message)  # type: ignore[return-value]
         if not move.changed:
             return DecideReply(status=current.status, snoozed_until=row["snoozed_until"])
-        await uow.repo.change(row["recommendation_id"], status=int(move.to),
-                              snoozed_until=move.snoozed_until, decided_by=request.user_id,
-                              decided_at=now, updated_at=now)
+        await uow.repo.change(
+            row["recommendation_id"],
+            status=int(move.to),
+            snoozed_until=move.snoozed_until,
+            decided_by=request.user_id,
+            decided_at=now,
+            updated_at=now,
+        )
         await uow.repo.add_decision(
-            decision_id=uuid4(), recommendation_id=row["recommendation_id"],
-            team_id=row["team_id"], decision=request.decision.value, from_status=int(current),
-            to_status=int(move.to), user_id=request.user_id, reason=request.reason,
-            snoozed_until=move.snoozed_until, decided_at=now)
-        await uow.emit(RECOMMENDATION_DECIDED, RecommendationDecided(
-            team_id=row["team_id"], recommendation_id=row["recommendation_id"],
-            aws_account_id=row["aws_account_id"], status=move.to.status,
-            decision=request.decision, decided_by=request.user_id, reason=request.reason,
-            snoozed_until=move.snoozed_until))
-        await _audit(uow, row, request.user_id, f"recommendation.{move.to.status.value}", {
-            "from": current.status.value, "reason": request.reason,
-            "snoozed_until": move.snoozed_until.isoformat() if move.snoozed_until else None,
-            "estimated_monthly_savings": str(to_cents(row["estimated_monthly_savings"]))})
+            decision_id=uuid4(),
+            recommendation_id=row["recommendation_id"],
+            team_id=row["team_id"],
+            decision=request.decision.value,
+            from_status=int(current),
+            to_status=int(move.to),
+            user_id=request.user_id,
+            reason=request.reason,
+            snoozed_until=move.snoozed_until,
+            decided_at=now,
+        )
+        await uow.emit(
+            RECOMMENDATION_DECIDED,
+            RecommendationDecided(
+                team_id=row["team_id"],
+                recommendation_id=row["recommendation_id"],
+                aws_account_id=row["aws_account_id"],
+                status=move.to.status,
+                decision=request.decision,
+                decided_by=request.user_id,
+                reason=request.reason,
+                snoozed_until=move.snoozed_until,
+            ),
+        )
+        await _audit(
+            uow,
+            row,
+            request.user_id,
+            f"recommendation.{move.to.status.value}",
+            {
+                "from": current.status.value,
+                "reason": request.reason,
+                "snoozed_until": move.snoozed_until.isoformat() if move.snoozed_until else None,
+                "estimated_monthly_savings": str(to_cents(row["estimated_monthly_savings"])),
+            },
+        )
         await uow.commit()
     return DecideReply(status=move.to.status, snoozed_until=move.snoozed_until)
 
 
 # -- listing ----------------------------------------------------------------------------------
-async def list_recommendations(request: RecommendationsRequest,
-                               uow: RecommendationUnitOfWork) -> RecommendationsReply:
+async def list_recommendations(
+    request: RecommendationsRequest, uow: RecommendationUnitOfWork
+) -> RecommendationsReply:
     status = RecommendationState.of(request.status) if request.status is not None else None
     async with uow:
         rows = await uow.repo.listing(request.team_id, status, request.limit)
@@ -325,14 +482,23 @@ async def list_recommendations(request: RecommendationsRequest,
 
 def summary(row: dict[str, Any]) -> RecommendationSummary:
     return RecommendationSummary(
-        recommendation_id=row["recommendation_id"], aws_account_id=row["aws_account_id"],
-        resource_id=row["resource_id"], rec_type=row["type"], title=row["title"],
+        recommendation_id=row["recommendation_id"],
+        aws_account_id=row["aws_account_id"],
+        resource_id=row["resource_id"],
+        rec_type=row["type"],
+        title=row["title"],
         description=row["description"],
         estimated_monthly_savings=to_cents(row["estimated_monthly_savings"]),
-        confidence=row["confidence_score"], status=RecommendationState(row["status"]).status,
-        created_at=row["created_at"], resource_type=row["resource_type"], action=row["action"],
-        region=row["region"], text_source=row["text_source"],
-        snoozed_until=row["snoozed_until"], updated_at=row["updated_at"])
+        confidence=row["confidence_score"],
+        status=RecommendationState(row["status"]).status,
+        created_at=row["created_at"],
+        resource_type=row["resource_type"],
+        action=row["action"],
+        region=row["region"],
+        text_source=row["text_source"],
+        snoozed_until=row["snoozed_until"],
+        updated_at=row["updated_at"],
+    )
 
 
 async def verify_approved(deps: RecommendationDeps) -> int:
@@ -344,6 +510,11 @@ async def verify_approved(deps: RecommendationDeps) -> int:
         reply = await refresh(RefreshRequest(team_id=team_id), deps)
         implemented += reply.implemented
         if not reply.ok:
-            log.warning("verification refresh failed", extra={
-                "team_id": str(team_id), "error": reply.error.message if reply.error else None})
+            log.warning(
+                "verification refresh failed",
+                extra={
+                    "team_id": str(team_id),
+                    "error": reply.error.message if reply.error else None,
+                },
+            )
     return implemented

@@ -43,22 +43,31 @@ class StaticAccountDirectory:
     """Accounts listed in INGEST_INVENTORY_ACCOUNTS (single-account installs, demos, tests)."""
 
     def __init__(self, settings: InventorySettings) -> None:
-        raw = settings.inventory_accounts.get_secret_value() if settings.inventory_accounts else "[]"
+        raw = (
+            settings.inventory_accounts.get_secret_value() if settings.inventory_accounts else "[]"
+        )
         entries = json.loads(raw or "[]")
         self._accounts = []
         for entry in entries:
             if entry.get("external_id"):
                 register_secret(entry["external_id"])
-            self._accounts.append(AccountAccess(
-                team_id=UUID(entry["team_id"]), account_id=UUID(entry["account_id"]),
-                aws_account_id=str(entry["aws_account_id"]),
-                regions=tuple(entry.get("regions") or settings.regions),
-                role_arn=entry.get("role_arn"), external_id=entry.get("external_id"),
-            ))
+            self._accounts.append(
+                AccountAccess(
+                    team_id=UUID(entry["team_id"]),
+                    account_id=UUID(entry["account_id"]),
+                    aws_account_id=str(entry["aws_account_id"]),
+                    regions=tuple(entry.get("regions") or settings.regions),
+                    role_arn=entry.get("role_arn"),
+                    external_id=entry.get("external_id"),
+                )
+            )
 
     async def accounts(self, team_id: UUID, account_id: UUID | None) -> list[AccountAccess]:
-        return [a for a in self._accounts
-                if a.team_id == team_id and (account_id is None or a.account_id == account_id)]
+        return [
+            a
+            for a in self._accounts
+            if a.team_id == team_id and (account_id is None or a.account_id == account_id)
+        ]
 
 
 class ConnectedAccountDirectory:
@@ -70,11 +79,18 @@ class ConnectedAccountDirectory:
 
     async def accounts(self, team_id: UUID, account_id: UUID | None) -> list[AccountAccess]:
         query = (
-            select(aws_accounts.c.account_id, aws_accounts.c.aws_account_id,
-                   aws_accounts.c.role_arn, team_settings.c.external_id)
+            select(
+                aws_accounts.c.account_id,
+                aws_accounts.c.aws_account_id,
+                aws_accounts.c.role_arn,
+                team_settings.c.external_id,
+            )
             .join(team_settings, team_settings.c.team_id == aws_accounts.c.team_id, isouter=True)
-            .where(aws_accounts.c.team_id == team_id, aws_accounts.c.role_arn.is_not(None),
-                   aws_accounts.c.status != "disconnected")
+            .where(
+                aws_accounts.c.team_id == team_id,
+                aws_accounts.c.role_arn.is_not(None),
+                aws_accounts.c.status != "disconnected",
+            )
             .order_by(aws_accounts.c.aws_account_id)
         )
         if account_id is not None:
@@ -85,9 +101,16 @@ class ConnectedAccountDirectory:
         for row in rows:
             if row.external_id:
                 register_secret(row.external_id)
-            found.append(AccountAccess(team_id=team_id, account_id=row.account_id,
-                                       aws_account_id=row.aws_account_id, regions=self._regions,
-                                       role_arn=row.role_arn, external_id=row.external_id))
+            found.append(
+                AccountAccess(
+                    team_id=team_id,
+                    account_id=row.account_id,
+                    aws_account_id=row.aws_account_id,
+                    regions=self._regions,
+                    role_arn=row.role_arn,
+                    external_id=row.external_id,
+                )
+            )
         return found
 
 
@@ -121,20 +144,29 @@ def open_session(access: AccountAccess, endpoint_url: str | None) -> boto3.Sessi
     base = new_session()
     if not access.role_arn:
         return base
-    kwargs = {"RoleArn": access.role_arn, "RoleSessionName": ROLE_SESSION_NAME,
-              "DurationSeconds": ROLE_SESSION_SECONDS}
+    kwargs = {
+        "RoleArn": access.role_arn,
+        "RoleSessionName": ROLE_SESSION_NAME,
+        "DurationSeconds": ROLE_SESSION_SECONDS,
+    }
     if access.external_id:
         kwargs["ExternalId"] = access.external_id
     try:
-        sts = base.client("sts", region_name=access.regions[0] if access.regions else "us-east-1",
-                          endpoint_url=endpoint_url)
+        sts = base.client(
+            "sts",
+            region_name=access.regions[0] if access.regions else "us-east-1",
+            endpoint_url=endpoint_url,
+        )
         credentials = sts.assume_role(**kwargs)["Credentials"]
     except (ClientError, BotoCoreError) as exc:
         raise AccessDenied(
             f"could not assume {access.role_arn} ({type(exc).__name__}); check the role still "
-            "exists and trusts CloudAudit with this team's ExternalId") from None
+            "exists and trusts CloudAudit with this team's ExternalId"
+        ) from None
     register_secret(credentials["SecretAccessKey"])
     register_secret(credentials["SessionToken"])
-    return new_session(aws_access_key_id=credentials["AccessKeyId"],
-                       aws_secret_access_key=credentials["SecretAccessKey"],
-                       aws_session_token=credentials["SessionToken"])
+    return new_session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )

@@ -16,11 +16,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 def _rows(inv: AccountInventory) -> Iterable[tuple[str, str, str, dict[str, Any]]]:
     for instance in inv.instances:
-        yield instance.instance_id, "ec2_instance", instance.region, instance.model_dump(mode="json")
+        yield (
+            instance.instance_id,
+            "ec2_instance",
+            instance.region,
+            instance.model_dump(mode="json"),
+        )
     for volume in inv.volumes:
         yield volume.volume_id, "ebs_volume", volume.region, volume.model_dump(mode="json")
     for snapshot in inv.snapshots:
-        yield snapshot.snapshot_id, "ebs_snapshot", snapshot.region, snapshot.model_dump(mode="json")
+        yield (
+            snapshot.snapshot_id,
+            "ebs_snapshot",
+            snapshot.region,
+            snapshot.model_dump(mode="json"),
+        )
     for address in inv.addresses:
         yield address.allocation_id, "elastic_ip", address.region, address.model_dump(mode="json")
 
@@ -36,26 +46,52 @@ class InventoryRepository:
         for resource_id, resource_type, region, facts in _rows(inv):
             seen.append(resource_id)
             statement = pg_insert(inventory_resources).values(
-                account_id=inv.account_id, resource_id=resource_id, team_id=team_id,
-                aws_account_id=inv.aws_account_id, resource_type=resource_type, region=region,
-                facts=facts, first_seen_at=now, last_seen_at=now, gone_at=None)
-            await self.session.execute(statement.on_conflict_do_update(
-                index_elements=["account_id", "resource_id"],
-                set_={"facts": statement.excluded.facts, "last_seen_at": now, "gone_at": None,
-                      "region": region}))
+                account_id=inv.account_id,
+                resource_id=resource_id,
+                team_id=team_id,
+                aws_account_id=inv.aws_account_id,
+                resource_type=resource_type,
+                region=region,
+                facts=facts,
+                first_seen_at=now,
+                last_seen_at=now,
+                gone_at=None,
+            )
+            await self.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["account_id", "resource_id"],
+                    set_={
+                        "facts": statement.excluded.facts,
+                        "last_seen_at": now,
+                        "gone_at": None,
+                        "region": region,
+                    },
+                )
+            )
         if inv.complete:
             await self._mark_gone(inv.account_id, seen, now)
-        await self.session.execute(insert(inventory_runs).values(
-            run_id=uuid4(), account_id=inv.account_id, team_id=team_id, collected_at=now,
-            complete=inv.complete,
-            counts={"instances": len(inv.instances), "volumes": len(inv.volumes),
-                    "snapshots": len(inv.snapshots), "addresses": len(inv.addresses),
-                    "findings": len(inv.findings)},
-            problems=inv.problems))
+        await self.session.execute(
+            insert(inventory_runs).values(
+                run_id=uuid4(),
+                account_id=inv.account_id,
+                team_id=team_id,
+                collected_at=now,
+                complete=inv.complete,
+                counts={
+                    "instances": len(inv.instances),
+                    "volumes": len(inv.volumes),
+                    "snapshots": len(inv.snapshots),
+                    "addresses": len(inv.addresses),
+                    "findings": len(inv.findings),
+                },
+                problems=inv.problems,
+            )
+        )
 
     async def _mark_gone(self, account_id: UUID, seen: list[str], now: datetime) -> None:
-        condition = and_(inventory_resources.c.account_id == account_id,
-                         inventory_resources.c.gone_at.is_(None))
+        condition = and_(
+            inventory_resources.c.account_id == account_id, inventory_resources.c.gone_at.is_(None)
+        )
         if seen:
             condition = and_(condition, inventory_resources.c.resource_id.not_in(seen))
         await self.session.execute(update(inventory_resources).where(condition).values(gone_at=now))

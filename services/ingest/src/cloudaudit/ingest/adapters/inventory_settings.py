@@ -28,9 +28,11 @@ class InventorySettings(CommonSettings):
         ),
     )
     inventory_aws_timeout_s: float = Field(
-        default=20.0, validation_alias="INGEST_INVENTORY_AWS_TIMEOUT_S", gt=0)
+        default=20.0, validation_alias="INGEST_INVENTORY_AWS_TIMEOUT_S", gt=0
+    )
     inventory_aws_max_attempts: int = Field(
-        default=5, validation_alias="INGEST_INVENTORY_AWS_MAX_ATTEMPTS", ge=1, le=20)
+        default=5, validation_alias="INGEST_INVENTORY_AWS_MAX_ATTEMPTS", ge=1, le=20
+    )
     inventory_findings: bool = Field(
         default=True,
         validation_alias="INGEST_INVENTORY_FINDINGS",

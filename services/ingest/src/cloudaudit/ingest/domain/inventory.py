@@ -48,27 +48,41 @@ def _pct(value: Decimal) -> Decimal:
 def summarise_usage(series: InstanceSeries, window_days: int) -> UsageSummary:
     """Per-day statistics and the window's p95 of hourly CPU averages."""
     days: dict[date, dict[str, list[Decimal]]] = defaultdict(lambda: defaultdict(list))
-    for points, key in ((series.cpu_average, "cpu"), (series.cpu_maximum, "max"),
-                        (series.network_in, "in"), (series.network_out, "out")):
+    for points, key in (
+        (series.cpu_average, "cpu"),
+        (series.cpu_maximum, "max"),
+        (series.network_in, "in"),
+        (series.network_out, "out"),
+    ):
         for ts, value in points.items():
             days[ts.astimezone(UTC).date()][key].append(_dec(value))
     daily = []
     for day in sorted(days):
         values = days[day]
-        daily.append(DailyUsage(
-            day=day,
-            cpu_average_percent=_pct(sum(values["cpu"]) / len(values["cpu"])) if values["cpu"] else None,
-            cpu_max_percent=_pct(max(values["max"])) if values["max"] else None,
-            network_in_bytes=sum(values["in"], Decimal(0)).quantize(BYTES_QUANTUM) if values["in"] else None,
-            network_out_bytes=sum(values["out"], Decimal(0)).quantize(BYTES_QUANTUM) if values["out"] else None,
-        ))
+        daily.append(
+            DailyUsage(
+                day=day,
+                cpu_average_percent=_pct(sum(values["cpu"]) / len(values["cpu"]))
+                if values["cpu"]
+                else None,
+                cpu_max_percent=_pct(max(values["max"])) if values["max"] else None,
+                network_in_bytes=sum(values["in"], Decimal(0)).quantize(BYTES_QUANTUM)
+                if values["in"]
+                else None,
+                network_out_bytes=sum(values["out"], Decimal(0)).quantize(BYTES_QUANTUM)
+                if values["out"]
+                else None,
+            )
+        )
     hourly = [_dec(v) for v in series.cpu_average.values()]
     with_cpu = [d for d in daily if d.cpu_average_percent is not None]
     network = None
     network_hours = set(series.network_in) | set(series.network_out)
     if network_hours:
-        total = sum((_dec(v) for v in (*series.network_in.values(), *series.network_out.values())),
-                    Decimal(0))
+        total = sum(
+            (_dec(v) for v in (*series.network_in.values(), *series.network_out.values())),
+            Decimal(0),
+        )
         network = (total * 24 / len(network_hours)).quantize(BYTES_QUANTUM)
     maxima = [_dec(v) for v in series.cpu_maximum.values()]
     return UsageSummary(

@@ -31,21 +31,27 @@ def register(runtime: ServiceRuntime) -> None:
     settings = _settings(runtime)
 
     def reader(session: boto3.Session) -> AwsInventoryReader:
-        return AwsInventoryReader(session, settings.aws_endpoint_url,
-                                  settings.inventory_aws_timeout_s,
-                                  settings.inventory_aws_max_attempts)
+        return AwsInventoryReader(
+            session,
+            settings.aws_endpoint_url,
+            settings.inventory_aws_timeout_s,
+            settings.inventory_aws_max_attempts,
+        )
 
     deps = InventoryDeps(
-        directory=CombinedDirectory(ConnectedAccountDirectory(runtime.sessions, settings.regions),
-                                    StaticAccountDirectory(settings)),
+        directory=CombinedDirectory(
+            ConnectedAccountDirectory(runtime.sessions, settings.regions),
+            StaticAccountDirectory(settings),
+        ),
         open_session=functools.partial(open_session, endpoint_url=settings.aws_endpoint_url),
         reader=reader,
         uow=lambda: UnitOfWork(runtime.sessions, outbox, runtime.publish_outboxed),
         findings=settings.inventory_findings,
     )
 
-    @runtime.broker.subscriber(runtime.names.subject(RPC_INVENTORY), queue="ingest",
-                               title="ingest.inventory")
+    @runtime.broker.subscriber(
+        runtime.names.subject(RPC_INVENTORY), queue="ingest", title="ingest.inventory"
+    )
     async def on_inventory(request: InventoryRequest) -> InventoryReply:
         """Resources of a team's AWS accounts with their utilisation, for recommendations."""
         return await collect_inventory(request, deps)

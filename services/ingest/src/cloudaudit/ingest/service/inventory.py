@@ -36,8 +36,9 @@ class InventoryDeps:
     findings: bool = True
 
 
-def read_account(access: AccountAccess, deps: InventoryDeps, metric_days: int,
-                 now: datetime) -> AccountInventory:
+def read_account(
+    access: AccountAccess, deps: InventoryDeps, metric_days: int, now: datetime
+) -> AccountInventory:
     """Every region of one account (blocking: runs in a worker thread)."""
     problems: list[str] = []
     complete = True
@@ -46,9 +47,14 @@ def read_account(access: AccountAccess, deps: InventoryDeps, metric_days: int,
     try:
         reader = deps.reader(deps.open_session(access))
     except AccessDenied as exc:
-        return AccountInventory(account_id=access.account_id, aws_account_id=access.aws_account_id,
-                                collected_at=now, regions=list(access.regions), complete=False,
-                                problems=[str(exc)])
+        return AccountInventory(
+            account_id=access.account_id,
+            aws_account_id=access.aws_account_id,
+            collected_at=now,
+            regions=list(access.regions),
+            complete=False,
+            problems=[str(exc)],
+        )
     for region in access.regions:
         part = reader.region(region, metric_days, now)
         complete = complete and part.complete
@@ -65,10 +71,19 @@ def read_account(access: AccountAccess, deps: InventoryDeps, metric_days: int,
         findings, finding_problems = reader.findings(access.regions)
         problems.extend(finding_problems)
     return AccountInventory(
-        account_id=access.account_id, aws_account_id=access.aws_account_id, collected_at=now,
-        regions=list(access.regions), complete=complete, instances=instances, volumes=volumes,
-        addresses=addresses, snapshots=snapshots, reserved=reserved, findings=findings,
-        problems=problems)
+        account_id=access.account_id,
+        aws_account_id=access.aws_account_id,
+        collected_at=now,
+        regions=list(access.regions),
+        complete=complete,
+        instances=instances,
+        volumes=volumes,
+        addresses=addresses,
+        snapshots=snapshots,
+        reserved=reserved,
+        findings=findings,
+        problems=problems,
+    )
 
 
 async def collect_inventory(request: InventoryRequest, deps: InventoryDeps) -> InventoryReply:
@@ -76,21 +91,32 @@ async def collect_inventory(request: InventoryRequest, deps: InventoryDeps) -> I
     accounts = await deps.directory.accounts(request.team_id, request.account_id)
     if request.account_id is not None and not accounts:
         return InventoryReply.failure(  # type: ignore[return-value]
-            "not_found", "no such account in this team; connect it first (`cloudaudit accounts`)")
+            "not_found", "no such account in this team; connect it first (`cloudaudit accounts`)"
+        )
     now = utcnow().replace(microsecond=0)
     started = time.perf_counter()
-    inventories = await asyncio.gather(*(
-        asyncio.to_thread(read_account, access, deps, request.metric_days, now)
-        for access in accounts))
+    inventories = await asyncio.gather(
+        *(
+            asyncio.to_thread(read_account, access, deps, request.metric_days, now)
+            for access in accounts
+        )
+    )
     uow = deps.uow()
     async with uow:
         repo = InventoryRepository(uow.session)
         for inventory in inventories:
             await repo.record(request.team_id, inventory)
         await uow.commit()
-    log.info("inventory collected", extra={
-        "team_id": str(request.team_id), "accounts": len(inventories),
-        "resources": sum(len(i.instances) + len(i.volumes) + len(i.snapshots) + len(i.addresses)
-                         for i in inventories),
-        "duration_ms": round((time.perf_counter() - started) * 1000)})
+    log.info(
+        "inventory collected",
+        extra={
+            "team_id": str(request.team_id),
+            "accounts": len(inventories),
+            "resources": sum(
+                len(i.instances) + len(i.volumes) + len(i.snapshots) + len(i.addresses)
+                for i in inventories
+            ),
+            "duration_ms": round((time.perf_counter() - started) * 1000),
+        },
+    )
     return InventoryReply(accounts=list(inventories))

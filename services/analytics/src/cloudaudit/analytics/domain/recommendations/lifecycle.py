@@ -40,8 +40,12 @@ class RecommendationState(IntEnum):
 
 
 # One recommendation per (resource, type) among these: a dismissed one is not re-created.
-ACTIVE_STATES = (RecommendationState.OPEN, RecommendationState.APPROVED,
-                 RecommendationState.DISMISSED, RecommendationState.SNOOZED)
+ACTIVE_STATES = (
+    RecommendationState.OPEN,
+    RecommendationState.APPROVED,
+    RecommendationState.DISMISSED,
+    RecommendationState.SNOOZED,
+)
 
 DECISION_ACTIONS: dict[Decision, Action] = {
     Decision.APPROVE: Action.APPROVE_RECOMMENDATION,
@@ -59,8 +63,12 @@ _TRANSITIONS: dict[Decision, tuple[frozenset[RecommendationState], Recommendatio
     Decision.REOPEN: (frozenset({_S.DISMISSED, _S.SNOOZED, _S.APPROVED}), _S.OPEN),
 }
 
-_VERBS = {Decision.APPROVE: "approve", Decision.DISMISS: "dismiss", Decision.SNOOZE: "snooze",
-          Decision.REOPEN: "reopen"}
+_VERBS = {
+    Decision.APPROVE: "approve",
+    Decision.DISMISS: "dismiss",
+    Decision.SNOOZE: "snooze",
+    Decision.REOPEN: "reopen",
+}
 
 
 class TransitionNotAllowed(Exception):
@@ -80,17 +88,26 @@ class Transition:
     changed: bool
 
 
-def decide(current: RecommendationState, decision: Decision, today: date,
-           snooze_days: int | None = None, snoozed_until: date | None = None) -> Transition:
+def decide(
+    current: RecommendationState,
+    decision: Decision,
+    today: date,
+    snooze_days: int | None = None,
+    snoozed_until: date | None = None,
+) -> Transition:
     """Where a decision takes a recommendation; repeating the same decision changes nothing."""
     allowed, target = _TRANSITIONS[decision]
     if current is target and decision is not Decision.SNOOZE:
         return Transition(current, snoozed_until, changed=False)
     if current not in allowed:
         raise TransitionNotAllowed(
-            f"cannot {_VERBS[decision]} a recommendation that is {current.status.value}")
-    until = today + timedelta(days=snooze_days or DEFAULT_SNOOZE_DAYS) \
-        if decision is Decision.SNOOZE else None
+            f"cannot {_VERBS[decision]} a recommendation that is {current.status.value}"
+        )
+    until = (
+        today + timedelta(days=snooze_days or DEFAULT_SNOOZE_DAYS)
+        if decision is Decision.SNOOZE
+        else None
+    )
     if decision is Decision.SNOOZE and until == snoozed_until:
         return Transition(current, snoozed_until, changed=False)
     return Transition(target, until, changed=True)
@@ -113,15 +130,20 @@ class Outcome:
 def resource_present(rec_type: RecType, resource_id: str, inv: AccountInventory) -> bool:
     if rec_type is RecType.SAVINGS_PLAN:
         return True
-    ids = {i.instance_id for i in inv.instances} | {v.volume_id for v in inv.volumes} \
-        | {s.snapshot_id for s in inv.snapshots} | {a.allocation_id for a in inv.addresses}
+    ids = (
+        {i.instance_id for i in inv.instances}
+        | {v.volume_id for v in inv.volumes}
+        | {s.snapshot_id for s in inv.snapshots}
+        | {a.allocation_id for a in inv.addresses}
+    )
     if rec_type is RecType.AWS_FINDING:
         ids |= {f.resource_id for f in inv.findings}
     return resource_id in ids
 
 
-def current_monthly_cost(rec_type: RecType, resource_id: str, inv: AccountInventory,
-                         prices: PriceTable) -> Decimal | None:
+def current_monthly_cost(
+    rec_type: RecType, resource_id: str, inv: AccountInventory, prices: PriceTable
+) -> Decimal | None:
     """What the targeted resource costs now (None when the inventory cannot tell)."""
     try:
         if rec_type in (RecType.IDLE_EC2, RecType.OVERPROVISIONED_EC2, RecType.PREVIOUS_GENERATION):
@@ -134,18 +156,36 @@ def current_monthly_cost(rec_type: RecType, resource_id: str, inv: AccountInvent
         if rec_type is RecType.STOPPED_INSTANCE_EBS:
             instance = next((i for i in inv.instances if i.instance_id == resource_id), None)
             wanted = set(instance.volume_ids) if instance else set()
-            return sum((prices.volume_monthly(v.region, v.volume_type, v.size_gib, v.iops,
-                                              v.throughput_mibps)
-                        for v in inv.volumes if v.volume_id in wanted), Decimal(0))
+            return sum(
+                (
+                    prices.volume_monthly(
+                        v.region, v.volume_type, v.size_gib, v.iops, v.throughput_mibps
+                    )
+                    for v in inv.volumes
+                    if v.volume_id in wanted
+                ),
+                Decimal(0),
+            )
         if rec_type in (RecType.UNATTACHED_EBS, RecType.GP2_TO_GP3):
             volume = next((v for v in inv.volumes if v.volume_id == resource_id), None)
-            return Decimal(0) if volume is None else prices.volume_monthly(
-                volume.region, volume.volume_type, volume.size_gib, volume.iops,
-                volume.throughput_mibps)
+            return (
+                Decimal(0)
+                if volume is None
+                else prices.volume_monthly(
+                    volume.region,
+                    volume.volume_type,
+                    volume.size_gib,
+                    volume.iops,
+                    volume.throughput_mibps,
+                )
+            )
         if rec_type is RecType.OLD_SNAPSHOT:
             snapshot = next((s for s in inv.snapshots if s.snapshot_id == resource_id), None)
-            return Decimal(0) if snapshot is None else prices.snapshot_monthly(
-                snapshot.region, snapshot.size_gib)
+            return (
+                Decimal(0)
+                if snapshot is None
+                else prices.snapshot_monthly(snapshot.region, snapshot.size_gib)
+            )
         if rec_type is RecType.IDLE_EIP:
             present = any(a.allocation_id == resource_id for a in inv.addresses)
             return monthly(prices.public_ipv4_hourly) if present else Decimal(0)
@@ -154,9 +194,17 @@ def current_monthly_cost(rec_type: RecType, resource_id: str, inv: AccountInvent
     return None
 
 
-def reconcile(state: RecommendationState, rec_type: RecType, resource_id: str,
-              baseline_monthly_cost: Decimal, snoozed_until: date | None, still_applies: bool,
-              inv: AccountInventory, prices: PriceTable, today: date) -> Outcome:
+def reconcile(
+    state: RecommendationState,
+    rec_type: RecType,
+    resource_id: str,
+    baseline_monthly_cost: Decimal,
+    snoozed_until: date | None,
+    still_applies: bool,
+    inv: AccountInventory,
+    prices: PriceTable,
+    today: date,
+) -> Outcome:
     """The next step for an existing recommendation, given a fresh inventory of its account."""
     if state in (_S.IMPLEMENTED, _S.EXPIRED):
         return Outcome("keep")
@@ -167,8 +215,9 @@ def reconcile(state: RecommendationState, rec_type: RecType, resource_id: str,
             return Outcome("implement", savings(baseline_monthly_cost), Evidence.RESOURCE_DELETED)
         cost = current_monthly_cost(rec_type, resource_id, inv, prices)
         if cost is not None and cost < baseline_monthly_cost:
-            return Outcome("implement", savings(baseline_monthly_cost - cost),
-                           Evidence.CONFIGURATION_CHANGED)
+            return Outcome(
+                "implement", savings(baseline_monthly_cost - cost), Evidence.CONFIGURATION_CHANGED
+            )
         if still_applies:
             return Outcome("refresh")
         return Outcome("keep") if cost is None else Outcome("expire")

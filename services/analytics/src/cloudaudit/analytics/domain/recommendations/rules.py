@@ -46,12 +46,33 @@ SAVINGS_PLAN_MIN_MONTHLY = Decimal(50)
 GP2_THROUGHPUT_LARGE_MIBPS = 250
 GP2_THROUGHPUT_LARGE_FROM_GIB = 170
 
-SIZES = ("nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "3xlarge", "4xlarge",
-         "6xlarge", "8xlarge", "9xlarge", "12xlarge", "16xlarge", "18xlarge", "24xlarge")
+SIZES = (
+    "nano",
+    "micro",
+    "small",
+    "medium",
+    "large",
+    "xlarge",
+    "2xlarge",
+    "3xlarge",
+    "4xlarge",
+    "6xlarge",
+    "8xlarge",
+    "9xlarge",
+    "12xlarge",
+    "16xlarge",
+    "18xlarge",
+    "24xlarge",
+)
 # Previous-generation family -> (current generation x86, Graviton), same size.
 PREVIOUS_GENERATION = {
-    "t2": ("t3", "t4g"), "m4": ("m6i", "m6g"), "m3": ("m6i", "m6g"), "c4": ("c6i", "c6g"),
-    "c3": ("c6i", "c6g"), "r4": ("r6i", "r6g"), "r3": ("r6i", "r6g"),
+    "t2": ("t3", "t4g"),
+    "m4": ("m6i", "m6g"),
+    "m3": ("m6i", "m6g"),
+    "c4": ("c6i", "c6g"),
+    "c3": ("c6i", "c6g"),
+    "r4": ("r6i", "r6g"),
+    "r3": ("r6i", "r6g"),
 }
 
 
@@ -81,8 +102,11 @@ def _rate(hourly: Decimal) -> str:
 
 def _priced_instance(instance: InstanceFacts) -> bool:
     """The table holds Linux on-demand rates only; other instances get no price-based rule."""
-    return instance.platform == "linux" and instance.lifecycle == "on-demand" \
+    return (
+        instance.platform == "linux"
+        and instance.lifecycle == "on-demand"
         and instance.tenancy == "default"
+    )
 
 
 def _completeness(instance: InstanceFacts) -> Decimal:
@@ -95,9 +119,11 @@ def _completeness(instance: InstanceFacts) -> Decimal:
 def _is_idle(instance: InstanceFacts) -> bool:
     usage = instance.usage
     return (
-        instance.state == "running" and usage is not None
+        instance.state == "running"
+        and usage is not None
         and usage.days_with_data >= MIN_SIGNAL_DAYS
-        and usage.cpu_p95_percent is not None and usage.cpu_p95_percent < IDLE_CPU_P95_PERCENT
+        and usage.cpu_p95_percent is not None
+        and usage.cpu_p95_percent < IDLE_CPU_P95_PERCENT
         and usage.network_bytes_per_day is not None
         and usage.network_bytes_per_day <= IDLE_NETWORK_BYTES_PER_DAY
     )
@@ -113,7 +139,11 @@ def _usage_facts(instance: InstanceFacts) -> list[Fact]:
     if usage.cpu_max_percent is not None:
         facts.append(Fact("CPU maximum", pct(usage.cpu_max_percent)))
     if usage.network_bytes_per_day is not None:
-        facts.append(Fact("Network in+out per day", f"{number(usage.network_bytes_per_day / 1_000_000, 2)} MB"))
+        facts.append(
+            Fact(
+                "Network in+out per day", f"{number(usage.network_bytes_per_day / 1_000_000, 2)} MB"
+            )
+        )
     return facts
 
 
@@ -129,28 +159,48 @@ def idle_instances(inv: AccountInventory, prices: PriceTable, now: datetime) -> 
         usage = instance.usage
         assert usage is not None and usage.cpu_p95_percent is not None
         cost = monthly(hourly)
-        strength = Decimal("0.6") + Decimal("0.4") * (1 - usage.cpu_p95_percent / IDLE_CPU_P95_PERCENT)
+        strength = Decimal("0.6") + Decimal("0.4") * (
+            1 - usage.cpu_p95_percent / IDLE_CPU_P95_PERCENT
+        )
         yield Candidate(
-            RecType.IDLE_EC2, instance.instance_id, "ec2_instance", instance.region,
+            RecType.IDLE_EC2,
+            instance.instance_id,
+            "ec2_instance",
+            instance.region,
             "Stop the instance (or terminate it if nobody needs it)",
-            savings(cost), confidence(_completeness(instance) * strength), savings(cost),
-            (Fact("Instance type", instance.instance_type), Fact("State", instance.state),
-             *_usage_facts(instance), Fact("On-demand rate", _rate(hourly)),
-             Fact("Hours per month", str(HOURS_PER_MONTH)),
-             Fact("Monthly compute cost", usd(cost)), Fact("Estimated monthly savings", usd(cost))),
-            ("Attached EBS volumes keep costing while the instance is stopped",
-             "Something may use it rarely (monthly jobs, failover); check with its owner"),
+            savings(cost),
+            confidence(_completeness(instance) * strength),
+            savings(cost),
+            (
+                Fact("Instance type", instance.instance_type),
+                Fact("State", instance.state),
+                *_usage_facts(instance),
+                Fact("On-demand rate", _rate(hourly)),
+                Fact("Hours per month", str(HOURS_PER_MONTH)),
+                Fact("Monthly compute cost", usd(cost)),
+                Fact("Estimated monthly savings", usd(cost)),
+            ),
+            (
+                "Attached EBS volumes keep costing while the instance is stopped",
+                "Something may use it rarely (monthly jobs, failover); check with its owner",
+            ),
         )
 
 
-def overprovisioned_instances(inv: AccountInventory, prices: PriceTable,
-                              now: datetime) -> Iterable[Candidate]:
+def overprovisioned_instances(
+    inv: AccountInventory, prices: PriceTable, now: datetime
+) -> Iterable[Candidate]:
     for instance in inv.instances:
         usage = instance.usage
-        if (instance.state != "running" or usage is None or _is_idle(instance)
-                or not _priced_instance(instance) or usage.days_with_data < MIN_SIGNAL_DAYS
-                or usage.cpu_p95_percent is None
-                or usage.cpu_p95_percent >= OVERPROVISIONED_CPU_P95_PERCENT):
+        if (
+            instance.state != "running"
+            or usage is None
+            or _is_idle(instance)
+            or not _priced_instance(instance)
+            or usage.days_with_data < MIN_SIGNAL_DAYS
+            or usage.cpu_p95_percent is None
+            or usage.cpu_p95_percent >= OVERPROVISIONED_CPU_P95_PERCENT
+        ):
             continue
         smaller = one_size_down(instance.instance_type, prices, instance.region)
         if smaller is None:
@@ -159,30 +209,47 @@ def overprovisioned_instances(inv: AccountInventory, prices: PriceTable,
         target = prices.instance_hourly(instance.region, smaller)
         saved = monthly(current - target)
         strength = Decimal("0.5") + Decimal("0.4") * (
-            1 - usage.cpu_p95_percent / OVERPROVISIONED_CPU_P95_PERCENT)
+            1 - usage.cpu_p95_percent / OVERPROVISIONED_CPU_P95_PERCENT
+        )
         if usage.cpu_max_percent is not None and usage.cpu_max_percent > 80:
             strength *= Decimal("0.8")
         yield Candidate(
-            RecType.OVERPROVISIONED_EC2, instance.instance_id, "ec2_instance", instance.region,
+            RecType.OVERPROVISIONED_EC2,
+            instance.instance_id,
+            "ec2_instance",
+            instance.region,
             f"Resize from {instance.instance_type} to {smaller}",
-            savings(saved), confidence(_completeness(instance) * strength), savings(monthly(current)),
-            (Fact("Instance type", instance.instance_type), Fact("Recommended type", smaller),
-             *_usage_facts(instance), Fact("Current on-demand rate", _rate(current)),
-             Fact("Recommended on-demand rate", _rate(target)),
-             Fact("Hours per month", str(HOURS_PER_MONTH)),
-             Fact("Estimated monthly savings", usd(saved))),
-            ("Half the vCPUs and memory: check memory use (not in CloudWatch by default)",
-             "Resizing needs a stop and start"),
+            savings(saved),
+            confidence(_completeness(instance) * strength),
+            savings(monthly(current)),
+            (
+                Fact("Instance type", instance.instance_type),
+                Fact("Recommended type", smaller),
+                *_usage_facts(instance),
+                Fact("Current on-demand rate", _rate(current)),
+                Fact("Recommended on-demand rate", _rate(target)),
+                Fact("Hours per month", str(HOURS_PER_MONTH)),
+                Fact("Estimated monthly savings", usd(saved)),
+            ),
+            (
+                "Half the vCPUs and memory: check memory use (not in CloudWatch by default)",
+                "Resizing needs a stop and start",
+            ),
             {"target_type": smaller},
         )
 
 
-def previous_generation(inv: AccountInventory, prices: PriceTable,
-                        now: datetime) -> Iterable[Candidate]:
+def previous_generation(
+    inv: AccountInventory, prices: PriceTable, now: datetime
+) -> Iterable[Candidate]:
     for instance in inv.instances:
         family, size = split_type(instance.instance_type)
-        if (instance.state != "running" or family not in PREVIOUS_GENERATION
-                or _is_idle(instance) or not _priced_instance(instance)):
+        if (
+            instance.state != "running"
+            or family not in PREVIOUS_GENERATION
+            or _is_idle(instance)
+            or not _priced_instance(instance)
+        ):
             continue
         current_family, graviton_family = PREVIOUS_GENERATION[family]
         target, graviton = f"{current_family}.{size}", f"{graviton_family}.{size}"
@@ -194,27 +261,39 @@ def previous_generation(inv: AccountInventory, prices: PriceTable,
         saved = monthly(current - target_rate)
         if saved <= 0:
             continue
-        facts = [Fact("Instance type", instance.instance_type), Fact("Current generation type", target),
-                 Fact("Current on-demand rate", _rate(current)),
-                 Fact("Current generation rate", _rate(target_rate)),
-                 Fact("Hours per month", str(HOURS_PER_MONTH)),
-                 Fact("Estimated monthly savings", usd(saved))]
+        facts = [
+            Fact("Instance type", instance.instance_type),
+            Fact("Current generation type", target),
+            Fact("Current on-demand rate", _rate(current)),
+            Fact("Current generation rate", _rate(target_rate)),
+            Fact("Hours per month", str(HOURS_PER_MONTH)),
+            Fact("Estimated monthly savings", usd(saved)),
+        ]
         if prices.has_instance(instance.region, graviton):
             graviton_saved = monthly(current - prices.instance_hourly(instance.region, graviton))
             facts.append(Fact("Graviton alternative", graviton))
             facts.append(Fact("Graviton monthly savings", usd(graviton_saved)))
         yield Candidate(
-            RecType.PREVIOUS_GENERATION, instance.instance_id, "ec2_instance", instance.region,
+            RecType.PREVIOUS_GENERATION,
+            instance.instance_id,
+            "ec2_instance",
+            instance.region,
             f"Move from {instance.instance_type} to {target}",
-            savings(saved), confidence(Decimal("0.8")), savings(monthly(current)), tuple(facts),
-            ("Needs a stop and start; check the AMI supports the newer family (ENA, NVMe)",
-             "Graviton is ARM: the software must have ARM builds"),
+            savings(saved),
+            confidence(Decimal("0.8")),
+            savings(monthly(current)),
+            tuple(facts),
+            (
+                "Needs a stop and start; check the AMI supports the newer family (ENA, NVMe)",
+                "Graviton is ARM: the software must have ARM builds",
+            ),
             {"target_type": target},
         )
 
 
-def stopped_instances_with_ebs(inv: AccountInventory, prices: PriceTable,
-                               now: datetime) -> Iterable[Candidate]:
+def stopped_instances_with_ebs(
+    inv: AccountInventory, prices: PriceTable, now: datetime
+) -> Iterable[Candidate]:
     volumes = {v.volume_id: v for v in inv.volumes}
     for instance in inv.instances:
         if instance.state != "stopped":
@@ -229,34 +308,55 @@ def stopped_instances_with_ebs(inv: AccountInventory, prices: PriceTable,
             continue
         if cost <= 0:
             continue
-        level = Decimal("0.5") if stopped_days is None else (
-            Decimal("0.8") if stopped_days >= 30 else Decimal("0.65"))
+        level = (
+            Decimal("0.5")
+            if stopped_days is None
+            else (Decimal("0.8") if stopped_days >= 30 else Decimal("0.65"))
+        )
         size = sum(v.size_gib for v in attached)
-        facts = [Fact("Instance type", instance.instance_type), Fact("State", "stopped"),
-                 Fact("Attached volumes", str(len(attached))), Fact("Total volume size", gib(size)),
-                 Fact("Monthly EBS cost while stopped", usd(cost)),
-                 Fact("Estimated monthly savings", usd(cost))]
+        facts = [
+            Fact("Instance type", instance.instance_type),
+            Fact("State", "stopped"),
+            Fact("Attached volumes", str(len(attached))),
+            Fact("Total volume size", gib(size)),
+            Fact("Monthly EBS cost while stopped", usd(cost)),
+            Fact("Estimated monthly savings", usd(cost)),
+        ]
         if stopped_days is not None:
             facts.insert(2, Fact("Days stopped", str(stopped_days)))
         yield Candidate(
-            RecType.STOPPED_INSTANCE_EBS, instance.instance_id, "ec2_instance", instance.region,
+            RecType.STOPPED_INSTANCE_EBS,
+            instance.instance_id,
+            "ec2_instance",
+            instance.region,
             "Snapshot the volumes and terminate the instance, or delete the volumes nobody needs",
-            savings(cost), confidence(level), savings(cost), tuple(facts),
-            ("A snapshot of the data keeps costing (less than the volumes)",
-             "Terminating is permanent: keep an AMI if the instance may come back"),
+            savings(cost),
+            confidence(level),
+            savings(cost),
+            tuple(facts),
+            (
+                "A snapshot of the data keeps costing (less than the volumes)",
+                "Terminating is permanent: keep an AMI if the instance may come back",
+            ),
         )
 
 
-def savings_plan_coverage(inv: AccountInventory, prices: PriceTable,
-                          now: datetime) -> Iterable[Candidate]:
+def savings_plan_coverage(
+    inv: AccountInventory, prices: PriceTable, now: datetime
+) -> Iterable[Candidate]:
     """Steady on-demand compute not covered by reservations -> a Compute Savings Plan."""
     reserved = Counter({(r.region, r.instance_type): r.instance_count for r in inv.reserved})
     steady = Decimal(0)
     covered = Decimal(0)
     completeness: list[Decimal] = []
     for instance in sorted(inv.instances, key=lambda i: i.instance_id):
-        if (instance.state != "running" or not _priced_instance(instance) or _is_idle(instance)
-                or instance.usage is None or instance.usage.days_with_data < MIN_SIGNAL_DAYS):
+        if (
+            instance.state != "running"
+            or not _priced_instance(instance)
+            or _is_idle(instance)
+            or instance.usage is None
+            or instance.usage.days_with_data < MIN_SIGNAL_DAYS
+        ):
             continue
         try:
             hourly = prices.instance_hourly(instance.region, instance.instance_type)
@@ -275,30 +375,45 @@ def savings_plan_coverage(inv: AccountInventory, prices: PriceTable,
     saved = monthly(uncovered * discount)
     data = sum(completeness, Decimal(0)) / len(completeness)
     yield Candidate(
-        RecType.SAVINGS_PLAN, f"compute-savings-plan/{inv.aws_account_id}", "savings_plan",
-        "global", f"Buy a 1-year Compute Savings Plan of ${number(commitment, 3)} per hour",
-        savings(saved), confidence(Decimal("0.6") * data), savings(monthly(uncovered)),
-        (Fact("Steady on-demand compute (instances running 14+ days)", _rate(steady)),
-         Fact("Already covered by Reserved Instances", _rate(covered)),
-         Fact("Uncovered steady compute", _rate(uncovered)),
-         Fact("Savings Plan discount assumed", pct(discount * 100, 0)),
-         Fact("Commitment", _rate(commitment)),
-         Fact("Break-even: usage must stay above this share of today's", pct((1 - discount) * 100, 0)),
-         Fact("Hours per month", str(HOURS_PER_MONTH)),
-         Fact("Estimated monthly savings", usd(saved))),
-        ("A 1-year commitment is paid even if usage drops",
-         "Existing Savings Plans are not in the inventory: check coverage in Cost Explorer first"),
+        RecType.SAVINGS_PLAN,
+        f"compute-savings-plan/{inv.aws_account_id}",
+        "savings_plan",
+        "global",
+        f"Buy a 1-year Compute Savings Plan of ${number(commitment, 3)} per hour",
+        savings(saved),
+        confidence(Decimal("0.6") * data),
+        savings(monthly(uncovered)),
+        (
+            Fact("Steady on-demand compute (instances running 14+ days)", _rate(steady)),
+            Fact("Already covered by Reserved Instances", _rate(covered)),
+            Fact("Uncovered steady compute", _rate(uncovered)),
+            Fact("Savings Plan discount assumed", pct(discount * 100, 0)),
+            Fact("Commitment", _rate(commitment)),
+            Fact(
+                "Break-even: usage must stay above this share of today's",
+                pct((1 - discount) * 100, 0),
+            ),
+            Fact("Hours per month", str(HOURS_PER_MONTH)),
+            Fact("Estimated monthly savings", usd(saved)),
+        ),
+        (
+            "A 1-year commitment is paid even if usage drops",
+            "Existing Savings Plans are not in the inventory: check coverage in Cost Explorer first",
+        ),
         {"commitment_hourly": str(commitment)},
     )
 
 
 # -- EBS, snapshots, addresses ----------------------------------------------------------------
 def _volume_cost(volume: VolumeFacts, prices: PriceTable) -> Decimal:
-    return prices.volume_monthly(volume.region, volume.volume_type, volume.size_gib,
-                                 volume.iops, volume.throughput_mibps)
+    return prices.volume_monthly(
+        volume.region, volume.volume_type, volume.size_gib, volume.iops, volume.throughput_mibps
+    )
 
 
-def unattached_volumes(inv: AccountInventory, prices: PriceTable, now: datetime) -> Iterable[Candidate]:
+def unattached_volumes(
+    inv: AccountInventory, prices: PriceTable, now: datetime
+) -> Iterable[Candidate]:
     for volume in inv.volumes:
         if volume.state != "available":
             continue
@@ -309,16 +424,29 @@ def unattached_volumes(inv: AccountInventory, prices: PriceTable, now: datetime)
             continue
         age = _days(volume.create_time, now)
         level = Decimal("0.6") if age is not None and age < NEW_VOLUME_DAYS else Decimal("0.9")
-        facts = [Fact("Volume type", volume.volume_type), Fact("Size", gib(volume.size_gib)),
-                 Fact("State", "not attached to any instance"),
-                 Fact("Storage rate", f"${number(prices.ebs_rate(volume.region, volume.volume_type), 3)} per GB-month"),
-                 Fact("Monthly cost", usd(cost)), Fact("Estimated monthly savings", usd(cost)),
-                 Fact("Monthly cost of keeping a full snapshot, at most", usd(snapshot))]
+        facts = [
+            Fact("Volume type", volume.volume_type),
+            Fact("Size", gib(volume.size_gib)),
+            Fact("State", "not attached to any instance"),
+            Fact(
+                "Storage rate",
+                f"${number(prices.ebs_rate(volume.region, volume.volume_type), 3)} per GB-month",
+            ),
+            Fact("Monthly cost", usd(cost)),
+            Fact("Estimated monthly savings", usd(cost)),
+            Fact("Monthly cost of keeping a full snapshot, at most", usd(snapshot)),
+        ]
         if age is not None:
             facts.insert(3, Fact("Age in days", str(age)))
         yield Candidate(
-            RecType.UNATTACHED_EBS, volume.volume_id, "ebs_volume", volume.region,
-            "Snapshot the volume, then delete it", savings(cost), confidence(level), savings(cost),
+            RecType.UNATTACHED_EBS,
+            volume.volume_id,
+            "ebs_volume",
+            volume.region,
+            "Snapshot the volume, then delete it",
+            savings(cost),
+            confidence(level),
+            savings(cost),
             tuple(facts),
             ("Deleting a volume is permanent: keep the snapshot until nobody misses the data",),
         )
@@ -330,52 +458,86 @@ def gp2_to_gp3(inv: AccountInventory, prices: PriceTable, now: datetime) -> Iter
             continue  # an unattached gp2 volume gets the delete recommendation instead
         # gp2 performance scales with size (3 IOPS/GiB, up to 250 MiB/s); gp3 must match it.
         iops = max(100, min(16000, 3 * volume.size_gib))
-        throughput = GP2_THROUGHPUT_LARGE_MIBPS if volume.size_gib > GP2_THROUGHPUT_LARGE_FROM_GIB \
+        throughput = (
+            GP2_THROUGHPUT_LARGE_MIBPS
+            if volume.size_gib > GP2_THROUGHPUT_LARGE_FROM_GIB
             else GP3_FREE_THROUGHPUT_MIBPS
+        )
         try:
             current = _volume_cost(volume, prices)
-            target = prices.volume_monthly(volume.region, "gp3", volume.size_gib,
-                                           max(iops, GP3_FREE_IOPS), throughput)
+            target = prices.volume_monthly(
+                volume.region, "gp3", volume.size_gib, max(iops, GP3_FREE_IOPS), throughput
+            )
         except PriceUnknown:
             continue
         saved = current - target
         if saved <= 0:
             continue
         extra = iops > GP3_FREE_IOPS or throughput > GP3_FREE_THROUGHPUT_MIBPS
-        facts = [Fact("Volume type", "gp2"), Fact("Size", gib(volume.size_gib)),
-                 Fact("gp2 monthly cost", usd(current)), Fact("gp3 monthly cost", usd(target)),
-                 Fact("gp3 IOPS to match", str(max(iops, GP3_FREE_IOPS))),
-                 Fact("gp3 throughput to match", f"{throughput} MiB/s"),
-                 Fact("Estimated monthly savings", usd(saved)),
-                 Fact("Saving", pct(saved / current * 100, 0))]
+        facts = [
+            Fact("Volume type", "gp2"),
+            Fact("Size", gib(volume.size_gib)),
+            Fact("gp2 monthly cost", usd(current)),
+            Fact("gp3 monthly cost", usd(target)),
+            Fact("gp3 IOPS to match", str(max(iops, GP3_FREE_IOPS))),
+            Fact("gp3 throughput to match", f"{throughput} MiB/s"),
+            Fact("Estimated monthly savings", usd(saved)),
+            Fact("Saving", pct(saved / current * 100, 0)),
+        ]
         yield Candidate(
-            RecType.GP2_TO_GP3, volume.volume_id, "ebs_volume", volume.region,
-            "Modify the volume type from gp2 to gp3 (online, no detach)", savings(saved),
-            confidence(Decimal("0.75") if extra else Decimal("0.85")), savings(current), tuple(facts),
-            ("gp2 bursts above its baseline; gp3 gives a flat baseline you provision",
-             "A volume can be modified once every 6 hours"),
+            RecType.GP2_TO_GP3,
+            volume.volume_id,
+            "ebs_volume",
+            volume.region,
+            "Modify the volume type from gp2 to gp3 (online, no detach)",
+            savings(saved),
+            confidence(Decimal("0.75") if extra else Decimal("0.85")),
+            savings(current),
+            tuple(facts),
+            (
+                "gp2 bursts above its baseline; gp3 gives a flat baseline you provision",
+                "A volume can be modified once every 6 hours",
+            ),
         )
 
 
 def old_snapshots(inv: AccountInventory, prices: PriceTable, now: datetime) -> Iterable[Candidate]:
     for snapshot in inv.snapshots:
         age = _days(snapshot.start_time, now)
-        if snapshot.ami_ids or snapshot.storage_tier != "standard" or age is None \
-                or age <= OLD_SNAPSHOT_DAYS:
+        if (
+            snapshot.ami_ids
+            or snapshot.storage_tier != "standard"
+            or age is None
+            or age <= OLD_SNAPSHOT_DAYS
+        ):
             continue
         try:
             cost = prices.snapshot_monthly(snapshot.region, snapshot.size_gib)
         except PriceUnknown:
             continue
         yield Candidate(
-            RecType.OLD_SNAPSHOT, snapshot.snapshot_id, "ebs_snapshot", snapshot.region,
-            "Delete the snapshot", savings(cost), confidence(Decimal("0.7")), savings(cost),
-            (Fact("Age in days", str(age)), Fact("Size of the source volume", gib(snapshot.size_gib)),
-             Fact("Used by an AMI", "no"),
-             Fact("Snapshot rate", f"${number(prices.snapshot_gb_month[snapshot.region], 3)} per GB-month"),
-             Fact("Estimated monthly savings, at most", usd(cost))),
-            ("Snapshots are incremental: the bill for this one may be below the full-size figure",
-             "Deleting is permanent: check no backup or retention policy needs it"),
+            RecType.OLD_SNAPSHOT,
+            snapshot.snapshot_id,
+            "ebs_snapshot",
+            snapshot.region,
+            "Delete the snapshot",
+            savings(cost),
+            confidence(Decimal("0.7")),
+            savings(cost),
+            (
+                Fact("Age in days", str(age)),
+                Fact("Size of the source volume", gib(snapshot.size_gib)),
+                Fact("Used by an AMI", "no"),
+                Fact(
+                    "Snapshot rate",
+                    f"${number(prices.snapshot_gb_month[snapshot.region], 3)} per GB-month",
+                ),
+                Fact("Estimated monthly savings, at most", usd(cost)),
+            ),
+            (
+                "Snapshots are incremental: the bill for this one may be below the full-size figure",
+                "Deleting is permanent: check no backup or retention policy needs it",
+            ),
         )
 
 
@@ -385,40 +547,68 @@ def idle_addresses(inv: AccountInventory, prices: PriceTable, now: datetime) -> 
             continue
         cost = monthly(prices.public_ipv4_hourly)
         yield Candidate(
-            RecType.IDLE_EIP, address.allocation_id, "elastic_ip", address.region,
-            "Release the Elastic IP", savings(cost), confidence(Decimal("0.95")), savings(cost),
-            (Fact("Associated with", "nothing"), Fact("Public IPv4 rate", _rate(prices.public_ipv4_hourly)),
-             Fact("Hours per month", str(HOURS_PER_MONTH)), Fact("Estimated monthly savings", usd(cost))),
-            ("A released address cannot be claimed back; check no DNS record or allow-list uses it",),
+            RecType.IDLE_EIP,
+            address.allocation_id,
+            "elastic_ip",
+            address.region,
+            "Release the Elastic IP",
+            savings(cost),
+            confidence(Decimal("0.95")),
+            savings(cost),
+            (
+                Fact("Associated with", "nothing"),
+                Fact("Public IPv4 rate", _rate(prices.public_ipv4_hourly)),
+                Fact("Hours per month", str(HOURS_PER_MONTH)),
+                Fact("Estimated monthly savings", usd(cost)),
+            ),
+            (
+                "A released address cannot be claimed back; check no DNS record or allow-list uses it",
+            ),
         )
 
 
-def aws_findings(inv: AccountInventory, prices: PriceTable, now: datetime,
-                 covered: set[str]) -> Iterable[Candidate]:
+def aws_findings(
+    inv: AccountInventory, prices: PriceTable, now: datetime, covered: set[str]
+) -> Iterable[Candidate]:
     """AWS's own findings, for resources our rules did not already cover."""
     for finding in inv.findings:
         if finding.resource_id in covered or finding.estimated_monthly_savings <= 0:
             continue
         covered.add(finding.resource_id)
-        facts = [Fact("AWS source", finding.source.replace("_", " ")), Fact("AWS action", finding.action),
-                 Fact("Estimated monthly savings (AWS)", usd(finding.estimated_monthly_savings))]
+        facts = [
+            Fact("AWS source", finding.source.replace("_", " ")),
+            Fact("AWS action", finding.action),
+            Fact("Estimated monthly savings (AWS)", usd(finding.estimated_monthly_savings)),
+        ]
         if finding.current_summary:
             facts.insert(2, Fact("Current", finding.current_summary))
         if finding.recommended_summary:
             facts.insert(3, Fact("Recommended", finding.recommended_summary))
         yield Candidate(
-            RecType.AWS_FINDING, finding.resource_id, finding.resource_type, finding.region,
+            RecType.AWS_FINDING,
+            finding.resource_id,
+            finding.resource_type,
+            finding.region,
             f"{finding.action} ({finding.source.replace('_', ' ')})",
-            savings(finding.estimated_monthly_savings), confidence(Decimal("0.6")),
-            savings(finding.estimated_monthly_savings), tuple(facts),
+            savings(finding.estimated_monthly_savings),
+            confidence(Decimal("0.6")),
+            savings(finding.estimated_monthly_savings),
+            tuple(facts),
             ("AWS's estimate, not recomputed by CloudAudit",),
         )
 
 
 Rule = Callable[[AccountInventory, PriceTable, datetime], Iterable[Candidate]]
 RULES: tuple[Rule, ...] = (
-    idle_instances, overprovisioned_instances, previous_generation, stopped_instances_with_ebs,
-    unattached_volumes, gp2_to_gp3, old_snapshots, idle_addresses, savings_plan_coverage,
+    idle_instances,
+    overprovisioned_instances,
+    previous_generation,
+    stopped_instances_with_ebs,
+    unattached_volumes,
+    gp2_to_gp3,
+    old_snapshots,
+    idle_addresses,
+    savings_plan_coverage,
 )
 
 
@@ -431,5 +621,6 @@ def evaluate(inv: AccountInventory, prices: PriceTable, now: datetime) -> list[C
     covered = {resource for resource, _ in found}
     for candidate in aws_findings(inv, prices, now, covered):
         found.setdefault(candidate.key, candidate)
-    return sorted(found.values(), key=lambda c: (-c.estimated_monthly_savings, c.resource_id, c.rec_type))
-
+    return sorted(
+        found.values(), key=lambda c: (-c.estimated_monthly_savings, c.resource_id, c.rec_type)
+    )

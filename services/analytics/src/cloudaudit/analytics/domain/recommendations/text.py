@@ -34,9 +34,13 @@ LABELS: dict[RecType, str] = {
     RecType.SAVINGS_PLAN: "On-demand compute not covered by a commitment",
     RecType.AWS_FINDING: "AWS cost optimisation finding",
 }
-RESOURCE_WORDS = {"ec2_instance": "EC2 instance", "ebs_volume": "EBS volume",
-                  "ebs_snapshot": "EBS snapshot", "elastic_ip": "Elastic IP",
-                  "savings_plan": "account compute spend"}
+RESOURCE_WORDS = {
+    "ec2_instance": "EC2 instance",
+    "ebs_volume": "EBS volume",
+    "ebs_snapshot": "EBS snapshot",
+    "elastic_ip": "Elastic IP",
+    "savings_plan": "account compute spend",
+}
 
 SYSTEM_PROMPT = (
     "You write the title and a short explanation of one cloud cost saving for a busy engineer "
@@ -108,7 +112,8 @@ def user_prompt(sheet: dict[str, Any]) -> str:
 # A number not glued to a word (m5.large, gp3, p95, us-east-1 are names, not quantities).
 _NUMBER = re.compile(r"(?<![A-Za-z0-9_.\-])(\$\s?)?(\d[\d,]*(?:\.\d+)?)(\s?%)?")
 _NUMBER_WORDS = re.compile(
-    r"\b(percent|per cent|hundred|thousand|million|billion|dozen|twice|triple|half)\b", re.I)
+    r"\b(percent|per cent|hundred|thousand|million|billion|dozen|twice|triple|half)\b", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -147,8 +152,11 @@ def unsupported_numbers(text: str, sheet: dict[str, Any]) -> list[str]:
     for q in quantities(text):
         allowed = by_kind.get(q.kind, every)
         if q.value not in allowed:
-            problems.append(("$" if q.kind == "usd" else "") + format(q.value, "f")
-                            + ("%" if q.kind == "percent" else ""))
+            problems.append(
+                ("$" if q.kind == "usd" else "")
+                + format(q.value, "f")
+                + ("%" if q.kind == "percent" else "")
+            )
     problems.extend(m.group(0) for m in _NUMBER_WORDS.finditer(text))
     return problems
 

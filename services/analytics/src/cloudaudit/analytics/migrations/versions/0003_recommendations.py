@@ -4,6 +4,7 @@ Revision ID: 0003_recommendations
 Revises: 0001_analytics
 Create Date: 2026-11-25
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -46,16 +47,26 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("status BETWEEN 0 AND 5", name=op.f("ck_recommendations_status_known")),
-        sa.CheckConstraint("confidence_score BETWEEN 0 AND 1",
-                           name=op.f("ck_recommendations_confidence_unit")),
+        sa.CheckConstraint(
+            "confidence_score BETWEEN 0 AND 1", name=op.f("ck_recommendations_confidence_unit")
+        ),
         sa.PrimaryKeyConstraint("recommendation_id", name=op.f("pk_recommendations")),
         schema="analytics",
     )
-    op.create_index("ix_recommendations_team_status", "recommendations", ["team_id", "status"],
-                    schema="analytics")
-    op.create_index("uq_recommendations_active_resource_type", "recommendations",
-                    ["team_id", "account_id", "resource_id", "type"], unique=True,
-                    schema="analytics", postgresql_where=sa.text("status IN (0, 1, 2, 3)"))
+    op.create_index(
+        "ix_recommendations_team_status",
+        "recommendations",
+        ["team_id", "status"],
+        schema="analytics",
+    )
+    op.create_index(
+        "uq_recommendations_active_resource_type",
+        "recommendations",
+        ["team_id", "account_id", "resource_id", "type"],
+        unique=True,
+        schema="analytics",
+        postgresql_where=sa.text("status IN (0, 1, 2, 3)"),
+    )
     op.create_table(
         "recommendation_decisions",
         sa.Column("decision_id", sa.Uuid(), nullable=False),
@@ -68,13 +79,20 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("snoozed_until", sa.Date(), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["recommendation_id"], ["analytics.recommendations.recommendation_id"],
-                                name=op.f("fk_recommendation_decisions_recommendation_id_recommendations")),
+        sa.ForeignKeyConstraint(
+            ["recommendation_id"],
+            ["analytics.recommendations.recommendation_id"],
+            name=op.f("fk_recommendation_decisions_recommendation_id_recommendations"),
+        ),
         sa.PrimaryKeyConstraint("decision_id", name=op.f("pk_recommendation_decisions")),
         schema="analytics",
     )
-    op.create_index(op.f("ix_analytics_recommendation_decisions_recommendation_id"),
-                    "recommendation_decisions", ["recommendation_id"], schema="analytics")
+    op.create_index(
+        op.f("ix_analytics_recommendation_decisions_recommendation_id"),
+        "recommendation_decisions",
+        ["recommendation_id"],
+        schema="analytics",
+    )
     op.create_table(
         "recommendation_texts",
         sa.Column("text_hash", sa.String(length=64), nullable=False),
@@ -93,10 +111,16 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("recommendation_texts", schema="analytics")
-    op.drop_index(op.f("ix_analytics_recommendation_decisions_recommendation_id"),
-                  table_name="recommendation_decisions", schema="analytics")
+    op.drop_index(
+        op.f("ix_analytics_recommendation_decisions_recommendation_id"),
+        table_name="recommendation_decisions",
+        schema="analytics",
+    )
     op.drop_table("recommendation_decisions", schema="analytics")
-    op.drop_index("uq_recommendations_active_resource_type", table_name="recommendations",
-                  schema="analytics")
-    op.drop_index("ix_recommendations_team_status", table_name="recommendations", schema="analytics")
+    op.drop_index(
+        "uq_recommendations_active_resource_type", table_name="recommendations", schema="analytics"
+    )
+    op.drop_index(
+        "ix_recommendations_team_status", table_name="recommendations", schema="analytics"
+    )
     op.drop_table("recommendations", schema="analytics")

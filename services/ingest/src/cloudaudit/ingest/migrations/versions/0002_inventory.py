@@ -4,6 +4,7 @@ Revision ID: 0002_inventory
 Revises: 0001_ingest
 Create Date: 2026-11-25
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -30,7 +31,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("account_id", "resource_id", name=op.f("pk_inventory_resources")),
         schema="ingest",
     )
-    op.create_index("ix_inventory_resources_team_id", "inventory_resources", ["team_id"], schema="ingest")
+    op.create_index(
+        "ix_inventory_resources_team_id", "inventory_resources", ["team_id"], schema="ingest"
+    )
     op.create_table(
         "inventory_runs",
         sa.Column("run_id", sa.Uuid(), nullable=False),
@@ -43,11 +46,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("run_id", name=op.f("pk_inventory_runs")),
         schema="ingest",
     )
-    op.create_index(op.f("ix_ingest_inventory_runs_account_id"), "inventory_runs", ["account_id"], schema="ingest")
+    op.create_index(
+        op.f("ix_ingest_inventory_runs_account_id"),
+        "inventory_runs",
+        ["account_id"],
+        schema="ingest",
+    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_ingest_inventory_runs_account_id"), table_name="inventory_runs", schema="ingest")
+    op.drop_index(
+        op.f("ix_ingest_inventory_runs_account_id"), table_name="inventory_runs", schema="ingest"
+    )
     op.drop_table("inventory_runs", schema="ingest")
-    op.drop_index("ix_inventory_resources_team_id", table_name="inventory_resources", schema="ingest")
+    op.drop_index(
+        "ix_inventory_resources_team_id", table_name="inventory_resources", schema="ingest"
+    )
     op.drop_table("inventory_resources", schema="ingest")
