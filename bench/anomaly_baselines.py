@@ -41,7 +41,7 @@ def rolling_zscore(steps_per_day: int) -> Flagger:
 
     def flag(at: datetime, value: float) -> bool:
         n = len(mean.window)
-        sd = var.get() ** 0.5 if n > 1 else 0.0
+        sd = max(var.get(), 0.0) ** 0.5 if n > 1 else 0.0
         flagged = n >= MIN_STEPS and sd > 0 and (value - mean.get()) / sd >= 3.0
         mean.update(value)
         var.update(value)
@@ -85,7 +85,14 @@ def forecaster_residuals(steps_per_day: int) -> Flagger:
         time_series.HoltWinters(alpha=0.3, beta=0.01, gamma=0.2, seasonality=season),
         horizon=1, n_std=3.0, warmup_period=2 * season + 1)
 
+    seen = [0]
+
     def flag(at: datetime, value: float) -> bool:
+        value += 1.0  # HoltWinters divides by its first level: keep all-zero series finite
+        seen[0] += 1
+        if seen[0] <= season + 1:  # HoltWinters cannot forecast before one full season
+            model.learn_one(None, value)
+            return False
         score = model.score_one(None, value)
         model.learn_one(None, value)
         return score >= 1.0
