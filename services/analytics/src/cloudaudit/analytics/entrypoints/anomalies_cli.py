@@ -1,4 +1,5 @@
-"""`cloudaudit backtest`: what the anomaly detector would have flagged on a CSV of series."""
+"""`cloudaudit backtest` (what the detector would have flagged on a CSV of series) and
+`cloudaudit anomalies` (what it has found)."""
 
 from __future__ import annotations
 
@@ -48,5 +49,33 @@ def backtest(
     typer.echo(f"seconds={run.seconds:.6f}", err=True)
 
 
+def anomalies(
+    team: Annotated[str | None, typer.Option(help="Team id (default: every team)")] = None,
+    status: Annotated[str | None, typer.Option(help="open, resolved, expected, dismissed")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Detected cost anomalies, newest first."""
+    from uuid import UUID
+
+    from cloudaudit.analytics.adapters.anomaly_repository import AnomalyRepository
+    from cloudaudit.analytics.adapters.orm import SCHEMA
+    from cloudaudit.common.cli_support import database, print_rows, run_cli
+
+    try:
+        team_id = UUID(team) if team else None
+    except ValueError:
+        raise typer.BadParameter("--team must be a team id (a UUID)") from None
+
+    async def go() -> None:
+        async with database(SCHEMA) as sessions, sessions() as session:
+            rows = await AnomalyRepository(session).anomalies(team_id, status, limit)
+        print_rows(rows, ["anomaly_id", "aws_account_id", "service", "region", "usage_date",
+                          "kind", "severity", "status", "impact", "deviation_pct"], fmt)
+
+    run_cli(go())
+
+
 def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest)
+    app.command("anomalies")(anomalies)
