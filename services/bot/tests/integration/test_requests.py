@@ -79,3 +79,49 @@ async def test_first_person_of_a_workspace_becomes_owner(bot, ingest):
     assert team.owner_slack_user_id == OWNER
     reply = await bot.enrol(OWNER)
     assert reply.role.value == "owner"
+
+
+async def test_without_slack_credentials_the_bot_waits_and_says_how_to_try_it(
+    start_service, settings, bus
+):
+    from bot_support import make_bot_settings
+
+    from cloudaudit.bot.entrypoints.app import BOT_KEY
+    from cloudaudit.bot.localslack import LocalSlack
+
+    unconfigured = make_bot_settings(settings, LocalSlack(), signing_secret=None, bot_token=None)
+    runtime = await start_service("bot", service_settings=unconfigured)
+    assert runtime.http[BOT_KEY].endpoint is None
+    assert any("slack-console" in note for note in runtime.notes)
+    health = await runtime.health()
+    assert health.healthy
+    # No alert consumer: alerts stay in JetStream until a bot that can post them starts.
+    js = bus.nc.jetstream()
+    consumers = await js.consumers_info(bus.names.stream("ANOMALY"))
+    assert [c.name for c in consumers] == []
+
+
+async def test_socket_mode_serves_commands_without_a_public_url(
+    local_slack, bus, start_service, settings, ingest
+):
+    from bot_support import make_bot_settings, reply_to
+
+    from cloudaudit.bot.driver import SlackDriver
+    from cloudaudit.bot.entrypoints.app import BOT_KEY
+
+    await start_service("identity")
+    socket_mode = make_bot_settings(settings, local_slack, app_token="xapp-1-A1-local")
+    runtime = await start_service("bot", service_settings=socket_mode)
+    endpoint = runtime.http[BOT_KEY].endpoint
+    await endpoint.ready.wait()
+    assert endpoint.port is None  # nothing listens for Slack: the bot dialled out
+    await eventually(lambda: _value(local_slack.socket_connected))
+    command = SlackDriver("", "unused", local_slack).command_body("accounts", OWNER, "CSOCKET")
+    envelope = await local_slack.socket_send("slash_commands", command)
+    await eventually(lambda: _value(envelope in local_slack.socket_acks))
+    answer = await reply_to(local_slack, OWNER, "production")
+    assert answer.via == "response_url"
+
+
+async def _value(value):
+    return value

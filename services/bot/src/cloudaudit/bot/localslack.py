@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 DEFAULT_TEAM = "T0CLOUD"
 DEFAULT_TOKEN = "xoxb-local-console"  # noqa: S105 - a token only this local server accepts
@@ -104,6 +104,8 @@ class LocalSlack:
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self._sockets: list[web.WebSocketResponse] = []
+        self.socket_acks: dict[str, dict[str, Any]] = {}
         self.base_url = ""
         self.add_workspace(DEFAULT_TEAM, "CloudAudit Local", DEFAULT_TOKEN)
 
@@ -200,6 +202,7 @@ class LocalSlack:
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{key}", self._response)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -209,6 +212,8 @@ class LocalSlack:
         return self.api_url
 
     async def stop(self) -> None:
+        for socket in list(self._sockets):
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -268,6 +273,10 @@ class LocalSlack:
                     {"ok": False, "error": "ratelimited"}, status=429, headers=headers
                 )
             return web.json_response({"ok": False, "error": scripted.error}, status=scripted.status)
+        if method == "apps.connections.open" and token and token.startswith("xapp-"):
+            # Socket Mode: an app-level token asks for a WebSocket URL.
+            ws_url = self.base_url.replace("http://", "ws://") + "/socket"
+            return web.json_response({"ok": True, "url": ws_url})
         workspace = self._workspace(token)
         if method != "oauth.v2.access" and workspace is None:
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -422,6 +431,46 @@ class LocalSlack:
             "enterprise": None,
             "is_enterprise_install": False,
         }
+
+    # -- Socket Mode --------------------------------------------------------------------------------
+    @property
+    def socket_connected(self) -> bool:
+        return bool(self._sockets)
+
+    async def socket_send(self, kind: str, payload: dict[str, Any]) -> str:
+        """Deliver an envelope (slash_commands, interactive, events_api) to the connected app."""
+        envelope_id = f"E{next(self._ids):06d}"
+        await self._sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": True,
+            }
+        )
+        return envelope_id
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self._sockets),
+                "connection_info": {"app_id": "ACLOUDAUDIT"},
+            }
+        )
+        try:
+            async for frame in socket:
+                if frame.type is WSMsgType.TEXT:
+                    data = json.loads(frame.data)
+                    if "envelope_id" in data:  # the app's acknowledgement
+                        self.socket_acks[data["envelope_id"]] = data.get("payload") or {}
+                        self._touch()
+        finally:
+            self._sockets.remove(socket)
+        return socket
 
     # -- file bytes and response_url webhooks ----------------------------------------------------
     async def _upload(self, request: web.Request) -> web.Response:
