@@ -316,3 +316,31 @@ async def test_backfilled_history_does_not_alert_on_old_days(analytics, account,
                                        ec2=ec2_cost(day) + spike, backfill=True))
     await eventually(lambda: account._at_least(55), timeout=30)
     assert await detected_messages(detected) == [] and await account.anomalies() == []
+
+
+async def test_anomalies_command_lists_what_was_detected(analytics, account, bus, settings,
+                                                         monkeypatch):
+    import asyncio
+
+    from cloudaudit.analytics.entrypoints.cli import register
+    from typer import Typer
+    from typer.testing import CliRunner
+
+    detected = await bus.collect("anomaly.v1.detected.>")
+    await account.history(30, until=TODAY)
+    await account.publish(cost_day(account.team_id, account.account_id, TODAY,
+                                   ec2=ec2_cost(TODAY) + Decimal(800)))
+    alert = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
+    monkeypatch.setenv("DATABASE_URL", settings.database_url.get_secret_value())
+    monkeypatch.setenv("NATS_URL", settings.nats_url)
+    app = Typer()
+    register(app)
+    result = await asyncio.to_thread(CliRunner().invoke, app, [
+        "anomalies", "--team", str(account.team_id), "--status", "open", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert {(r["anomaly_id"], r["service"]) for r in listed} >= {(str(alert.anomaly_id),
+                                                                  "AmazonEC2")}
+    assert {r["status"] for r in listed} == {"open"}
+    bad = await asyncio.to_thread(CliRunner().invoke, app, ["anomalies", "--team", "nope"])
+    assert bad.exit_code != 0 and "UUID" in bad.output
