@@ -209,7 +209,9 @@ async def reply_to(slack: LocalSlack, user: str, contains: str) -> Any:
     return await eventually(found)
 
 
-async def channel_message(slack: LocalSlack, channel: str, contains: str) -> Any:
+async def channel_message(
+    slack: LocalSlack, channel: str, contains: str, timeout: float = 10.0
+) -> Any:
     async def found() -> Any:
         for message in reversed(slack.messages):
             if (
@@ -220,7 +222,7 @@ async def channel_message(slack: LocalSlack, channel: str, contains: str) -> Any
                 return message
         return None
 
-    return await eventually(found)
+    return await eventually(found, timeout=timeout)
 
 
 async def audits(bus: BusClient, action: str | None = None) -> list[Any]:
