@@ -310,3 +310,15 @@ def team_with_account(bus, static_account):
         return team
 
     return make
+
+
+@pytest.fixture
+def start(start_service):
+    """start_service, then a round trip to NATS so its subscriptions are live before requests."""
+
+    async def go(name: str):
+        runtime = await start_service(name)
+        await runtime.broker.config.connection_state.connection.flush()
+        return runtime
+
+    return go

@@ -16,13 +16,13 @@ def run(*args: str):
 
 
 async def test_refresh_then_list_as_json_and_table(
-    aws, static_account, start_service, settings, monkeypatch
+    aws, static_account, start, settings, monkeypatch
 ):
     team, account = uuid4(), uuid4()
     static_account(team, account)
     volume = aws.volume(250, "gp2")
-    await start_service("ingest")
-    await start_service("analytics")
+    await start("ingest")
+    await start("analytics")
     monkeypatch.setenv("DATABASE_URL", settings.database_url.get_secret_value())
     monkeypatch.setenv("NATS_URL", settings.nats_url)
     monkeypatch.setenv("CLOUDAUDIT_BUS_PREFIX", settings.bus_prefix)

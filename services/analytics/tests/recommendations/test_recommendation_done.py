@@ -30,17 +30,17 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 
 async def test_seeded_account_yields_grounded_recommendations_and_an_approval_is_verified(
-    aws, llm_env, team_with_account, start_service, bus, database_url
+    aws, llm_env, team_with_account, start, bus, database_url
 ):
     idle = aws.instance("m5.large")
     aws.metrics(idle, cpu_percent=[0.5, 1.0, 0.8, 1.2], network_bytes_per_hour=2000)
     volume = aws.volume(100, "gp2", days_old=60)
     snapshot = aws.snapshot(volume, days_old=120)
     address = aws.elastic_ip()
-    await start_service("identity")
+    await start("identity")
     team = await team_with_account()
-    await start_service("ingest")
-    await start_service("analytics")
+    await start("ingest")
+    await start("analytics")
 
     refreshed = await rpc(
         bus.broker,
@@ -88,6 +88,27 @@ async def test_seeded_account_yields_grounded_recommendations_and_an_approval_is
             == []
         )
         assert f"${rec.estimated_monthly_savings}" in rec.title
+
+    async with engine.connect() as conn:  # the model and its token usage are recorded
+        usage = (
+            await conn.execute(
+                text(
+                    "SELECT model, source, prompt_tokens, completion_tokens "
+                    "FROM analytics.recommendation_texts"
+                )
+            )
+        ).all()
+    assert sorted(tuple(u) for u in usage) == [("fake-writer-1", "llm", 200, 60)] * 4
+    unchanged = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_REFRESH,
+        RefreshRequest(team_id=team.team_id),
+        RefreshReply,
+        timeout=60,
+    )
+    assert (unchanged.created, unchanged.cached_texts, unchanged.llm_texts) == (0, 4, 0)
+    assert len(llm_env.requests) == 4  # unchanged fact sheets never reach the LLM again
 
     idle_rec = found[("idle_ec2", idle)]
     denied = await rpc(

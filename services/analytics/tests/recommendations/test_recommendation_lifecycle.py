@@ -78,11 +78,11 @@ async def stream(bus, subject):
 
 
 @pytest.fixture
-async def stack(aws, team_with_account, start_service):
-    await start_service("identity")
+async def stack(aws, team_with_account, start):
+    await start("identity")
     team = await team_with_account()
-    await start_service("ingest")
-    await start_service("analytics")
+    await start("ingest")
+    await start("analytics")
     return team
 
 
@@ -250,36 +250,12 @@ async def test_a_redelivered_sync_event_refreshes_once_without_duplicates(aws, s
     assert len(await stream(bus, f"recommendation.v1.created.{aws.account_id}")) == 2
 
 
-async def test_texts_are_cached_by_fact_sheet_and_usage_is_recorded(aws, llm_env, stack, bus, db):
-    team = stack
-    aws.volume(40, "gp2")
-    aws.elastic_ip()
-
-    first = await refresh(bus, team.team_id)
-    second = await refresh(bus, team.team_id)
-
-    assert (first.llm_texts, first.cached_texts) == (2, 0)
-    assert (second.llm_texts, second.template_texts, second.cached_texts) == (0, 0, 2)
-    assert len(llm_env.requests) == 2  # unchanged facts never reach the LLM again
-    assert all(r.text_source == "llm" for r in (await recs(bus, team.team_id)).values())
-    async with db.connect() as conn:
-        usage = (
-            await conn.execute(
-                text(
-                    "SELECT model, source, prompt_tokens, completion_tokens "
-                    "FROM analytics.recommendation_texts"
-                )
-            )
-        ).all()
-    assert sorted(tuple(u) for u in usage) == [("fake-writer-1", "llm", 200, 60)] * 2
-
-
 async def test_without_a_key_status_notes_that_texts_come_from_templates(
-    start_service, llm_env, monkeypatch
+    start, llm_env, monkeypatch
 ):
-    with_key = await start_service("analytics")
+    with_key = await start("analytics")
     monkeypatch.delenv("OPENAI_API_KEY")
-    without_key = await start_service("analytics")
+    without_key = await start("analytics")
 
     assert not [n for n in (await with_key.health()).notes if "OPENAI_API_KEY" in n]
     assert [n for n in (await without_key.health()).notes if "OPENAI_API_KEY" in n]

@@ -191,3 +191,15 @@ def make_inventory_settings(settings, moto_url):
         return inventory_settings(settings, moto_url, accounts, **overrides)
 
     return make
+
+
+@pytest.fixture
+def start(start_service):
+    """start_service, then a round trip to NATS so its subscriptions are live before requests."""
+
+    async def go(name: str, settings: Any = None):
+        runtime = await start_service(name, settings)
+        await runtime.broker.config.connection_state.connection.flush()
+        return runtime
+
+    return go

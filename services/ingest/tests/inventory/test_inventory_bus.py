@@ -48,7 +48,7 @@ def one_account(aws, **extra):
 
 
 async def test_inventory_lists_instances_volumes_snapshots_addresses_with_utilisation(
-    aws, start_service, make_inventory_settings, bus, db
+    aws, start, make_inventory_settings, bus, db
 ):
     idle = aws.instance("m5.large", days_old=40)
     aws.metrics(idle, cpu_percent=[1.0, 2.0, 1.5, 3.0], network_bytes_per_hour=1000)
@@ -60,7 +60,7 @@ async def test_inventory_lists_instances_volumes_snapshots_addresses_with_utilis
     imaged = aws.ami_snapshot(days_old=200)
     free_ip = aws.elastic_ip()
     used_ip = aws.elastic_ip(associate_with=idle)
-    await start_service("ingest", make_inventory_settings(one_account(aws)))
+    await start("ingest", make_inventory_settings(one_account(aws)))
 
     reply = await ask(bus)
 
@@ -103,11 +103,11 @@ async def test_inventory_lists_instances_volumes_snapshots_addresses_with_utilis
 
 
 async def test_a_deleted_resource_is_marked_gone_on_the_next_complete_inventory(
-    aws, start_service, make_inventory_settings, bus, db
+    aws, start, make_inventory_settings, bus, db
 ):
     keep = aws.volume(10, "gp3")
     drop = aws.volume(20, "gp2")
-    await start_service("ingest", make_inventory_settings(one_account(aws)))
+    await start("ingest", make_inventory_settings(one_account(aws)))
     assert {v.volume_id for v in (await ask(bus)).accounts[0].volumes} >= {keep, drop}
 
     aws.ec2.delete_volume(VolumeId=drop)
@@ -130,7 +130,7 @@ async def test_a_deleted_resource_is_marked_gone_on_the_next_complete_inventory(
 
 
 async def test_a_cross_account_role_sees_only_that_account(
-    aws, start_service, make_inventory_settings, bus
+    aws, start, make_inventory_settings, bus
 ):
     customer = "111122223333"
     role_arn = f"arn:aws:iam::{customer}:role/CloudAuditReadOnly"
@@ -160,7 +160,7 @@ async def test_a_cross_account_role_sees_only_that_account(
             "external_id": "team-external-id",
         }
     ]
-    await start_service("ingest", make_inventory_settings(accounts))
+    await start("ingest", make_inventory_settings(accounts))
 
     reply = await ask(bus)
 
@@ -168,10 +168,8 @@ async def test_a_cross_account_role_sees_only_that_account(
     assert reply.accounts[0].aws_account_id == customer
 
 
-async def test_an_account_of_another_team_is_not_found(
-    aws, start_service, make_inventory_settings, bus
-):
-    await start_service("ingest", make_inventory_settings(one_account(aws)))
+async def test_an_account_of_another_team_is_not_found(aws, start, make_inventory_settings, bus):
+    await start("ingest", make_inventory_settings(one_account(aws)))
 
     reply = await ask(bus, team=uuid4(), account=ACCOUNT)
     nothing = await ask(bus, team=uuid4())
@@ -181,7 +179,7 @@ async def test_an_account_of_another_team_is_not_found(
 
 
 async def test_a_connected_account_is_read_through_its_role_with_the_team_external_id(
-    aws, start_service, make_inventory_settings, bus, db
+    aws, start, make_inventory_settings, bus, db
 ):
     customer = "444455556666"
     role_arn = f"arn:aws:iam::{customer}:role/CloudAuditReadOnly"
@@ -213,7 +211,7 @@ async def test_a_connected_account_is_read_through_its_role_with_the_team_extern
         region_name="us-east-1",
     )
     address = theirs.client("ec2", endpoint_url=aws.url).allocate_address(Domain="vpc")
-    await start_service("ingest", make_inventory_settings([]))
+    await start("ingest", make_inventory_settings([]))
 
     reply = await ask(bus, account=ACCOUNT)
 
