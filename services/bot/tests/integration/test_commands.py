@@ -256,3 +256,11 @@ async def test_viewer_sees_settings_without_the_change_button(bot, analytics):
     await bot.driver.command("settings", user=VIEWER)
     shown = await reply_to(bot.slack, VIEWER, "Anomaly alert thresholds")
     assert "Change thresholds" not in visible(shown)
+
+
+async def test_a_service_that_is_down_is_named_with_what_to_do(bot):
+    await bot.team()  # no ingest running, no stand-in either
+    await bot.driver.command("accounts", user=MEMBER)
+    answer = await reply_to(bot.slack, MEMBER, "not answering")
+    assert "The cost data (ingest) service is not answering right now" in visible(answer)
+    assert "cloudaudit status" in visible(answer)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ class Message:
     ephemeral_for: str | None = None  # user id when only that user sees it
     via: str = "chat.postMessage"
     edits: int = 0
+    at: float = field(default_factory=time.perf_counter)  # when Slack received it
 
 
 @dataclass
