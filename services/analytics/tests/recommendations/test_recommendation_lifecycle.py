@@ -12,6 +12,7 @@ from cloudaudit.common.bus import publish_event, rpc
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.db import asyncpg_url
 from cloudaudit.common.events.account import ACCOUNT_SYNCED, AccountSynced
+from cloudaudit.common.events.cost import COST_DAY_RECORDED, CostDayRecorded, CostDriver, CostLine
 from cloudaudit.common.events.recommendation import (
     RPC_DECIDE,
     RPC_RECOMMENDATIONS,
@@ -19,6 +20,7 @@ from cloudaudit.common.events.recommendation import (
     DecideReply,
     DecideRequest,
     Decision,
+    RecommendationRealized,
     RecommendationsReply,
     RecommendationsRequest,
     RecommendationStatus,
@@ -248,6 +250,61 @@ async def test_a_redelivered_sync_event_refreshes_once_without_duplicates(aws, s
         ).all()
     assert sorted(r.type for r in rows) == ["idle_eip", "unattached_ebs"]
     assert len(await stream(bus, f"recommendation.v1.created.{aws.account_id}")) == 2
+
+
+async def test_a_cost_drop_in_the_cost_report_realises_an_approved_recommendation(
+    aws, stack, bus, db
+):
+    team = stack
+    instance = aws.instance("t3.micro")
+    volume_id = aws.volume(100, "gp2", attach_to=instance)
+    await refresh(bus, team.team_id)
+    rec = (await recs(bus, team.team_id))["gp2_to_gp3"]
+    assert rec.estimated_monthly_savings == Decimal("2.00")  # 100 GiB x (0.10 - 0.08)
+    approved = await decide(bus, team.team_id, rec.recommendation_id, team.owner, Decision.APPROVE)
+    assert approved.ok
+
+    def cost_day(day, daily_cost):
+        return CostDayRecorded(
+            team_id=team.team_id,
+            account_id=team.account_id,
+            aws_account_id=aws.account_id,
+            usage_date=day,
+            total_unblended_cost=daily_cost,
+            lines=[
+                CostLine(
+                    summary_id=uuid4(),
+                    service="Amazon Elastic Block Store",
+                    region="us-east-1",
+                    unblended_cost=daily_cost,
+                    top_resources=[CostDriver(name=volume_id, cost=daily_cost)],
+                )
+            ],
+        )
+
+    today = utcnow().date()
+    same_day = cost_day(today, Decimal("0.263"))  # still holds hours before the approval
+    converted = cost_day(today + timedelta(days=1), Decimal("0.263"))  # gp3: 8.00 / (730 / 24)
+    for event in (same_day, converted, converted):
+        await publish_event(
+            bus.broker, bus.names, COST_DAY_RECORDED.format(aws_account_id=aws.account_id), event
+        )
+
+    js = bus.nc.jetstream()
+
+    async def drained():
+        info = await js.consumer_info(bus.names.stream("COST"), "analytics-recommendations-cost")
+        return (
+            info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq == 2
+        )
+
+    await eventually(drained, timeout=30)  # the repeated day is dropped by JetStream or ignored
+    [message] = await stream(bus, f"recommendation.v1.realized.{aws.account_id}")
+    event = RecommendationRealized.model_validate_json(message.data)
+    # 10.00 a month before; 0.263 a day is 7.9996 a month after.
+    assert event.realized_monthly_savings == Decimal("2.00") and event.evidence == "cost_dropped"
+    after = await recs(bus, team.team_id)
+    assert after["gp2_to_gp3"].status is RecommendationStatus.IMPLEMENTED
 
 
 async def test_without_a_key_status_notes_that_texts_come_from_templates(

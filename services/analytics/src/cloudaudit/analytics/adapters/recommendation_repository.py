@@ -94,6 +94,21 @@ class RecommendationRepository:
         )
         return list(rows.scalars())
 
+    async def approved_for(
+        self, team_id: UUID, account_id: UUID, resource_ids: list[str]
+    ) -> list[dict[str, Any]]:
+        rows = await self.session.execute(
+            select(recommendations)
+            .where(
+                recommendations.c.team_id == team_id,
+                recommendations.c.account_id == account_id,
+                recommendations.c.resource_id.in_(resource_ids),
+                recommendations.c.status == int(RecommendationState.APPROVED),
+            )
+            .with_for_update()
+        )
+        return [dict(r) for r in rows.mappings()]
+
     async def add_decision(self, **values: Any) -> None:
         await self.session.execute(insert(recommendation_decisions).values(**values))
 

@@ -13,6 +13,7 @@ from cloudaudit.analytics.recommendation_settings import RecommendationSettings
 from cloudaudit.analytics.service import recommendations as handlers
 from cloudaudit.common.bus import rpc, subscribe_durable
 from cloudaudit.common.events.account import ACCOUNT_SYNCED, AccountSynced
+from cloudaudit.common.events.cost import COST_DAY_RECORDED_ALL, CostDayRecorded
 from cloudaudit.common.events.identity import RPC_AUTHORIZE, AuthorizeReply, AuthorizeRequest
 from cloudaudit.common.events.inventory import RPC_INVENTORY, InventoryReply, InventoryRequest
 from cloudaudit.common.events.recommendation import (
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 QUEUE = "analytics"
 SYNC_DURABLE = "analytics-recommendations-sync"
+COST_DURABLE = "analytics-recommendations-cost"
 NO_KEY_NOTE = (
     "recommendations: OPENAI_API_KEY is not set, so recommendation texts come from "
     "templates; set it (and OPENAI_BASE_URL / OPENAI_MODEL) for LLM-written texts"
@@ -116,6 +118,17 @@ def register(runtime: ServiceRuntime) -> None:
             )
             if not reply.ok and reply.error and reply.error.code == "ingest_unavailable":
                 raise RuntimeError(reply.error.message)  # retried with back-off
+
+    @subscribe_durable(
+        broker,
+        names,
+        COST_DAY_RECORDED_ALL,
+        COST_DURABLE,
+        title="analytics.recommendations_cost_watch",
+    )
+    async def on_cost_day(event: CostDayRecorded) -> None:
+        """An approved recommendation is implemented once its resource's cost drops."""
+        await handlers.watch_costs(event, deps)
 
     if settings.verify_interval_s > 0:
 

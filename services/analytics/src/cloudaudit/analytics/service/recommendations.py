@@ -30,6 +30,7 @@ from cloudaudit.analytics.domain.recommendations.text import (
 from cloudaudit.common.bus import BusUnavailable
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
+from cloudaudit.common.events.cost import CostDayRecorded
 from cloudaudit.common.events.identity import AuthorizeReply, AuthorizeRequest
 from cloudaudit.common.events.inventory import AccountInventory, InventoryReply, InventoryRequest
 from cloudaudit.common.events.recommendation import (
@@ -499,6 +500,32 @@ def summary(row: dict[str, Any]) -> RecommendationSummary:
         snoozed_until=row["snoozed_until"],
         updated_at=row["updated_at"],
     )
+
+
+async def watch_costs(event: CostDayRecorded, deps: RecommendationDeps) -> int:
+    """Approved recommendations whose resource now costs much less in the cost report."""
+    daily: dict[str, Decimal] = {}
+    for line in event.lines:
+        for driver in line.top_resources:
+            daily[driver.name] = daily.get(driver.name, Decimal(0)) + driver.cost
+    if not daily:
+        return 0
+    now = utcnow()
+    implemented = 0
+    async with deps.uow() as uow:
+        for row in await uow.repo.approved_for(event.team_id, event.account_id, list(daily)):
+            if row["decided_at"] is None or event.usage_date <= row["decided_at"].date():
+                continue  # that day's cost still includes hours before the decision
+            outcome = lifecycle.cost_verdict(
+                row["baseline_monthly_cost"],
+                row["estimated_monthly_savings"],
+                daily[row["resource_id"]],
+            )
+            if outcome is not None:
+                await _implement(uow, row, outcome, now)
+                implemented += 1
+        await uow.commit()
+    return implemented
 
 
 async def verify_approved(deps: RecommendationDeps) -> int:

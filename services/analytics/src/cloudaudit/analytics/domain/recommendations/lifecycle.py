@@ -12,12 +12,19 @@ from decimal import Decimal
 from enum import IntEnum
 
 from cloudaudit.analytics.domain.recommendations.model import RecType, savings
-from cloudaudit.analytics.domain.recommendations.prices import PriceTable, PriceUnknown, monthly
+from cloudaudit.analytics.domain.recommendations.prices import (
+    HOURS_PER_MONTH,
+    PriceTable,
+    PriceUnknown,
+    monthly,
+)
 from cloudaudit.common.events.identity import Action
 from cloudaudit.common.events.inventory import AccountInventory
 from cloudaudit.common.events.recommendation import Decision, RecommendationStatus
 
 DEFAULT_SNOOZE_DAYS = 7
+# Cost evidence counts once this share of the promised savings shows in the daily cost.
+REALIZED_SHARE = Decimal("0.8")
 
 
 class RecommendationState(IntEnum):
@@ -226,3 +233,15 @@ def reconcile(
             return Outcome("reopen")
         return Outcome("refresh")
     return Outcome("expire") if inv.complete else Outcome("keep")
+
+
+def cost_verdict(
+    baseline_monthly_cost: Decimal, estimated_monthly_savings: Decimal, daily_cost: Decimal
+) -> Outcome | None:
+    """An approved recommendation is implemented when the resource's cost in the cost report
+    has dropped by most of what was promised (one full day after the approval)."""
+    run_rate = daily_cost * HOURS_PER_MONTH / 24
+    if run_rate > baseline_monthly_cost - REALIZED_SHARE * estimated_monthly_savings:
+        return None
+    realized = max(Decimal(0), baseline_monthly_cost - run_rate)
+    return Outcome("implement", savings(realized), Evidence.COST_DROPPED)
