@@ -1,10 +1,10 @@
-"""The bundled price table: list prices used when the cost report has no rate for a resource.
+"""The bundled price table: list prices behind every savings figure.
 
 Source: AWS public on-demand price list (aws.amazon.com/ec2/pricing/on-demand, /ebs/pricing,
 /vpc/pricing), Linux, shared tenancy, USD. Compiled 2026-11-25; these rates have been stable
-since the public IPv4 charge started on 2024-02-01. A rate from the customer's cost report
-always wins over this table (it includes their discounts); regions or types missing here give
-no recommendation rather than a guessed figure.
+since the public IPv4 charge started on 2024-02-01. These are list prices: the customer's own
+discounts (EDP, credits) are not in them, so stated savings are list-price savings. Regions or
+types missing here give no recommendation rather than a guessed figure.
 """
 
 from __future__ import annotations
