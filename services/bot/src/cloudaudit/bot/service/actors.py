@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 
-from cloudaudit.bot.domain.errors import NotAllowed
+import aiohttp
+
+from cloudaudit.bot.domain.errors import BotError, NotAllowed
 from cloudaudit.bot.service.deps import Actor, Deps
 from cloudaudit.common.events.identity import (
     Action,
@@ -17,6 +20,8 @@ from cloudaudit.common.events.identity import (
 # The Slack -> CloudAudit mapping never changes once made, so it is cached; roles are not:
 # every permission question goes to identity.
 MAPPING_TTL_S = 300.0
+
+log = logging.getLogger(__name__)
 
 
 class ActorDirectory:
@@ -36,11 +41,11 @@ class ActorDirectory:
         if cached and time.monotonic() - cached[0] < MAPPING_TTL_S:
             return replace(cached[1], channel_id=channel_id)
         profile: dict[str, object] = {}
-        try:
+        try:  # name, email and time zone are nice to have; enrolment works without them
             client = await self.deps.slack.client_for(slack_team_id)
             profile = await self.deps.slack.user_info(client, slack_user_id)
-        except Exception:
-            profile = {}
+        except (BotError, aiohttp.ClientError) as exc:
+            log.info("no Slack profile", extra={"slack_team_id": slack_team_id, "error": str(exc)})
         details = profile.get("profile") if isinstance(profile.get("profile"), dict) else {}
         assert isinstance(details, dict)
         reply = await self.deps.platform.slack_user(

@@ -11,9 +11,12 @@ import logging
 from typing import Any
 from uuid import UUID
 
+import aiohttp
+
 from cloudaudit.bot.adapters.repository import MessageRef, TeamSlack
 from cloudaudit.bot.adapters.slack_api import ChannelUnavailable, NotInstalled
 from cloudaudit.bot.adapters.unit_of_work import BotUnitOfWork
+from cloudaudit.bot.domain.errors import BotError
 from cloudaudit.bot.service.deps import Deps
 from cloudaudit.bot.slack.messages import team as team_views
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
@@ -54,7 +57,7 @@ async def tell_owner(deps: Deps, team: TeamSlack, blocks: list[dict[str, Any]], 
         client = await deps.slack.client_for(team.slack_team_id)
         channel = await deps.slack.open_dm(client, team.owner_slack_user_id)
         await deps.slack.post(client, channel, text, blocks)
-    except Exception as exc:
+    except (BotError, aiohttp.ClientError) as exc:  # the alert itself is kept either way
         log.warning("owner DM failed", extra={"team_id": str(team.team_id), "error": str(exc)})
         return False
     return True

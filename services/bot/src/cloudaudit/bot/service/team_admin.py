@@ -12,6 +12,7 @@ from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Actor, Deps
 from cloudaudit.bot.service.posting import audit, deliver_alert
 from cloudaudit.bot.slack.messages import team as team_views
+from cloudaudit.bot.slack.messages.common import section
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.anomaly import ExpectSpendRequest, TeamSettingsRequest
 from cloudaudit.common.events.identity import ChangeRoleRequest, Role
@@ -76,7 +77,7 @@ async def alerts_digest(actor: Actor, deps: Deps, frequency: str, hour: int | No
         await uow.commit()
     blocks = team_views.digest_set(frequency, chosen, time_zone)
     if frequency != "off" and not (team and team.alert_channel_id):
-        blocks.append(team_views.section("Set the channel with `/cloudaudit alerts here` first."))
+        blocks.append(section("Set the channel with `/cloudaudit alerts here` first."))
     return Answer(text=f"Digest: {frequency}", blocks=blocks, in_channel=True)
 
 

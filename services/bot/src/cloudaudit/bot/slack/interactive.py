@@ -106,7 +106,13 @@ def _settings_errors(view: dict[str, Any]) -> dict[str, str]:
 
 
 def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
-    # -- anomaly alerts ---------------------------------------------------------------------
+    _anomaly_buttons(app, deps, actors)
+    _recommendation_buttons(app, deps, actors)
+    _connect_form(app, deps, actors)
+    _team_and_settings(app, deps, actors)
+
+
+def _anomaly_buttons(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     @guarded(deps, actors, Action.ANOMALY_FEEDBACK)
     async def anomaly_feedback(ix: Interaction) -> Answer:
         value = _value(ix)
@@ -120,7 +126,8 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     app.action(anomaly_views.ACTION_CONSOLE)(just_ack)  # a link: Slack opens it, nothing to do
     app.action(account_views.ACTION_QUICK_CREATE)(just_ack)
 
-    # -- recommendation alerts -------------------------------------------------------------
+
+def _recommendation_buttons(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     @guarded(deps, actors, Action.APPROVE_RECOMMENDATION)
     async def approve(ix: Interaction) -> Answer:
         return await decisions.decide(ix.who, deps, _uuid(_value(ix).get("r")), Decision.APPROVE)
@@ -175,7 +182,8 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
 
     app.view(rec_views.VIEW_DISMISS)(ack=ack_dismiss, lazy=[dismiss])
 
-    # -- connect modal ------------------------------------------------------------------------
+
+def _connect_form(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     async def ack_connect(ack: Ack, view: dict[str, Any]) -> None:
         await _ack_form(ack, _connect_errors(view))
 
@@ -191,7 +199,8 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
 
     app.view(account_views.VIEW_CONNECT)(ack=ack_connect, lazy=[submit_connect])
 
-    # -- team and settings --------------------------------------------------------------------
+
+def _team_and_settings(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     @guarded(deps, actors, Action.MANAGE_MEMBERS)
     async def change_role(ix: Interaction) -> Answer:
         value = _value(ix)
