@@ -262,15 +262,26 @@ def _csv_batches(name: str, buffered: io.BufferedReader, header: list[str],
         buffered.close()
 
 
+def _has_newline(column: pa.Array) -> bool:
+    """Scan the column's character bytes at memory speed (almost no value holds a newline)."""
+    if not pa.types.is_string(column.type) or column.offset or len(column) == 0:
+        return bool(pc.any(pc.match_substring(column, "\n")).as_py())
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32, count=len(column) + 1)
+    data = column.buffers()[2]
+    if data is None or offsets[-1] == offsets[0]:
+        return False
+    chars = np.frombuffer(data, dtype=np.uint8, count=int(offsets[-1]))[int(offsets[0]):]
+    return bool((chars == 10).any())
+
+
 def _newlines_per_row(batch: pa.RecordBatch) -> np.ndarray:
     """Quoted values may hold line breaks; line numbers must count them."""
     total = np.zeros(batch.num_rows, dtype=np.int64)
     for column in batch.columns:
-        counts = pc.count_substring(column, "\n")
-        if counts.null_count:
-            counts = pc.fill_null(counts, 0)
-        if pc.max(counts).as_py():
-            total += counts.to_numpy(zero_copy_only=False)
+        if not _has_newline(column):
+            continue
+        counts = pc.fill_null(pc.count_substring(column, "\n"), 0)
+        total += counts.to_numpy(zero_copy_only=False)
     return total
 
 

@@ -107,7 +107,17 @@ async def delete_billing_period(session: AsyncSession, account_id: UUID,
     return PeriodRange(row[0], row[1])
 
 
+def _utc_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Arrow formats zoned timestamps ~30x slower than naive ones: write the UTC wall time
+    and its zone ourselves."""
+    naive = column.cast(pa.timestamp(column.type.unit))
+    return pc.binary_join_element_wise(naive.cast(pa.string()), pa.scalar("Z"), "")
+
+
 def to_csv(table: pa.Table) -> bytes:
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            table = table.set_column(index, field.name, _utc_text(table.column(index)))
     sink = io.BytesIO()
     pcsv.write_csv(table, sink, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
     return sink.getvalue()

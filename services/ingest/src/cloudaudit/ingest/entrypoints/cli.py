@@ -177,6 +177,7 @@ def import_costs(
             "rows_other_providers": dict(report.other_providers),
             "periods": sorted([a, p.isoformat()] for a, p in report.periods),
             "days_published": report.days_published,
+            "seconds": round(report.seconds, 3), "load_seconds": round(report.load_seconds, 3),
             "problems": [p.as_dict() for p in report.problems],
         }, indent=2))
     else:

@@ -77,6 +77,7 @@ class ImportReport:
     periods: set[tuple[str, date]] = field(default_factory=set)
     days_published: int = 0
     seconds: float = 0.0
+    load_seconds: float = 0.0  # reading, checking and COPYing the rows (not summaries/events)
 
     @property
     def rows_per_second(self) -> float:
@@ -129,11 +130,42 @@ async def _s3_credentials(ctx: Ingest, team_id: UUID, account: str | None) -> An
     return await asyncio.to_thread(ctx.aws.assume, role, external_id or "")
 
 
-def _next_mapped(batches: Iterator[Batch], layout: Layout) -> tuple[Batch, MappedBatch] | None:
+@dataclass
+class _Prepared:
+    """One batch made ready in a worker thread: mapped, summarised, and (when every account
+    in it is already known) encoded for COPY, while the previous batch is being written."""
+
+    batch: Batch
+    mapped: MappedBatch
+    aws_account_ids: set[str]
+    months: set[date]
+    pairs: list[tuple[str, date]]
+    day_ranges: list[tuple[str, date, date]]
+    counts: dict[str, int]
+    payload: bytes | None
+
+
+def _prepare(batches: Iterator[Batch], layout: Layout, team_id: UUID, import_id: UUID,
+             source: str, accounts: dict[str, UUID]) -> _Prepared | None:
     batch = next(batches, None)
     if batch is None:
         return None
-    return batch, map_batch(batch.batch, layout, batch.line_of)
+    mapped = map_batch(batch.batch, layout, batch.line_of)
+    table = mapped.table
+    if not table.num_rows:
+        return _Prepared(batch, mapped, set(), set(), [], [], {}, None)
+    ids = set(pc.unique(table.column("aws_account_id")).to_pylist())
+    counts = table.group_by("aws_account_id").aggregate([("aws_account_id", "count")])
+    payload = (to_csv(with_ids(table, team_id, import_id, source, accounts))
+               if ids <= accounts.keys() else None)
+    return _Prepared(
+        batch=batch, mapped=mapped, aws_account_ids=ids,
+        months={month_start(d) for d in pc.unique(table.column("usage_date")).to_pylist()},
+        pairs=_pairs(table), day_ranges=_day_ranges(table),
+        counts=dict(zip(counts.column("aws_account_id").to_pylist(),
+                        counts.column("aws_account_id_count").to_pylist(), strict=True)),
+        payload=payload,
+    )
 
 
 def _pairs(table: pa.Table) -> list[tuple[str, date]]:
@@ -167,29 +199,28 @@ class _Import:
         known = self.ranges.get(account_id)
         self.ranges[account_id] = (min(first, known[0]), max(last, known[1])) if known else (first, last)
 
-    async def load(self, uow: Any, table: pa.Table, source: str) -> None:
-        for aws_account_id in set(pc.unique(table.column("aws_account_id")).to_pylist()):
-            if aws_account_id not in self.accounts:
-                self.accounts[aws_account_id] = await uow.repo.upsert_account(
-                    self.team_id, aws_account_id, account_id=uuid4(),
-                    status=AccountStatus.IMPORT_ONLY.value)
-        months = {month_start(d) for d in pc.unique(table.column("usage_date")).to_pylist()}
-        await self.partitions.ensure(uow.session, months)
-        for aws_account_id, period in _pairs(table):
+    async def load(self, uow: Any, prepared: _Prepared, source: str) -> None:
+        for aws_account_id in sorted(prepared.aws_account_ids - self.accounts.keys()):
+            self.accounts[aws_account_id] = await uow.repo.upsert_account(
+                self.team_id, aws_account_id, account_id=uuid4(),
+                status=AccountStatus.IMPORT_ONLY.value)
+        await self.partitions.ensure(uow.session, prepared.months)
+        for aws_account_id, period in prepared.pairs:
             key = (self.accounts[aws_account_id], period)
             self.report.periods.add((aws_account_id, period))
             if key not in self.replaced:
                 previous = await delete_billing_period(uow.session, *key)
                 self.widen(key[0], previous.first_day, previous.last_day)
                 self.replaced.add(key)
-        for aws_account_id, first, last in _day_ranges(table):
+        for aws_account_id, first, last in prepared.day_ranges:
             self.widen(self.accounts[aws_account_id], first, last)
-        counts = table.group_by("aws_account_id").aggregate([("aws_account_id", "count")])
-        for aws_account_id, count in zip(counts.column("aws_account_id").to_pylist(),
-                                         counts.column("aws_account_id_count").to_pylist(), strict=True):
+        for aws_account_id, count in prepared.counts.items():
             self.rows_by_account[self.accounts[aws_account_id]] += count
-        payload = await asyncio.to_thread(
-            lambda: to_csv(with_ids(table, self.team_id, self.report.import_id, source, self.accounts)))
+        payload = prepared.payload
+        if payload is None:  # the batch named an account first seen just now
+            table = prepared.mapped.table
+            payload = await asyncio.to_thread(lambda: to_csv(with_ids(
+                table, self.team_id, self.report.import_id, source, self.accounts)))
         await copy_line_items(uow.session, payload)
 
 
@@ -226,6 +257,7 @@ async def _run(ctx: Ingest, team_id: UUID, files: list[CostFile], report: Import
     def on_bytes(size: int) -> None:
         done["bytes"] += size
 
+    load_started = time.monotonic()
     async with ctx.uow() as uow:
         state = _Import(ctx, team_id, report)
         for row in await uow.repo.accounts_of_team(team_id):
@@ -235,17 +267,24 @@ async def _run(ctx: Ingest, team_id: UUID, files: list[CostFile], report: Import
                 cost_files.open_batches, cost_file, ctx.settings.import_block_bytes, on_bytes)
             report.files[cost_file.name] = describe_format(layout)
             source = "focus" if layout.format is CostFormat.FOCUS else "cur"
-            pending = asyncio.ensure_future(asyncio.to_thread(_next_mapped, batches, layout))
-            while (item := await pending) is not None:
-                # Parse the next batch while this one is written.
-                pending = asyncio.ensure_future(asyncio.to_thread(_next_mapped, batches, layout))
-                batch, mapped = item
-                report.add(cost_file.name, batch.unit, mapped, batch.problems)
-                if mapped.table.num_rows:
-                    await state.load(uow, mapped.table, source)
+            def prepare() -> asyncio.Future[_Prepared | None]:
+                snapshot = dict(state.accounts)  # taken here: the worker never sees it change
+                return asyncio.ensure_future(asyncio.to_thread(
+                    _prepare, batches, layout, team_id, report.import_id, source,  # noqa: B023
+                    snapshot))
+
+            pending = prepare()
+            while (prepared := await pending) is not None:
+                # Read, check and encode the next batch while this one is written.
+                pending = prepare()
+                report.add(cost_file.name, prepared.batch.unit, prepared.mapped,
+                           prepared.batch.problems)
+                if prepared.mapped.table.num_rows:
+                    await state.load(uow, prepared, source)
                 if progress is not None:
                     progress(ImportProgress(cost_file.name, done["bytes"], total_bytes,
                                             report.rows_loaded, report.rows_rejected))
+        report.load_seconds = time.monotonic() - load_started
         changed: list[summary_store.ChangedDay] = []
         if state.ranges:
             first = min(r[0] for r in state.ranges.values())

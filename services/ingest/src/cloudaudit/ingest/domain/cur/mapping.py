@@ -115,24 +115,30 @@ def _tags_from_json(array: pa.Array) -> tuple[list[dict[str, str] | None], BadVa
             ({str(k): "" if v is None else str(v) for k, v in row} or None) if row else None
             for row in rows
         ], []
-    tags: list[dict[str, str] | None] = []
-    bad: BadValues = []
-    for index, raw in enumerate(as_text(array, len(array)).to_pylist()):
-        if raw is None or raw in ("{}", ""):
-            tags.append(None)
-            continue
-        try:
-            parsed = json.loads(raw, parse_constant=_reject_constant)
-        except ValueError:
-            bad.append((index, f"not a JSON object of tags: {raw[:60]!r}"))
-            tags.append(None)
-            continue
-        if not isinstance(parsed, dict):
-            bad.append((index, f"not a JSON object of tags: {raw[:60]!r}"))
-            tags.append(None)
-            continue
-        tags.append({str(k): "" if v is None else str(v) for k, v in parsed.items()} or None)
-    return tags, bad
+    # A report repeats a few tag sets millions of times: read each distinct text once.
+    encoded = as_text(array, len(array)).dictionary_encode()
+    parsed: list[dict[str, str] | None] = []
+    invalid: list[str | None] = []
+    for raw in encoded.dictionary.to_pylist():
+        tags, problem = _parse_tags(raw)
+        parsed.append(tags)
+        invalid.append(problem)
+    codes = encoded.indices.to_pylist()
+    bad: BadValues = [(index, invalid[code]) for index, code in enumerate(codes)
+                      if code is not None and invalid[code] is not None]  # type: ignore[misc]
+    return [None if code is None else parsed[code] for code in codes], bad
+
+
+def _parse_tags(raw: str | None) -> tuple[dict[str, str] | None, str | None]:
+    if raw is None or raw in ("{}", ""):
+        return None, None
+    try:
+        value = json.loads(raw, parse_constant=_reject_constant)
+    except ValueError:
+        return None, f"not a JSON object of tags: {raw[:60]!r}"
+    if not isinstance(value, dict):
+        return None, f"not a JSON object of tags: {raw[:60]!r}"
+    return {str(k): "" if v is None else str(v) for k, v in value.items()} or None, None
 
 
 def _reject_constant(name: str) -> Any:
@@ -166,14 +172,22 @@ def _tag_columns(tags: list[dict[str, str] | None]) -> dict[str, pa.Array]:
         "tag_owner": [None] * len(tags),
     }
     serialised: list[str | None] = [None] * len(tags)
+    seen: dict[int, tuple[str, dict[str, str]]] = {}  # shared dicts (distinct tag texts) once
     for index, row in enumerate(tags):
         if not row:
             continue
-        serialised[index] = json.dumps(row, separators=(",", ":"), ensure_ascii=False)
-        for key, value in row.items():
-            role = tag_role(key)
-            if role and value and roles[role][index] is None:
-                roles[role][index] = value
+        known = seen.get(id(row))
+        if known is None:
+            found: dict[str, str] = {}
+            for key, value in row.items():
+                role = tag_role(key)
+                if role and value and role not in found:
+                    found[role] = value
+            known = (json.dumps(row, separators=(",", ":"), ensure_ascii=False), found)
+            seen[id(row)] = known
+        serialised[index] = known[0]
+        for role, value in known[1].items():
+            roles[role][index] = value
     out = {name: pa.array(values, pa.string()) for name, values in roles.items()}
     out["tags"] = pa.array(serialised, pa.string())
     return out
