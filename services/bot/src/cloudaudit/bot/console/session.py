@@ -62,6 +62,8 @@ class ConsoleSession:
         self._seen_edits: dict[tuple[str, str], int] = {}
         self._seen_views = 0
         self._seen_files: set[str] = set()
+        # One thing at a time on screen: a typed line's results, or alerts arriving meanwhile.
+        self._screen = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -115,6 +117,20 @@ class ConsoleSession:
     # -- input ----------------------------------------------------------------------------------
     async def run_line(self, line: str) -> str:
         """One line typed at the prompt; returns what appeared in Slack as a result."""
+        async with self._screen:
+            return await self._run_line(line)
+
+    async def arrivals(self) -> str:
+        """What arrived on its own (alerts, digests) while nobody was typing."""
+        async with self._screen:
+            await self.settle()
+            return await self._poll()
+
+    async def poll(self) -> str:
+        async with self._screen:
+            return await self._poll()
+
+    async def _run_line(self, line: str) -> str:
         assert self.driver is not None
         line = line.strip()
         if not line:
@@ -128,7 +144,7 @@ class ConsoleSession:
             response = await self.driver.command(text, user=self.user, channel=self.channel)
             shown = self._ack(response.text)
             await self.settle()
-            return "\n".join(part for part in (shown, await self.poll()) if part)
+            return "\n".join(part for part in (shown, await self._poll()) if part)
         return "Type /cloudaudit help, a button number, or quit."
 
     def _ack(self, body: str) -> str:
@@ -161,7 +177,7 @@ class ConsoleSession:
         else:
             await self.driver.press(message, control.label, user=self.user)
         await self.settle()
-        return await self.poll()
+        return await self._poll()
 
     # -- output ---------------------------------------------------------------------------------
     def _number(self, control: Control, message: Message | None = None) -> int:
@@ -174,7 +190,7 @@ class ConsoleSession:
         body = render_blocks(message.blocks, lambda c: self._number(c, message), indent="  ")
         return f"{prefix}\n{body or '  ' + message.text}"
 
-    async def poll(self) -> str:
+    async def _poll(self) -> str:
         """Everything new in Slack since the last poll: messages, edits, files, modals."""
         out: list[str] = []
         for message in self.slack.messages[self._seen_messages :]:
@@ -195,7 +211,7 @@ class ConsoleSession:
         for view in new_views:
             out.append(await self._fill_in(view))
         if new_views:
-            out.append(await self.poll())  # what submitting the form led to
+            out.append(await self._poll())  # what submitting the form led to
         return f"\n{RULE}\n".join(part for part in out if part)
 
     def _describe(self, message: Message) -> str:

@@ -95,8 +95,7 @@ async def _print_alerts(session: Any) -> None:
     while True:
         await session.slack.activity.wait()
         session.slack.activity.clear()
-        await session.settle()
-        output = await session.poll()
+        output = await session.arrivals()
         if output:
             typer.echo("\n" + output)
             sys.stdout.flush()

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from cloudaudit.bot.domain.commands import Command, parse
-from cloudaudit.bot.domain.errors import CommandError
+from cloudaudit.bot.domain.errors import BotError, CommandError
 from cloudaudit.bot.service import connect, queries, team_admin
 from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Deps
-from cloudaudit.bot.slack.listeners import Interaction, guarded
+from cloudaudit.bot.slack.listeners import Interaction, interaction_from, run_guarded
 from cloudaudit.bot.slack.messages.help import help_message, help_text
 from cloudaudit.common.events.cost import SpendGroupBy
 from cloudaudit.common.events.identity import Action
@@ -111,13 +115,14 @@ def _parsed(text: str) -> Command | CommandError:
         return exc
 
 
-def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
-    def action_for(ix: Interaction) -> Action | None:
-        parsed = _parsed(str(ix.body.get("text") or ""))
-        if isinstance(parsed, Command) and parsed.name in SUBCOMMANDS:
-            return SUBCOMMANDS[parsed.name].action
-        return None  # help and unknown input: answered in the ack, nothing to authorize
+def _subcommand(text: str) -> tuple[Subcommand, Command] | None:
+    parsed = _parsed(text)
+    if isinstance(parsed, Command) and parsed.name in SUBCOMMANDS:
+        return SUBCOMMANDS[parsed.name], parsed
+    return None  # help or unknown input: answered in the ack itself
 
+
+def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     async def ack_command(ack: Callable[..., Awaitable[None]], command: dict[str, Any]) -> None:
         parsed = _parsed(str(command.get("text") or ""))
         if isinstance(parsed, CommandError):
@@ -127,11 +132,27 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
         else:
             await ack()
 
-    @guarded(deps, actors, action_for)
-    async def run_subcommand(ix: Interaction) -> Answer | None:
-        parsed = _parsed(str(ix.body.get("text") or ""))
-        if not isinstance(parsed, Command) or parsed.name not in SUBCOMMANDS:
-            return None  # help: answered in the ack
-        return await SUBCOMMANDS[parsed.name].run(ix, parsed, deps, actors)
+    async def work(ix: Interaction) -> Answer | None:
+        found = _subcommand(str(ix.body.get("text") or ""))
+        assert found is not None
+        subcommand, parsed = found
+        return await subcommand.run(ix, parsed, deps, actors)
+
+    async def run_subcommand(
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
+        ix = interaction_from(deps, body, context, respond, client)
+        found = _subcommand(str(body.get("text") or ""))
+        if found is None:
+            # Help was the answer; still enrol the person (the first one owns the team), quietly.
+            with contextlib.suppress(BotError):
+                await actors.resolve(
+                    ix.slack_team_id, ix.slack_user_id, ix.channel_id, ix.team_name
+                )
+            return
+        await run_guarded(ix, actors, found[0].action, work)
 
     app.command(COMMAND)(ack=ack_command, lazy=[run_subcommand])
