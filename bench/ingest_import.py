@@ -29,7 +29,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
-
 from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
 from cloudaudit.common.migrations import upgrade
 from cloudaudit.common.service import discover_services
