@@ -4,6 +4,7 @@ exactly-once posting, 429s, and the bot losing its channel."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 from bot_support import (
@@ -23,6 +24,7 @@ from bot_support import (
 
 from cloudaudit.bot.driver import find_element
 from cloudaudit.common.bus import publish_event
+from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events import anomaly, recommendation
 from cloudaudit.common.events.anomaly import AnomalyStatus, AnomalyUpdated, Feedback
 from cloudaudit.common.events.recommendation import (
@@ -331,3 +333,7 @@ async def test_bot_removed_event_tells_the_owner_once_despite_slack_retries(bot)
     assert len(dms) == 1
     async with bot.deps.uow() as uow:
         assert (await uow.repo.team(bot.team_id)).alert_channel_id is None
+        # Receipts outlive Slack's retry window by a day, then housekeeping drops them.
+        assert await uow.repo.forget_receipts(utcnow() - timedelta(days=1)) == 0
+        assert await uow.repo.forget_receipts(utcnow() + timedelta(minutes=1)) >= 1
+        await uow.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -282,6 +283,13 @@ class BotRepository:
             .returning(slack_event_receipts.c.slack_event_id)
         )
         return result.first() is not None
+
+    async def forget_receipts(self, before: datetime) -> int:
+        """Slack stops retrying an event within the hour; older receipts only take space."""
+        result = await self.session.execute(
+            delete(slack_event_receipts).where(slack_event_receipts.c.received_at < before)
+        )
+        return int(result.rowcount or 0)
 
     # -- account connections waiting for ingest -------------------------------------------------
     async def remember_connection(

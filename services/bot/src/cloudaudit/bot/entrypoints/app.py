@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
@@ -24,6 +25,8 @@ from cloudaudit.common.runtime import ServiceRuntime
 from cloudaudit.common.settings import load_settings
 
 log = logging.getLogger(__name__)
+
+SLACK_RECEIPTS_KEPT = timedelta(days=1)
 
 
 @dataclass
@@ -81,13 +84,16 @@ def build(runtime: ServiceRuntime) -> None:
     runtime.background(endpoint.serve)
     bus.register(runtime, deps)
 
-    async def digests() -> None:
+    async def digests_and_housekeeping() -> None:
         while True:
             try:
                 await send_due_digests(deps, utcnow())
+                async with deps.uow() as uow:
+                    await uow.repo.forget_receipts(utcnow() - SLACK_RECEIPTS_KEPT)
+                    await uow.commit()
             except Exception:
                 log.exception("digest round failed; next round retries")
             await asyncio.sleep(settings.digest_check_interval_s)
 
-    runtime.background(digests)
+    runtime.background(digests_and_housekeeping)
     runtime.notes.append(f"slack mode {settings.mode.value}")
