@@ -57,7 +57,14 @@ def _instances(ec2: Any, instance_type: str, count: int, name: str) -> list[str]
     return [i["InstanceId"] for i in reservation["Instances"]]
 
 
-def _cpu_metrics(cloudwatch: Any, instance_id: str, low: float, high: float, now: datetime) -> None:
+def _cpu_metrics(
+    cloudwatch: Any,
+    instance_id: str,
+    low: float,
+    high: float,
+    now: datetime,
+    network_bytes_per_hour: float = 50_000_000,
+) -> None:
     rng = random.Random(instance_id)
     data = []
     for hour in range(METRIC_DAYS * 24):
@@ -109,7 +116,7 @@ def seed(endpoint_url: str, scenario: Scenario) -> ResourceIds:
     eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
     for instance_id in web:
         _cpu_metrics(cloudwatch, instance_id, 35, 60, now)
-    _cpu_metrics(cloudwatch, idle, 0.5, 2.0, now)
+    _cpu_metrics(cloudwatch, idle, 0.5, 2.0, now, network_bytes_per_hour=20_000)
     for instance_id in jump:
         _cpu_metrics(cloudwatch, instance_id, 70, 90, now)
 

@@ -52,7 +52,8 @@ def _sentence(flat: dict[str, Any]) -> str:
     resource = next((str(v) for k, v in flat.items() if k.endswith("resource_id") and v), None)
     parts = [action.rstrip(".") + (f" ({resource})" if resource else "") + "."]
     if savings:
-        parts.append(f"Estimated savings: ${savings} per month.")
+        amount = savings if savings.startswith("$") else f"${savings}"
+        parts.append(f"Estimated savings: {amount} per month.")
     return " ".join(parts)
 
 

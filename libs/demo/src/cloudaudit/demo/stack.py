@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker, rpc
 from cloudaudit.common.clock import utcnow
-from cloudaudit.common.embedded import free_port
+from cloudaudit.common.embedded import free_port, port_open
 from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
 from cloudaudit.common.migrations import upgrade
 from cloudaudit.common.runtime import Endpoints
@@ -34,7 +35,6 @@ from cloudaudit.demo.company import ResourceIds, Scenario
 T = TypeVar("T")
 SIGNING_SECRET = "demo-signing-secret-0123456789"  # noqa: S105 - only the local Slack knows it
 HEALTH_TIMEOUT_S = 90
-logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the AWS stand-in logs every request
 
 
 class _LoopThread:
@@ -61,6 +61,7 @@ class ProductStack:
     scenario: Scenario = field(default_factory=lambda: Scenario(end=utcnow().date()))
     sink: LineSink | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    services: tuple[str, ...] = ("identity", "ingest", "analytics", "bot")
     aws_url: str = ""
     llm_url: str = ""
     slack: Any = None
@@ -81,11 +82,12 @@ class ProductStack:
         self._loop = _LoopThread()
         self.llm_url = self._loop.run(self._start_llm())
         self.slack = self._loop.run(self._start_slack())
-        progress("starting identity, ingest, analytics and bot")
+        progress(f"starting {', '.join(self.services)} as separate processes")
         self.supervisor = Supervisor(self.service_env(), self.state_dir / "logs", self.sink)
-        for spec in discover_services().values():
-            self.supervisor.start(spec)
-        self.wait_healthy()
+        specs = discover_services()
+        for name in self.services:
+            self.supervisor.start(specs[name])
+        self.wait_healthy(list(self.services))
 
     def stop(self) -> None:
         if self.supervisor:
@@ -95,7 +97,8 @@ class ProductStack:
                 self._loop.run(self._stop_standins(), timeout=10)
             self._loop.stop()
         if self._moto:
-            self._moto.stop()
+            self._moto.terminate()
+            self._moto.wait(10)
 
     def restart(self, service: str) -> None:
         """Start a service again (after a crash test killed it)."""
@@ -152,11 +155,23 @@ class ProductStack:
         asyncio.run(go())
 
     def _start_aws(self) -> None:
-        from moto.server import ThreadedMotoServer
-
+        """The AWS stand-in runs as its own process (like AWS, it is not part of CloudAudit)."""
         port = free_port()
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self._moto.start()
+        logs = self.state_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with (logs / "aws-standin.log").open("ab") as log_file:
+            self._moto = subprocess.Popen(  # noqa: S603 - our interpreter, the stand-in module
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while not port_open(port):
+            if self._moto.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the AWS stand-in did not start; see {logs / 'aws-standin.log'}"
+                )
+            time.sleep(0.1)
         self.aws_url = f"http://127.0.0.1:{port}"
         self.ids = seed(self.aws_url, self.scenario)
 
@@ -194,7 +209,7 @@ class ProductStack:
             await broker.stop()
 
     def wait_healthy(self, services: list[str] | None = None) -> None:
-        wanted = services or list(discover_services())
+        wanted = services or list(self.services)
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
 
         async def healthy(name: str) -> bool:

@@ -1,0 +1,310 @@
+"""The demo: the product started with a simulated AWS company, then the Slack console or a
+scripted tour that checks each step produced what it should (exit code 0 only if all did)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import typer
+from cloudaudit.common.cli_support import cli_settings
+from cloudaudit.common.embedded import EmbeddedServerError
+from cloudaudit.common.events.account import RPC_ACCOUNTS, AccountsReply, AccountsRequest
+from cloudaudit.common.events.identity import RPC_SLACK_USER, SlackUserReply, SlackUserRequest
+from cloudaudit.common.events.recommendation import RPC_REFRESH, RefreshReply, RefreshRequest
+from cloudaudit.common.infra import resolve_endpoints, stop_embedded
+from cloudaudit.common.settings import CommonSettings
+from cloudaudit.demo.company import CUR_BUCKET, CUR_PREFIX, DEV, PROD
+from cloudaudit.demo.stack import ProductStack
+
+DEMO_USER = "UDEMOOWNER"
+DEMO_VIEWER = "UDEMOVIEWER"
+DEMO_CHANNEL = "CDEMOALERTS"
+ALERT_TIMEOUT_S = 120
+SERVICES_AS_PROCESSES = ("identity", "ingest", "analytics")  # the bot runs inside the console
+
+
+@dataclass
+class Step:
+    name: str
+    ok: bool
+    detail: str
+    output: str = ""
+
+
+@dataclass
+class Tour:
+    stack: ProductStack
+    session: Any
+    answers: dict[str, str] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+    team_id: UUID | None = None
+    transcript: list[str] = field(default_factory=list)
+
+    async def ask(self, block_id: str, label: str) -> str | None:
+        return self.answers.get(block_id)
+
+    async def line(self, text: str) -> str:
+        output = str(await self.session.run_line(text))
+        self.transcript.append(output)
+        return output
+
+    async def poll(self) -> str:
+        output = str(await self.session.poll())
+        self.transcript.append(output)
+        return output
+
+    def seen(self) -> str:
+        """Everything Slack showed so far (alerts arrive whenever they are ready)."""
+        return "\n".join(self.transcript)
+
+    def record(self, name: str, ok: bool, detail: str, output: str = "") -> None:
+        self.steps.append(Step(name, ok, detail, output))
+        mark = typer.style("✔" if ok else "✘", fg="green" if ok else "red", bold=True)
+        typer.echo(f"{mark} {name}: {detail}")
+        if output:
+            typer.echo("\n".join("    " + row for row in output.splitlines()[:40]))
+
+    async def wait_for(
+        self, check: Callable[[], Awaitable[str | None]], timeout: float
+    ) -> str | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = await check()
+            if found:
+                return found
+            await asyncio.sleep(0.5)
+        return None
+
+
+async def _connect(tour: Tour, role_arn: str, name: str) -> None:
+    tour.answers = {"role_arn": role_arn, "name": name}
+    output = await tour.line("/cloudaudit connect")
+
+    async def connected() -> str | None:
+        text = output + await tour.poll()
+        done = ("connected" in text.lower() and name in text) or "failed" in text.lower()
+        return text if done else None
+
+    result = await tour.wait_for(connected, 60) or output
+    ok = "failed" not in result.lower() and name in result
+    tour.record(f"connect {name}", ok, f"role {role_arn}", result)
+
+
+async def _team(tour: Tour) -> UUID:
+    reply = await tour.stack.request(
+        RPC_SLACK_USER,
+        SlackUserRequest(slack_team_id=tour.session.driver.team_id, slack_user_id=DEMO_USER),
+        SlackUserReply,
+    )
+    assert reply.team_id is not None
+    return reply.team_id
+
+
+def _import(tour: Tour, team_id: UUID, account_id: UUID) -> None:
+    started = time.monotonic()
+    result = subprocess.run(  # noqa: S603 - our own CLI
+        [
+            sys.executable,
+            "-m",
+            "cloudaudit.common",
+            "import-costs",
+            f"s3://{CUR_BUCKET}/{CUR_PREFIX}",
+            "--team",
+            str(team_id),
+            "--account",
+            str(account_id),
+            "--format",
+            "json",
+        ],
+        env=tour.stack.service_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        tour.record("import 90 days of CUR 2.0 history", False, result.stderr.strip()[-500:])
+        return
+    report = json.loads(result.stdout)
+    ok = report["rows_loaded"] > 0 and report["rows_rejected"] == 0 and report["days_published"] > 0
+    tour.record(
+        "import 90 days of CUR 2.0 history",
+        ok,
+        f"{report['rows_loaded']:,} rows, {report['days_published']} account-days published, "
+        f"{report['rows_rejected']} rejected, {time.monotonic() - started:.1f} s",
+    )
+
+
+async def _spend(tour: Tour) -> None:
+    output = await tour.line("/cloudaudit spend 30d by service")
+    ok = "chart saved" in output and "EC2" in output
+    tour.record("spend by service, with a chart", ok, "`/cloudaudit spend 30d by service`", output)
+
+
+def _alerts(text: str) -> list[str]:
+    """The anomaly alerts shown in the channel, one string each."""
+    return [part for part in text.split("COST ANOMALY:")[1:]]
+
+
+async def _anomaly(tour: Tour) -> None:
+    async def alerted() -> str | None:
+        await tour.poll()
+        found = [a for a in _alerts(tour.seen()) if "AMAZONEC2" in a.split("\n")[0]]
+        return found[0] if found else None
+
+    alert = await tour.wait_for(alerted, ALERT_TIMEOUT_S)
+    support = [a for a in _alerts(tour.seen()) if "SUPPORT" in a.split("\n")[0]]
+    ok = bool(alert) and "c5.4xlarge" in (alert or "") and not support
+    detail = (
+        "EC2 jump alerted with root cause c5.4xlarge; the month-start Support fee did not alert"
+    )
+    tour.record("anomaly alert in the channel", ok, detail, "COST ANOMALY:" + (alert or " none"))
+
+
+async def _recommendations(tour: Tour, team_id: UUID) -> None:
+    reply = await tour.stack.request(
+        RPC_REFRESH, RefreshRequest(team_id=team_id), RefreshReply, 120
+    )
+    listing = await tour.line("/cloudaudit recs")
+    ok = reply.ok and reply.created + reply.refreshed > 0 and "Release the Elastic IP" in listing
+    tour.record(
+        "savings recommendations",
+        ok,
+        f"{reply.created} created, {reply.refreshed} refreshed",
+        listing,
+    )
+
+    async def posted() -> str | None:
+        await tour.poll()
+        return tour.seen() if _button_number(tour.seen(), "Approve") else None
+
+    text = await tour.wait_for(posted, 60) or tour.seen()
+    number = _button_number(text, "Approve")
+    if number is None:
+        tour.record("approve a recommendation", False, "no Approve button was shown")
+        return
+    output = await tour.line(str(number))
+    ok = "approved" in output.lower()
+    tour.record("approve a recommendation", ok, "pressed Approve as the team owner", output)
+
+
+def _button_number(text: str, label: str) -> int | None:
+    for row in text.splitlines():
+        if label in row and "[" in row:
+            before = row[: row.index(label)]
+            if "[" in before:
+                digits = before[before.rindex("[") + 1 :].split("]")[0]
+                if digits.isdigit():
+                    return int(digits)
+    return None
+
+
+async def run_tour(stack: ProductStack, session: Any) -> list[Step]:
+    tour = Tour(stack, session)
+    session.ask = tour.ask
+    output = await tour.line("/cloudaudit help")
+    tour.record("help", "connect" in output and "spend" in output, "`/cloudaudit help`", output)
+    output = await tour.line("/cloudaudit alerts here")
+    tour.record("alerts here", "alert" in output.lower(), f"alerts go to #{DEMO_CHANNEL}", output)
+    await _connect(tour, PROD.role_arn, PROD.name)
+    await _connect(tour, DEV.role_arn, DEV.name)
+    team_id = await _team(tour)
+    accounts = await stack.request(RPC_ACCOUNTS, AccountsRequest(team_id=team_id), AccountsReply)
+    prod = next((a for a in accounts.accounts if a.aws_account_id == PROD.aws_account_id), None)
+    if prod is None:
+        tour.record("import", False, "the prod account is not connected")
+        return tour.steps
+    _import(tour, team_id, prod.account_id)
+    await _spend(tour)
+    await _anomaly(tour)
+    await _recommendations(tour, team_id)
+    return tour.steps
+
+
+async def _demo(settings: CommonSettings, interactive: bool) -> bool:
+    from cloudaudit.bot.console.session import ConsoleSession
+
+    endpoints, started = resolve_endpoints(settings)
+    stack = ProductStack(
+        endpoints=endpoints, state_dir=settings.state_dir / "demo", services=SERVICES_AS_PROCESSES
+    )
+    try:
+        await asyncio.to_thread(stack.start, lambda step: typer.secho(f"· {step}", fg="cyan"))
+        console_settings = CommonSettings(  # type: ignore[call-arg]
+            DATABASE_URL=endpoints.database_url,
+            NATS_URL=endpoints.nats_url,
+            CLOUDAUDIT_STATE_DIR=str(settings.state_dir),
+        )
+        session = ConsoleSession(
+            console_settings,
+            endpoints,
+            settings.state_dir / "demo" / "slack",
+            _no_answer,
+            user=DEMO_USER,
+            channel=DEMO_CHANNEL,
+        )
+        await session.start()
+        try:
+            steps = await run_tour(stack, session)
+            passed = all(step.ok for step in steps)
+            typer.secho(
+                f"\n{sum(s.ok for s in steps)}/{len(steps)} steps produced what they should",
+                fg="green" if passed else "red",
+                bold=True,
+            )
+            if interactive:
+                await _interactive(session)
+            return passed
+        finally:
+            await session.stop()
+    finally:
+        await asyncio.to_thread(stack.stop)
+        stop_embedded(settings, started)
+
+
+async def _no_answer(block_id: str, label: str) -> str | None:
+    return None
+
+
+async def _interactive(session: Any) -> None:
+    async def ask(block_id: str, label: str) -> str | None:
+        answer = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: input(f"  {label}: ")
+        )
+        return answer.strip() or None
+
+    session.ask = ask
+    typer.echo("\nYour turn: type /cloudaudit commands, press buttons by number, quit to leave.")
+    while True:
+        try:
+            line = await asyncio.get_running_loop().run_in_executor(None, lambda: input("> "))
+        except EOFError:
+            return
+        if line.strip() in ("quit", "exit"):
+            return
+        output = await session.run_line(line)
+        if output:
+            typer.echo(output)
+
+
+def run_demo(interactive: bool) -> None:
+    settings = cli_settings()
+    interactive = interactive and sys.stdin.isatty()
+    try:
+        passed = asyncio.run(_demo(settings, interactive))
+    except EmbeddedServerError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+        return
+    if not passed:
+        raise typer.Exit(1)
