@@ -65,7 +65,8 @@ def plain_zscore(steps_per_day: int) -> Flagger:
 
 def half_space_trees(steps_per_day: int) -> Flagger:
     model = preprocessing.MinMaxScaler() | anomaly.QuantileFilter(
-        anomaly.HalfSpaceTrees(seed=42), q=0.98)
+        anomaly.HalfSpaceTrees(seed=42), q=0.98
+    )
     seen = [0]
 
     def flag(at: datetime, value: float) -> bool:
@@ -83,7 +84,10 @@ def forecaster_residuals(steps_per_day: int) -> Flagger:
     season = 7 if steps_per_day == 1 else 24
     model = anomaly.PredictiveAnomalyDetection(
         time_series.HoltWinters(alpha=0.3, beta=0.01, gamma=0.2, seasonality=season),
-        horizon=1, n_std=3.0, warmup_period=2 * season + 1)
+        horizon=1,
+        n_std=3.0,
+        warmup_period=2 * season + 1,
+    )
 
     seen = [0]
 

@@ -36,9 +36,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def read_labels(path: Path) -> list[LabelledEvent]:
     with path.open() as f:
-        return [LabelledEvent(r["series_id"], r["kind"], parse_timestamp(r["start"]),
-                              parse_timestamp(r["end"]), r["material"] == "1",
-                              float(r.get("impact") or 0)) for r in csv.DictReader(f)]
+        return [
+            LabelledEvent(
+                r["series_id"],
+                r["kind"],
+                parse_timestamp(r["start"]),
+                parse_timestamp(r["end"]),
+                r["material"] == "1",
+                float(r.get("impact") or 0),
+            )
+            for r in csv.DictReader(f)
+        ]
 
 
 def read_flags(path: Path) -> dict[str, list[tuple[datetime, bool]]]:
@@ -51,8 +59,18 @@ def read_flags(path: Path) -> dict[str, list[tuple[datetime, bool]]]:
 
 def run_command(data: Path, out: Path, units: str) -> float:
     """Seconds `cloudaudit backtest` took (process start-up excluded: reported by the command)."""
-    command = [sys.executable, "-m", "cloudaudit.common", "backtest", "--input", str(data),
-               "--output", str(out), "--units", units]
+    command = [
+        sys.executable,
+        "-m",
+        "cloudaudit.common",
+        "backtest",
+        "--input",
+        str(data),
+        "--output",
+        str(out),
+        "--units",
+        units,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)  # noqa: S603
     if done.returncode != 0:
         raise SystemExit(f"backtest failed: {done.stderr.strip()}")
@@ -88,27 +106,36 @@ def run_baseline(data: Path, make) -> tuple[dict[str, list[tuple[datetime, bool]
 
 def table(title: str, scores: list[Score]) -> None:
     print(f"\n{title}")
-    header = (f"{'detector':<44} {'precision':>9} {'recall':>7} {'F1':>6} {'alerts/':>8} "
-              f"{'false/':>7} {'median delay d':>16} {'points/s':>9}")
+    header = (
+        f"{'detector':<44} {'precision':>9} {'recall':>7} {'F1':>6} {'alerts/':>8} "
+        f"{'false/':>7} {'median delay d':>16} {'points/s':>9}"
+    )
     print(header)
-    print(f"{'':<44} {'':>9} {'':>7} {'':>6} {'ser-mo':>8} {'ser-mo':>7} "
-          f"{'spike/shift/leak':>16}")
+    print(f"{'':<44} {'':>9} {'':>7} {'':>6} {'ser-mo':>8} {'ser-mo':>7} {'spike/shift/leak':>16}")
     print("-" * len(header))
     for s in scores:
-        delays = "/".join("-" if s.median_delay(k) is None else f"{s.median_delay(k):.1f}"
-                          for k in ("spike", "level_shift", "leak"))
-        print(f"{s.name:<44} {s.precision:>9.3f} {s.recall:>7.3f} {s.f1:>6.3f} "
-              f"{s.alerts_per_series_month:>8.3f} {s.false_alerts_per_series_month:>7.3f} "
-              f"{delays:>16} {s.points_per_second:>9,.0f}")
+        delays = "/".join(
+            "-" if s.median_delay(k) is None else f"{s.median_delay(k):.1f}"
+            for k in ("spike", "level_shift", "leak")
+        )
+        print(
+            f"{s.name:<44} {s.precision:>9.3f} {s.recall:>7.3f} {s.f1:>6.3f} "
+            f"{s.alerts_per_series_month:>8.3f} {s.false_alerts_per_series_month:>7.3f} "
+            f"{delays:>16} {s.points_per_second:>9,.0f}"
+        )
 
 
 def details(s: Score) -> None:
-    print(f"\n{s.name}: {s.detected}/{s.events} events detected; "
-          f"missed by kind {dict(s.missed_by_kind)} of {dict(s.events_by_kind)}")
+    print(
+        f"\n{s.name}: {s.detected}/{s.events} events detected; "
+        f"missed by kind {dict(s.missed_by_kind)} of {dict(s.events_by_kind)}"
+    )
     print(f"  false alerts by cause: {dict(s.false_by_cause) or 'none'}")
     for kind, values in sorted(s.delays_by_kind.items()):
-        print(f"  delay {kind:<18} median {sorted(values)[len(values) // 2]:.2f} d, "
-              f"max {max(values):.2f} d over {len(values)} events")
+        print(
+            f"  delay {kind:<18} median {sorted(values)[len(values) // 2]:.2f} d, "
+            f"max {max(values):.2f} d over {len(values)} events"
+        )
 
 
 def evaluate(name: str, data: Path, labels: Path, units: str, baselines: bool, work: Path) -> None:
@@ -146,19 +173,29 @@ def main() -> None:
     rows, events = generate(args.seed, args.accounts, args.days, 1)
     data, labels = write(work, "daily", rows, events, 1)
     series = len({r[0] for r in rows})
-    print(f"daily: {series} series x {args.days} days = {len(rows):,} points, "
-          f"{sum(e.material for e in events)} material events (seed {args.seed})")
+    print(
+        f"daily: {series} series x {args.days} days = {len(rows):,} points, "
+        f"{sum(e.material for e in events)} material events (seed {args.seed})"
+    )
     evaluate("Daily cost series (USD)", data, labels, "usd", not args.no_baselines, work)
     if not args.no_hourly:
         rows, events = generate(args.seed + 1, max(2, args.accounts // 4), 120, 24)
         data, labels = write(work, "hourly", rows, events, 24)
         series = len({r[0] for r in rows})
-        print(f"\nhourly: {series} series x 120 days = {len(rows):,} points, "
-              f"{sum(e.material for e in events)} material events")
+        print(
+            f"\nhourly: {series} series x 120 days = {len(rows):,} points, "
+            f"{sum(e.material for e in events)} material events"
+        )
         evaluate("Hourly cost series (USD)", data, labels, "usd", not args.no_baselines, work)
     if args.raw and args.raw_labels:
-        evaluate(f"External data ({args.raw.name}, --units raw)", args.raw, args.raw_labels,
-                 "raw", not args.no_baselines, work)
+        evaluate(
+            f"External data ({args.raw.name}, --units raw)",
+            args.raw,
+            args.raw_labels,
+            "raw",
+            not args.no_baselines,
+            work,
+        )
 
 
 if __name__ == "__main__":

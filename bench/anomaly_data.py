@@ -105,12 +105,22 @@ def make_series(rng: random.Random, accounts: int, steps_per_day: int) -> list[S
             region = rng.choice(REGIONS[:3]) if service not in {"AmazonCloudFront"} else "global"
             if dev:
                 low, high = low / 4, high / 4
-            weekend = (rng.uniform(0.2, 0.6) if dev and weekend_sensitive
-                       else rng.uniform(0.85, 1.0) if weekend_sensitive else rng.uniform(0.95, 1.05))
+            weekend = (
+                rng.uniform(0.2, 0.6)
+                if dev and weekend_sensitive
+                else rng.uniform(0.85, 1.0)
+                if weekend_sensitive
+                else rng.uniform(0.95, 1.05)
+            )
             series = Series(
-                series_id=f"{account}/{service}/{region}", account=account, service=service,
-                region=region, base=_log_uniform(rng, max(low, 0.3), high), weekend=weekend,
-                growth_per_day=rng.uniform(-0.02, 0.06) / 30.44, noise=rng.uniform(0.02, 0.12),
+                series_id=f"{account}/{service}/{region}",
+                account=account,
+                service=service,
+                region=region,
+                base=_log_uniform(rng, max(low, 0.3), high),
+                weekend=weekend,
+                growth_per_day=rng.uniform(-0.02, 0.06) / 30.44,
+                noise=rng.uniform(0.02, 0.12),
             )
             if service == "AmazonEC2" and rng.random() < 0.3:  # reserved-instance fees
                 series.month_start_multiple = rng.uniform(2, 6)
@@ -118,18 +128,32 @@ def make_series(rng: random.Random, accounts: int, steps_per_day: int) -> list[S
         for service in rng.sample(sorted(MONTH_START_SERVICES), k=rng.randint(2, 4)):
             low, high, m_low, m_high = MONTH_START_SERVICES[service]
             series = Series(
-                series_id=f"{account}/{service}/global", account=account, service=service,
-                region="global", base=_log_uniform(rng, low, high) if high else 0.0, weekend=1.0,
-                growth_per_day=rng.uniform(0, 0.03) / 30.44, noise=rng.uniform(0.02, 0.08),
+                series_id=f"{account}/{service}/global",
+                account=account,
+                service=service,
+                region="global",
+                base=_log_uniform(rng, low, high) if high else 0.0,
+                weekend=1.0,
+                growth_per_day=rng.uniform(0, 0.03) / 30.44,
+                noise=rng.uniform(0.02, 0.08),
                 month_start_multiple=rng.uniform(m_low, m_high) if m_high else 0.0,
-                month_start_share=(rng.uniform(0.03, 0.10) if service == "AWSSupportBusiness"
-                                   else rng.uniform(0.05, 0.09) if service == "Tax" else 0.0),
+                month_start_share=(
+                    rng.uniform(0.03, 0.10)
+                    if service == "AWSSupportBusiness"
+                    else rng.uniform(0.05, 0.09)
+                    if service == "Tax"
+                    else 0.0
+                ),
             )
             out.append(series)
     if steps_per_day > 1:
         for series in out:
-            office = series.service in {"AmazonEC2", "AWSLambda", "AWSDataTransfer",
-                                        "AWSQueueService"}
+            office = series.service in {
+                "AmazonEC2",
+                "AWSLambda",
+                "AWSDataTransfer",
+                "AWSQueueService",
+            }
             profile = [(1.0 + (0.6 if office and 8 <= h <= 19 else 0.0)) for h in range(24)]
             total = sum(profile)
             series.hourly_profile = [p * 24 / total for p in profile]
@@ -154,8 +178,17 @@ def _plan_events(rng: random.Random, series: Series, days: int, steps_per_day: i
             total = max(MIN_IMPACT_USD * rng.uniform(1.3, 6), level * rng.uniform(0.5, 2.0))
             per_step = max(total / duration_steps, per_step_level * rng.uniform(0.4, 3))
             effect = {start + i: per_step for i in range(duration_steps)}
-            events.append(Event(series.series_id, "spike", start, start + duration_steps - 1,
-                                True, per_step * duration_steps, effect))
+            events.append(
+                Event(
+                    series.series_id,
+                    "spike",
+                    start,
+                    start + duration_steps - 1,
+                    True,
+                    per_step * duration_steps,
+                    effect,
+                )
+            )
         elif roll < 0.37:  # lasting level shift (small services jump many-fold)
             if level < 10 and rng.random() < 0.5:
                 delta = rng.uniform(40, 80) - level  # $1/day service running at $60/day
@@ -163,16 +196,28 @@ def _plan_events(rng: random.Random, series: Series, days: int, steps_per_day: i
                 delta = max(MIN_IMPACT_USD * rng.uniform(1.3, 4) / 7, level * rng.uniform(0.3, 1.5))
             effect = {s: delta / spd for s in range(start, days * spd)}
             # labelled by its first week: the excess that makes it material
-            events.append(Event(series.series_id, "level_shift", start, start + 7 * spd - 1,
-                                True, delta * 7, effect))
+            events.append(
+                Event(
+                    series.series_id,
+                    "level_shift",
+                    start,
+                    start + 7 * spd - 1,
+                    True,
+                    delta * 7,
+                    effect,
+                )
+            )
             break
         elif roll < 0.47:  # shift that gets fixed
             delta = max(MIN_IMPACT_USD * rng.uniform(1.3, 4) / 5, level * rng.uniform(0.3, 1.5))
             length = rng.randint(4, 14)
             end = start + length * spd - 1
             effect = {s: delta / spd for s in range(start, end + 1)}
-            events.append(Event(series.series_id, "level_shift_fixed", start, end, True,
-                                delta * length, effect))
+            events.append(
+                Event(
+                    series.series_id, "level_shift_fixed", start, end, True, delta * length, effect
+                )
+            )
             day += length
         elif roll < 0.57:  # slow leak
             length = rng.randint(14, 42)
@@ -197,24 +242,35 @@ def _plan_events(rng: random.Random, series: Series, days: int, steps_per_day: i
             else:
                 total = level * rng.uniform(0.03, 0.08) * length
             effect = {s: total / (length * spd) for s in range(start, start + length * spd)}
-            events.append(Event(series.series_id, "immaterial", start, start + length * spd - 1,
-                                False, total, effect))
+            events.append(
+                Event(
+                    series.series_id,
+                    "immaterial",
+                    start,
+                    start + length * spd - 1,
+                    False,
+                    total,
+                    effect,
+                )
+            )
         elif roll < 0.85:  # outage or clean-up
             length = rng.randint(1, 7)
             factor = rng.uniform(0.0, 0.5)
             permanent = rng.random() < 0.3
             end = days * spd - 1 if permanent else start + length * spd - 1
             effect = {s: factor for s in range(start, end + 1)}
-            events.append(Event(series.series_id, "drop", start, end, False, 0.0, effect,
-                                multiplicative=True))
+            events.append(
+                Event(series.series_id, "drop", start, end, False, 0.0, effect, multiplicative=True)
+            )
             if permanent:
                 break
         day = (events[-1].end // spd if events else day) + rng.randint(45, 200)
     return events
 
 
-def generate(seed: int = 7, accounts: int = 12, days: int = 540, steps_per_day: int = 1
-             ) -> tuple[list[tuple[str, datetime, float, str, str, str]], list[Event]]:
+def generate(
+    seed: int = 7, accounts: int = 12, days: int = 540, steps_per_day: int = 1
+) -> tuple[list[tuple[str, datetime, float, str, str, str]], list[Event]]:
     rng = random.Random(seed)
     all_series = make_series(rng, accounts, steps_per_day)
     events: list[Event] = []
@@ -247,15 +303,21 @@ def generate(seed: int = 7, accounts: int = 12, days: int = 540, steps_per_day: 
             first_step_of_month = at.day == 1 and at.hour == 0 and at.minute == 0
             if first_step_of_month:
                 if series.month_start_multiple:
-                    cost += series.base * (1 + series.growth_per_day) ** day * \
-                        series.month_start_multiple * rng.uniform(0.95, 1.05)
+                    cost += (
+                        series.base
+                        * (1 + series.growth_per_day) ** day
+                        * series.month_start_multiple
+                        * rng.uniform(0.95, 1.05)
+                    )
                 if series.month_start_share:
-                    prev = (at - timedelta(days=1))
+                    prev = at - timedelta(days=1)
                     spend = account_month.get((series.account, prev.year, prev.month), 0.0)
                     cost += spend * series.month_start_share
             for event in per_series_events[series.series_id]:
                 if i in event.effect:
-                    cost = cost * event.effect[i] if event.multiplicative else cost + event.effect[i]
+                    cost = (
+                        cost * event.effect[i] if event.multiplicative else cost + event.effect[i]
+                    )
             cost = round(cost, 4)
             out.append(cost)
             if not series.month_start_share:
@@ -277,24 +339,37 @@ def _stamp(at: datetime, steps_per_day: int) -> str:
     return at.strftime("%Y-%m-%d") if steps_per_day == 1 else at.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def write(out_dir: Path, name: str, rows: list[tuple[str, datetime, float, str, str, str]],
-          events: list[Event], steps_per_day: int) -> tuple[Path, Path]:
+def write(
+    out_dir: Path,
+    name: str,
+    rows: list[tuple[str, datetime, float, str, str, str]],
+    events: list[Event],
+    steps_per_day: int,
+) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     data_path, labels_path = out_dir / f"{name}.csv", out_dir / f"{name}_labels.csv"
     with data_path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["series_id", "timestamp", "value", "account", "service", "region"])
         for series_id, at, value, account, service, region in rows:
-            w.writerow([series_id, _stamp(at, steps_per_day), f"{value:.4f}", account, service,
-                        region])
+            w.writerow(
+                [series_id, _stamp(at, steps_per_day), f"{value:.4f}", account, service, region]
+            )
     step = timedelta(days=1) / steps_per_day
     with labels_path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["series_id", "kind", "start", "end", "material", "impact"])
         for e in events:
-            w.writerow([e.series_id, e.kind, _stamp(START + step * e.start, steps_per_day),
-                        _stamp(START + step * e.end, steps_per_day), int(e.material),
-                        f"{e.impact:.2f}"])
+            w.writerow(
+                [
+                    e.series_id,
+                    e.kind,
+                    _stamp(START + step * e.start, steps_per_day),
+                    _stamp(START + step * e.end, steps_per_day),
+                    int(e.material),
+                    f"{e.impact:.2f}",
+                ]
+            )
     return data_path, labels_path
 
 

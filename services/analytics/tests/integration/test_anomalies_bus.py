@@ -49,24 +49,48 @@ def ec2_cost(day: date) -> Decimal:
     return base + Decimal((day.toordinal() * 7) % 11) - 5
 
 
-def cost_day(team_id: UUID, account_id: UUID, day: date, ec2: Decimal | None = None,
-             s3: Decimal = Decimal("20.00"), revision: int = 1, backfill: bool = False,
-             extra_usage: Decimal = Decimal(0)) -> CostDayRecorded:
+def cost_day(
+    team_id: UUID,
+    account_id: UUID,
+    day: date,
+    ec2: Decimal | None = None,
+    s3: Decimal = Decimal("20.00"),
+    revision: int = 1,
+    backfill: bool = False,
+    extra_usage: Decimal = Decimal(0),
+) -> CostDayRecorded:
     ec2 = ec2_cost(day) if ec2 is None else ec2
     usage = [CostDriver(name="USE1-BoxUsage:m5.large", cost=ec2 - extra_usage)]
     if extra_usage:
         usage.append(CostDriver(name="USE1-BoxUsage:p4d.24xlarge", cost=extra_usage))
     lines = [
-        CostLine(summary_id=SUMMARY_IDS[EC2], service=EC2[0], region=EC2[1], unblended_cost=ec2,
-                 top_usage_types=usage,
-                 top_resources=[CostDriver(name="i-0abc", cost=ec2 - extra_usage)]
-                 + ([CostDriver(name="i-0gpu", cost=extra_usage)] if extra_usage else [])),
-        CostLine(summary_id=SUMMARY_IDS[S3], service=S3[0], region=S3[1], unblended_cost=s3,
-                 top_usage_types=[CostDriver(name="TimedStorage-ByteHrs", cost=s3)]),
+        CostLine(
+            summary_id=SUMMARY_IDS[EC2],
+            service=EC2[0],
+            region=EC2[1],
+            unblended_cost=ec2,
+            top_usage_types=usage,
+            top_resources=[CostDriver(name="i-0abc", cost=ec2 - extra_usage)]
+            + ([CostDriver(name="i-0gpu", cost=extra_usage)] if extra_usage else []),
+        ),
+        CostLine(
+            summary_id=SUMMARY_IDS[S3],
+            service=S3[0],
+            region=S3[1],
+            unblended_cost=s3,
+            top_usage_types=[CostDriver(name="TimedStorage-ByteHrs", cost=s3)],
+        ),
     ]
-    return CostDayRecorded(team_id=team_id, account_id=account_id, aws_account_id=AWS_ACCOUNT,
-                           usage_date=day, total_unblended_cost=ec2 + s3, lines=lines,
-                           revision=revision, backfill=backfill)
+    return CostDayRecorded(
+        team_id=team_id,
+        account_id=account_id,
+        aws_account_id=AWS_ACCOUNT,
+        usage_date=day,
+        total_unblended_cost=ec2 + s3,
+        lines=lines,
+        revision=revision,
+        backfill=backfill,
+    )
 
 
 class Account:
@@ -77,21 +101,35 @@ class Account:
         self.team_id, self.account_id = uuid4(), uuid4()
 
     async def publish(self, event: CostDayRecorded) -> None:
-        await publish_event(self.bus.broker, self.bus.names,
-                            COST_DAY_RECORDED.format(aws_account_id=AWS_ACCOUNT), event)
+        await publish_event(
+            self.bus.broker,
+            self.bus.names,
+            COST_DAY_RECORDED.format(aws_account_id=AWS_ACCOUNT),
+            event,
+        )
 
     async def days_recorded(self) -> int:
         async with self.db.connect() as conn:
-            return (await conn.execute(text(
-                "SELECT count(*) FROM analytics.cost_days WHERE team_id = :t"),
-                {"t": self.team_id})).scalar_one()
+            return (
+                await conn.execute(
+                    text("SELECT count(*) FROM analytics.cost_days WHERE team_id = :t"),
+                    {"t": self.team_id},
+                )
+            ).scalar_one()
 
     async def history(self, days: int, until: date, **kwargs) -> None:
         """Publish `days` days ending the day before `until`, and wait until all are learnt."""
         before = await self.days_recorded()
         for offset in range(days, 0, -1):
-            await self.publish(cost_day(self.team_id, self.account_id, until - timedelta(offset),
-                                        backfill=True, **kwargs))
+            await self.publish(
+                cost_day(
+                    self.team_id,
+                    self.account_id,
+                    until - timedelta(offset),
+                    backfill=True,
+                    **kwargs,
+                )
+            )
         await eventually(lambda: self._at_least(before + days), timeout=30)
 
     async def _at_least(self, count: int) -> bool:
@@ -99,23 +137,37 @@ class Account:
 
     async def revision_of(self, day: date) -> int | None:
         async with self.db.connect() as conn:
-            return (await conn.execute(text(
-                "SELECT revision FROM analytics.cost_days WHERE team_id = :t AND usage_date = :d"),
-                {"t": self.team_id, "d": day})).scalar_one_or_none()
+            return (
+                await conn.execute(
+                    text(
+                        "SELECT revision FROM analytics.cost_days WHERE team_id = :t AND usage_date = :d"
+                    ),
+                    {"t": self.team_id, "d": day},
+                )
+            ).scalar_one_or_none()
 
     async def ec2_state(self) -> dict:
         async with self.db.connect() as conn:
-            row = (await conn.execute(text(
-                "SELECT state, model_version FROM analytics.detector_states "
-                "WHERE team_id = :t AND service = 'AmazonEC2'"), {"t": self.team_id})).one()
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT state, model_version FROM analytics.detector_states "
+                        "WHERE team_id = :t AND service = 'AmazonEC2'"
+                    ),
+                    {"t": self.team_id},
+                )
+            ).one()
         state = row.state if isinstance(row.state, dict) else json.loads(row.state)
         return {"state": state, "model_version": row.model_version}
 
     async def anomalies(self) -> list[dict]:
         async with self.db.connect() as conn:
-            rows = await conn.execute(text(
-                "SELECT * FROM analytics.cost_anomalies WHERE team_id = :t ORDER BY usage_date"),
-                {"t": self.team_id})
+            rows = await conn.execute(
+                text(
+                    "SELECT * FROM analytics.cost_anomalies WHERE team_id = :t ORDER BY usage_date"
+                ),
+                {"t": self.team_id},
+            )
             return [dict(r) for r in rows.mappings()]
 
 
@@ -128,8 +180,9 @@ async def db(database_url):
 
 @pytest.fixture
 def analytics_settings(settings) -> AnalyticsSettings:
-    return AnalyticsSettings(**{name: getattr(settings, name)
-                                for name in type(settings).model_fields})
+    return AnalyticsSettings(
+        **{name: getattr(settings, name) for name in type(settings).model_fields}
+    )
 
 
 @pytest.fixture
@@ -153,12 +206,21 @@ async def test_spike_is_detected_the_day_it_lands_with_root_cause(analytics, acc
     detected = await bus.collect("anomaly.v1.detected.>")
     await account.history(35, until=TODAY)
     assert detected.empty()  # a month of normal history, backfilled: no alert
-    await account.publish(cost_day(account.team_id, account.account_id, TODAY,
-                                   ec2=ec2_cost(TODAY) + Decimal(700),
-                                   extra_usage=Decimal(700)))
+    await account.publish(
+        cost_day(
+            account.team_id,
+            account.account_id,
+            TODAY,
+            ec2=ec2_cost(TODAY) + Decimal(700),
+            extra_usage=Decimal(700),
+        )
+    )
     message = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
-    assert (message.service, message.region, message.usage_date) == ("AmazonEC2", "us-east-1",
-                                                                     TODAY)
+    assert (message.service, message.region, message.usage_date) == (
+        "AmazonEC2",
+        "us-east-1",
+        TODAY,
+    )
     assert message.kind.value == "spike" and message.severity.value == "high"  # $700, +350 %
     assert Decimal(650) < message.impact < Decimal(750) and message.impact_pct > 250
     assert message.daily_cost_id == SUMMARY_IDS[EC2]
@@ -168,23 +230,26 @@ async def test_spike_is_detected_the_day_it_lands_with_root_cause(analytics, acc
     rows = await account.anomalies()
     # the account total saw the same change: recorded, but the channel gets one alert
     assert [(r["service"], r["alerted"], r["status"]) for r in rows] == [
-        ("AmazonEC2", 1, "open"), (None, 0, "open")]
+        ("AmazonEC2", 1, "open"),
+        (None, 0, "open"),
+    ]
     assert await detected_messages(detected) == []
 
 
-async def test_recurring_month_start_fee_is_not_an_anomaly(start_service, analytics_settings,
-                                                           account, bus):
+async def test_recurring_month_start_fee_is_not_an_anomaly(
+    start_service, analytics_settings, account, bus
+):
     first = date(2026, 6, 1)
     settings = analytics_settings.model_copy(
-        update={"anomaly_alert_window_days": (TODAY - first).days + 1})
+        update={"anomaly_alert_window_days": (TODAY - first).days + 1}
+    )
     await start_service("analytics", settings)
     detected = await bus.collect("anomaly.v1.detected.>")
     day = first
     events = []
     while day < date(2026, 9, 3):
         fee = Decimal(3000) if day.day == 1 else Decimal(0)  # reserved-instance fee on the 1st
-        events.append(cost_day(account.team_id, account.account_id, day,
-                               ec2=ec2_cost(day) + fee))
+        events.append(cost_day(account.team_id, account.account_id, day, ec2=ec2_cost(day) + fee))
         day += timedelta(1)
     for event in events:
         await account.publish(event)
@@ -202,8 +267,9 @@ async def test_model_continues_across_a_restart(start_service, analytics_setting
     detected = await bus.collect("anomaly.v1.detected.>")
     await start_service("analytics", analytics_settings)
     # a fresh model would still be warming up (21 days) and could not alert on this spike
-    await account.publish(cost_day(account.team_id, account.account_id, TODAY,
-                                   ec2=ec2_cost(TODAY) + Decimal(500)))
+    await account.publish(
+        cost_day(account.team_id, account.account_id, TODAY, ec2=ec2_cost(TODAY) + Decimal(500))
+    )
     message = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
     assert message.service == "AmazonEC2" and message.usage_date == TODAY
     after = await account.ec2_state()
@@ -225,16 +291,18 @@ async def test_redelivered_and_restated_days_are_learnt_once(analytics, account)
     assert after["state"]["detector"]["steps_seen"] == state["state"]["detector"]["steps_seen"] + 1
     # restatement of the last day: re-learnt from the model as it was before that day
     restated = ec2_cost(TODAY) + Decimal(3)
-    await account.publish(cost_day(account.team_id, account.account_id, TODAY, ec2=restated,
-                                   revision=2))
+    await account.publish(
+        cost_day(account.team_id, account.account_id, TODAY, ec2=restated, revision=2)
+    )
     await eventually(lambda: _equals(account.revision_of(TODAY), 2))
     final = await account.ec2_state()
     replay = CostAnomalyDetector(DetectorConfig())
     for offset in range(25, -1, -1):
         day = TODAY - timedelta(offset)
         value = restated if day == TODAY else ec2_cost(day)
-        replay.observe(datetime(day.year, day.month, day.day, tzinfo=UTC), float(value),
-                       Thresholds())
+        replay.observe(
+            datetime(day.year, day.month, day.day, tzinfo=UTC), float(value), Thresholds()
+        )
     assert final["state"]["detector"] == json.loads(json.dumps(replay.to_state()))
 
 
@@ -248,61 +316,114 @@ async def test_feedback_expected_absorbs_the_change_and_is_audited(analytics, ac
     audits = await bus.collect("audit.v1.recorded")
     await account.history(30, until=TODAY - timedelta(1))
     for day in (TODAY - timedelta(1), TODAY):  # a new level: +$400 a day
-        await account.publish(cost_day(account.team_id, account.account_id, day,
-                                       ec2=ec2_cost(day) + Decimal(400)))
+        await account.publish(
+            cost_day(account.team_id, account.account_id, day, ec2=ec2_cost(day) + Decimal(400))
+        )
     alert = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
     await eventually(lambda: account.revision_of(TODAY))
     user = uuid4()
-    reply = await rpc(bus.broker, bus.names, RPC_ANOMALY_FEEDBACK, AnomalyFeedbackRequest(
-        team_id=account.team_id, anomaly_id=alert.anomaly_id, user_id=user,
-        feedback=Feedback.EXPECTED, note="new batch cluster"), AnomalyFeedbackReply)
+    reply = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_ANOMALY_FEEDBACK,
+        AnomalyFeedbackRequest(
+            team_id=account.team_id,
+            anomaly_id=alert.anomaly_id,
+            user_id=user,
+            feedback=Feedback.EXPECTED,
+            note="new batch cluster",
+        ),
+        AnomalyFeedbackReply,
+    )
     assert reply.ok and reply.status is AnomalyStatus.EXPECTED
     update = AnomalyUpdated.model_validate_json((await eventually(updated.get)).data)
     assert (update.anomaly_id, update.status, update.feedback, update.by_user) == (
-        alert.anomaly_id, AnomalyStatus.EXPECTED, Feedback.EXPECTED, user)
+        alert.anomaly_id,
+        AnomalyStatus.EXPECTED,
+        Feedback.EXPECTED,
+        user,
+    )
     audit = AuditRecorded.model_validate_json((await eventually(audits.get)).data)
     assert (audit.action, audit.entity_id, audit.user_id, audit.details["feedback"]) == (
-        "anomaly.feedback", str(alert.anomaly_id), user, "expected")
+        "anomaly.feedback",
+        str(alert.anomaly_id),
+        user,
+        "expected",
+    )
     state = await account.ec2_state()
     assert state["state"]["detector"]["episode"] is None  # the new level is normal now
-    listed = await rpc(bus.broker, bus.names, RPC_ANOMALIES, AnomaliesRequest(
-        team_id=account.team_id, status=AnomalyStatus.EXPECTED), AnomaliesReply)
+    listed = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_ANOMALIES,
+        AnomaliesRequest(team_id=account.team_id, status=AnomalyStatus.EXPECTED),
+        AnomaliesReply,
+    )
     assert [a.anomaly_id for a in listed.anomalies] == [alert.anomaly_id]
-    other_team = await rpc(bus.broker, bus.names, RPC_ANOMALY_FEEDBACK, AnomalyFeedbackRequest(
-        team_id=uuid4(), anomaly_id=alert.anomaly_id, user_id=user,
-        feedback=Feedback.NOT_USEFUL), AnomalyFeedbackReply)
+    other_team = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_ANOMALY_FEEDBACK,
+        AnomalyFeedbackRequest(
+            team_id=uuid4(), anomaly_id=alert.anomaly_id, user_id=user, feedback=Feedback.NOT_USEFUL
+        ),
+        AnomalyFeedbackReply,
+    )
     assert not other_team.ok and other_team.error.code == "not_found"
 
 
 async def test_planned_spend_is_recorded_as_expected_and_not_alerted(analytics, account, bus):
     detected = await bus.collect("anomaly.v1.detected.>")
     await account.history(30, until=TODAY)
-    plan = await rpc(bus.broker, bus.names, RPC_EXPECT, ExpectSpendRequest(
-        team_id=account.team_id, user_id=uuid4(), service="AmazonEC2", amount=Decimal(600),
-        start=TODAY, end=TODAY + timedelta(14)), ExpectSpendReply)
+    plan = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_EXPECT,
+        ExpectSpendRequest(
+            team_id=account.team_id,
+            user_id=uuid4(),
+            service="AmazonEC2",
+            amount=Decimal(600),
+            start=TODAY,
+            end=TODAY + timedelta(14),
+        ),
+        ExpectSpendReply,
+    )
     assert plan.ok and plan.expectation_id
-    await account.publish(cost_day(account.team_id, account.account_id, TODAY,
-                                   ec2=ec2_cost(TODAY) + Decimal(600)))
+    await account.publish(
+        cost_day(account.team_id, account.account_id, TODAY, ec2=ec2_cost(TODAY) + Decimal(600))
+    )
     await eventually(lambda: account.revision_of(TODAY))
     rows = await account.anomalies()
     assert [(r["service"], r["status"], r["alerted"]) for r in rows if r["service"]] == [
-        ("AmazonEC2", "expected", 0)]
+        ("AmazonEC2", "expected", 0)
+    ]
     assert await detected_messages(detected) == []
 
 
 async def test_team_thresholds_decide_what_alerts(analytics, account, bus):
     detected = await bus.collect("anomaly.v1.detected.>")
-    raised = await rpc(bus.broker, bus.names, RPC_TEAM_SETTINGS, TeamSettingsRequest(
-        team_id=account.team_id, user_id=uuid4(), min_impact=Decimal(1000)), TeamSettingsReply)
-    assert raised.ok and (raised.min_impact, raised.min_impact_pct) == (Decimal(1000),
-                                                                        Decimal(20))
+    raised = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_TEAM_SETTINGS,
+        TeamSettingsRequest(team_id=account.team_id, user_id=uuid4(), min_impact=Decimal(1000)),
+        TeamSettingsReply,
+    )
+    assert raised.ok and (raised.min_impact, raised.min_impact_pct) == (Decimal(1000), Decimal(20))
     await account.history(30, until=TODAY)
-    await account.publish(cost_day(account.team_id, account.account_id, TODAY,
-                                   ec2=ec2_cost(TODAY) + Decimal(700)))
+    await account.publish(
+        cost_day(account.team_id, account.account_id, TODAY, ec2=ec2_cost(TODAY) + Decimal(700))
+    )
     await eventually(lambda: account.revision_of(TODAY))
     assert await detected_messages(detected) == [] and await account.anomalies() == []
-    read = await rpc(bus.broker, bus.names, RPC_TEAM_SETTINGS,
-                     TeamSettingsRequest(team_id=account.team_id), TeamSettingsReply)
+    read = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_TEAM_SETTINGS,
+        TeamSettingsRequest(team_id=account.team_id),
+        TeamSettingsReply,
+    )
     assert read.min_impact == Decimal(1000)
 
 
@@ -312,14 +433,18 @@ async def test_backfilled_history_does_not_alert_on_old_days(analytics, account,
     for offset in range(55):
         day = start + timedelta(offset)
         spike = Decimal(900) if offset == 40 else Decimal(0)  # 20 days ago: old news
-        await account.publish(cost_day(account.team_id, account.account_id, day,
-                                       ec2=ec2_cost(day) + spike, backfill=True))
+        await account.publish(
+            cost_day(
+                account.team_id, account.account_id, day, ec2=ec2_cost(day) + spike, backfill=True
+            )
+        )
     await eventually(lambda: account._at_least(55), timeout=30)
     assert await detected_messages(detected) == [] and await account.anomalies() == []
 
 
-async def test_anomalies_command_lists_what_was_detected(analytics, account, bus, settings,
-                                                         monkeypatch):
+async def test_anomalies_command_lists_what_was_detected(
+    analytics, account, bus, settings, monkeypatch
+):
     import asyncio
 
     from cloudaudit.analytics.entrypoints.cli import register
@@ -328,19 +453,24 @@ async def test_anomalies_command_lists_what_was_detected(analytics, account, bus
 
     detected = await bus.collect("anomaly.v1.detected.>")
     await account.history(30, until=TODAY)
-    await account.publish(cost_day(account.team_id, account.account_id, TODAY,
-                                   ec2=ec2_cost(TODAY) + Decimal(800)))
+    await account.publish(
+        cost_day(account.team_id, account.account_id, TODAY, ec2=ec2_cost(TODAY) + Decimal(800))
+    )
     alert = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
     monkeypatch.setenv("DATABASE_URL", settings.database_url.get_secret_value())
     monkeypatch.setenv("NATS_URL", settings.nats_url)
     app = Typer()
     register(app)
-    result = await asyncio.to_thread(CliRunner().invoke, app, [
-        "anomalies", "--team", str(account.team_id), "--status", "open", "--format", "json"])
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["anomalies", "--team", str(account.team_id), "--status", "open", "--format", "json"],
+    )
     assert result.exit_code == 0, result.output
     listed = json.loads(result.output)
-    assert {(r["anomaly_id"], r["service"]) for r in listed} >= {(str(alert.anomaly_id),
-                                                                  "AmazonEC2")}
+    assert {(r["anomaly_id"], r["service"]) for r in listed} >= {
+        (str(alert.anomaly_id), "AmazonEC2")
+    }
     assert {r["status"] for r in listed} == {"open"}
     bad = await asyncio.to_thread(CliRunner().invoke, app, ["anomalies", "--team", "nope"])
     assert bad.exit_code != 0 and "UUID" in bad.output

@@ -24,8 +24,14 @@ def day(i: int) -> datetime:
     return START + timedelta(days=i)
 
 
-def series(n: int, level: float, noise: float = 0.03, weekend: float = 1.0, seed: int = 1,
-           growth_per_month: float = 0.0) -> list[float]:
+def series(
+    n: int,
+    level: float,
+    noise: float = 0.03,
+    weekend: float = 1.0,
+    seed: int = 1,
+    growth_per_month: float = 0.0,
+) -> list[float]:
     rng = random.Random(seed)
     out = []
     for i in range(n):
@@ -36,11 +42,17 @@ def series(n: int, level: float, noise: float = 0.03, weekend: float = 1.0, seed
     return out
 
 
-def run(values: list[float], thresholds: Thresholds | None = None,
-        detector: CostAnomalyDetector | None = None, start: int = 0) -> list[Verdict]:
+def run(
+    values: list[float],
+    thresholds: Thresholds | None = None,
+    detector: CostAnomalyDetector | None = None,
+    start: int = 0,
+) -> list[Verdict]:
     detector = detector or CostAnomalyDetector()
-    return [detector.observe(day(start + i), v, thresholds or Thresholds())
-            for i, v in enumerate(values)]
+    return [
+        detector.observe(day(start + i), v, thresholds or Thresholds())
+        for i, v in enumerate(values)
+    ]
 
 
 def alerts(verdicts: list[Verdict]) -> list[int]:
@@ -118,8 +130,8 @@ def test_lasting_shift_alerts_once_then_becomes_normal():
         values[i] += 250
     verdicts = run(values)
     assert alerts(verdicts) == [WARM_DAYS]
-    assert not any(v.flagged for v in verdicts[WARM_DAYS + 14:])
-    assert any(v.absorbed for v in verdicts[WARM_DAYS:WARM_DAYS + 14])
+    assert not any(v.flagged for v in verdicts[WARM_DAYS + 14 :])
+    assert any(v.absorbed for v in verdicts[WARM_DAYS : WARM_DAYS + 14])
 
 
 def test_shift_that_gets_fixed_alerts_once_and_resolves():
@@ -180,7 +192,7 @@ def test_not_useful_feedback_raises_the_bar_for_that_series():
     first = run(values[: WARM_DAYS + 1], detector=detector)
     assert alerts(first) == [WARM_DAYS]
     detector.raise_bar()
-    later = run(values[WARM_DAYS + 1:], detector=detector, start=WARM_DAYS + 1)
+    later = run(values[WARM_DAYS + 1 :], detector=detector, start=WARM_DAYS + 1)
     assert alerts(later) == []
     assert detector.bar == 1.5
 
@@ -192,7 +204,7 @@ def test_expected_feedback_makes_the_new_level_normal_at_once():
     detector = CostAnomalyDetector()
     assert alerts(run(values[: WARM_DAYS + 1], detector=detector)) == [WARM_DAYS]
     detector.accept_current_level()
-    rest = run(values[WARM_DAYS + 1:], detector=detector, start=WARM_DAYS + 1)
+    rest = run(values[WARM_DAYS + 1 :], detector=detector, start=WARM_DAYS + 1)
     assert not any(v.flagged or v.alert for v in rest)
     assert abs(rest[5].expected - 500) < 30
 
@@ -211,8 +223,9 @@ def test_state_round_trip_continues_exactly():
 
 def test_backtest_has_no_look_ahead():
     rows = []
-    for i, (a, b) in enumerate(zip(series(200, 300, seed=21), series(200, 40, seed=22),
-                                   strict=True)):
+    for i, (a, b) in enumerate(
+        zip(series(200, 300, seed=21), series(200, 40, seed=22), strict=True)
+    ):
         rows += [("a", day(i), a + (500 if i == 120 else 0)), ("b", day(i), b)]
     full = list(Backtest().run(rows))
     prefix = list(Backtest().run(rows[: 2 * 121]))
@@ -221,8 +234,11 @@ def test_backtest_has_no_look_ahead():
     assert list(Backtest().run(rows)) == full  # deterministic
 
 
-@pytest.mark.xfail(strict=True, reason="hourly series still raise false alerts while the "
-                   "hour-of-week factors settle (see README, hourly benchmark)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="hourly series still raise false alerts while the "
+    "hour-of-week factors settle (see README, hourly benchmark)",
+)
 def test_backtest_infers_hourly_steps():
     rng = random.Random(23)
     rows = []
@@ -239,5 +255,4 @@ def test_river_protocol_scores_a_spike_higher():
     detector = CostAnomalyDetector(DetectorConfig())
     for i, v in enumerate(series(60, 100, seed=24)):
         detector.learn_one({"at": day(i)}, v)
-    assert detector.score_one({"at": day(60)}, 400) > 10 > detector.score_one({"at": day(60)},
-                                                                              101)
+    assert detector.score_one({"at": day(60)}, 400) > 10 > detector.score_one({"at": day(60)}, 101)

@@ -70,7 +70,8 @@ class ConnectAccountRequest(Request):
     role_arn: str = Field(max_length=2048)
     name: str | None = Field(default=None, max_length=200)
     export_bucket: str | None = Field(
-        default=None, max_length=255,
+        default=None,
+        max_length=255,
         description="S3 bucket of the account's CUR / Data Exports; its read access is checked.",
     )
 
@@ -117,7 +118,9 @@ class SyncRequest(Request):
     requested_by: UUID | None = None
     account_id: UUID | None = Field(default=None, description="None: every account of the team.")
     days: int | None = Field(
-        default=None, ge=1, le=365,
+        default=None,
+        ge=1,
+        le=365,
         description="Pull this many trailing days again (None: from the watermark).",
     )
 
@@ -125,4 +128,5 @@ class SyncRequest(Request):
 class SyncReply(Reply):
     started: list[UUID] = Field(default_factory=list)
     skipped: list[UUID] = Field(
-        default_factory=list, description="Accounts not synced (import-only, or already syncing).")
+        default_factory=list, description="Accounts not synced (import-only, or already syncing)."
+    )

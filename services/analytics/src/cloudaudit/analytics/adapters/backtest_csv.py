@@ -38,8 +38,7 @@ def load_config(path: Path | None, units: str) -> tuple[DetectorConfig, Threshol
         return config, thresholds
     try:
         text = path.read_text()
-        data: dict[str, Any] = (json.loads(text) if path.suffix == ".json"
-                                else tomllib.loads(text))
+        data: dict[str, Any] = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (OSError, ValueError) as exc:
         raise MalformedBacktestRow(f"cannot read config {path}: {exc}") from None
     known_config = {f.name for f in fields(DetectorConfig)}
@@ -48,7 +47,8 @@ def load_config(path: Path | None, units: str) -> tuple[DetectorConfig, Threshol
     if unknown:
         raise MalformedBacktestRow(
             f"unknown config keys {sorted(unknown)}; known: "
-            f"{sorted(known_config | known_thresholds)}")
+            f"{sorted(known_config | known_thresholds)}"
+        )
     config = replace(config, **{k: v for k, v in data.items() if k in known_config})
     thresholds = replace(thresholds, **{k: v for k, v in data.items() if k in known_thresholds})
     if units == "raw":
@@ -61,13 +61,17 @@ def read_rows(stream: TextIO) -> Iterator[tuple[str, str, Any, float]]:
     reader = csv.reader(stream)
     header = next(reader, None)
     if header is None:
-        raise MalformedBacktestRow("the input is empty; expected a header "
-                                   "series_id,timestamp,value[,account,service,region]")
+        raise MalformedBacktestRow(
+            "the input is empty; expected a header "
+            "series_id,timestamp,value[,account,service,region]"
+        )
     columns = [h.strip().lower() for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
-        raise MalformedBacktestRow(f"the input has no column {', '.join(missing)}; "
-                                   "expected series_id,timestamp,value[,account,service,region]")
+        raise MalformedBacktestRow(
+            f"the input has no column {', '.join(missing)}; "
+            "expected series_id,timestamp,value[,account,service,region]"
+        )
     i_series, i_time, i_value = (columns.index(c) for c in REQUIRED_COLUMNS)
     cache: dict[str, Any] = {}
     for line, row in enumerate(reader, start=2):
@@ -84,8 +88,9 @@ def read_rows(stream: TextIO) -> Iterator[tuple[str, str, Any, float]]:
             raise MalformedBacktestRow(f"line {line}: {exc}") from None
 
 
-def run(source: TextIO, sink: TextIO, config: DetectorConfig, thresholds: Thresholds
-        ) -> BacktestRun:
+def run(
+    source: TextIO, sink: TextIO, config: DetectorConfig, thresholds: Thresholds
+) -> BacktestRun:
     backtest = Backtest(config, thresholds)
     writer = csv.writer(sink, lineterminator="\n")
     writer.writerow(OUTPUT_COLUMNS)

@@ -25,7 +25,8 @@ def parse_timestamp(text: str) -> datetime:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise MalformedBacktestRow(
-            f"timestamp {text!r} is not YYYY-MM-DD or YYYY-MM-DD HH:MM:SS") from None
+            f"timestamp {text!r} is not YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
+        ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -35,7 +36,8 @@ def steps_per_day(first: datetime, second: datetime) -> int:
     if seconds <= 0:
         raise MalformedBacktestRow(
             f"timestamps must increase within a series ({first} then {second}); "
-            "sort rows by timestamp then series_id")
+            "sort rows by timestamp then series_id"
+        )
     if seconds > SECONDS_PER_DAY:
         return 0
     return max(1, round(SECONDS_PER_DAY / seconds))
@@ -60,8 +62,9 @@ class _Series:
 class Backtest:
     """Feeds rows to one detector per series, created once the series' granularity is known."""
 
-    def __init__(self, config: DetectorConfig | None = None,
-                 thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self, config: DetectorConfig | None = None, thresholds: Thresholds | None = None
+    ) -> None:
         self.config = config or DetectorConfig()
         self.thresholds = thresholds or Thresholds()
         self._series: dict[str, _Series] = {}

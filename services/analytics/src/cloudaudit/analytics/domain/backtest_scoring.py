@@ -78,8 +78,11 @@ class Score:
         return self.points / self.seconds if self.seconds else 0.0
 
     def median_delay(self, kind: str | None = None) -> float | None:
-        values = (self.delays_by_kind.get(kind, []) if kind
-                  else [d for ds in self.delays_by_kind.values() for d in ds])
+        values = (
+            self.delays_by_kind.get(kind, [])
+            if kind
+            else [d for ds in self.delays_by_kind.values() for d in ds]
+        )
         return statistics.median(values) if values else None
 
 
@@ -100,16 +103,18 @@ def _cause(at: datetime, events: Sequence[LabelledEvent]) -> str:
     return "other"
 
 
-def _count_false(result: Score, run: list[datetime], steps_per_week: int,
-                 labelled: Sequence[LabelledEvent]) -> None:
+def _count_false(
+    result: Score, run: list[datetime], steps_per_week: int, labelled: Sequence[LabelledEvent]
+) -> None:
     if run:
         alerts = math.ceil(len(run) / steps_per_week)
         result.false_alerts += alerts
         result.false_by_cause[_cause(run[0], labelled)] += alerts
 
 
-def score(name: str, flags: Mapping[str, Sequence[tuple[datetime, bool]]],
-          events: Iterable[LabelledEvent]) -> Score:
+def score(
+    name: str, flags: Mapping[str, Sequence[tuple[datetime, bool]]], events: Iterable[LabelledEvent]
+) -> Score:
     """Score one detector's flags (per series, in time order) against the labels."""
     by_series: dict[str, list[LabelledEvent]] = defaultdict(list)
     for event in events:
@@ -132,8 +137,9 @@ def score(name: str, flags: Mapping[str, Sequence[tuple[datetime, bool]]],
                 _count_false(result, run, steps_per_week, labelled)
                 run = []
                 continue
-            hit = next((i for i, e in enumerate(material)
-                        if e.start <= at <= e.detection_end()), None)
+            hit = next(
+                (i for i, e in enumerate(material) if e.start <= at <= e.detection_end()), None
+            )
             if hit is None:
                 run.append(at)
                 continue

@@ -110,8 +110,9 @@ class CostForecaster(time_series.base.Forecaster):
         self.huber_k = huber_k
         self.level = WarmEWMean(level_fading)
         self.noise = WarmEWMean(noise_fading)  # relative: |deseasonalised residual| / level
-        self.factors = [[WarmEWMean(season_fading) for _ in range(size)]
-                        for size in season_sizes(steps_per_day)]
+        self.factors = [
+            [WarmEWMean(season_fading) for _ in range(size)] for size in season_sizes(steps_per_day)
+        ]
         self.month_start = WarmEWMean(month_start_fading)
         self.month_start_spread = WarmEWMean(month_start_fading)
 
@@ -170,12 +171,15 @@ class CostForecaster(time_series.base.Forecaster):
         if season >= MIN_FACTOR_FOR_LEVEL:
             residual = y / season - level
             relative_sigma = max(self.noise.mean * MAD_TO_SIGMA, MIN_RELATIVE_NOISE)
-            bound = self.huber_k * relative_sigma * abs(level) if self.noise.n >= 3 else abs(residual)
+            bound = (
+                self.huber_k * relative_sigma * abs(level) if self.noise.n >= 3 else abs(residual)
+            )
             clipped = min(max(residual, -bound), bound)
             self.level.update(level + clipped)
             if abs(level) > 0:
-                self.noise.update(min(abs(residual), 2 * bound if bound else abs(residual))
-                                  / abs(level))
+                self.noise.update(
+                    min(abs(residual), 2 * bound if bound else abs(residual)) / abs(level)
+                )
         self._learn_factors(y, step, self.level.mean)
 
     def _learn_factors(self, y: float, step: CalendarStep, level: float) -> None:

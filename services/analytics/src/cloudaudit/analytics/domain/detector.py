@@ -141,8 +141,10 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         self.config = config or DetectorConfig()
         c = self.config
         self.model = CostForecaster(
-            steps_per_day=c.steps_per_day, level_fading=c.level_fading,
-            season_fading=c.season_fading, noise_fading=c.noise_fading,
+            steps_per_day=c.steps_per_day,
+            level_fading=c.level_fading,
+            season_fading=c.season_fading,
+            noise_fading=c.noise_fading,
         )
         self.episode: Episode | None = None
         self.cusum = 0.0
@@ -174,8 +176,9 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             return expected + model.month_start.mean, model.month_start_sigma(step)
         return expected, model.sigma(step, season)
 
-    def observe(self, at: datetime, cost: float, thresholds: Thresholds,
-                planned: float = 0.0) -> Verdict:
+    def observe(
+        self, at: datetime, cost: float, thresholds: Thresholds, planned: float = 0.0
+    ) -> Verdict:
         """Judge one step (then learn from it unless it is part of an episode)."""
         c = self.config
         step = CalendarStep.at(at, c.steps_per_day)
@@ -193,16 +196,16 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         z = excess / sigma if sigma > 0 else 0.0
         score = z if z > 0 else 0.0
         warm = model.n >= c.steps(c.min_history_days)
-        if step.month_start and self.episode is None and self._new_month_start_charge(
-                cost, step):
+        if step.month_start and self.episode is None and self._new_month_start_charge(cost, step):
             model.learn_step(cost, step)  # nothing says yet whether it recurs
             return Verdict(score=0.0, expected=expected, sigma=sigma)
         if not warm:
             model.learn_step(cost, step)
             return Verdict(score=score, expected=expected, sigma=sigma)
         if self.episode is not None:
-            return self._continue_episode(self.episode, step, stamp, cost, expected, sigma, z,
-                                          thresholds)
+            return self._continue_episode(
+                self.episode, step, stamp, cost, expected, sigma, z, thresholds
+            )
         return self._outside_episode(step, stamp, cost, expected, sigma, z, thresholds)
 
     def _new_month_start_charge(self, cost: float, step: CalendarStep) -> bool:
@@ -213,8 +216,16 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             return True
         return charge > 0 and model.month_start.mean < 0.5 * charge
 
-    def _outside_episode(self, step: CalendarStep, stamp: str, cost: float, expected: float,
-                         sigma: float, z: float, thresholds: Thresholds) -> Verdict:
+    def _outside_episode(
+        self,
+        step: CalendarStep,
+        stamp: str,
+        cost: float,
+        expected: float,
+        sigma: float,
+        z: float,
+        thresholds: Thresholds,
+    ) -> Verdict:
         c = self.config
         excess = cost - expected
         score = z if z > 0 else 0.0
@@ -222,13 +233,15 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         if z >= c.z_open and relative_ok:
             self._reset_cusum()
             episode = self._open_rise(Episode(kind=EpisodeKind.SPIKE, started_at=stamp))
-            return self._continue_episode(episode, step, stamp, cost, expected, sigma, z,
-                                          thresholds)
+            return self._continue_episode(
+                episode, step, stamp, cost, expected, sigma, z, thresholds
+            )
         if z <= -c.z_open and -excess >= c.rel_open * abs(expected):
             self._reset_cusum()
             self.episode = Episode(kind=EpisodeKind.DROP, started_at=stamp, direction=-1)
-            return self._continue_episode(self.episode, step, stamp, cost, expected, sigma, z,
-                                          thresholds)
+            return self._continue_episode(
+                self.episode, step, stamp, cost, expected, sigma, z, thresholds
+            )
         # Slow creep: one-sided CUSUM on the standardised excess.
         increment = min(z, c.cusum_z_cap) - c.cusum_k
         if self.cusum + increment > 0:
@@ -242,13 +255,18 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         else:
             self._reset_cusum()
         if self.cusum >= c.cusum_h:
-            episode = Episode(kind=EpisodeKind.LEAK, started_at=self.cusum_started_at or stamp,
-                              opened_by_cusum=True, impact=self.cusum_impact - excess,
-                              expected=self.cusum_expected - expected)
+            episode = Episode(
+                kind=EpisodeKind.LEAK,
+                started_at=self.cusum_started_at or stamp,
+                opened_by_cusum=True,
+                impact=self.cusum_impact - excess,
+                expected=self.cusum_expected - expected,
+            )
             self._reset_cusum()
             self._open_rise(episode)
-            return self._continue_episode(episode, step, stamp, cost, expected, sigma, z,
-                                          thresholds)
+            return self._continue_episode(
+                episode, step, stamp, cost, expected, sigma, z, thresholds
+            )
         if self.cusum < c.cusum_h / 2:  # under suspicion the baseline stays where it was
             self.model.learn_step(cost, step)
             return Verdict(score=score, expected=expected, sigma=sigma)
@@ -256,8 +274,9 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
 
     def _open_rise(self, episode: Episode) -> Episode:
         c = self.config
-        if (self.last_alerted_change is not None
-                and self.steps_since_change <= c.steps(c.continuation_days)):
+        if self.last_alerted_change is not None and self.steps_since_change <= c.steps(
+            c.continuation_days
+        ):
             episode.alerted = True
             episode.continues = self.last_alerted_change
         self.episode = episode
@@ -269,9 +288,17 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         self.cusum_impact = 0.0
         self.cusum_expected = 0.0
 
-    def _continue_episode(self, episode: Episode, step: CalendarStep, stamp: str, cost: float,
-                          expected: float, sigma: float, z: float,
-                          thresholds: Thresholds) -> Verdict:
+    def _continue_episode(
+        self,
+        episode: Episode,
+        step: CalendarStep,
+        stamp: str,
+        cost: float,
+        expected: float,
+        sigma: float,
+        z: float,
+        thresholds: Thresholds,
+    ) -> Verdict:
         c = self.config
         excess = cost - expected
         score = z if z > 0 else 0.0
@@ -298,25 +325,46 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             if kind is not None:
                 episode.alerted = alert = True
                 episode.kind = kind
-        base = dict(score=score, expected=expected, sigma=sigma, kind=episode.kind,
-                    episode_started_at=episode.started_at, continues=episode.continues,
-                    learned=False)
+        base = dict(
+            score=score,
+            expected=expected,
+            sigma=sigma,
+            kind=episode.kind,
+            episode_started_at=episode.started_at,
+            continues=episode.continues,
+            learned=False,
+        )
         if alert:
-            return Verdict(flagged=True, alert=True, impact=episode.impact,
-                           impact_pct=self._pct(episode, expected), **base)  # type: ignore[arg-type]
+            return Verdict(
+                flagged=True,
+                alert=True,
+                impact=episode.impact,
+                impact_pct=self._pct(episode, expected),
+                **base,
+            )  # type: ignore[arg-type]
         if episode.quiet >= c.steps(c.close_after_days):
             self._close(episode, absorbed=False)
-            return Verdict(resolved=episode.alerted and episode.direction > 0,
-                           impact=episode.impact, impact_pct=self._pct(episode, expected),
-                           **base)  # type: ignore[arg-type]
+            return Verdict(
+                resolved=episode.alerted and episode.direction > 0,
+                impact=episode.impact,
+                impact_pct=self._pct(episode, expected),
+                **base,
+            )  # type: ignore[arg-type]
         if active and self._settled(episode):
             self._absorb(episode)
-            return Verdict(flagged=self._flags(episode), absorbed=True,
-                           impact=episode.impact, impact_pct=self._pct(episode, expected),
-                           **base)  # type: ignore[arg-type]
-        return Verdict(flagged=active and self._flags(episode),
-                       impact=episode.impact, impact_pct=self._pct(episode, expected),
-                       **base)  # type: ignore[arg-type]
+            return Verdict(
+                flagged=self._flags(episode),
+                absorbed=True,
+                impact=episode.impact,
+                impact_pct=self._pct(episode, expected),
+                **base,
+            )  # type: ignore[arg-type]
+        return Verdict(
+            flagged=active and self._flags(episode),
+            impact=episode.impact,
+            impact_pct=self._pct(episode, expected),
+            **base,
+        )  # type: ignore[arg-type]
 
     @staticmethod
     def _flags(episode: Episode) -> bool:
@@ -324,19 +372,20 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         return episode.alerted and episode.direction > 0 and episode.continues is None
 
     def _pct(self, episode: Episode, expected: float) -> float:
-        return max(episode.impact_pct if episode.expected > 0 else 0.0,
-                   episode.recent_pct(expected))
+        return max(
+            episode.impact_pct if episode.expected > 0 else 0.0, episode.recent_pct(expected)
+        )
 
-    def _material(self, episode: Episode, expected: float,
-                  thresholds: Thresholds) -> EpisodeKind | None:
+    def _material(
+        self, episode: Episode, expected: float, thresholds: Thresholds
+    ) -> EpisodeKind | None:
         """The episode's kind if its excess now matters to the team, else None."""
         c = self.config
         bar = self.bar
         pct = self._pct(episode, expected)
         if pct < thresholds.min_impact_pct * bar:
             return None
-        significant = (episode.max_z >= c.z_alert or episode.steps >= 2
-                       or episode.opened_by_cusum)
+        significant = episode.max_z >= c.z_alert or episode.steps >= 2 or episode.opened_by_cusum
         if not significant:
             return None
         kind = self._kind(episode)
@@ -348,7 +397,8 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         if episode.steps >= c.steps(c.projection_after_days) and kind is not EpisodeKind.SPIKE:
             tail = episode.recent_excess[-3:]
             projected = episode.impact + (sum(tail) / len(tail)) * max(
-                0, c.steps(c.shift_horizon_days) - episode.steps)
+                0, c.steps(c.shift_horizon_days) - episode.steps
+            )
             if projected >= floor:
                 return kind
         return None
@@ -358,7 +408,7 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             return EpisodeKind.LEAK
         recent = episode.recent_excess
         if len(recent) >= 4:
-            first, last = recent[: len(recent) // 2], recent[len(recent) // 2:]
+            first, last = recent[: len(recent) // 2], recent[len(recent) // 2 :]
             if sum(last) / len(last) > 1.5 * max(sum(first) / len(first), 1e-9):
                 return EpisodeKind.LEAK
         if episode.steps >= self.config.steps(2.0):
@@ -391,11 +441,17 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             self.last_alerted_change = episode.continues or episode.started_at
             self.steps_since_change = 0
         if episode.alerted or absorbed:
-            self.changes = [*self.changes, {
-                "kind": episode.kind.value, "started_at": episode.started_at,
-                "ended_at": episode.last_at, "impact": round(episode.impact, 6),
-                "alerted": episode.alerted, "absorbed": absorbed,
-            }][-10:]
+            self.changes = [
+                *self.changes,
+                {
+                    "kind": episode.kind.value,
+                    "started_at": episode.started_at,
+                    "ended_at": episode.last_at,
+                    "impact": round(episode.impact, 6),
+                    "alerted": episode.alerted,
+                    "absorbed": absorbed,
+                },
+            ][-10:]
         self.episode = None
         self._reset_cusum()
 
@@ -424,8 +480,9 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             "format": STATE_FORMAT,
             "steps_per_day": self.config.steps_per_day,
             "model": self.model.to_state(),
-            "episode": None if self.episode is None else {
-                **asdict(self.episode), "kind": self.episode.kind.value},
+            "episode": None
+            if self.episode is None
+            else {**asdict(self.episode), "kind": self.episode.kind.value},
             "cusum": [self.cusum, self.cusum_started_at, self.cusum_impact, self.cusum_expected],
             "bar": self.bar,
             "steps_seen": self.steps_seen,
@@ -435,18 +492,24 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], config: DetectorConfig | None = None
-                   ) -> CostAnomalyDetector:
+    def from_state(
+        cls, state: dict[str, Any], config: DetectorConfig | None = None
+    ) -> CostAnomalyDetector:
         base = config or DetectorConfig()
         if base.steps_per_day != state["steps_per_day"]:
             base = replace(base, steps_per_day=state["steps_per_day"])
         detector = cls(base)
         detector.model.load_state(state["model"])
         saved = state["episode"]
-        detector.episode = None if saved is None else Episode(
-            **{**saved, "kind": EpisodeKind(saved["kind"])})
-        (detector.cusum, detector.cusum_started_at, detector.cusum_impact,
-         detector.cusum_expected) = state["cusum"]
+        detector.episode = (
+            None if saved is None else Episode(**{**saved, "kind": EpisodeKind(saved["kind"])})
+        )
+        (
+            detector.cusum,
+            detector.cusum_started_at,
+            detector.cusum_impact,
+            detector.cusum_expected,
+        ) = state["cusum"]
         detector.bar = state["bar"]
         detector.steps_seen = state["steps_seen"]
         detector.last_at = state["last_at"]
@@ -466,13 +529,18 @@ def _change_shape(episode: Episode) -> tuple[bool, float, list[float]]:
     (multiplicative)? Whichever varies less across the episode's recent steps, with the typical
     amount (dollars per step, or a ratio) and the per-step values behind it."""
     excess = episode.recent_excess
-    ratios = [e / x if x > 0 else 0.0 for e, x in zip(excess, episode.recent_expected, strict=False)]
+    ratios = [
+        e / x if x > 0 else 0.0 for e, x in zip(excess, episode.recent_expected, strict=False)
+    ]
     additive, multiplicative = _median(excess), _median(ratios) if ratios else 0.0
 
     def spread(values: list[float], centre: float) -> float:
         return _median([abs(v - centre) for v in values]) / max(abs(centre), 1e-9)
 
-    if ratios and len(ratios) == len(excess) and spread(ratios, multiplicative) < spread(
-            excess, additive):
+    if (
+        ratios
+        and len(ratios) == len(excess)
+        and spread(ratios, multiplicative) < spread(excess, additive)
+    ):
         return True, multiplicative, ratios
     return False, additive, excess

@@ -22,12 +22,15 @@ class SeverityCutoffs:
     critical_pct: Decimal = Decimal("300")
 
 
-def classify(impact: Decimal, impact_pct: Decimal,
-             cutoffs: SeverityCutoffs = SeverityCutoffs()) -> Severity:
+def classify(
+    impact: Decimal, impact_pct: Decimal, cutoffs: SeverityCutoffs = SeverityCutoffs()
+) -> Severity:
     """Dollars decide; a large relative jump raises the level by at most one step, so a $150
     spike on a $2/day service is medium, not critical."""
-    by_impact = sum(impact >= c for c in (cutoffs.medium_impact, cutoffs.high_impact,
-                                         cutoffs.critical_impact))
-    by_pct = sum(impact_pct >= c for c in (cutoffs.medium_pct, cutoffs.high_pct,
-                                          cutoffs.critical_pct))
+    by_impact = sum(
+        impact >= c for c in (cutoffs.medium_impact, cutoffs.high_impact, cutoffs.critical_impact)
+    )
+    by_pct = sum(
+        impact_pct >= c for c in (cutoffs.medium_pct, cutoffs.high_pct, cutoffs.critical_pct)
+    )
     return ORDER[max(by_impact, min(by_pct, by_impact + 1))]

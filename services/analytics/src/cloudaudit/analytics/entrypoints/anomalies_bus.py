@@ -36,8 +36,10 @@ def _settings(runtime: ServiceRuntime) -> AnalyticsSettings:
     if isinstance(runtime.settings, AnalyticsSettings):
         return runtime.settings
     # the runtime's common settings (bus prefix, URLs) win over the environment
-    return load_settings(AnalyticsSettings, **{
-        name: getattr(runtime.settings, name) for name in type(runtime.settings).model_fields})
+    return load_settings(
+        AnalyticsSettings,
+        **{name: getattr(runtime.settings, name) for name in type(runtime.settings).model_fields},
+    )
 
 
 def register(runtime: ServiceRuntime) -> None:
@@ -62,8 +64,9 @@ def register(runtime: ServiceRuntime) -> None:
         """A team's anomalies, newest first."""
         return await handlers.list_anomalies(request, uow())
 
-    @broker.subscriber(names.subject(RPC_ANOMALY_FEEDBACK), queue=QUEUE,
-                       title="analytics.anomaly_feedback")
+    @broker.subscriber(
+        names.subject(RPC_ANOMALY_FEEDBACK), queue=QUEUE, title="analytics.anomaly_feedback"
+    )
     async def on_feedback(request: AnomalyFeedbackRequest) -> AnomalyFeedbackReply:
         """Useful / not useful / expected: changes the series' model at once, audited."""
         return await handlers.give_feedback(request, uow())

@@ -27,11 +27,19 @@ def _open(path: str, mode: str) -> Iterator[TextIO]:
 
 
 def backtest(
-    input_path: Annotated[str, typer.Option("--input", help="CSV series_id,timestamp,value"
-                                            "[,account,service,region], or - for stdin")],
-    output_path: Annotated[str, typer.Option("--output", help="CSV series_id,timestamp,score,"
-                                             "is_anomaly, or - for stdout")],
-    units: Annotated[str, typer.Option(help="usd (dollar thresholds) or raw (relative only)")] = "usd",
+    input_path: Annotated[
+        str,
+        typer.Option(
+            "--input", help="CSV series_id,timestamp,value[,account,service,region], or - for stdin"
+        ),
+    ],
+    output_path: Annotated[
+        str,
+        typer.Option("--output", help="CSV series_id,timestamp,score,is_anomaly, or - for stdout"),
+    ],
+    units: Annotated[
+        str, typer.Option(help="usd (dollar thresholds) or raw (relative only)")
+    ] = "usd",
     config: Annotated[Path | None, typer.Option(help="TOML/JSON detector settings")] = None,
 ) -> None:
     """Replay series through the live anomaly detector (no look-ahead, deterministic)."""
@@ -44,8 +52,11 @@ def backtest(
     except MalformedBacktestRow as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"backtest: {run.points:,} points in {run.series:,} series, "
-               f"{run.seconds:.2f} s, {run.points_per_second:,.0f} points/s", err=True)
+    typer.echo(
+        f"backtest: {run.points:,} points in {run.series:,} series, "
+        f"{run.seconds:.2f} s, {run.points_per_second:,.0f} points/s",
+        err=True,
+    )
     typer.echo(f"seconds={run.seconds:.6f}", err=True)
 
 
@@ -70,8 +81,22 @@ def anomalies(
     async def go() -> None:
         async with database(SCHEMA) as sessions, sessions() as session:
             rows = await AnomalyRepository(session).anomalies(team_id, status, limit)
-        print_rows(rows, ["anomaly_id", "aws_account_id", "service", "region", "usage_date",
-                          "kind", "severity", "status", "impact", "deviation_pct"], fmt)
+        print_rows(
+            rows,
+            [
+                "anomaly_id",
+                "aws_account_id",
+                "service",
+                "region",
+                "usage_date",
+                "kind",
+                "severity",
+                "status",
+                "impact",
+                "deviation_pct",
+            ],
+            fmt,
+        )
 
     run_cli(go())
 

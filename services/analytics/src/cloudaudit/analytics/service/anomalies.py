@@ -66,8 +66,9 @@ class DayOutcome:
     series: int = 0
 
 
-async def _thresholds(uow: AnomalyUnitOfWork, team_id: UUID, settings: AnalyticsSettings
-                      ) -> tuple[Decimal, Decimal]:
+async def _thresholds(
+    uow: AnomalyUnitOfWork, team_id: UUID, settings: AnalyticsSettings
+) -> tuple[Decimal, Decimal]:
     saved = await uow.repo.team_settings(team_id)
     if saved is None:
         return settings.anomaly_min_impact, settings.anomaly_min_impact_pct
@@ -75,8 +76,12 @@ async def _thresholds(uow: AnomalyUnitOfWork, team_id: UUID, settings: Analytics
 
 
 # -- cost days in -----------------------------------------------------------------------------
-async def record_cost_day(event: CostDayRecorded, uow: AnomalyUnitOfWork,
-                          settings: AnalyticsSettings, today: date | None = None) -> DayOutcome:
+async def record_cost_day(
+    event: CostDayRecorded,
+    uow: AnomalyUnitOfWork,
+    settings: AnalyticsSettings,
+    today: date | None = None,
+) -> DayOutcome:
     """Judge and learn every series of one account-day, exactly once per (series, day).
 
     A redelivered day (same or older revision) changes nothing. A restated last day is re-learnt
@@ -105,24 +110,55 @@ async def record_cost_day(event: CostDayRecorded, uow: AnomalyUnitOfWork,
             if base is _SKIP:
                 continue
             day = days.get(ref, SeriesDay())
-            detector = (CostAnomalyDetector.from_state(base["detector"], DAILY) if base
-                        else CostAnomalyDetector(DAILY))
+            detector = (
+                CostAnomalyDetector.from_state(base["detector"], DAILY)
+                if base
+                else CostAnomalyDetector(DAILY)
+            )
             drivers: dict[str, float] = base["drivers"] if base else {}
-            at = datetime(event.usage_date.year, event.usage_date.month, event.usage_date.day,
-                          tzinfo=UTC)
+            at = datetime(
+                event.usage_date.year, event.usage_date.month, event.usage_date.day, tzinfo=UTC
+            )
             verdict = detector.observe(at, float(day.cost), thresholds)
-            state = {"detector": detector.to_state(),
-                     "drivers": learn_drivers(drivers, day.drivers) if verdict.learned else drivers}
+            state = {
+                "detector": detector.to_state(),
+                "drivers": learn_drivers(drivers, day.drivers) if verdict.learned else drivers,
+            }
             version = await uow.repo.save_state(
-                {"series_key": key, "team_id": event.team_id, "account_id": event.account_id,
-                 "aws_account_id": event.aws_account_id, "service": ref.service,
-                 "region": ref.region, "state": state, "previous_state": base,
-                 "last_usage_date": event.usage_date},
-                None if row is None else row["model_version"])
-            alerts += await _apply_verdict(uow, event, ref, key, day, drivers, verdict, version,
-                                           planned, alertable, quiet=ref.service is None and alerts > 0)
-        await uow.repo.record_day(event.team_id, event.account_id, event.usage_date,
-                                  event.revision, event.event_id, event.total_unblended_cost)
+                {
+                    "series_key": key,
+                    "team_id": event.team_id,
+                    "account_id": event.account_id,
+                    "aws_account_id": event.aws_account_id,
+                    "service": ref.service,
+                    "region": ref.region,
+                    "state": state,
+                    "previous_state": base,
+                    "last_usage_date": event.usage_date,
+                },
+                None if row is None else row["model_version"],
+            )
+            alerts += await _apply_verdict(
+                uow,
+                event,
+                ref,
+                key,
+                day,
+                drivers,
+                verdict,
+                version,
+                planned,
+                alertable,
+                quiet=ref.service is None and alerts > 0,
+            )
+        await uow.repo.record_day(
+            event.team_id,
+            event.account_id,
+            event.usage_date,
+            event.revision,
+            event.event_id,
+            event.total_unblended_cost,
+        )
         await uow.commit()
     return DayOutcome(applied=True, alerts=alerts, series=len(refs))
 
@@ -148,10 +184,19 @@ def _matches_plan(ref: SeriesRef, plans: list[dict[str, Any]], excess_per_day: D
     return any(p["service"].lower() == ref.service.lower() for p in plans)
 
 
-async def _apply_verdict(uow: AnomalyUnitOfWork, event: CostDayRecorded, ref: SeriesRef, key: str,
-                         day: SeriesDay, drivers: dict[str, float], verdict: Verdict,
-                         version: int, plans: list[dict[str, Any]], alertable: bool,
-                         quiet: bool = False) -> int:
+async def _apply_verdict(
+    uow: AnomalyUnitOfWork,
+    event: CostDayRecorded,
+    ref: SeriesRef,
+    key: str,
+    day: SeriesDay,
+    drivers: dict[str, float],
+    verdict: Verdict,
+    version: int,
+    plans: list[dict[str, Any]],
+    alertable: bool,
+    quiet: bool = False,
+) -> int:
     """Record, update or resolve the anomaly of this series' episode; emit what the bot needs."""
     if verdict.episode_started_at is None:
         return 0
@@ -168,25 +213,56 @@ async def _apply_verdict(uow: AnomalyUnitOfWork, event: CostDayRecorded, ref: Se
         kind = AnomalyKind(verdict.kind.value) if verdict.kind else AnomalyKind.SPIKE
         severity = classify(impact, pct)
         await uow.repo.add_anomaly(
-            anomaly_id=anomaly_id, team_id=event.team_id, account_id=event.account_id,
-            aws_account_id=event.aws_account_id, series_key=key, service=ref.service,
-            region=ref.region, daily_cost_id=day.summary_id, usage_date=event.usage_date,
-            detected_at=utcnow(), kind=kind.value, severity=severity.value,
+            anomaly_id=anomaly_id,
+            team_id=event.team_id,
+            account_id=event.account_id,
+            aws_account_id=event.aws_account_id,
+            series_key=key,
+            service=ref.service,
+            region=ref.region,
+            daily_cost_id=day.summary_id,
+            usage_date=event.usage_date,
+            detected_at=utcnow(),
+            kind=kind.value,
+            severity=severity.value,
             status=(AnomalyStatus.EXPECTED if expected_plan else AnomalyStatus.OPEN).value,
-            expected_cost=expected, actual_cost=actual, impact=impact, deviation_pct=pct,
-            root_cause=[{"dimension": c.dimension, "name": c.name,
-                         "contribution": str(c.contribution)} for c in causes],
-            episode_start=episode_start, model_version=version, alerted=0 if silent else 1)
+            expected_cost=expected,
+            actual_cost=actual,
+            impact=impact,
+            deviation_pct=pct,
+            root_cause=[
+                {"dimension": c.dimension, "name": c.name, "contribution": str(c.contribution)}
+                for c in causes
+            ],
+            episode_start=episode_start,
+            model_version=version,
+            alerted=0 if silent else 1,
+        )
         if silent:
             return 0
-        await uow.emit(ANOMALY_DETECTED.format(aws_account_id=event.aws_account_id),
-                       AnomalyDetected(
-            team_id=event.team_id, anomaly_id=anomaly_id, account_id=event.account_id,
-            aws_account_id=event.aws_account_id, daily_cost_id=day.summary_id,
-            service=ref.service, region=ref.region, usage_date=event.usage_date, kind=kind,
-            severity=severity, actual_cost=actual, expected_cost=expected, impact=impact,
-            impact_pct=pct, root_causes=[RootCause(dimension=c.dimension, name=c.name,
-                                                   contribution=c.contribution) for c in causes]))
+        await uow.emit(
+            ANOMALY_DETECTED.format(aws_account_id=event.aws_account_id),
+            AnomalyDetected(
+                team_id=event.team_id,
+                anomaly_id=anomaly_id,
+                account_id=event.account_id,
+                aws_account_id=event.aws_account_id,
+                daily_cost_id=day.summary_id,
+                service=ref.service,
+                region=ref.region,
+                usage_date=event.usage_date,
+                kind=kind,
+                severity=severity,
+                actual_cost=actual,
+                expected_cost=expected,
+                impact=impact,
+                impact_pct=pct,
+                root_causes=[
+                    RootCause(dimension=c.dimension, name=c.name, contribution=c.contribution)
+                    for c in causes
+                ],
+            ),
+        )
         return 1
     if existing is None:
         return 0
@@ -195,31 +271,44 @@ async def _apply_verdict(uow: AnomalyUnitOfWork, event: CostDayRecorded, ref: Se
     if verdict.absorbed:
         await uow.repo.update_anomaly(existing["anomaly_id"], episode_end=event.usage_date)
     if verdict.resolved and existing["status"] == AnomalyStatus.OPEN.value:
-        await uow.repo.update_anomaly(existing["anomaly_id"], status=AnomalyStatus.RESOLVED.value,
-                                      episode_end=event.usage_date, impact=impact)
+        await uow.repo.update_anomaly(
+            existing["anomaly_id"],
+            status=AnomalyStatus.RESOLVED.value,
+            episode_end=event.usage_date,
+            impact=impact,
+        )
         if existing["alerted"]:
-            await uow.emit(ANOMALY_UPDATED.format(aws_account_id=event.aws_account_id),
-                           AnomalyUpdated(team_id=event.team_id,
-                                          anomaly_id=existing["anomaly_id"],
-                                          aws_account_id=event.aws_account_id,
-                                          status=AnomalyStatus.RESOLVED, impact=impact))
+            await uow.emit(
+                ANOMALY_UPDATED.format(aws_account_id=event.aws_account_id),
+                AnomalyUpdated(
+                    team_id=event.team_id,
+                    anomaly_id=existing["anomaly_id"],
+                    aws_account_id=event.aws_account_id,
+                    status=AnomalyStatus.RESOLVED,
+                    impact=impact,
+                ),
+            )
     return 0
 
 
 # -- feedback ---------------------------------------------------------------------------------
-FEEDBACK_STATUS = {Feedback.EXPECTED: AnomalyStatus.EXPECTED,
-                   Feedback.NOT_USEFUL: AnomalyStatus.DISMISSED}
+FEEDBACK_STATUS = {
+    Feedback.EXPECTED: AnomalyStatus.EXPECTED,
+    Feedback.NOT_USEFUL: AnomalyStatus.DISMISSED,
+}
 
 
-async def give_feedback(request: AnomalyFeedbackRequest, uow: AnomalyUnitOfWork
-                        ) -> AnomalyFeedbackReply:
+async def give_feedback(
+    request: AnomalyFeedbackRequest, uow: AnomalyUnitOfWork
+) -> AnomalyFeedbackReply:
     """'Expected' absorbs the series' current level now; 'not useful' raises its bar; 'useful'
     undoes one raise. The model changes in the same transaction as the anomaly, and is audited."""
     async with uow:
         anomaly = await uow.repo.anomaly(request.team_id, request.anomaly_id)
         if anomaly is None:
             return AnomalyFeedbackReply.failure(  # type: ignore[return-value]
-                "not_found", "no such anomaly in your team; list them with /cloudaudit anomalies")
+                "not_found", "no such anomaly in your team; list them with /cloudaudit anomalies"
+            )
         await uow.repo.lock_account(anomaly["team_id"], anomaly["account_id"])
         row = await uow.repo.state(anomaly["series_key"])
         if row is not None:
@@ -230,33 +319,75 @@ async def give_feedback(request: AnomalyFeedbackRequest, uow: AnomalyUnitOfWork
                 detector.raise_bar()
             else:
                 detector.lower_bar()
-            await uow.repo.save_state({**{k: row[k] for k in (
-                "series_key", "team_id", "account_id", "aws_account_id", "service", "region",
-                "previous_state", "last_usage_date")},
-                "state": {**row["state"], "detector": detector.to_state()}}, row["model_version"])
+            await uow.repo.save_state(
+                {
+                    **{
+                        k: row[k]
+                        for k in (
+                            "series_key",
+                            "team_id",
+                            "account_id",
+                            "aws_account_id",
+                            "service",
+                            "region",
+                            "previous_state",
+                            "last_usage_date",
+                        )
+                    },
+                    "state": {**row["state"], "detector": detector.to_state()},
+                },
+                row["model_version"],
+            )
         status = FEEDBACK_STATUS.get(request.feedback, AnomalyStatus(anomaly["status"]))
-        await uow.repo.update_anomaly(request.anomaly_id, status=status.value,
-                                      feedback=request.feedback.value)
-        await uow.repo.add_feedback(feedback_id=uuid4(), anomaly_id=request.anomaly_id,
-                                    team_id=request.team_id, user_id=request.user_id,
-                                    feedback=request.feedback.value, note=request.note)
-        await uow.emit(ANOMALY_UPDATED.format(aws_account_id=anomaly["aws_account_id"]),
-                       AnomalyUpdated(team_id=request.team_id, anomaly_id=request.anomaly_id,
-                                      aws_account_id=anomaly["aws_account_id"], status=status,
-                                      impact=anomaly["impact"], feedback=request.feedback,
-                                      by_user=request.user_id, note=request.note))
-        await uow.emit(AUDIT_RECORDED, AuditRecorded(
-            team_id=request.team_id, user_id=request.user_id, action="anomaly.feedback",
-            entity_type="anomaly", entity_id=str(request.anomaly_id), source="analytics",
-            details={"feedback": request.feedback.value, "status": status.value,
-                     "service": anomaly["service"], "note": request.note}))
+        await uow.repo.update_anomaly(
+            request.anomaly_id, status=status.value, feedback=request.feedback.value
+        )
+        await uow.repo.add_feedback(
+            feedback_id=uuid4(),
+            anomaly_id=request.anomaly_id,
+            team_id=request.team_id,
+            user_id=request.user_id,
+            feedback=request.feedback.value,
+            note=request.note,
+        )
+        await uow.emit(
+            ANOMALY_UPDATED.format(aws_account_id=anomaly["aws_account_id"]),
+            AnomalyUpdated(
+                team_id=request.team_id,
+                anomaly_id=request.anomaly_id,
+                aws_account_id=anomaly["aws_account_id"],
+                status=status,
+                impact=anomaly["impact"],
+                feedback=request.feedback,
+                by_user=request.user_id,
+                note=request.note,
+            ),
+        )
+        await uow.emit(
+            AUDIT_RECORDED,
+            AuditRecorded(
+                team_id=request.team_id,
+                user_id=request.user_id,
+                action="anomaly.feedback",
+                entity_type="anomaly",
+                entity_id=str(request.anomaly_id),
+                source="analytics",
+                details={
+                    "feedback": request.feedback.value,
+                    "status": status.value,
+                    "service": anomaly["service"],
+                    "note": request.note,
+                },
+            ),
+        )
         await uow.commit()
     return AnomalyFeedbackReply(status=status)
 
 
 # -- thresholds, planned spend, listing -------------------------------------------------------
-async def team_settings(request: TeamSettingsRequest, uow: AnomalyUnitOfWork,
-                        settings: AnalyticsSettings) -> TeamSettingsReply:
+async def team_settings(
+    request: TeamSettingsRequest, uow: AnomalyUnitOfWork, settings: AnalyticsSettings
+) -> TeamSettingsReply:
     """Read (nothing given) or change a team's thresholds; a change is audited."""
     async with uow:
         min_impact, min_pct = await _thresholds(uow, request.team_id, settings)
@@ -265,11 +396,22 @@ async def team_settings(request: TeamSettingsRequest, uow: AnomalyUnitOfWork,
         new_impact = request.min_impact if request.min_impact is not None else min_impact
         new_pct = request.min_impact_pct if request.min_impact_pct is not None else min_pct
         await uow.repo.save_team_settings(request.team_id, new_impact, new_pct, request.user_id)
-        await uow.emit(AUDIT_RECORDED, AuditRecorded(
-            team_id=request.team_id, user_id=request.user_id, action="anomaly.thresholds_changed",
-            entity_type="team", entity_id=str(request.team_id), source="analytics",
-            details={"min_impact": str(new_impact), "min_impact_pct": str(new_pct),
-                     "was": {"min_impact": str(min_impact), "min_impact_pct": str(min_pct)}}))
+        await uow.emit(
+            AUDIT_RECORDED,
+            AuditRecorded(
+                team_id=request.team_id,
+                user_id=request.user_id,
+                action="anomaly.thresholds_changed",
+                entity_type="team",
+                entity_id=str(request.team_id),
+                source="analytics",
+                details={
+                    "min_impact": str(new_impact),
+                    "min_impact_pct": str(new_pct),
+                    "was": {"min_impact": str(min_impact), "min_impact_pct": str(min_pct)},
+                },
+            ),
+        )
         await uow.commit()
     return TeamSettingsReply(min_impact=new_impact, min_impact_pct=new_pct)
 
@@ -278,33 +420,59 @@ async def expect_spend(request: ExpectSpendRequest, uow: AnomalyUnitOfWork) -> E
     """Planned spend: anomalies it explains are recorded as expected and not alerted."""
     if request.end < request.start:
         return ExpectSpendReply.failure(  # type: ignore[return-value]
-            "invalid_period", "the end date is before the start date")
+            "invalid_period", "the end date is before the start date"
+        )
     expectation_id = uuid4()
     async with uow:
         await uow.repo.add_expectation(
-            expectation_id=expectation_id, team_id=request.team_id, service=request.service,
-            amount=request.amount, start_date=request.start, end_date=request.end,
-            created_by=request.user_id)
-        await uow.emit(AUDIT_RECORDED, AuditRecorded(
-            team_id=request.team_id, user_id=request.user_id, action="anomaly.spend_expected",
-            entity_type="spend_expectation", entity_id=str(expectation_id), source="analytics",
-            details={"service": request.service, "amount": str(request.amount),
-                     "start": request.start.isoformat(), "end": request.end.isoformat()}))
+            expectation_id=expectation_id,
+            team_id=request.team_id,
+            service=request.service,
+            amount=request.amount,
+            start_date=request.start,
+            end_date=request.end,
+            created_by=request.user_id,
+        )
+        await uow.emit(
+            AUDIT_RECORDED,
+            AuditRecorded(
+                team_id=request.team_id,
+                user_id=request.user_id,
+                action="anomaly.spend_expected",
+                entity_type="spend_expectation",
+                entity_id=str(expectation_id),
+                source="analytics",
+                details={
+                    "service": request.service,
+                    "amount": str(request.amount),
+                    "start": request.start.isoformat(),
+                    "end": request.end.isoformat(),
+                },
+            ),
+        )
         await uow.commit()
     return ExpectSpendReply(expectation_id=expectation_id)
 
 
 def summary(row: dict[str, Any]) -> AnomalySummary:
     return AnomalySummary(
-        anomaly_id=row["anomaly_id"], aws_account_id=row["aws_account_id"],
-        service=row["service"], region=row["region"], usage_date=row["usage_date"],
-        detected_at=row["detected_at"], kind=AnomalyKind(row["kind"]),
-        severity=Severity(row["severity"]), status=AnomalyStatus(row["status"]),
-        impact=row["impact"], impact_pct=row["deviation_pct"])
+        anomaly_id=row["anomaly_id"],
+        aws_account_id=row["aws_account_id"],
+        service=row["service"],
+        region=row["region"],
+        usage_date=row["usage_date"],
+        detected_at=row["detected_at"],
+        kind=AnomalyKind(row["kind"]),
+        severity=Severity(row["severity"]),
+        status=AnomalyStatus(row["status"]),
+        impact=row["impact"],
+        impact_pct=row["deviation_pct"],
+    )
 
 
 async def list_anomalies(request: AnomaliesRequest, uow: AnomalyUnitOfWork) -> AnomaliesReply:
     async with uow:
         rows = await uow.repo.anomalies(
-            request.team_id, request.status.value if request.status else None, request.limit)
+            request.team_id, request.status.value if request.status else None, request.limit
+        )
     return AnomaliesReply(anomalies=[summary(r) for r in rows])

@@ -4,6 +4,7 @@ Revision ID: 0001_analytics
 Revises:
 Create Date: 2026-11-25
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -25,7 +26,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_outbox")),
         schema="analytics",
     )
-    op.create_index(op.f("ix_analytics_outbox_published_at"), "outbox", ["published_at"], schema="analytics")
+    op.create_index(
+        op.f("ix_analytics_outbox_published_at"), "outbox", ["published_at"], schema="analytics"
+    )
 
 
 def downgrade() -> None:

@@ -4,6 +4,7 @@ Revision ID: 0002_anomalies
 Revises: 0001_analytics
 Create Date: 2026-11-26
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -33,7 +34,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("series_key", name=op.f("pk_detector_states")),
         schema=SCHEMA,
     )
-    op.create_index("ix_detector_states_team_account", "detector_states", ["team_id", "account_id"], schema=SCHEMA)
+    op.create_index(
+        "ix_detector_states_team_account",
+        "detector_states",
+        ["team_id", "account_id"],
+        schema=SCHEMA,
+    )
     op.create_table(
         "cost_days",
         sa.Column("team_id", sa.Uuid(), nullable=False),
@@ -76,7 +82,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("series_key", "episode_start", name="uq_cost_anomalies_series_episode"),
         schema=SCHEMA,
     )
-    op.create_index("ix_cost_anomalies_team_status", "cost_anomalies", ["team_id", "status", "detected_at"], schema=SCHEMA)
+    op.create_index(
+        "ix_cost_anomalies_team_status",
+        "cost_anomalies",
+        ["team_id", "status", "detected_at"],
+        schema=SCHEMA,
+    )
     op.create_table(
         "anomaly_feedback",
         sa.Column("feedback_id", sa.Uuid(), nullable=False),
@@ -86,8 +97,11 @@ def upgrade() -> None:
         sa.Column("feedback", sa.String(length=20), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["anomaly_id"], [f"{SCHEMA}.cost_anomalies.anomaly_id"],
-                                name=op.f("fk_anomaly_feedback_anomaly_id_cost_anomalies")),
+        sa.ForeignKeyConstraint(
+            ["anomaly_id"],
+            [f"{SCHEMA}.cost_anomalies.anomaly_id"],
+            name=op.f("fk_anomaly_feedback_anomaly_id_cost_anomalies"),
+        ),
         sa.PrimaryKeyConstraint("feedback_id", name=op.f("pk_anomaly_feedback")),
         schema=SCHEMA,
     )
@@ -114,12 +128,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("expectation_id", name=op.f("pk_spend_expectations")),
         schema=SCHEMA,
     )
-    op.create_index("ix_spend_expectations_team_period", "spend_expectations",
-                    ["team_id", "start_date", "end_date"], schema=SCHEMA)
+    op.create_index(
+        "ix_spend_expectations_team_period",
+        "spend_expectations",
+        ["team_id", "start_date", "end_date"],
+        schema=SCHEMA,
+    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_spend_expectations_team_period", table_name="spend_expectations", schema=SCHEMA)
+    op.drop_index(
+        "ix_spend_expectations_team_period", table_name="spend_expectations", schema=SCHEMA
+    )
     op.drop_table("spend_expectations", schema=SCHEMA)
     op.drop_table("anomaly_team_settings", schema=SCHEMA)
     op.drop_table("anomaly_feedback", schema=SCHEMA)
