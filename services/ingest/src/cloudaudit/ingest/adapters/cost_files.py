@@ -11,6 +11,7 @@ import io
 import json
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,57 @@ class _Counting(io.RawIOBase):
     def close(self) -> None:
         try:
             self._raw.close()
+        finally:
+            super().close()
+
+
+class _ReadGate(io.RawIOBase):
+    """Back-pressure for the CSV reader: Arrow reads ahead as far as it can (hundreds of MiB),
+    so it may only read a couple of blocks beyond the batches taken so far. Memory then
+    stays near a few blocks whatever the file size."""
+
+    def __init__(self, stream: Any, block_bytes: int, blocks_ahead: int = 2,
+                 wait_s: float = 1.0) -> None:
+        self._stream = stream
+        self._block = block_bytes
+        self._allowed = block_bytes * (blocks_ahead + 1)
+        self._read = 0
+        self._wait_s = wait_s
+        self._condition = threading.Condition()
+        self._stopped = False
+
+    def readable(self) -> bool:
+        return True
+
+    def took_batch(self) -> None:
+        with self._condition:
+            self._allowed += self._block
+            self._condition.notify_all()
+
+    def readinto(self, buffer: Any) -> int:
+        with self._condition:
+            # A batch may need a block more than granted; never wait forever for it.
+            if self._read >= self._allowed and not self._condition.wait_for(
+                    lambda: self._read < self._allowed or self._stopped, timeout=self._wait_s):
+                self._allowed += self._block
+            if self._stopped:
+                return 0
+            room = min(len(buffer), max(self._allowed - self._read, 1))
+        data = self._stream.read(room)
+        if not data:
+            return 0
+        size = len(data)
+        buffer[:size] = data
+        with self._condition:
+            self._read += size
+        return size
+
+    def close(self) -> None:
+        with self._condition:
+            self._stopped = True
+            self._condition.notify_all()
+        try:
+            self._stream.close()
         finally:
             super().close()
 
@@ -214,6 +266,7 @@ def open_batches(cost_file: CostFile, block_bytes: int, on_bytes: Callable[[int]
 
 def _csv_batches(name: str, buffered: io.BufferedReader, header: list[str],
                  block_bytes: int) -> Iterator[Batch]:
+    gate = _ReadGate(buffered, block_bytes)
     columns = [c.strip().lstrip("\ufeff") for c in header]
     invalid: list[tuple[int, int, RowProblem]] = []  # (record number, line breaks, problem)
 
@@ -227,7 +280,7 @@ def _csv_batches(name: str, buffered: io.BufferedReader, header: list[str],
 
     try:
         reader = pcsv.open_csv(
-            buffered,
+            gate,
             read_options=pcsv.ReadOptions(block_size=block_bytes, use_threads=False,
                                           column_names=columns, skip_rows=1),
             parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
@@ -250,6 +303,7 @@ def _csv_batches(name: str, buffered: io.BufferedReader, header: list[str],
             except (pa.ArrowInvalid, OSError, EOFError) as exc:
                 raise CostSourceUnreadable(
                     f"{name} broke off after record {next_record - 1}: {exc}") from None
+            gate.took_batch()
             skipped = sorted((number, breaks) for number, breaks, _ in invalid)
             locator = _LineLocator(next_record, breaks_before, _newlines_per_row(batch), skipped)
             problems = [RowProblem(locator.line_of_skipped(number), p.column, p.value, p.reason)
@@ -259,7 +313,7 @@ def _csv_batches(name: str, buffered: io.BufferedReader, header: list[str],
             breaks_before += locator.total_breaks
             invalid.clear()
     finally:
-        buffered.close()
+        gate.close()
 
 
 def _has_newline(column: pa.Array) -> bool:
