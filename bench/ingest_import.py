@@ -35,8 +35,18 @@ from cloudaudit.common.service import discover_services
 from cloudaudit.ingest.adapters.cost_store import COPY_COLUMNS
 
 CHUNK_ROWS = 250_000
-SERVICES = ["AmazonEC2", "AmazonS3", "AmazonRDS", "AWSLambda", "AmazonDynamoDB", "AmazonCloudWatch",
-            "AWSDataTransfer", "AmazonEKS", "AmazonElastiCache", "AmazonSQS"]
+SERVICES = [
+    "AmazonEC2",
+    "AmazonS3",
+    "AmazonRDS",
+    "AWSLambda",
+    "AmazonDynamoDB",
+    "AmazonCloudWatch",
+    "AWSDataTransfer",
+    "AmazonEKS",
+    "AmazonElastiCache",
+    "AmazonSQS",
+]
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", ""]
 ACCOUNTS = ["111122223333", "444455556666", "777788889999", "012345678901", "210987654321"]
 LINE_TYPES = ["Usage"] * 17 + ["SavingsPlanCoveredUsage", "Credit", "Tax"]
@@ -52,7 +62,9 @@ def generate(path: Path, rows: int) -> None:
             index = np.arange(start, start + n)
             day = 1 + (index // 24) % 31
             hour = index % 24
-            stamp = pa.array([f"2026-10-{d:02d}T{h:02d}:00:00.000Z" for d, h in zip(day, hour, strict=True)])
+            stamp = pa.array(
+                [f"2026-10-{d:02d}T{h:02d}:00:00.000Z" for d, h in zip(day, hour, strict=True)]
+            )
             service = np.array(SERVICES)[rng.integers(0, len(SERVICES), n)]
             region = np.array(REGIONS)[rng.integers(0, len(REGIONS), n)]
             usage_type = [f"USE1-Usage{u}" for u in rng.integers(0, 200, n)]
@@ -60,41 +72,58 @@ def generate(path: Path, rows: int) -> None:
             credit = rng.random(n) < 0.01
             kind = np.array(LINE_TYPES)[rng.integers(0, len(LINE_TYPES), n)]
             kind[credit] = "Credit"
-            tags = np.where(index % 3 == 0, "",
-                            np.where(index % 3 == 1, '{"user_environment":"prod","user_team":"core"}',
-                                     '{"user_environment":"dev","user_owner":"alice"}'))
-            table = pa.table({
-                "identity_line_item_id": pa.array([f"li-{i}" for i in index]),
-                "identity_time_interval": stamp,
-                "bill_bill_type": pa.array(["Anniversary"] * n),
-                "bill_billing_period_start_date": pa.array(["2026-10-01T00:00:00.000Z"] * n),
-                "bill_payer_account_id": pa.array(["111122223333"] * n),
-                "line_item_usage_account_id": pa.array(np.array(ACCOUNTS)[index % len(ACCOUNTS)]),
-                "line_item_line_item_type": pa.array(kind),
-                "line_item_usage_start_date": stamp,
-                "line_item_usage_end_date": stamp,
-                "line_item_product_code": pa.array(service),
-                "line_item_usage_type": pa.array(usage_type),
-                "line_item_operation": pa.array(["RunInstances"] * n),
-                "line_item_availability_zone": pa.array(region),
-                "line_item_resource_id": pa.array([f"i-{i % 20000:017x}" for i in index]),
-                "line_item_usage_amount": pa.array(["1.0"] * n),
-                "line_item_currency_code": pa.array(["USD"] * n),
-                "line_item_unblended_rate": cost,
-                "line_item_unblended_cost": pc.if_else(pa.array(credit), pa.scalar("-1.5E-1"), cost),
-                "line_item_blended_cost": cost,
-                "line_item_net_unblended_cost": cost,
-                "line_item_line_item_description": pa.array(["$0.096 per On Demand Linux, m5.large"] * n),
-                "product_region_code": pa.array(region),
-                "product_instance_type": pa.array(["m5.large"] * n),
-                "product_servicecode": pa.array(service),
-                "pricing_unit": pa.array(["Hrs"] * n),
-                "pricing_public_on_demand_cost": cost,
-                "savings_plan_savings_plan_effective_cost": pc.if_else(
-                    pa.array(kind == "SavingsPlanCoveredUsage"), cost, pa.scalar(None, pa.string())),
-                "reservation_effective_cost": pa.nulls(n, pa.string()),
-                "resource_tags": pa.array(tags),
-            })
+            tags = np.where(
+                index % 3 == 0,
+                "",
+                np.where(
+                    index % 3 == 1,
+                    '{"user_environment":"prod","user_team":"core"}',
+                    '{"user_environment":"dev","user_owner":"alice"}',
+                ),
+            )
+            table = pa.table(
+                {
+                    "identity_line_item_id": pa.array([f"li-{i}" for i in index]),
+                    "identity_time_interval": stamp,
+                    "bill_bill_type": pa.array(["Anniversary"] * n),
+                    "bill_billing_period_start_date": pa.array(["2026-10-01T00:00:00.000Z"] * n),
+                    "bill_payer_account_id": pa.array(["111122223333"] * n),
+                    "line_item_usage_account_id": pa.array(
+                        np.array(ACCOUNTS)[index % len(ACCOUNTS)]
+                    ),
+                    "line_item_line_item_type": pa.array(kind),
+                    "line_item_usage_start_date": stamp,
+                    "line_item_usage_end_date": stamp,
+                    "line_item_product_code": pa.array(service),
+                    "line_item_usage_type": pa.array(usage_type),
+                    "line_item_operation": pa.array(["RunInstances"] * n),
+                    "line_item_availability_zone": pa.array(region),
+                    "line_item_resource_id": pa.array([f"i-{i % 20000:017x}" for i in index]),
+                    "line_item_usage_amount": pa.array(["1.0"] * n),
+                    "line_item_currency_code": pa.array(["USD"] * n),
+                    "line_item_unblended_rate": cost,
+                    "line_item_unblended_cost": pc.if_else(
+                        pa.array(credit), pa.scalar("-1.5E-1"), cost
+                    ),
+                    "line_item_blended_cost": cost,
+                    "line_item_net_unblended_cost": cost,
+                    "line_item_line_item_description": pa.array(
+                        ["$0.096 per On Demand Linux, m5.large"] * n
+                    ),
+                    "product_region_code": pa.array(region),
+                    "product_instance_type": pa.array(["m5.large"] * n),
+                    "product_servicecode": pa.array(service),
+                    "pricing_unit": pa.array(["Hrs"] * n),
+                    "pricing_public_on_demand_cost": cost,
+                    "savings_plan_savings_plan_effective_cost": pc.if_else(
+                        pa.array(kind == "SavingsPlanCoveredUsage"),
+                        cost,
+                        pa.scalar(None, pa.string()),
+                    ),
+                    "reservation_effective_cost": pa.nulls(n, pa.string()),
+                    "resource_tags": pa.array(tags),
+                }
+            )
             options = pcsv.WriteOptions(include_header=writer is None)
             pcsv.write_csv(table, sink, options)
             writer = True
@@ -103,7 +132,9 @@ def generate(path: Path, rows: int) -> None:
 async def database() -> tuple[str, EmbeddedInfrastructure | None]:
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"], None
-    infra = EmbeddedInfrastructure(Path(tempfile.mkdtemp(prefix="ingest-bench-")), free_port(), free_port())
+    infra = EmbeddedInfrastructure(
+        Path(tempfile.mkdtemp(prefix="ingest-bench-")), free_port(), free_port()
+    )
     infra.postgres.start()
     return infra.postgres.url, infra
 
@@ -113,12 +144,27 @@ def plain_dsn(url: str) -> str:
 
 
 def run_import(path: Path, url: str, team: str) -> tuple[dict, float]:
-    env = dict(os.environ, DATABASE_URL=url, CLOUDAUDIT_LOG_LEVEL="WARNING",
-               INGEST_SCHEDULER="false")
+    env = dict(
+        os.environ, DATABASE_URL=url, CLOUDAUDIT_LOG_LEVEL="WARNING", INGEST_SCHEDULER="false"
+    )
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     done = subprocess.run(  # noqa: S603 - our own interpreter and command
-        [sys.executable, "-m", "cloudaudit.common", "import-costs", str(path), "--team", team,
-         "--format", "json"], env=env, capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            "-m",
+            "cloudaudit.common",
+            "import-costs",
+            str(path),
+            "--team",
+            team,
+            "--format",
+            "json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise SystemExit(f"import failed: {done.stderr[-2000:]}")
     peak_mib = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
@@ -132,12 +178,22 @@ async def bare_copy(url: str, import_id: str, scratch: Path) -> tuple[int, float
         columns = ", ".join(COPY_COLUMNS)
         await connection.copy_from_query(
             f"SELECT {columns} FROM ingest.cost_data WHERE import_id = $1",  # noqa: S608
-            uuid.UUID(import_id), output=str(scratch), format="csv")
-        await connection.execute("DELETE FROM ingest.cost_data WHERE import_id = $1", uuid.UUID(import_id))
+            uuid.UUID(import_id),
+            output=str(scratch),
+            format="csv",
+        )
+        await connection.execute(
+            "DELETE FROM ingest.cost_data WHERE import_id = $1", uuid.UUID(import_id)
+        )
         await connection.execute("VACUUM ANALYZE ingest.cost_data")
         started = time.perf_counter()
-        status = await connection.copy_to_table("cost_data", schema_name="ingest", source=str(scratch),
-                                                columns=list(COPY_COLUMNS), format="csv")
+        status = await connection.copy_to_table(
+            "cost_data",
+            schema_name="ingest",
+            source=str(scratch),
+            columns=list(COPY_COLUMNS),
+            format="csv",
+        )
         seconds = time.perf_counter() - started
         return int(status.split()[-1]), seconds
     finally:
@@ -154,24 +210,40 @@ async def main(rows: int, keep: Path | None) -> None:
             if not path.exists():
                 started = time.perf_counter()
                 await asyncio.to_thread(generate, path, rows)
-                print(f"generated {rows:,} CUR 2.0 rows, {path.stat().st_size / 2**20:,.0f} MiB "
-                      f"in {time.perf_counter() - started:.1f} s")
+                print(
+                    f"generated {rows:,} CUR 2.0 rows, {path.stat().st_size / 2**20:,.0f} MiB "
+                    f"in {time.perf_counter() - started:.1f} s"
+                )
             file_mib = path.stat().st_size / 2**20
             report, peak_mib = await asyncio.to_thread(run_import, path, url, str(uuid.uuid4()))
-            loaded, load_s, total_s = report["rows_loaded"], report["load_seconds"], report["seconds"]
+            loaded, load_s, total_s = (
+                report["rows_loaded"],
+                report["load_seconds"],
+                report["seconds"],
+            )
             copied, bare_s = await bare_copy(url, report["import_id"], Path(tmp) / "rows.csv")
         import_rate, bare_rate = loaded / load_s, copied / bare_s
         print()
         print("| measure | rows | seconds | rows/s |")
         print("| --- | ---: | ---: | ---: |")
-        print(f"| bare asyncpg COPY of the stored rows | {copied:,} | {bare_s:.2f} | {bare_rate:,.0f} |")
-        print(f"| import: stream, check, map, COPY | {loaded:,} | {load_s:.2f} | {import_rate:,.0f} |")
-        print(f"| import incl. summaries and events | {loaded:,} | {total_s:.2f} | {loaded / total_s:,.0f} |")
+        print(
+            f"| bare asyncpg COPY of the stored rows | {copied:,} | {bare_s:.2f} | {bare_rate:,.0f} |"
+        )
+        print(
+            f"| import: stream, check, map, COPY | {loaded:,} | {load_s:.2f} | {import_rate:,.0f} |"
+        )
+        print(
+            f"| import incl. summaries and events | {loaded:,} | {total_s:.2f} | {loaded / total_s:,.0f} |"
+        )
         print()
         ratio = import_rate / bare_rate
-        print(f"import / bare COPY: {ratio:.0%} (budget >= 60 %: {'met' if ratio >= 0.6 else 'MISSED'})")
-        print(f"peak memory (RSS) of the import process: {peak_mib:,.0f} MiB for a "
-              f"{file_mib:,.0f} MiB file")
+        print(
+            f"import / bare COPY: {ratio:.0%} (budget >= 60 %: {'met' if ratio >= 0.6 else 'MISSED'})"
+        )
+        print(
+            f"peak memory (RSS) of the import process: {peak_mib:,.0f} MiB for a "
+            f"{file_mib:,.0f} MiB file"
+        )
     finally:
         if infra is not None:
             infra.postgres.stop()
@@ -180,6 +252,8 @@ async def main(rows: int, keep: Path | None) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
-    parser.add_argument("--keep", type=Path, default=None, help="Reuse/keep the generated file here")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="Reuse/keep the generated file here"
+    )
     arguments = parser.parse_args()
     asyncio.run(main(arguments.rows, arguments.keep))

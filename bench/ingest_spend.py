@@ -42,13 +42,17 @@ def pct(values: list[float], p: float) -> float:
 
 async def fill(engine, team_id: uuid.UUID) -> int:
     async with engine.begin() as connection:
-        await connection.execute(text("""
+        await connection.execute(
+            text("""
             INSERT INTO ingest.aws_accounts (account_id, team_id, aws_account_id, account_name,
                 status, created_at, updated_at)
             SELECT gen_random_uuid(), :team, lpad((100000000000 + a)::text, 12, '0'),
                    'bench ' || a, 'connected', now(), now()
-            FROM generate_series(1, :accounts) AS a"""), {"team": team_id, "accounts": ACCOUNTS})
-        await connection.execute(text("""
+            FROM generate_series(1, :accounts) AS a"""),
+            {"team": team_id, "accounts": ACCOUNTS},
+        )
+        await connection.execute(
+            text("""
             INSERT INTO ingest.daily_cost_summaries (account_id, team_id, aws_account_id,
                 usage_date, service, region, unblended_cost, blended_cost, amortized_cost,
                 public_on_demand_cost, net_unblended_cost, usage_quantity, source, updated_at)
@@ -60,9 +64,16 @@ async def fill(engine, team_id: uuid.UUID) -> int:
             CROSS JOIN generate_series(1, :regions) AS r
             CROSS JOIN LATERAL (SELECT round((random() * 10)::numeric, 6) AS c) AS cost
             WHERE a.team_id = :team"""),
-            {"team": team_id, "start": YEAR[0], "end": YEAR[1], "services": SERVICES,
-             "regions": REGIONS})
-        await connection.execute(text("""
+            {
+                "team": team_id,
+                "start": YEAR[0],
+                "end": YEAR[1],
+                "services": SERVICES,
+                "regions": REGIONS,
+            },
+        )
+        await connection.execute(
+            text("""
             INSERT INTO ingest.monthly_cost_summaries (account_id, month, service, region, team_id,
                 aws_account_id, unblended_cost, blended_cost, amortized_cost,
                 public_on_demand_cost, net_unblended_cost)
@@ -70,10 +81,15 @@ async def fill(engine, team_id: uuid.UUID) -> int:
                    aws_account_id, sum(unblended_cost), sum(blended_cost), sum(amortized_cost),
                    sum(public_on_demand_cost), sum(net_unblended_cost)
             FROM ingest.daily_cost_summaries WHERE team_id = :team
-            GROUP BY 1, 2, 3, 4, 5, 6"""), {"team": team_id})
-        count = (await connection.execute(text(
-            "SELECT count(*) FROM ingest.daily_cost_summaries WHERE team_id = :team"),
-            {"team": team_id})).scalar_one()
+            GROUP BY 1, 2, 3, 4, 5, 6"""),
+            {"team": team_id},
+        )
+        count = (
+            await connection.execute(
+                text("SELECT count(*) FROM ingest.daily_cost_summaries WHERE team_id = :team"),
+                {"team": team_id},
+            )
+        ).scalar_one()
     async with engine.connect() as connection:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
         await connection.execute(text("VACUUM ANALYZE ingest.daily_cost_summaries"))
@@ -85,8 +101,9 @@ async def main(runs: int) -> None:
     infra = None
     url = os.environ.get("DATABASE_URL")
     if not url:
-        infra = EmbeddedInfrastructure(Path(tempfile.mkdtemp(prefix="spend-bench-")), free_port(),
-                                       free_port())
+        infra = EmbeddedInfrastructure(
+            Path(tempfile.mkdtemp(prefix="spend-bench-")), free_port(), free_port()
+        )
         infra.postgres.start()
         url = infra.postgres.url
     try:
@@ -94,25 +111,37 @@ async def main(runs: int) -> None:
         await upgrade(spec.migrations, url, spec.schema)
         settings = IngestSettings(DATABASE_URL=url, NATS_URL="nats://127.0.0.1:4222")  # type: ignore[call-arg]
         engine = make_engine(url, schema="ingest")
-        ctx = Ingest(settings=settings, engine=engine,
-                     sessions=async_sessionmaker(engine, expire_on_commit=False),
-                     aws=AwsGateway(settings), outbox=outbox)
+        ctx = Ingest(
+            settings=settings,
+            engine=engine,
+            sessions=async_sessionmaker(engine, expire_on_commit=False),
+            aws=AwsGateway(settings),
+            outbox=outbox,
+        )
         team_id = uuid.uuid4()
         started = time.perf_counter()
         rows = await fill(engine, team_id)
-        print(f"filled {rows:,} daily summary rows ({ACCOUNTS} accounts x {SERVICES} services x "
-              f"{REGIONS} regions x 365 days) in {time.perf_counter() - started:.0f} s")
+        print(
+            f"filled {rows:,} daily summary rows ({ACCOUNTS} accounts x {SERVICES} services x "
+            f"{REGIONS} regions x 365 days) in {time.perf_counter() - started:.0f} s"
+        )
         cases = [
             ("1 year by service", SpendQuery(team_id, *YEAR, Dimension.SERVICE)),
             ("1 year by region", SpendQuery(team_id, *YEAR, Dimension.REGION)),
             ("1 year by account", SpendQuery(team_id, *YEAR, Dimension.ACCOUNT)),
             ("1 year by month", SpendQuery(team_id, *YEAR, Dimension.MONTH)),
-            ("1 year total, monthly points", SpendQuery(team_id, *YEAR, Dimension.NONE,
-                                                        points=Points.MONTHLY)),
-            ("Jan 15 - Dec 10 by service", SpendQuery(team_id, date(2025, 1, 15), date(2025, 12, 10),
-                                                      Dimension.SERVICE)),
-            ("one month by day", SpendQuery(team_id, date(2025, 11, 1), date(2025, 12, 1),
-                                            Dimension.DAY)),
+            (
+                "1 year total, monthly points",
+                SpendQuery(team_id, *YEAR, Dimension.NONE, points=Points.MONTHLY),
+            ),
+            (
+                "Jan 15 - Dec 10 by service",
+                SpendQuery(team_id, date(2025, 1, 15), date(2025, 12, 10), Dimension.SERVICE),
+            ),
+            (
+                "one month by day",
+                SpendQuery(team_id, date(2025, 11, 1), date(2025, 12, 1), Dimension.DAY),
+            ),
         ]
         print()
         print("| spend query | p50 ms | p95 ms | max ms |")
@@ -128,10 +157,14 @@ async def main(runs: int) -> None:
             p95 = pct(timings, 0.95)
             if label == "1 year by service":
                 year_p95 = p95
-            print(f"| {label} | {statistics.median(timings):.1f} | {p95:.1f} | {max(timings):.1f} |")
+            print(
+                f"| {label} | {statistics.median(timings):.1f} | {p95:.1f} | {max(timings):.1f} |"
+            )
         print()
-        print(f"one-year spend by service p95: {year_p95:.1f} ms "
-              f"(budget < 200 ms: {'met' if year_p95 < 200 else 'MISSED'})")
+        print(
+            f"one-year spend by service p95: {year_p95:.1f} ms "
+            f"(budget < 200 ms: {'met' if year_p95 < 200 else 'MISSED'})"
+        )
         await engine.dispose()
     finally:
         if infra is not None:

@@ -77,15 +77,21 @@ class FaultProxy:
                 if fault is not None:
                     self._reply(*proxy.error_response(fault, dict(self.headers)))
                     return
-                status, headers, payload = proxy.forward(self.command, self.path,
-                                                         dict(self.headers), body)
+                status, headers, payload = proxy.forward(
+                    self.command, self.path, dict(self.headers), body
+                )
                 self._reply(status, headers, payload)
 
             def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
                 self.send_response(status)
                 for name, value in headers.items():
-                    if name.lower() not in ("content-length", "transfer-encoding", "connection",
-                                            "server", "date"):
+                    if name.lower() not in (
+                        "content-length",
+                        "transfer-encoding",
+                        "connection",
+                        "server",
+                        "date",
+                    ):
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -109,11 +115,13 @@ class FaultProxy:
             return parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
         return "rest"
 
-    def fail(self, operation: str, code: str, times: int = 1, message: str = "",
-             status: int = 400) -> None:
+    def fail(
+        self, operation: str, code: str, times: int = 1, message: str = "", status: int = 400
+    ) -> None:
         with self._lock:
-            self.faults.append(Fault(operation, code, times, message or f"{code} (injected)",
-                                     status))
+            self.faults.append(
+                Fault(operation, code, times, message or f"{code} (injected)", status)
+            )
 
     def take_fault(self, operation: str) -> Fault | None:
         with self._lock:
@@ -129,14 +137,18 @@ class FaultProxy:
         if headers.get("X-Amz-Target") or headers.get("x-amz-target"):
             body = json.dumps({"__type": fault.code, "message": fault.message}).encode()
             return fault.status, {"Content-Type": "application/x-amz-json-1.1"}, body
-        xml = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{fault.code}</Code>"
-               f"<Message>{fault.message}</Message></Error><RequestId>x</RequestId></ErrorResponse>")
+        xml = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{fault.code}</Code>"
+            f"<Message>{fault.message}</Message></Error><RequestId>x</RequestId></ErrorResponse>"
+        )
         return fault.status, {"Content-Type": "text/xml"}, xml.encode()
 
-    def forward(self, method: str, path: str, headers: dict[str, str],
-                body: bytes) -> tuple[int, dict[str, str], bytes]:
-        connection = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port,
-                                                timeout=60)
+    def forward(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        connection = http.client.HTTPConnection(
+            self.upstream.hostname, self.upstream.port, timeout=60
+        )
         try:
             connection.request(method, path, body=body or None, headers=headers)
             response = connection.getresponse()
@@ -152,11 +164,16 @@ class FaultProxy:
 
 # -- a customer account -----------------------------------------------------------------------
 def _credentials(raw: dict[str, Any]) -> dict[str, str]:
-    return {"aws_access_key_id": raw["AccessKeyId"], "aws_secret_access_key": raw["SecretAccessKey"],
-            "aws_session_token": raw["SessionToken"]}
+    return {
+        "aws_access_key_id": raw["AccessKeyId"],
+        "aws_secret_access_key": raw["SecretAccessKey"],
+        "aws_session_token": raw["SessionToken"],
+    }
 
 
-def readonly_policy(export_bucket: str | None = None, without: tuple[str, ...] = ()) -> dict[str, Any]:
+def readonly_policy(
+    export_bucket: str | None = None, without: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """The shipped least-privilege policy, as the customer's role gets it."""
     policy = json.loads(POLICY_FILE.read_text())
     statements = []
@@ -164,14 +181,16 @@ def readonly_policy(export_bucket: str | None = None, without: tuple[str, ...] =
         if statement["Sid"] == "ExportBucketRead":
             if not export_bucket:
                 continue
-            statement["Resource"] = [r.replace("EXPORT_BUCKET", export_bucket)
-                                     for r in statement["Resource"]]
+            statement["Resource"] = [
+                r.replace("EXPORT_BUCKET", export_bucket) for r in statement["Resource"]
+            ]
         actions = [a for a in statement["Action"] if a not in without]
         if not actions:
             continue
         # moto checks CloudWatch calls under the signing name "monitoring", not "cloudwatch".
-        actions += [a.replace("cloudwatch:", "monitoring:") for a in actions
-                    if a.startswith("cloudwatch:")]
+        actions += [
+            a.replace("cloudwatch:", "monitoring:") for a in actions if a.startswith("cloudwatch:")
+        ]
         statements.append({**statement, "Action": actions})
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -186,45 +205,88 @@ class CustomerAccount:
 
     def __post_init__(self) -> None:
         sts = self.client("sts", BOOTSTRAP, endpoint=self.moto_url)
-        raw = sts.assume_role(RoleArn=f"arn:aws:iam::{self.account_id}:role/bootstrap",
-                              RoleSessionName="bootstrap")["Credentials"]
+        raw = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{self.account_id}:role/bootstrap", RoleSessionName="bootstrap"
+        )["Credentials"]
         bootstrap = _credentials(raw)
         iam = self.client("iam", bootstrap, endpoint=self.moto_url)
         iam.create_user(UserName="admin")
-        iam.put_user_policy(UserName="admin", PolicyName="all", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        iam.put_user_policy(
+            UserName="admin",
+            PolicyName="all",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                }
+            ),
+        )
         key = iam.create_access_key(UserName="admin")["AccessKey"]
-        self.admin = {"aws_access_key_id": key["AccessKeyId"],
-                      "aws_secret_access_key": key["SecretAccessKey"]}
+        self.admin = {
+            "aws_access_key_id": key["AccessKeyId"],
+            "aws_secret_access_key": key["SecretAccessKey"],
+        }
         # CloudAudit's own principal: may assume only roles named CloudAudit*.
         iam.create_user(UserName="cloudaudit")
-        iam.put_user_policy(UserName="cloudaudit", PolicyName="assume", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                           "Resource": "arn:aws:iam::*:role/CloudAudit*"}]}))
+        iam.put_user_policy(
+            UserName="cloudaudit",
+            PolicyName="assume",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Resource": "arn:aws:iam::*:role/CloudAudit*",
+                        }
+                    ],
+                }
+            ),
+        )
         key = iam.create_access_key(UserName="cloudaudit")["AccessKey"]
         self.principal_key = key["AccessKeyId"]
         self.principal_secret = key["SecretAccessKey"]
         self.principal_arn = f"arn:aws:iam::{self.account_id}:user/cloudaudit"
 
-    def client(self, service: str, credentials: dict[str, str] | None = None,
-               endpoint: str | None = None) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=endpoint or self.endpoint,
-                            config=NO_RETRIES, **(credentials or self.admin))
+    def client(
+        self, service: str, credentials: dict[str, str] | None = None, endpoint: str | None = None
+    ) -> Any:
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=endpoint or self.endpoint,
+            config=NO_RETRIES,
+            **(credentials or self.admin),
+        )
 
-    def create_role(self, external_id: str, name: str = "CloudAuditReadOnly",
-                    trusted: str | None = None, export_bucket: str | None = None,
-                    without: tuple[str, ...] = ()) -> str:
+    def create_role(
+        self,
+        external_id: str,
+        name: str = "CloudAuditReadOnly",
+        trusted: str | None = None,
+        export_bucket: str | None = None,
+        without: tuple[str, ...] = (),
+    ) -> str:
         """The customer's stack: a role trusting `trusted` with sts:ExternalId, read-only."""
         iam = self.client("iam")
-        trust = {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"AWS": trusted or self.principal_arn},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}]}
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": trusted or self.principal_arn},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+                }
+            ],
+        }
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-        iam.put_role_policy(RoleName=name, PolicyName="CloudAuditReadOnly",
-                            PolicyDocument=json.dumps(readonly_policy(export_bucket, without)))
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName="CloudAuditReadOnly",
+            PolicyDocument=json.dumps(readonly_policy(export_bucket, without)),
+        )
         return f"arn:aws:iam::{self.account_id}:role/{name}"
 
     def queue_cost_and_usage(self, *results: dict[str, Any]) -> None:
@@ -233,7 +295,9 @@ class CustomerAccount:
         request = urllib.request.Request(
             f"{self.moto_url}/moto-api/static/ce/cost-and-usage-results",
             data=json.dumps({"account_id": self.account_id, "results": list(results)}).encode(),
-            headers={"Content-Type": "application/json"}, method="POST")
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 201
 

@@ -40,10 +40,17 @@ def _money(row: dict[str, str], column: str) -> Decimal | None:
     return None if raw is None else Decimal(raw)
 
 
-def reference_amortized(kind: str, unblended: Decimal, sp_effective: Decimal | None,
-                        sp_total: Decimal | None, sp_used: Decimal | None,
-                        ri_effective: Decimal | None, ri_upfront: Decimal | None,
-                        ri_recurring: Decimal | None, reservation_arn: str | None) -> Decimal:
+def reference_amortized(
+    kind: str,
+    unblended: Decimal,
+    sp_effective: Decimal | None,
+    sp_total: Decimal | None,
+    sp_used: Decimal | None,
+    ri_effective: Decimal | None,
+    ri_upfront: Decimal | None,
+    ri_recurring: Decimal | None,
+    reservation_arn: str | None,
+) -> Decimal:
     """AWS's amortization by line item type, written out plainly."""
     if kind == "SavingsPlanCoveredUsage":
         return unblended if sp_effective is None else sp_effective
@@ -71,23 +78,36 @@ def legacy(name: str) -> list[Line]:
     for row in _rows(DATA / name):
         unblended = Decimal(row["lineItem/UnblendedCost"])
         kind = row["lineItem/LineItemType"]
-        tags = {k.split("/", 1)[1]: v for k, v in row.items()
-                if k.startswith("resourceTags/") and _value(row, k) is not None}
-        lines.append(Line(
-            account=row["lineItem/UsageAccountId"], day=row["lineItem/UsageStartDate"][:10],
-            service=_value(row, "product/ProductName") or row["lineItem/ProductCode"],
-            region=_value(row, "product/region") or "global",
-            usage_type=_value(row, "lineItem/UsageType") or "(none)",
-            resource=_value(row, "lineItem/ResourceId"), kind=kind, unblended=unblended,
-            amortized=reference_amortized(
-                kind, unblended, _money(row, "savingsPlan/SavingsPlanEffectiveCost"),
-                _money(row, "savingsPlan/TotalCommitmentToDate"),
-                _money(row, "savingsPlan/UsedCommitment"), _money(row, "reservation/EffectiveCost"),
-                _money(row, "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod"),
-                _money(row, "reservation/UnusedRecurringFee"),
-                _value(row, "reservation/ReservationARN")),
-            public_on_demand=_money(row, "pricing/publicOnDemandCost"), tags=tags,
-        ))
+        tags = {
+            k.split("/", 1)[1]: v
+            for k, v in row.items()
+            if k.startswith("resourceTags/") and _value(row, k) is not None
+        }
+        lines.append(
+            Line(
+                account=row["lineItem/UsageAccountId"],
+                day=row["lineItem/UsageStartDate"][:10],
+                service=_value(row, "product/ProductName") or row["lineItem/ProductCode"],
+                region=_value(row, "product/region") or "global",
+                usage_type=_value(row, "lineItem/UsageType") or "(none)",
+                resource=_value(row, "lineItem/ResourceId"),
+                kind=kind,
+                unblended=unblended,
+                amortized=reference_amortized(
+                    kind,
+                    unblended,
+                    _money(row, "savingsPlan/SavingsPlanEffectiveCost"),
+                    _money(row, "savingsPlan/TotalCommitmentToDate"),
+                    _money(row, "savingsPlan/UsedCommitment"),
+                    _money(row, "reservation/EffectiveCost"),
+                    _money(row, "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod"),
+                    _money(row, "reservation/UnusedRecurringFee"),
+                    _value(row, "reservation/ReservationARN"),
+                ),
+                public_on_demand=_money(row, "pricing/publicOnDemandCost"),
+                tags=tags,
+            )
+        )
     return lines
 
 
@@ -99,23 +119,36 @@ def cur2(name: str) -> list[Line]:
         if "resource_tags" in row:
             tags = json.loads(row["resource_tags"]) if _value(row, "resource_tags") else {}
         else:
-            tags = {k[len("resource_tags_"):]: v for k, v in row.items()
-                    if k.startswith("resource_tags_") and _value(row, k) is not None}
-        lines.append(Line(
-            account=row["line_item_usage_account_id"], day=row["line_item_usage_start_date"][:10],
-            service=_value(row, "product_servicecode") or row["line_item_product_code"],
-            region=_value(row, "product_region_code") or "global",
-            usage_type=_value(row, "line_item_usage_type") or "(none)",
-            resource=_value(row, "line_item_resource_id"), kind=kind, unblended=unblended,
-            amortized=reference_amortized(
-                kind, unblended, _money(row, "savings_plan_savings_plan_effective_cost"),
-                _money(row, "savings_plan_total_commitment_to_date"),
-                _money(row, "savings_plan_used_commitment"), _money(row, "reservation_effective_cost"),
-                _money(row, "reservation_unused_amortized_upfront_fee_for_billing_period"),
-                _money(row, "reservation_unused_recurring_fee"),
-                _value(row, "reservation_reservation_a_r_n")),
-            public_on_demand=_money(row, "pricing_public_on_demand_cost"), tags=tags,
-        ))
+            tags = {
+                k[len("resource_tags_") :]: v
+                for k, v in row.items()
+                if k.startswith("resource_tags_") and _value(row, k) is not None
+            }
+        lines.append(
+            Line(
+                account=row["line_item_usage_account_id"],
+                day=row["line_item_usage_start_date"][:10],
+                service=_value(row, "product_servicecode") or row["line_item_product_code"],
+                region=_value(row, "product_region_code") or "global",
+                usage_type=_value(row, "line_item_usage_type") or "(none)",
+                resource=_value(row, "line_item_resource_id"),
+                kind=kind,
+                unblended=unblended,
+                amortized=reference_amortized(
+                    kind,
+                    unblended,
+                    _money(row, "savings_plan_savings_plan_effective_cost"),
+                    _money(row, "savings_plan_total_commitment_to_date"),
+                    _money(row, "savings_plan_used_commitment"),
+                    _money(row, "reservation_effective_cost"),
+                    _money(row, "reservation_unused_amortized_upfront_fee_for_billing_period"),
+                    _money(row, "reservation_unused_recurring_fee"),
+                    _value(row, "reservation_reservation_a_r_n"),
+                ),
+                public_on_demand=_money(row, "pricing_public_on_demand_cost"),
+                tags=tags,
+            )
+        )
     return lines
 
 
@@ -126,19 +159,29 @@ def focus(name: str) -> tuple[list[Line], int]:
             others += 1
             continue
         raw_tags = _value(row, "Tags")
-        lines.append(Line(
-            account=row["SubAccountId"], day=row["ChargePeriodStart"][:10],
-            service=row["ServiceName"], region=_value(row, "RegionId") or "global",
-            usage_type=_value(row, "x_UsageType") or "(none)", resource=_value(row, "ResourceId"),
-            kind=row["ChargeCategory"], unblended=Decimal(row["BilledCost"]),
-            amortized=Decimal(row["EffectiveCost"]), public_on_demand=_money(row, "ListCost"),
-            tags=json.loads(raw_tags) if raw_tags else {},
-        ))
+        lines.append(
+            Line(
+                account=row["SubAccountId"],
+                day=row["ChargePeriodStart"][:10],
+                service=row["ServiceName"],
+                region=_value(row, "RegionId") or "global",
+                usage_type=_value(row, "x_UsageType") or "(none)",
+                resource=_value(row, "ResourceId"),
+                kind=row["ChargeCategory"],
+                unblended=Decimal(row["BilledCost"]),
+                amortized=Decimal(row["EffectiveCost"]),
+                public_on_demand=_money(row, "ListCost"),
+                tags=json.loads(raw_tags) if raw_tags else {},
+            )
+        )
     return lines, others
 
 
-def totals(lines: Iterable[Line], key: Callable[[Line], str],
-           amount: Callable[[Line], Decimal | None] = lambda line: line.unblended) -> dict[str, Decimal]:
+def totals(
+    lines: Iterable[Line],
+    key: Callable[[Line], str],
+    amount: Callable[[Line], Decimal | None] = lambda line: line.unblended,
+) -> dict[str, Decimal]:
     out: dict[str, Decimal] = defaultdict(Decimal)
     for line in lines:
         value = amount(line)

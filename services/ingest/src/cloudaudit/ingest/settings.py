@@ -63,9 +63,7 @@ class IngestSettings(CommonSettings):
     scheduler_enabled: bool = Field(default=True, validation_alias="INGEST_SCHEDULER")
     scheduler_tick_s: float = Field(default=60.0, validation_alias="INGEST_SCHEDULER_TICK_S", gt=0)
     ce_max_attempts: int = Field(default=6, validation_alias="INGEST_CE_MAX_ATTEMPTS", ge=1, le=20)
-    ce_backoff_base_s: float = Field(
-        default=1.0, validation_alias="INGEST_CE_BACKOFF_BASE_S", ge=0
-    )
+    ce_backoff_base_s: float = Field(default=1.0, validation_alias="INGEST_CE_BACKOFF_BASE_S", ge=0)
     ce_backoff_max_s: float = Field(default=30.0, validation_alias="INGEST_CE_BACKOFF_MAX_S", ge=0)
     import_block_bytes: int = Field(
         default=16 * 1024 * 1024,

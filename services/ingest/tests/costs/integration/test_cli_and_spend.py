@@ -47,10 +47,12 @@ def run_cli(ingest_settings):
     """`cloudaudit ...` in-process (its own event loop, in a thread), against the test servers."""
     env = {
         "DATABASE_URL": ingest_settings.database_url.get_secret_value(),
-        "NATS_URL": ingest_settings.nats_url, "AWS_ENDPOINT_URL": ingest_settings.aws_endpoint_url,
+        "NATS_URL": ingest_settings.nats_url,
+        "AWS_ENDPOINT_URL": ingest_settings.aws_endpoint_url,
         "AWS_ACCESS_KEY_ID": ingest_settings.aws_access_key_id.get_secret_value(),
         "AWS_SECRET_ACCESS_KEY": ingest_settings.aws_secret_access_key.get_secret_value(),
-        "AWS_REGION": ingest_settings.aws_region, "CLOUDAUDIT_LOG_FORMAT": "json",
+        "AWS_REGION": ingest_settings.aws_region,
+        "CLOUDAUDIT_LOG_FORMAT": "json",
         "INGEST_SCHEDULER": "false",
     }
 
@@ -58,7 +60,9 @@ def run_cli(ingest_settings):
         root = logging.getLogger()
         handlers, level = list(root.handlers), root.level
         try:
-            return await asyncio.to_thread(CliRunner().invoke, cloudaudit_app(), list(args), env=env)
+            return await asyncio.to_thread(
+                CliRunner().invoke, cloudaudit_app(), list(args), env=env
+            )
         finally:
             # The command installs its log handler on the runner's (now closed) stream.
             root.handlers[:] = handlers
@@ -80,33 +84,78 @@ async def test_new_user_connects_imports_and_gets_exact_spend_from_the_cli(run_c
     assert connected.exit_code == 0, connected.output
     assert f"connected AWS account {customer.account_id}" in connected.output
 
-    imported = await run_cli("import-costs", str(DATA / "cur2_2024_04.csv.gz"),
-                             str(DATA / "cur_legacy_2024_03.csv"), "--team", team)
+    imported = await run_cli(
+        "import-costs",
+        str(DATA / "cur2_2024_04.csv.gz"),
+        str(DATA / "cur_legacy_2024_03.csv"),
+        "--team",
+        team,
+    )
     assert imported.exit_code == 0, imported.output
     assert "loaded 21 rows, rejected 0" in imported.output
 
-    answer = await run_cli("spend", "--team", team, "--from", "2024-03-01", "--to", "2024-05-01",
-                           "--by", "service", "--metric", "amortized", "--format", "json")
+    answer = await run_cli(
+        "spend",
+        "--team",
+        team,
+        "--from",
+        "2024-03-01",
+        "--to",
+        "2024-05-01",
+        "--by",
+        "service",
+        "--metric",
+        "amortized",
+        "--format",
+        "json",
+    )
     assert answer.exit_code == 0, answer.output
     body = json.loads(answer.output)
-    expected = totals(cur2("cur2_2024_04.csv.gz") + legacy("cur_legacy_2024_03.csv"),
-                      lambda i: i.service, lambda i: i.amortized)
+    expected = totals(
+        cur2("cur2_2024_04.csv.gz") + legacy("cur_legacy_2024_03.csv"),
+        lambda i: i.service,
+        lambda i: i.amortized,
+    )
     assert body["team"] == team and body["metric"] == "amortized" and body["currency"] == "USD"
     assert (body["from"], body["to"]) == ("2024-03-01", "2024-05-01")
     assert {r["key"]: Decimal(r["amount"]) for r in body["rows"]} == expected
     assert Decimal(body["total"]) == sum(expected.values())
     assert all("E" not in r["amount"] for r in body["rows"])  # plain decimals, never floats
 
-    by_day = await run_cli("spend", "--team", team, "--from", "2024-04-01", "--to", "2024-04-03",
-                           "--by", "day", "--format", "csv")
-    april = totals([i for i in cur2("cur2_2024_04.csv.gz") if i.day <= "2024-04-02"],
-                   lambda i: i.day)
+    by_day = await run_cli(
+        "spend",
+        "--team",
+        team,
+        "--from",
+        "2024-04-01",
+        "--to",
+        "2024-04-03",
+        "--by",
+        "day",
+        "--format",
+        "csv",
+    )
+    april = totals(
+        [i for i in cur2("cur2_2024_04.csv.gz") if i.day <= "2024-04-02"], lambda i: i.day
+    )
     assert by_day.output.splitlines() == [
-        "key,amount", f"2024-04-01,{april['2024-04-01']}", f"2024-04-02,{april['2024-04-02']}",
-        f"total,{sum(april.values())}"]
+        "key,amount",
+        f"2024-04-01,{april['2024-04-01']}",
+        f"2024-04-02,{april['2024-04-02']}",
+        f"total,{sum(april.values())}",
+    ]
 
-    table = await run_cli("spend", "--team", team, "--from", "2024-04-01", "--to", "2024-05-01",
-                          "--by", "tag:environment")
+    table = await run_cli(
+        "spend",
+        "--team",
+        team,
+        "--from",
+        "2024-04-01",
+        "--to",
+        "2024-05-01",
+        "--by",
+        "tag:environment",
+    )
     assert table.exit_code == 0 and "TAG:ENVIRONMENT" in table.output and "prod" in table.output
 
     listed = await run_cli("accounts", "list", "--team", team, "--format", "json")
@@ -120,7 +169,9 @@ async def test_user_mistakes_are_one_red_line_and_an_exit_code(run_cli, customer
 
     not_uuid = await run_cli("spend", "--team", "acme")
     not_report = await run_cli("import-costs", str(DATA / "not_a_report.csv"), "--team", team)
-    bad_arn = await run_cli("accounts", "connect", "--team", team, "--role-arn", "AKIAIOSFODNN7EXAMPLE")
+    bad_arn = await run_cli(
+        "accounts", "connect", "--team", team, "--role-arn", "AKIAIOSFODNN7EXAMPLE"
+    )
     bad_range = await run_cli("spend", "--team", team, "--from", "2024-05-01", "--to", "2024-04-01")
     bad_by = await run_cli("spend", "--team", team, "--by", "colour")
 
@@ -139,10 +190,22 @@ async def test_spend_over_the_bus_answers_what_the_cli_answers(service, ctx, bus
     await import_costs(ctx, team_id, [str(DATA / "cur_legacy_2024_03.csv")])
     expected = legacy("cur_legacy_2024_03.csv")
 
-    reply = await rpc(bus.broker, bus.names, RPC_SPEND, SpendRequest(
-        team_id=team_id, start=date(2024, 3, 1), end=date(2024, 4, 1),
-        group_by=SpendGroupBy.REGION, granularity=Granularity.DAILY, top=1,
-        metric=SpendMetric.UNBLENDED), SpendReply, 30)
+    reply = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_SPEND,
+        SpendRequest(
+            team_id=team_id,
+            start=date(2024, 3, 1),
+            end=date(2024, 4, 1),
+            group_by=SpendGroupBy.REGION,
+            granularity=Granularity.DAILY,
+            top=1,
+            metric=SpendMetric.UNBLENDED,
+        ),
+        SpendReply,
+        30,
+    )
 
     assert reply.ok, reply.error
     by_region = totals(expected, lambda i: i.region)
@@ -151,10 +214,18 @@ async def test_spend_over_the_bus_answers_what_the_cli_answers(service, ctx, bus
     assert reply.total == sum(by_region.values())
     assert reply.groups[0].total == by_region[biggest]
     assert {p.period.isoformat(): p.amount for p in reply.groups[0].points} == totals(
-        [i for i in expected if i.region == biggest], lambda i: i.day)
-    refused = await rpc(bus.broker, bus.names, RPC_SPEND, SpendRequest(
-        team_id=team_id, start=date(2024, 3, 1), end=date(2024, 4, 1),
-        group_by=SpendGroupBy.TAG), SpendReply, 30)
+        [i for i in expected if i.region == biggest], lambda i: i.day
+    )
+    refused = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_SPEND,
+        SpendRequest(
+            team_id=team_id, start=date(2024, 3, 1), end=date(2024, 4, 1), group_by=SpendGroupBy.TAG
+        ),
+        SpendReply,
+        30,
+    )
     assert not refused.ok and "tag key" in refused.error.message
 
 

@@ -29,18 +29,34 @@ RPC_TIMEOUT_S = 30.0
 
 
 async def external_id_of(bus, team_id: UUID) -> ExternalIdReply:
-    return await rpc(bus.broker, bus.names, RPC_EXTERNAL_ID, ExternalIdRequest(team_id=team_id),
-                     ExternalIdReply, RPC_TIMEOUT_S)
+    return await rpc(
+        bus.broker,
+        bus.names,
+        RPC_EXTERNAL_ID,
+        ExternalIdRequest(team_id=team_id),
+        ExternalIdReply,
+        RPC_TIMEOUT_S,
+    )
 
 
 async def connect(bus, team_id: UUID, role_arn: str, **extra) -> ConnectAccountReply:
-    request = ConnectAccountRequest(team_id=team_id, requested_by=uuid4(), role_arn=role_arn, **extra)
-    return await rpc(bus.broker, bus.names, RPC_CONNECT, request, ConnectAccountReply, RPC_TIMEOUT_S)
+    request = ConnectAccountRequest(
+        team_id=team_id, requested_by=uuid4(), role_arn=role_arn, **extra
+    )
+    return await rpc(
+        bus.broker, bus.names, RPC_CONNECT, request, ConnectAccountReply, RPC_TIMEOUT_S
+    )
 
 
 async def accounts_of(bus, team_id: UUID) -> AccountsReply:
-    return await rpc(bus.broker, bus.names, RPC_ACCOUNTS, AccountsRequest(team_id=team_id),
-                     AccountsReply, RPC_TIMEOUT_S)
+    return await rpc(
+        bus.broker,
+        bus.names,
+        RPC_ACCOUNTS,
+        AccountsRequest(team_id=team_id),
+        AccountsReply,
+        RPC_TIMEOUT_S,
+    )
 
 
 async def account_events(bus, kind: str) -> list[dict]:
@@ -74,7 +90,8 @@ async def test_connects_account_with_team_external_id_and_announces_it(ingest, b
     assert connected[0]["name"] == "production"
     listed = (await accounts_of(bus, team_id)).accounts
     assert [(a.aws_account_id, a.status, a.ce_requests_this_month) for a in listed] == [
-        (customer.account_id, AccountStatus.CONNECTED, 1)]
+        (customer.account_id, AccountStatus.CONNECTED, 1)
+    ]
     assert str(listed[0].ce_cost_this_month) == "0.01"
 
 
@@ -84,7 +101,10 @@ async def test_malformed_arn_fails_at_validation_with_an_example(ingest, bus, cu
 
     assert not reply.ok
     assert reply.failed_step is ConnectStep.VALIDATE_ARN
-    assert "not a role" in reply.error.message and "arn:aws:iam::123456789012:role/" in reply.error.message
+    assert (
+        "not a role" in reply.error.message
+        and "arn:aws:iam::123456789012:role/" in reply.error.message
+    )
     failed = await eventually(lambda: account_events(bus, "connection_failed"))
     assert failed[0]["step"] == "validate_arn"
     assert (await accounts_of(bus, team_id)).accounts == []
@@ -108,8 +128,9 @@ async def test_wrong_external_id_is_refused_by_the_trust_policy(ingest, bus, cus
 async def test_trust_policy_naming_another_principal_is_refused(ingest, bus, customer):
     team_id = uuid4()
     ids = await external_id_of(bus, team_id)
-    role_arn = customer.create_role(ids.external_id,
-                                    trusted=f"arn:aws:iam::{customer.account_id}:user/someone-else")
+    role_arn = customer.create_role(
+        ids.external_id, trusted=f"arn:aws:iam::{customer.account_id}:user/someone-else"
+    )
 
     reply = await connect(bus, team_id, role_arn)
 
@@ -158,8 +179,12 @@ async def test_cost_explorer_not_enabled_says_how_to_enable_it(ingest, bus, cust
     team_id = uuid4()
     ids = await external_id_of(bus, team_id)
     role_arn = customer.create_role(ids.external_id)
-    fault_proxy.fail("GetCostAndUsage", "DataUnavailableException", times=1,
-                     message="Data is not available. Please try to adjust the time period.")
+    fault_proxy.fail(
+        "GetCostAndUsage",
+        "DataUnavailableException",
+        times=1,
+        message="Data is not available. Please try to adjust the time period.",
+    )
 
     reply = await connect(bus, team_id, role_arn)
 
@@ -179,8 +204,9 @@ async def test_throttling_is_retried_with_backoff(ingest, bus, customer, fault_p
     assert fault_proxy.seen["GetCostAndUsage"] == 3
 
 
-async def test_throttling_that_never_stops_fails_at_the_throttled_step(ingest, bus, customer,
-                                                                        fault_proxy):
+async def test_throttling_that_never_stops_fails_at_the_throttled_step(
+    ingest, bus, customer, fault_proxy
+):
     team_id = uuid4()
     ids = await external_id_of(bus, team_id)
     role_arn = customer.create_role(ids.external_id)

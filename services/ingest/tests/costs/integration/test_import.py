@@ -40,19 +40,27 @@ async def test_legacy_cur_with_every_quirk_gives_exact_totals_by_any_dimension(c
 
     assert report.rows_loaded == len(expected) and report.rows_rejected == 0
     assert report.files == {str(DATA / "cur_legacy_2024_03.csv"): "legacy CUR"}
-    for by, key in [(Dimension.SERVICE, lambda i: i.service), (Dimension.REGION, lambda i: i.region),
-                    (Dimension.ACCOUNT, lambda i: i.account), (Dimension.DAY, lambda i: i.day),
-                    (Dimension.USAGE_TYPE, lambda i: i.usage_type),
-                    (Dimension.RESOURCE, lambda i: i.resource or "(no resource id)")]:
+    for by, key in [
+        (Dimension.SERVICE, lambda i: i.service),
+        (Dimension.REGION, lambda i: i.region),
+        (Dimension.ACCOUNT, lambda i: i.account),
+        (Dimension.DAY, lambda i: i.day),
+        (Dimension.USAGE_TYPE, lambda i: i.usage_type),
+        (Dimension.RESOURCE, lambda i: i.resource or "(no resource id)"),
+    ]:
         assert await spent(ctx, team_id, *MARCH, by) == totals(expected, key), by
     assert await spent(ctx, team_id, *MARCH, Dimension.NONE, Metric.AMORTIZED) == {
-        "total": sum((i.amortized for i in expected), Decimal(0))}
+        "total": sum((i.amortized for i in expected), Decimal(0))
+    }
     assert await spent(ctx, team_id, *MARCH, Dimension.SERVICE, Metric.AMORTIZED) == totals(
-        expected, lambda i: i.service, lambda i: i.amortized)
+        expected, lambda i: i.service, lambda i: i.amortized
+    )
     assert await spent(ctx, team_id, *MARCH, Dimension.NONE, Metric.PUBLIC_ON_DEMAND) == {
-        "total": sum((i.public_on_demand or 0 for i in expected), Decimal(0))}
+        "total": sum((i.public_on_demand or 0 for i in expected), Decimal(0))
+    }
     assert await spent(ctx, team_id, *MARCH, Dimension.TAG, tag_key="Environment") == totals(
-        expected, lambda i: i.tags.get("user:Environment") or "(untagged)")
+        expected, lambda i: i.tags.get("user:Environment") or "(untagged)"
+    )
     s3 = await spent(ctx, team_id, date(2024, 3, 1), date(2024, 3, 2), Dimension.USAGE_TYPE)
     assert s3["USE1-Requests-Tier1"] == Decimal("0.0000000007")  # 7.0E-10, not a float
 
@@ -61,14 +69,18 @@ async def test_cur2_gzip_and_minimal_cur2_without_resource_or_tag_columns(ctx, b
     team_id = uuid4()
     expected = cur2("cur2_2024_04.csv.gz") + cur2("cur2_flat_tags_minimal.csv")
 
-    report = await import_costs(ctx, team_id, [str(DATA / "cur2_2024_04.csv.gz"),
-                                               str(DATA / "cur2_flat_tags_minimal.csv")])
+    report = await import_costs(
+        ctx, team_id, [str(DATA / "cur2_2024_04.csv.gz"), str(DATA / "cur2_flat_tags_minimal.csv")]
+    )
 
     assert report.rows_loaded == len(expected)
     assert set(report.files.values()) == {"CUR 2.0"}
-    assert await spent(ctx, team_id, *APRIL, Dimension.SERVICE) == totals(expected, lambda i: i.service)
+    assert await spent(ctx, team_id, *APRIL, Dimension.SERVICE) == totals(
+        expected, lambda i: i.service
+    )
     assert await spent(ctx, team_id, *APRIL, Dimension.SERVICE, Metric.AMORTIZED) == totals(
-        expected, lambda i: i.service, lambda i: i.amortized)
+        expected, lambda i: i.service, lambda i: i.amortized
+    )
     by_env = await spent(ctx, team_id, *APRIL, Dimension.TAG, tag_key="environment")
     assert by_env == totals(expected, lambda i: i.tags.get("user_environment") or "(untagged)")
     by_team = await spent(ctx, team_id, *APRIL, Dimension.TAG, tag_key="team")
@@ -83,30 +95,41 @@ async def test_focus_maps_billed_effective_list_and_skips_other_providers(ctx, b
 
     assert report.rows_loaded == len(expected) and report.rows_rejected == 0
     assert dict(report.other_providers) == {"Microsoft": others}
-    for metric, amount in [(Metric.UNBLENDED, lambda i: i.unblended),
-                           (Metric.AMORTIZED, lambda i: i.amortized),
-                           (Metric.PUBLIC_ON_DEMAND, lambda i: i.public_on_demand)]:
+    for metric, amount in [
+        (Metric.UNBLENDED, lambda i: i.unblended),
+        (Metric.AMORTIZED, lambda i: i.amortized),
+        (Metric.PUBLIC_ON_DEMAND, lambda i: i.public_on_demand),
+    ]:
         assert await spent(ctx, team_id, *MARCH, Dimension.ACCOUNT, metric) == totals(
-            expected, lambda i: i.account, amount), metric
-    assert await spent(ctx, team_id, *MARCH, Dimension.REGION) == totals(expected, lambda i: i.region)
+            expected, lambda i: i.account, amount
+        ), metric
+    assert await spent(ctx, team_id, *MARCH, Dimension.REGION) == totals(
+        expected, lambda i: i.region
+    )
 
 
 async def test_parquet_export_with_typed_columns_and_tag_map(ctx, bus, tmp_path: Path):
     team_id = uuid4()
     path = tmp_path / "cur2-00001.snappy.parquet"
-    table = pa.table({
-        "bill_billing_period_start_date": pa.array([date(2024, 6, 1)] * 3, pa.date32()).cast(pa.timestamp("ms")),
-        "line_item_usage_account_id": ["011122223333", "011122223333", "011122223333"],
-        "line_item_line_item_type": ["Usage", "Usage", "Credit"],
-        "line_item_usage_start_date": pa.array([1717200000000, 1717286400000, 1717286400000],
-                                               pa.timestamp("ms", tz="UTC")),
-        "line_item_product_code": ["AmazonEC2", "AmazonEC2", "AmazonEC2"],
-        "line_item_usage_type": ["BoxUsage:m5.large", "BoxUsage:m5.large", None],
-        "line_item_unblended_cost": pa.array([0.1, 0.2, -0.05], pa.float64()),
-        "product_region_code": ["us-east-1", "us-east-1", None],
-        "resource_tags": pa.array([[("user_environment", "prod")], [], None],
-                                  pa.map_(pa.string(), pa.string())),
-    })
+    table = pa.table(
+        {
+            "bill_billing_period_start_date": pa.array([date(2024, 6, 1)] * 3, pa.date32()).cast(
+                pa.timestamp("ms")
+            ),
+            "line_item_usage_account_id": ["011122223333", "011122223333", "011122223333"],
+            "line_item_line_item_type": ["Usage", "Usage", "Credit"],
+            "line_item_usage_start_date": pa.array(
+                [1717200000000, 1717286400000, 1717286400000], pa.timestamp("ms", tz="UTC")
+            ),
+            "line_item_product_code": ["AmazonEC2", "AmazonEC2", "AmazonEC2"],
+            "line_item_usage_type": ["BoxUsage:m5.large", "BoxUsage:m5.large", None],
+            "line_item_unblended_cost": pa.array([0.1, 0.2, -0.05], pa.float64()),
+            "product_region_code": ["us-east-1", "us-east-1", None],
+            "resource_tags": pa.array(
+                [[("user_environment", "prod")], [], None], pa.map_(pa.string(), pa.string())
+            ),
+        }
+    )
     pq.write_table(table, path)
 
     report = await import_costs(ctx, team_id, [str(path)])
@@ -114,9 +137,13 @@ async def test_parquet_export_with_typed_columns_and_tag_map(ctx, bus, tmp_path:
     assert report.rows_loaded == 3
     june = (date(2024, 6, 1), date(2024, 7, 1))
     assert await spent(ctx, team_id, *june, Dimension.DAY) == {
-        "2024-06-01": Decimal("0.1"), "2024-06-02": Decimal("0.15")}  # doubles read as 0.1, 0.2
+        "2024-06-01": Decimal("0.1"),
+        "2024-06-02": Decimal("0.15"),
+    }  # doubles read as 0.1, 0.2
     assert await spent(ctx, team_id, *june, Dimension.TAG, tag_key="environment") == {
-        "prod": Decimal("0.1"), "(untagged)": Decimal("0.15")}
+        "prod": Decimal("0.1"),
+        "(untagged)": Decimal("0.15"),
+    }
     assert await spent(ctx, team_id, *june, Dimension.ACCOUNT) == {"011122223333": Decimal("0.25")}
 
 
@@ -127,9 +154,13 @@ async def test_bad_rows_are_reported_by_line_and_column_and_good_rows_kept(ctx, 
 
     assert (report.rows_loaded, report.rows_rejected) == (3, 5)
     found = [(p.problem.line, p.problem.column) for p in report.problems]
-    assert found == [(3, "line_item_unblended_cost"), (6, "line_item_usage_start_date"),
-                     (7, "(whole row)"), (8, "line_item_usage_account_id"),
-                     (9, "line_item_usage_start_date")]
+    assert found == [
+        (3, "line_item_unblended_cost"),
+        (6, "line_item_usage_start_date"),
+        (7, "(whole row)"),
+        (8, "line_item_usage_account_id"),
+        (9, "line_item_usage_start_date"),
+    ]
     reasons = [p.describe() for p in report.problems]
     assert "line 3, column line_item_unblended_cost: not a number: 'abc'" in reasons[0]
     assert "has 8 fields where the header has 10" in reasons[2]
@@ -137,9 +168,15 @@ async def test_bad_rows_are_reported_by_line_and_column_and_good_rows_kept(ctx, 
     may = (date(2024, 5, 1), date(2024, 6, 1))
     assert await spent(ctx, team_id, *may, Dimension.NONE) == {"total": Decimal("4.50")}
     async with ctx.sessions() as session:
-        stored = (await session.execute(text(
-            "SELECT rows_loaded, rows_rejected, jsonb_array_length(problems) FROM ingest.imports "
-            "WHERE import_id = :i"), {"i": report.import_id})).one()
+        stored = (
+            await session.execute(
+                text(
+                    "SELECT rows_loaded, rows_rejected, jsonb_array_length(problems) FROM ingest.imports "
+                    "WHERE import_id = :i"
+                ),
+                {"i": report.import_id},
+            )
+        ).one()
     assert tuple(stored) == (3, 5, 5)
 
 
@@ -147,11 +184,14 @@ async def test_a_file_that_is_not_a_cost_report_is_rejected_and_nothing_is_loade
     team_id = uuid4()
 
     with pytest.raises(NotACostReport) as refused:
-        await import_costs(ctx, team_id, [str(DATA / "cur_legacy_2024_03.csv"),
-                                          str(DATA / "not_a_report.csv")])
+        await import_costs(
+            ctx, team_id, [str(DATA / "cur_legacy_2024_03.csv"), str(DATA / "not_a_report.csv")]
+        )
 
     assert "expected a cost report" in refused.value.message
-    assert "lineItem/UnblendedCost" in refused.value.message and "BilledCost" in refused.value.message
+    assert (
+        "lineItem/UnblendedCost" in refused.value.message and "BilledCost" in refused.value.message
+    )
     assert "name, email, plan" in refused.value.message
     assert await spent(ctx, team_id, *MARCH, Dimension.NONE) == {}  # the first file rolled back too
     with pytest.raises(CostSourceUnreadable, match="does not exist"):
@@ -170,8 +210,12 @@ async def test_reimporting_a_billing_period_replaces_it_without_double_counting(
     # AWS restated the month: the credit line is gone, one EC2 hour costs more.
     lines = original.read_text().splitlines(keepends=True)
     restated = [line for line in lines if not line.startswith("li-0011,")]
-    restated = [line.replace(",1,USD,0.096,0.096,0.096,", ",1,USD,0.5,0.5,0.5,")
-                if line.startswith("li-0001,") else line for line in restated]
+    restated = [
+        line.replace(",1,USD,0.096,0.096,0.096,", ",1,USD,0.5,0.5,0.5,")
+        if line.startswith("li-0001,")
+        else line
+        for line in restated
+    ]
     path = tmp_path / "restated.csv.gz"
     path.write_bytes(gzip.compress("".join(restated).encode()))
     await import_costs(ctx, team_id, [str(path)])
@@ -180,8 +224,9 @@ async def test_reimporting_a_billing_period_replaces_it_without_double_counting(
     assert again["111122223333"] == first["111122223333"] + Decimal("5.00") + Decimal("0.404")
     assert again["444455556666"] == first["444455556666"]
     by_day = await spent(ctx, team_id, *MARCH, Dimension.DAY)
-    assert by_day["2024-03-03"] == totals(legacy("cur_legacy_2024_03.csv"),
-                                          lambda i: i.day)["2024-03-03"] + Decimal("5.00")
+    assert by_day["2024-03-03"] == totals(legacy("cur_legacy_2024_03.csv"), lambda i: i.day)[
+        "2024-03-03"
+    ] + Decimal("5.00")
 
 
 async def test_import_publishes_one_event_per_account_day_with_drivers(ctx, bus, service):
@@ -193,11 +238,16 @@ async def test_import_publishes_one_event_per_account_day_with_drivers(ctx, bus,
     day_totals = totals(expected, lambda i: f"{i.account} {i.day}")
     assert report.days_published == len(day_totals)
     events = await eventually(lambda: _when_count(cost_events(bus), len(day_totals)))
-    seen = {f"{e['aws_account_id']} {e['usage_date']}": Decimal(e["total_unblended_cost"])
-            for e in events}
+    seen = {
+        f"{e['aws_account_id']} {e['usage_date']}": Decimal(e["total_unblended_cost"])
+        for e in events
+    }
     assert seen == day_totals
-    ec2 = next(e for e in events if e["usage_date"] == "2024-03-01"
-               and e["aws_account_id"] == "111122223333")
+    ec2 = next(
+        e
+        for e in events
+        if e["usage_date"] == "2024-03-01" and e["aws_account_id"] == "111122223333"
+    )
     line = next(ln for ln in ec2["lines"] if ln["service"] == "Amazon Elastic Compute Cloud")
     assert line["region"] == "us-east-1" and line["unblended_cost"] == "0.192"
     assert line["top_resources"] == [{"name": "i-0a1b2c3d4e5f60001", "cost": "0.192"}]
@@ -218,23 +268,39 @@ async def test_s3_export_is_read_through_its_manifest_with_the_accounts_role(ctx
     external_id = (await accounts.external_id(ctx, ExternalIdRequest(team_id=team_id))).external_id
     role_arn = customer.create_role(external_id, export_bucket="team-cur-exports")
     body = (DATA / "cur2_2024_04.csv.gz").read_bytes()
-    manifest = {"executionId": "e1", "dataFiles": [
-        "s3://team-cur-exports/daily/cur2/data/BILLING_PERIOD=2024-04/part-0.csv.gz"]}
-    customer.bucket("team-cur-exports", {
-        "daily/cur2/data/BILLING_PERIOD=2024-04/part-0.csv.gz": body,
-        "daily/cur2/data/BILLING_PERIOD=2024-04/stale-part-from-an-older-run.csv.gz": body,
-        "daily/cur2/metadata/BILLING_PERIOD=2024-04/cur2-Manifest.json": json.dumps(manifest).encode(),
-    })
+    manifest = {
+        "executionId": "e1",
+        "dataFiles": ["s3://team-cur-exports/daily/cur2/data/BILLING_PERIOD=2024-04/part-0.csv.gz"],
+    }
+    customer.bucket(
+        "team-cur-exports",
+        {
+            "daily/cur2/data/BILLING_PERIOD=2024-04/part-0.csv.gz": body,
+            "daily/cur2/data/BILLING_PERIOD=2024-04/stale-part-from-an-older-run.csv.gz": body,
+            "daily/cur2/metadata/BILLING_PERIOD=2024-04/cur2-Manifest.json": json.dumps(
+                manifest
+            ).encode(),
+        },
+    )
 
-    connected = await accounts.connect_account(ctx, ConnectAccountRequest(
-        team_id=team_id, requested_by=uuid4(), role_arn=role_arn, export_bucket="team-cur-exports"))
+    connected = await accounts.connect_account(
+        ctx,
+        ConnectAccountRequest(
+            team_id=team_id,
+            requested_by=uuid4(),
+            role_arn=role_arn,
+            export_bucket="team-cur-exports",
+        ),
+    )
     assert connected.ok, connected.error
 
     report = await import_costs(ctx, team_id, ["s3://team-cur-exports/daily/cur2/"])
 
     expected = cur2("cur2_2024_04.csv.gz")
     assert list(report.files) == [manifest["dataFiles"][0]]
-    assert await spent(ctx, team_id, *APRIL, Dimension.SERVICE) == totals(expected, lambda i: i.service)
+    assert await spent(ctx, team_id, *APRIL, Dimension.SERVICE) == totals(
+        expected, lambda i: i.service
+    )
 
 
 async def test_two_teams_importing_the_same_account_never_see_each_other(ctx, bus):

@@ -44,8 +44,12 @@ def group(keys: list[str], amount: str) -> dict[str, Any]:
 
 
 def day(when: date, groups: list[dict[str, Any]], estimated: bool = False) -> dict[str, Any]:
-    return {"TimePeriod": {"Start": when.isoformat(), "End": (when + timedelta(days=1)).isoformat()},
-            "Total": {}, "Groups": groups, "Estimated": estimated}
+    return {
+        "TimePeriod": {"Start": when.isoformat(), "End": (when + timedelta(days=1)).isoformat()},
+        "Total": {},
+        "Groups": groups,
+        "Estimated": estimated,
+    }
 
 
 def page(*days: dict[str, Any], token: str | None = None) -> dict[str, Any]:
@@ -58,8 +62,12 @@ def page(*days: dict[str, Any], token: str | None = None) -> dict[str, Any]:
 async def connected(ctx, customer) -> tuple[UUID, UUID]:
     team_id = uuid4()
     ids = await accounts.external_id(ctx, ExternalIdRequest(team_id=team_id))
-    reply = await accounts.connect_account(ctx, ConnectAccountRequest(
-        team_id=team_id, requested_by=uuid4(), role_arn=customer.create_role(ids.external_id)))
+    reply = await accounts.connect_account(
+        ctx,
+        ConnectAccountRequest(
+            team_id=team_id, requested_by=uuid4(), role_arn=customer.create_role(ids.external_id)
+        ),
+    )
     assert reply.ok, reply.error
     return team_id, reply.account_id
 
@@ -67,19 +75,49 @@ async def connected(ctx, customer) -> tuple[UUID, UUID]:
 def first_sync_answers(customer) -> None:
     customer.queue_cost_and_usage(
         # SERVICE x REGION, two pages; the second continues day 2's groups.
-        page(day(D1, [group(["Amazon Elastic Compute Cloud - Compute", "us-east-1"], "10.00"),
-                      group(["Amazon Simple Storage Service", "us-east-1"], "1.5")]),
-             day(D2, [group(["Amazon Elastic Compute Cloud - Compute", "us-east-1"], "8.00")],
-                 estimated=True), token="page-2"),
-        page(day(D2, [group(["Amazon Simple Storage Service", "NoRegion"], "0.25")], estimated=True),
-             day(D3, [], estimated=True)),
+        page(
+            day(
+                D1,
+                [
+                    group(["Amazon Elastic Compute Cloud - Compute", "us-east-1"], "10.00"),
+                    group(["Amazon Simple Storage Service", "us-east-1"], "1.5"),
+                ],
+            ),
+            day(
+                D2,
+                [group(["Amazon Elastic Compute Cloud - Compute", "us-east-1"], "8.00")],
+                estimated=True,
+            ),
+            token="page-2",
+        ),
+        page(
+            day(D2, [group(["Amazon Simple Storage Service", "NoRegion"], "0.25")], estimated=True),
+            day(D3, [], estimated=True),
+        ),
         # SERVICE x USAGE_TYPE, one page.
-        page(day(D1, [group(["Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:m5.large"], "10.00"),
-                      group(["Amazon Simple Storage Service", "USE1-TimedStorage-ByteHrs"], "1.5")]),
-             day(D2, [group(["Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:m5.large"], "8.00"),
-                      group(["Amazon Simple Storage Service", "USE1-Requests-Tier1"], "0.25")],
-                 estimated=True),
-             day(D3, [], estimated=True)),
+        page(
+            day(
+                D1,
+                [
+                    group(
+                        ["Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:m5.large"],
+                        "10.00",
+                    ),
+                    group(["Amazon Simple Storage Service", "USE1-TimedStorage-ByteHrs"], "1.5"),
+                ],
+            ),
+            day(
+                D2,
+                [
+                    group(
+                        ["Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:m5.large"], "8.00"
+                    ),
+                    group(["Amazon Simple Storage Service", "USE1-Requests-Tier1"], "0.25"),
+                ],
+                estimated=True,
+            ),
+            day(D3, [], estimated=True),
+        ),
     )
 
 
@@ -102,41 +140,94 @@ async def test_first_sync_follows_pages_and_sums_groups_when_total_is_empty(ctx,
     assert (outcome.start, outcome.end) == (TODAY - timedelta(days=90), TODAY)
     assert await spent(ctx, team_id, *WINDOW, Dimension.SERVICE) == {
         "Amazon Elastic Compute Cloud - Compute": Decimal("18.00"),
-        "Amazon Simple Storage Service": Decimal("1.75")}
+        "Amazon Simple Storage Service": Decimal("1.75"),
+    }
     assert await spent(ctx, team_id, *WINDOW, Dimension.REGION) == {
-        "us-east-1": Decimal("19.5"), "global": Decimal("0.25")}
+        "us-east-1": Decimal("19.5"),
+        "global": Decimal("0.25"),
+    }
     assert await spent(ctx, team_id, *WINDOW, Dimension.USAGE_TYPE) == {
-        "USE1-BoxUsage:m5.large": Decimal("18.00"), "USE1-TimedStorage-ByteHrs": Decimal("1.5"),
-        "USE1-Requests-Tier1": Decimal("0.25")}
+        "USE1-BoxUsage:m5.large": Decimal("18.00"),
+        "USE1-TimedStorage-ByteHrs": Decimal("1.5"),
+        "USE1-Requests-Tier1": Decimal("0.25"),
+    }
     events = await eventually(lambda: count_at_least(day_events(bus), 3))
     by_day = {e["usage_date"]: e for e in events}
     assert Decimal(by_day[D1.isoformat()]["total_unblended_cost"]) == Decimal("11.5")
     assert by_day[D2.isoformat()]["is_estimated"] is True
     assert Decimal(by_day[D2.isoformat()]["total_unblended_cost"]) == Decimal("8.25")
-    assert by_day[D3.isoformat()]["lines"] == [] and by_day[D3.isoformat()]["total_unblended_cost"] == "0"
-    ec2 = next(line for line in by_day[D1.isoformat()]["lines"] if line["service"].startswith("Amazon Elastic"))
+    assert (
+        by_day[D3.isoformat()]["lines"] == []
+        and by_day[D3.isoformat()]["total_unblended_cost"] == "0"
+    )
+    ec2 = next(
+        line
+        for line in by_day[D1.isoformat()]["lines"]
+        if line["service"].startswith("Amazon Elastic")
+    )
     assert ec2["top_usage_types"] == [{"name": "USE1-BoxUsage:m5.large", "cost": "10"}]
     assert all(e["source"] == "cost_explorer" for e in events)
 
 
-async def test_restated_days_are_replaced_not_added_and_only_changed_days_republished(ctx, bus, customer):
+async def test_restated_days_are_replaced_not_added_and_only_changed_days_republished(
+    ctx, bus, customer
+):
     team_id, account_id = await connected(ctx, customer)
     first_sync_answers(customer)
     await sync_account(ctx, account_id)
     await eventually(lambda: count_at_least(day_events(bus), 3))
     customer.queue_cost_and_usage(
-        page(day(D1, [group(["Amazon Elastic Compute Cloud - Compute", "us-east-1"], "10.00"),
-                      group(["Amazon Simple Storage Service", "us-east-1"], "1.5")]),
-             day(D2, [group(["Amazon Elastic Compute Cloud - Compute", "us-east-1"], "9.00"),
-                      group(["Amazon Simple Storage Service", "NoRegion"], "0.25")]),
-             day(D3, [group(["Amazon Elastic Compute Cloud - Compute", "us-east-1"], "2.00")],
-                 estimated=True)),
-        page(day(D1, [group(["Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:m5.large"], "10.00"),
-                      group(["Amazon Simple Storage Service", "USE1-TimedStorage-ByteHrs"], "1.5")]),
-             day(D2, [group(["Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:m5.large"], "9.00"),
-                      group(["Amazon Simple Storage Service", "USE1-Requests-Tier1"], "0.25")]),
-             day(D3, [group(["Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:m5.large"], "2.00")],
-                 estimated=True)),
+        page(
+            day(
+                D1,
+                [
+                    group(["Amazon Elastic Compute Cloud - Compute", "us-east-1"], "10.00"),
+                    group(["Amazon Simple Storage Service", "us-east-1"], "1.5"),
+                ],
+            ),
+            day(
+                D2,
+                [
+                    group(["Amazon Elastic Compute Cloud - Compute", "us-east-1"], "9.00"),
+                    group(["Amazon Simple Storage Service", "NoRegion"], "0.25"),
+                ],
+            ),
+            day(
+                D3,
+                [group(["Amazon Elastic Compute Cloud - Compute", "us-east-1"], "2.00")],
+                estimated=True,
+            ),
+        ),
+        page(
+            day(
+                D1,
+                [
+                    group(
+                        ["Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:m5.large"],
+                        "10.00",
+                    ),
+                    group(["Amazon Simple Storage Service", "USE1-TimedStorage-ByteHrs"], "1.5"),
+                ],
+            ),
+            day(
+                D2,
+                [
+                    group(
+                        ["Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:m5.large"], "9.00"
+                    ),
+                    group(["Amazon Simple Storage Service", "USE1-Requests-Tier1"], "0.25"),
+                ],
+            ),
+            day(
+                D3,
+                [
+                    group(
+                        ["Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:m5.large"], "2.00"
+                    )
+                ],
+                estimated=True,
+            ),
+        ),
     )
 
     outcome = await sync_account(ctx, account_id)
@@ -144,16 +235,23 @@ async def test_restated_days_are_replaced_not_added_and_only_changed_days_republ
     assert outcome.start == D1 and outcome.ce_requests == 2  # from the oldest estimated day back
     assert await spent(ctx, team_id, *WINDOW, Dimension.SERVICE) == {
         "Amazon Elastic Compute Cloud - Compute": Decimal("21.00"),
-        "Amazon Simple Storage Service": Decimal("1.75")}
+        "Amazon Simple Storage Service": Decimal("1.75"),
+    }
     events = await eventually(lambda: count_at_least(day_events(bus), 5))
     latest = {e["usage_date"]: e for e in events}
     assert len(events) == 5  # day 1 did not change: not published again
-    assert latest[D2.isoformat()]["revision"] == 2 and latest[D2.isoformat()]["is_estimated"] is False
-    assert latest[D3.isoformat()]["revision"] == 2 and latest[D3.isoformat()]["total_unblended_cost"] == "2"
+    assert (
+        latest[D2.isoformat()]["revision"] == 2 and latest[D2.isoformat()]["is_estimated"] is False
+    )
+    assert (
+        latest[D3.isoformat()]["revision"] == 2
+        and latest[D3.isoformat()]["total_unblended_cost"] == "2"
+    )
 
 
-async def test_requests_are_metered_and_throttling_is_retried_not_billed(ctx, bus, customer,
-                                                                         fault_proxy):
+async def test_requests_are_metered_and_throttling_is_retried_not_billed(
+    ctx, bus, customer, fault_proxy
+):
     team_id, account_id = await connected(ctx, customer)
     first_sync_answers(customer)
     fault_proxy.fail("GetCostAndUsage", "ThrottlingException", times=2, message="Rate exceeded")
@@ -181,11 +279,23 @@ async def test_one_sync_per_account_at_a_time(ctx, bus, customer):
 async def test_a_trust_policy_changed_after_connecting_marks_the_account_failed(ctx, bus, customer):
     team_id, account_id = await connected(ctx, customer)
     customer.client("iam").update_assume_role_policy(
-        RoleName="CloudAuditReadOnly", PolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"AWS": customer.principal_arn},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": "rotated-by-the-customer"}}}]}))
+        RoleName="CloudAuditReadOnly",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": customer.principal_arn},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {
+                            "StringEquals": {"sts:ExternalId": "rotated-by-the-customer"}
+                        },
+                    }
+                ],
+            }
+        ),
+    )
     ctx.aws = type(ctx.aws)(ctx.settings)  # a fresh process: no cached credentials
 
     with pytest.raises(RoleNotAssumable):
@@ -199,15 +309,23 @@ async def test_a_trust_policy_changed_after_connecting_marks_the_account_failed(
 async def test_cost_explorer_permission_removed_is_a_typed_failure(ctx, bus, customer):
     team_id, account_id = await connected(ctx, customer)
     customer.client("iam").put_role_policy(
-        RoleName="CloudAuditReadOnly", PolicyName="CloudAuditReadOnly", PolicyDocument=json.dumps(
-            {"Version": "2012-10-17",
-             "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}))
+        RoleName="CloudAuditReadOnly",
+        PolicyName="CloudAuditReadOnly",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}],
+            }
+        ),
+    )
 
     with pytest.raises(PermissionMissing, match="ce:GetCostAndUsage"):
         await sync_account(ctx, account_id)
 
     listed = (await accounts.list_accounts(ctx, AccountsRequest(team_id=team_id))).accounts[0]
-    assert listed.status is AccountStatus.FAILED and listed.last_error_step is ConnectStep.PERMISSIONS
+    assert (
+        listed.status is AccountStatus.FAILED and listed.last_error_step is ConnectStep.PERMISSIONS
+    )
 
 
 async def test_sync_on_demand_over_the_bus_announces_completion(service, bus, ctx, customer):
@@ -235,18 +353,27 @@ async def test_scheduler_claims_due_accounts_once(ctx, bus, customer):
     await syncer.drain()
 
     async with ctx.sessions() as session:
-        row = (await session.execute(text(
-            "SELECT last_sync_at, next_sync_at, last_synced_day FROM ingest.aws_accounts "
-            "WHERE account_id = :a"), {"a": account_id})).one()
+        row = (
+            await session.execute(
+                text(
+                    "SELECT last_sync_at, next_sync_at, last_synced_day FROM ingest.aws_accounts "
+                    "WHERE account_id = :a"
+                ),
+                {"a": account_id},
+            )
+        ).one()
     assert row.last_synced_day == TODAY - timedelta(days=1)
-    assert row.next_sync_at - row.last_sync_at >= timedelta(minutes=ctx.settings.sync_interval_minutes)
+    assert row.next_sync_at - row.last_sync_at >= timedelta(
+        minutes=ctx.settings.sync_interval_minutes
+    )
 
 
 async def test_concurrent_sync_requests_run_one_sync(ctx, bus, customer):
     _, account_id = await connected(ctx, customer)
     first_sync_answers(customer)
 
-    results = await asyncio.gather(sync_account(ctx, account_id), sync_account(ctx, account_id),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        sync_account(ctx, account_id), sync_account(ctx, account_id), return_exceptions=True
+    )
 
     assert sorted(type(r).__name__ for r in results) == ["SyncInProgress", "SyncOutcome"]

@@ -27,8 +27,12 @@ def group(keys, amount):
 
 
 def result(day, groups, total=None, estimated=False):
-    return {"TimePeriod": {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()},
-            "Total": total or {}, "Groups": groups, "Estimated": estimated}
+    return {
+        "TimePeriod": {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()},
+        "Total": total or {},
+        "Groups": groups,
+        "Estimated": estimated,
+    }
 
 
 def test_first_sync_pulls_the_initial_days_capped_by_what_ce_keeps():
@@ -43,44 +47,86 @@ def test_later_syncs_start_at_the_watermark_or_the_restated_days():
     assert sync_window(TODAY, 90, last, old_estimate, 3, 365) == (old_estimate, TODAY)
     stale = TODAY - timedelta(days=30)
     assert sync_window(TODAY, 90, stale, None, 3, 365)[0] == stale + timedelta(days=1)
-    assert sync_window(TODAY, 90, last, None, 3, 365, requested_days=7)[0] == TODAY - timedelta(days=7)
+    assert sync_window(TODAY, 90, last, None, 3, 365, requested_days=7)[0] == TODAY - timedelta(
+        days=7
+    )
 
 
 def test_requests_ask_for_daily_grouped_metrics_and_carry_the_page_token():
     request = cost_and_usage_request(TODAY - timedelta(days=2), TODAY, SERVICE_REGION, "tok")
     assert request["Granularity"] == "DAILY" and request["NextPageToken"] == "tok"
-    assert request["GroupBy"] == [{"Type": "DIMENSION", "Key": "SERVICE"},
-                                  {"Type": "DIMENSION", "Key": "REGION"}]
-    assert set(request["Metrics"]) == {"UnblendedCost", "BlendedCost", "AmortizedCost",
-                                       "NetUnblendedCost", "UsageQuantity"}
+    assert request["GroupBy"] == [
+        {"Type": "DIMENSION", "Key": "SERVICE"},
+        {"Type": "DIMENSION", "Key": "REGION"},
+    ]
+    assert set(request["Metrics"]) == {
+        "UnblendedCost",
+        "BlendedCost",
+        "AmortizedCost",
+        "NetUnblendedCost",
+        "UsageQuantity",
+    }
 
 
 def test_a_day_split_across_pages_is_gathered_and_summed_from_groups():
     d = TODAY - timedelta(days=1)
-    days = merge_pages([
-        {"ResultsByTime": [result(d, [group(["EC2", "us-east-1"], "1.10")])], "NextPageToken": "x"},
-        {"ResultsByTime": [result(d, [group(["S3", "NoRegion"], "0.000000001")], estimated=True)]},
-    ], SERVICE_REGION)
+    days = merge_pages(
+        [
+            {
+                "ResultsByTime": [result(d, [group(["EC2", "us-east-1"], "1.10")])],
+                "NextPageToken": "x",
+            },
+            {
+                "ResultsByTime": [
+                    result(d, [group(["S3", "NoRegion"], "0.000000001")], estimated=True)
+                ]
+            },
+        ],
+        SERVICE_REGION,
+    )
     assert days[d].total_unblended == Decimal("1.100000001")
-    assert {(c.service, c.detail) for c in days[d].costs} == {("EC2", "us-east-1"), ("S3", "global")}
+    assert {(c.service, c.detail) for c in days[d].costs} == {
+        ("EC2", "us-east-1"),
+        ("S3", "global"),
+    }
     assert days[d].estimated and all(c.estimated for c in days[d].costs)
 
 
 def test_zero_group_days_are_kept_as_zero_and_a_lone_total_is_not_lost():
     d1, d2 = TODAY - timedelta(days=2), TODAY - timedelta(days=1)
-    days = merge_pages([{"ResultsByTime": [
-        result(d1, []),
-        result(d2, [], total={"UnblendedCost": {"Amount": "3.5", "Unit": "USD"}}),
-    ]}], SERVICE_REGION)
+    days = merge_pages(
+        [
+            {
+                "ResultsByTime": [
+                    result(d1, []),
+                    result(d2, [], total={"UnblendedCost": {"Amount": "3.5", "Unit": "USD"}}),
+                ]
+            }
+        ],
+        SERVICE_REGION,
+    )
     assert days[d1].costs == [] and days[d1].total_unblended == 0
     assert days[d2].total_unblended == Decimal("3.5")
 
 
 def test_tag_groups_read_key_dollar_value_and_untagged():
     d = TODAY - timedelta(days=1)
-    days = merge_pages([{"ResultsByTime": [result(d, [
-        group(["EC2", "Environment$prod"], "2"), group(["EC2", "Environment$"], "1")])]}],
-        tag_grouping("Environment"))
+    days = merge_pages(
+        [
+            {
+                "ResultsByTime": [
+                    result(
+                        d,
+                        [
+                            group(["EC2", "Environment$prod"], "2"),
+                            group(["EC2", "Environment$"], "1"),
+                        ],
+                    )
+                ]
+            }
+        ],
+        tag_grouping("Environment"),
+    )
     assert {c.detail: c.unblended_cost for c in days[d].costs} == {"prod": 2, "(untagged)": 1}
 
 
@@ -93,4 +139,4 @@ def test_an_unreadable_amount_is_an_error_not_a_zero():
 @given(attempt=st.integers(0, 30), unit=st.floats(0, 0.999999))
 def test_backoff_is_full_jitter_under_the_cap(attempt, unit):
     delay = backoff_delay(attempt, 0.5, 20.0, unit)
-    assert 0 <= delay < min(20.0, 0.5 * 2 ** attempt) or delay == 0
+    assert 0 <= delay < min(20.0, 0.5 * 2**attempt) or delay == 0

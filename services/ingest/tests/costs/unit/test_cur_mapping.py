@@ -17,8 +17,13 @@ from hypothesis import strategies as st
 
 from ..oracle import reference_amortized
 
-amounts = st.decimals(min_value=Decimal("-1e9"), max_value=Decimal("1e9"), places=10,
-                      allow_nan=False, allow_infinity=False)
+amounts = st.decimals(
+    min_value=Decimal("-1e9"),
+    max_value=Decimal("1e9"),
+    places=10,
+    allow_nan=False,
+    allow_infinity=False,
+)
 
 
 def spelled(value: Decimal, style: str) -> str:
@@ -30,8 +35,11 @@ def spelled(value: Decimal, style: str) -> str:
 
 
 @settings(deadline=None)  # the first call pays Arrow's start-up
-@given(values=st.lists(st.tuples(amounts, st.sampled_from(["plain", "exponent", "short"])),
-                       max_size=40))
+@given(
+    values=st.lists(
+        st.tuples(amounts, st.sampled_from(["plain", "exponent", "short"])), max_size=40
+    )
+)
 def test_amounts_in_any_spelling_are_read_exactly(values):
     raw = pa.array([spelled(v, style) for v, style in values] + [None], pa.string())
     parsed, bad = as_decimal(raw, len(raw))
@@ -52,8 +60,16 @@ def test_doubles_from_parquet_are_read_through_their_shortest_text():
 
 
 def test_timestamps_with_and_without_zone_are_utc():
-    raw = pa.array(["2024-03-01T00:00:00Z", "2024-03-01 05:00:00", "2024-03-01T00:00:00.000Z",
-                    "2024-03-01T02:00:00+02:00", "2024-03-31", None])
+    raw = pa.array(
+        [
+            "2024-03-01T00:00:00Z",
+            "2024-03-01 05:00:00",
+            "2024-03-01T00:00:00.000Z",
+            "2024-03-01T02:00:00+02:00",
+            "2024-03-31",
+            None,
+        ]
+    )
     parsed, bad = as_timestamp(raw, len(raw))
     assert bad == []
     hour = [datetime(2024, 3, 1, h, tzinfo=UTC) for h in (0, 5, 0, 0)]
@@ -68,15 +84,45 @@ def test_account_ids_keep_leading_zeros_and_refuse_anything_else():
     assert [i for i, _ in bad] == [2]
 
 
-@pytest.mark.parametrize(("header", "fmt", "tags"), [
-    (["lineItem/UsageStartDate", "lineItem/UsageAccountId", "lineItem/UnblendedCost",
-      "resourceTags/user:Env"], CostFormat.CUR, TagStyle.COLUMNS),
-    (["line_item_usage_start_date", "line_item_usage_account_id", "line_item_unblended_cost",
-      "resource_tags"], CostFormat.CUR2, TagStyle.JSON),
-    (["\ufeffline_item_usage_start_date", "line_item_usage_account_id",
-      "line_item_unblended_cost"], CostFormat.CUR2, TagStyle.COLUMNS),
-    (["ChargePeriodStart", "SubAccountId", "BilledCost", "Tags"], CostFormat.FOCUS, TagStyle.JSON),
-])
+@pytest.mark.parametrize(
+    ("header", "fmt", "tags"),
+    [
+        (
+            [
+                "lineItem/UsageStartDate",
+                "lineItem/UsageAccountId",
+                "lineItem/UnblendedCost",
+                "resourceTags/user:Env",
+            ],
+            CostFormat.CUR,
+            TagStyle.COLUMNS,
+        ),
+        (
+            [
+                "line_item_usage_start_date",
+                "line_item_usage_account_id",
+                "line_item_unblended_cost",
+                "resource_tags",
+            ],
+            CostFormat.CUR2,
+            TagStyle.JSON,
+        ),
+        (
+            [
+                "\ufeffline_item_usage_start_date",
+                "line_item_usage_account_id",
+                "line_item_unblended_cost",
+            ],
+            CostFormat.CUR2,
+            TagStyle.COLUMNS,
+        ),
+        (
+            ["ChargePeriodStart", "SubAccountId", "BilledCost", "Tags"],
+            CostFormat.FOCUS,
+            TagStyle.JSON,
+        ),
+    ],
+)
 def test_the_format_is_told_by_the_header(header, fmt, tags):
     layout = detect_format(header)
     assert (layout.format, layout.tag_style) == (fmt, tags)
@@ -94,64 +140,129 @@ def test_something_else_is_refused_with_what_was_expected():
     assert "FOCUS" in refused.value.message and "date, amount" in refused.value.message
 
 
-LINE_TYPES = ["Usage", "SavingsPlanCoveredUsage", "SavingsPlanRecurringFee", "SavingsPlanNegation",
-              "SavingsPlanUpfrontFee", "DiscountedUsage", "RIFee", "Fee", "Credit", "Tax", "Refund"]
+LINE_TYPES = [
+    "Usage",
+    "SavingsPlanCoveredUsage",
+    "SavingsPlanRecurringFee",
+    "SavingsPlanNegation",
+    "SavingsPlanUpfrontFee",
+    "DiscountedUsage",
+    "RIFee",
+    "Fee",
+    "Credit",
+    "Tax",
+    "Refund",
+]
 optional = st.one_of(st.none(), amounts)
 
 
 @settings(max_examples=150, deadline=None)
-@given(rows=st.lists(st.tuples(st.sampled_from(LINE_TYPES), amounts, optional, optional, optional,
-                               optional, optional, optional, st.booleans()),
-                     min_size=1, max_size=25))
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(LINE_TYPES),
+            amounts,
+            optional,
+            optional,
+            optional,
+            optional,
+            optional,
+            optional,
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
 def test_amortized_cost_follows_aws_rule_for_every_line_item_type(rows):
-    columns = ["line_item_usage_start_date", "line_item_usage_account_id", "line_item_line_item_type",
-               "line_item_unblended_cost", "savings_plan_savings_plan_effective_cost",
-               "savings_plan_total_commitment_to_date", "savings_plan_used_commitment",
-               "reservation_effective_cost",
-               "reservation_unused_amortized_upfront_fee_for_billing_period",
-               "reservation_unused_recurring_fee", "reservation_reservation_a_r_n"]
+    columns = [
+        "line_item_usage_start_date",
+        "line_item_usage_account_id",
+        "line_item_line_item_type",
+        "line_item_unblended_cost",
+        "savings_plan_savings_plan_effective_cost",
+        "savings_plan_total_commitment_to_date",
+        "savings_plan_used_commitment",
+        "reservation_effective_cost",
+        "reservation_unused_amortized_upfront_fee_for_billing_period",
+        "reservation_unused_recurring_fee",
+        "reservation_reservation_a_r_n",
+    ]
     text = lambda v: None if v is None else format(v, "f")  # noqa: E731
-    batch = pa.RecordBatch.from_arrays([
-        pa.array(["2024-03-01T00:00:00Z"] * len(rows)), pa.array(["111122223333"] * len(rows)),
-        pa.array([r[0] for r in rows]), pa.array([text(r[1]) for r in rows]),
-        *[pa.array([text(r[i]) for r in rows], pa.string()) for i in range(2, 8)],
-        pa.array(["arn:aws:ec2:ri/1" if r[8] else None for r in rows], pa.string()),
-    ], names=columns)
+    batch = pa.RecordBatch.from_arrays(
+        [
+            pa.array(["2024-03-01T00:00:00Z"] * len(rows)),
+            pa.array(["111122223333"] * len(rows)),
+            pa.array([r[0] for r in rows]),
+            pa.array([text(r[1]) for r in rows]),
+            *[pa.array([text(r[i]) for r in rows], pa.string()) for i in range(2, 8)],
+            pa.array(["arn:aws:ec2:ri/1" if r[8] else None for r in rows], pa.string()),
+        ],
+        names=columns,
+    )
 
     mapped = map_batch(batch, detect_format(columns), lambda i: i + 2)
 
-    expected = [reference_amortized(r[0], r[1], *r[2:8], "arn:aws:ec2:ri/1" if r[8] else None)
-                for r in rows]
+    expected = [
+        reference_amortized(r[0], r[1], *r[2:8], "arn:aws:ec2:ri/1" if r[8] else None) for r in rows
+    ]
     assert mapped.table.column("amortized_cost").to_pylist() == expected
     assert mapped.table.column("unblended_cost").to_pylist() == [r[1] for r in rows]
 
 
 def test_tags_become_json_and_the_environment_project_owner_columns():
-    columns = ["lineItem/UsageStartDate", "lineItem/UsageAccountId", "lineItem/UnblendedCost",
-               "resourceTags/user:Environment", "resourceTags/user:Project", "resourceTags/user:Team"]
-    batch = pa.RecordBatch.from_arrays([
-        pa.array(["2024-03-01T00:00:00Z"] * 2), pa.array(["111122223333"] * 2), pa.array(["1", "2"]),
-        pa.array(["prod", None]), pa.array(["checkout", None]), pa.array(["payments", None]),
-    ], names=columns)
+    columns = [
+        "lineItem/UsageStartDate",
+        "lineItem/UsageAccountId",
+        "lineItem/UnblendedCost",
+        "resourceTags/user:Environment",
+        "resourceTags/user:Project",
+        "resourceTags/user:Team",
+    ]
+    batch = pa.RecordBatch.from_arrays(
+        [
+            pa.array(["2024-03-01T00:00:00Z"] * 2),
+            pa.array(["111122223333"] * 2),
+            pa.array(["1", "2"]),
+            pa.array(["prod", None]),
+            pa.array(["checkout", None]),
+            pa.array(["payments", None]),
+        ],
+        names=columns,
+    )
     table = map_batch(batch, detect_format(columns), lambda i: i).table
     assert table.column("tags").to_pylist() == [
-        '{"user:Environment":"prod","user:Project":"checkout","user:Team":"payments"}', None]
-    assert [table.column(c)[0].as_py() for c in ("tag_environment", "tag_project", "tag_owner")] == [
-        "prod", "checkout", "payments"]
+        '{"user:Environment":"prod","user:Project":"checkout","user:Team":"payments"}',
+        None,
+    ]
+    assert [
+        table.column(c)[0].as_py() for c in ("tag_environment", "tag_project", "tag_owner")
+    ] == ["prod", "checkout", "payments"]
     assert tag_role("user_env") == "tag_environment" and tag_role("CostCenter") is None
 
 
 def test_rejected_rows_name_line_column_value_and_reason():
-    columns = ["line_item_usage_start_date", "line_item_usage_account_id",
-               "line_item_unblended_cost", "resource_tags"]
-    batch = pa.RecordBatch.from_arrays([
-        pa.array(["2024-03-01T00:00:00Z", "2024-03-01T00:00:00Z", None, "2024-03-01"]),
-        pa.array(["111122223333"] * 4), pa.array(["1", "x", "2", "3"]),
-        pa.array([None, None, None, "[1, 2]"]),
-    ], names=columns)
+    columns = [
+        "line_item_usage_start_date",
+        "line_item_usage_account_id",
+        "line_item_unblended_cost",
+        "resource_tags",
+    ]
+    batch = pa.RecordBatch.from_arrays(
+        [
+            pa.array(["2024-03-01T00:00:00Z", "2024-03-01T00:00:00Z", None, "2024-03-01"]),
+            pa.array(["111122223333"] * 4),
+            pa.array(["1", "x", "2", "3"]),
+            pa.array([None, None, None, "[1, 2]"]),
+        ],
+        names=columns,
+    )
     mapped = map_batch(batch, detect_format(columns), lambda i: 10 + i)
     assert mapped.table.num_rows == 1 and mapped.bad_rows == 3
     assert [(p.line, p.column) for p in mapped.problems] == [
-        (11, "line_item_unblended_cost"), (12, "line_item_usage_start_date"), (13, "resource_tags")]
+        (11, "line_item_unblended_cost"),
+        (12, "line_item_usage_start_date"),
+        (13, "resource_tags"),
+    ]
     assert mapped.problems[0].value == "x"
     assert mapped.table.column("usage_date").to_pylist() == [date(2024, 3, 1)]

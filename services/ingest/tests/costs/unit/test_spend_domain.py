@@ -24,8 +24,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 
-@given(st.decimals(allow_nan=False, allow_infinity=False, places=12,
-                   min_value=Decimal("-1e12"), max_value=Decimal("1e12")))
+@given(
+    st.decimals(
+        allow_nan=False,
+        allow_infinity=False,
+        places=12,
+        min_value=Decimal("-1e12"),
+        max_value=Decimal("1e12"),
+    )
+)
 def test_amounts_print_exactly_with_at_least_cents(value):
     text = exact(value)
     assert Decimal(text) == value
@@ -34,7 +41,12 @@ def test_amounts_print_exactly_with_at_least_cents(value):
 
 def test_examples_of_exact_text():
     assert [exact(Decimal(v)) for v in ("12.300000", "0E-12", "7E-10", "-5", "100")] == [
-        "12.30", "0.00", "0.0000000007", "-5.00", "100.00"]
+        "12.30",
+        "0.00",
+        "0.0000000007",
+        "-5.00",
+        "100.00",
+    ]
 
 
 def test_dimensions_and_metrics_are_parsed_or_refused_with_the_choices():
@@ -59,12 +71,17 @@ def test_ranges_default_to_month_to_date_and_must_move_forward():
 
 def test_whole_months_inside_a_range():
     assert whole_months(date(2025, 1, 1), date(2026, 1, 1)) == (date(2025, 1, 1), date(2026, 1, 1))
-    assert whole_months(date(2025, 1, 15), date(2025, 4, 10)) == (date(2025, 2, 1), date(2025, 4, 1))
+    assert whole_months(date(2025, 1, 15), date(2025, 4, 10)) == (
+        date(2025, 2, 1),
+        date(2025, 4, 1),
+    )
     assert whole_months(date(2025, 1, 15), date(2025, 2, 10)) is None
 
 
-@given(st.lists(st.decimals(min_value=-100, max_value=1000, places=2, allow_nan=False), max_size=30),
-       st.integers(1, 10))
+@given(
+    st.lists(st.decimals(min_value=-100, max_value=1000, places=2, allow_nan=False), max_size=30),
+    st.integers(1, 10),
+)
 def test_groups_past_top_fold_into_other_and_the_total_is_kept(amounts, top):
     rows = [SpendRow(key=f"s{i}", amount=a) for i, a in enumerate(amounts)]
     ranked = rank(rows, Dimension.SERVICE, top)

@@ -58,8 +58,12 @@ class CallStats:
 class AwsGateway:
     """One per process: holds our session and the role-credential cache."""
 
-    def __init__(self, settings: IngestSettings, sleep: Callable[[float], None] = time.sleep,
-                 rand: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
         self._settings = settings
         self._sleep = sleep
         self._rand = rand
@@ -67,28 +71,39 @@ class AwsGateway:
         self._cache = CredentialCache(timedelta(seconds=settings.credentials_refresh_margin_s))
         self._principal: str | None = settings.principal_arn
         key = settings.aws_access_key_id.get_secret_value() if settings.aws_access_key_id else None
-        secret = (settings.aws_secret_access_key.get_secret_value()
-                  if settings.aws_secret_access_key else None)
+        secret = (
+            settings.aws_secret_access_key.get_secret_value()
+            if settings.aws_secret_access_key
+            else None
+        )
         register_secret(secret)
-        self._session = boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret,
-                                      region_name=settings.aws_region)
+        self._session = boto3.Session(
+            aws_access_key_id=key, aws_secret_access_key=secret, region_name=settings.aws_region
+        )
         # Our own back-off decides retries (and counts Cost Explorer requests exactly).
-        self._config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
-                              connect_timeout=5, read_timeout=60, max_pool_connections=20)
+        self._config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+            max_pool_connections=20,
+        )
         self.assume_role_calls = 0
 
     # -- clients --------------------------------------------------------------------------------
-    def _client(self, service: str, credentials: CachedCredentials | None = None,
-                region: str | None = None) -> Any:
+    def _client(
+        self, service: str, credentials: CachedCredentials | None = None, region: str | None = None
+    ) -> Any:
         kwargs: dict[str, Any] = {
             "region_name": region or self._settings.aws_region,
             "endpoint_url": self._settings.aws_endpoint_url,
             "config": self._config,
         }
         if credentials is not None:
-            kwargs.update(aws_access_key_id=credentials.access_key_id,
-                          aws_secret_access_key=credentials.secret_access_key,
-                          aws_session_token=credentials.session_token)
+            kwargs.update(
+                aws_access_key_id=credentials.access_key_id,
+                aws_secret_access_key=credentials.secret_access_key,
+                aws_session_token=credentials.session_token,
+            )
         with self._lock:  # boto3 sessions are not thread-safe; clients are
             return self._session.client(service, **kwargs)
 
@@ -105,8 +120,14 @@ class AwsGateway:
                     raise
                 if stats is not None:
                     stats.throttled_retries += 1
-                self._sleep(backoff_delay(attempt, self._settings.ce_backoff_base_s,
-                                          self._settings.ce_backoff_max_s, self._rand()))
+                self._sleep(
+                    backoff_delay(
+                        attempt,
+                        self._settings.ce_backoff_base_s,
+                        self._settings.ce_backoff_max_s,
+                        self._rand(),
+                    )
+                )
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- identity -------------------------------------------------------------------------------
@@ -131,13 +152,18 @@ class AwsGateway:
             return cached
         sts = self._client("sts")
         try:
-            answer = self._with_backoff(lambda: sts.assume_role(
-                RoleArn=str(role), RoleSessionName=ROLE_SESSION_NAME, ExternalId=external_id,
-                DurationSeconds=self._settings.role_session_seconds,
-            ))
+            answer = self._with_backoff(
+                lambda: sts.assume_role(
+                    RoleArn=str(role),
+                    RoleSessionName=ROLE_SESSION_NAME,
+                    ExternalId=external_id,
+                    DurationSeconds=self._settings.role_session_seconds,
+                )
+            )
         except ClientError as exc:
-            raise connect.assume_role_failed(role, self._principal_or_unknown(), error_code(exc),
-                                             error_message(exc)) from None
+            raise connect.assume_role_failed(
+                role, self._principal_or_unknown(), error_code(exc), error_message(exc)
+            ) from None
         except BotoCoreError as exc:
             raise AwsUnavailable(f"could not reach AWS STS: {exc}"[:300]) from None
         self.assume_role_calls += 1
@@ -147,8 +173,9 @@ class AwsGateway:
         expires = raw["Expiration"]
         if isinstance(expires, str):
             expires = datetime.fromisoformat(expires.replace("Z", "+00:00"))
-        credentials = CachedCredentials(raw["AccessKeyId"], raw["SecretAccessKey"],
-                                        raw["SessionToken"], expires.astimezone(UTC))
+        credentials = CachedCredentials(
+            raw["AccessKeyId"], raw["SecretAccessKey"], raw["SessionToken"], expires.astimezone(UTC)
+        )
         self._cache.put(str(role), external_id, credentials)
         return credentials
 
@@ -162,8 +189,9 @@ class AwsGateway:
             return "CloudAudit's principal"
 
     # -- probes ---------------------------------------------------------------------------------
-    def check_permissions(self, role: RoleArn, credentials: CachedCredentials,
-                          export_bucket: str | None = None) -> int:
+    def check_permissions(
+        self, role: RoleArn, credentials: CachedCredentials, export_bucket: str | None = None
+    ) -> int:
         """One cheap call per permission; raises the first failure. Returns CE requests made."""
         ce_requests = 0
         probes = list(PROBES) + ([EXPORT_BUCKET_PROBE] if export_bucket else [])
@@ -173,13 +201,18 @@ class AwsGateway:
                 if probe.service == "ce":
                     ce_requests += 1
             except ClientError as exc:
-                raise connect.probe_failed(role, probe, error_code(exc), error_message(exc)) from None
+                raise connect.probe_failed(
+                    role, probe, error_code(exc), error_message(exc)
+                ) from None
             except BotoCoreError as exc:
-                raise AwsUnavailable(f"could not reach AWS for {probe.permission}: {exc}"[:300]) from None
+                raise AwsUnavailable(
+                    f"could not reach AWS for {probe.permission}: {exc}"[:300]
+                ) from None
         return ce_requests
 
-    def _probe_call(self, probe: Probe, credentials: CachedCredentials,
-                    export_bucket: str | None) -> Any:
+    def _probe_call(
+        self, probe: Probe, credentials: CachedCredentials, export_bucket: str | None
+    ) -> Any:
         client = self._client(probe.service, credentials)
         if probe.service == "ce":
             return client.get_cost_and_usage(**probe_request(utcnow().date()))
@@ -188,14 +221,18 @@ class AwsGateway:
         if probe.service == "cloudwatch":
             now = utcnow()
             return client.get_metric_data(
-                MetricDataQueries=[{
-                    "Id": "probe",
-                    "MetricStat": {
-                        "Metric": {"Namespace": "AWS/EC2", "MetricName": "CPUUtilization"},
-                        "Period": 3600, "Stat": "Average",
-                    },
-                }],
-                StartTime=now - timedelta(hours=1), EndTime=now,
+                MetricDataQueries=[
+                    {
+                        "Id": "probe",
+                        "MetricStat": {
+                            "Metric": {"Namespace": "AWS/EC2", "MetricName": "CPUUtilization"},
+                            "Period": 3600,
+                            "Stat": "Average",
+                        },
+                    }
+                ],
+                StartTime=now - timedelta(hours=1),
+                EndTime=now,
             )
         if probe.service == "s3":
             return client.list_objects_v2(Bucket=export_bucket, MaxKeys=1)
@@ -205,13 +242,16 @@ class AwsGateway:
     def cost_explorer(self, credentials: CachedCredentials) -> Any:
         return self._client("ce", credentials)
 
-    def cost_and_usage_page(self, client: Any, request: dict[str, Any], stats: CallStats,
-                            role: RoleArn) -> dict[str, Any]:
+    def cost_and_usage_page(
+        self, client: Any, request: dict[str, Any], stats: CallStats, role: RoleArn
+    ) -> dict[str, Any]:
         """One page; every AWS failure becomes a typed error naming the fix."""
         try:
             return self._with_backoff(lambda: client.get_cost_and_usage(**request), stats)
         except ClientError as exc:
-            raise connect.probe_failed(role, PROBES[0], error_code(exc), error_message(exc)) from None
+            raise connect.probe_failed(
+                role, PROBES[0], error_code(exc), error_message(exc)
+            ) from None
         except BotoCoreError as exc:
             raise AwsUnavailable(f"could not reach Cost Explorer: {exc}"[:300]) from None
 

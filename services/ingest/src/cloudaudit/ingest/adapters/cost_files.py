@@ -89,8 +89,9 @@ class _ReadGate(io.RawIOBase):
     so it may only read a couple of blocks beyond the batches taken so far. Memory then
     stays near a few blocks whatever the file size."""
 
-    def __init__(self, stream: Any, block_bytes: int, blocks_ahead: int = 2,
-                 wait_s: float = 1.0) -> None:
+    def __init__(
+        self, stream: Any, block_bytes: int, blocks_ahead: int = 2, wait_s: float = 1.0
+    ) -> None:
         self._stream = stream
         self._block = block_bytes
         self._allowed = block_bytes * (blocks_ahead + 1)
@@ -111,7 +112,8 @@ class _ReadGate(io.RawIOBase):
         with self._condition:
             # A batch may need a block more than granted; never wait forever for it.
             if self._read >= self._allowed and not self._condition.wait_for(
-                    lambda: self._read < self._allowed or self._stopped, timeout=self._wait_s):
+                lambda: self._read < self._allowed or self._stopped, timeout=self._wait_s
+            ):
                 self._allowed += self._block
             if self._stopped:
                 return 0
@@ -143,8 +145,10 @@ def is_data_file(name: str) -> bool:
 
 def local_files(path: Path) -> list[CostFile]:
     if not path.exists():
-        raise CostSourceUnreadable(f"{path} does not exist; give a CSV, CSV.gz or Parquet file, "
-                                   f"a directory of them, or an s3://bucket/prefix")
+        raise CostSourceUnreadable(
+            f"{path} does not exist; give a CSV, CSV.gz or Parquet file, "
+            f"a directory of them, or an s3://bucket/prefix"
+        )
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.is_file() and is_data_file(p.name))
         manifests = sorted(p for p in path.rglob(f"*{MANIFEST_SUFFIX}"))
@@ -153,17 +157,17 @@ def local_files(path: Path) -> list[CostFile]:
         return [_local(p) for p in found]
     if path.name.endswith(MANIFEST_SUFFIX) or path.suffix == ".json":
         raise CostSourceUnreadable(
-            f"{path} is a manifest: its files live in S3; import s3://BUCKET/PREFIX instead")
+            f"{path} is a manifest: its files live in S3; import s3://BUCKET/PREFIX instead"
+        )
     return [_local(path)]
 
 
 def _local(path: Path) -> CostFile:
-    return CostFile(name=str(path), size=path.stat().st_size,
-                    opener=lambda p=path: open(p, "rb"))
+    return CostFile(name=str(path), size=path.stat().st_size, opener=lambda p=path: open(p, "rb"))
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
-    rest = uri[len("s3://"):]
+    rest = uri[len("s3://") :]
     bucket, _, prefix = rest.partition("/")
     if not bucket:
         raise CostSourceUnreadable(f"{uri} has no bucket; use s3://BUCKET/PREFIX")
@@ -198,8 +202,12 @@ def _looks_like_period(part: str) -> bool:
     return len(pieces) == 2 and all(len(p) == 8 and p.isdigit() for p in pieces)
 
 
-def s3_files(s3: Any, uri: str, list_keys: Callable[..., Iterator[tuple[str, int]]],
-             open_object: Callable[..., tuple[BinaryIO, int]]) -> list[CostFile]:
+def s3_files(
+    s3: Any,
+    uri: str,
+    list_keys: Callable[..., Iterator[tuple[str, int]]],
+    open_object: Callable[..., tuple[BinaryIO, int]],
+) -> list[CostFile]:
     bucket, prefix = parse_s3_uri(uri)
     listed = dict(list_keys(s3, bucket, prefix))
     if not listed:
@@ -222,10 +230,13 @@ def s3_files(s3: Any, uri: str, list_keys: Callable[..., Iterator[tuple[str, int
     files: list[CostFile] = []
     for target_bucket, key in dict.fromkeys(targets):
         size = listed.get(key, 0) if target_bucket == bucket else 0
-        files.append(CostFile(
-            name=f"s3://{target_bucket}/{key}", size=size,
-            opener=lambda b=target_bucket, k=key: open_object(s3, b, k)[0],
-        ))
+        files.append(
+            CostFile(
+                name=f"s3://{target_bucket}/{key}",
+                size=size,
+                opener=lambda b=target_bucket, k=key: open_object(s3, b, k)[0],
+            )
+        )
     return files
 
 
@@ -242,8 +253,9 @@ def read_header(buffered: io.BufferedReader, name: str) -> list[str]:
     return next(csv.reader([text]))
 
 
-def open_batches(cost_file: CostFile, block_bytes: int, on_bytes: Callable[[int], None]
-                 ) -> tuple[Layout, Iterator[Batch]]:
+def open_batches(
+    cost_file: CostFile, block_bytes: int, on_bytes: Callable[[int], None]
+) -> tuple[Layout, Iterator[Batch]]:
     """Detect the format from the header and return a lazy stream of batches."""
     if cost_file.is_parquet:
         return _parquet_batches(cost_file, on_bytes)
@@ -264,29 +276,44 @@ def open_batches(cost_file: CostFile, block_bytes: int, on_bytes: Callable[[int]
     return layout, _csv_batches(cost_file.name, buffered, header, block_bytes)
 
 
-def _csv_batches(name: str, buffered: io.BufferedReader, header: list[str],
-                 block_bytes: int) -> Iterator[Batch]:
+def _csv_batches(
+    name: str, buffered: io.BufferedReader, header: list[str], block_bytes: int
+) -> Iterator[Batch]:
     gate = _ReadGate(buffered, block_bytes)
     columns = [c.strip().lstrip("\ufeff") for c in header]
     invalid: list[tuple[int, int, RowProblem]] = []  # (record number, line breaks, problem)
 
     def on_invalid(row: Any) -> str:
         text = row.text or ""
-        invalid.append((row.number or 0, text.count("\n"), RowProblem(
-            line=row.number, column="(whole row)", value=text[:80],
-            reason=f"has {row.actual_columns} fields where the header has {row.expected_columns}",
-        )))
+        invalid.append(
+            (
+                row.number or 0,
+                text.count("\n"),
+                RowProblem(
+                    line=row.number,
+                    column="(whole row)",
+                    value=text[:80],
+                    reason=f"has {row.actual_columns} fields where the header has {row.expected_columns}",
+                ),
+            )
+        )
         return "skip"
 
     try:
         reader = pcsv.open_csv(
             gate,
-            read_options=pcsv.ReadOptions(block_size=block_bytes, use_threads=False,
-                                          column_names=columns, skip_rows=1),
-            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+            read_options=pcsv.ReadOptions(
+                block_size=block_bytes, use_threads=False, column_names=columns, skip_rows=1
+            ),
+            parse_options=pcsv.ParseOptions(
+                newlines_in_values=True, invalid_row_handler=on_invalid
+            ),
             convert_options=pcsv.ConvertOptions(
-                column_types={c: pa.string() for c in columns}, null_values=NULL_VALUES,
-                strings_can_be_null=True, quoted_strings_can_be_null=False),
+                column_types={c: pa.string() for c in columns},
+                null_values=NULL_VALUES,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
         )
     except (pa.ArrowInvalid, OSError) as exc:
         buffered.close()
@@ -302,12 +329,15 @@ def _csv_batches(name: str, buffered: io.BufferedReader, header: list[str],
                 return
             except (pa.ArrowInvalid, OSError, EOFError) as exc:
                 raise CostSourceUnreadable(
-                    f"{name} broke off after record {next_record - 1}: {exc}") from None
+                    f"{name} broke off after record {next_record - 1}: {exc}"
+                ) from None
             gate.took_batch()
             skipped = sorted((number, breaks) for number, breaks, _ in invalid)
             locator = _LineLocator(next_record, breaks_before, _newlines_per_row(batch), skipped)
-            problems = [RowProblem(locator.line_of_skipped(number), p.column, p.value, p.reason)
-                        for number, _, p in sorted(invalid, key=lambda item: item[0])]
+            problems = [
+                RowProblem(locator.line_of_skipped(number), p.column, p.value, p.reason)
+                for number, _, p in sorted(invalid, key=lambda item: item[0])
+            ]
             yield Batch(batch=batch, line_of=locator.line_of, unit="line", problems=problems)
             next_record += batch.num_rows + len(skipped)
             breaks_before += locator.total_breaks
@@ -324,7 +354,7 @@ def _has_newline(column: pa.Array) -> bool:
     data = column.buffers()[2]
     if data is None or offsets[-1] == offsets[0]:
         return False
-    chars = np.frombuffer(data, dtype=np.uint8, count=int(offsets[-1]))[int(offsets[0]):]
+    chars = np.frombuffer(data, dtype=np.uint8, count=int(offsets[-1]))[int(offsets[0]) :]
     return bool((chars == 10).any())
 
 
@@ -343,8 +373,13 @@ class _LineLocator:
     """Physical line of a record. The parser numbers records (a record may span lines) and
     skips malformed ones, so both are counted back in."""
 
-    def __init__(self, first_record: int, breaks_before: int, breaks: np.ndarray,
-                 skipped: list[tuple[int, int]]) -> None:
+    def __init__(
+        self,
+        first_record: int,
+        breaks_before: int,
+        breaks: np.ndarray,
+        skipped: list[tuple[int, int]],
+    ) -> None:
         self.first = first_record
         self.breaks_before = breaks_before
         self.cumulative = np.concatenate(([0], np.cumsum(breaks)))
@@ -363,18 +398,27 @@ class _LineLocator:
     def line_of(self, index: int) -> int:
         record = self._record(index)
         skipped_before = bisect.bisect_left(self.skipped_numbers, record)
-        return (record + self.breaks_before + int(self.cumulative[index])
-                + int(self.skipped_breaks[skipped_before]))
+        return (
+            record
+            + self.breaks_before
+            + int(self.cumulative[index])
+            + int(self.skipped_breaks[skipped_before])
+        )
 
     def line_of_skipped(self, number: int) -> int:
         skipped_before = bisect.bisect_left(self.skipped_numbers, number)
         valid_before = min(max(number - self.first - skipped_before, 0), len(self.cumulative) - 1)
-        return (number + self.breaks_before + int(self.cumulative[valid_before])
-                + int(self.skipped_breaks[skipped_before]))
+        return (
+            number
+            + self.breaks_before
+            + int(self.cumulative[valid_before])
+            + int(self.skipped_breaks[skipped_before])
+        )
 
 
-def _parquet_batches(cost_file: CostFile, on_bytes: Callable[[int], None]
-                     ) -> tuple[Layout, Iterator[Batch]]:
+def _parquet_batches(
+    cost_file: CostFile, on_bytes: Callable[[int], None]
+) -> tuple[Layout, Iterator[Batch]]:
     spool = _seekable(cost_file)
     try:
         parquet = pq.ParquetFile(spool)

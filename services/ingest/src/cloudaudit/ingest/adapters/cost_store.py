@@ -56,34 +56,52 @@ class Partitions:
 
     async def ensure(self, session: AsyncSession, months: Iterable[date]) -> None:
         if self._known is None:
-            rows = await session.execute(text(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace "
-                "WHERE p.relname = 'cost_data' AND n.nspname = :schema"), {"schema": SCHEMA})
+            rows = await session.execute(
+                text(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace "
+                    "WHERE p.relname = 'cost_data' AND n.nspname = :schema"
+                ),
+                {"schema": SCHEMA},
+            )
             self._known = {r[0] for r in rows}
         for month in sorted(set(months)):
             name = partition_name(month)
             if name in self._known:
                 continue
             # Serialise partition creation between concurrent imports (held until commit).
-            await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                                  {"k": PARTITION_LOCK})
-            exists = await session.execute(text(
-                "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = :schema AND c.relname = :name"), {"schema": SCHEMA, "name": name})
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": PARTITION_LOCK}
+            )
+            exists = await session.execute(
+                text(
+                    "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = :schema AND c.relname = :name"
+                ),
+                {"schema": SCHEMA, "name": name},
+            )
             if exists.first() is None:
                 start, end = month.isoformat(), next_month(month).isoformat()
-                await session.execute(text(
-                    f"CREATE TABLE {SCHEMA}.{name} (LIKE {SCHEMA}.cost_data INCLUDING DEFAULTS)"))
+                await session.execute(
+                    text(
+                        f"CREATE TABLE {SCHEMA}.{name} (LIKE {SCHEMA}.cost_data INCLUDING DEFAULTS)"
+                    )
+                )
                 # Rows that reached the DEFAULT partition for this month move to their own.
-                await session.execute(text(
-                    f"WITH moved AS (DELETE FROM {SCHEMA}.cost_data_default "
-                    f"WHERE usage_date >= :start AND usage_date < :end RETURNING *) "
-                    f"INSERT INTO {SCHEMA}.{name} SELECT * FROM moved"),
-                    {"start": month, "end": next_month(month)})
-                await session.execute(text(
-                    f"ALTER TABLE {SCHEMA}.cost_data ATTACH PARTITION {SCHEMA}.{name} "
-                    f"FOR VALUES FROM ('{start}') TO ('{end}')"))
+                await session.execute(
+                    text(
+                        f"WITH moved AS (DELETE FROM {SCHEMA}.cost_data_default "
+                        f"WHERE usage_date >= :start AND usage_date < :end RETURNING *) "
+                        f"INSERT INTO {SCHEMA}.{name} SELECT * FROM moved"
+                    ),
+                    {"start": month, "end": next_month(month)},
+                )
+                await session.execute(
+                    text(
+                        f"ALTER TABLE {SCHEMA}.cost_data ATTACH PARTITION {SCHEMA}.{name} "
+                        f"FOR VALUES FROM ('{start}') TO ('{end}')"
+                    )
+                )
             self._known.add(name)
 
 
@@ -93,17 +111,26 @@ class PeriodRange:
     last_day: date | None
 
 
-async def delete_billing_period(session: AsyncSession, account_id: UUID,
-                                billing_period: date) -> PeriodRange:
+async def delete_billing_period(
+    session: AsyncSession, account_id: UUID, billing_period: date
+) -> PeriodRange:
     """Remove a period's previous import for one account; returns the days it covered."""
-    row = (await session.execute(text(
-        f"SELECT min(usage_date), max(usage_date) FROM {SCHEMA}.cost_data "
-        "WHERE account_id = :account AND billing_period = :period"),
-        {"account": account_id, "period": billing_period})).one()
+    row = (
+        await session.execute(
+            text(
+                f"SELECT min(usage_date), max(usage_date) FROM {SCHEMA}.cost_data "
+                "WHERE account_id = :account AND billing_period = :period"
+            ),
+            {"account": account_id, "period": billing_period},
+        )
+    ).one()
     if row[0] is not None:
-        await session.execute(text(
-            f"DELETE FROM {SCHEMA}.cost_data WHERE account_id = :account AND billing_period = :period"),
-            {"account": account_id, "period": billing_period})
+        await session.execute(
+            text(
+                f"DELETE FROM {SCHEMA}.cost_data WHERE account_id = :account AND billing_period = :period"
+            ),
+            {"account": account_id, "period": billing_period},
+        )
     return PeriodRange(row[0], row[1])
 
 
@@ -123,8 +150,9 @@ def to_csv(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
-def with_ids(table: pa.Table, team_id: UUID, import_id: UUID, source: str,
-             account_ids: dict[str, UUID]) -> pa.Table:
+def with_ids(
+    table: pa.Table, team_id: UUID, import_id: UUID, source: str, account_ids: dict[str, UUID]
+) -> pa.Table:
     """Prefix the line items with team, CloudAudit account, import and source columns."""
     rows = table.num_rows
     known = pa.array(list(account_ids))
@@ -143,28 +171,70 @@ def with_ids(table: pa.Table, team_id: UUID, import_id: UUID, source: str,
 async def copy_line_items(session: AsyncSession, csv_bytes: bytes) -> None:
     connection = await raw_connection(session)
     await connection.copy_to_table(
-        "cost_data", schema_name=SCHEMA, source=io.BytesIO(csv_bytes),
-        columns=list(COPY_COLUMNS), format="csv",
+        "cost_data",
+        schema_name=SCHEMA,
+        source=io.BytesIO(csv_bytes),
+        columns=list(COPY_COLUMNS),
+        format="csv",
     )
 
 
 # -- Cost Explorer ----------------------------------------------------------------------------
-async def replace_ce_costs(session: AsyncSession, account_id: UUID, team_id: UUID, run_id: UUID,
-                           grouping: str, start: date, end: date, costs: Sequence[CeCost]) -> int:
-    await session.execute(text(
-        f"DELETE FROM {SCHEMA}.ce_costs WHERE account_id = :account AND grouping = :grouping "
-        "AND usage_date >= :start AND usage_date < :end"),
-        {"account": account_id, "grouping": grouping, "start": start, "end": end})
+async def replace_ce_costs(
+    session: AsyncSession,
+    account_id: UUID,
+    team_id: UUID,
+    run_id: UUID,
+    grouping: str,
+    start: date,
+    end: date,
+    costs: Sequence[CeCost],
+) -> int:
+    await session.execute(
+        text(
+            f"DELETE FROM {SCHEMA}.ce_costs WHERE account_id = :account AND grouping = :grouping "
+            "AND usage_date >= :start AND usage_date < :end"
+        ),
+        {"account": account_id, "grouping": grouping, "start": start, "end": end},
+    )
     if not costs:
         return 0
     connection = await raw_connection(session)
     await connection.copy_records_to_table(
-        "ce_costs", schema_name=SCHEMA,
-        columns=["account_id", "grouping", "usage_date", "service", "detail", "team_id",
-                 "unblended_cost", "blended_cost", "amortized_cost", "net_unblended_cost",
-                 "usage_quantity", "estimated", "run_id"],
-        records=[(account_id, grouping, c.usage_date, c.service[:255], c.detail[:512], team_id,
-                  c.unblended_cost, c.blended_cost, c.amortized_cost, c.net_unblended_cost,
-                  c.usage_quantity, c.estimated, run_id) for c in costs],
+        "ce_costs",
+        schema_name=SCHEMA,
+        columns=[
+            "account_id",
+            "grouping",
+            "usage_date",
+            "service",
+            "detail",
+            "team_id",
+            "unblended_cost",
+            "blended_cost",
+            "amortized_cost",
+            "net_unblended_cost",
+            "usage_quantity",
+            "estimated",
+            "run_id",
+        ],
+        records=[
+            (
+                account_id,
+                grouping,
+                c.usage_date,
+                c.service[:255],
+                c.detail[:512],
+                team_id,
+                c.unblended_cost,
+                c.blended_cost,
+                c.amortized_cost,
+                c.net_unblended_cost,
+                c.usage_quantity,
+                c.estimated,
+                run_id,
+            )
+            for c in costs
+        ],
     )
     return len(costs)

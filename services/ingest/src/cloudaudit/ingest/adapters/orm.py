@@ -68,8 +68,9 @@ sync_runs = Table(
     "sync_runs",
     metadata,
     Column("run_id", Uuid, primary_key=True),
-    Column("account_id", Uuid, ForeignKey("aws_accounts.account_id", ondelete="CASCADE"),
-           nullable=True),
+    Column(
+        "account_id", Uuid, ForeignKey("aws_accounts.account_id", ondelete="CASCADE"), nullable=True
+    ),
     Column("team_id", Uuid, nullable=False),
     Column("kind", String(20), nullable=False),  # connect, cost_explorer, import
     Column("status", String(20), nullable=False),  # running, succeeded, failed
@@ -87,8 +88,12 @@ sync_runs = Table(
 ce_costs = Table(
     "ce_costs",
     metadata,
-    Column("account_id", Uuid, ForeignKey("aws_accounts.account_id", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "account_id",
+        Uuid,
+        ForeignKey("aws_accounts.account_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("grouping", String(160), primary_key=True),
     Column("usage_date", Date, primary_key=True),
     Column("service", String(255), primary_key=True),
@@ -162,8 +167,12 @@ imports = Table(
 resources = Table(
     "resources",
     metadata,
-    Column("account_id", Uuid, ForeignKey("aws_accounts.account_id", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "account_id",
+        Uuid,
+        ForeignKey("aws_accounts.account_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("resource_id", String(1024), primary_key=True),
     Column("team_id", Uuid, nullable=False),
     Column("aws_account_id", String(12), nullable=False),
@@ -183,8 +192,12 @@ resources = Table(
 account_days = Table(
     "account_days",
     metadata,
-    Column("account_id", Uuid, ForeignKey("aws_accounts.account_id", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "account_id",
+        Uuid,
+        ForeignKey("aws_accounts.account_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("usage_date", Date, primary_key=True),
     Column("team_id", Uuid, nullable=False),
     Column("source", String(20), nullable=False),
@@ -200,8 +213,12 @@ daily_cost_summaries = Table(
     "daily_cost_summaries",
     metadata,
     Column("summary_id", Uuid, primary_key=True),
-    Column("account_id", Uuid, ForeignKey("aws_accounts.account_id", ondelete="CASCADE"),
-           nullable=False),
+    Column(
+        "account_id",
+        Uuid,
+        ForeignKey("aws_accounts.account_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
     Column("team_id", Uuid, nullable=False),
     Column("aws_account_id", String(12), nullable=False),
     Column("usage_date", Date, nullable=False),
@@ -217,8 +234,9 @@ daily_cost_summaries = Table(
     Column("top_resources", JSONType, nullable=False, default=list),
     Column("source", String(20), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    UniqueConstraint("account_id", "usage_date", "service", "region",
-                     name="uq_daily_cost_summaries_line"),
+    UniqueConstraint(
+        "account_id", "usage_date", "service", "region", name="uq_daily_cost_summaries_line"
+    ),
     Index("ix_daily_cost_summaries_team_date", "team_id", "usage_date"),
 )
 
@@ -227,8 +245,12 @@ daily_cost_summaries = Table(
 monthly_cost_summaries = Table(
     "monthly_cost_summaries",
     metadata,
-    Column("account_id", Uuid, ForeignKey("aws_accounts.account_id", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "account_id",
+        Uuid,
+        ForeignKey("aws_accounts.account_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("month", Date, primary_key=True),
     Column("service", String(255), primary_key=True),
     Column("region", String(64), primary_key=True),

@@ -32,47 +32,70 @@ class IngestRepository:
             .values(team_id=team_id, external_id=new_value, tag_keys=[], created_at=utcnow())
             .on_conflict_do_nothing(index_elements=["team_id"])
         )
-        value = (await self.session.execute(
-            select(team_settings.c.external_id).where(team_settings.c.team_id == team_id)
-        )).scalar_one()
+        value = (
+            await self.session.execute(
+                select(team_settings.c.external_id).where(team_settings.c.team_id == team_id)
+            )
+        ).scalar_one()
         register_secret(value)
         return str(value)
 
     async def existing_external_id(self, team_id: UUID) -> str | None:
-        value = (await self.session.execute(
-            select(team_settings.c.external_id).where(team_settings.c.team_id == team_id)
-        )).scalar_one_or_none()
+        value = (
+            await self.session.execute(
+                select(team_settings.c.external_id).where(team_settings.c.team_id == team_id)
+            )
+        ).scalar_one_or_none()
         register_secret(value)
         return value
 
     async def tag_keys(self, team_id: UUID) -> list[str]:
-        value = (await self.session.execute(
-            select(team_settings.c.tag_keys).where(team_settings.c.team_id == team_id)
-        )).scalar_one_or_none()
+        value = (
+            await self.session.execute(
+                select(team_settings.c.tag_keys).where(team_settings.c.team_id == team_id)
+            )
+        ).scalar_one_or_none()
         return [str(k) for k in (value or [])]
 
     async def set_tag_keys(self, team_id: UUID, keys: list[str]) -> None:
         await self.session.execute(
-            update(team_settings).where(team_settings.c.team_id == team_id).values(tag_keys=keys))
+            update(team_settings).where(team_settings.c.team_id == team_id).values(tag_keys=keys)
+        )
 
     # accounts --------------------------------------------------------------------------------
     async def account(self, account_id: UUID) -> dict[str, Any] | None:
-        row = (await self.session.execute(
-            select(aws_accounts).where(aws_accounts.c.account_id == account_id)
-        )).mappings().first()
+        row = (
+            (
+                await self.session.execute(
+                    select(aws_accounts).where(aws_accounts.c.account_id == account_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
         return dict(row) if row else None
 
     async def account_by_aws_id(self, team_id: UUID, aws_account_id: str) -> dict[str, Any] | None:
-        row = (await self.session.execute(
-            select(aws_accounts).where(aws_accounts.c.team_id == team_id,
-                                       aws_accounts.c.aws_account_id == aws_account_id)
-        )).mappings().first()
+        row = (
+            (
+                await self.session.execute(
+                    select(aws_accounts).where(
+                        aws_accounts.c.team_id == team_id,
+                        aws_accounts.c.aws_account_id == aws_account_id,
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
         return dict(row) if row else None
 
     async def accounts_of_team(self, team_id: UUID) -> list[dict[str, Any]]:
         rows = await self.session.execute(
-            select(aws_accounts).where(aws_accounts.c.team_id == team_id)
-            .order_by(aws_accounts.c.created_at, aws_accounts.c.aws_account_id))
+            select(aws_accounts)
+            .where(aws_accounts.c.team_id == team_id)
+            .order_by(aws_accounts.c.created_at, aws_accounts.c.aws_account_id)
+        )
         return [dict(r) for r in rows.mappings()]
 
     async def upsert_account(self, team_id: UUID, aws_account_id: str, **fields: Any) -> UUID:
@@ -83,8 +106,14 @@ class IngestRepository:
             fields.setdefault("account_name", f"AWS {aws_account_id}")
             result = await self.session.execute(
                 pg_insert(aws_accounts)
-                .values(account_id=fields.pop("account_id"), team_id=team_id,
-                        aws_account_id=aws_account_id, created_at=now, updated_at=now, **fields)
+                .values(
+                    account_id=fields.pop("account_id"),
+                    team_id=team_id,
+                    aws_account_id=aws_account_id,
+                    created_at=now,
+                    updated_at=now,
+                    **fields,
+                )
                 .on_conflict_do_update(
                     constraint="uq_aws_accounts_team_aws_account",
                     set_={k: v for k, v in {**fields, "updated_at": now}.items()},
@@ -94,64 +123,106 @@ class IngestRepository:
             return result.scalar_one()
         fields.pop("account_id", None)
         await self.session.execute(
-            update(aws_accounts).where(aws_accounts.c.account_id == existing["account_id"])
-            .values(updated_at=now, **fields))
+            update(aws_accounts)
+            .where(aws_accounts.c.account_id == existing["account_id"])
+            .values(updated_at=now, **fields)
+        )
         return existing["account_id"]
 
     async def update_account(self, account_id: UUID, **fields: Any) -> None:
         await self.session.execute(
-            update(aws_accounts).where(aws_accounts.c.account_id == account_id)
-            .values(updated_at=utcnow(), **fields))
+            update(aws_accounts)
+            .where(aws_accounts.c.account_id == account_id)
+            .values(updated_at=utcnow(), **fields)
+        )
 
-    async def claim_due_accounts(self, now: datetime, hold_until: datetime,
-                                 limit: int) -> list[dict[str, Any]]:
+    async def claim_due_accounts(
+        self, now: datetime, hold_until: datetime, limit: int
+    ) -> list[dict[str, Any]]:
         """Accounts whose sync is due, pushed forward at once so no other replica takes them."""
         due = (
             select(aws_accounts.c.account_id)
-            .where(aws_accounts.c.next_sync_at <= now, aws_accounts.c.role_arn.is_not(None),
-                   aws_accounts.c.status.in_(["connected", "syncing", "failed"]))
-            .order_by(aws_accounts.c.next_sync_at).limit(limit)
+            .where(
+                aws_accounts.c.next_sync_at <= now,
+                aws_accounts.c.role_arn.is_not(None),
+                aws_accounts.c.status.in_(["connected", "syncing", "failed"]),
+            )
+            .order_by(aws_accounts.c.next_sync_at)
+            .limit(limit)
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
         rows = await self.session.execute(
-            update(aws_accounts).where(aws_accounts.c.account_id.in_(due))
+            update(aws_accounts)
+            .where(aws_accounts.c.account_id.in_(due))
             .values(next_sync_at=hold_until)
-            .returning(aws_accounts.c.account_id, aws_accounts.c.team_id))
+            .returning(aws_accounts.c.account_id, aws_accounts.c.team_id)
+        )
         return [dict(r) for r in rows.mappings()]
 
     async def oldest_estimated_day(self, account_id: UUID) -> date | None:
-        return (await self.session.execute(
-            select(func.min(account_days.c.usage_date)).where(
-                account_days.c.account_id == account_id, account_days.c.is_estimated.is_(True),
-                account_days.c.source == "cost_explorer")
-        )).scalar_one_or_none()
+        return (
+            await self.session.execute(
+                select(func.min(account_days.c.usage_date)).where(
+                    account_days.c.account_id == account_id,
+                    account_days.c.is_estimated.is_(True),
+                    account_days.c.source == "cost_explorer",
+                )
+            )
+        ).scalar_one_or_none()
 
     # runs ------------------------------------------------------------------------------------
-    async def add_run(self, run_id: UUID, team_id: UUID, account_id: UUID | None, kind: str,
-                      status: str = "running", **fields: Any) -> None:
-        await self.session.execute(insert(sync_runs).values(
-            run_id=run_id, team_id=team_id, account_id=account_id, kind=kind, status=status,
-            started_at=utcnow(), ce_requests=fields.pop("ce_requests", 0),
-            days=fields.pop("days", 0), rows=fields.pop("rows", 0),
-            details=fields.pop("details", {}), **fields))
+    async def add_run(
+        self,
+        run_id: UUID,
+        team_id: UUID,
+        account_id: UUID | None,
+        kind: str,
+        status: str = "running",
+        **fields: Any,
+    ) -> None:
+        await self.session.execute(
+            insert(sync_runs).values(
+                run_id=run_id,
+                team_id=team_id,
+                account_id=account_id,
+                kind=kind,
+                status=status,
+                started_at=utcnow(),
+                ce_requests=fields.pop("ce_requests", 0),
+                days=fields.pop("days", 0),
+                rows=fields.pop("rows", 0),
+                details=fields.pop("details", {}),
+                **fields,
+            )
+        )
 
     async def finish_run(self, run_id: UUID, status: str, **fields: Any) -> None:
-        await self.session.execute(update(sync_runs).where(sync_runs.c.run_id == run_id)
-                                   .values(status=status, finished_at=utcnow(), **fields))
+        await self.session.execute(
+            update(sync_runs)
+            .where(sync_runs.c.run_id == run_id)
+            .values(status=status, finished_at=utcnow(), **fields)
+        )
 
     async def ce_requests_since(self, team_id: UUID, since: datetime) -> dict[UUID, int]:
         rows = await self.session.execute(
             select(sync_runs.c.account_id, func.coalesce(func.sum(sync_runs.c.ce_requests), 0))
-            .where(sync_runs.c.team_id == team_id, sync_runs.c.started_at >= since,
-                   sync_runs.c.account_id.is_not(None))
-            .group_by(sync_runs.c.account_id))
+            .where(
+                sync_runs.c.team_id == team_id,
+                sync_runs.c.started_at >= since,
+                sync_runs.c.account_id.is_not(None),
+            )
+            .group_by(sync_runs.c.account_id)
+        )
         return {account_id: int(count) for account_id, count in rows.all()}
 
     async def runs(self, team_id: UUID, limit: int = 20) -> list[dict[str, Any]]:
         rows = await self.session.execute(
-            select(sync_runs).where(sync_runs.c.team_id == team_id)
-            .order_by(sync_runs.c.started_at.desc()).limit(limit))
+            select(sync_runs)
+            .where(sync_runs.c.team_id == team_id)
+            .order_by(sync_runs.c.started_at.desc())
+            .limit(limit)
+        )
         return [dict(r) for r in rows.mappings()]
 
     # imports ---------------------------------------------------------------------------------
@@ -159,5 +230,8 @@ class IngestRepository:
         await self.session.execute(insert(imports).values(**fields))
 
     async def finish_import(self, import_id: UUID, **fields: Any) -> None:
-        await self.session.execute(update(imports).where(imports.c.import_id == import_id)
-                                   .values(finished_at=utcnow(), **fields))
+        await self.session.execute(
+            update(imports)
+            .where(imports.c.import_id == import_id)
+            .values(finished_at=utcnow(), **fields)
+        )

@@ -19,8 +19,7 @@ NO_RESOURCE = "(no resource id)"
 CE_NO_RESOURCE = "(Cost Explorer: no resource detail)"
 CE_NO_TAG = "(Cost Explorer: tag not synced)"
 UNTAGGED = "(untagged)"
-NORMALISED_TAGS = {"environment": "tag_environment", "project": "tag_project",
-                   "owner": "tag_owner"}
+NORMALISED_TAGS = {"environment": "tag_environment", "project": "tag_project", "owner": "tag_owner"}
 
 _SUMMARY_KEYS = {
     Dimension.NONE: "'total'",
@@ -46,8 +45,12 @@ def _accounts_filter(query: SpendQuery, alias: str = "") -> str:
 
 
 async def spend_rows(session: AsyncSession, query: SpendQuery) -> list[SpendRow]:
-    params: dict[str, Any] = {"team": query.team_id, "start": query.start, "end": query.end,
-                              "accounts": list(query.account_ids or [])}
+    params: dict[str, Any] = {
+        "team": query.team_id,
+        "start": query.start,
+        "end": query.end,
+        "accounts": list(query.account_ids or []),
+    }
     sql = _detailed_sql(query, params) if query.dimension.detailed else _summary_sql(query, params)
     rows = (await session.execute(text(sql), params)).all()
     grouped: dict[str, SpendRow] = {}
@@ -65,28 +68,36 @@ def _summary_sql(query: SpendQuery, params: dict[str, Any]) -> str:
     key = _SUMMARY_KEYS[query.dimension]
     period = _period(query.points)
     accounts = _accounts_filter(query)
-    months = None if (query.points is Points.DAILY or query.dimension is Dimension.DAY) \
+    months = (
+        None
+        if (query.points is Points.DAILY or query.dimension is Dimension.DAY)
         else whole_months(query.start, query.end)
+    )
     parts: list[str] = []
     if months is None:
         parts.append(
             f"SELECT service, region, aws_account_id, usage_date AS day, {metric} AS amount "
             f"FROM {S}.daily_cost_summaries WHERE team_id = :team "
-            f"AND usage_date >= :start AND usage_date < :end{accounts}")
+            f"AND usage_date >= :start AND usage_date < :end{accounts}"
+        )
     else:
         params["m0"], params["m1"] = months
         parts.append(
             f"SELECT service, region, aws_account_id, month AS day, {metric} AS amount "
             f"FROM {S}.monthly_cost_summaries WHERE team_id = :team "
-            f"AND month >= :m0 AND month < :m1{accounts}")
+            f"AND month >= :m0 AND month < :m1{accounts}"
+        )
         parts.append(
             f"SELECT service, region, aws_account_id, usage_date AS day, {metric} AS amount "
             f"FROM {S}.daily_cost_summaries WHERE team_id = :team "
             f"AND ((usage_date >= :start AND usage_date < :m0) "
-            f"OR (usage_date >= :m1 AND usage_date < :end)){accounts}")
+            f"OR (usage_date >= :m1 AND usage_date < :end)){accounts}"
+        )
     union = " UNION ALL ".join(parts)
-    return (f"SELECT {key} AS key, {period} AS period, sum(amount) AS amount "
-            f"FROM ({union}) spend GROUP BY 1, 2")
+    return (
+        f"SELECT {key} AS key, {period} AS period, sum(amount) AS amount "
+        f"FROM ({union}) spend GROUP BY 1, 2"
+    )
 
 
 def _detailed_sql(query: SpendQuery, params: dict[str, Any]) -> str:
@@ -95,26 +106,41 @@ def _detailed_sql(query: SpendQuery, params: dict[str, Any]) -> str:
     accounts_d = _accounts_filter(query, "d")
     accounts_c = _accounts_filter(query, "c")
     ce_metric = "NULL::numeric" if metric == "public_on_demand_cost" else f"c.{metric}"
-    not_itemised = (f"NOT EXISTS (SELECT 1 FROM {S}.account_days a WHERE a.account_id = c.account_id "
-                    f"AND a.usage_date = c.usage_date AND a.source <> 'cost_explorer')")
+    not_itemised = (
+        f"NOT EXISTS (SELECT 1 FROM {S}.account_days a WHERE a.account_id = c.account_id "
+        f"AND a.usage_date = c.usage_date AND a.source <> 'cost_explorer')"
+    )
     if query.dimension is Dimension.USAGE_TYPE:
         cur_key = "coalesce(nullif(d.usage_type, ''), '(none)')"
-        ce_part = (f"SELECT c.detail AS key, c.usage_date AS day, {ce_metric} AS amount "
-                   f"FROM {S}.ce_costs c WHERE c.team_id = :team AND c.grouping = 'service_usage_type' "
-                   f"AND c.usage_date >= :start AND c.usage_date < :end{accounts_c} AND {not_itemised}")
+        ce_part = (
+            f"SELECT c.detail AS key, c.usage_date AS day, {ce_metric} AS amount "
+            f"FROM {S}.ce_costs c WHERE c.team_id = :team AND c.grouping = 'service_usage_type' "
+            f"AND c.usage_date >= :start AND c.usage_date < :end{accounts_c} AND {not_itemised}"
+        )
     elif query.dimension is Dimension.RESOURCE:
         params["no_resource"], params["ce_no_resource"] = NO_RESOURCE, CE_NO_RESOURCE
         cur_key = "coalesce(nullif(d.resource_id, ''), :no_resource)"
-        ce_part = (f"SELECT :ce_no_resource AS key, c.usage_date AS day, {ce_metric} AS amount "
-                   f"FROM {S}.ce_costs c WHERE c.team_id = :team AND c.grouping = 'service_region' "
-                   f"AND c.usage_date >= :start AND c.usage_date < :end{accounts_c} AND {not_itemised}")
+        ce_part = (
+            f"SELECT :ce_no_resource AS key, c.usage_date AS day, {ce_metric} AS amount "
+            f"FROM {S}.ce_costs c WHERE c.team_id = :team AND c.grouping = 'service_region' "
+            f"AND c.usage_date >= :start AND c.usage_date < :end{accounts_c} AND {not_itemised}"
+        )
     else:
         tag = query.tag_key or ""
-        params.update(tag=tag, tag_user_colon=f"user:{tag}", tag_user_snake=f"user_{tag.lower()}",
-                      untagged=UNTAGGED, ce_no_tag=CE_NO_TAG, grouping=f"tag:{tag}")
+        params.update(
+            tag=tag,
+            tag_user_colon=f"user:{tag}",
+            tag_user_snake=f"user_{tag.lower()}",
+            untagged=UNTAGGED,
+            ce_no_tag=CE_NO_TAG,
+            grouping=f"tag:{tag}",
+        )
         column = NORMALISED_TAGS.get(tag.lower())
-        lookup = (f"d.{column}" if column else
-                  "coalesce(d.tags ->> :tag, d.tags ->> :tag_user_colon, d.tags ->> :tag_user_snake)")
+        lookup = (
+            f"d.{column}"
+            if column
+            else "coalesce(d.tags ->> :tag, d.tags ->> :tag_user_colon, d.tags ->> :tag_user_snake)"
+        )
         cur_key = f"coalesce(nullif({lookup}, ''), :untagged)"
         ce_part = (
             f"SELECT c.detail AS key, c.usage_date AS day, {ce_metric} AS amount "
@@ -125,12 +151,17 @@ def _detailed_sql(query: SpendQuery, params: dict[str, Any]) -> str:
             f"FROM {S}.ce_costs c WHERE c.team_id = :team AND c.grouping = 'service_region' "
             f"AND c.usage_date >= :start AND c.usage_date < :end{accounts_c} AND {not_itemised} "
             f"AND NOT EXISTS (SELECT 1 FROM {S}.ce_costs t WHERE t.account_id = c.account_id "
-            f"AND t.usage_date = c.usage_date AND t.grouping = :grouping)")
-    cur_part = (f"SELECT {cur_key} AS key, d.usage_date AS day, d.{metric} AS amount "
-                f"FROM {S}.cost_data d WHERE d.team_id = :team "
-                f"AND d.usage_date >= :start AND d.usage_date < :end{accounts_d}")
-    return (f"SELECT key, {period} AS period, sum(amount) AS amount "
-            f"FROM ({cur_part} UNION ALL {ce_part}) spend GROUP BY 1, 2")
+            f"AND t.usage_date = c.usage_date AND t.grouping = :grouping)"
+        )
+    cur_part = (
+        f"SELECT {cur_key} AS key, d.usage_date AS day, d.{metric} AS amount "
+        f"FROM {S}.cost_data d WHERE d.team_id = :team "
+        f"AND d.usage_date >= :start AND d.usage_date < :end{accounts_d}"
+    )
+    return (
+        f"SELECT key, {period} AS period, sum(amount) AS amount "
+        f"FROM ({cur_part} UNION ALL {ce_part}) spend GROUP BY 1, 2"
+    )
 
 
 def period_label(day: date | None) -> str | None:

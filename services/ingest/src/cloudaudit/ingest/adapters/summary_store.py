@@ -38,8 +38,10 @@ class ChangedDay:
 
 async def _lock_accounts(session: AsyncSession, account_ids: Iterable[UUID]) -> None:
     for account_id in sorted(set(account_ids), key=str):
-        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                              {"k": f"ingest-summaries:{account_id}"})
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+            {"k": f"ingest-summaries:{account_id}"},
+        )
 
 
 async def rebuild(
@@ -56,7 +58,8 @@ async def rebuild(
     await _lock_accounts(session, account_ids)
     params: dict[str, Any] = {"accounts": account_ids, "start": start, "end": end, "top": top}
     await session.execute(text("DROP TABLE IF EXISTS _agg, _lines, _days"))
-    await session.execute(text(f"""
+    await session.execute(
+        text(f"""
         CREATE TEMP TABLE _agg ON COMMIT DROP AS
         SELECT account_id, usage_date, svc AS service, reg AS region, usage_type_k, resource_k,
                GROUPING(usage_type_k, resource_k) AS g,
@@ -80,8 +83,11 @@ async def rebuild(
             (account_id, usage_date, svc, reg, usage_type_k),
             (account_id, usage_date, svc, reg, resource_k)
         )
-    """), params)
-    await session.execute(text(f"""
+    """),
+        params,
+    )
+    await session.execute(
+        text(f"""
         CREATE TEMP TABLE _lines ON COMMIT DROP AS
         WITH cur_lines AS (
             SELECT * FROM _agg WHERE g = 3
@@ -138,8 +144,11 @@ async def rebuild(
                coalesce(u.items, '[]'::jsonb), '[]'::jsonb, 'cost_explorer', c.estimated
         FROM ce_lines c
         LEFT JOIN ce_usage_top u USING (account_id, usage_date, service)
-    """), params)
-    await session.execute(text(f"""
+    """),
+        params,
+    )
+    await session.execute(
+        text(f"""
         INSERT INTO {S}.daily_cost_summaries AS s (
             account_id, team_id, aws_account_id, usage_date, service, region, unblended_cost,
             blended_cost, amortized_cost, public_on_demand_cost, net_unblended_cost,
@@ -157,23 +166,29 @@ async def rebuild(
             usage_quantity = excluded.usage_quantity, top_usage_types = excluded.top_usage_types,
             top_resources = excluded.top_resources, source = excluded.source,
             updated_at = excluded.updated_at
-    """))
-    await session.execute(text(f"""
+    """)
+    )
+    await session.execute(
+        text(f"""
         DELETE FROM {S}.daily_cost_summaries s
         WHERE s.account_id = ANY(:accounts) AND s.usage_date >= :start AND s.usage_date < :end
           AND NOT EXISTS (SELECT 1 FROM _lines l WHERE l.account_id = s.account_id
                           AND l.usage_date = s.usage_date AND l.service = s.service
                           AND l.region = s.region)
-    """), params)
+    """),
+        params,
+    )
     changed = await _account_days(session, params, list(answered_days))
     await _monthly(session, account_ids, start, end)
     await _resources(session)
     return changed
 
 
-async def _account_days(session: AsyncSession, params: dict[str, Any],
-                        answered: list[tuple[UUID, date]]) -> list[ChangedDay]:
-    await session.execute(text("""
+async def _account_days(
+    session: AsyncSession, params: dict[str, Any], answered: list[tuple[UUID, date]]
+) -> list[ChangedDay]:
+    await session.execute(
+        text("""
         CREATE TEMP TABLE _days ON COMMIT DROP AS
         SELECT account_id, usage_date, max(source) AS source,
                sum(unblended_cost) AS total_unblended_cost, bool_or(is_estimated) AS is_estimated,
@@ -182,25 +197,33 @@ async def _account_days(session: AsyncSession, params: dict[str, Any],
                               || top_usage_types::text || '|' || top_resources::text,
                               ';' ORDER BY service, region)) AS fingerprint
         FROM _lines GROUP BY account_id, usage_date
-    """))
+    """)
+    )
     if answered:
-        await session.execute(text("""
+        await session.execute(
+            text("""
             INSERT INTO _days
             SELECT x.account_id, x.usage_date, 'cost_explorer', 0, false, md5('')
             FROM unnest(CAST(:ids AS uuid[]), CAST(:days AS date[])) AS x(account_id, usage_date)
             WHERE NOT EXISTS (SELECT 1 FROM _days d
                               WHERE d.account_id = x.account_id AND d.usage_date = x.usage_date)
-        """), {"ids": [a for a, _ in answered], "days": [d for _, d in answered]})
+        """),
+            {"ids": [a for a, _ in answered], "days": [d for _, d in answered]},
+        )
     # Days that had cost before and have none now are published as empty, once.
-    await session.execute(text(f"""
+    await session.execute(
+        text(f"""
         INSERT INTO _days
         SELECT a.account_id, a.usage_date, a.source, 0, false, md5('')
         FROM {S}.account_days a
         WHERE a.account_id = ANY(:accounts) AND a.usage_date >= :start AND a.usage_date < :end
           AND NOT EXISTS (SELECT 1 FROM _days d
                           WHERE d.account_id = a.account_id AND d.usage_date = a.usage_date)
-    """), params)
-    rows = await session.execute(text(f"""
+    """),
+        params,
+    )
+    rows = await session.execute(
+        text(f"""
         INSERT INTO {S}.account_days AS a (account_id, usage_date, team_id, source,
             total_unblended_cost, is_estimated, revision, fingerprint, updated_at)
         SELECT d.account_id, d.usage_date, acc.team_id, d.source, d.total_unblended_cost,
@@ -214,18 +237,26 @@ async def _account_days(session: AsyncSession, params: dict[str, Any],
            OR a.is_estimated IS DISTINCT FROM excluded.is_estimated
         RETURNING a.account_id, a.usage_date, a.revision, a.source, a.total_unblended_cost,
                   a.is_estimated
-    """))
+    """)
+    )
     return [ChangedDay(*row) for row in rows.all()]
 
 
 async def _monthly(session: AsyncSession, account_ids: list[UUID], start: date, end: date) -> None:
-    params = {"accounts": account_ids, "m0": month_start(start),
-              "m1": next_month(month_start(date.fromordinal(end.toordinal() - 1)))}
-    await session.execute(text(f"""
+    params = {
+        "accounts": account_ids,
+        "m0": month_start(start),
+        "m1": next_month(month_start(date.fromordinal(end.toordinal() - 1))),
+    }
+    await session.execute(
+        text(f"""
         DELETE FROM {S}.monthly_cost_summaries
         WHERE account_id = ANY(:accounts) AND month >= :m0 AND month < :m1
-    """), params)
-    await session.execute(text(f"""
+    """),
+        params,
+    )
+    await session.execute(
+        text(f"""
         INSERT INTO {S}.monthly_cost_summaries (account_id, month, service, region, team_id,
             aws_account_id, unblended_cost, blended_cost, amortized_cost, public_on_demand_cost,
             net_unblended_cost)
@@ -236,12 +267,15 @@ async def _monthly(session: AsyncSession, account_ids: list[UUID], start: date, 
         WHERE account_id = ANY(:accounts) AND usage_date >= :m0 AND usage_date < :m1
         GROUP BY account_id, date_trunc('month', usage_date)::date, service, region, team_id,
                  aws_account_id
-    """), params)
+    """),
+        params,
+    )
 
 
 async def _resources(session: AsyncSession) -> None:
     """The inventory seen in line items: first/last day billed, what it is, its last cost."""
-    await session.execute(text(f"""
+    await session.execute(
+        text(f"""
         INSERT INTO {S}.resources AS r (account_id, resource_id, team_id, aws_account_id, service,
             region, instance_type, usage_type, first_seen, last_seen, last_day_cost, updated_at)
         SELECT DISTINCT ON (g.account_id, g.resource_k)
@@ -261,14 +295,16 @@ async def _resources(session: AsyncSession) -> None:
             last_day_cost = CASE WHEN excluded.last_seen >= r.last_seen
                                  THEN excluded.last_day_cost ELSE r.last_day_cost END,
             updated_at = excluded.updated_at
-    """))
+    """)
+    )
 
 
 async def summary_lines(session: AsyncSession, days: list[ChangedDay]) -> list[dict[str, Any]]:
     """The stored lines of the given (account, day)s, for their events."""
     if not days:
         return []
-    rows = await session.execute(text(f"""
+    rows = await session.execute(
+        text(f"""
         SELECT s.summary_id, s.account_id, s.aws_account_id, s.team_id, s.usage_date, s.service,
                s.region, s.unblended_cost, s.amortized_cost, s.usage_quantity,
                s.top_usage_types, s.top_resources
@@ -276,5 +312,7 @@ async def summary_lines(session: AsyncSession, days: list[ChangedDay]) -> list[d
         JOIN unnest(CAST(:ids AS uuid[]), CAST(:days AS date[])) AS x(account_id, usage_date)
           ON s.account_id = x.account_id AND s.usage_date = x.usage_date
         ORDER BY s.account_id, s.usage_date, s.unblended_cost DESC, s.service, s.region
-    """), {"ids": [d.account_id for d in days], "days": [d.usage_date for d in days]})
+    """),
+        {"ids": [d.account_id for d in days], "days": [d.usage_date for d in days]},
+    )
     return [dict(r) for r in rows.mappings()]

@@ -62,13 +62,11 @@ def parse_role_arn(raw: str) -> RoleArn:
     if not resource.startswith("role/"):
         kind = resource.split("/", 1)[0] or "nothing"
         raise _invalid(f"it points to a {kind!r}, not a role (expected ':role/NAME')")
-    path_and_name = resource[len("role"):]
+    path_and_name = resource[len("role") :]
     path, _, name = path_and_name.rpartition("/")
     path = path + "/"
     if not _ROLE_NAME.match(name):
-        raise _invalid(
-            f"the role name {name!r} must be 1-64 letters, digits or +=,.@_-"
-        )
+        raise _invalid(f"the role name {name!r} must be 1-64 letters, digits or +=,.@_-")
     segments = [s for s in path.split("/") if s]
     if any(not _PATH_SEGMENT.match(s) for s in segments) or "//" in path:
         raise _invalid(f"the role path {path!r} is malformed")

@@ -20,14 +20,28 @@ from cloudaudit.ingest.domain.errors import (
 STACK_NAME = "CloudAuditReadOnly"
 EXTERNAL_ID_BYTES = 24  # 32 URL-safe characters; AWS allows 2-1224
 
-THROTTLING_CODES = frozenset({
-    "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
-    "LimitExceededException", "SlowDown", "RequestThrottled", "RequestThrottledException",
-})
-ACCESS_DENIED_CODES = frozenset({
-    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException",
-    "AuthorizationError", "403",
-})
+THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "SlowDown",
+        "RequestThrottled",
+        "RequestThrottledException",
+    }
+)
+ACCESS_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnauthorizedException",
+        "AuthorizationError",
+        "403",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -53,8 +67,13 @@ def new_external_id() -> str:
     return secrets.token_urlsafe(EXTERNAL_ID_BYTES)
 
 
-def quick_create_url(template_url: str, external_id: str, principal_arn: str,
-                     region: str = "us-east-1", export_bucket: str = "") -> str:
+def quick_create_url(
+    template_url: str,
+    external_id: str,
+    principal_arn: str,
+    region: str = "us-east-1",
+    export_bucket: str = "",
+) -> str:
     """A CloudFormation quick-create link with our principal and the team's ExternalId filled."""
     params = {
         "templateURL": template_url,
@@ -64,8 +83,10 @@ def quick_create_url(template_url: str, external_id: str, principal_arn: str,
         "param_ExportBucketName": export_bucket,
     }
     query = urlencode(params, quote_via=quote, safe="")
-    return (f"https://{region}.console.aws.amazon.com/cloudformation/home?region={region}"
-            f"#/stacks/quickcreate?{query}")
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudformation/home?region={region}"
+        f"#/stacks/quickcreate?{query}"
+    )
 
 
 def principal_from_caller(arn: str) -> str:

@@ -95,8 +95,9 @@ def sync_window(
     return min(start, end), end
 
 
-def cost_and_usage_request(start: date, end: date, grouping: Grouping,
-                           page_token: str | None = None) -> dict[str, Any]:
+def cost_and_usage_request(
+    start: date, end: date, grouping: Grouping, page_token: str | None = None
+) -> dict[str, Any]:
     request: dict[str, Any] = {
         "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
         "Granularity": "DAILY",
@@ -155,7 +156,9 @@ def merge_pages(pages: Iterable[Mapping[str, Any]], grouping: Grouping) -> dict[
             try:
                 day = date.fromisoformat(result["TimePeriod"]["Start"])
             except (KeyError, TypeError, ValueError):
-                raise CeAnswerInvalid(f"result without a valid TimePeriod: {result!r}"[:300]) from None
+                raise CeAnswerInvalid(
+                    f"result without a valid TimePeriod: {result!r}"[:300]
+                ) from None
             entry = days.setdefault(day, CeDay(usage_date=day))
             entry.estimated = entry.estimated or bool(result.get("Estimated", False))
             groups = result.get("Groups") or []
@@ -163,44 +166,54 @@ def merge_pages(pages: Iterable[Mapping[str, Any]], grouping: Grouping) -> dict[
                 service, detail = _detail(grouping, list(group.get("Keys") or []))
                 where = f"{day} {service}/{detail}"
                 metrics = group.get("Metrics") or {}
-                entry.costs.append(CeCost(
-                    usage_date=day, grouping=grouping.name, service=service, detail=detail,
-                    unblended_cost=_amount(metrics, "UnblendedCost", where),
-                    blended_cost=_amount(metrics, "BlendedCost", where),
-                    amortized_cost=_amount(metrics, "AmortizedCost", where),
-                    net_unblended_cost=_amount(metrics, "NetUnblendedCost", where),
-                    usage_quantity=_amount(metrics, "UsageQuantity", where),
-                    estimated=False,
-                ))
+                entry.costs.append(
+                    CeCost(
+                        usage_date=day,
+                        grouping=grouping.name,
+                        service=service,
+                        detail=detail,
+                        unblended_cost=_amount(metrics, "UnblendedCost", where),
+                        blended_cost=_amount(metrics, "BlendedCost", where),
+                        amortized_cost=_amount(metrics, "AmortizedCost", where),
+                        net_unblended_cost=_amount(metrics, "NetUnblendedCost", where),
+                        usage_quantity=_amount(metrics, "UsageQuantity", where),
+                        estimated=False,
+                    )
+                )
             total = result.get("Total") or {}
             if not groups and total and grouping.group_by:
                 # A grouped request answered with only a total: keep it, attributed to no group.
-                entry.costs.append(CeCost(
-                    usage_date=day, grouping=grouping.name, service="(ungrouped)",
-                    detail=NO_REGION if grouping.name == SERVICE_REGION.name else "(none)",
-                    unblended_cost=_amount(total, "UnblendedCost", str(day)),
-                    blended_cost=_amount(total, "BlendedCost", str(day)),
-                    amortized_cost=_amount(total, "AmortizedCost", str(day)),
-                    net_unblended_cost=_amount(total, "NetUnblendedCost", str(day)),
-                    usage_quantity=_amount(total, "UsageQuantity", str(day)),
-                    estimated=False,
-                ))
+                entry.costs.append(
+                    CeCost(
+                        usage_date=day,
+                        grouping=grouping.name,
+                        service="(ungrouped)",
+                        detail=NO_REGION if grouping.name == SERVICE_REGION.name else "(none)",
+                        unblended_cost=_amount(total, "UnblendedCost", str(day)),
+                        blended_cost=_amount(total, "BlendedCost", str(day)),
+                        amortized_cost=_amount(total, "AmortizedCost", str(day)),
+                        net_unblended_cost=_amount(total, "NetUnblendedCost", str(day)),
+                        usage_quantity=_amount(total, "UsageQuantity", str(day)),
+                        estimated=False,
+                    )
+                )
     for entry in days.values():
         merged: dict[tuple[str, str], CeCost] = {}
         for cost in entry.costs:
             key = (cost.service, cost.detail)
             previous = merged.get(key)
             merged[key] = cost if previous is None else _add(previous, cost)
-        entry.costs = [
-            _with_estimated(c, entry.estimated) for c in merged.values()
-        ]
+        entry.costs = [_with_estimated(c, entry.estimated) for c in merged.values()]
         entry.total_unblended = sum((c.unblended_cost for c in entry.costs), Decimal(0))
     return days
 
 
 def _add(a: CeCost, b: CeCost) -> CeCost:
     return CeCost(
-        usage_date=a.usage_date, grouping=a.grouping, service=a.service, detail=a.detail,
+        usage_date=a.usage_date,
+        grouping=a.grouping,
+        service=a.service,
+        detail=a.detail,
         unblended_cost=a.unblended_cost + b.unblended_cost,
         blended_cost=a.blended_cost + b.blended_cost,
         amortized_cost=a.amortized_cost + b.amortized_cost,
@@ -218,4 +231,4 @@ def _with_estimated(cost: CeCost, estimated: bool) -> CeCost:
 
 def backoff_delay(attempt: int, base_s: float, cap_s: float, random_unit: float) -> float:
     """Full jitter: a random wait in [0, min(cap, base * 2^attempt)) (AWS architecture blog)."""
-    return random_unit * min(cap_s, base_s * (2 ** attempt))
+    return random_unit * min(cap_s, base_s * (2**attempt))

@@ -85,13 +85,17 @@ def parse_dimension(value: str) -> tuple[Dimension, str | None]:
     if raw.lower().startswith("tag:"):
         key = raw[4:].strip()
         if not key or len(key) > 128:
-            raise InvalidInput("--by tag:KEY needs a tag key of 1-128 characters, e.g. tag:Environment")
+            raise InvalidInput(
+                "--by tag:KEY needs a tag key of 1-128 characters, e.g. tag:Environment"
+            )
         return Dimension.TAG, key
     try:
         return Dimension(raw.lower()), None
     except ValueError:
         choices = ", ".join(d.value for d in Dimension if d is not Dimension.TAG)
-        raise InvalidInput(f"cannot group spend by {raw!r}: use one of {choices} or tag:KEY") from None
+        raise InvalidInput(
+            f"cannot group spend by {raw!r}: use one of {choices} or tag:KEY"
+        ) from None
 
 
 def parse_metric(value: str) -> Metric:
@@ -112,8 +116,10 @@ def check_range(start: date, end: date) -> None:
     if end <= start:
         raise InvalidInput(f"--to ({end}) must be after --from ({start}); --to is exclusive")
     if (end - start).days > MAX_RANGE_DAYS:
-        raise InvalidInput(f"the range {start}..{end} is longer than {MAX_RANGE_DAYS} days; "
-                           f"ask for at most three years at a time")
+        raise InvalidInput(
+            f"the range {start}..{end} is longer than {MAX_RANGE_DAYS} days; "
+            f"ask for at most three years at a time"
+        )
 
 
 def whole_months(start: date, end: date) -> tuple[date, date] | None:

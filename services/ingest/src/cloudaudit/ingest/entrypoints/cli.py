@@ -54,7 +54,8 @@ def _team(value: str) -> UUID:
     except ValueError:
         raise typer.BadParameter(
             f"{value!r} is not a team id: --team takes the team's UUID "
-            f"(`cloudaudit teams list` shows it)") from None
+            f"(`cloudaudit teams list` shows it)"
+        ) from None
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -75,22 +76,31 @@ async def ingest() -> AsyncIterator[Ingest]:
         raise typer.Exit(2) from None
     async with database(SCHEMA) as sessions:
         engine = sessions.kw["bind"]
-        yield Ingest(settings=settings, engine=engine, sessions=sessions,
-                     aws=AwsGateway(settings), outbox=outbox)
+        yield Ingest(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            aws=AwsGateway(settings),
+            outbox=outbox,
+        )
 
 
 # -- accounts ---------------------------------------------------------------------------------
 @accounts_app.command("external-id")
 def accounts_external_id(team: Team) -> None:
     """The team's ExternalId and the CloudFormation quick-create link (owners/admins only)."""
+
     async def go() -> None:
         async with ingest() as ctx:
             reply = await accounts.external_id(ctx, ExternalIdRequest(team_id=_team(team)))
         typer.echo(f"ExternalId:       {reply.external_id}")
         typer.echo(f"Trusted principal: {reply.principal_arn}")
         typer.echo(f"Quick-create link: {reply.quick_create_url}")
-        typer.echo("Create the stack, then: cloudaudit accounts connect --team TEAM --role-arn "
-                   "<RoleArn output>")
+        typer.echo(
+            "Create the stack, then: cloudaudit accounts connect --team TEAM --role-arn "
+            "<RoleArn output>"
+        )
+
     run_cli(go(), (IngestError,))
 
 
@@ -99,46 +109,79 @@ def accounts_connect(
     team: Team,
     role_arn: Annotated[str, typer.Option("--role-arn", help="ARN of the read-only role")],
     name: Annotated[str | None, typer.Option(help="A name for the account")] = None,
-    export_bucket: Annotated[str | None, typer.Option(
-        "--export-bucket", help="S3 bucket of the CUR / Data Exports (read access is checked)")] = None,
+    export_bucket: Annotated[
+        str | None,
+        typer.Option(
+            "--export-bucket", help="S3 bucket of the CUR / Data Exports (read access is checked)"
+        ),
+    ] = None,
 ) -> None:
     """Connect an AWS account: assume its role with the team's ExternalId, check permissions."""
+
     async def go() -> None:
         async with ingest() as ctx:
-            reply = await accounts.connect_account(ctx, ConnectAccountRequest(
-                team_id=_team(team), requested_by=OPERATOR, role_arn=role_arn, name=name,
-                export_bucket=export_bucket))
+            reply = await accounts.connect_account(
+                ctx,
+                ConnectAccountRequest(
+                    team_id=_team(team),
+                    requested_by=OPERATOR,
+                    role_arn=role_arn,
+                    name=name,
+                    export_bucket=export_bucket,
+                ),
+            )
         if not reply.ok:
             assert reply.error is not None
             step = reply.failed_step.value if reply.failed_step else "connect"
             typer.secho(f"error: [{step}] {reply.error.message}", fg="red", err=True)
             raise typer.Exit(1)
-        typer.secho(f"connected AWS account {reply.aws_account_id} ({reply.account_id}); "
-                    f"its first Cost Explorer sync starts with the service's next tick "
-                    f"(or run `cloudaudit sync-costs --team {team}`)", fg="green")
+        typer.secho(
+            f"connected AWS account {reply.aws_account_id} ({reply.account_id}); "
+            f"its first Cost Explorer sync starts with the service's next tick "
+            f"(or run `cloudaudit sync-costs --team {team}`)",
+            fg="green",
+        )
+
     run_cli(go(), (IngestError,))
 
 
 @accounts_app.command("list")
 def accounts_list(team: Team, fmt: Format = "table") -> None:
     """The team's accounts, status, last error and this month's Cost Explorer API spend."""
+
     async def go() -> None:
         async with ingest() as ctx:
             reply = await accounts.list_accounts(ctx, AccountsRequest(team_id=_team(team)))
         rows = [a.model_dump(mode="json") for a in reply.accounts]
-        print_rows(rows, ["aws_account_id", "name", "status", "last_sync_at",
-                          "ce_requests_this_month", "ce_cost_this_month", "last_error_step",
-                          "last_error", "account_id"], fmt)
+        print_rows(
+            rows,
+            [
+                "aws_account_id",
+                "name",
+                "status",
+                "last_sync_at",
+                "ce_requests_this_month",
+                "ce_cost_this_month",
+                "last_error_step",
+                "last_error",
+                "account_id",
+            ],
+            fmt,
+        )
+
     run_cli(go(), (IngestError,))
 
 
 @accounts_app.command("tag-keys")
 def accounts_tag_keys(
     team: Team,
-    keys: Annotated[list[str] | None, typer.Argument(help="Tag keys to sync from Cost Explorer")] = None,
+    keys: Annotated[
+        list[str] | None, typer.Argument(help="Tag keys to sync from Cost Explorer")
+    ] = None,
 ) -> None:
     """Show, or set, the cost allocation tag keys synced from Cost Explorer (one request each
     per sync page: $0.01 apiece)."""
+
     async def go() -> None:
         async with ingest() as ctx, ctx.uow() as uow:
             team_id = _team(team)
@@ -150,59 +193,87 @@ def accounts_tag_keys(
                 await uow.commit()
             current = await uow.repo.tag_keys(team_id) if keys is None else sorted(set(keys))
         typer.echo(", ".join(current) or "(none)")
+
     run_cli(go(), (IngestError,))
 
 
 # -- import and sync --------------------------------------------------------------------------
 def import_costs(
-    paths: Annotated[list[str], typer.Argument(help="CSV, CSV.gz, Parquet files, directories, "
-                                                    "or s3://bucket/prefix (manifests followed)")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="CSV, CSV.gz, Parquet files, directories, "
+            "or s3://bucket/prefix (manifests followed)"
+        ),
+    ],
     team: Team,
-    account: Annotated[str | None, typer.Option(
-        "--account", help="Connected account whose role reads the S3 bucket")] = None,
+    account: Annotated[
+        str | None,
+        typer.Option("--account", help="Connected account whose role reads the S3 bucket"),
+    ] = None,
     fmt: Format = "table",
 ) -> None:
     """Import CUR, CUR 2.0 / Data Exports or FOCUS files; a re-imported billing period
     replaces the old one. Bad rows are listed and skipped; good rows are kept."""
+
     async def go() -> imports.ImportReport:
         async with ingest() as ctx:
             with ImportProgressBar(enabled=sys.stderr.isatty()) as bar:
                 return await imports.import_costs(ctx, _team(team), paths, account, bar.update)
+
     report = run_cli(go(), (IngestError,))
     if fmt == "json":
-        typer.echo(json.dumps({
-            "import_id": str(report.import_id), "files": report.files,
-            "rows_read": report.rows_read, "rows_loaded": report.rows_loaded,
-            "rows_rejected": report.rows_rejected,
-            "rows_other_providers": dict(report.other_providers),
-            "periods": sorted([a, p.isoformat()] for a, p in report.periods),
-            "days_published": report.days_published,
-            "seconds": round(report.seconds, 3), "load_seconds": round(report.load_seconds, 3),
-            "problems": [p.as_dict() for p in report.problems],
-        }, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "import_id": str(report.import_id),
+                    "files": report.files,
+                    "rows_read": report.rows_read,
+                    "rows_loaded": report.rows_loaded,
+                    "rows_rejected": report.rows_rejected,
+                    "rows_other_providers": dict(report.other_providers),
+                    "periods": sorted([a, p.isoformat()] for a, p in report.periods),
+                    "days_published": report.days_published,
+                    "seconds": round(report.seconds, 3),
+                    "load_seconds": round(report.load_seconds, 3),
+                    "problems": [p.as_dict() for p in report.problems],
+                },
+                indent=2,
+            )
+        )
     else:
         for name, kind in report.files.items():
             typer.echo(f"{kind:<10} {name}")
-        typer.secho(f"loaded {report.rows_loaded:,} rows, rejected {report.rows_rejected:,}"
-                    f" in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s); "
-                    f"{report.days_published} day(s) published", fg="green")
+        typer.secho(
+            f"loaded {report.rows_loaded:,} rows, rejected {report.rows_rejected:,}"
+            f" in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s); "
+            f"{report.days_published} day(s) published",
+            fg="green",
+        )
         for provider, count in sorted(report.other_providers.items()):
             typer.echo(f"skipped {count:,} rows of provider {provider}")
         for problem in report.problems[:50]:
             typer.secho(f"  rejected {problem.describe()}", fg="yellow")
         if len(report.problems) > 50 or report.rows_rejected > len(report.problems):
-            typer.echo(f"  ... {report.rows_rejected - min(50, len(report.problems)):,} more "
-                       f"(all kept with the import {report.import_id})")
+            typer.echo(
+                f"  ... {report.rows_rejected - min(50, len(report.problems)):,} more "
+                f"(all kept with the import {report.import_id})"
+            )
 
 
 def sync_costs(
     team: Team,
-    account: Annotated[str | None, typer.Option(
-        "--account", help="AWS account id or CloudAudit account id (default: all)")] = None,
-    days: Annotated[int | None, typer.Option(
-        "--days", min=1, max=365, help="Pull this many trailing days again")] = None,
+    account: Annotated[
+        str | None,
+        typer.Option("--account", help="AWS account id or CloudAudit account id (default: all)"),
+    ] = None,
+    days: Annotated[
+        int | None,
+        typer.Option("--days", min=1, max=365, help="Pull this many trailing days again"),
+    ] = None,
 ) -> None:
     """Sync Cost Explorer now (daily costs by service/region and usage type)."""
+
     async def go() -> list[sync.SyncOutcome]:
         async with ingest() as ctx:
             team_id = _team(team)
@@ -210,30 +281,46 @@ def sync_costs(
                 ids = [await accounts.resolve_account(ctx, team_id, account)]
             else:
                 async with ctx.uow() as uow:
-                    ids = [r["account_id"] for r in await uow.repo.accounts_of_team(team_id)
-                           if r["role_arn"]]
+                    ids = [
+                        r["account_id"]
+                        for r in await uow.repo.accounts_of_team(team_id)
+                        if r["role_arn"]
+                    ]
             if not ids:
-                raise IngestError("the team has no connected account; connect one first with "
-                                  "`cloudaudit accounts connect`")
+                raise IngestError(
+                    "the team has no connected account; connect one first with "
+                    "`cloudaudit accounts connect`"
+                )
             return [await sync.sync_account(ctx, account_id, days) for account_id in ids]
+
     for outcome in run_cli(go(), (IngestError,)):
-        typer.secho(f"{outcome.aws_account_id}: {outcome.start}..{outcome.end} "
-                    f"({outcome.rows} rows, {outcome.days_changed} day(s) changed, "
-                    f"{outcome.ce_requests} Cost Explorer request(s) = "
-                    f"${outcome.ce_requests * 0.01:.2f})", fg="green")
+        typer.secho(
+            f"{outcome.aws_account_id}: {outcome.start}..{outcome.end} "
+            f"({outcome.rows} rows, {outcome.days_changed} day(s) changed, "
+            f"{outcome.ce_requests} Cost Explorer request(s) = "
+            f"${outcome.ce_requests * 0.01:.2f})",
+            fg="green",
+        )
 
 
 # -- spend ------------------------------------------------------------------------------------
 def spend_command(
     team: Team,
-    account: Annotated[list[str] | None, typer.Option(
-        "--account", help="AWS or CloudAudit account id (repeatable)")] = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option("--account", help="AWS or CloudAudit account id (repeatable)"),
+    ] = None,
     start: Annotated[str | None, typer.Option("--from", help="First day, inclusive")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last day, exclusive")] = None,
-    by: Annotated[str, typer.Option(
-        "--by", help="service|region|usage_type|account|resource|day|month|none|tag:KEY")] = "service",
-    metric: Annotated[str, typer.Option(
-        "--metric", help="unblended|blended|amortized|public_on_demand")] = "unblended",
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", help="service|region|usage_type|account|resource|day|month|none|tag:KEY"
+        ),
+    ] = "service",
+    metric: Annotated[
+        str, typer.Option("--metric", help="unblended|blended|amortized|public_on_demand")
+    ] = "unblended",
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
 ) -> None:
     """What the team spent, grouped, exact to the last decimal AWS reported."""
@@ -245,12 +332,24 @@ def spend_command(
         dimension, tag_key = parse_dimension(by)
         default_start, default_end = default_range(utcnow().date())
         async with ingest() as ctx:
-            account_ids = tuple([await accounts.resolve_account(ctx, team_id, a) for a in account]) \
-                if account else None
-            return await spend.spend(ctx, SpendQuery(
-                team_id=team_id, start=_date(start, "--from") or default_start,
-                end=_date(end, "--to") or default_end, dimension=dimension, tag_key=tag_key,
-                metric=parse_metric(metric), account_ids=account_ids))
+            account_ids = (
+                tuple([await accounts.resolve_account(ctx, team_id, a) for a in account])
+                if account
+                else None
+            )
+            return await spend.spend(
+                ctx,
+                SpendQuery(
+                    team_id=team_id,
+                    start=_date(start, "--from") or default_start,
+                    end=_date(end, "--to") or default_end,
+                    dimension=dimension,
+                    tag_key=tag_key,
+                    metric=parse_metric(metric),
+                    account_ids=account_ids,
+                ),
+            )
+
     answer = run_cli(go(), (IngestError,))
     typer.echo(render_spend(answer, fmt), nl=False)
 
@@ -258,12 +357,21 @@ def spend_command(
 def render_spend(answer: SpendAnswer, fmt: str) -> str:
     query = answer.query
     if fmt == "json":
-        return json.dumps({
-            "team": str(query.team_id), "metric": query.metric.value,
-            "currency": answer.currency, "from": query.start.isoformat(),
-            "to": query.end.isoformat(), "total": exact(answer.total),
-            "rows": [{"key": r.key, "amount": exact(r.amount)} for r in answer.rows],
-        }, indent=2) + "\n"
+        return (
+            json.dumps(
+                {
+                    "team": str(query.team_id),
+                    "metric": query.metric.value,
+                    "currency": answer.currency,
+                    "from": query.start.isoformat(),
+                    "to": query.end.isoformat(),
+                    "total": exact(answer.total),
+                    "rows": [{"key": r.key, "amount": exact(r.amount)} for r in answer.rows],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -276,9 +384,14 @@ def render_spend(answer: SpendAnswer, fmt: str) -> str:
     total = exact(answer.total)
     key_width = max([len(label), 5, *(len(r.key) for r in answer.rows)])
     amount_width = max([len(query.metric.value) + 4, len(total), *(len(a) for a in amounts)])
-    lines = [f"{query.start} .. {query.end} (exclusive), {query.metric.value} cost, {answer.currency}",
-             f"{label.upper():<{key_width}}  {'AMOUNT':>{amount_width}}"]
-    lines += [f"{r.key:<{key_width}}  {a:>{amount_width}}" for r, a in zip(answer.rows, amounts, strict=True)]
+    lines = [
+        f"{query.start} .. {query.end} (exclusive), {query.metric.value} cost, {answer.currency}",
+        f"{label.upper():<{key_width}}  {'AMOUNT':>{amount_width}}",
+    ]
+    lines += [
+        f"{r.key:<{key_width}}  {a:>{amount_width}}"
+        for r, a in zip(answer.rows, amounts, strict=True)
+    ]
     lines.append(f"{'TOTAL':<{key_width}}  {total:>{amount_width}}")
     return "\n".join(lines) + "\n"
 

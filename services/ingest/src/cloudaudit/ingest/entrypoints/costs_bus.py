@@ -40,8 +40,14 @@ def ingest_settings(runtime: ServiceRuntime) -> IngestSettings:
 
 def register(runtime: ServiceRuntime) -> None:
     settings = ingest_settings(runtime)
-    ctx = Ingest(settings=settings, engine=runtime.engine, sessions=runtime.sessions,
-                 aws=AwsGateway(settings), outbox=outbox, publisher=runtime.publish_outboxed)
+    ctx = Ingest(
+        settings=settings,
+        engine=runtime.engine,
+        sessions=runtime.sessions,
+        aws=AwsGateway(settings),
+        outbox=outbox,
+        publisher=runtime.publish_outboxed,
+    )
     syncer = Syncer(ctx)
     broker, names = runtime.broker, runtime.names
 
@@ -79,4 +85,5 @@ def register(runtime: ServiceRuntime) -> None:
     runtime.on_stop(syncer.drain)
     runtime.notes.append(
         f"cost sync every {settings.sync_interval_minutes} min"
-        + ("" if settings.scheduler_enabled else " (scheduler off)"))
+        + ("" if settings.scheduler_enabled else " (scheduler off)")
+    )

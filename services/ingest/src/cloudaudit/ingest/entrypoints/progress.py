@@ -42,8 +42,13 @@ class ImportProgressBar:
     def __enter__(self) -> Self:
         if self._enabled:
             self._progress = Progress(
-                TextColumn("[bold]importing"), BarColumn(), DownloadColumn(), RowsPerSecond(),
-                TextColumn("ETA"), TimeRemainingColumn(), transient=False,
+                TextColumn("[bold]importing"),
+                BarColumn(),
+                DownloadColumn(),
+                RowsPerSecond(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                transient=False,
                 console=self._console,
             )
             self._progress.start()
@@ -53,9 +58,13 @@ class ImportProgressBar:
     def update(self, progress: ImportProgress) -> None:
         if self._progress is None:
             return
-        self._progress.update(self._task, completed=progress.bytes_done,
-                              total=progress.bytes_total or None, rows=progress.rows_loaded,
-                              rejected=progress.rows_rejected)
+        self._progress.update(
+            self._task,
+            completed=progress.bytes_done,
+            total=progress.bytes_total or None,
+            rows=progress.rows_loaded,
+            rejected=progress.rows_rejected,
+        )
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:

@@ -41,16 +41,20 @@ async def external_id(ctx: Ingest, request: ExternalIdRequest) -> ExternalIdRepl
         await uow.commit()
     principal = await asyncio.to_thread(ctx.aws.principal_arn)
     return ExternalIdReply(
-        external_id=value, principal_arn=principal,
-        quick_create_url=quick_create_url(ctx.settings.template_url, value, principal,
-                                          ctx.settings.aws_region),
+        external_id=value,
+        principal_arn=principal,
+        quick_create_url=quick_create_url(
+            ctx.settings.template_url, value, principal, ctx.settings.aws_region
+        ),
     )
 
 
 def _failure(exc: IngestError, role: RoleArn | None) -> ConnectAccountReply:
     return ConnectAccountReply(
-        ok=False, error=RpcError(code=exc.code, message=exc.message),
-        failed_step=getattr(exc, "step", None), aws_account_id=role.account_id if role else None,
+        ok=False,
+        error=RpcError(code=exc.code, message=exc.message),
+        failed_step=getattr(exc, "step", None),
+        aws_account_id=role.account_id if role else None,
     )
 
 
@@ -65,7 +69,8 @@ async def connect_account(ctx: Ingest, request: ConnectAccountRequest) -> Connec
             await uow.commit()
         credentials = await asyncio.to_thread(ctx.aws.assume, role, team_external_id)
         ce_requests = await asyncio.to_thread(
-            ctx.aws.check_permissions, role, credentials, request.export_bucket)
+            ctx.aws.check_permissions, role, credentials, request.export_bucket
+        )
     except IngestError as exc:
         await _record_failure(ctx, request, role, exc)
         return _failure(exc, role)
@@ -73,26 +78,51 @@ async def connect_account(ctx: Ingest, request: ConnectAccountRequest) -> Connec
     naming = {"account_name": request.name} if request.name else {}
     async with ctx.uow() as uow:
         account_id = await uow.repo.upsert_account(
-            request.team_id, role.account_id, account_id=uuid4(), **naming,
-            role_arn=str(role), status=AccountStatus.CONNECTED.value, last_error=None,
-            last_error_step=None, connected_by=request.requested_by, connected_at=now,
-            next_sync_at=now, export_bucket=request.export_bucket,
+            request.team_id,
+            role.account_id,
+            account_id=uuid4(),
+            **naming,
+            role_arn=str(role),
+            status=AccountStatus.CONNECTED.value,
+            last_error=None,
+            last_error_step=None,
+            connected_by=request.requested_by,
+            connected_at=now,
+            next_sync_at=now,
+            export_bucket=request.export_bucket,
         )
-        await uow.repo.add_run(uuid4(), request.team_id, account_id, "connect", status="succeeded",
-                               ce_requests=ce_requests, finished_at=now)
+        await uow.repo.add_run(
+            uuid4(),
+            request.team_id,
+            account_id,
+            "connect",
+            status="succeeded",
+            ce_requests=ce_requests,
+            finished_at=now,
+        )
         account = await uow.repo.account(account_id)
         name = account["account_name"] if account else role.account_id
-        await uow.emit(ACCOUNT_CONNECTED, AccountConnected(
-            team_id=request.team_id, account_id=account_id, aws_account_id=role.account_id,
-            name=name, connected_by=request.requested_by))
+        await uow.emit(
+            ACCOUNT_CONNECTED,
+            AccountConnected(
+                team_id=request.team_id,
+                account_id=account_id,
+                aws_account_id=role.account_id,
+                name=name,
+                connected_by=request.requested_by,
+            ),
+        )
         await uow.commit()
-    log.info("account connected", extra={"team_id": str(request.team_id),
-                                         "aws_account_id": role.account_id})
+    log.info(
+        "account connected",
+        extra={"team_id": str(request.team_id), "aws_account_id": role.account_id},
+    )
     return ConnectAccountReply(account_id=account_id, aws_account_id=role.account_id)
 
 
-async def _record_failure(ctx: Ingest, request: ConnectAccountRequest, role: RoleArn | None,
-                          exc: IngestError) -> None:
+async def _record_failure(
+    ctx: Ingest, request: ConnectAccountRequest, role: RoleArn | None, exc: IngestError
+) -> None:
     step = getattr(exc, "step", ConnectStep.ASSUME_ROLE)
     async with ctx.uow() as uow:
         account_id = None
@@ -104,17 +134,35 @@ async def _record_failure(ctx: Ingest, request: ConnectAccountRequest, role: Rol
             if request.name:
                 fields["account_name"] = request.name
             account_id = await uow.repo.upsert_account(
-                request.team_id, role.account_id, account_id=uuid4(), **fields)
-        await uow.repo.add_run(uuid4(), request.team_id, account_id, "connect", status="failed",
-                               finished_at=utcnow(), error=exc.message,
-                               details={"step": step.value, "code": exc.code})
-        await uow.emit(ACCOUNT_CONNECTION_FAILED, AccountConnectionFailed(
-            team_id=request.team_id, aws_account_id=role.account_id if role else None,
-            role_arn=request.role_arn[:2048], step=step, code=exc.code, message=exc.message,
-            requested_by=request.requested_by))
+                request.team_id, role.account_id, account_id=uuid4(), **fields
+            )
+        await uow.repo.add_run(
+            uuid4(),
+            request.team_id,
+            account_id,
+            "connect",
+            status="failed",
+            finished_at=utcnow(),
+            error=exc.message,
+            details={"step": step.value, "code": exc.code},
+        )
+        await uow.emit(
+            ACCOUNT_CONNECTION_FAILED,
+            AccountConnectionFailed(
+                team_id=request.team_id,
+                aws_account_id=role.account_id if role else None,
+                role_arn=request.role_arn[:2048],
+                step=step,
+                code=exc.code,
+                message=exc.message,
+                requested_by=request.requested_by,
+            ),
+        )
         await uow.commit()
-    log.info("account connection failed", extra={"team_id": str(request.team_id),
-                                                 "step": step.value, "code": exc.code})
+    log.info(
+        "account connection failed",
+        extra={"team_id": str(request.team_id), "step": step.value, "code": exc.code},
+    )
 
 
 def month_start(now: datetime) -> datetime:
@@ -126,18 +174,25 @@ async def list_accounts(ctx: Ingest, request: AccountsRequest) -> AccountsReply:
     async with ctx.uow() as uow:
         rows = await uow.repo.accounts_of_team(request.team_id)
         requests = await uow.repo.ce_requests_since(request.team_id, month_start(utcnow()))
-    return AccountsReply(accounts=[
-        AccountSummary(
-            account_id=row["account_id"], aws_account_id=row["aws_account_id"],
-            name=row["account_name"], status=AccountStatus(row["status"]),
-            last_sync_at=row["last_sync_at"], last_error=row["last_error"],
-            last_error_step=ConnectStep(row["last_error_step"]) if row["last_error_step"] else None,
-            role_arn=row["role_arn"],
-            ce_requests_this_month=requests.get(row["account_id"], 0),
-            ce_cost_this_month=Decimal(requests.get(row["account_id"], 0)) * CE_REQUEST_COST,
-        )
-        for row in rows
-    ])
+    return AccountsReply(
+        accounts=[
+            AccountSummary(
+                account_id=row["account_id"],
+                aws_account_id=row["aws_account_id"],
+                name=row["account_name"],
+                status=AccountStatus(row["status"]),
+                last_sync_at=row["last_sync_at"],
+                last_error=row["last_error"],
+                last_error_step=ConnectStep(row["last_error_step"])
+                if row["last_error_step"]
+                else None,
+                role_arn=row["role_arn"],
+                ce_requests_this_month=requests.get(row["account_id"], 0),
+                ce_cost_this_month=Decimal(requests.get(row["account_id"], 0)) * CE_REQUEST_COST,
+            )
+            for row in rows
+        ]
+    )
 
 
 async def resolve_account(ctx: Ingest, team_id: UUID, reference: str) -> UUID:
@@ -150,5 +205,7 @@ async def resolve_account(ctx: Ingest, team_id: UUID, reference: str) -> UUID:
         if reference in (str(row["account_id"]), row["aws_account_id"]):
             return row["account_id"]
     known = ", ".join(r["aws_account_id"] for r in rows) or "none yet"
-    raise NotFound(f"the team has no account {reference!r} (its accounts: {known}); "
-                   f"see `cloudaudit accounts list`")
+    raise NotFound(
+        f"the team has no account {reference!r} (its accounts: {known}); "
+        f"see `cloudaudit accounts list`"
+    )

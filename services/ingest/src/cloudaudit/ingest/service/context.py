@@ -34,8 +34,11 @@ class Ingest:
         Released when the block ends, or by PostgreSQL if the process dies."""
         key = {"k": f"ingest-sync:{account_id}"}
         async with self.engine.connect() as connection:
-            locked = bool((await connection.execute(
-                text("SELECT pg_try_advisory_lock(hashtext(:k))"), key)).scalar_one())
+            locked = bool(
+                (
+                    await connection.execute(text("SELECT pg_try_advisory_lock(hashtext(:k))"), key)
+                ).scalar_one()
+            )
             await connection.commit()
             try:
                 yield locked

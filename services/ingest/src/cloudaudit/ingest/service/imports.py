@@ -61,8 +61,13 @@ class ReportedProblem:
         return f"{self.file}: {self.problem.describe(self.unit)}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, self.unit: self.problem.line, "column": self.problem.column,
-                "value": self.problem.value, "reason": self.problem.reason}
+        return {
+            "file": self.file,
+            self.unit: self.problem.line,
+            "column": self.problem.column,
+            "value": self.problem.value,
+            "reason": self.problem.reason,
+        }
 
 
 @dataclass
@@ -83,30 +88,37 @@ class ImportReport:
     def rows_per_second(self) -> float:
         return self.rows_read / self.seconds if self.seconds else 0.0
 
-    def add(self, name: str, unit: str, mapped: MappedBatch, parser_problems: list[RowProblem]) -> None:
+    def add(
+        self, name: str, unit: str, mapped: MappedBatch, parser_problems: list[RowProblem]
+    ) -> None:
         self.rows_read += mapped.rows_in + len(parser_problems)
         self.rows_loaded += mapped.table.num_rows
         self.rows_rejected += mapped.bad_rows + len(parser_problems)
         self.other_providers.update(mapped.other_providers)
         room = MAX_PROBLEMS_KEPT - len(self.problems)
         if room > 0:
-            found = sorted([*parser_problems, *mapped.problems],
-                           key=lambda p: (p.line is None, p.line or 0))
+            found = sorted(
+                [*parser_problems, *mapped.problems], key=lambda p: (p.line is None, p.line or 0)
+            )
             self.problems.extend(ReportedProblem(name, unit, p) for p in found[:room])
 
 
 ProgressCallback = Callable[[ImportProgress], None]
 
 
-async def find_files(ctx: Ingest, team_id: UUID, locations: list[str],
-                     account: str | None) -> list[CostFile]:
+async def find_files(
+    ctx: Ingest, team_id: UUID, locations: list[str], account: str | None
+) -> list[CostFile]:
     files: list[CostFile] = []
     for location in locations:
         if location.startswith("s3://"):
             credentials = await _s3_credentials(ctx, team_id, account)
             s3 = await asyncio.to_thread(ctx.aws.s3, credentials)
-            files.extend(await asyncio.to_thread(
-                cost_files.s3_files, s3, location, AwsGateway.list_keys, AwsGateway.open_object))
+            files.extend(
+                await asyncio.to_thread(
+                    cost_files.s3_files, s3, location, AwsGateway.list_keys, AwsGateway.open_object
+                )
+            )
         else:
             files.extend(await asyncio.to_thread(cost_files.local_files, Path(location)))
     if not files:
@@ -124,8 +136,10 @@ async def _s3_credentials(ctx: Ingest, team_id: UUID, account: str | None) -> An
     if not rows:
         return None  # CloudAudit's own credentials (a bucket it was granted directly)
     if len(rows) > 1:
-        raise InvalidInput("the team has several connected accounts: say which one's role "
-                           "reads the bucket with --account AWS_ACCOUNT_ID")
+        raise InvalidInput(
+            "the team has several connected accounts: say which one's role "
+            "reads the bucket with --account AWS_ACCOUNT_ID"
+        )
     role = parse_role_arn(rows[0]["role_arn"])
     return await asyncio.to_thread(ctx.aws.assume, role, external_id or "")
 
@@ -145,8 +159,14 @@ class _Prepared:
     payload: bytes | None
 
 
-def _prepare(batches: Iterator[Batch], layout: Layout, team_id: UUID, import_id: UUID,
-             source: str, accounts: dict[str, UUID]) -> _Prepared | None:
+def _prepare(
+    batches: Iterator[Batch],
+    layout: Layout,
+    team_id: UUID,
+    import_id: UUID,
+    source: str,
+    accounts: dict[str, UUID],
+) -> _Prepared | None:
     batch = next(batches, None)
     if batch is None:
         return None
@@ -156,30 +176,52 @@ def _prepare(batches: Iterator[Batch], layout: Layout, team_id: UUID, import_id:
         return _Prepared(batch, mapped, set(), set(), [], [], {}, None)
     ids = set(pc.unique(table.column("aws_account_id")).to_pylist())
     counts = table.group_by("aws_account_id").aggregate([("aws_account_id", "count")])
-    payload = (to_csv(with_ids(table, team_id, import_id, source, accounts))
-               if ids <= accounts.keys() else None)
+    payload = (
+        to_csv(with_ids(table, team_id, import_id, source, accounts))
+        if ids <= accounts.keys()
+        else None
+    )
     return _Prepared(
-        batch=batch, mapped=mapped, aws_account_ids=ids,
+        batch=batch,
+        mapped=mapped,
+        aws_account_ids=ids,
         months={month_start(d) for d in pc.unique(table.column("usage_date")).to_pylist()},
-        pairs=_pairs(table), day_ranges=_day_ranges(table),
-        counts=dict(zip(counts.column("aws_account_id").to_pylist(),
-                        counts.column("aws_account_id_count").to_pylist(), strict=True)),
+        pairs=_pairs(table),
+        day_ranges=_day_ranges(table),
+        counts=dict(
+            zip(
+                counts.column("aws_account_id").to_pylist(),
+                counts.column("aws_account_id_count").to_pylist(),
+                strict=True,
+            )
+        ),
         payload=payload,
     )
 
 
 def _pairs(table: pa.Table) -> list[tuple[str, date]]:
     grouped = table.group_by(["aws_account_id", "billing_period"]).aggregate([])
-    return list(zip(grouped.column("aws_account_id").to_pylist(),
-                    grouped.column("billing_period").to_pylist(), strict=True))
+    return list(
+        zip(
+            grouped.column("aws_account_id").to_pylist(),
+            grouped.column("billing_period").to_pylist(),
+            strict=True,
+        )
+    )
 
 
 def _day_ranges(table: pa.Table) -> list[tuple[str, date, date]]:
     grouped = table.group_by("aws_account_id").aggregate(
-        [("usage_date", "min"), ("usage_date", "max")])
-    return list(zip(grouped.column("aws_account_id").to_pylist(),
-                    grouped.column("usage_date_min").to_pylist(),
-                    grouped.column("usage_date_max").to_pylist(), strict=True))
+        [("usage_date", "min"), ("usage_date", "max")]
+    )
+    return list(
+        zip(
+            grouped.column("aws_account_id").to_pylist(),
+            grouped.column("usage_date_min").to_pylist(),
+            grouped.column("usage_date_max").to_pylist(),
+            strict=True,
+        )
+    )
 
 
 class _Import:
@@ -197,13 +239,18 @@ class _Import:
         if first is None or last is None:
             return
         known = self.ranges.get(account_id)
-        self.ranges[account_id] = (min(first, known[0]), max(last, known[1])) if known else (first, last)
+        self.ranges[account_id] = (
+            (min(first, known[0]), max(last, known[1])) if known else (first, last)
+        )
 
     async def load(self, uow: Any, prepared: _Prepared, source: str) -> None:
         for aws_account_id in sorted(prepared.aws_account_ids - self.accounts.keys()):
             self.accounts[aws_account_id] = await uow.repo.upsert_account(
-                self.team_id, aws_account_id, account_id=uuid4(),
-                status=AccountStatus.IMPORT_ONLY.value)
+                self.team_id,
+                aws_account_id,
+                account_id=uuid4(),
+                status=AccountStatus.IMPORT_ONLY.value,
+            )
         await self.partitions.ensure(uow.session, prepared.months)
         for aws_account_id, period in prepared.pairs:
             key = (self.accounts[aws_account_id], period)
@@ -219,38 +266,65 @@ class _Import:
         payload = prepared.payload
         if payload is None:  # the batch named an account first seen just now
             table = prepared.mapped.table
-            payload = await asyncio.to_thread(lambda: to_csv(with_ids(
-                table, self.team_id, self.report.import_id, source, self.accounts)))
+            payload = await asyncio.to_thread(
+                lambda: to_csv(
+                    with_ids(table, self.team_id, self.report.import_id, source, self.accounts)
+                )
+            )
         await copy_line_items(uow.session, payload)
 
 
-async def import_costs(ctx: Ingest, team_id: UUID, locations: list[str], account: str | None = None,
-                       progress: ProgressCallback | None = None) -> ImportReport:
+async def import_costs(
+    ctx: Ingest,
+    team_id: UUID,
+    locations: list[str],
+    account: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
     started = time.monotonic()
     files = await find_files(ctx, team_id, locations, account)
     report = ImportReport(import_id=uuid4())
     async with ctx.uow() as uow:
         await uow.repo.external_id(team_id, new_external_id())  # the team exists for ingest now
-        await uow.repo.add_import(import_id=report.import_id, team_id=team_id, started_at=utcnow(),
-                                  status="running", sources=locations, formats={})
+        await uow.repo.add_import(
+            import_id=report.import_id,
+            team_id=team_id,
+            started_at=utcnow(),
+            status="running",
+            sources=locations,
+            formats={},
+        )
         await uow.commit()
     try:
         await _run(ctx, team_id, files, report, progress)
     except IngestError as exc:
         async with ctx.uow() as uow:
-            await uow.repo.finish_import(report.import_id, status="failed",
-                                         problems=[{"reason": exc.message}])
+            await uow.repo.finish_import(
+                report.import_id, status="failed", problems=[{"reason": exc.message}]
+            )
             await uow.commit()
         raise
     report.seconds = time.monotonic() - started
-    log.info("cost import done", extra={
-        "team_id": str(team_id), "import_id": str(report.import_id), "rows": report.rows_loaded,
-        "rejected": report.rows_rejected, "rows_per_s": round(report.rows_per_second)})
+    log.info(
+        "cost import done",
+        extra={
+            "team_id": str(team_id),
+            "import_id": str(report.import_id),
+            "rows": report.rows_loaded,
+            "rejected": report.rows_rejected,
+            "rows_per_s": round(report.rows_per_second),
+        },
+    )
     return report
 
 
-async def _run(ctx: Ingest, team_id: UUID, files: list[CostFile], report: ImportReport,
-               progress: ProgressCallback | None) -> None:
+async def _run(
+    ctx: Ingest,
+    team_id: UUID,
+    files: list[CostFile],
+    report: ImportReport,
+    progress: ProgressCallback | None,
+) -> None:
     total_bytes = sum(f.size for f in files)
     done = {"bytes": 0}
 
@@ -264,45 +338,75 @@ async def _run(ctx: Ingest, team_id: UUID, files: list[CostFile], report: Import
             state.accounts[row["aws_account_id"]] = row["account_id"]
         for cost_file in files:
             layout, batches = await asyncio.to_thread(
-                cost_files.open_batches, cost_file, ctx.settings.import_block_bytes, on_bytes)
+                cost_files.open_batches, cost_file, ctx.settings.import_block_bytes, on_bytes
+            )
             report.files[cost_file.name] = describe_format(layout)
             source = "focus" if layout.format is CostFormat.FOCUS else "cur"
-            def prepare() -> asyncio.Future[_Prepared | None]:
+
+            def prepare(
+                batches: Iterator[Batch] = batches, layout: Layout = layout, source: str = source
+            ) -> asyncio.Future[_Prepared | None]:
                 snapshot = dict(state.accounts)  # taken here: the worker never sees it change
-                return asyncio.ensure_future(asyncio.to_thread(
-                    _prepare, batches, layout, team_id, report.import_id, source,  # noqa: B023
-                    snapshot))
+                return asyncio.ensure_future(
+                    asyncio.to_thread(
+                        _prepare, batches, layout, team_id, report.import_id, source, snapshot
+                    )
+                )
 
             pending = prepare()
             while (prepared := await pending) is not None:
                 # Read, check and encode the next batch while this one is written.
                 pending = prepare()
-                report.add(cost_file.name, prepared.batch.unit, prepared.mapped,
-                           prepared.batch.problems)
+                report.add(
+                    cost_file.name, prepared.batch.unit, prepared.mapped, prepared.batch.problems
+                )
                 if prepared.mapped.table.num_rows:
                     await state.load(uow, prepared, source)
                 if progress is not None:
-                    progress(ImportProgress(cost_file.name, done["bytes"], total_bytes,
-                                            report.rows_loaded, report.rows_rejected))
+                    progress(
+                        ImportProgress(
+                            cost_file.name,
+                            done["bytes"],
+                            total_bytes,
+                            report.rows_loaded,
+                            report.rows_rejected,
+                        )
+                    )
         report.load_seconds = time.monotonic() - load_started
         changed: list[summary_store.ChangedDay] = []
         if state.ranges:
             first = min(r[0] for r in state.ranges.values())
             last = max(r[1] for r in state.ranges.values())
-            changed = await summary_store.rebuild(uow.session, list(state.ranges), first,
-                                                  last + timedelta(days=1), ctx.settings.top_drivers)
+            changed = await summary_store.rebuild(
+                uow.session,
+                list(state.ranges),
+                first,
+                last + timedelta(days=1),
+                ctx.settings.top_drivers,
+            )
         accounts = {row["account_id"]: row for row in await uow.repo.accounts_of_team(team_id)}
         report.days_published = await publish_changed_days(uow, changed, accounts, utcnow().date())
         for account_id, rows in state.rows_by_account.items():
             first, last = state.ranges[account_id]
-            await uow.emit(ACCOUNT_SYNCED, AccountSynced(
-                team_id=team_id, account_id=account_id,
-                aws_account_id=accounts[account_id]["aws_account_id"], source="cur",
-                days=(last - first).days + 1, rows=rows))
+            await uow.emit(
+                ACCOUNT_SYNCED,
+                AccountSynced(
+                    team_id=team_id,
+                    account_id=account_id,
+                    aws_account_id=accounts[account_id]["aws_account_id"],
+                    source="cur",
+                    days=(last - first).days + 1,
+                    rows=rows,
+                ),
+            )
         await uow.repo.finish_import(
-            report.import_id, status="succeeded", formats=report.files,
-            rows_loaded=report.rows_loaded, rows_rejected=report.rows_rejected,
+            report.import_id,
+            status="succeeded",
+            formats=report.files,
+            rows_loaded=report.rows_loaded,
+            rows_rejected=report.rows_rejected,
             rows_other_providers=sum(report.other_providers.values()),
             problems=[p.as_dict() for p in report.problems],
-            periods=sorted([a, p.isoformat()] for a, p in report.periods))
+            periods=sorted([a, p.isoformat()] for a, p in report.periods),
+        )
         await uow.commit()

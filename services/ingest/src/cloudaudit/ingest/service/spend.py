@@ -39,15 +39,26 @@ async def spend(ctx: Ingest, query: SpendQuery) -> SpendAnswer:
 
 
 def query_from_request(request: SpendRequest) -> SpendQuery:
-    points = {Granularity.DAILY: Points.DAILY, Granularity.MONTHLY: Points.MONTHLY,
-              Granularity.NONE: None}[request.granularity]
-    dimension = Dimension.NONE if request.group_by is SpendGroupBy.NONE \
+    points = {
+        Granularity.DAILY: Points.DAILY,
+        Granularity.MONTHLY: Points.MONTHLY,
+        Granularity.NONE: None,
+    }[request.granularity]
+    dimension = (
+        Dimension.NONE
+        if request.group_by is SpendGroupBy.NONE
         else Dimension(request.group_by.value)
+    )
     return SpendQuery(
-        team_id=request.team_id, start=request.start, end=request.end, dimension=dimension,
-        tag_key=request.tag_key, metric=Metric(request.metric.value),
+        team_id=request.team_id,
+        start=request.start,
+        end=request.end,
+        dimension=dimension,
+        tag_key=request.tag_key,
+        metric=Metric(request.metric.value),
         account_ids=tuple(request.account_ids) if request.account_ids else None,
-        top=request.top, points=points,
+        top=request.top,
+        points=points,
     )
 
 
@@ -57,9 +68,18 @@ async def spend_rpc(ctx: Ingest, request: SpendRequest) -> SpendReply:
     except IngestError as exc:
         return SpendReply(ok=False, error=RpcError(code=exc.code, message=exc.message))
     return SpendReply(
-        total=plain(answer.total), start=request.start, end=request.end, metric=request.metric,
-        groups=[SpendGroup(key=row.key, total=plain(row.amount),
-                           points=[SpendPoint(period=p, amount=plain(a))
-                                   for p, a in sorted(row.points.items())])
-                for row in answer.rows],
+        total=plain(answer.total),
+        start=request.start,
+        end=request.end,
+        metric=request.metric,
+        groups=[
+            SpendGroup(
+                key=row.key,
+                total=plain(row.amount),
+                points=[
+                    SpendPoint(period=p, amount=plain(a)) for p, a in sorted(row.points.items())
+                ],
+            )
+            for row in answer.rows
+        ],
     )

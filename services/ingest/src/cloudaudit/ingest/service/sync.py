@@ -68,8 +68,15 @@ def next_sync_at(now: datetime, account_id: UUID, interval_minutes: int) -> date
     return now + timedelta(minutes=interval_minutes, seconds=spread)
 
 
-async def _pull(ctx: Ingest, client: Any, role: RoleArn, start: date, end: date,
-                grouping: Grouping, stats: CallStats) -> dict[date, CeDay]:
+async def _pull(
+    ctx: Ingest,
+    client: Any,
+    role: RoleArn,
+    start: date,
+    end: date,
+    grouping: Grouping,
+    stats: CallStats,
+) -> dict[date, CeDay]:
     pages: list[dict[str, Any]] = []
     token: str | None = None
     for _ in range(MAX_PAGES_PER_GROUPING):
@@ -85,8 +92,10 @@ async def _pull(ctx: Ingest, client: Any, role: RoleArn, start: date, end: date,
 async def sync_account(ctx: Ingest, account_id: UUID, days: int | None = None) -> SyncOutcome:
     async with ctx.account_lock(account_id) as locked:
         if not locked:
-            raise SyncInProgress("a sync of this account is already running; it will finish "
-                                 "on its own, try again in a minute")
+            raise SyncInProgress(
+                "a sync of this account is already running; it will finish "
+                "on its own, try again in a minute"
+            )
         return await _sync_locked(ctx, account_id, days)
 
 
@@ -99,7 +108,8 @@ async def _sync_locked(ctx: Ingest, account_id: UUID, days: int | None) -> SyncO
         if not account["role_arn"] or account["status"] == AccountStatus.IMPORT_ONLY.value:
             raise InvalidInput(
                 f"account {account['aws_account_id']} is known only from imported files; connect "
-                f"it with `cloudaudit accounts connect` to sync it from Cost Explorer")
+                f"it with `cloudaudit accounts connect` to sync it from Cost Explorer"
+            )
         team_id = account["team_id"]
         external_id = await uow.repo.existing_external_id(team_id) or ""
         oldest_estimated = await uow.repo.oldest_estimated_day(account_id)
@@ -109,8 +119,14 @@ async def _sync_locked(ctx: Ingest, account_id: UUID, days: int | None) -> SyncO
         await uow.commit()
     today = utcnow().date()
     start, end = sync_window(
-        today, ctx.settings.initial_sync_days, account["last_synced_day"], oldest_estimated,
-        ctx.settings.restate_days, CE_MAX_HISTORY_DAYS, days)
+        today,
+        ctx.settings.initial_sync_days,
+        account["last_synced_day"],
+        oldest_estimated,
+        ctx.settings.restate_days,
+        CE_MAX_HISTORY_DAYS,
+        days,
+    )
     stats = CallStats()
     results: dict[str, dict[date, CeDay]] = {}
     try:
@@ -121,66 +137,124 @@ async def _sync_locked(ctx: Ingest, account_id: UUID, days: int | None) -> SyncO
             for grouping in (SERVICE_REGION, SERVICE_USAGE_TYPE, *map(tag_grouping, tag_keys)):
                 results[grouping.name] = await _pull(ctx, client, role, start, end, grouping, stats)
     except (IngestError, CeAnswerInvalid) as exc:
-        error = exc if isinstance(exc, IngestError) else AwsUnavailable(
-            f"Cost Explorer answered something unreadable: {exc}")
+        error = (
+            exc
+            if isinstance(exc, IngestError)
+            else AwsUnavailable(f"Cost Explorer answered something unreadable: {exc}")
+        )
         await _record_sync_failure(ctx, account, run_id, error, stats)
         raise error from None
     return await _store(ctx, account, run_id, start, end, results, stats, today)
 
 
-async def _record_sync_failure(ctx: Ingest, account: dict[str, Any], run_id: UUID,
-                               exc: IngestError, stats: CallStats) -> None:
+async def _record_sync_failure(
+    ctx: Ingest, account: dict[str, Any], run_id: UUID, exc: IngestError, stats: CallStats
+) -> None:
     step = getattr(exc, "step", None)
     async with ctx.uow() as uow:
         await uow.repo.finish_run(run_id, "failed", error=exc.message, ce_requests=stats.requests)
         await uow.repo.update_account(
-            account["account_id"], status=AccountStatus.FAILED.value, last_error=exc.message,
+            account["account_id"],
+            status=AccountStatus.FAILED.value,
+            last_error=exc.message,
             last_error_step=step.value if step else None,
-            next_sync_at=next_sync_at(utcnow(), account["account_id"],
-                                      ctx.settings.sync_interval_minutes))
+            next_sync_at=next_sync_at(
+                utcnow(), account["account_id"], ctx.settings.sync_interval_minutes
+            ),
+        )
         await uow.commit()
-    log.warning("cost explorer sync failed", extra={
-        "team_id": str(account["team_id"]), "account": account["aws_account_id"],
-        "code": exc.code, "ce_requests": stats.requests})
+    log.warning(
+        "cost explorer sync failed",
+        extra={
+            "team_id": str(account["team_id"]),
+            "account": account["aws_account_id"],
+            "code": exc.code,
+            "ce_requests": stats.requests,
+        },
+    )
 
 
-async def _store(ctx: Ingest, account: dict[str, Any], run_id: UUID, start: date, end: date,
-                 results: dict[str, dict[date, CeDay]], stats: CallStats,
-                 today: date) -> SyncOutcome:
+async def _store(
+    ctx: Ingest,
+    account: dict[str, Any],
+    run_id: UUID,
+    start: date,
+    end: date,
+    results: dict[str, dict[date, CeDay]],
+    stats: CallStats,
+    today: date,
+) -> SyncOutcome:
     account_id, team_id = account["account_id"], account["team_id"]
     now = utcnow()
     rows = 0
     async with ctx.uow() as uow:
         for grouping, days in results.items():
             costs = [cost for day in days.values() for cost in day.costs]
-            rows += await replace_ce_costs(uow.session, account_id, team_id, run_id, grouping,
-                                           start, end, costs)
+            rows += await replace_ce_costs(
+                uow.session, account_id, team_id, run_id, grouping, start, end, costs
+            )
         answered = [(account_id, day) for day in results.get(SERVICE_REGION.name, {})]
-        changed = await summary_store.rebuild(uow.session, [account_id], start, end,
-                                              ctx.settings.top_drivers, answered)
+        changed = await summary_store.rebuild(
+            uow.session, [account_id], start, end, ctx.settings.top_drivers, answered
+        )
         await publish_changed_days(uow, changed, {account_id: account}, today)
-        await uow.repo.finish_run(run_id, "succeeded", ce_requests=stats.requests,
-                                  days=(end - start).days, rows=rows,
-                                  details={"start": start.isoformat(), "end": end.isoformat(),
-                                           "throttled_retries": stats.throttled_retries})
+        await uow.repo.finish_run(
+            run_id,
+            "succeeded",
+            ce_requests=stats.requests,
+            days=(end - start).days,
+            rows=rows,
+            details={
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "throttled_retries": stats.throttled_retries,
+            },
+        )
         fields: dict[str, Any] = {
-            "status": AccountStatus.CONNECTED.value, "last_error": None, "last_error_step": None,
+            "status": AccountStatus.CONNECTED.value,
+            "last_error": None,
+            "last_error_step": None,
             "last_sync_at": now,
             "next_sync_at": next_sync_at(now, account_id, ctx.settings.sync_interval_minutes),
         }
         if start < end:
             fields["last_synced_day"] = end - timedelta(days=1)
         await uow.repo.update_account(account_id, **fields)
-        await uow.emit(ACCOUNT_SYNCED, AccountSynced(
-            team_id=team_id, account_id=account_id, aws_account_id=account["aws_account_id"],
-            source="cost_explorer", days=(end - start).days, rows=rows,
-            ce_requests=stats.requests))
+        await uow.emit(
+            ACCOUNT_SYNCED,
+            AccountSynced(
+                team_id=team_id,
+                account_id=account_id,
+                aws_account_id=account["aws_account_id"],
+                source="cost_explorer",
+                days=(end - start).days,
+                rows=rows,
+                ce_requests=stats.requests,
+            ),
+        )
         await uow.commit()
-    log.info("cost explorer sync done", extra={
-        "team_id": str(team_id), "account": account["aws_account_id"], "start": str(start),
-        "end": str(end), "ce_requests": stats.requests, "rows": rows, "changed": len(changed)})
-    return SyncOutcome(account_id, account["aws_account_id"], start, end, stats.requests, rows,
-                       len(changed), stats.throttled_retries)
+    log.info(
+        "cost explorer sync done",
+        extra={
+            "team_id": str(team_id),
+            "account": account["aws_account_id"],
+            "start": str(start),
+            "end": str(end),
+            "ce_requests": stats.requests,
+            "rows": rows,
+            "changed": len(changed),
+        },
+    )
+    return SyncOutcome(
+        account_id,
+        account["aws_account_id"],
+        start,
+        end,
+        stats.requests,
+        rows,
+        len(changed),
+        stats.throttled_retries,
+    )
 
 
 class Syncer:
@@ -203,8 +277,14 @@ class Syncer:
             except SyncInProgress:
                 log.info("sync skipped: already running", extra={"account_id": str(account_id)})
             except IngestError as exc:
-                log.warning("sync failed", extra={"account_id": str(account_id),
-                                                  "code": exc.code, "error": exc.message[:300]})
+                log.warning(
+                    "sync failed",
+                    extra={
+                        "account_id": str(account_id),
+                        "code": exc.code,
+                        "error": exc.message[:300],
+                    },
+                )
 
     async def request(self, request: SyncRequest) -> SyncReply:
         async with self.ctx.uow() as uow:
@@ -212,10 +292,16 @@ class Syncer:
         if request.account_id is not None:
             rows = [r for r in rows if r["account_id"] == request.account_id]
             if not rows:
-                return SyncReply.failure("not_found", "the team has no such account; "  # type: ignore[return-value]
-                                         "see `cloudaudit accounts list`")
-        started = [r["account_id"] for r in rows if r["role_arn"]
-                   and r["status"] != AccountStatus.IMPORT_ONLY.value]
+                return SyncReply.failure(
+                    "not_found",
+                    "the team has no such account; "  # type: ignore[return-value]
+                    "see `cloudaudit accounts list`",
+                )
+        started = [
+            r["account_id"]
+            for r in rows
+            if r["role_arn"] and r["status"] != AccountStatus.IMPORT_ONLY.value
+        ]
         skipped = [r["account_id"] for r in rows if r["account_id"] not in started]
         for account_id in started:
             self.start(account_id, request.days)

@@ -46,27 +46,34 @@ def amortized_cost(
     kind = pc.fill_null(line_item_type, "")
     has_reservation = (
         pc.fill_null(pc.greater(pc.utf8_length(reservation_arn), 0), False)
-        if reservation_arn is not None else pa.array([False] * length)
+        if reservation_arn is not None
+        else pa.array([False] * length)
     )
     if sp_total_commitment is None or sp_used_commitment is None:
         sp_unused = unblended
     else:
-        sp_unused = pc.subtract(pc.coalesce(sp_total_commitment, zero),
-                                pc.coalesce(sp_used_commitment, zero)).cast(DECIMAL)
+        sp_unused = pc.subtract(
+            pc.coalesce(sp_total_commitment, zero), pc.coalesce(sp_used_commitment, zero)
+        ).cast(DECIMAL)
     if ri_unused_amortized_upfront_fee is None and ri_unused_recurring_fee is None:
         ri_unused = unblended
     else:
         upfront = ri_unused_amortized_upfront_fee
         recurring = ri_unused_recurring_fee
         ri_unused = pc.add(
-            pc.coalesce(upfront, zero) if upfront is not None else pa.nulls(length, DECIMAL).fill_null(zero),
-            pc.coalesce(recurring, zero) if recurring is not None else pa.nulls(length, DECIMAL).fill_null(zero),
+            pc.coalesce(upfront, zero)
+            if upfront is not None
+            else pa.nulls(length, DECIMAL).fill_null(zero),
+            pc.coalesce(recurring, zero)
+            if recurring is not None
+            else pa.nulls(length, DECIMAL).fill_null(zero),
         ).cast(DECIMAL)
     conditions = pc.make_struct(
         pc.equal(kind, "SavingsPlanCoveredUsage"),
         pc.equal(kind, "SavingsPlanRecurringFee"),
-        pc.or_(pc.is_in(kind, pa.array(ZERO_TYPES)),
-               pc.and_(pc.equal(kind, "Fee"), has_reservation)),
+        pc.or_(
+            pc.is_in(kind, pa.array(ZERO_TYPES)), pc.and_(pc.equal(kind, "Fee"), has_reservation)
+        ),
         pc.equal(kind, "DiscountedUsage"),
         pc.equal(kind, "RIFee"),
         field_names=["sp_covered", "sp_fee", "zero", "ri_discounted", "ri_fee"],

@@ -55,16 +55,35 @@ class Layout:
 
 # Fields every format maps; money fields are exact decimals, *_at fields timestamps.
 DECIMAL_FIELDS = (
-    "usage_amount", "unblended_cost", "blended_cost", "public_on_demand_cost",
-    "net_unblended_cost", "amortized_cost",
-    "sp_effective_cost", "sp_total_commitment", "sp_used_commitment",
-    "ri_effective_cost", "ri_unused_amortized_upfront_fee", "ri_unused_recurring_fee",
+    "usage_amount",
+    "unblended_cost",
+    "blended_cost",
+    "public_on_demand_cost",
+    "net_unblended_cost",
+    "amortized_cost",
+    "sp_effective_cost",
+    "sp_total_commitment",
+    "sp_used_commitment",
+    "ri_effective_cost",
+    "ri_unused_amortized_upfront_fee",
+    "ri_unused_recurring_fee",
 )
 TIMESTAMP_FIELDS = ("billing_period", "usage_start", "usage_end")
 TEXT_FIELDS = (
-    "payer_account_id", "aws_account_id", "line_item_type", "product_code", "service",
-    "usage_type", "operation", "resource_id", "region", "instance_type", "pricing_unit",
-    "usage_unit", "currency", "reservation_arn",
+    "payer_account_id",
+    "aws_account_id",
+    "line_item_type",
+    "product_code",
+    "service",
+    "usage_type",
+    "operation",
+    "resource_id",
+    "region",
+    "instance_type",
+    "pricing_unit",
+    "usage_unit",
+    "currency",
+    "reservation_arn",
 )
 
 _CUR_SOURCES: dict[str, tuple[str, ...]] = {
@@ -166,24 +185,39 @@ def detect_format(columns: Sequence[str], source_name: str = "the file") -> Layo
     found = tuple(c.strip().lstrip("\ufeff") for c in columns)
     names = set(found)
     if "lineItem/UnblendedCost" in names or any(c.startswith("lineItem/") for c in found):
-        layout = Layout(CostFormat.CUR, _CUR_SOURCES,
-                        required=("usage_start", "aws_account_id", "unblended_cost"),
-                        tag_style=TagStyle.COLUMNS, tag_prefix="resourceTags/", columns=found)
+        layout = Layout(
+            CostFormat.CUR,
+            _CUR_SOURCES,
+            required=("usage_start", "aws_account_id", "unblended_cost"),
+            tag_style=TagStyle.COLUMNS,
+            tag_prefix="resourceTags/",
+            columns=found,
+        )
     elif "line_item_unblended_cost" in names or any(c.startswith("line_item_") for c in found):
         if "resource_tags" in names:
             style, column, prefix = TagStyle.JSON, "resource_tags", None
         else:
             style, column, prefix = TagStyle.COLUMNS, None, "resource_tags_"
-        layout = Layout(CostFormat.CUR2, _CUR2_SOURCES,
-                        required=("usage_start", "aws_account_id", "unblended_cost"),
-                        tag_style=style, tag_column=column, tag_prefix=prefix, columns=found)
+        layout = Layout(
+            CostFormat.CUR2,
+            _CUR2_SOURCES,
+            required=("usage_start", "aws_account_id", "unblended_cost"),
+            tag_style=style,
+            tag_column=column,
+            tag_prefix=prefix,
+            columns=found,
+        )
     elif {"BilledCost", "ChargePeriodStart"} <= names:
-        layout = Layout(CostFormat.FOCUS, _FOCUS_SOURCES,
-                        required=("usage_start", "aws_account_id", "unblended_cost"),
-                        tag_style=TagStyle.JSON if "Tags" in names else TagStyle.NONE,
-                        tag_column="Tags" if "Tags" in names else None,
-                        provider_columns=("ProviderName", "ServiceProviderName"),
-                        amortized_direct=True, columns=found)
+        layout = Layout(
+            CostFormat.FOCUS,
+            _FOCUS_SOURCES,
+            required=("usage_start", "aws_account_id", "unblended_cost"),
+            tag_style=TagStyle.JSON if "Tags" in names else TagStyle.NONE,
+            tag_column="Tags" if "Tags" in names else None,
+            provider_columns=("ProviderName", "ServiceProviderName"),
+            amortized_direct=True,
+            columns=found,
+        )
     else:
         shown = ", ".join(found[:8]) + (", ..." if len(found) > 8 else "")
         raise NotACostReport(

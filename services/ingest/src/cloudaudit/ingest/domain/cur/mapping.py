@@ -35,41 +35,49 @@ from cloudaudit.ingest.domain.cur.values import (
 
 AWS_PROVIDERS = frozenset({"aws", "amazon web services", "amazon"})
 TAG_ROLES = {
-    "environment": "tag_environment", "env": "tag_environment", "stage": "tag_environment",
-    "project": "tag_project", "projectname": "tag_project", "application": "tag_project",
+    "environment": "tag_environment",
+    "env": "tag_environment",
+    "stage": "tag_environment",
+    "project": "tag_project",
+    "projectname": "tag_project",
+    "application": "tag_project",
     "app": "tag_project",
-    "owner": "tag_owner", "team": "tag_owner", "ownedby": "tag_owner",
+    "owner": "tag_owner",
+    "team": "tag_owner",
+    "ownedby": "tag_owner",
 }
 
-OUTPUT_SCHEMA = pa.schema([
-    ("billing_period", pa.date32()),
-    ("usage_date", pa.date32()),
-    ("usage_start", TIMESTAMP),
-    ("usage_end", TIMESTAMP),
-    ("payer_account_id", pa.string()),
-    ("aws_account_id", pa.string()),
-    ("line_item_type", pa.string()),
-    ("product_code", pa.string()),
-    ("service", pa.string()),
-    ("usage_type", pa.string()),
-    ("operation", pa.string()),
-    ("resource_id", pa.string()),
-    ("usage_amount", DECIMAL),
-    ("unblended_cost", DECIMAL),
-    ("blended_cost", DECIMAL),
-    ("public_on_demand_cost", DECIMAL),
-    ("net_unblended_cost", DECIMAL),
-    ("amortized_cost", DECIMAL),
-    ("region", pa.string()),
-    ("instance_type", pa.string()),
-    ("pricing_unit", pa.string()),
-    ("usage_unit", pa.string()),
-    ("currency", pa.string()),
-    ("tag_environment", pa.string()),
-    ("tag_project", pa.string()),
-    ("tag_owner", pa.string()),
-    ("tags", pa.string()),
-])
+OUTPUT_SCHEMA = pa.schema(
+    [
+        ("billing_period", pa.date32()),
+        ("usage_date", pa.date32()),
+        ("usage_start", TIMESTAMP),
+        ("usage_end", TIMESTAMP),
+        ("payer_account_id", pa.string()),
+        ("aws_account_id", pa.string()),
+        ("line_item_type", pa.string()),
+        ("product_code", pa.string()),
+        ("service", pa.string()),
+        ("usage_type", pa.string()),
+        ("operation", pa.string()),
+        ("resource_id", pa.string()),
+        ("usage_amount", DECIMAL),
+        ("unblended_cost", DECIMAL),
+        ("blended_cost", DECIMAL),
+        ("public_on_demand_cost", DECIMAL),
+        ("net_unblended_cost", DECIMAL),
+        ("amortized_cost", DECIMAL),
+        ("region", pa.string()),
+        ("instance_type", pa.string()),
+        ("pricing_unit", pa.string()),
+        ("usage_unit", pa.string()),
+        ("currency", pa.string()),
+        ("tag_environment", pa.string()),
+        ("tag_project", pa.string()),
+        ("tag_owner", pa.string()),
+        ("tags", pa.string()),
+    ]
+)
 OUTPUT_COLUMNS = tuple(OUTPUT_SCHEMA.names)
 
 
@@ -102,7 +110,7 @@ def tag_role(key: str) -> str | None:
     name = key.strip().lower()
     for prefix in ("user:", "user_", "aws:", "aws_"):
         if name.startswith(prefix):
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
             break
     name = "".join(ch for ch in name if ch.isalnum())
     return TAG_ROLES.get(name)
@@ -124,8 +132,11 @@ def _tags_from_json(array: pa.Array) -> tuple[list[dict[str, str] | None], BadVa
         parsed.append(tags)
         invalid.append(problem)
     codes = encoded.indices.to_pylist()
-    bad: BadValues = [(index, invalid[code]) for index, code in enumerate(codes)
-                      if code is not None and invalid[code] is not None]  # type: ignore[misc]
+    bad: BadValues = [
+        (index, invalid[code])
+        for index, code in enumerate(codes)
+        if code is not None and invalid[code] is not None
+    ]  # type: ignore[misc]
     return [None if code is None else parsed[code] for code in codes], bad
 
 
@@ -145,8 +156,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _tags_from_columns(batch: pa.RecordBatch, columns: list[str], prefix: str,
-                       length: int) -> list[dict[str, str] | None]:
+def _tags_from_columns(
+    batch: pa.RecordBatch, columns: list[str], prefix: str, length: int
+) -> list[dict[str, str] | None]:
     if not columns:
         return [None] * length
     arrays = [as_text(batch.column(c), length) for c in columns]
@@ -154,21 +166,25 @@ def _tags_from_columns(batch: pa.RecordBatch, columns: list[str], prefix: str,
     for array in arrays[1:]:
         any_tag = pc.or_(any_tag, array.is_valid())
     tags: list[dict[str, str] | None] = [None] * length
-    keys = [c[len(prefix):] for c in columns]
+    keys = [c[len(prefix) :] for c in columns]
     indices = pc.indices_nonzero(any_tag).to_pylist()
     if not indices:
         return tags
     taken = [a.take(pa.array(indices)).to_pylist() for a in arrays]
     for position, index in enumerate(indices):
-        row = {key: values[position] for key, values in zip(keys, taken, strict=True)
-               if values[position] is not None}
+        row = {
+            key: values[position]
+            for key, values in zip(keys, taken, strict=True)
+            if values[position] is not None
+        }
         tags[index] = row or None
     return tags
 
 
 def _tag_columns(tags: list[dict[str, str] | None]) -> dict[str, pa.Array]:
     roles: dict[str, list[str | None]] = {
-        "tag_environment": [None] * len(tags), "tag_project": [None] * len(tags),
+        "tag_environment": [None] * len(tags),
+        "tag_project": [None] * len(tags),
         "tag_owner": [None] * len(tags),
     }
     serialised: list[str | None] = [None] * len(tags)
@@ -255,8 +271,14 @@ def map_batch(
         missing = pc.is_null(values[name])
         if pc.any(missing).as_py():
             column = layout.column_for(name) or name
-            report(column, None, [(i, "value is missing (required)")
-                                  for i in pc.indices_nonzero(missing).to_pylist()])
+            report(
+                column,
+                None,
+                [
+                    (i, "value is missing (required)")
+                    for i in pc.indices_nonzero(missing).to_pylist()
+                ],
+            )
 
     if layout.tag_style is TagStyle.JSON and layout.tag_column in names:
         raw = batch.column(names.index(layout.tag_column))
@@ -274,24 +296,36 @@ def map_batch(
     tag_arrays = _tag_columns(tags)
     table = _assemble(values, tag_arrays, layout, length).filter(mask)
     problems = sorted(bad_rows.values(), key=lambda p: (p.line is None, p.line or 0))
-    return MappedBatch(table=table, rows_in=length, problems=problems[:max_problems],
-                       bad_rows=len(bad_rows), other_providers=other)
+    return MappedBatch(
+        table=table,
+        rows_in=length,
+        problems=problems[:max_problems],
+        bad_rows=len(bad_rows),
+        other_providers=other,
+    )
 
 
-def _assemble(values: dict[str, Any], tag_arrays: dict[str, pa.Array], layout: Layout,
-              length: int) -> pa.Table:
+def _assemble(
+    values: dict[str, Any], tag_arrays: dict[str, pa.Array], layout: Layout, length: int
+) -> pa.Table:
     unblended = values["unblended_cost"]
     # Unreadable required values are dropped later; keep arithmetic defined meanwhile.
-    unblended_filled = pc.fill_null(unblended, pa.scalar(0, DECIMAL)) if unblended.null_count else unblended
+    unblended_filled = (
+        pc.fill_null(unblended, pa.scalar(0, DECIMAL)) if unblended.null_count else unblended
+    )
     if layout.amortized_direct:
         direct = values.get("amortized_cost")
         amortized = unblended_filled if direct is None else pc.coalesce(direct, unblended_filled)
     else:
         amortized = amortized_cost(
-            values["line_item_type"], unblended_filled,
-            values.get("sp_effective_cost"), values.get("sp_total_commitment"),
-            values.get("sp_used_commitment"), values.get("ri_effective_cost"),
-            values.get("ri_unused_amortized_upfront_fee"), values.get("ri_unused_recurring_fee"),
+            values["line_item_type"],
+            unblended_filled,
+            values.get("sp_effective_cost"),
+            values.get("sp_total_commitment"),
+            values.get("sp_used_commitment"),
+            values.get("ri_effective_cost"),
+            values.get("ri_unused_amortized_upfront_fee"),
+            values.get("ri_unused_recurring_fee"),
             values.get("reservation_arn") if layout.column_for("reservation_arn") else None,
         )
     usage_start = values["usage_start"]
@@ -314,7 +348,8 @@ def _assemble(values: dict[str, Any], tag_arrays: dict[str, pa.Array], layout: L
         "usage_type": values["usage_type"],
         "operation": values["operation"],
         "resource_id": values["resource_id"],
-        "usage_amount": values["usage_amount"] if values.get("usage_amount") is not None
+        "usage_amount": values["usage_amount"]
+        if values.get("usage_amount") is not None
         else pa.nulls(length, DECIMAL),
         "unblended_cost": unblended,
         "blended_cost": _or_nulls(values.get("blended_cost"), length),

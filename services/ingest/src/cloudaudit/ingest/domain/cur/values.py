@@ -96,11 +96,15 @@ def parse_timestamp(raw: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
-        raise ValueError(f"not a date/time: {raw[:40]!r} (expected e.g. 2024-01-31T00:00:00Z)") from None
+        raise ValueError(
+            f"not a date/time: {raw[:40]!r} (expected e.g. 2024-01-31T00:00:00Z)"
+        ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def as_timestamp(array: pa.Array | pa.ChunkedArray | None, length: int) -> tuple[pa.Array, BadValues]:
+def as_timestamp(
+    array: pa.Array | pa.ChunkedArray | None, length: int
+) -> tuple[pa.Array, BadValues]:
     if array is None:
         return null_array(length, TIMESTAMP), []
     if isinstance(array, pa.ChunkedArray):
@@ -108,7 +112,8 @@ def as_timestamp(array: pa.Array | pa.ChunkedArray | None, length: int) -> tuple
     if pa.types.is_timestamp(array.type):
         if array.type.tz is None:  # a naive timestamp in a cost report is UTC
             array = array.cast(pa.timestamp(array.type.unit)).cast(
-                pa.timestamp(array.type.unit, tz="UTC"))
+                pa.timestamp(array.type.unit, tz="UTC")
+            )
         return array.cast(TIMESTAMP, safe=False), []
     if pa.types.is_date(array.type):
         return array.cast(pa.timestamp("us")).cast(TIMESTAMP), []
@@ -138,7 +143,9 @@ def as_timestamp(array: pa.Array | pa.ChunkedArray | None, length: int) -> tuple
     return pa.array(values, type=TIMESTAMP), bad
 
 
-def as_account_id(array: pa.Array | pa.ChunkedArray | None, length: int) -> tuple[pa.Array, BadValues]:
+def as_account_id(
+    array: pa.Array | pa.ChunkedArray | None, length: int
+) -> tuple[pa.Array, BadValues]:
     """12-digit AWS account ids; a number column lost the leading zeros, which are restored."""
     text = pc.utf8_trim_whitespace(as_text(array, length))
     digits = pc.match_substring_regex(text, r"^\d{1,12}$")
@@ -148,6 +155,8 @@ def as_account_id(array: pa.Array | pa.ChunkedArray | None, length: int) -> tupl
     bad: BadValues = []
     if pc.any(bad_mask).as_py():
         for index in pc.indices_nonzero(bad_mask).to_pylist():
-            bad.append((index, f"not a 12-digit AWS account id: {str(padded[index].as_py())[:40]!r}"))
+            bad.append(
+                (index, f"not a 12-digit AWS account id: {str(padded[index].as_py())[:40]!r}")
+            )
         padded = pc.if_else(bad_mask, pa.scalar(None, pa.string()), padded)
     return padded, bad

@@ -4,6 +4,7 @@ Revision ID: 0001_ingest
 Revises:
 Create Date: 2026-11-25
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -25,7 +26,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_outbox")),
         schema="ingest",
     )
-    op.create_index(op.f("ix_ingest_outbox_published_at"), "outbox", ["published_at"], schema="ingest")
+    op.create_index(
+        op.f("ix_ingest_outbox_published_at"), "outbox", ["published_at"], schema="ingest"
+    )
 
 
 def downgrade() -> None:

@@ -5,6 +5,7 @@ Revision ID: 0002_costs
 Revises: 0001_ingest
 Create Date: 2026-11-25
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -61,7 +62,9 @@ def upgrade() -> None:
         _ts("updated_at", False),
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_aws_accounts")),
         sa.UniqueConstraint("team_id", "aws_account_id", name="uq_aws_accounts_team_aws_account"),
-        sa.CheckConstraint("aws_account_id ~ '^[0-9]{12}$'", name=op.f("ck_aws_accounts_twelve_digits")),
+        sa.CheckConstraint(
+            "aws_account_id ~ '^[0-9]{12}$'", name=op.f("ck_aws_accounts_twelve_digits")
+        ),
         schema=S,
     )
     op.create_index("ix_aws_accounts_next_sync_at", "aws_accounts", ["next_sync_at"], schema=S)
@@ -80,12 +83,18 @@ def upgrade() -> None:
         sa.Column("rows", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("details", _json(), nullable=False, server_default="{}"),
-        sa.ForeignKeyConstraint(["account_id"], [f"{S}.aws_accounts.account_id"],
-                                name=op.f("fk_sync_runs_account_id_aws_accounts"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            [f"{S}.aws_accounts.account_id"],
+            name=op.f("fk_sync_runs_account_id_aws_accounts"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("run_id", name=op.f("pk_sync_runs")),
         schema=S,
     )
-    op.create_index("ix_sync_runs_account_started", "sync_runs", ["account_id", "started_at"], schema=S)
+    op.create_index(
+        "ix_sync_runs_account_started", "sync_runs", ["account_id", "started_at"], schema=S
+    )
     op.create_index("ix_sync_runs_team_started", "sync_runs", ["team_id", "started_at"], schema=S)
 
     op.create_table(
@@ -103,10 +112,15 @@ def upgrade() -> None:
         _amount("usage_quantity", False),
         sa.Column("estimated", sa.Boolean(), nullable=False),
         sa.Column("run_id", sa.Uuid(), nullable=False),
-        sa.ForeignKeyConstraint(["account_id"], [f"{S}.aws_accounts.account_id"],
-                                name=op.f("fk_ce_costs_account_id_aws_accounts"), ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("account_id", "grouping", "usage_date", "service", "detail",
-                                name=op.f("pk_ce_costs")),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            [f"{S}.aws_accounts.account_id"],
+            name=op.f("fk_ce_costs_account_id_aws_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "account_id", "grouping", "usage_date", "service", "detail", name=op.f("pk_ce_costs")
+        ),
         schema=S,
     )
 
@@ -148,7 +162,9 @@ def upgrade() -> None:
         ) PARTITION BY RANGE (usage_date)
     """)
     op.execute(f"CREATE TABLE {S}.cost_data_default PARTITION OF {S}.cost_data DEFAULT")
-    op.execute(f"CREATE INDEX ix_cost_data_account_period ON {S}.cost_data (account_id, billing_period)")
+    op.execute(
+        f"CREATE INDEX ix_cost_data_account_period ON {S}.cost_data (account_id, billing_period)"
+    )
     op.execute(f"CREATE INDEX ix_cost_data_account_date ON {S}.cost_data (account_id, usage_date)")
 
     op.create_table(
@@ -185,8 +201,12 @@ def upgrade() -> None:
         _amount("last_day_cost"),
         sa.Column("tags", _json(), nullable=True),
         _ts("updated_at", False),
-        sa.ForeignKeyConstraint(["account_id"], [f"{S}.aws_accounts.account_id"],
-                                name=op.f("fk_resources_account_id_aws_accounts"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            [f"{S}.aws_accounts.account_id"],
+            name=op.f("fk_resources_account_id_aws_accounts"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("account_id", "resource_id", name=op.f("pk_resources")),
         schema=S,
     )
@@ -203,16 +223,24 @@ def upgrade() -> None:
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         _ts("updated_at", False),
-        sa.ForeignKeyConstraint(["account_id"], [f"{S}.aws_accounts.account_id"],
-                                name=op.f("fk_account_days_account_id_aws_accounts"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            [f"{S}.aws_accounts.account_id"],
+            name=op.f("fk_account_days_account_id_aws_accounts"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("account_id", "usage_date", name=op.f("pk_account_days")),
         schema=S,
     )
-    op.create_index("ix_account_days_team_date", "account_days", ["team_id", "usage_date"], schema=S)
+    op.create_index(
+        "ix_account_days_team_date", "account_days", ["team_id", "usage_date"], schema=S
+    )
 
     op.create_table(
         "daily_cost_summaries",
-        sa.Column("summary_id", sa.Uuid(), nullable=False, server_default=sa.text("gen_random_uuid()")),
+        sa.Column(
+            "summary_id", sa.Uuid(), nullable=False, server_default=sa.text("gen_random_uuid()")
+        ),
         sa.Column("account_id", sa.Uuid(), nullable=False),
         sa.Column("team_id", sa.Uuid(), nullable=False),
         sa.Column("aws_account_id", sa.String(length=12), nullable=False),
@@ -229,16 +257,24 @@ def upgrade() -> None:
         sa.Column("top_resources", _json(), nullable=False, server_default="[]"),
         sa.Column("source", sa.String(length=20), nullable=False),
         _ts("updated_at", False),
-        sa.ForeignKeyConstraint(["account_id"], [f"{S}.aws_accounts.account_id"],
-                                name=op.f("fk_daily_cost_summaries_account_id_aws_accounts"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            [f"{S}.aws_accounts.account_id"],
+            name=op.f("fk_daily_cost_summaries_account_id_aws_accounts"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("summary_id", name=op.f("pk_daily_cost_summaries")),
-        sa.UniqueConstraint("account_id", "usage_date", "service", "region",
-                            name="uq_daily_cost_summaries_line"),
+        sa.UniqueConstraint(
+            "account_id", "usage_date", "service", "region", name="uq_daily_cost_summaries_line"
+        ),
         schema=S,
     )
-    op.create_index("ix_daily_cost_summaries_team_date", "daily_cost_summaries",
-                    ["team_id", "usage_date"], schema=S)
+    op.create_index(
+        "ix_daily_cost_summaries_team_date",
+        "daily_cost_summaries",
+        ["team_id", "usage_date"],
+        schema=S,
+    )
 
     op.create_table(
         "monthly_cost_summaries",
@@ -253,20 +289,35 @@ def upgrade() -> None:
         _amount("amortized_cost"),
         _amount("public_on_demand_cost"),
         _amount("net_unblended_cost"),
-        sa.ForeignKeyConstraint(["account_id"], [f"{S}.aws_accounts.account_id"],
-                                name=op.f("fk_monthly_cost_summaries_account_id_aws_accounts"),
-                                ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("account_id", "month", "service", "region",
-                                name=op.f("pk_monthly_cost_summaries")),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            [f"{S}.aws_accounts.account_id"],
+            name=op.f("fk_monthly_cost_summaries_account_id_aws_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "account_id", "month", "service", "region", name=op.f("pk_monthly_cost_summaries")
+        ),
         schema=S,
     )
-    op.create_index("ix_monthly_cost_summaries_team_month", "monthly_cost_summaries",
-                    ["team_id", "month"], schema=S)
+    op.create_index(
+        "ix_monthly_cost_summaries_team_month",
+        "monthly_cost_summaries",
+        ["team_id", "month"],
+        schema=S,
+    )
 
 
 def downgrade() -> None:
-    for table in ("monthly_cost_summaries", "daily_cost_summaries", "account_days", "resources",
-                  "imports", "ce_costs", "sync_runs"):
+    for table in (
+        "monthly_cost_summaries",
+        "daily_cost_summaries",
+        "account_days",
+        "resources",
+        "imports",
+        "ce_costs",
+        "sync_runs",
+    ):
         op.drop_table(table, schema=S)
     op.execute(f"DROP TABLE {S}.cost_data CASCADE")
     op.drop_table("aws_accounts", schema=S)
