@@ -150,6 +150,7 @@ async def test_bad_input_names_the_problem_without_echoing_secrets(api):
 
 async def test_passwords_and_tokens_never_reach_the_logs(api, caplog):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="cloudaudit")  # whatever another test left behind
     session = await sign_up_and_log_in(api)
     async with api.post(
         "/api/v1/login", json={"email": "ana@acme.test", "password": "wrong-password-123"}
