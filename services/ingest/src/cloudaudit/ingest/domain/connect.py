@@ -120,7 +120,9 @@ def assume_role_failed(role: RoleArn, principal_arn: str, code: str, message: st
     return AwsUnavailable(f"AssumeRole on {role} failed with {code}: {message}"[:500])
 
 
-def probe_failed(role: RoleArn, probe: Probe, code: str, message: str) -> IngestErrorLike:
+def probe_failed(
+    role: RoleArn, probe: Probe, code: str, message: str
+) -> ConnectFailed | AwsUnavailable:
     if code in THROTTLING_CODES:
         return throttled(role, probe.operation)
     if probe.service == "ce" and code == "DataUnavailableException":
@@ -140,9 +142,6 @@ def probe_failed(role: RoleArn, probe: Probe, code: str, message: str) -> Ingest
     return AwsUnavailable(
         f"Checking {probe.permission} on account {role.account_id} failed with {code}: {message}"
     )
-
-
-IngestErrorLike = ConnectFailed | AwsUnavailable
 
 
 @dataclass(frozen=True)

@@ -231,4 +231,4 @@ def _with_estimated(cost: CeCost, estimated: bool) -> CeCost:
 
 def backoff_delay(attempt: int, base_s: float, cap_s: float, random_unit: float) -> float:
     """Full jitter: a random wait in [0, min(cap, base * 2^attempt)) (AWS architecture blog)."""
-    return random_unit * min(cap_s, base_s * (2**attempt))
+    return float(random_unit * min(cap_s, base_s * (2.0**attempt)))

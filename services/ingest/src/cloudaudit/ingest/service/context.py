@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 from cloudaudit.common.db import Publisher
@@ -46,7 +45,3 @@ class Ingest:
                 if locked:
                     await connection.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), key)
                     await connection.commit()
-
-
-def jsonable(value: Any) -> Any:
-    return value

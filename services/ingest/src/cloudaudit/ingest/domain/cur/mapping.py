@@ -132,11 +132,11 @@ def _tags_from_json(array: pa.Array) -> tuple[list[dict[str, str] | None], BadVa
         parsed.append(tags)
         invalid.append(problem)
     codes = encoded.indices.to_pylist()
-    bad: BadValues = [
-        (index, invalid[code])
-        for index, code in enumerate(codes)
-        if code is not None and invalid[code] is not None
-    ]  # type: ignore[misc]
+    bad: BadValues = []
+    for index, code in enumerate(codes):
+        problem = None if code is None else invalid[code]
+        if problem is not None:
+            bad.append((index, problem))
     return [None if code is None else parsed[code] for code in codes], bad
 
 
@@ -255,7 +255,7 @@ def map_batch(
             continue
         raw = source(name)
         if raw is None and name not in layout.required:
-            values[name] = None  # type: ignore[assignment]
+            values[name] = None
             continue
         values[name], bad = as_decimal(raw, length)
         report(layout.column_for(name), raw, bad)
