@@ -28,6 +28,7 @@ DEMO_USER = "UDEMOOWNER"
 DEMO_VIEWER = "UDEMOVIEWER"
 DEMO_CHANNEL = "CDEMOALERTS"
 ALERT_TIMEOUT_S = 120
+RERUN_ALERT_WAIT_S = 20
 SERVICES_AS_PROCESSES = ("identity", "ingest", "analytics")  # the bot runs inside the console
 
 
@@ -47,6 +48,7 @@ class Tour:
     steps: list[Step] = field(default_factory=list)
     team_id: UUID | None = None
     transcript: list[str] = field(default_factory=list)
+    rerun: bool = False
 
     async def ask(self, block_id: str, label: str) -> str | None:
         return self.answers.get(block_id)
@@ -160,8 +162,20 @@ async def _anomaly(tour: Tour) -> None:
         found = [a for a in _alerts(tour.seen()) if "AMAZONEC2" in a.split("\n")[0]]
         return found[0] if found else None
 
-    alert = await tour.wait_for(alerted, ALERT_TIMEOUT_S)
+    alert = await tour.wait_for(alerted, ALERT_TIMEOUT_S if not tour.rerun else RERUN_ALERT_WAIT_S)
     support = [a for a in _alerts(tour.seen()) if "SUPPORT" in a.split("\n")[0]]
+    if alert is None and tour.rerun:
+        # Started again on the same state: the episode was alerted last time and is not
+        # alerted twice; it is listed as an open anomaly instead.
+        listing = await tour.line("/cloudaudit anomalies")
+        ok = "AmazonEC2" in listing and "AWSSupport" not in listing
+        tour.record(
+            "anomaly alert in the channel",
+            ok,
+            "already alerted on the previous run; listed as open, not alerted twice",
+            listing,
+        )
+        return
     ok = bool(alert) and "c5.4xlarge" in (alert or "") and not support
     detail = (
         "EC2 jump alerted with root cause c5.4xlarge; the month-start Support fee did not alert"
@@ -207,8 +221,8 @@ def _button_number(text: str, label: str) -> int | None:
     return None
 
 
-async def run_tour(stack: ProductStack, session: Any) -> list[Step]:
-    tour = Tour(stack, session)
+async def run_tour(stack: ProductStack, session: Any, rerun: bool = False) -> list[Step]:
+    tour = Tour(stack, session, rerun=rerun)
     session.ask = tour.ask
     output = await tour.line("/cloudaudit help")
     tour.record("help", "connect" in output and "spend" in output, "`/cloudaudit help`", output)
@@ -233,6 +247,8 @@ async def _demo(settings: CommonSettings, interactive: bool) -> bool:
     from cloudaudit.bot.console.session import ConsoleSession
 
     endpoints, started = resolve_endpoints(settings)
+    marker = settings.state_dir / "demo" / "toured"
+    rerun = marker.exists()
     stack = ProductStack(
         endpoints=endpoints, state_dir=settings.state_dir / "demo", services=SERVICES_AS_PROCESSES
     )
@@ -253,8 +269,10 @@ async def _demo(settings: CommonSettings, interactive: bool) -> bool:
         )
         await session.start()
         try:
-            steps = await run_tour(stack, session)
+            steps = await run_tour(stack, session, rerun=rerun)
             passed = all(step.ok for step in steps)
+            if passed:
+                marker.touch()
             typer.secho(
                 f"\n{sum(s.ok for s in steps)}/{len(steps)} steps produced what they should",
                 fg="green" if passed else "red",

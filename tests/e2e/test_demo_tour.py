@@ -1,0 +1,61 @@
+"""`cloudaudit demo --no-input`: the whole product, end to end, as a new user first sees it.
+
+Real processes (identity, ingest, analytics), the bot behind the Slack console, the AWS
+stand-in with the simulated company, the local LLM; the tour checks each step itself and
+exits 0 only if all of them produced what they should. Started again on the same state, it
+reuses it (accounts reconnect, the import replaces its billing periods, nothing doubles).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cloudaudit.common.embedded import free_port
+
+TOUR_TIMEOUT_S = 420
+
+
+def _demo(state: Path, nats_port: int, pg_port: int) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
+    env.update(
+        {
+            "CLOUDAUDIT_STATE_DIR": str(state),
+            "CLOUDAUDIT_EMBEDDED_NATS_PORT": str(nats_port),
+            "CLOUDAUDIT_EMBEDDED_POSTGRES_PORT": str(pg_port),
+            "CLOUDAUDIT_LOG_FORMAT": "json",
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "cloudaudit.common", "demo", "--no-input"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TOUR_TIMEOUT_S,
+        check=False,
+    )
+
+
+def test_demo_tour_passes_every_step_and_a_second_run_reuses_the_state(tmp_path):
+    ports = (free_port(), free_port())
+    first = _demo(tmp_path, *ports)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+    assert "9/9 steps produced what they should" in first.stdout
+    for step in (
+        "connect acme-prod",
+        "import 90 days of CUR 2.0 history",
+        "anomaly alert in the channel",
+        "savings recommendations",
+        "approve a recommendation",
+    ):
+        assert f"✔ {step}" in first.stdout
+    assert (
+        "COST ANOMALY: AMAZONEC2" in first.stdout and "COST ANOMALY: AWSSUPPORT" not in first.stdout
+    )
+    assert (tmp_path / "postgres" / "data" / "PG_VERSION").exists()
+
+    second = _demo(tmp_path, *ports)
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
+    assert "9/9 steps produced what they should" in second.stdout
