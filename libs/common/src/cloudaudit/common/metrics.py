@@ -22,3 +22,23 @@ LLM_TOKENS = Counter("cloudaudit_llm_tokens_total", "LLM tokens used", ["kind"])
 SLACK_API_ERRORS = Counter(
     "cloudaudit_slack_api_errors_total", "Slack Web API errors", ["method", "error"]
 )
+
+# Cost Explorer bills each request to the customer (USD 0.01 per API request, AWS pricing 2026).
+CE_REQUEST_USD = 0.01
+
+
+def count_aws_calls(client: object) -> object:
+    """Count every AWS call a boto3 client makes (by service, operation and outcome)."""
+
+    def after_call(
+        http_response: object = None, model: object = None, parsed: object = None, **_: object
+    ) -> None:
+        service = getattr(getattr(model, "service_model", None), "service_name", "unknown")
+        operation = getattr(model, "name", "unknown")
+        error = isinstance(parsed, dict) and "Error" in parsed
+        AWS_CALLS.labels(service, operation, "error" if error else "ok").inc()
+        if service == "ce" and not error:
+            AWS_BILLED_USD.inc(CE_REQUEST_USD)
+
+    client.meta.events.register("after-call.*", after_call)  # type: ignore[attr-defined]
+    return client

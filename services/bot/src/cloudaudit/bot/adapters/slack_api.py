@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from cloudaudit.bot.domain.errors import BotError
 from cloudaudit.bot.settings import BotSettings
+from cloudaudit.common.metrics import SLACK_API_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,10 @@ class SlackGateway:
     # -- calls ----------------------------------------------------------------------------------
     @staticmethod
     def _error(exc: SlackApiError) -> str:
-        return str(exc.response.get("error") or exc.response.status_code)
+        error = str(exc.response.get("error") or exc.response.status_code)
+        method = str(getattr(exc.response, "api_url", "") or "").rstrip("/").rsplit("/", 1)[-1]
+        SLACK_API_ERRORS.labels(method or "unknown", error).inc()
+        return error
 
     async def post(
         self,

@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.logging import register_secret
+from cloudaudit.common.metrics import count_aws_calls
 from cloudaudit.ingest.domain import connect
 from cloudaudit.ingest.domain.arn import RoleArn
 from cloudaudit.ingest.domain.connect import (
@@ -105,7 +106,7 @@ class AwsGateway:
                 aws_session_token=credentials.session_token,
             )
         with self._lock:  # boto3 sessions are not thread-safe; clients are
-            return self._session.client(service, **kwargs)
+            return count_aws_calls(self._session.client(service, **kwargs))
 
     def _with_backoff(self, call: Callable[[], Any], stats: CallStats | None = None) -> Any:
         attempts = self._settings.ce_max_attempts

@@ -25,6 +25,7 @@ from cloudaudit.common.events.inventory import (
     SnapshotFacts,
     VolumeFacts,
 )
+from cloudaudit.common.metrics import count_aws_calls
 from cloudaudit.ingest.domain.inventory import InstanceSeries, name_tag, state_changed_at
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,10 @@ class AwsInventoryReader:
         )
 
     def client(self, service: str, region: str) -> Any:
-        return self.session.client(
-            service, region_name=region, endpoint_url=self.endpoint_url, config=self.config
+        return count_aws_calls(
+            self.session.client(
+                service, region_name=region, endpoint_url=self.endpoint_url, config=self.config
+            )
         )
 
     # -- one region ----------------------------------------------------------------------------
