@@ -1,6 +1,6 @@
 """The product as operators run it, for crash and bad-input tests.
 
-One `ProductStack` per test module (module-scoped: starting four service processes and the AWS
+One `ProductStack` for the folder (package-scoped: starting four service processes and the AWS
 stand-in takes seconds), on the session's real NATS + PostgreSQL, with a private database cloned
 from the migrated template and a private bus prefix, so modules never see each other's data.
 """
@@ -126,7 +126,7 @@ class Product:
         return team_id
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def product(
     infrastructure: Endpoints, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Product]:
