@@ -1,8 +1,11 @@
 """Pipeline load: a year of daily cost events for many accounts through analytics, with the
 alerts flowing to the bot and the local Slack. Prints figures; it asserts nothing on timing.
 
-    .venv/bin/python bench/pipeline_load.py [--accounts 100] [--days 365] [--spikes 100]
+    .venv/bin/python bench/pipeline_load.py [--accounts 100] [--days 120] [--spikes 100]
         [--live-rate 20]
+
+The default (100 accounts x 120 days) runs in about 2.5 minutes on 2 cores; the full year the
+issue asks for is `--days 365` (about 6.5 minutes: analytics learns ~105 account-days/s).
 
 Identity, analytics and the bot run as separate processes (`ProductStack`) on embedded NATS +
 PostgreSQL in a temporary directory (or NATS_URL / DATABASE_URL when both are set).
@@ -288,7 +291,7 @@ async def run(stack: ProductStack, args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--accounts", type=int, default=100)
-    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--spikes", type=int, default=100, help="live days with a real jump")
     parser.add_argument("--live-rate", type=float, default=20.0, help="live events per second")
     parser.add_argument("--timeout", type=float, default=600.0, help="history phase limit, s")
