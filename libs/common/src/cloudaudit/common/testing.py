@@ -310,3 +310,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"secret scan: {len(_capture.lines)} log lines checked against "
             f"{len(_secrets)} registered secrets, none found"
         )
+
+
+@pytest.fixture(autouse=True)
+def _product_loggers_at_default_level() -> Iterator[None]:
+    """Each test starts with the product's loggers at their defaults, whatever a library or
+    an earlier test changed, so log assertions do not depend on test order."""
+    product = logging.getLogger("cloudaudit")
+    product.setLevel(logging.NOTSET)
+    product.disabled = False
+    yield
