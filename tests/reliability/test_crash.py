@@ -230,7 +230,13 @@ async def test_analytics_and_bot_killed_mid_stream_lose_and_repeat_nothing(
     """kill -9 analytics while it learns a stream of cost days, and the bot while it posts a
     burst of alerts; after the restart every day is recorded once, every anomaly exists once
     and every alert is in the channel exactly once (JetStream redelivers what was in flight)."""
-    team_id = await product.alerts_here(slack_driver, OWNER, ALERTS)
+    # a workspace of its own: the stack is shared with other tests, so its owner is ours
+    product.slack.add_workspace("T0CRASH", "Crash Co", "xoxb-crash-workspace")
+    owner = product.driver(team_id="T0CRASH")
+    try:
+        team_id = await product.alerts_here(owner, OWNER, ALERTS, "T0CRASH")
+    finally:
+        await owner.close()
     today = utcnow().date()
     accounts = [(uuid4(), f"5{n:011d}") for n in range(4)]
     days = 90
