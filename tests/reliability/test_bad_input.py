@@ -335,11 +335,6 @@ def posted_anomaly_ids_of(message) -> list[str]:
 __all__ = ["posted_anomaly_ids"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a NUL (\\u0000) in a bill's tag key aborts the whole import with "
-    "asyncpg UntranslatableCharacterError and a traceback instead of rejecting that row",
-)
 async def test_nul_character_in_a_tag_key_rejects_the_row_not_the_import(product, tmp_path):
     rows = _good_rows(2)
     rows[0]["resource_tags"] = json.dumps({"user_bad\u0000key": "x"})

@@ -201,7 +201,13 @@ class SlackEndpoint:
         return web_app
 
     async def _events(self, request: web.Request) -> web.Response:
-        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        try:
+            bolt_request = await to_bolt_request(request)
+        except ValueError:
+            # Bolt parses the body before it checks the signature: a body that is not JSON or a
+            # form is refused here, for anyone, without a traceback in the error log.
+            return web.Response(status=400, text="request body is neither a form nor JSON")
+        bolt_response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
     async def _install(self, request: web.Request) -> web.Response:

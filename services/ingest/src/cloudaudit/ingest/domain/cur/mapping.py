@@ -209,6 +209,34 @@ def _tag_columns(tags: list[dict[str, str] | None]) -> dict[str, pa.Array]:
     return out
 
 
+NUL_REASON = "contains a NUL character, which cannot be stored; fix the export"
+
+
+def _report_nul_characters(
+    values: dict[str, pa.Array],
+    tags: list[dict[str, str] | None],
+    layout: Layout,
+    source: Callable[[str], pa.Array | None],
+    report: Callable[[str | None, pa.Array | None, BadValues], None],
+) -> None:
+    """PostgreSQL text cannot hold U+0000: such a row is rejected, not the whole import."""
+    for name in TEXT_FIELDS:
+        column = values.get(name)
+        if column is None or not pa.types.is_string(column.type):
+            continue
+        has_nul = pc.fill_null(pc.match_substring(column, "\x00"), False)
+        if pc.any(has_nul).as_py():
+            hits = pc.indices_nonzero(has_nul).to_pylist()
+            report(layout.column_for(name) or name, source(name), [(i, NUL_REASON) for i in hits])
+    tag_hits = [
+        (index, NUL_REASON)
+        for index, row in enumerate(tags)
+        if row and any("\x00" in key or "\x00" in value for key, value in row.items())
+    ]
+    if tag_hits:
+        report(layout.tag_column or "tags", None, tag_hits)
+
+
 def map_batch(
     batch: pa.RecordBatch,
     layout: Layout,
@@ -288,6 +316,8 @@ def map_batch(
         tags = _tags_from_columns(batch, layout.tag_columns(), layout.tag_prefix, length)
     else:
         tags = [None] * length
+
+    _report_nul_characters(values, tags, layout, source, report)
 
     keep = [True] * length
     for index in (*bad_rows, *other_rows):
