@@ -10,6 +10,7 @@ import contextlib
 from uuid import UUID
 
 from cloudaudit.bot.adapters.slack_api import ChannelUnavailable
+from cloudaudit.bot.domain.errors import ServiceRefused
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Actor, Deps
 from cloudaudit.bot.service.posting import audit
@@ -54,14 +55,39 @@ async def _update_alert(
         await uow.commit()
 
 
+async def _audit_refusal(
+    deps: Deps, actor: Actor, action: str, subject_type: str, subject_id: str, exc: ServiceRefused
+) -> None:
+    """A refused attempt is audited too (who tried what, and why it was refused)."""
+    async with deps.uow() as uow:
+        await audit(
+            uow,
+            actor.team_id,
+            actor.user_id,
+            f"{action}.refused",
+            subject_type,
+            subject_id,
+            code=exc.code,
+            reason=str(exc),
+        )
+        await uow.commit()
+
+
 async def anomaly_feedback(
     actor: Actor, deps: Deps, anomaly_id: UUID, feedback: Feedback
 ) -> Answer:
-    reply = await deps.platform.anomaly_feedback(
-        AnomalyFeedbackRequest(
-            team_id=actor.team_id, anomaly_id=anomaly_id, user_id=actor.user_id, feedback=feedback
+    try:
+        reply = await deps.platform.anomaly_feedback(
+            AnomalyFeedbackRequest(
+                team_id=actor.team_id,
+                anomaly_id=anomaly_id,
+                user_id=actor.user_id,
+                feedback=feedback,
+            )
         )
-    )
+    except ServiceRefused as exc:
+        await _audit_refusal(deps, actor, "anomaly.feedback", "anomaly", str(anomaly_id), exc)
+        raise
     status = reply.status or AnomalyStatus.OPEN
     line = (
         f"{anomaly_views.STATUS_WORDS.get(status, status.value)} · marked "
@@ -97,16 +123,22 @@ async def decide(
     reason: str | None = None,
     snooze_days: int | None = None,
 ) -> Answer:
-    reply = await deps.platform.decide(
-        DecideRequest(
-            team_id=actor.team_id,
-            recommendation_id=recommendation_id,
-            user_id=actor.user_id,
-            decision=decision,
-            reason=reason,
-            snooze_days=snooze_days,
+    try:
+        reply = await deps.platform.decide(
+            DecideRequest(
+                team_id=actor.team_id,
+                recommendation_id=recommendation_id,
+                user_id=actor.user_id,
+                decision=decision,
+                reason=reason,
+                snooze_days=snooze_days,
+            )
         )
-    )
+    except ServiceRefused as exc:
+        await _audit_refusal(
+            deps, actor, DECISION_ACTIONS[decision], "recommendation", str(recommendation_id), exc
+        )
+        raise
     line = rec_views.decision_line(decision, actor.mention, utcnow(), reason, reply.snoozed_until)
     await _update_alert(
         deps,
