@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from cloudaudit.common.cli_support import cli_settings
 from cloudaudit.common.embedded import EmbeddedServerError
 from cloudaudit.common.infra import embedded_for, resolve_endpoints, stop_embedded
-from cloudaudit.common.logging import configure_logging, register_secret
 from cloudaudit.common.service import ServiceSpec, discover_services
-from cloudaudit.common.settings import CommonSettings, SettingsError, load_settings
+from cloudaudit.common.settings import CommonSettings, SettingsError
 from cloudaudit.common.supervisor import COLOURS, Supervisor
 
 app = typer.Typer(
@@ -41,14 +41,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def common_settings() -> CommonSettings:
-    try:
-        settings = load_settings(CommonSettings)
-    except SettingsError as exc:
-        raise fail(str(exc), 2) from None
-    if settings.database_url is not None:
-        register_secret(settings.database_url.get_secret_value())
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
+    return cli_settings(log_level=None)
 
 
 def services_or_fail(names: list[str] | None = None) -> dict[str, ServiceSpec]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -19,7 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 T = TypeVar("T")
 
 
-def cli_settings() -> CommonSettings:
+def cli_settings(log_level: str | None = "WARNING") -> CommonSettings:
+    """Settings for a command; a bad value is one red line and exit code 2.
+
+    Commands log only warnings by default; `log_level=None` keeps the configured level
+    (for commands that run services in the foreground)."""
     try:
         settings = load_settings(CommonSettings)
     except SettingsError as exc:
@@ -27,7 +31,7 @@ def cli_settings() -> CommonSettings:
         raise typer.Exit(2) from None
     if settings.database_url is not None:
         register_secret(settings.database_url.get_secret_value())
-    configure_logging("WARNING", settings.log_format)
+    configure_logging(log_level or settings.log_level, settings.log_format)
     return settings
 
 
@@ -99,6 +103,3 @@ def parse_since(value: str | None) -> datetime | None:
     except ValueError:
         raise typer.BadParameter("use 7d, 24h or an ISO date like 2026-11-01") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-Command = Callable[..., Any]

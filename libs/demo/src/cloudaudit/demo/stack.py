@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -236,7 +235,3 @@ def _slack_token() -> str:
     from cloudaudit.bot.localslack import DEFAULT_TOKEN
 
     return DEFAULT_TOKEN
-
-
-def history_window(scenario: Scenario) -> tuple[date, date]:
-    return scenario.start, scenario.end - timedelta(days=1)
