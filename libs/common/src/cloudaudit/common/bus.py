@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cloudaudit.common.clock import utcnow
-from cloudaudit.common.events.base import Event
+from cloudaudit.common.events.base import Event, caused_by_current
 from cloudaudit.common.events.dead_letter import DeadLetter
+from cloudaudit.common.logging import bus_context
 from cloudaudit.common.metrics import DEAD_LETTERS, HANDLER_SECONDS, MESSAGES, REDELIVERIES
 from faststream import BaseMiddleware
 from faststream.exceptions import AckMessage, NackMessage, RejectMessage
@@ -114,6 +115,11 @@ class _ReliableScope(BaseMiddleware):
 
     async def consume_scope(self, call_next: Any, msg: Any) -> Any:
         raw = msg.raw_message
+        event_id, correlation_id = _message_ids(raw)
+        with bus_context(self.factory.names.unprefixed(raw.subject), event_id, correlation_id):
+            return await self._consume(call_next, msg, raw)
+
+    async def _consume(self, call_next: Any, msg: Any, raw: Any) -> Any:
         try:
             metadata = raw.metadata
         except Exception:  # core NATS message (request/reply): no JetStream bookkeeping
@@ -181,6 +187,24 @@ class _ReliableScope(BaseMiddleware):
             )
 
 
+def _message_ids(raw: Any) -> tuple[str | None, str | None]:
+    """(event_id, correlation_id) of a message, for its log lines; never fails."""
+    event_id = (getattr(raw, "headers", None) or {}).get("Nats-Msg-Id")
+    correlation_id = None
+    try:
+        body = json.loads(raw.data) if raw.data and raw.data[:1] == b"{" else None
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        event_id = event_id or _text(body.get("event_id"))
+        correlation_id = _text(body.get("correlation_id"))
+    return event_id, correlation_id
+
+
+def _text(value: object) -> str | None:
+    return value[:64] if isinstance(value, str) and value else None
+
+
 def make_broker(nats_url: str, names: BusNames, service: str, max_deliveries: int) -> NatsBroker:
     reliable = ReliableConsumer(names, max_deliveries)
     broker = NatsBroker(
@@ -243,7 +267,10 @@ def subscribe_durable(
 
 
 async def publish_event(broker: NatsBroker, names: BusNames, subject: str, event: Event) -> None:
-    """Publish to JetStream and wait for the stream's ack; event_id dedupes re-publishes."""
+    """Publish to JetStream and wait for the stream's ack; event_id dedupes re-publishes.
+
+    Published while handling another event, it is linked to it (causation/correlation ids)."""
+    event = caused_by_current(event)
     await broker.publish(
         event,
         names.subject(subject),

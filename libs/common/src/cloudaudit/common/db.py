@@ -10,7 +10,7 @@ from typing import Any, Self
 from uuid import UUID
 
 from cloudaudit.common.clock import ensure_utc, utcnow
-from cloudaudit.common.events.base import Event
+from cloudaudit.common.events.base import Event, caused_by_current
 from sqlalchemy import (
     JSON,
     Column,
@@ -140,6 +140,7 @@ class UnitOfWork:
     async def emit(self, subject: str, event: Event) -> None:
         if self._outbox is None:
             raise RuntimeError("this unit of work has no outbox table")
+        event = caused_by_current(event)  # linked to the message being handled, if any
         payload = event.model_dump(mode="json")
         await self.session.execute(
             self._outbox.insert().values(

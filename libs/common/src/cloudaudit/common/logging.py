@@ -2,6 +2,10 @@
 
 Secrets never reach a log line: every registered secret value and anything shaped like a
 token is replaced before formatting, whatever logger or library emitted it.
+
+Every line written while a bus message is handled carries that message's `event_id`, subject
+and `correlation_id` (set by the consumer middleware in a context variable), so one cost day
+can be followed to its anomaly and its Slack post through the logs of several services.
 """
 
 from __future__ import annotations
@@ -11,6 +15,10 @@ import logging
 import re
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,10 +61,55 @@ def redact(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class BusContext:
+    """The bus message being handled: what every log line and every emitted event refers to."""
+
+    subject: str
+    event_id: str | None = None
+    correlation_id: str | None = None
+
+    def fields(self) -> dict[str, str]:
+        found = {
+            "subject": self.subject,
+            "event_id": self.event_id,
+            "correlation_id": self.correlation_id,
+        }
+        return {k: v for k, v in found.items() if v}
+
+
+_bus_context: ContextVar[BusContext | None] = ContextVar("cloudaudit_bus_context", default=None)
+
+
+def current_bus_context() -> BusContext | None:
+    return _bus_context.get()
+
+
+@contextmanager
+def bus_context(
+    subject: str, event_id: str | None = None, correlation_id: str | None = None
+) -> Iterator[BusContext]:
+    """While handling one message: its ids go into every log line (and into emitted events).
+
+    A message without a correlation id starts a chain: its own event id becomes it.
+    """
+    context = BusContext(subject, event_id, correlation_id or event_id)
+    token = _bus_context.set(context)
+    try:
+        yield context
+    finally:
+        _bus_context.reset(token)
+
+
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {
+    extras = {
         k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and not k.startswith("_")
     }
+    context = _bus_context.get()
+    if context is not None:
+        # What the line itself says wins (e.g. a relay naming the event it publishes).
+        extras = {**context.fields(), **extras}
+    return extras
 
 
 class JsonFormatter(logging.Formatter):

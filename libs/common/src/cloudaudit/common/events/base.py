@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 from uuid import UUID, uuid4
 
 from cloudaudit.common.clock import ensure_utc, utcnow
+from cloudaudit.common.logging import current_bus_context
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 UtcDateTime = Annotated[datetime, AfterValidator(ensure_utc)]
@@ -20,6 +21,33 @@ class Event(BaseModel):
     event_id: UUID = Field(default_factory=uuid4)
     occurred_at: UtcDateTime = Field(default_factory=utcnow)
     team_id: UUID
+    # Tracing (optional, so older payloads still parse): the first event of the chain this
+    # one belongs to, and the event whose handling emitted it.
+    correlation_id: UUID | None = Field(
+        default=None, description="Event id that started the chain (e.g. the cost day)."
+    )
+    causation_id: UUID | None = Field(
+        default=None, description="Event id whose handling emitted this event."
+    )
+
+
+E = TypeVar("E", bound=Event)
+
+
+def caused_by_current(event: E) -> E:
+    """The event linked to the bus message being handled, if any (ids already set are kept)."""
+    context = current_bus_context()
+    if context is None or event.causation_id is not None:
+        return event
+    cause = _uuid(context.event_id)
+    if cause is None:
+        return event
+    correlation = _uuid(context.correlation_id) or cause
+    if event.event_id == cause:
+        return event  # re-publishing the message itself is not a new link in the chain
+    return event.model_copy(
+        update={"causation_id": cause, "correlation_id": event.correlation_id or correlation}
+    )
 
 
 class Request(BaseModel):
@@ -46,3 +74,10 @@ class Reply(BaseModel):
     @classmethod
     def failure(cls, code: str, message: str) -> Reply:
         return cls(ok=False, error=RpcError(code=code, message=message))
+
+
+def _uuid(value: str | None) -> UUID | None:
+    try:
+        return UUID(value) if value else None
+    except ValueError:
+        return None
