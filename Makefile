@@ -39,4 +39,4 @@ asyncapi: ## Regenerate docs/asyncapi.json from the services' code
 	.venv/bin/cloudaudit asyncapi
 
 bench: install ## Benchmarks (print figures)
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in benchmarks/*.py benchmarks/anomaly/benchmark.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,6 +1,6 @@
 """Identity request/reply latency on the embedded stack (budget: well under 50 ms).
 
-Run: .venv/bin/python bench/identity_rpc.py
+Run: .venv/bin/python benchmarks/identity_rpc.py
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ What real bills show, and what the labels say about it:
 - immaterial changes (total excess under ~$15, or under 10 %) and drops (outages,
   clean-ups): labelled so false alerts on them are attributed, never targets.
 
-Usage: python bench/anomaly_data.py OUT_DIR [--seed N] [--accounts N] [--days N] [--hourly]
+Usage: python benchmarks/anomaly/data.py OUT_DIR [--seed N] [--accounts N] [--days N] [--hourly]
 writes OUT_DIR/{daily,hourly}.csv (series_id,timestamp,value,account,service,region) and
 OUT_DIR/{daily,hourly}_labels.csv (series_id,kind,start,end,material,impact).
 """

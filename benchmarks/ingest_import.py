@@ -7,7 +7,7 @@ Generates a CUR 2.0 CSV (default 2,000,000 rows, ~35 columns with resource tags)
 with the real command (`cloudaudit import-costs`, a child process whose peak RSS is read back),
 exports the rows it stored, and COPYs those rows again with bare asyncpg.
 
-Run: .venv/bin/python bench/ingest_import.py [--rows 2000000] [--keep FILE]
+Run: .venv/bin/python benchmarks/ingest_import.py [--rows 2000000] [--keep FILE]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ The bot and identity run for real on the embedded NATS + PostgreSQL; the Web API
 Slack; ingest and analytics answers come from stand-ins on the bus (the measured part is the
 acknowledgement, while the bot does the slow work of the same commands concurrently).
 
-Run: .venv/bin/python bench/bot_ack.py
+Run: .venv/bin/python benchmarks/bot_ack.py
 """
 
 from __future__ import annotations

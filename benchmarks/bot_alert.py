@@ -4,7 +4,7 @@ under 1 s" budget), and that a replay of every event posts nothing twice.
 
 The bot and identity run for real on the embedded NATS + PostgreSQL; Slack is the local Web API.
 
-Run: .venv/bin/python bench/bot_alert.py
+Run: .venv/bin/python benchmarks/bot_alert.py
 """
 
 from __future__ import annotations

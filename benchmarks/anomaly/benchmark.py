@@ -1,9 +1,9 @@
 """Anomaly benchmark: CloudAudit's detector (through `cloudaudit backtest`) versus naive baselines.
 
-    .venv/bin/python bench/anomaly_benchmark.py [--seed 7] [--accounts 12] [--days 540]
+    .venv/bin/python benchmarks/anomaly/benchmark.py [--seed 7] [--accounts 12] [--days 540]
         [--no-baselines] [--no-hourly] [--keep DIR] [--raw CSV --raw-labels CSV]
 
-Generates the labelled series (bench/anomaly_data.py), runs the `cloudaudit backtest` command
+Generates the labelled series (benchmarks/anomaly/data.py), runs the `cloudaudit backtest` command
 on them in a subprocess (the points/s figure is the command's own, CSV parsing included), scores
 its output at alert level and prints the comparison table with the baselines.
 """
@@ -20,10 +20,8 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo: `benchmarks.anomaly`
 
-from anomaly_baselines import BASELINES
-from anomaly_data import generate, write
 from cloudaudit.analytics.domain.backtest import parse_timestamp, steps_per_day
 from cloudaudit.analytics.domain.backtest_scoring import (
     LabelledEvent,
@@ -31,7 +29,10 @@ from cloudaudit.analytics.domain.backtest_scoring import (
     score,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.anomaly.baselines import BASELINES
+from benchmarks.anomaly.data import generate, write
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def read_labels(path: Path) -> list[LabelledEvent]:

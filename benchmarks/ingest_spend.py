@@ -4,7 +4,7 @@ Fills daily_cost_summaries (7.3 million rows) and the monthly rollup the way a y
 leaves them, then asks the spend question the bot and `cloudaudit spend` ask, through the
 same service function, many times per grouping.
 
-Run: .venv/bin/python bench/ingest_spend.py [--runs 40]
+Run: .venv/bin/python benchmarks/ingest_spend.py [--runs 40]
 """
 
 from __future__ import annotations

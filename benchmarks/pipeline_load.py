@@ -1,7 +1,7 @@
 """Pipeline load: a year of daily cost events for many accounts through analytics, with the
 alerts flowing to the bot and the local Slack. Prints figures; it asserts nothing on timing.
 
-    .venv/bin/python bench/pipeline_load.py [--accounts 100] [--days 120] [--spikes 100]
+    .venv/bin/python benchmarks/pipeline_load.py [--accounts 100] [--days 120] [--spikes 100]
         [--live-rate 20]
 
 The default (100 accounts x 120 days) runs in about 2.5 minutes on 2 cores; the full year the
