@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from cloudaudit.common.embedded import free_port
+from cloudaudit.common.testing import keep_log_for_scan
 
 TOUR_TIMEOUT_S = 420
 
@@ -28,7 +29,7 @@ def _demo(state: Path, nats_port: int, pg_port: int) -> subprocess.CompletedProc
             "CLOUDAUDIT_LOG_FORMAT": "json",
         }
     )
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "cloudaudit.common", "demo", "--no-input"],
         env=env,
         capture_output=True,
@@ -36,6 +37,10 @@ def _demo(state: Path, nats_port: int, pg_port: int) -> subprocess.CompletedProc
         timeout=TOUR_TIMEOUT_S,
         check=False,
     )
+    # Its log lines (stderr) join the session's secret scan; stdout is what the user reads
+    # (it shows the ExternalId to put in the role's trust policy, on purpose).
+    keep_log_for_scan("demo-stderr", result.stderr)
+    return result
 
 
 def test_demo_tour_passes_every_step_and_a_second_run_reuses_the_state(tmp_path):

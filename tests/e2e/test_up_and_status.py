@@ -13,6 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 from cloudaudit.common.embedded import free_port
+from cloudaudit.common.logging import share_logs_for_scan
+from cloudaudit.common.testing import keep_log_for_scan
 
 UP_TIMEOUT_S = 90
 
@@ -91,6 +93,8 @@ def test_up_starts_everything_healthy_and_ctrl_c_leaves_no_process(product_env):
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
+        share_logs_for_scan(Path(product_env["CLOUDAUDIT_STATE_DIR"]) / "logs", "up")
+        keep_log_for_scan("cloudaudit-up", output)
     assert proc.returncode == 0, output
     assert "stopped embedded nats, postgres" in output
     for pid in [c.pid for c in children] + servers:

@@ -10,17 +10,22 @@ can be followed to its anomaly and its Slack post through the logs of several se
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import re
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 REDACTED = "***"
 _SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
@@ -44,12 +49,58 @@ _STANDARD_ATTRS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asc
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 
+# Set by the test plugin for a whole test session and inherited by every process the tests
+# start: their log files are linked there, and the secrets they register are listed there,
+# so the session-end scan checks service processes' logs too. Unset in production.
+SESSION_LOG_DIR_ENV = "CLOUDAUDIT_SESSION_LOG_DIR"
+SESSION_SECRETS_DIR = "secrets"
+
+
+def session_log_dir() -> Path | None:
+    value = os.environ.get(SESSION_LOG_DIR_ENV)
+    return Path(value) if value else None
+
+
+def share_logs_for_scan(logs: Path, name: str) -> None:
+    """Under a test session, make a directory of log files part of the session's secret scan."""
+    session_dir = session_log_dir()
+    if session_dir is None:
+        return
+    session_dir.mkdir(parents=True, exist_ok=True)
+    link = session_dir / f"{name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    with contextlib.suppress(OSError):
+        link.symlink_to(logs.resolve(), target_is_directory=True)
+
+
+def _ledger_secret(value: str) -> None:
+    session_dir = session_log_dir()
+    if session_dir is None:
+        return
+    folder = session_dir / SESSION_SECRETS_DIR
+    with contextlib.suppress(OSError):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with (folder / f"{os.getpid()}.txt").open("a", encoding="utf-8") as ledger:
+            ledger.write(value.replace("\n", " ") + "\n")
+
 
 def register_secret(value: str | None) -> None:
-    """Make a secret value unloggable (tokens, passwords, ExternalIds, DSNs)."""
-    if value and len(value) >= 4:
-        with _secrets_lock:
-            _secrets.add(value)
+    """Make a secret value unloggable (tokens, passwords, ExternalIds, DSNs).
+
+    A URL's password is registered on its own too (it may be logged without the URL).
+    """
+    if not value or len(value) < 4:
+        return
+    values = {value}
+    if "://" in value:
+        with contextlib.suppress(ValueError):
+            password = urlsplit(value).password
+            if password and len(password) >= 4:
+                values.add(password)
+    with _secrets_lock:
+        new = values - _secrets
+        _secrets.update(values)
+    for secret in new:
+        _ledger_secret(secret)
 
 
 def redact(text: str) -> str:

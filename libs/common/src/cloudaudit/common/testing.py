@@ -272,11 +272,64 @@ _capture = _RawCapture()
 SECRET_ALLOWLIST_LOGGERS = ("redaction-check.",)
 
 
+_session_logs: Path | None = None  # created here when the session has none yet
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    global _session_logs
+    from cloudaudit.common.logging import SESSION_LOG_DIR_ENV
+
     root = logging.getLogger()
     root.addHandler(_capture)
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
+    # Every process a test starts inherits this: the services' log files are linked here and
+    # the secrets they register are listed here, for the scan at the end of the session.
+    if not os.environ.get(SESSION_LOG_DIR_ENV):
+        _session_logs = Path(tempfile.mkdtemp(prefix="cloudaudit-session-logs-"))
+        os.environ[SESSION_LOG_DIR_ENV] = str(_session_logs)
+
+
+def keep_log_for_scan(name: str, text: str) -> Path | None:
+    """Keep a process's captured output (stdout/stderr) for the session's secret scan."""
+    from cloudaudit.common.logging import session_log_dir
+
+    folder = session_log_dir()
+    if folder is None or not text:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-{uuid.uuid4().hex[:8]}.log"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def log_file_lines(folder: Path) -> tuple[list[str], int]:
+    """Every line of every log file under a folder (linked folders followed): (lines, files)."""
+    from cloudaudit.common.logging import SESSION_SECRETS_DIR
+
+    lines: list[str] = []
+    files = 0
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = [
+            d for d in dirnames if not (dirpath == str(folder) and d == SESSION_SECRETS_DIR)
+        ]
+        for filename in filenames:
+            with contextlib.suppress(OSError):
+                with open(os.path.join(dirpath, filename), encoding="utf-8", errors="replace") as f:
+                    lines.extend(line.rstrip("\n") for line in f)
+                files += 1
+    return lines, files
+
+
+def secrets_registered_by_processes(folder: Path) -> set[str]:
+    """Secrets the service processes of this session registered (one per line)."""
+    from cloudaudit.common.logging import SESSION_SECRETS_DIR
+
+    found: set[str] = set()
+    for ledger in (folder / SESSION_SECRETS_DIR).glob("*.txt"):
+        with contextlib.suppress(OSError):
+            found.update(line for line in ledger.read_text(encoding="utf-8").splitlines() if line)
+    return found
 
 
 def find_leaks(lines: list[str], secrets: set[str]) -> list[tuple[str, str]]:
@@ -293,9 +346,18 @@ def find_leaks(lines: list[str], secrets: set[str]) -> list[tuple[str, str]]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from cloudaudit.common.logging import _secrets
+    from cloudaudit.common.logging import _secrets, session_log_dir
 
-    leaks = find_leaks(_capture.lines, set(_secrets))
+    secrets = set(_secrets)
+    file_lines: list[str] = []
+    files = 0
+    folder = session_log_dir()
+    if folder is not None and folder.is_dir():
+        secrets |= secrets_registered_by_processes(folder)
+        file_lines, files = log_file_lines(folder)
+    leaks = find_leaks(_capture.lines, secrets) + find_leaks(file_lines, secrets)
+    if _session_logs is not None:
+        shutil.rmtree(_session_logs, ignore_errors=True)  # it lists secrets: never leave it
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if leaks:
         if reporter:
@@ -307,8 +369,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     elif reporter:
         reporter.write_line(
-            f"secret scan: {len(_capture.lines)} log lines checked against "
-            f"{len(_secrets)} registered secrets, none found"
+            f"secret scan: {len(_capture.lines)} log lines of this process and "
+            f"{len(file_lines)} lines from {files} service log files checked against "
+            f"{len(secrets)} registered secrets, none found"
         )
 
 

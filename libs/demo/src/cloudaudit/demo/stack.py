@@ -23,6 +23,7 @@ from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker, rpc
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.embedded import free_port, port_open
 from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
+from cloudaudit.common.logging import register_secret, share_logs_for_scan
 from cloudaudit.common.migrations import upgrade
 from cloudaudit.common.runtime import Endpoints
 from cloudaudit.common.service import discover_services
@@ -34,6 +35,8 @@ from cloudaudit.demo.company import ResourceIds, Scenario
 T = TypeVar("T")
 SIGNING_SECRET = "demo-signing-secret-0123456789"  # noqa: S105 - only the local Slack knows it
 HEALTH_TIMEOUT_S = 90
+# What the stand-ins and the services share that must never appear in a log line.
+SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "OPENAI_API_KEY", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
 
 
 class _LoopThread:
@@ -82,7 +85,11 @@ class ProductStack:
         self.llm_url = self._loop.run(self._start_llm())
         self.slack = self._loop.run(self._start_slack())
         progress(f"starting {', '.join(self.services)} as separate processes")
-        self.supervisor = Supervisor(self.service_env(), self.state_dir / "logs", self.sink)
+        env = self.service_env()
+        for name in SECRET_ENV:
+            register_secret(env.get(name))
+        self.supervisor = Supervisor(env, self.state_dir / "logs", self.sink)
+        share_logs_for_scan(self.state_dir / "logs", "stack")
         specs = discover_services()
         for name in self.services:
             self.supervisor.start(specs[name])

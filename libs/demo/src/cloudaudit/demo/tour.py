@@ -132,6 +132,10 @@ def _import(tour: Tour, team_id: UUID, account_id: UUID) -> None:
         timeout=300,
         check=False,
     )
+    logs = tour.stack.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / "import-costs.log").open("a", encoding="utf-8") as log_file:
+        log_file.write(result.stderr)
     if result.returncode != 0:
         tour.record("import 90 days of CUR 2.0 history", False, result.stderr.strip()[-500:])
         return
