@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
-from cloudaudit.common.events.base import Event, Reply, Request
+from cloudaudit.common.events.base import Event, Reply, Request, UtcDateTime
 from pydantic import Field
 
 RPC_SLACK_USER = "identity.v1.rpc.slack_user"
 RPC_AUTHORIZE = "identity.v1.rpc.authorize"
 RPC_MEMBERS = "identity.v1.rpc.members"
 RPC_CHANGE_ROLE = "identity.v1.rpc.change_role"
+RPC_AUDIT_LOG = "identity.v1.rpc.audit_log"
+AUDIT_LOG_MAX_LIMIT = 200
 MEMBER_CHANGED = "identity.v1.member.changed"
 
 
@@ -58,6 +61,11 @@ class AuthorizeRequest(Request):
     team_id: UUID
     user_id: UUID
     action: Action
+    probe: bool = Field(
+        default=False,
+        description="Only asking (e.g. whether to show a button): a refusal is not audited. "
+        "Otherwise the user is attempting the action and a refusal goes in the audit log.",
+    )
 
 
 class AuthorizeReply(Reply):
@@ -100,3 +108,34 @@ class MemberChanged(Event):
     user_id: UUID
     role: Role | None = Field(description="New role; None when the member was removed.")
     changed_by: UUID | None = None
+
+
+class AuditLogRequest(Request):
+    """The latest audit entries of a team, newest first, for one of its owners or admins."""
+
+    team_id: UUID
+    requested_by: UUID
+    limit: int = Field(default=20, ge=1, le=AUDIT_LOG_MAX_LIMIT)
+    before: UtcDateTime | None = Field(
+        default=None, description="Next page: only entries that happened before this time."
+    )
+
+
+class AuditEntry(Request):
+    audit_id: UUID
+    occurred_at: UtcDateTime
+    action: str
+    entity_type: str
+    entity_id: str | None = None
+    user_id: UUID | None = Field(default=None, description="Who; None for the system.")
+    user_name: str | None = None
+    slack_user_id: str | None = None
+    source: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditLogReply(Reply):
+    entries: list[AuditEntry] = Field(default_factory=list)
+    next_before: UtcDateTime | None = Field(
+        default=None, description="Pass as `before` for the next page; None on the last page."
+    )

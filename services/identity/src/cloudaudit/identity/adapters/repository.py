@@ -222,6 +222,39 @@ class IdentityRepository:
         )
         return [dict(r) for r in rows.mappings()]
 
+    async def audit_page(
+        self, team_id: UUID, before: datetime | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """A team's entries, newest first, with who acted (name and Slack id in the team's
+        workspace) resolved here, in identity, where people live."""
+        workspace_user = (
+            select(slack_users.c.user_id, func.min(slack_users.c.slack_user_id).label("slack_id"))
+            .join(slack_workspaces, slack_workspaces.c.slack_team_id == slack_users.c.slack_team_id)
+            .where(slack_workspaces.c.team_id == team_id)
+            .group_by(slack_users.c.user_id)
+            .subquery()
+        )
+        query = (
+            select(
+                audit_logs,
+                users.c.email,
+                users.c.first_name,
+                users.c.last_name,
+                workspace_user.c.slack_id.label("slack_user_id"),
+            )
+            .outerjoin(users, users.c.user_id == audit_logs.c.user_id)
+            .outerjoin(workspace_user, workspace_user.c.user_id == audit_logs.c.user_id)
+            .where(audit_logs.c.team_id == team_id)
+        )
+        if before is not None:
+            query = query.where(audit_logs.c.occurred_at < before)
+        rows = await self.session.execute(
+            query.order_by(audit_logs.c.occurred_at.desc(), audit_logs.c.created_at.desc()).limit(
+                limit
+            )
+        )
+        return [dict(r) for r in rows.mappings()]
+
     # sessions and log-in protection ----------------------------------------------------------
     async def add_session(self, digest: str, user_id: UUID, expires_at: datetime) -> None:
         await self.session.execute(

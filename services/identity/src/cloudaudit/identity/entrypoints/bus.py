@@ -9,10 +9,13 @@ from cloudaudit.common.bus import subscribe_durable
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 from cloudaudit.common.events.base import Reply
 from cloudaudit.common.events.identity import (
+    RPC_AUDIT_LOG,
     RPC_AUTHORIZE,
     RPC_CHANGE_ROLE,
     RPC_MEMBERS,
     RPC_SLACK_USER,
+    AuditLogReply,
+    AuditLogRequest,
     AuthorizeReply,
     AuthorizeRequest,
     ChangeRoleReply,
@@ -56,6 +59,7 @@ def register(runtime: ServiceRuntime, uow: UowFactory) -> None:
     authorize = _answer(AuthorizeReply, handlers.authorize, uow)
     members = _answer(MembersReply, handlers.list_members, uow)
     change_role = _answer(ChangeRoleReply, handlers.change_role, uow)
+    audit_log = _answer(AuditLogReply, handlers.audit_log, uow)
 
     @broker.subscriber(names.subject(RPC_SLACK_USER), queue=queue, title="identity.slack_user")
     async def on_slack_user(request: SlackUserRequest) -> SlackUserReply:
@@ -76,6 +80,11 @@ def register(runtime: ServiceRuntime, uow: UowFactory) -> None:
     async def on_change_role(request: ChangeRoleRequest) -> ChangeRoleReply:
         """Promote or demote a member (owners/admins, at least one owner kept)."""
         return await change_role(request)
+
+    @broker.subscriber(names.subject(RPC_AUDIT_LOG), queue=queue, title="identity.audit_log_page")
+    async def on_audit_log(request: AuditLogRequest) -> AuditLogReply:
+        """A team's latest audit entries (who, what, when), for its owners and admins."""
+        return await audit_log(request)
 
     @subscribe_durable(
         broker, names, AUDIT_RECORDED, "identity-audit-log", title="identity.audit_log"

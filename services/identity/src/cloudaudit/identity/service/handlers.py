@@ -13,6 +13,9 @@ from cloudaudit.common.events.audit import AuditRecorded
 from cloudaudit.common.events.identity import (
     MEMBER_CHANGED,
     Action,
+    AuditEntry,
+    AuditLogReply,
+    AuditLogRequest,
     AuthorizeReply,
     AuthorizeRequest,
     ChangeRoleReply,
@@ -152,9 +155,22 @@ async def enrol_slack_user(request: SlackUserRequest, uow: IdentityUnitOfWork) -
 
 # -- authorisation and members ----------------------------------------------------------------
 async def authorize(request: AuthorizeRequest, uow: IdentityUnitOfWork) -> AuthorizeReply:
+    """May this user do this? A refused attempt (not a probe) is audited: who tried what."""
     async with uow:
         role = await uow.repo.role_of(request.team_id, request.user_id)
-    reason = rules.denial_reason(request.action, role)
+        reason = rules.denial_reason(request.action, role)
+        if reason is not None and not request.probe and role is not None:
+            # Only members: a stranger's attempt must not write into a team's log.
+            await _audit(
+                uow,
+                request.team_id,
+                request.user_id,
+                "authorization.refused",
+                "action",
+                request.action.value,
+                {"role": role.value, "reason": reason},
+            )
+            await uow.commit()
     return AuthorizeReply(allowed=reason is None, role=role, reason=reason)
 
 
@@ -317,6 +333,37 @@ async def read_audit(
             if reason:
                 raise Forbidden(reason)
         return await uow.repo.audit_entries(team_id, since, min(max(limit, 1), 1000))
+
+
+async def audit_log(request: AuditLogRequest, uow: IdentityUnitOfWork) -> AuditLogReply:
+    """A team's audit log for its owners and admins: newest first, a page at a time."""
+    async with uow:
+        reason = rules.denial_reason(
+            Action.READ_AUDIT, await uow.repo.role_of(request.team_id, request.requested_by)
+        )
+        if reason:
+            raise Forbidden(reason)
+        rows = await uow.repo.audit_page(request.team_id, request.before, request.limit + 1)
+    page = rows[: request.limit]
+    return AuditLogReply(
+        entries=[_audit_entry(row) for row in page],
+        next_before=page[-1]["occurred_at"] if len(rows) > request.limit else None,
+    )
+
+
+def _audit_entry(row: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(
+        audit_id=row["audit_id"],
+        occurred_at=row["occurred_at"],
+        action=row["action"],
+        entity_type=row["entity_type"],
+        entity_id=row["entity_id"],
+        user_id=row["user_id"],
+        user_name=_display_name(row) if row["user_id"] else None,
+        slack_user_id=row["slack_user_id"],
+        source=row["source"],
+        details=row["details"] or {},
+    )
 
 
 # -- web accounts -----------------------------------------------------------------------------
