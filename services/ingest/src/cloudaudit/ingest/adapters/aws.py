@@ -1,6 +1,10 @@
 """AWS through boto3: our principal, the customer's role (cached credentials), permission probes,
 Cost Explorer pages with throttling back-off, and S3 objects of cost exports.
 
+The role-credential cache is one per process (per AWS endpoint and principal): connecting,
+Cost Explorer syncs, imports from S3 and the resource inventory all reuse the same assumed-role
+credentials until shortly before they expire, so N inventory passes cost one AssumeRole.
+
 boto3 is synchronous: the service calls these methods in worker threads.
 """
 
@@ -21,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.logging import register_secret
 from cloudaudit.common.metrics import count_aws_calls
+from cloudaudit.ingest.adapters.inventory_accounts import new_session
 from cloudaudit.ingest.domain import connect
 from cloudaudit.ingest.domain.arn import RoleArn
 from cloudaudit.ingest.domain.connect import (
@@ -38,6 +43,28 @@ from cloudaudit.ingest.settings import IngestSettings
 log = logging.getLogger(__name__)
 
 ROLE_SESSION_NAME = "cloudaudit-ingest"
+
+_CACHES: dict[tuple[str | None, str | None, int], CredentialCache] = {}
+_ASSUME_LOCKS: dict[tuple[int, str, str], threading.Lock] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def _shared_cache(settings: IngestSettings, access_key_id: str | None) -> CredentialCache:
+    """The process's credential cache for one AWS endpoint and principal."""
+    key = (settings.aws_endpoint_url, access_key_id, settings.credentials_refresh_margin_s)
+    with _CACHES_LOCK:
+        cache = _CACHES.get(key)
+        if cache is None:
+            cache = _CACHES[key] = CredentialCache(
+                timedelta(seconds=settings.credentials_refresh_margin_s)
+            )
+        return cache
+
+
+def _assume_lock(cache: CredentialCache, role: str, external_id: str) -> threading.Lock:
+    """One AssumeRole at a time per role: concurrent first users wait for the first answer."""
+    with _CACHES_LOCK:
+        return _ASSUME_LOCKS.setdefault((id(cache), role, external_id), threading.Lock())
 
 
 def error_code(exc: ClientError) -> str:
@@ -69,9 +96,9 @@ class AwsGateway:
         self._sleep = sleep
         self._rand = rand
         self._lock = threading.Lock()
-        self._cache = CredentialCache(timedelta(seconds=settings.credentials_refresh_margin_s))
         self._principal: str | None = settings.principal_arn
         key = settings.aws_access_key_id.get_secret_value() if settings.aws_access_key_id else None
+        self._cache = _shared_cache(settings, key)
         secret = (
             settings.aws_secret_access_key.get_secret_value()
             if settings.aws_secret_access_key
@@ -146,21 +173,32 @@ class AwsGateway:
         return self._principal
 
     def assume(self, role: RoleArn, external_id: str) -> CachedCredentials:
-        """Credentials in the customer's account, reused until shortly before they expire."""
-        now = utcnow()
-        cached = self._cache.get(str(role), external_id, now)
+        """Credentials in the customer's account, reused until shortly before they expire.
+
+        An empty external_id sends none (a role of a single-account install may not need one);
+        the ExternalId is never logged."""
+        cached = self._cache.get(str(role), external_id, utcnow())
         if cached is not None:
             return cached
+        with _assume_lock(self._cache, str(role), external_id):
+            cached = self._cache.get(str(role), external_id, utcnow())
+            if cached is not None:  # another thread assumed it meanwhile
+                return cached
+            credentials = self._assume_now(role, external_id)
+            self._cache.put(str(role), external_id, credentials)
+            return credentials
+
+    def _assume_now(self, role: RoleArn, external_id: str) -> CachedCredentials:
         sts = self._client("sts")
+        request: dict[str, Any] = {
+            "RoleArn": str(role),
+            "RoleSessionName": ROLE_SESSION_NAME,
+            "DurationSeconds": self._settings.role_session_seconds,
+        }
+        if external_id:
+            request["ExternalId"] = external_id
         try:
-            answer = self._with_backoff(
-                lambda: sts.assume_role(
-                    RoleArn=str(role),
-                    RoleSessionName=ROLE_SESSION_NAME,
-                    ExternalId=external_id,
-                    DurationSeconds=self._settings.role_session_seconds,
-                )
-            )
+            answer = self._with_backoff(lambda: sts.assume_role(**request))
         except ClientError as exc:
             raise connect.assume_role_failed(
                 role, self._principal_or_unknown(), error_code(exc), error_message(exc)
@@ -174,11 +212,18 @@ class AwsGateway:
         expires = raw["Expiration"]
         if isinstance(expires, str):
             expires = datetime.fromisoformat(expires.replace("Z", "+00:00"))
-        credentials = CachedCredentials(
+        return CachedCredentials(
             raw["AccessKeyId"], raw["SecretAccessKey"], raw["SessionToken"], expires.astimezone(UTC)
         )
-        self._cache.put(str(role), external_id, credentials)
-        return credentials
+
+    def role_session(self, role: RoleArn, external_id: str) -> boto3.Session:
+        """A boto3 session in the customer's account on the cached role credentials."""
+        credentials = self.assume(role, external_id)
+        return new_session(
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+        )
 
     def forget(self, role: RoleArn, external_id: str) -> None:
         self._cache.forget(str(role), external_id)

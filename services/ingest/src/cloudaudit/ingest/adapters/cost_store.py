@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 from cloudaudit.ingest.domain.cost_explorer import CeCost
 from cloudaudit.ingest.domain.cur.mapping import OUTPUT_COLUMNS
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 SCHEMA = "ingest"
@@ -238,3 +238,125 @@ async def replace_ce_costs(
         ],
     )
     return len(costs)
+
+
+# -- what resources cost (read-only, for savings recommendations) -----------------------------
+# Usage line items only: fees, negations, credits and taxes are not a resource's running cost.
+# Legacy CUR and CUR 2.0 name them Usage / SavingsPlanCoveredUsage / DiscountedUsage; FOCUS rows
+# carry ChargeCategory "Usage".
+USAGE_LINE_TYPES = ("Usage", "SavingsPlanCoveredUsage", "DiscountedUsage")
+COVERED_LINE_TYPES = ("SavingsPlanCoveredUsage", "DiscountedUsage")
+# EC2 instance hours (on-demand, Savings Plan and RI covered alike) and EBS storage GB-months.
+COMPUTE_USAGE = "usage_type ILIKE '%BoxUsage%'"
+STORAGE_USAGE = "usage_type ILIKE '%EBS:VolumeUsage%'"
+# Resource ids arrive as ids (i-..., vol-...) or ARNs (snapshots: arn:aws:ec2:...:snapshot/snap-...).
+RESOURCE_KEY = (
+    "CASE WHEN resource_id LIKE 'arn:%' THEN regexp_replace(resource_id, '^.*[/:]', '') "
+    "ELSE resource_id END"
+)
+
+
+async def last_cost_day(session: AsyncSession, team_id: UUID, aws_account_id: str) -> date | None:
+    """The newest usage day the team's cost report has for this AWS account."""
+    return (
+        await session.execute(
+            text(
+                f"SELECT max(usage_date) FROM {SCHEMA}.cost_data "
+                "WHERE team_id = :team AND aws_account_id = :aws"
+            ),
+            {"team": team_id, "aws": aws_account_id},
+        )
+    ).scalar_one()
+
+
+async def resource_costs(
+    session: AsyncSession,
+    team_id: UUID,
+    aws_account_id: str,
+    start: date,
+    end: date,
+    resource_ids: Sequence[str] | None,
+    after: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Per resource over [start, end): cost, days, compute hours and storage GB-months, in id
+    order after `after` (keyset paging)."""
+    wanted = "AND rid = ANY(:ids)" if resource_ids is not None else ""
+    rows = await session.execute(
+        text(
+            f"""
+            WITH items AS (
+                SELECT {RESOURCE_KEY} AS rid, usage_date, line_item_type, usage_amount,
+                       coalesce(amortized_cost, unblended_cost) AS cost, currency,
+                       {COMPUTE_USAGE} AS compute, {STORAGE_USAGE} AS storage
+                FROM {SCHEMA}.cost_data
+                WHERE team_id = :team AND aws_account_id = :aws
+                  AND usage_date >= :start AND usage_date < :end
+                  AND resource_id IS NOT NULL AND resource_id <> ''
+                  AND coalesce(line_item_type, 'Usage') IN :usage_types
+            )
+            SELECT rid, sum(cost) AS cost, min(currency) AS currency,
+                   count(DISTINCT usage_date) AS days, min(usage_date) AS first_day,
+                   max(usage_date) AS last_day,
+                   coalesce(sum(usage_amount) FILTER (WHERE compute), 0) AS compute_hours,
+                   coalesce(sum(cost) FILTER (WHERE compute), 0) AS compute_cost,
+                   coalesce(sum(usage_amount) FILTER (
+                       WHERE compute AND line_item_type IN :covered_types), 0) AS covered_hours,
+                   coalesce(sum(usage_amount) FILTER (WHERE storage), 0) AS storage_gb_months,
+                   coalesce(sum(cost) FILTER (WHERE storage), 0) AS storage_cost
+            FROM items
+            WHERE (CAST(:after AS text) IS NULL OR rid > :after) {wanted}
+            GROUP BY rid
+            ORDER BY rid
+            LIMIT :limit
+            """
+        ).bindparams(
+            bindparam("usage_types", expanding=True), bindparam("covered_types", expanding=True)
+        ),
+        {
+            "team": team_id,
+            "aws": aws_account_id,
+            "start": start,
+            "end": end,
+            "usage_types": list(USAGE_LINE_TYPES),
+            "covered_types": list(COVERED_LINE_TYPES),
+            "after": after,
+            "limit": limit,
+            **({"ids": list(resource_ids)} if resource_ids is not None else {}),
+        },
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def compute_coverage(
+    session: AsyncSession, team_id: UUID, aws_account_id: str, start: date, end: date
+) -> dict[str, Any]:
+    """EC2 instance usage over [start, end) split into on-demand and commitment-covered."""
+    row = await session.execute(
+        text(
+            f"""
+            SELECT
+              coalesce(sum(unblended_cost) FILTER (
+                  WHERE coalesce(line_item_type, 'Usage') = 'Usage'), 0) AS on_demand_cost,
+              coalesce(sum(usage_amount) FILTER (
+                  WHERE coalesce(line_item_type, 'Usage') = 'Usage'), 0) AS on_demand_hours,
+              coalesce(sum(coalesce(public_on_demand_cost, unblended_cost)) FILTER (
+                  WHERE line_item_type IN :covered_types), 0) AS covered_cost,
+              coalesce(sum(usage_amount) FILTER (
+                  WHERE line_item_type IN :covered_types), 0) AS covered_hours,
+              count(*) AS line_items,
+              count(*) FILTER (WHERE source = 'focus') AS focus_items
+            FROM {SCHEMA}.cost_data
+            WHERE team_id = :team AND aws_account_id = :aws
+              AND usage_date >= :start AND usage_date < :end AND {COMPUTE_USAGE}
+            """
+        ).bindparams(bindparam("covered_types", expanding=True)),
+        {
+            "team": team_id,
+            "aws": aws_account_id,
+            "start": start,
+            "end": end,
+            "covered_types": list(COVERED_LINE_TYPES),
+        },
+    )
+    return dict(row.mappings().one())
