@@ -58,7 +58,7 @@ def read_flags(path: Path) -> dict[str, list[tuple[datetime, bool]]]:
     return flags
 
 
-def run_command(data: Path, out: Path, units: str) -> float:
+def run_command(data: Path, out: Path, units: str, config: Path | None = None) -> float:
     """Seconds `cloudaudit backtest` took (process start-up excluded: reported by the command)."""
     command = [
         sys.executable,
@@ -71,6 +71,7 @@ def run_command(data: Path, out: Path, units: str) -> float:
         str(out),
         "--units",
         units,
+        *(["--config", str(config)] if config is not None else []),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)  # noqa: S603
     if done.returncode != 0:
