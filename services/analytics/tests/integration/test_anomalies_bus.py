@@ -160,6 +160,19 @@ class Account:
         state = row.state if isinstance(row.state, dict) else json.loads(row.state)
         return {"state": state, "model_version": row.model_version}
 
+    async def total_state(self) -> dict:
+        async with self.db.connect() as conn:
+            state = (
+                await conn.execute(
+                    text(
+                        "SELECT state FROM analytics.detector_states "
+                        "WHERE team_id = :t AND service IS NULL"
+                    ),
+                    {"t": self.team_id},
+                )
+            ).scalar_one()
+        return state if isinstance(state, dict) else json.loads(state)
+
     async def anomalies(self) -> list[dict]:
         async with self.db.connect() as conn:
             rows = await conn.execute(
@@ -474,3 +487,126 @@ async def test_anomalies_command_lists_what_was_detected(
     assert {r["status"] for r in listed} == {"open"}
     bad = await asyncio.to_thread(CliRunner().invoke, app, ["anomalies", "--team", "nope"])
     assert bad.exit_code != 0 and "UUID" in bad.output
+
+
+# -- late and restated days -------------------------------------------------------------------
+def in_order_model(values: dict[date, Decimal]) -> dict:
+    """The EC2 detector as an in-order feed of these day values leaves it."""
+    model = CostAnomalyDetector(DetectorConfig())
+    for day in sorted(values):
+        model.observe(_midnight(day), float(values[day]), Thresholds())
+    return json.loads(json.dumps(model.to_state()))
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+async def test_days_delivered_out_of_order_give_the_in_order_model(analytics, bus, db):
+    first = TODAY - timedelta(45)
+    days = [first + timedelta(n) for n in range(45)]
+    in_order, shuffled = Account(bus, db), Account(bus, db)
+    # what a kill -9 does: a few days come back after later ones (one of them a week late)
+    late = {days[12], days[13], days[30], days[40]}
+    arrival = [d for d in days if d not in late] + [days[30], days[12], days[40], days[13]]
+    for day in days:
+        await in_order.publish(cost_day(in_order.team_id, in_order.account_id, day, backfill=True))
+    for day in arrival:
+        await shuffled.publish(cost_day(shuffled.team_id, shuffled.account_id, day, backfill=True))
+    await eventually(lambda: in_order._at_least(45), timeout=60)
+    await eventually(lambda: shuffled._at_least(45), timeout=60)
+    expected = await in_order.ec2_state()
+    got = await shuffled.ec2_state()
+    assert got["state"]["detector"]["steps_seen"] == 45
+    assert got["state"]["detector"] == expected["state"]["detector"]
+    assert got["state"]["drivers"] == expected["state"]["drivers"]
+    assert got["state"]["detector"] == in_order_model({d: ec2_cost(d) for d in days})
+    totals = [await account.total_state() for account in (in_order, shuffled)]
+    assert totals[0]["detector"] == totals[1]["detector"]
+    assert totals[0]["detector"]["steps_seen"] == 45
+
+
+async def test_restated_older_day_is_relearnt_and_redelivery_changes_nothing(
+    analytics, account, bus
+):
+    detected = await bus.collect("anomaly.v1.detected.>")
+    await account.history(30, until=TODAY + timedelta(1))
+    restated_day = TODAY - timedelta(10)
+    # Cost Explorer revises an old day: a $900 charge turns up, 10 days late
+    restated = ec2_cost(restated_day) + Decimal(900)
+    event = cost_day(account.team_id, account.account_id, restated_day, ec2=restated, revision=2)
+    await account.publish(event)
+    await eventually(lambda: _equals(account.revision_of(restated_day), 2))
+    relearnt = await account.ec2_state()
+    values = {TODAY - timedelta(n): ec2_cost(TODAY - timedelta(n)) for n in range(30)}
+    assert relearnt["state"]["detector"] == in_order_model({**values, restated_day: restated})
+    assert relearnt["state"]["detector"] != in_order_model(values)
+    # the same restatement again (a new event id, so JetStream does not drop it): a no-op,
+    # proven by a later day consumed after it
+    await account.publish(event.model_copy(update={"event_id": uuid4()}))
+    await account.publish(cost_day(account.team_id, account.account_id, TODAY + timedelta(1)))
+    await eventually(lambda: account.revision_of(TODAY + timedelta(1)))
+    after = await account.ec2_state()
+    assert after["model_version"] == relearnt["model_version"] + 1
+    assert after["state"]["detector"]["steps_seen"] == 31
+    # an old day is never alerted: outside the recent window, however large
+    assert await detected_messages(detected) == [] and await account.anomalies() == []
+
+
+async def test_late_day_of_an_alerted_change_does_not_alert_again(analytics, account, bus):
+    detected = await bus.collect("anomaly.v1.detected.>")
+    await account.history(30, until=TODAY - timedelta(1))
+    spike = Decimal(700)
+    # today's spike arrives (and alerts) before yesterday's, which was part of the same rise
+    await account.publish(
+        cost_day(account.team_id, account.account_id, TODAY, ec2=ec2_cost(TODAY) + spike)
+    )
+    first = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
+    yesterday = TODAY - timedelta(1)
+    await account.publish(
+        cost_day(account.team_id, account.account_id, yesterday, ec2=ec2_cost(yesterday) + spike)
+    )
+    await eventually(lambda: account.revision_of(yesterday))
+    assert first.service == "AmazonEC2"
+    assert await detected_messages(detected) == []  # one change, one alert
+    ec2 = [r for r in await account.anomalies() if r["service"] == "AmazonEC2"]
+    assert [r["anomaly_id"] for r in ec2] == [first.anomaly_id]
+    state = await account.ec2_state()
+    assert state["state"]["detector"]["steps_seen"] == 32  # 30 days of history, then 2
+    assert state["state"]["detector"]["episode"]["started_at"].startswith(yesterday.isoformat())
+
+
+async def test_feedback_survives_a_replay(analytics, account, bus):
+    detected = await bus.collect("anomaly.v1.detected.>")
+    await account.history(30, until=TODAY - timedelta(1))
+    for day in (TODAY - timedelta(1), TODAY):  # a new level: +$400 a day
+        await account.publish(
+            cost_day(account.team_id, account.account_id, day, ec2=ec2_cost(day) + Decimal(400))
+        )
+    alert = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
+    await eventually(lambda: account.revision_of(TODAY))
+    reply = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_ANOMALY_FEEDBACK,
+        AnomalyFeedbackRequest(
+            team_id=account.team_id,
+            anomaly_id=alert.anomaly_id,
+            user_id=uuid4(),
+            feedback=Feedback.NOT_USEFUL,
+        ),
+        AnomalyFeedbackReply,
+    )
+    assert reply.ok
+    before = (await account.ec2_state())["state"]["detector"]
+    assert before["bar"] == 1.5 and before["episode"] is None
+    # a restatement of a day before the feedback rebuilds the model: the feedback stays
+    old = TODAY - timedelta(12)
+    await account.publish(
+        cost_day(account.team_id, account.account_id, old, ec2=ec2_cost(old) + 2, revision=2)
+    )
+    await eventually(lambda: _equals(account.revision_of(old), 2))
+    after = (await account.ec2_state())["state"]["detector"]
+    assert after["bar"] == 1.5 and after["episode"] is None
+    assert after["steps_seen"] == before["steps_seen"]
+    assert after["model"] != before["model"]  # re-learnt with the restated value

@@ -1,4 +1,5 @@
-"""Anomaly tables: detector state per series, detected anomalies, team thresholds, planned spend."""
+"""Anomaly tables: detector state per series, its day values and checkpoints, detected
+anomalies, team thresholds, planned spend."""
 
 from cloudaudit.analytics.adapters.orm import metadata
 from cloudaudit.common.clock import utcnow
@@ -30,7 +31,7 @@ detector_states = Table(
     Column("service", String(200), nullable=True),  # None: the account total
     Column("region", String(50), nullable=True),
     Column("state", JSONType, nullable=False),
-    # the state before the last learnt day: a restated last day is re-learnt from here
+    # the state before the last learnt day (kept for operators; re-learning uses checkpoints)
     Column("previous_state", JSONType, nullable=True),
     Column("last_usage_date", Date, nullable=True),
     Column("model_version", Integer, nullable=False),
@@ -49,6 +50,39 @@ cost_days = Table(
     Column("event_id", Uuid, nullable=False),
     Column("total_cost", MoneyColumn(), nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# What each series cost on each account-day, as last recorded (a restatement overwrites it),
+# with its drivers: a late or restated day is learnt by replaying the series from these.
+# A row exists from the first day the series appeared; a later day without a row cost 0.
+# `feedback` lists the user's feedback given while this was the series' last learnt day, so
+# a replay applies it at the same point of the series.
+series_days = Table(
+    "series_days",
+    metadata,
+    Column("series_key", String(600), primary_key=True),
+    Column("usage_date", Date, primary_key=True),
+    Column("team_id", Uuid, nullable=False),
+    Column("account_id", Uuid, nullable=False),
+    Column("cost", MoneyColumn(), nullable=False),
+    Column("summary_id", Uuid, nullable=True),
+    Column("drivers", JSONType, nullable=False),  # driver key -> cost as a decimal string
+    Column("feedback", JSONType, nullable=True),
+    Index("ix_series_days_team_account_date", "team_id", "account_id", "usage_date"),
+)
+
+# The series' model (detector and driver baseline) right after learning `usage_date` and before
+# that day's feedback; written every CHECKPOINT_EVERY_DAYS days and rewritten by each replay,
+# so a replay starts from the last checkpoint before the day that changed.
+detector_checkpoints = Table(
+    "detector_checkpoints",
+    metadata,
+    Column("series_key", String(600), primary_key=True),
+    Column("usage_date", Date, primary_key=True),
+    Column("team_id", Uuid, nullable=False),
+    Column("account_id", Uuid, nullable=False),
+    Column("state", JSONType, nullable=False),
+    Index("ix_detector_checkpoints_team_account", "team_id", "account_id", "usage_date"),
 )
 
 cost_anomalies = Table(
@@ -109,11 +143,15 @@ spend_expectations = Table(
     metadata,
     Column("expectation_id", Uuid, primary_key=True),
     Column("team_id", Uuid, nullable=False),
-    Column("service", String(200), nullable=False),
-    Column("amount", MoneyColumn(), nullable=False),
+    Column("service", String(200), nullable=True),  # None: any service
+    Column("account_id", Uuid, nullable=True),  # None: every account of the team
+    Column("amount", MoneyColumn(), nullable=False),  # extra spend per day
     Column("start_date", Date, nullable=False),
     Column("end_date", Date, nullable=False),
-    Column("created_by", Uuid, nullable=False),
+    Column("note", Text, nullable=True),
+    Column("created_by", Uuid, nullable=True),  # None: the command line
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("cancelled_at", UTCDateTime, nullable=True),
+    Column("cancelled_by", Uuid, nullable=True),
     Index("ix_spend_expectations_team_period", "team_id", "start_date", "end_date"),
 )

@@ -1,4 +1,5 @@
-"""Anomaly persistence: detector states (optimistic versions), days seen, anomalies, settings."""
+"""Anomaly persistence: detector states (optimistic versions), days seen, series day values and
+checkpoints for replay, anomalies, settings, planned spend."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from cloudaudit.analytics.adapters.anomaly_orm import (
     anomaly_team_settings,
     cost_anomalies,
     cost_days,
+    detector_checkpoints,
     detector_states,
+    series_days,
     spend_expectations,
 )
 from cloudaudit.common.clock import utcnow
-from sqlalchemy import and_, insert, select, text, update
+from sqlalchemy import and_, func, insert, literal, literal_column, or_, select, text, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,6 +82,134 @@ class AnomalyRepository:
             )
         )
 
+    async def latest_day(self, team_id: UUID, account_id: UUID) -> date | None:
+        return (
+            await self.session.execute(
+                select(func.max(cost_days.c.usage_date)).where(
+                    cost_days.c.team_id == team_id, cost_days.c.account_id == account_id
+                )
+            )
+        ).scalar_one_or_none()
+
+    async def account_days(self, team_id: UUID, account_id: UUID, after: date | None) -> list[date]:
+        """The account's recorded days (after `after`), in date order: the replay timeline."""
+        query = select(cost_days.c.usage_date).where(
+            cost_days.c.team_id == team_id, cost_days.c.account_id == account_id
+        )
+        if after is not None:
+            query = query.where(cost_days.c.usage_date > after)
+        return list((await self.session.execute(query.order_by(cost_days.c.usage_date))).scalars())
+
+    # -- series day values and checkpoints (replay) -------------------------------------------
+    async def save_series_days(
+        self, team_id: UUID, account_id: UUID, usage_date: date, rows: list[dict[str, Any]]
+    ) -> None:
+        """Store one account-day's series values; a series the new revision no longer shows
+        keeps its row (and feedback) at cost 0."""
+        keys = [r["series_key"] for r in rows]
+        await self.session.execute(
+            update(series_days)
+            .where(
+                series_days.c.team_id == team_id,
+                series_days.c.account_id == account_id,
+                series_days.c.usage_date == usage_date,
+                series_days.c.series_key.not_in(keys),
+            )
+            .values(cost=0, summary_id=None, drivers={})
+        )
+        if not rows:
+            return
+        statement = pg_insert(series_days).values(
+            [
+                {**r, "team_id": team_id, "account_id": account_id, "usage_date": usage_date}
+                for r in rows
+            ]
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["series_key", "usage_date"],
+                set_={
+                    "cost": statement.excluded.cost,
+                    "summary_id": statement.excluded.summary_id,
+                    "drivers": statement.excluded.drivers,
+                },
+            )
+        )
+
+    async def series_days(
+        self, team_id: UUID, account_id: UUID, since: date | None
+    ) -> dict[str, dict[date, dict[str, Any]]]:
+        """Stored series values of the account from `since` on: series key -> day -> row."""
+        query = select(series_days).where(
+            series_days.c.team_id == team_id, series_days.c.account_id == account_id
+        )
+        if since is not None:
+            query = query.where(series_days.c.usage_date >= since)
+        out: dict[str, dict[date, dict[str, Any]]] = {}
+        for r in (await self.session.execute(query)).mappings():
+            out.setdefault(r["series_key"], {})[r["usage_date"]] = dict(r)
+        return out
+
+    async def first_days(self, team_id: UUID, account_id: UUID) -> dict[str, date]:
+        """The day each series of the account first appeared."""
+        rows = await self.session.execute(
+            select(series_days.c.series_key, func.min(series_days.c.usage_date))
+            .where(series_days.c.team_id == team_id, series_days.c.account_id == account_id)
+            .group_by(series_days.c.series_key)
+        )
+        return {key: first for key, first in rows}
+
+    async def add_series_feedback(
+        self, series_key: str, team_id: UUID, account_id: UUID, usage_date: date, action: str
+    ) -> None:
+        statement = pg_insert(series_days).values(
+            series_key=series_key,
+            usage_date=usage_date,
+            team_id=team_id,
+            account_id=account_id,
+            cost=0,
+            summary_id=None,
+            drivers={},
+            feedback=[action],
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["series_key", "usage_date"],
+                set_={
+                    "feedback": literal_column(
+                        "COALESCE(analytics.series_days.feedback, '[]'::jsonb) || excluded.feedback"
+                    )
+                },
+            )
+        )
+
+    async def checkpoints_before(
+        self, team_id: UUID, account_id: UUID, before: date
+    ) -> dict[str, tuple[date, dict[str, Any]]]:
+        """Each series' last checkpoint strictly before `before`."""
+        rows = await self.session.execute(
+            select(detector_checkpoints)
+            .where(
+                detector_checkpoints.c.team_id == team_id,
+                detector_checkpoints.c.account_id == account_id,
+                detector_checkpoints.c.usage_date < before,
+            )
+            .order_by(detector_checkpoints.c.series_key, detector_checkpoints.c.usage_date.desc())
+            .ext(distinct_on(detector_checkpoints.c.series_key))
+        )
+        return {r["series_key"]: (r["usage_date"], r["state"]) for r in rows.mappings()}
+
+    async def save_checkpoints(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        statement = pg_insert(detector_checkpoints).values(rows)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["series_key", "usage_date"],
+                set_={"state": statement.excluded.state},
+            )
+        )
+
     async def states(self, team_id: UUID, account_id: UUID) -> dict[str, dict[str, Any]]:
         rows = await self.session.execute(
             select(detector_states).where(
@@ -136,6 +268,35 @@ class AnomalyRepository:
                         cost_anomalies.c.series_key == series_key,
                         cost_anomalies.c.episode_start == episode_start,
                     )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return dict(row) if row else None
+
+    async def anomaly_for_change(
+        self, series_key: str, episode_start: date, through: date, replayed_from: date
+    ) -> dict[str, Any] | None:
+        """After a replay from `replayed_from`, an episode may start on another day than the
+        one it was recorded with: the anomaly of this series recorded for the same change is
+        the first one that started between the earlier of the two starts and `through` (the
+        episode's last day in the replay) and had not ended before this episode began."""
+        row = (
+            (
+                await self.session.execute(
+                    select(cost_anomalies)
+                    .where(
+                        cost_anomalies.c.series_key == series_key,
+                        cost_anomalies.c.episode_start >= min(episode_start, replayed_from),
+                        cost_anomalies.c.episode_start <= through,
+                        or_(
+                            cost_anomalies.c.episode_end.is_(None),
+                            cost_anomalies.c.episode_end >= episode_start,
+                        ),
+                    )
+                    .order_by(cost_anomalies.c.episode_start)
+                    .limit(1)
                 )
             )
             .mappings()
@@ -217,14 +378,70 @@ class AnomalyRepository:
     async def add_expectation(self, **row: Any) -> None:
         await self.session.execute(insert(spend_expectations).values(**row, created_at=utcnow()))
 
-    async def expectations_on(self, team_id: UUID, usage_date: date) -> list[dict[str, Any]]:
-        rows = await self.session.execute(
-            select(spend_expectations).where(
-                and_(
-                    spend_expectations.c.team_id == team_id,
-                    spend_expectations.c.start_date <= usage_date,
-                    spend_expectations.c.end_date >= usage_date,
-                )
+    async def expectations_on(
+        self, team_id: UUID, usage_date: date, account_id: UUID | None = None
+    ) -> list[dict[str, Any]]:
+        """Plans in force that day (not cancelled), for the account when one is given."""
+        query = select(spend_expectations).where(
+            and_(
+                spend_expectations.c.team_id == team_id,
+                spend_expectations.c.start_date <= usage_date,
+                spend_expectations.c.end_date >= usage_date,
+                spend_expectations.c.cancelled_at.is_(None),
             )
         )
+        if account_id is not None:
+            query = query.where(
+                or_(
+                    spend_expectations.c.account_id.is_(None),
+                    spend_expectations.c.account_id == account_id,
+                )
+            )
+        rows = await self.session.execute(query)
         return [dict(r) for r in rows.mappings()]
+
+    async def expectations(self, team_id: UUID, include_cancelled: bool) -> list[dict[str, Any]]:
+        query = select(spend_expectations).where(spend_expectations.c.team_id == team_id)
+        if not include_cancelled:
+            query = query.where(spend_expectations.c.cancelled_at.is_(None))
+        rows = await self.session.execute(
+            query.order_by(spend_expectations.c.start_date, spend_expectations.c.created_at)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def expectation(self, expectation_id: UUID) -> dict[str, Any] | None:
+        row = (
+            (
+                await self.session.execute(
+                    select(spend_expectations)
+                    .where(spend_expectations.c.expectation_id == expectation_id)
+                    .with_for_update()
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return dict(row) if row else None
+
+    async def cancel_expectation(self, expectation_id: UUID, cancelled_by: UUID | None) -> None:
+        await self.session.execute(
+            update(spend_expectations)
+            .where(spend_expectations.c.expectation_id == expectation_id)
+            .values(cancelled_at=utcnow(), cancelled_by=cancelled_by)
+        )
+
+    # -- what analytics knows of a team's accounts ----------------------------------------------
+    async def team_accounts(self, team_id: UUID) -> dict[UUID, str]:
+        """The team's accounts analytics has cost data for: account id -> AWS account id."""
+        rows = await self.session.execute(
+            select(detector_states.c.account_id, detector_states.c.aws_account_id)
+            .where(detector_states.c.team_id == team_id)
+            .distinct()
+        )
+        return {account_id: aws for account_id, aws in rows}
+
+    async def team_has_days(self, team_id: UUID) -> bool:
+        found = await self.session.execute(
+            select(literal(1)).where(cost_days.c.team_id == team_id).limit(1)
+        )
+        return found.first() is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -76,6 +76,117 @@ async def _thresholds(
 
 
 # -- cost days in -----------------------------------------------------------------------------
+# A checkpoint of every series' model is kept every this many days: re-learning a late or
+# restated day replays at most this many days plus the days after it (a year of daily values
+# replays in about 3 ms per series, a fortnight in well under one).
+CHECKPOINT_EVERY_DAYS = 14
+
+
+def _checkpoint_day(usage_date: date) -> bool:
+    return usage_date.toordinal() % CHECKPOINT_EVERY_DAYS == 0
+
+
+def _midnight(usage_date: date) -> datetime:
+    return datetime(usage_date.year, usage_date.month, usage_date.day, tzinfo=UTC)
+
+
+def _apply_feedback(detector: CostAnomalyDetector, feedback: Feedback) -> None:
+    if feedback is Feedback.EXPECTED:
+        detector.accept_current_level()
+    elif feedback is Feedback.NOT_USEFUL:
+        detector.raise_bar()
+    else:
+        detector.lower_bar()
+
+
+class SeriesModel:
+    """One series' detector with the driver baseline root cause compares a day against."""
+
+    def __init__(self, state: dict[str, Any] | None) -> None:
+        self.detector = (
+            CostAnomalyDetector.from_state(state["detector"], DAILY)
+            if state
+            else CostAnomalyDetector(DAILY)
+        )
+        self.drivers: dict[str, float] = dict(state["drivers"]) if state else {}
+
+    def learn(self, usage_date: date, day: SeriesDay, thresholds: Thresholds) -> Verdict:
+        verdict = self.detector.observe(_midnight(usage_date), float(day.cost), thresholds)
+        if verdict.learned:
+            self.drivers = learn_drivers(self.drivers, day.drivers)
+        return verdict
+
+    def to_state(self) -> dict[str, Any]:
+        return {"detector": self.detector.to_state(), "drivers": self.drivers}
+
+
+@dataclass
+class _Judge:
+    """What applying a day's verdicts needs, shared by every series of one account-day."""
+
+    uow: AnomalyUnitOfWork
+    event: CostDayRecorded
+    settings: AnalyticsSettings
+    today: date
+    thresholds: Thresholds
+    replayed_from: date | None = None
+    plans: dict[date, list[dict[str, Any]]] = field(default_factory=dict)
+    alerts_on: dict[date, int] = field(default_factory=dict)
+
+    async def apply(
+        self,
+        ref: SeriesRef,
+        key: str,
+        usage_date: date,
+        day: SeriesDay,
+        drivers: dict[str, float],
+        verdict: Verdict,
+        version: int,
+        episode_through: date | None = None,
+    ) -> None:
+        if usage_date not in self.plans:
+            self.plans[usage_date] = await self.uow.repo.expectations_on(
+                self.event.team_id, usage_date, self.event.account_id
+            )
+        window = timedelta(days=self.settings.anomaly_alert_window_days)
+        raised = await _apply_verdict(
+            self.uow,
+            self.event,
+            ref,
+            key,
+            Judged(usage_date, day, drivers, verdict, version, self.replayed_from, episode_through),
+            self.plans[usage_date],
+            alertable=usage_date >= self.today - window,
+            # Services first: when one of them alerts, the account total (the safety net for
+            # changes spread thin across services) records the same day without a second alert.
+            quiet=ref.service is None and self.alerts_on.get(usage_date, 0) > 0,
+        )
+        self.alerts_on[usage_date] = self.alerts_on.get(usage_date, 0) + raised
+
+
+def _services_first(refs: set[SeriesRef]) -> list[SeriesRef]:
+    return sorted(refs, key=lambda r: (r.service is None, r.service or "", r.region or ""))
+
+
+def _series_row(key: str, day: SeriesDay) -> dict[str, Any]:
+    return {
+        "series_key": key,
+        "cost": day.cost,
+        "summary_id": day.summary_id,
+        "drivers": {name: str(cost) for name, cost in day.drivers.items()},
+    }
+
+
+def _stored_day(row: dict[str, Any] | None) -> SeriesDay:
+    if row is None:  # the series had nothing that day
+        return SeriesDay()
+    return SeriesDay(
+        cost=row["cost"],
+        summary_id=row["summary_id"],
+        drivers={name: Decimal(cost) for name, cost in row["drivers"].items()},
+    )
+
+
 async def record_cost_day(
     event: CostDayRecorded,
     uow: AnomalyUnitOfWork,
@@ -84,9 +195,11 @@ async def record_cost_day(
 ) -> DayOutcome:
     """Judge and learn every series of one account-day, exactly once per (series, day).
 
-    A redelivered day (same or older revision) changes nothing. A restated last day is re-learnt
-    from the model as it was before that day; a restated older day is recorded but not re-learnt
-    (the model has moved on). Only recent days alert: a backfill teaches without flooding."""
+    A redelivered day (same or older revision) changes nothing. A day after the account's last
+    one is learnt onto the stored models. A day that arrives late (behind later days) or is
+    restated is stored and every series it touches is replayed from its last checkpoint before
+    that day through every later stored day, so the models are what an in-order feed of the
+    latest values would give. Only recent days alert: a backfill teaches without flooding."""
     today = today or utcnow().date()
     async with uow:
         await uow.repo.lock_account(event.team_id, event.account_id)
@@ -94,63 +207,15 @@ async def record_cost_day(
         if seen is not None and seen >= event.revision:
             return DayOutcome(applied=False)
         min_impact, min_pct = await _thresholds(uow, event.team_id, settings)
-        thresholds = Thresholds(float(min_impact), float(min_pct))
-        planned = await uow.repo.expectations_on(event.team_id, event.usage_date)
-        stored = await uow.repo.states(event.team_id, event.account_id)
+        judge = _Judge(uow, event, settings, today, Thresholds(float(min_impact), float(min_pct)))
+        latest = await uow.repo.latest_day(event.team_id, event.account_id)
         days = series_of_day(event)
-        refs = {SeriesRef(r["service"], r["region"]) for r in stored.values()} | set(days)
-        alertable = event.usage_date >= today - timedelta(days=settings.anomaly_alert_window_days)
-        alerts = 0
-        # Services first: when one of them alerts, the account total (the safety net for
-        # changes spread thin across services) records the same day without a second alert.
-        for ref in sorted(refs, key=lambda r: (r.service is None, r.service or "", r.region or "")):
-            key = ref.key(event.team_id, event.account_id)
-            row = stored.get(key)
-            base = _base_state(row, event.usage_date, restated=seen is not None)
-            if base is _SKIP:
-                continue
-            day = days.get(ref, SeriesDay())
-            detector = (
-                CostAnomalyDetector.from_state(base["detector"], DAILY)
-                if base
-                else CostAnomalyDetector(DAILY)
-            )
-            drivers: dict[str, float] = base["drivers"] if base else {}
-            at = datetime(
-                event.usage_date.year, event.usage_date.month, event.usage_date.day, tzinfo=UTC
-            )
-            verdict = detector.observe(at, float(day.cost), thresholds)
-            state = {
-                "detector": detector.to_state(),
-                "drivers": learn_drivers(drivers, day.drivers) if verdict.learned else drivers,
-            }
-            version = await uow.repo.save_state(
-                {
-                    "series_key": key,
-                    "team_id": event.team_id,
-                    "account_id": event.account_id,
-                    "aws_account_id": event.aws_account_id,
-                    "service": ref.service,
-                    "region": ref.region,
-                    "state": state,
-                    "previous_state": base,
-                    "last_usage_date": event.usage_date,
-                },
-                None if row is None else row["model_version"],
-            )
-            alerts += await _apply_verdict(
-                uow,
-                event,
-                ref,
-                key,
-                day,
-                drivers,
-                verdict,
-                version,
-                planned,
-                alertable,
-                quiet=ref.service is None and alerts > 0,
-            )
+        await uow.repo.save_series_days(
+            event.team_id,
+            event.account_id,
+            event.usage_date,
+            [_series_row(ref.key(event.team_id, event.account_id), d) for ref, d in days.items()],
+        )
         await uow.repo.record_day(
             event.team_id,
             event.account_id,
@@ -159,29 +224,177 @@ async def record_cost_day(
             event.event_id,
             event.total_unblended_cost,
         )
+        if latest is None or event.usage_date > latest:
+            series = await _learn_next_day(judge, days)
+        else:
+            judge.replayed_from = event.usage_date
+            series = await _replay_from(judge, days)
         await uow.commit()
-    return DayOutcome(applied=True, alerts=alerts, series=len(refs))
+    return DayOutcome(applied=True, alerts=sum(judge.alerts_on.values()), series=series)
 
 
-_SKIP: Any = object()
+async def _learn_next_day(judge: _Judge, days: dict[SeriesRef, SeriesDay]) -> int:
+    """The usual case: the day after every model's last one, learnt onto the stored state."""
+    event, uow = judge.event, judge.uow
+    stored = await uow.repo.states(event.team_id, event.account_id)
+    refs = {SeriesRef(r["service"], r["region"]) for r in stored.values()} | set(days)
+    checkpoints: list[dict[str, Any]] = []
+    for ref in _services_first(refs):
+        key = ref.key(event.team_id, event.account_id)
+        row = stored.get(key)
+        base = row["state"] if row else None
+        model = SeriesModel(base)
+        day = days.get(ref, SeriesDay())
+        drivers = model.drivers
+        verdict = model.learn(event.usage_date, day, judge.thresholds)
+        # A model from before day values were stored can be replayed only from its first
+        # checkpoint on: take one now.
+        legacy = row is not None and "replayable_from" not in row["state"]
+        state = {
+            **model.to_state(),
+            "replayable_from": event.usage_date.isoformat()
+            if legacy
+            else (base or {}).get("replayable_from"),
+        }
+        if legacy or _checkpoint_day(event.usage_date):
+            checkpoints.append(_checkpoint(event, key, event.usage_date, model))
+        version = await uow.repo.save_state(
+            _state_row(event, ref, key, state, base, event.usage_date),
+            None if row is None else row["model_version"],
+        )
+        await judge.apply(ref, key, event.usage_date, day, drivers, verdict, version)
+    await uow.repo.save_checkpoints(checkpoints)
+    return len(refs)
 
 
-def _base_state(row: dict[str, Any] | None, usage_date: date, restated: bool) -> Any:
-    """The model state this day is learnt onto, or _SKIP when the day must not be learnt."""
-    if row is None:
-        return None
-    last = row["last_usage_date"]
-    if last is None or usage_date > last:
-        return row["state"]
-    if usage_date == last and restated and row["previous_state"] is not None:
-        return row["previous_state"]
-    return _SKIP
+def _checkpoint(
+    event: CostDayRecorded, key: str, usage_date: date, model: SeriesModel
+) -> dict[str, Any]:
+    return {
+        "series_key": key,
+        "usage_date": usage_date,
+        "team_id": event.team_id,
+        "account_id": event.account_id,
+        "state": model.to_state(),
+    }
+
+
+def _state_row(
+    event: CostDayRecorded,
+    ref: SeriesRef,
+    key: str,
+    state: dict[str, Any],
+    previous: dict[str, Any] | None,
+    last: date,
+) -> dict[str, Any]:
+    return {
+        "series_key": key,
+        "team_id": event.team_id,
+        "account_id": event.account_id,
+        "aws_account_id": event.aws_account_id,
+        "service": ref.service,
+        "region": ref.region,
+        "state": state,
+        "previous_state": previous,
+        "last_usage_date": last,
+    }
+
+
+async def _replay_from(judge: _Judge, days: dict[SeriesRef, SeriesDay]) -> int:
+    """A late or restated day: rebuild each series it touches from stored day values."""
+    event, uow = judge.event, judge.uow
+    changed = event.usage_date
+    team_id, account_id = event.team_id, event.account_id
+    stored = await uow.repo.states(team_id, account_id)
+    first_days = await uow.repo.first_days(team_id, account_id)
+    checkpoints = await uow.repo.checkpoints_before(team_id, account_id, changed)
+    refs = {SeriesRef(r["service"], r["region"]) for r in stored.values()} | set(days)
+    plans: list[tuple[SeriesRef, str, date | None, dict[str, Any] | None]] = []
+    for ref in _services_first(refs):
+        key = ref.key(team_id, account_id)
+        first = first_days.get(key)
+        if first is None or first > changed:
+            continue  # the series began after this day: an in-order feed gives it the same
+        if key in checkpoints:
+            plans.append((ref, key, *checkpoints[key]))
+            continue
+        row = stored.get(key)
+        if row is not None and row["state"].get("replayable_from", changed) is not None:
+            continue  # history from before day values were kept: cannot be rebuilt
+        plans.append((ref, key, None, None))
+    if not plans:
+        return 0
+    starts = [start for _, _, start, _ in plans]
+    since = None if None in starts else min(d for d in starts if d is not None)
+    timeline = await uow.repo.account_days(team_id, account_id, after=since)
+    values = await uow.repo.series_days(team_id, account_id, since=since)
+    new_checkpoints: list[dict[str, Any]] = []
+    for ref, key, start, base in plans:
+        series_values = values.get(key, {})
+        model = SeriesModel(base)
+        if start is not None:  # feedback given right after the checkpoint's day
+            for feedback in (series_values.get(start) or {}).get("feedback") or []:
+                _apply_feedback(model.detector, Feedback(feedback))
+        replay = [d for d in timeline if d >= first_days[key] and (start is None or d > start)]
+        judged, previous = [], None
+        for usage_date in replay:
+            row = series_values.get(usage_date)
+            day = _stored_day(row)
+            if usage_date == replay[-1]:
+                previous = model.to_state()
+            drivers = model.drivers
+            verdict = model.learn(usage_date, day, judge.thresholds)
+            if _checkpoint_day(usage_date):
+                new_checkpoints.append(_checkpoint(event, key, usage_date, model))
+            if usage_date >= changed:
+                judged.append((usage_date, day, drivers, verdict))
+            for feedback in (row or {}).get("feedback") or []:
+                _apply_feedback(model.detector, Feedback(feedback))
+        row = stored.get(key)
+        state = {
+            **model.to_state(),
+            "replayable_from": row["state"].get("replayable_from") if row else None,
+        }
+        version = await uow.repo.save_state(
+            _state_row(event, ref, key, state, previous, replay[-1]),
+            None if row is None else row["model_version"],
+        )
+        # how far each episode of the replay ran: an anomaly recorded within it is the same change
+        spans = {v.episode_started_at: d for d, _, _, v in judged if v.episode_started_at}
+        for usage_date, day, drivers, verdict in judged:
+            through = spans.get(verdict.episode_started_at, usage_date)
+            await judge.apply(ref, key, usage_date, day, drivers, verdict, version, through)
+    await uow.repo.save_checkpoints(new_checkpoints)
+    return len(plans)
 
 
 def _matches_plan(ref: SeriesRef, plans: list[dict[str, Any]], excess_per_day: Decimal) -> bool:
-    if ref.service is None:  # account total: planned increases cover most of the excess
-        return bool(plans) and sum((p["amount"] for p in plans), Decimal(0)) * 2 >= excess_per_day
-    return any(p["service"].lower() == ref.service.lower() for p in plans)
+    """Planned spend explains a service's rise when planned for that service, or when a plan
+    for any service covers most of it; the account total's when the plans together do."""
+
+    def covers(amount: Decimal) -> bool:
+        return amount * 2 >= excess_per_day
+
+    if ref.service is None:
+        return bool(plans) and covers(sum((p["amount"] for p in plans), Decimal(0)))
+    service = ref.service.lower()
+    return any(
+        (p["service"] or "").lower() == service or (p["service"] is None and covers(p["amount"]))
+        for p in plans
+    )
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One series-day's verdict and what it was judged on."""
+
+    usage_date: date
+    day: SeriesDay
+    drivers: dict[str, float]  # the driver baseline before the day
+    verdict: Verdict
+    model_version: int
+    replayed_from: date | None = None  # set when the day was judged in a replay
+    episode_through: date | None = None  # in a replay, the last day of the day's episode
 
 
 async def _apply_verdict(
@@ -189,19 +402,30 @@ async def _apply_verdict(
     event: CostDayRecorded,
     ref: SeriesRef,
     key: str,
-    day: SeriesDay,
-    drivers: dict[str, float],
-    verdict: Verdict,
-    version: int,
+    judged: Judged,
     plans: list[dict[str, Any]],
     alertable: bool,
     quiet: bool = False,
 ) -> int:
-    """Record, update or resolve the anomaly of this series' episode; emit what the bot needs."""
+    """Record, update or resolve the anomaly of this series' episode; emit what the bot needs.
+
+    Exactly once per change: after a replay the same change may start on another day, and is
+    matched to the anomaly already recorded for it instead of alerting again."""
+    verdict, day, drivers, version = (
+        judged.verdict,
+        judged.day,
+        judged.drivers,
+        judged.model_version,
+    )
+    usage_date = judged.usage_date
     if verdict.episode_started_at is None:
         return 0
     episode_start = date.fromisoformat(verdict.episode_started_at[:10])
     existing = await uow.repo.anomaly_for_episode(key, episode_start)
+    if existing is None and judged.replayed_from is not None:
+        existing = await uow.repo.anomaly_for_change(
+            key, episode_start, judged.episode_through or usage_date, judged.replayed_from
+        )
     impact, actual = _money(verdict.impact), day.cost
     expected = _money(verdict.expected)
     if verdict.alert and alertable and existing is None:
@@ -221,7 +445,7 @@ async def _apply_verdict(
             service=ref.service,
             region=ref.region,
             daily_cost_id=day.summary_id,
-            usage_date=event.usage_date,
+            usage_date=usage_date,
             detected_at=utcnow(),
             kind=kind.value,
             severity=severity.value,
@@ -250,7 +474,7 @@ async def _apply_verdict(
                 daily_cost_id=day.summary_id,
                 service=ref.service,
                 region=ref.region,
-                usage_date=event.usage_date,
+                usage_date=usage_date,
                 kind=kind,
                 severity=severity,
                 actual_cost=actual,
@@ -269,12 +493,12 @@ async def _apply_verdict(
     if verdict.flagged or verdict.alert:
         await uow.repo.update_anomaly(existing["anomaly_id"], impact=impact, model_version=version)
     if verdict.absorbed:
-        await uow.repo.update_anomaly(existing["anomaly_id"], episode_end=event.usage_date)
+        await uow.repo.update_anomaly(existing["anomaly_id"], episode_end=usage_date)
     if verdict.resolved and existing["status"] == AnomalyStatus.OPEN.value:
         await uow.repo.update_anomaly(
             existing["anomaly_id"],
             status=AnomalyStatus.RESOLVED.value,
-            episode_end=event.usage_date,
+            episode_end=usage_date,
             impact=impact,
         )
         if existing["alerted"]:
@@ -313,12 +537,15 @@ async def give_feedback(
         row = await uow.repo.state(anomaly["series_key"])
         if row is not None:
             detector = CostAnomalyDetector.from_state(row["state"]["detector"], DAILY)
-            if request.feedback is Feedback.EXPECTED:
-                detector.accept_current_level()
-            elif request.feedback is Feedback.NOT_USEFUL:
-                detector.raise_bar()
-            else:
-                detector.lower_bar()
+            _apply_feedback(detector, request.feedback)
+            if row["last_usage_date"] is not None:  # a replay applies it at the same point
+                await uow.repo.add_series_feedback(
+                    row["series_key"],
+                    row["team_id"],
+                    row["account_id"],
+                    row["last_usage_date"],
+                    request.feedback.value,
+                )
             await uow.repo.save_state(
                 {
                     **{
