@@ -12,6 +12,7 @@ from bot_support import (
     AWS_ACCOUNT,
     MEMBER,
     OWNER,
+    SIGNING_SECRET,
     VIEWER,
     audited,
     blocks_text,
@@ -264,3 +265,86 @@ async def test_a_service_that_is_down_is_named_with_what_to_do(bot):
     answer = await reply_to(bot.slack, MEMBER, "not answering")
     assert "The cost data (ingest) service is not answering right now" in visible(answer)
     assert "cloudaudit status" in visible(answer)
+
+
+async def _audit_entries_in_identity(bot, action: str, count: int = 1) -> None:
+    """Wait until identity has appended the bot's audit events (they travel over JetStream)."""
+    from cloudaudit.common.bus import rpc
+    from cloudaudit.common.events.identity import RPC_AUDIT_LOG, AuditLogReply, AuditLogRequest
+
+    async def recorded() -> bool:
+        reply = await rpc(
+            bot.bus.broker,
+            bot.bus.names,
+            RPC_AUDIT_LOG,
+            AuditLogRequest(team_id=bot.team_id, requested_by=bot.users[OWNER].user_id, limit=200),
+            AuditLogReply,
+        )
+        return [e.action for e in reply.entries].count(action) >= count
+
+    await eventually(recorded, timeout=30)
+
+
+async def test_audit_shows_owners_who_did_what_and_when_including_refused_attempts(bot):
+    await bot.team()
+    await bot.driver.command("alerts here", user=ADMIN, channel="CFINOPS")
+    await bot.driver.command("alerts here", user=VIEWER, channel="CRANDOM")  # refused
+    await reply_to(bot.slack, VIEWER, "Sorry")
+    await bot.driver.command("team", user=MEMBER)  # only looking: no refusal on record
+    await reply_to(bot.slack, MEMBER, "Team: 4 members")
+    await _audit_entries_in_identity(bot, "alerts.channel_set")
+
+    await bot.driver.command("audit --limit 5", user=OWNER)
+    shown = await reply_to(bot.slack, OWNER, "Audit log: the latest 5 entries")
+    lines = [b["text"]["text"] for b in shown.blocks if b.get("type") == "section"][1:]
+    assert len(lines) == 5  # of 9: team created, 4 joined, 2 roles changed, these two
+    (refused,) = [line for line in lines if "`authorization.refused`" in line]
+    assert f"<@{VIEWER}>" in refused and "was refused" in refused
+    assert "`alerts.configure`" in refused and "you are a viewer" in refused
+    assert "<!date^" in refused  # when, shown in the reader's time zone
+    (moved,) = [line for line in lines if "`alerts.channel_set`" in line]
+    assert f"<@{ADMIN}>" in moved and "channel_id: CFINOPS" in moved
+    assert any("`member.role_changed`" in line and f"<@{OWNER}>" in line for line in lines)
+    assert not any(f"<@{MEMBER}>" in line and "refused" in line for line in lines)
+    assert "Older entries: `/cloudaudit audit --limit N`" in visible(shown)
+    await bot.driver.command("audit", user=OWNER)
+    everything = await reply_to(bot.slack, OWNER, "Audit log: the latest 9 entries")
+    assert "That is the whole log of this team" in visible(everything)
+
+
+async def test_viewers_and_members_cannot_read_the_audit_log(bot):
+    await bot.team()
+    for user, role in ((VIEWER, "viewer"), (MEMBER, "member")):
+        await bot.driver.command("audit", user=user)
+        refusal = await reply_to(bot.slack, user, "Sorry")
+        assert f"only owners and admins can read the audit log; you are a {role}" in visible(
+            refusal
+        )
+        assert "Audit log" not in " ".join(
+            visible(m) for m in bot.slack.messages if m.ephemeral_for == user
+        )
+
+
+async def test_a_user_of_another_workspace_sees_nothing_of_team_a(bot):
+    from cloudaudit.bot.driver import SlackDriver
+
+    await bot.team()
+    await bot.driver.command("alerts here", user=ADMIN, channel="CFINOPS")
+    await _audit_entries_in_identity(bot, "alerts.channel_set")
+    other = SlackDriver(bot.driver.events_url, SIGNING_SECRET, bot.slack, team_id="T0OTHER")
+    async with other:
+        await other.command("audit", user="UOTHER")
+        shown = await reply_to(bot.slack, "UOTHER", "Audit log")
+    text = visible(shown)
+    assert "<@UOTHER>" in text and "created the team" in text
+    for someone in (OWNER, ADMIN, MEMBER, VIEWER):
+        assert f"<@{someone}>" not in text
+    assert "alerts.channel_set" not in text and "member.role_changed" not in text
+
+
+async def test_audit_limit_must_be_a_small_number(bot):
+    await bot.team()
+    for text in ("audit --limit 0", "audit --limit lots", "audit --limit 49", "audit everything"):
+        response = await bot.driver.command(text, user=OWNER)
+        assert response.status == 200
+        assert "usage: /cloudaudit audit [--limit N] (N from 1 to 48)" in response.text, text

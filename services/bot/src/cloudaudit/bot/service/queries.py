@@ -1,4 +1,5 @@
-"""Read-only answers: accounts, spend (with a chart), anomalies, recommendations, team, settings."""
+"""Read-only answers: accounts, spend (with a chart), anomalies, recommendations, team, settings,
+the audit log."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cloudaudit.bot.service.deps import Actor, Deps
 from cloudaudit.bot.slack import charts
 from cloudaudit.bot.slack.messages import accounts as account_views
 from cloudaudit.bot.slack.messages import anomalies as anomaly_views
+from cloudaudit.bot.slack.messages import audit as audit_views
 from cloudaudit.bot.slack.messages import recommendations as rec_views
 from cloudaudit.bot.slack.messages import spend as spend_views
 from cloudaudit.bot.slack.messages import team as team_views
@@ -18,7 +20,12 @@ from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.account import AccountsRequest
 from cloudaudit.common.events.anomaly import AnomaliesRequest, AnomalyStatus, TeamSettingsRequest
 from cloudaudit.common.events.cost import Granularity, SpendGroupBy, SpendRequest
-from cloudaudit.common.events.identity import MembersRequest
+from cloudaudit.common.events.identity import (
+    RPC_AUDIT_LOG,
+    AuditLogReply,
+    AuditLogRequest,
+    MembersRequest,
+)
 from cloudaudit.common.events.recommendation import RecommendationsRequest, RecommendationStatus
 
 # Daily bars stop being readable past a quarter; longer periods are charted by month.
@@ -106,4 +113,17 @@ async def thresholds(actor: Actor, deps: Deps, can_edit: bool) -> Answer:
     return Answer(
         text="Anomaly alert thresholds",
         blocks=team_views.settings_view(reply.min_impact, reply.min_impact_pct, can_edit),
+    )
+
+
+async def audit_log(actor: Actor, deps: Deps, limit: int) -> Answer:
+    """The team's latest audit entries; identity checks the asker is an owner or admin."""
+    reply = await deps.platform.ask(
+        RPC_AUDIT_LOG,
+        AuditLogRequest(team_id=actor.team_id, requested_by=actor.user_id, limit=limit),
+        AuditLogReply,
+    )
+    return Answer(
+        text=f"Audit log: {len(reply.entries)} entries",
+        blocks=audit_views.audit_list(reply.entries, more=reply.next_before is not None),
     )

@@ -20,11 +20,13 @@ from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Deps
 from cloudaudit.bot.slack.listeners import Interaction, interaction_from, run_guarded
+from cloudaudit.bot.slack.messages.audit import AUDIT_MAX_SHOWN
 from cloudaudit.bot.slack.messages.help import help_message, help_text
 from cloudaudit.common.events.cost import SpendGroupBy
-from cloudaudit.common.events.identity import Action
+from cloudaudit.common.events.identity import Action, AuthorizeRequest
 
 COMMAND = "/cloudaudit"
+AUDIT_DEFAULT_LIMIT = 20
 
 Run = Callable[[Interaction, Command, Deps, ActorDirectory], Awaitable[Answer | None]]
 
@@ -59,14 +61,26 @@ async def _recs(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirector
     return await queries.recommendations(ix.who, deps, str(cmd.args["status"]))
 
 
+async def _may(ix: Interaction, deps: Deps, action: Action) -> bool:
+    """Whether to show the controls for an action: a question, not an attempt (not audited)."""
+    reply = await deps.platform.authorize(
+        AuthorizeRequest(team_id=ix.who.team_id, user_id=ix.who.user_id, action=action, probe=True)
+    )
+    return reply.allowed
+
+
 async def _team(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
-    return await queries.team(ix.who, deps, await actors.allowed(ix.who, Action.MANAGE_MEMBERS))
+    return await queries.team(ix.who, deps, await _may(ix, deps, Action.MANAGE_MEMBERS))
 
 
 async def _settings(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
-    return await queries.thresholds(
-        ix.who, deps, await actors.allowed(ix.who, Action.CHANGE_SETTINGS)
-    )
+    return await queries.thresholds(ix.who, deps, await _may(ix, deps, Action.CHANGE_SETTINGS))
+
+
+async def _audit(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
+    limit = cmd.args["limit"]
+    assert isinstance(limit, int)
+    return await queries.audit_log(ix.who, deps, limit)
 
 
 async def _connect(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> None:
@@ -105,11 +119,29 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "alerts_here": Subcommand(Action.CONFIGURE_ALERTS, _alerts_here),
     "alerts_digest": Subcommand(Action.CONFIGURE_ALERTS, _alerts_digest),
     "expect": Subcommand(Action.CHANGE_SETTINGS, _expect),
+    "audit": Subcommand(Action.READ_AUDIT, _audit),
 }
+
+
+def _audit_command(words: list[str]) -> Command:
+    """`audit [--limit N]`: how many of the latest entries to show."""
+    usage = f"usage: /cloudaudit audit [--limit N] (N from 1 to {AUDIT_MAX_SHOWN})"
+    limit = AUDIT_DEFAULT_LIMIT
+    if words:
+        value = words[1] if len(words) == 2 and words[0] == "--limit" else None
+        if value is None and len(words) == 1 and words[0].startswith("--limit="):
+            value = words[0].removeprefix("--limit=")
+        if value is None or not value.isdigit() or not 1 <= int(value) <= AUDIT_MAX_SHOWN:
+            raise CommandError(usage)
+        limit = int(value)
+    return Command("audit", {"limit": limit})
 
 
 def _parsed(text: str) -> Command | CommandError:
     try:
+        words = text.split()
+        if words and words[0].lower() == "audit":
+            return _audit_command(words[1:])
         return parse(text)
     except CommandError as exc:
         return exc

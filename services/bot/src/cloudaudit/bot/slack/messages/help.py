@@ -23,6 +23,10 @@ SUBCOMMANDS: list[tuple[str, str]] = [
         "planned spend that should not alert, e.g. `expect AmazonEC2 120 14d`",
     ),
     ("settings", "anomaly alert thresholds"),
+    (
+        "audit [--limit N]",
+        "the team's audit log: who did what, and when (owners and admins)",
+    ),
 ]
 
 
