@@ -65,7 +65,8 @@ RULES = (
     "window are false alerts, one per started day of consecutive flagged steps; flags in a "
     f"file's first {PROBATION_FRACTION:.0%} (NAB's probationary period) are not counted as "
     "false; series-months count the scored part of each file; precision = detected windows / "
-    "(detected windows + false alerts)"
+    "(detected windows + false alerts). 'false days' is a looser count: days of a file (from its "
+    "first timestamp) with any false flag, at most one a series a day however the flags split"
 )
 
 Flags = Mapping[str, Sequence[tuple[datetime, bool]]]
@@ -254,6 +255,7 @@ class WindowScore:
     windows: int = 0
     detected: int = 0
     false_alerts: int = 0
+    false_days: int = 0
     series_months: float = 0.0
     delays: list[float] = field(default_factory=list)  # fraction of the window
     missed_by_direction: Counter[str] = field(default_factory=Counter)
@@ -286,6 +288,10 @@ class WindowScore:
         return self.false_alerts / self.series_months if self.series_months else 0.0
 
     @property
+    def false_days_per_series_month(self) -> float:
+        return self.false_days / self.series_months if self.series_months else 0.0
+
+    @property
     def median_delay(self) -> float | None:
         return statistics.median(self.delays) if self.delays else None
 
@@ -304,6 +310,7 @@ def score_windows(name: str, flags: Flags, series: Sequence[NabSeries]) -> Windo
         scored_days = (s.points[-1][0] - probation_end).total_seconds() / SECONDS_PER_DAY
         result.series_months += (scored_days + 1 / per_day) / DAYS_PER_MONTH
         first_flag: dict[int, datetime] = {}
+        false_days: set[int] = set()
         run = 0
         for at, flagged in steps:
             hit = (
@@ -313,12 +320,14 @@ def score_windows(name: str, flags: Flags, series: Sequence[NabSeries]) -> Windo
             )
             if flagged and hit is None and at >= probation_end:
                 run += 1
+                false_days.add(int((at - s.points[0][0]).total_seconds() // SECONDS_PER_DAY))
                 continue
             result.false_alerts += math.ceil(run / per_day)
             run = 0
             if hit is not None and hit not in first_flag:
                 first_flag[hit] = at
         result.false_alerts += math.ceil(run / per_day)
+        result.false_days += len(false_days)
         for index, window in enumerate(s.windows):
             result.windows += 1
             result.windows_by_direction[window.direction] += 1
@@ -337,12 +346,12 @@ def table(title: str, scores: Sequence[WindowScore]) -> None:
     print(f"\n{title}")
     header = (
         f"{'detector':<44} {'windows':>7} {'found':>5} {'precision':>9} {'recall':>6} "
-        f"{'F1':>6} {'alerts/':>7} {'false/':>7} {'delay':>6} {'points/s':>9}"
+        f"{'F1':>6} {'alerts/':>7} {'false/':>7} {'false d/':>8} {'delay':>6} {'points/s':>9}"
     )
     print(header)
     print(
         f"{'':<44} {'':>7} {'':>5} {'':>9} {'':>6} {'':>6} {'ser-mo':>7} {'ser-mo':>7} "
-        f"{'median':>6}"
+        f"{'ser-mo':>8} {'median':>6}"
     )
     print("-" * len(header))
     for s in scores:
@@ -350,7 +359,8 @@ def table(title: str, scores: Sequence[WindowScore]) -> None:
         print(
             f"{s.name:<44} {s.windows:>7} {s.detected:>5} {s.precision:>9.3f} {s.recall:>6.3f} "
             f"{s.f1:>6.3f} {s.alerts_per_series_month:>7.2f} "
-            f"{s.false_alerts_per_series_month:>7.2f} {delay:>6} {s.points_per_second:>9,.0f}"
+            f"{s.false_alerts_per_series_month:>7.2f} {s.false_days_per_series_month:>8.2f} "
+            f"{delay:>6} {s.points_per_second:>9,.0f}"
         )
 
 
@@ -426,6 +436,7 @@ def combine(scores: Sequence[WindowScore]) -> WindowScore:
         total.windows += s.windows
         total.detected += s.detected
         total.false_alerts += s.false_alerts
+        total.false_days += s.false_days
         total.series_months += s.series_months
         total.delays += s.delays
         total.missed_by_direction.update(s.missed_by_direction)
