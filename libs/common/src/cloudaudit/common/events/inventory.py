@@ -195,6 +195,9 @@ class ResourceCost(Request):
     covered_hours: Decimal = Field(
         default=Decimal(0), description="Of compute_hours, covered by a Savings Plan or an RI."
     )
+    on_demand_compute_cost: Money = Field(
+        default=Decimal(0), description="Of compute_cost, the hours no commitment covered."
+    )
     storage_gb_months: Decimal = Field(default=Decimal(0), description="EBS VolumeUsage quantity.")
     storage_cost: Money = Decimal(0)
     hourly_rate: Decimal | None = Field(

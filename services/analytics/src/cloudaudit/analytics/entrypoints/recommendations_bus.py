@@ -15,7 +15,14 @@ from cloudaudit.common.bus import rpc, subscribe_durable
 from cloudaudit.common.events.account import ACCOUNT_SYNCED, AccountSynced
 from cloudaudit.common.events.cost import COST_DAY_RECORDED_ALL, CostDayRecorded
 from cloudaudit.common.events.identity import RPC_AUTHORIZE, AuthorizeReply, AuthorizeRequest
-from cloudaudit.common.events.inventory import RPC_INVENTORY, InventoryReply, InventoryRequest
+from cloudaudit.common.events.inventory import (
+    RPC_INVENTORY,
+    RPC_RESOURCE_COSTS,
+    InventoryReply,
+    InventoryRequest,
+    ResourceCostsReply,
+    ResourceCostsRequest,
+)
 from cloudaudit.common.events.recommendation import (
     RPC_DECIDE,
     RPC_RECOMMENDATIONS,
@@ -62,12 +69,23 @@ def build_deps(
             timeout=settings.inventory_timeout_s,
         )
 
+    async def resource_costs(request: ResourceCostsRequest) -> ResourceCostsReply:
+        return await rpc(
+            broker,
+            names,
+            RPC_RESOURCE_COSTS,
+            request,
+            ResourceCostsReply,
+            timeout=settings.inventory_timeout_s,
+        )
+
     async def authorize(request: AuthorizeRequest) -> AuthorizeReply:
         return await rpc(broker, names, RPC_AUTHORIZE, request, AuthorizeReply)
 
     return handlers.RecommendationDeps(
         uow=lambda: RecommendationUnitOfWork(runtime.sessions, outbox, runtime.publish_outboxed),
         inventory=inventory,
+        resource_costs=resource_costs,
         authorize=authorize,
         writer=text_writer(settings),
         prices=DEFAULT_PRICES,

@@ -21,6 +21,7 @@ from cloudaudit.analytics.domain.recommendations.lifecycle import (
 )
 from cloudaudit.analytics.domain.recommendations.model import Candidate, RecType
 from cloudaudit.analytics.domain.recommendations.prices import PriceTable
+from cloudaudit.analytics.domain.recommendations.rates import NO_REPORT, CostReport
 from cloudaudit.analytics.domain.recommendations.rules import evaluate
 from cloudaudit.analytics.domain.recommendations.text import (
     RecommendationText,
@@ -32,7 +33,14 @@ from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 from cloudaudit.common.events.cost import CostDayRecorded
 from cloudaudit.common.events.identity import AuthorizeReply, AuthorizeRequest
-from cloudaudit.common.events.inventory import AccountInventory, InventoryReply, InventoryRequest
+from cloudaudit.common.events.inventory import (
+    AccountInventory,
+    InventoryReply,
+    InventoryRequest,
+    ResourceCost,
+    ResourceCostsReply,
+    ResourceCostsRequest,
+)
 from cloudaudit.common.events.recommendation import (
     RECOMMENDATION_CREATED,
     RECOMMENDATION_DECIDED,
@@ -52,6 +60,8 @@ from cloudaudit.common.money import to_cents
 
 log = logging.getLogger(__name__)
 SOURCE = "analytics"
+# A runaway cursor must not loop forever (5,000 resources a page: 50 million resources).
+MAX_PAGES = 10_000
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class RecommendationDeps:
     prices: PriceTable
     metric_days: int = 14
     llm_concurrency: int = 4
+    resource_costs: Callable[[ResourceCostsRequest], Awaitable[ResourceCostsReply]] | None = None
 
 
 @dataclass
@@ -80,18 +91,22 @@ class _Texts:
 async def refresh(request: RefreshRequest, deps: RecommendationDeps) -> RefreshReply:
     """Re-evaluate the team's accounts: create, refresh, expire, verify; never duplicate."""
     try:
-        inventory = await deps.inventory(
-            InventoryRequest(
-                team_id=request.team_id, account_id=request.account_id, metric_days=deps.metric_days
-            )
-        )
+        inventory = await fetch_inventory(request, deps)
     except BusUnavailable as exc:
         return RefreshReply.failure("ingest_unavailable", str(exc))  # type: ignore[return-value]
     if not inventory.ok:
         assert inventory.error is not None
         return RefreshReply.failure(inventory.error.code, inventory.error.message)  # type: ignore[return-value]
     now = utcnow()
-    found = {inv.account_id: evaluate(inv, deps.prices, now) for inv in inventory.accounts}
+    problems = [p for inv in inventory.accounts for p in inv.problems]
+    reports: dict[UUID, CostReport] = {}
+    for inv in inventory.accounts:
+        reports[inv.account_id], problem = await cost_report(request.team_id, inv, deps)
+        problems += [problem] if problem else []
+    found = {
+        inv.account_id: evaluate(inv, deps.prices, now, reports[inv.account_id])
+        for inv in inventory.accounts
+    }
     texts = await _write_texts(request.team_id, [c for cs in found.values() for c in cs], deps)
     counts: dict[str, int] = dict.fromkeys(
         ("created", "refreshed", "expired", "implemented", "reopened"), 0
@@ -99,7 +114,17 @@ async def refresh(request: RefreshRequest, deps: RecommendationDeps) -> RefreshR
     async with deps.uow() as uow:
         await uow.repo.lock_team(request.team_id)
         for inv in inventory.accounts:
-            await _apply(uow, request.team_id, inv, found[inv.account_id], texts, deps, now, counts)
+            await _apply(
+                uow,
+                request.team_id,
+                inv,
+                found[inv.account_id],
+                texts,
+                deps,
+                now,
+                counts,
+                reports[inv.account_id],
+            )
         for text_hash, written in texts.new.items():
             if written.cacheable:
                 await uow.repo.cache_text(
@@ -122,8 +147,90 @@ async def refresh(request: RefreshRequest, deps: RecommendationDeps) -> RefreshR
         llm_texts=texts.llm,
         template_texts=texts.template,
         cached_texts=texts.cached,
-        problems=[p for inv in inventory.accounts for p in inv.problems],
+        problems=problems,
         **counts,
+    )
+
+
+async def fetch_inventory(request: RefreshRequest, deps: RecommendationDeps) -> InventoryReply:
+    """Every page of the inventory, joined per account (the first page holds each account's
+    regions, reserved capacity, findings and problems; later pages more resources)."""
+    ask = InventoryRequest(
+        team_id=request.team_id, account_id=request.account_id, metric_days=deps.metric_days
+    )
+    reply = await deps.inventory(ask)
+    if not reply.ok:
+        return reply
+    accounts = {a.account_id: a for a in reply.accounts}
+    extra: dict[UUID, dict[str, list[Any]]] = {}
+    pages = 1
+    while reply.next_cursor is not None and pages < MAX_PAGES:
+        reply = await deps.inventory(ask.model_copy(update={"cursor": reply.next_cursor}))
+        if not reply.ok:
+            return reply
+        pages += 1
+        for part in reply.accounts:
+            accounts.setdefault(part.account_id, part.model_copy(update=_EMPTY_RESOURCES))
+            lists = extra.setdefault(part.account_id, {k: [] for k in _EMPTY_RESOURCES})
+            for kind in _EMPTY_RESOURCES:
+                lists[kind] += getattr(part, kind)
+    joined = [
+        inv.model_copy(
+            update={
+                kind: getattr(inv, kind) + extra.get(inv.account_id, {}).get(kind, [])
+                for kind in _EMPTY_RESOURCES
+            }
+        )
+        for inv in accounts.values()
+    ]
+    return InventoryReply(accounts=joined)
+
+
+_EMPTY_RESOURCES: dict[str, list[Any]] = {
+    "instances": [],
+    "volumes": [],
+    "snapshots": [],
+    "addresses": [],
+}
+
+
+async def cost_report(
+    team_id: UUID, inv: AccountInventory, deps: RecommendationDeps
+) -> tuple[CostReport, str | None]:
+    """The account's resources in the cost report over the metric window; without one (not
+    imported, ingest unreachable) the rules use the price table and the reply says why."""
+    if deps.resource_costs is None:
+        return NO_REPORT, None
+    resources: dict[str, ResourceCost] = {}
+    first: ResourceCostsReply | None = None
+    after: str | None = None
+    for _ in range(MAX_PAGES):
+        try:
+            reply = await deps.resource_costs(
+                ResourceCostsRequest(
+                    team_id=team_id,
+                    aws_account_id=inv.aws_account_id,
+                    window_days=deps.metric_days,
+                    after=after,
+                )
+            )
+        except BusUnavailable as exc:
+            return NO_REPORT, f"cost report of {inv.aws_account_id} unavailable ({exc}); " + (
+                "savings use the price table"
+            )
+        if not reply.ok:
+            message = reply.error.message if reply.error else "unknown error"
+            return NO_REPORT, f"cost report of {inv.aws_account_id}: {message}"
+        first = first or reply
+        resources.update((r.resource_id, r) for r in reply.resources)
+        after = reply.next_after
+        if after is None:
+            break
+    if first is None or first.window_start is None:
+        return NO_REPORT, None
+    return (
+        CostReport(first.window_days, first.window_start, resources, first.coverage),
+        None,
     )
 
 
@@ -169,6 +276,7 @@ async def _apply(
     deps: RecommendationDeps,
     now: datetime,
     counts: dict[str, int],
+    report: CostReport = NO_REPORT,
 ) -> None:
     existing = {
         (r["resource_id"], r["type"]): r for r in await uow.repo.active(team_id, [inv.account_id])
@@ -182,7 +290,7 @@ async def _apply(
             await _create(uow, team_id, inv, candidate, sheet, text_hash, written, now)
             counts["created"] += 1
             continue
-        outcome = _reconcile(row, True, inv, deps, now)
+        outcome = _reconcile(row, True, inv, deps, now, report)
         if outcome.kind == "implement":
             await _implement(uow, row, outcome, now)
             counts["implemented"] += 1
@@ -194,7 +302,7 @@ async def _apply(
         await uow.repo.change(row["recommendation_id"], **values)
         counts["refreshed"] += 1
     for row in existing.values():  # active recommendations the facts no longer support
-        outcome = _reconcile(row, False, inv, deps, now)
+        outcome = _reconcile(row, False, inv, deps, now, report)
         if outcome.kind == "implement":
             await _implement(uow, row, outcome, now)
             counts["implemented"] += 1
@@ -209,6 +317,7 @@ def _reconcile(
     inv: AccountInventory,
     deps: RecommendationDeps,
     now: datetime,
+    report: CostReport = NO_REPORT,
 ) -> lifecycle.Outcome:
     return lifecycle.reconcile(
         RecommendationState(row["status"]),
@@ -220,6 +329,7 @@ def _reconcile(
         inv,
         deps.prices,
         now.date(),
+        report,
     )
 
 

@@ -302,6 +302,9 @@ async def resource_costs(
                    coalesce(sum(cost) FILTER (WHERE compute), 0) AS compute_cost,
                    coalesce(sum(usage_amount) FILTER (
                        WHERE compute AND line_item_type IN :covered_types), 0) AS covered_hours,
+                   coalesce(sum(cost) FILTER (
+                       WHERE compute AND coalesce(line_item_type, 'Usage') = 'Usage'), 0)
+                       AS on_demand_compute_cost,
                    coalesce(sum(usage_amount) FILTER (WHERE storage), 0) AS storage_gb_months,
                    coalesce(sum(cost) FILTER (WHERE storage), 0) AS storage_cost
             FROM items

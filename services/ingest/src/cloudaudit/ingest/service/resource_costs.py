@@ -38,6 +38,7 @@ def resource_cost(row: dict[str, Any]) -> ResourceCost:
         compute_hours=compute_hours,
         compute_cost=Decimal(row["compute_cost"]),
         covered_hours=Decimal(row["covered_hours"]),
+        on_demand_compute_cost=Decimal(row["on_demand_compute_cost"]),
         storage_gb_months=storage,
         storage_cost=Decimal(row["storage_cost"]),
         hourly_rate=_ratio(Decimal(row["compute_cost"]), compute_hours),
@@ -57,6 +58,7 @@ def coverage(row: dict[str, Any]) -> ComputeCoverage:
         on_demand_hours=Decimal(row["on_demand_hours"]),
         covered_cost_at_on_demand=covered,
         covered_hours=Decimal(row["covered_hours"]),
+        on_demand_compute_cost=Decimal(row["on_demand_compute_cost"]),
         coverage_percent=(covered / total * PERCENT).quantize(Decimal("0.1"))
         if known and total > 0
         else None,

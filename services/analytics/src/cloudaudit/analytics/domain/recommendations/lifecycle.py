@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import IntEnum
 
+from cloudaudit.analytics.domain.recommendations import rates
 from cloudaudit.analytics.domain.recommendations.model import RecType, savings
 from cloudaudit.analytics.domain.recommendations.prices import (
     HOURS_PER_MONTH,
@@ -18,6 +19,7 @@ from cloudaudit.analytics.domain.recommendations.prices import (
     PriceUnknown,
     monthly,
 )
+from cloudaudit.analytics.domain.recommendations.rates import NO_REPORT, CostReport
 from cloudaudit.common.events.identity import Action
 from cloudaudit.common.events.inventory import AccountInventory
 from cloudaudit.common.events.recommendation import Decision, RecommendationStatus
@@ -149,25 +151,26 @@ def resource_present(rec_type: RecType, resource_id: str, inv: AccountInventory)
 
 
 def current_monthly_cost(
-    rec_type: RecType, resource_id: str, inv: AccountInventory, prices: PriceTable
+    rec_type: RecType,
+    resource_id: str,
+    inv: AccountInventory,
+    prices: PriceTable,
+    report: CostReport = NO_REPORT,
 ) -> Decimal | None:
-    """What the targeted resource costs now (None when the inventory cannot tell)."""
+    """What the targeted resource costs now (None when the inventory cannot tell), at the same
+    rates the rules use (the cost report's, else the price table's)."""
     try:
         if rec_type in (RecType.IDLE_EC2, RecType.OVERPROVISIONED_EC2, RecType.PREVIOUS_GENERATION):
             instance = next((i for i in inv.instances if i.instance_id == resource_id), None)
-            if instance is None:
+            if instance is None or instance.state != "running":
                 return Decimal(0)
-            if instance.state != "running":
-                return Decimal(0)
-            return monthly(prices.instance_hourly(instance.region, instance.instance_type))
+            return monthly(rates.instance_hourly(instance, prices, report).amount)
         if rec_type is RecType.STOPPED_INSTANCE_EBS:
             instance = next((i for i in inv.instances if i.instance_id == resource_id), None)
             wanted = set(instance.volume_ids) if instance else set()
             return sum(
                 (
-                    prices.volume_monthly(
-                        v.region, v.volume_type, v.size_gib, v.iops, v.throughput_mibps
-                    )
+                    rates.volume_monthly(v, prices, report).amount
                     for v in inv.volumes
                     if v.volume_id in wanted
                 ),
@@ -178,24 +181,22 @@ def current_monthly_cost(
             return (
                 Decimal(0)
                 if volume is None
-                else prices.volume_monthly(
-                    volume.region,
-                    volume.volume_type,
-                    volume.size_gib,
-                    volume.iops,
-                    volume.throughput_mibps,
-                )
+                else rates.volume_monthly(volume, prices, report).amount
             )
         if rec_type is RecType.OLD_SNAPSHOT:
             snapshot = next((s for s in inv.snapshots if s.snapshot_id == resource_id), None)
             return (
                 Decimal(0)
                 if snapshot is None
-                else prices.snapshot_monthly(snapshot.region, snapshot.size_gib)
+                else rates.snapshot_monthly(snapshot, prices, report).amount
             )
         if rec_type is RecType.IDLE_EIP:
-            present = any(a.allocation_id == resource_id for a in inv.addresses)
-            return monthly(prices.public_ipv4_hourly) if present else Decimal(0)
+            address = next((a for a in inv.addresses if a.allocation_id == resource_id), None)
+            return (
+                Decimal(0)
+                if address is None
+                else monthly(rates.address_hourly(address, prices, report).amount)
+            )
     except PriceUnknown:
         return None
     return None
@@ -211,6 +212,7 @@ def reconcile(
     inv: AccountInventory,
     prices: PriceTable,
     today: date,
+    report: CostReport = NO_REPORT,
 ) -> Outcome:
     """The next step for an existing recommendation, given a fresh inventory of its account."""
     if state in (_S.IMPLEMENTED, _S.EXPIRED):
@@ -220,7 +222,7 @@ def reconcile(
             return Outcome("refresh" if still_applies else "keep")
         if not resource_present(rec_type, resource_id, inv):
             return Outcome("implement", savings(baseline_monthly_cost), Evidence.RESOURCE_DELETED)
-        cost = current_monthly_cost(rec_type, resource_id, inv, prices)
+        cost = current_monthly_cost(rec_type, resource_id, inv, prices, report)
         if cost is not None and cost < baseline_monthly_cost:
             return Outcome(
                 "implement", savings(baseline_monthly_cost - cost), Evidence.CONFIGURATION_CHANGED

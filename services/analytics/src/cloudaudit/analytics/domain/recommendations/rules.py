@@ -1,15 +1,17 @@
 """Savings rules over one account's inventory: each a small function with its savings formula.
 
-Savings are monthly, on AWS's 730-hour month, in Decimal, from the bundled price table (see
-prices.py for its source and date). Confidence (0-1) grows with the days of data behind the
-signal and with how far the signal is past its threshold.
+Savings are monthly, on AWS's 730-hour month, in Decimal, at the resource's own rate from the
+cost report when the report has enough of it, else from the bundled price table (see rates.py and
+prices.py for its source and date); the fact sheet names the source. Confidence (0-1) grows with
+the days of data behind the signal, with how far the signal is past its threshold, and a little
+with a rate the customer was really billed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from cloudaudit.analytics.domain.recommendations.model import (
@@ -31,6 +33,19 @@ from cloudaudit.analytics.domain.recommendations.prices import (
     PriceUnknown,
     monthly,
 )
+from cloudaudit.analytics.domain.recommendations.rates import (
+    NO_REPORT,
+    CostReport,
+    Priced,
+    address_hourly,
+    instance_hourly,
+    instance_hourly_target,
+    snapshot_monthly,
+    uncovered_hourly,
+    volume_gb_month_rate,
+    volume_monthly,
+    with_source,
+)
 from cloudaudit.common.events.inventory import AccountInventory, InstanceFacts, VolumeFacts
 
 IDLE_CPU_P95_PERCENT = Decimal(5)
@@ -43,6 +58,8 @@ STOPPED_MIN_DAYS = 7
 NEW_VOLUME_DAYS = 7
 # Below this uncovered steady spend a commitment is not worth a decision.
 SAVINGS_PLAN_MIN_MONTHLY = Decimal(50)
+# Coverage measured in the customer's own cost report, not assumed from the inventory.
+REPORT_COVERAGE_BONUS = Decimal("0.1")
 GP2_THROUGHPUT_LARGE_MIBPS = 250
 GP2_THROUGHPUT_LARGE_FROM_GIB = 170
 
@@ -100,13 +117,24 @@ def _rate(hourly: Decimal) -> str:
     return f"${number(hourly, 4)} per hour"
 
 
-def _priced_instance(instance: InstanceFacts) -> bool:
-    """The table holds Linux on-demand rates only; other instances get no price-based rule."""
-    return (
+def _priced_instance(instance: InstanceFacts, report: CostReport = NO_REPORT) -> bool:
+    """The table holds Linux on-demand rates only; other instances are priced only by their
+    own rate in the cost report."""
+    listed = (
         instance.platform == "linux"
         and instance.lifecycle == "on-demand"
         and instance.tenancy == "default"
     )
+    return listed or report.usable(instance.instance_id) is not None
+
+
+def _rate_facts(priced: Priced, label: str = "On-demand rate") -> list[Fact]:
+    name = "Effective rate" if priced.from_report else label
+    return [Fact(name, _rate(priced.amount)), Fact("Rate source", priced.source)]
+
+
+def _sources(priced: list[Priced]) -> str:
+    return " and ".join(sorted({p.source for p in priced}))
 
 
 def _completeness(instance: InstanceFacts) -> Decimal:
@@ -148,14 +176,17 @@ def _usage_facts(instance: InstanceFacts) -> list[Fact]:
 
 
 # -- EC2 --------------------------------------------------------------------------------------
-def idle_instances(inv: AccountInventory, prices: PriceTable, now: datetime) -> Iterable[Candidate]:
+def idle_instances(
+    inv: AccountInventory, prices: PriceTable, now: datetime, report: CostReport = NO_REPORT
+) -> Iterable[Candidate]:
     for instance in inv.instances:
-        if not (_is_idle(instance) and _priced_instance(instance)):
+        if not (_is_idle(instance) and _priced_instance(instance, report)):
             continue
         try:
-            hourly = prices.instance_hourly(instance.region, instance.instance_type)
+            rate = instance_hourly(instance, prices, report)
         except PriceUnknown:
             continue
+        hourly = rate.amount
         usage = instance.usage
         assert usage is not None and usage.cpu_p95_percent is not None
         cost = monthly(hourly)
@@ -169,13 +200,13 @@ def idle_instances(inv: AccountInventory, prices: PriceTable, now: datetime) -> 
             instance.region,
             "Stop the instance (or terminate it if nobody needs it)",
             savings(cost),
-            confidence(_completeness(instance) * strength),
+            confidence(with_source(_completeness(instance) * strength, rate)),
             savings(cost),
             (
                 Fact("Instance type", instance.instance_type),
                 Fact("State", instance.state),
                 *_usage_facts(instance),
-                Fact("On-demand rate", _rate(hourly)),
+                *_rate_facts(rate),
                 Fact("Hours per month", str(HOURS_PER_MONTH)),
                 Fact("Monthly compute cost", usd(cost)),
                 Fact("Estimated monthly savings", usd(cost)),
@@ -188,7 +219,7 @@ def idle_instances(inv: AccountInventory, prices: PriceTable, now: datetime) -> 
 
 
 def overprovisioned_instances(
-    inv: AccountInventory, prices: PriceTable, now: datetime
+    inv: AccountInventory, prices: PriceTable, now: datetime, report: CostReport = NO_REPORT
 ) -> Iterable[Candidate]:
     for instance in inv.instances:
         usage = instance.usage
@@ -196,7 +227,7 @@ def overprovisioned_instances(
             instance.state != "running"
             or usage is None
             or _is_idle(instance)
-            or not _priced_instance(instance)
+            or not _priced_instance(instance, report)
             or usage.days_with_data < MIN_SIGNAL_DAYS
             or usage.cpu_p95_percent is None
             or usage.cpu_p95_percent >= OVERPROVISIONED_CPU_P95_PERCENT
@@ -205,8 +236,9 @@ def overprovisioned_instances(
         smaller = one_size_down(instance.instance_type, prices, instance.region)
         if smaller is None:
             continue
-        current = prices.instance_hourly(instance.region, instance.instance_type)
-        target = prices.instance_hourly(instance.region, smaller)
+        rate = instance_hourly(instance, prices, report)
+        current = rate.amount
+        target = instance_hourly_target(rate, instance, smaller, prices)
         saved = monthly(current - target)
         strength = Decimal("0.5") + Decimal("0.4") * (
             1 - usage.cpu_p95_percent / OVERPROVISIONED_CPU_P95_PERCENT
@@ -220,14 +252,17 @@ def overprovisioned_instances(
             instance.region,
             f"Resize from {instance.instance_type} to {smaller}",
             savings(saved),
-            confidence(_completeness(instance) * strength),
+            confidence(with_source(_completeness(instance) * strength, rate)),
             savings(monthly(current)),
             (
                 Fact("Instance type", instance.instance_type),
                 Fact("Recommended type", smaller),
                 *_usage_facts(instance),
-                Fact("Current on-demand rate", _rate(current)),
-                Fact("Recommended on-demand rate", _rate(target)),
+                *_rate_facts(rate, "Current on-demand rate"),
+                Fact(
+                    "Recommended type's rate" if rate.from_report else "Recommended on-demand rate",
+                    _rate(target),
+                ),
                 Fact("Hours per month", str(HOURS_PER_MONTH)),
                 Fact("Estimated monthly savings", usd(saved)),
             ),
@@ -240,7 +275,7 @@ def overprovisioned_instances(
 
 
 def previous_generation(
-    inv: AccountInventory, prices: PriceTable, now: datetime
+    inv: AccountInventory, prices: PriceTable, now: datetime, report: CostReport = NO_REPORT
 ) -> Iterable[Candidate]:
     for instance in inv.instances:
         family, size = split_type(instance.instance_type)
@@ -248,29 +283,32 @@ def previous_generation(
             instance.state != "running"
             or family not in PREVIOUS_GENERATION
             or _is_idle(instance)
-            or not _priced_instance(instance)
+            or not _priced_instance(instance, report)
         ):
             continue
         current_family, graviton_family = PREVIOUS_GENERATION[family]
         target, graviton = f"{current_family}.{size}", f"{graviton_family}.{size}"
         try:
-            current = prices.instance_hourly(instance.region, instance.instance_type)
-            target_rate = prices.instance_hourly(instance.region, target)
+            rate = instance_hourly(instance, prices, report)
+            target_rate = instance_hourly_target(rate, instance, target, prices)
         except PriceUnknown:
             continue
+        current = rate.amount
         saved = monthly(current - target_rate)
         if saved <= 0:
             continue
         facts = [
             Fact("Instance type", instance.instance_type),
             Fact("Current generation type", target),
-            Fact("Current on-demand rate", _rate(current)),
+            *_rate_facts(rate, "Current on-demand rate"),
             Fact("Current generation rate", _rate(target_rate)),
             Fact("Hours per month", str(HOURS_PER_MONTH)),
             Fact("Estimated monthly savings", usd(saved)),
         ]
         if prices.has_instance(instance.region, graviton):
-            graviton_saved = monthly(current - prices.instance_hourly(instance.region, graviton))
+            graviton_saved = monthly(
+                current - instance_hourly_target(rate, instance, graviton, prices)
+            )
             facts.append(Fact("Graviton alternative", graviton))
             facts.append(Fact("Graviton monthly savings", usd(graviton_saved)))
         yield Candidate(
@@ -280,7 +318,7 @@ def previous_generation(
             instance.region,
             f"Move from {instance.instance_type} to {target}",
             savings(saved),
-            confidence(Decimal("0.8")),
+            confidence(with_source(Decimal("0.8"), rate)),
             savings(monthly(current)),
             tuple(facts),
             (
@@ -292,7 +330,7 @@ def previous_generation(
 
 
 def stopped_instances_with_ebs(
-    inv: AccountInventory, prices: PriceTable, now: datetime
+    inv: AccountInventory, prices: PriceTable, now: datetime, report: CostReport = NO_REPORT
 ) -> Iterable[Candidate]:
     volumes = {v.volume_id: v for v in inv.volumes}
     for instance in inv.instances:
@@ -303,9 +341,10 @@ def stopped_instances_with_ebs(
             continue
         attached = [volumes[v] for v in instance.volume_ids if v in volumes]
         try:
-            cost = sum((_volume_cost(v, prices) for v in attached), Decimal(0))
+            priced = [volume_monthly(v, prices, report) for v in attached]
         except PriceUnknown:
             continue
+        cost = sum((p.amount for p in priced), Decimal(0))
         if cost <= 0:
             continue
         level = (
@@ -320,6 +359,7 @@ def stopped_instances_with_ebs(
             Fact("Attached volumes", str(len(attached))),
             Fact("Total volume size", gib(size)),
             Fact("Monthly EBS cost while stopped", usd(cost)),
+            Fact("Rate source", _sources(priced)),
             Fact("Estimated monthly savings", usd(cost)),
         ]
         if stopped_days is not None:
@@ -331,7 +371,7 @@ def stopped_instances_with_ebs(
             instance.region,
             "Snapshot the volumes and terminate the instance, or delete the volumes nobody needs",
             savings(cost),
-            confidence(level),
+            confidence(level + (Decimal("0.05") if all(p.from_report for p in priced) else 0)),
             savings(cost),
             tuple(facts),
             (
@@ -341,39 +381,98 @@ def stopped_instances_with_ebs(
         )
 
 
+def _steady(instance: InstanceFacts, report: CostReport, now: datetime) -> bool:
+    """Running for the whole look-back window: launched before it started, and billed (cost
+    report) or measured (CloudWatch, without a report) on every one of its days."""
+    if instance.state != "running" or instance.launch_time is None or _is_idle(instance):
+        return False
+    if report.present:
+        assert report.window_start is not None
+        start = datetime(
+            report.window_start.year, report.window_start.month, report.window_start.day, tzinfo=UTC
+        )
+        cost = report.resources.get(instance.instance_id)
+        return (
+            instance.launch_time <= start
+            and cost is not None
+            and cost.compute_hours > 0
+            and cost.days_with_cost >= report.window_days
+        )
+    usage = instance.usage
+    return (
+        instance.launch_time <= now - timedelta(days=MIN_SIGNAL_DAYS)
+        and usage is not None
+        and usage.days_with_data >= MIN_SIGNAL_DAYS
+    )
+
+
 def savings_plan_coverage(
-    inv: AccountInventory, prices: PriceTable, now: datetime
+    inv: AccountInventory, prices: PriceTable, now: datetime, report: CostReport = NO_REPORT
 ) -> Iterable[Candidate]:
-    """Steady on-demand compute not covered by reservations -> a Compute Savings Plan."""
+    """Steady on-demand compute no commitment covers yet -> a Compute Savings Plan.
+
+    With a cost report that tells covered from on-demand usage (CUR line item types), each
+    steady instance counts with its on-demand spend only, so hours a Savings Plan or RI already
+    covers are never committed twice; otherwise list prices minus active RIs of the inventory."""
+    coverage = report.coverage if report.present and report.coverage else None
+    known = coverage is not None and coverage.known
+    window = report.window_days if report.present else MIN_SIGNAL_DAYS
     reserved = Counter({(r.region, r.instance_type): r.instance_count for r in inv.reserved})
     steady = Decimal(0)
-    covered = Decimal(0)
+    uncovered = Decimal(0)
     completeness: list[Decimal] = []
+    sources: list[Priced] = []
     for instance in sorted(inv.instances, key=lambda i: i.instance_id):
-        if (
-            instance.state != "running"
-            or not _priced_instance(instance)
-            or _is_idle(instance)
-            or instance.usage is None
-            or instance.usage.days_with_data < MIN_SIGNAL_DAYS
-        ):
+        if not (_steady(instance, report, now) and _priced_instance(instance, report)):
             continue
         try:
-            hourly = prices.instance_hourly(instance.region, instance.instance_type)
+            rate = instance_hourly(instance, prices, report)
         except PriceUnknown:
             continue
-        steady += hourly
-        completeness.append(_completeness(instance))
-        if reserved[(instance.region, instance.instance_type)] > 0:
-            reserved[(instance.region, instance.instance_type)] -= 1
-            covered += hourly
-    uncovered = steady - covered
-    if monthly(uncovered) < SAVINGS_PLAN_MIN_MONTHLY:
+        cost = report.resources.get(instance.instance_id)
+        if known and cost is not None:
+            steady += cost.compute_cost / (window * 24)
+            uncovered += uncovered_hourly(cost, window)
+        else:
+            steady += rate.amount
+            if reserved[(instance.region, instance.instance_type)] > 0:
+                reserved[(instance.region, instance.instance_type)] -= 1
+            else:
+                uncovered += rate.amount
+        sources.append(rate)
+        completeness.append(_completeness(instance) if instance.usage else Decimal(1))
+    if not completeness or monthly(uncovered) < SAVINGS_PLAN_MIN_MONTHLY:
         return
     discount = prices.savings_plan_discount
     commitment = uncovered * (1 - discount)
     saved = monthly(uncovered * discount)
     data = sum(completeness, Decimal(0)) / len(completeness)
+    facts = [
+        Fact(f"Steady compute (instances running the whole {window}-day window)", _rate(steady)),
+    ]
+    if known and coverage is not None and coverage.coverage_percent is not None:
+        facts.append(
+            Fact(
+                f"Current Savings Plan and RI coverage ({report.label})",
+                pct(coverage.coverage_percent),
+            )
+        )
+        facts.append(Fact("Already covered by commitments", _rate(steady - uncovered)))
+    else:
+        facts.append(Fact("Already covered by Reserved Instances", _rate(steady - uncovered)))
+    facts += [
+        Fact("Uncovered steady compute", _rate(uncovered)),
+        Fact("Rate source", _sources(sources)),
+        Fact("Savings Plan discount assumed", pct(discount * 100, 0)),
+        Fact("Commitment", _rate(commitment)),
+        Fact(
+            "Break-even: usage must stay above this share of today's",
+            pct((1 - discount) * 100, 0),
+        ),
+        Fact("Hours per month", str(HOURS_PER_MONTH)),
+        Fact("Estimated monthly savings", usd(saved)),
+    ]
+    level = Decimal("0.6") * data + (REPORT_COVERAGE_BONUS if known else Decimal(0))
     yield Candidate(
         RecType.SAVINGS_PLAN,
         f"compute-savings-plan/{inv.aws_account_id}",
@@ -381,24 +480,15 @@ def savings_plan_coverage(
         "global",
         f"Buy a 1-year Compute Savings Plan of ${number(commitment, 3)} per hour",
         savings(saved),
-        confidence(Decimal("0.6") * data),
+        confidence(level),
         savings(monthly(uncovered)),
-        (
-            Fact("Steady on-demand compute (instances running 14+ days)", _rate(steady)),
-            Fact("Already covered by Reserved Instances", _rate(covered)),
-            Fact("Uncovered steady compute", _rate(uncovered)),
-            Fact("Savings Plan discount assumed", pct(discount * 100, 0)),
-            Fact("Commitment", _rate(commitment)),
-            Fact(
-                "Break-even: usage must stay above this share of today's",
-                pct((1 - discount) * 100, 0),
-            ),
-            Fact("Hours per month", str(HOURS_PER_MONTH)),
-            Fact("Estimated monthly savings", usd(saved)),
-        ),
+        tuple(facts),
         (
             "A 1-year commitment is paid even if usage drops",
-            "Existing Savings Plans are not in the inventory: check coverage in Cost Explorer first",
+            "A plan or reservation bought after the cost report's last day is not counted"
+            if known
+            else "Existing Savings Plans are not in the inventory: check coverage in Cost "
+            "Explorer first",
         ),
         {"commitment_hourly": str(commitment)},
     )
@@ -412,26 +502,26 @@ def _volume_cost(volume: VolumeFacts, prices: PriceTable) -> Decimal:
 
 
 def unattached_volumes(
-    inv: AccountInventory, prices: PriceTable, now: datetime
+    inv: AccountInventory, prices: PriceTable, now: datetime, report: CostReport = NO_REPORT
 ) -> Iterable[Candidate]:
     for volume in inv.volumes:
         if volume.state != "available":
             continue
         try:
-            cost = _volume_cost(volume, prices)
+            priced = volume_monthly(volume, prices, report)
+            storage = volume_gb_month_rate(volume, prices, report)
             snapshot = prices.snapshot_monthly(volume.region, volume.size_gib)
         except PriceUnknown:
             continue
+        cost = priced.amount
         age = _days(volume.create_time, now)
         level = Decimal("0.6") if age is not None and age < NEW_VOLUME_DAYS else Decimal("0.9")
         facts = [
             Fact("Volume type", volume.volume_type),
             Fact("Size", gib(volume.size_gib)),
             Fact("State", "not attached to any instance"),
-            Fact(
-                "Storage rate",
-                f"${number(prices.ebs_rate(volume.region, volume.volume_type), 3)} per GB-month",
-            ),
+            Fact("Storage rate", f"${number(storage.amount, 3)} per GB-month"),
+            Fact("Rate source", priced.source),
             Fact("Monthly cost", usd(cost)),
             Fact("Estimated monthly savings", usd(cost)),
             Fact("Monthly cost of keeping a full snapshot, at most", usd(snapshot)),
@@ -445,14 +535,16 @@ def unattached_volumes(
             volume.region,
             "Snapshot the volume, then delete it",
             savings(cost),
-            confidence(level),
+            confidence(with_source(level, priced)),
             savings(cost),
             tuple(facts),
             ("Deleting a volume is permanent: keep the snapshot until nobody misses the data",),
         )
 
 
-def gp2_to_gp3(inv: AccountInventory, prices: PriceTable, now: datetime) -> Iterable[Candidate]:
+def gp2_to_gp3(
+    inv: AccountInventory, prices: PriceTable, now: datetime, report: CostReport = NO_REPORT
+) -> Iterable[Candidate]:
     for volume in inv.volumes:
         if volume.volume_type != "gp2" or volume.state == "available":
             continue  # an unattached gp2 volume gets the delete recommendation instead
@@ -464,12 +556,16 @@ def gp2_to_gp3(inv: AccountInventory, prices: PriceTable, now: datetime) -> Iter
             else GP3_FREE_THROUGHPUT_MIBPS
         )
         try:
-            current = _volume_cost(volume, prices)
+            priced = volume_monthly(volume, prices, report)
             target = prices.volume_monthly(
                 volume.region, "gp3", volume.size_gib, max(iops, GP3_FREE_IOPS), throughput
             )
+            listed = _volume_cost(volume, prices)
         except PriceUnknown:
             continue
+        current = priced.amount
+        if priced.from_report:  # gp3 at the customer's own discount off list
+            target = target * current / listed
         saved = current - target
         if saved <= 0:
             continue
@@ -479,6 +575,7 @@ def gp2_to_gp3(inv: AccountInventory, prices: PriceTable, now: datetime) -> Iter
             Fact("Size", gib(volume.size_gib)),
             Fact("gp2 monthly cost", usd(current)),
             Fact("gp3 monthly cost", usd(target)),
+            Fact("Rate source", priced.source),
             Fact("gp3 IOPS to match", str(max(iops, GP3_FREE_IOPS))),
             Fact("gp3 throughput to match", f"{throughput} MiB/s"),
             Fact("Estimated monthly savings", usd(saved)),
@@ -491,7 +588,7 @@ def gp2_to_gp3(inv: AccountInventory, prices: PriceTable, now: datetime) -> Iter
             volume.region,
             "Modify the volume type from gp2 to gp3 (online, no detach)",
             savings(saved),
-            confidence(Decimal("0.75") if extra else Decimal("0.85")),
+            confidence(with_source(Decimal("0.75") if extra else Decimal("0.85"), priced)),
             savings(current),
             tuple(facts),
             (
@@ -501,7 +598,9 @@ def gp2_to_gp3(inv: AccountInventory, prices: PriceTable, now: datetime) -> Iter
         )
 
 
-def old_snapshots(inv: AccountInventory, prices: PriceTable, now: datetime) -> Iterable[Candidate]:
+def old_snapshots(
+    inv: AccountInventory, prices: PriceTable, now: datetime, report: CostReport = NO_REPORT
+) -> Iterable[Candidate]:
     for snapshot in inv.snapshots:
         age = _days(snapshot.start_time, now)
         if (
@@ -512,9 +611,25 @@ def old_snapshots(inv: AccountInventory, prices: PriceTable, now: datetime) -> I
         ):
             continue
         try:
-            cost = prices.snapshot_monthly(snapshot.region, snapshot.size_gib)
+            priced = snapshot_monthly(snapshot, prices, report)
         except PriceUnknown:
             continue
+        cost = priced.amount
+        if priced.from_report:
+            cost_facts = (
+                Fact("Monthly cost in the cost report", usd(cost)),
+                Fact("Rate source", priced.source),
+                Fact("Estimated monthly savings", usd(cost)),
+            )
+        else:
+            cost_facts = (
+                Fact(
+                    "Snapshot rate",
+                    f"${number(prices.snapshot_gb_month[snapshot.region], 3)} per GB-month",
+                ),
+                Fact("Rate source", priced.source),
+                Fact("Estimated monthly savings, at most", usd(cost)),
+            )
         yield Candidate(
             RecType.OLD_SNAPSHOT,
             snapshot.snapshot_id,
@@ -522,17 +637,13 @@ def old_snapshots(inv: AccountInventory, prices: PriceTable, now: datetime) -> I
             snapshot.region,
             "Delete the snapshot",
             savings(cost),
-            confidence(Decimal("0.7")),
+            confidence(with_source(Decimal("0.7"), priced)),
             savings(cost),
             (
                 Fact("Age in days", str(age)),
                 Fact("Size of the source volume", gib(snapshot.size_gib)),
                 Fact("Used by an AMI", "no"),
-                Fact(
-                    "Snapshot rate",
-                    f"${number(prices.snapshot_gb_month[snapshot.region], 3)} per GB-month",
-                ),
-                Fact("Estimated monthly savings, at most", usd(cost)),
+                *cost_facts,
             ),
             (
                 "Snapshots are incremental: the bill for this one may be below the full-size figure",
@@ -541,11 +652,14 @@ def old_snapshots(inv: AccountInventory, prices: PriceTable, now: datetime) -> I
         )
 
 
-def idle_addresses(inv: AccountInventory, prices: PriceTable, now: datetime) -> Iterable[Candidate]:
+def idle_addresses(
+    inv: AccountInventory, prices: PriceTable, now: datetime, report: CostReport = NO_REPORT
+) -> Iterable[Candidate]:
     for address in inv.addresses:
         if address.associated:
             continue
-        cost = monthly(prices.public_ipv4_hourly)
+        rate = address_hourly(address, prices, report)
+        cost = monthly(rate.amount)
         yield Candidate(
             RecType.IDLE_EIP,
             address.allocation_id,
@@ -553,11 +667,11 @@ def idle_addresses(inv: AccountInventory, prices: PriceTable, now: datetime) -> 
             address.region,
             "Release the Elastic IP",
             savings(cost),
-            confidence(Decimal("0.95")),
+            confidence(with_source(Decimal("0.95"), rate)),
             savings(cost),
             (
                 Fact("Associated with", "nothing"),
-                Fact("Public IPv4 rate", _rate(prices.public_ipv4_hourly)),
+                *_rate_facts(rate, "Public IPv4 rate"),
                 Fact("Hours per month", str(HOURS_PER_MONTH)),
                 Fact("Estimated monthly savings", usd(cost)),
             ),
@@ -598,7 +712,7 @@ def aws_findings(
         )
 
 
-Rule = Callable[[AccountInventory, PriceTable, datetime], Iterable[Candidate]]
+Rule = Callable[[AccountInventory, PriceTable, datetime, CostReport], Iterable[Candidate]]
 RULES: tuple[Rule, ...] = (
     idle_instances,
     overprovisioned_instances,
@@ -612,11 +726,13 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def evaluate(inv: AccountInventory, prices: PriceTable, now: datetime) -> list[Candidate]:
+def evaluate(
+    inv: AccountInventory, prices: PriceTable, now: datetime, report: CostReport = NO_REPORT
+) -> list[Candidate]:
     """Every recommendation the facts support, one per (resource, type), largest savings first."""
     found: dict[tuple[str, str], Candidate] = {}
     for rule in RULES:
-        for candidate in rule(inv, prices, now):
+        for candidate in rule(inv, prices, now, report):
             found.setdefault(candidate.key, candidate)
     covered = {resource for resource, _ in found}
     for candidate in aws_findings(inv, prices, now, covered):
