@@ -610,3 +610,105 @@ async def test_feedback_survives_a_replay(analytics, account, bus):
     assert after["bar"] == 1.5 and after["episode"] is None
     assert after["steps_seen"] == before["steps_seen"]
     assert after["model"] != before["model"]  # re-learnt with the restated value
+
+
+# -- `cloudaudit expect` ----------------------------------------------------------------------
+async def test_expect_command_plans_lists_and_cancels_spend(
+    analytics, account, bus, settings, monkeypatch
+):
+    import asyncio
+
+    from cloudaudit.analytics.entrypoints.cli import register
+    from typer import Typer
+    from typer.testing import CliRunner
+
+    detected = await bus.collect("anomaly.v1.detected.>")
+    audits = await bus.collect("audit.v1.recorded")
+    await account.history(30, until=TODAY)
+    monkeypatch.setenv("DATABASE_URL", settings.database_url.get_secret_value())
+    monkeypatch.setenv("NATS_URL", settings.nats_url)
+    app = Typer()
+    register(app)
+
+    async def cloudaudit(*args: str):
+        return await asyncio.to_thread(CliRunner().invoke, app, list(args))
+
+    team = str(account.team_id)
+    period = ("--from", TODAY.isoformat(), "--to", (TODAY + timedelta(14)).isoformat())
+    # mistakes are one line naming the problem, never a traceback
+    negative = await cloudaudit("expect", "add", "--team", team, "--amount", "-500", *period)
+    assert negative.exit_code == 2 and "--amount must be more than 0" in negative.output
+    backwards = await cloudaudit(
+        "expect", "add", "--team", team, "--amount", "500",
+        "--from", TODAY.isoformat(), "--to", (TODAY - timedelta(1)).isoformat(),
+    )  # fmt: skip
+    assert backwards.exit_code == 1 and "is before the start date" in backwards.output
+    unknown_team = await cloudaudit(
+        "expect", "add", "--team", str(uuid4()), "--amount", "500", *period
+    )
+    assert unknown_team.exit_code == 1 and "has no cost data" in unknown_team.output
+    unknown_account = await cloudaudit(
+        "expect", "add", "--team", team, "--amount", "500", "--account", "999999999999", *period
+    )
+    assert unknown_account.exit_code == 1 and AWS_ACCOUNT in unknown_account.output
+    assert "Traceback" not in negative.output + backwards.output + unknown_team.output
+
+    planned = await cloudaudit(
+        "expect", "add", "--team", team, "--amount", "600.50", *period,
+        "--service", "AmazonEC2", "--account", AWS_ACCOUNT, "--note", "load test", "--format", "json",
+    )  # fmt: skip
+    assert planned.exit_code == 0, planned.output
+    plan_id = json.loads(planned.output)["expectation_id"]
+    anywhere = await cloudaudit(
+        "expect", "add", "--team", team, "--amount", "1000", *period, "--format", "json"
+    )
+    assert anywhere.exit_code == 0, anywhere.output
+    withdrawn = json.loads(anywhere.output)["expectation_id"]
+    cancelled = await cloudaudit("expect", "cancel", withdrawn)
+    assert cancelled.exit_code == 0 and "cancelled planned spend" in cancelled.output
+    again = await cloudaudit("expect", "cancel", withdrawn)
+    assert again.exit_code == 1 and "already cancelled" in again.output
+
+    listed = await cloudaudit("expect", "list", "--team", team, "--format", "json")
+    assert listed.exit_code == 0, listed.output
+    [plan] = json.loads(listed.output)
+    assert (plan["expectation_id"], plan["service"], plan["aws_account_id"]) == (
+        plan_id,
+        "AmazonEC2",
+        AWS_ACCOUNT,
+    )
+    assert Decimal(plan["amount_per_day"]) == Decimal("600.50") and plan["note"] == "load test"
+    everything = await cloudaudit("expect", "list", "--team", team, "--all")
+    assert "cancelled" in everything.output and "$600.50" in everything.output
+
+    # EC2 rises as planned; S3 rises too, which only the cancelled plan would have covered
+    await account.publish(
+        cost_day(
+            account.team_id,
+            account.account_id,
+            TODAY,
+            ec2=ec2_cost(TODAY) + Decimal(600),
+            s3=Decimal(520),
+        )
+    )
+    alert = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
+    assert alert.service == "AmazonS3"
+    rows = {r["service"]: (r["status"], r["alerted"]) for r in await account.anomalies()}
+    assert rows["AmazonEC2"] == ("expected", 0) and rows["AmazonS3"] == ("open", 1)
+    assert await detected_messages(detected) == []
+
+    # both commands are audited like the Slack path (published by analytics' outbox relay)
+    seen: list[AuditRecorded] = []
+
+    async def audited() -> bool:
+        while not audits.empty():
+            seen.append(AuditRecorded.model_validate_json((await audits.get()).data))
+        return {a.action for a in seen} >= {
+            "anomaly.spend_expected",
+            "anomaly.spend_expectation_cancelled",
+        }
+
+    await eventually(audited, timeout=30)
+    mine = {(a.action, a.entity_id) for a in seen if a.source == "cli"}
+    assert ("anomaly.spend_expected", plan_id) in mine
+    assert ("anomaly.spend_expectation_cancelled", withdrawn) in mine

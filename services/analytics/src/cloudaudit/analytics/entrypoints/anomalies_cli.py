@@ -1,17 +1,28 @@
-"""`cloudaudit backtest` (what the detector would have flagged on a CSV of series) and
-`cloudaudit anomalies` (what it has found)."""
+"""`cloudaudit backtest` (what the detector would have flagged on a CSV of series),
+`cloudaudit anomalies` (what it has found) and `cloudaudit expect` (planned spend)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
+from uuid import UUID
 
 import typer
 from cloudaudit.analytics.adapters import backtest_csv
+from cloudaudit.analytics.adapters.orm import SCHEMA, outbox
 from cloudaudit.analytics.domain.backtest import MalformedBacktestRow
+from cloudaudit.common.cli_support import database, print_rows, run_cli
+from cloudaudit.common.money import format_usd
+
+if TYPE_CHECKING:
+    from cloudaudit.analytics.adapters.anomaly_unit_of_work import AnomalyUnitOfWork
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
 @contextlib.contextmanager
@@ -67,11 +78,7 @@ def anomalies(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Detected cost anomalies, newest first."""
-    from uuid import UUID
-
     from cloudaudit.analytics.adapters.anomaly_repository import AnomalyRepository
-    from cloudaudit.analytics.adapters.orm import SCHEMA
-    from cloudaudit.common.cli_support import database, print_rows, run_cli
 
     try:
         team_id = UUID(team) if team else None
@@ -101,6 +108,175 @@ def anomalies(
     run_cli(go())
 
 
+# -- planned spend ----------------------------------------------------------------------------
+expect_app = typer.Typer(
+    help="Planned spend: known increases that are recorded as expected instead of alerting.",
+    no_args_is_help=True,
+)
+Format = Annotated[str, typer.Option("--format", help="table or json")]
+PLAN_COLUMNS = [
+    "expectation_id",
+    "service",
+    "aws_account_id",
+    "amount_per_day",
+    "start_date",
+    "end_date",
+    "note",
+    "status",
+]
+
+
+def _team_id(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"--team must be a team id (a UUID, see `cloudaudit teams list`), not {value!r}"
+        ) from None
+
+
+def _day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{option} must be a date like 2026-12-01, not {value!r}"
+        ) from None
+
+
+def _amount(value: str) -> Decimal:
+    try:
+        amount = Decimal(value.strip().removeprefix("$").replace(",", ""))
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite():
+        raise typer.BadParameter(f"--amount must be a number of dollars like 500, not {value!r}")
+    if amount <= 0:
+        raise typer.BadParameter(
+            f"--amount must be more than 0 (extra dollars per day), not {value}"
+        )
+    return amount
+
+
+def _output(value: str) -> str:
+    if value not in ("table", "json"):
+        raise typer.BadParameter("--format must be table or json")
+    return value
+
+
+def _uow(sessions: async_sessionmaker[AsyncSession]) -> AnomalyUnitOfWork:
+    from cloudaudit.analytics.adapters.anomaly_unit_of_work import AnomalyUnitOfWork
+
+    # audit events wait in the outbox; the running analytics service publishes them
+    return AnomalyUnitOfWork(sessions, outbox)
+
+
+@expect_app.command("add")
+def expect_add(
+    team: Annotated[str, typer.Option(help="Team id (see `cloudaudit teams list`)")],
+    amount: Annotated[str, typer.Option(help="Extra spend per day, in USD (e.g. 500)")],
+    start: Annotated[str, typer.Option("--from", help="First day, e.g. 2026-12-01")],
+    end: Annotated[str, typer.Option("--to", help="Last day (inclusive), e.g. 2026-12-31")],
+    service: Annotated[
+        str | None, typer.Option(help='AWS service, e.g. "Amazon EC2" (default: any service)')
+    ] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(help="AWS account id or CloudAudit account id (default: every account)"),
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="Why, for whoever reads the alert log")] = None,
+    fmt: Format = "table",
+) -> None:
+    """Plan spend: anomalies it explains are recorded as expected and not alerted."""
+    # imported here: the detector's libraries are slow to load for every other command
+    from cloudaudit.analytics.service.anomalies import PlanRejected, PlanSpend, plan_spend
+
+    command = PlanSpend(
+        team_id=_team_id(team),
+        amount=_amount(amount),
+        start=_day(start, "--from"),
+        end=_day(end, "--to"),
+        service=service.strip() or None if service else None,
+        account=account,
+        note=note,
+        source="cli",
+    )
+    output = _output(fmt)
+
+    async def go() -> None:
+        async with database(SCHEMA) as sessions:
+            expectation_id = await plan_spend(command, _uow(sessions), team_must_exist=True)
+        if output == "json":
+            typer.echo(json.dumps({"expectation_id": str(expectation_id)}))
+            return
+        where = command.service or "any service"
+        scope = f"account {command.account}" if command.account else "every account"
+        typer.echo(
+            f"planned spend {expectation_id}: {format_usd(command.amount)} a day more on {where} "
+            f"in {scope}, {command.start} to {command.end}"
+        )
+
+    run_cli(go(), (PlanRejected,))
+
+
+@expect_app.command("list")
+def expect_list(
+    team: Annotated[str, typer.Option(help="Team id (see `cloudaudit teams list`)")],
+    fmt: Format = "table",
+    show_all: Annotated[bool, typer.Option("--all", help="Include cancelled plans")] = False,
+) -> None:
+    """A team's planned spend, earliest first."""
+    from cloudaudit.analytics.service.anomalies import PlanRejected, planned_spend
+
+    team_id, output = _team_id(team), _output(fmt)
+
+    async def go() -> None:
+        async with database(SCHEMA) as sessions:
+            rows = await planned_spend(team_id, _uow(sessions), include_cancelled=show_all)
+        print_rows(
+            [
+                {
+                    **r,
+                    "amount_per_day": str(r["amount"])
+                    if output == "json"
+                    else format_usd(r["amount"]),
+                    "status": "cancelled" if r["cancelled_at"] else "active",
+                }
+                for r in rows
+            ],
+            PLAN_COLUMNS,
+            output,
+        )
+
+    run_cli(go(), (PlanRejected,))
+
+
+@expect_app.command("cancel")
+def expect_cancel(
+    expectation_id: Annotated[str, typer.Argument(help="Id from `cloudaudit expect list`")],
+) -> None:
+    """Withdraw planned spend: from now on what it covered alerts again."""
+    from cloudaudit.analytics.service.anomalies import PlanRejected, cancel_planned_spend
+
+    try:
+        wanted = UUID(expectation_id)
+    except ValueError:
+        raise typer.BadParameter(
+            f"the id must be a planned-spend id from `cloudaudit expect list`, not {expectation_id!r}"
+        ) from None
+
+    async def go() -> None:
+        async with database(SCHEMA) as sessions:
+            row = await cancel_planned_spend(wanted, _uow(sessions), source="cli")
+        typer.echo(
+            f"cancelled planned spend {wanted}: {format_usd(row['amount'])} a day on "
+            f"{row['service'] or 'any service'}, {row['start_date']} to {row['end_date']}"
+        )
+
+    run_cli(go(), (PlanRejected,))
+
+
 def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest)
     app.command("anomalies")(anomalies)
+    app.add_typer(expect_app, name="expect")
