@@ -1,13 +1,15 @@
 """A local Slack Web API: what `cloudaudit slack-console` talks to, and what tests assert on.
 
 It answers the Web API methods the bot calls (chat, views, files external upload, users,
-conversations, auth, oauth.v2.access) and the response_url webhooks, records every call, keeps
-the messages as a user would see them, and can be told to answer an error or a 429.
+conversations incl. history and replies with message metadata, auth, oauth.v2.access) and the
+response_url webhooks, records every call, keeps the messages as a user would see them, checks
+the history scopes like Slack, and can be told to answer an error or a 429, or to hold an answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -23,6 +25,27 @@ from aiohttp import WSMsgType, web
 DEFAULT_TEAM = "T0CLOUD"
 DEFAULT_TOKEN = "xoxb-local-console"  # noqa: S105 - a token only this local server accepts
 BOT_USER = "UBOTCLOUD"
+BOT_ID = "BCLOUDAUDIT"
+# What the app manifest (deploy/slack/manifest.yaml) asks for; a workspace can be given fewer.
+APP_SCOPES = frozenset(
+    {
+        "commands",
+        "chat:write",
+        "chat:write.public",
+        "files:write",
+        "im:write",
+        "users:read",
+        "users:read.email",
+        "channels:read",
+        "groups:read",
+        "channels:history",
+        "groups:history",
+    }
+)
+# The scope reading a conversation needs, by the first letter of its id (as Slack answers
+# missing_scope with `needed`).
+HISTORY_SCOPES = {"C": "channels:history", "G": "groups:history", "D": "im:history"}
+HISTORY_MAX_LIMIT = 999
 
 
 @dataclass
@@ -43,6 +66,24 @@ class Message:
     via: str = "chat.postMessage"
     edits: int = 0
     at: float = field(default_factory=time.perf_counter)  # when Slack received it
+    metadata: dict[str, Any] | None = None  # chat.postMessage `metadata` (event_type, payload)
+
+    def as_history(self, include_metadata: bool) -> dict[str, Any]:
+        """The message as conversations.history / conversations.replies return it."""
+        item: dict[str, Any] = {
+            "type": "message",
+            "user": BOT_USER,
+            "text": self.text,
+            "ts": self.ts,
+            "blocks": self.blocks,
+        }
+        if self.via == "chat.postMessage":
+            item["bot_id"] = BOT_ID
+        if self.thread_ts is not None:
+            item["thread_ts"] = self.thread_ts
+        if include_metadata and self.metadata is not None:
+            item["metadata"] = self.metadata
+        return item
 
 
 @dataclass
@@ -74,6 +115,18 @@ class _Scripted:
 
 
 @dataclass
+class Hold:
+    """One held call: Slack has done the work (`reached`) and answers once `release()`d."""
+
+    method: str
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@dataclass
 class _ResponseTarget:
     channel: str
     user: str
@@ -86,6 +139,7 @@ class Workspace:
     name: str
     token: str
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scopes: set[str] = field(default_factory=lambda: set(APP_SCOPES))
 
 
 class LocalSlack:
@@ -103,7 +157,8 @@ class LocalSlack:
         self.activity = asyncio.Event()
         self._scripted: dict[str, deque[_Scripted]] = defaultdict(deque)
         self._responses: dict[str, _ResponseTarget] = {}
-        self._ts = itertools.count(1)
+        self._last_ts_us = 0
+        self._holds: dict[str, deque[Hold]] = defaultdict(deque)
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._sockets: list[web.WebSocketResponse] = []
@@ -165,6 +220,13 @@ class LocalSlack:
         for _ in range(times):
             self._scripted[method].append(_Scripted(error, status, retry_after))
 
+    def hold(self, method: str) -> Hold:
+        """The next call of `method` takes effect, then waits for `release()` before Slack
+        answers: the caller can be stopped after Slack acted but before it heard back."""
+        held = Hold(method)
+        self._holds[method].append(held)
+        return held
+
     def response_url(self, channel: str, user: str, message_ts: str | None = None) -> str:
         key = f"R{next(self._ids):06d}"
         self._responses[key] = _ResponseTarget(channel, user, message_ts)
@@ -221,7 +283,11 @@ class LocalSlack:
             self._runner = None
 
     def _next_ts(self) -> str:
-        return f"1700000000.{next(self._ts):06d}"
+        """Like Slack: the Unix time it received the message, in microseconds, unique per
+        workspace (strictly increasing here)."""
+        now_us = max(time.time_ns() // 1000, self._last_ts_us + 1)
+        self._last_ts_us = now_us
+        return f"{now_us // 1_000_000}.{now_us % 1_000_000:06d}"
 
     def _touch(self) -> None:
         self.activity.set()
@@ -285,7 +351,13 @@ class LocalSlack:
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(await handler(args, workspace))
+        answer = await handler(args, workspace)
+        held = self._holds[method].popleft() if self._holds[method] else None
+        if held is not None:
+            held.reached.set()
+            self._touch()
+            await held.released.wait()
+        return web.json_response(answer)
 
     # -- Web API methods ------------------------------------------------------------------------
     async def _m_auth_test(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
@@ -304,19 +376,23 @@ class LocalSlack:
         channel = str(args.get("channel"))
         if channel in self.removed_from:
             return {"ok": False, "error": "not_in_channel"}
+        metadata = args.get("metadata")
+        if metadata is not None and not _valid_metadata(metadata):
+            return {"ok": False, "error": "invalid_metadata_format"}
         message = Message(
             channel=channel,
             ts=self._next_ts(),
             text=str(args.get("text") or ""),
             blocks=list(args.get("blocks") or []),
             thread_ts=args.get("thread_ts"),
+            metadata=metadata,
         )
         self.messages.append(message)
         return {
             "ok": True,
             "channel": channel,
             "ts": message.ts,
-            "message": {"text": message.text, "blocks": message.blocks, "ts": message.ts},
+            "message": message.as_history(include_metadata=True),
         }
 
     async def _m_chat_postEphemeral(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
@@ -340,6 +416,77 @@ class LocalSlack:
         message.blocks = list(args.get("blocks") or [])
         message.edits += 1
         return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text}
+
+    def _history_refusal(self, channel: str, ws: Workspace) -> dict[str, Any] | None:
+        needed = HISTORY_SCOPES.get(channel[:1], "channels:history")
+        if needed not in ws.scopes:
+            return {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": needed,
+                "provided": ",".join(sorted(ws.scopes)),
+            }
+        if channel in self.removed_from:
+            return {"ok": False, "error": "not_in_channel"}
+        return None
+
+    @staticmethod
+    def _page(messages: list[Message], args: dict[str, Any], newest_first: bool) -> dict[str, Any]:
+        """oldest/latest (exclusive unless inclusive), limit and an opaque cursor, like Slack."""
+        oldest = _ts_arg(args.get("oldest"), 0.0)
+        latest = _ts_arg(args.get("latest"), float("inf"))
+        inclusive = _flag(args.get("inclusive"))
+        limit = min(int(args.get("limit") or 100), HISTORY_MAX_LIMIT)
+        in_range = [
+            m
+            for m in messages
+            if (oldest <= float(m.ts) if inclusive else oldest < float(m.ts))
+            and (float(m.ts) <= latest if inclusive else float(m.ts) < latest)
+        ]
+        in_range.sort(key=lambda m: float(m.ts), reverse=newest_first)
+        start = 0
+        if args.get("cursor"):
+            try:
+                start = int(base64.b64decode(str(args["cursor"])).decode().removeprefix("next:"))
+            except ValueError:
+                return {"ok": False, "error": "invalid_cursor"}
+        page = in_range[start : start + limit]
+        more = start + limit < len(in_range)
+        include = _flag(args.get("include_all_metadata"))
+        answer: dict[str, Any] = {
+            "ok": True,
+            "messages": [m.as_history(include) for m in page],
+            "has_more": more,
+            "response_metadata": {
+                "next_cursor": base64.b64encode(f"next:{start + limit}".encode()).decode()
+                if more
+                else ""
+            },
+        }
+        return answer
+
+    async def _m_conversations_history(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
+        """Top-level messages of a channel, newest first (thread replies are not included)."""
+        channel = str(args.get("channel"))
+        refusal = self._history_refusal(channel, ws)
+        if refusal is not None:
+            return refusal
+        return self._page(self.channel_messages(channel), args, newest_first=True)
+
+    async def _m_conversations_replies(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
+        """A thread, oldest first: the parent, then the replies in range."""
+        channel = str(args.get("channel"))
+        refusal = self._history_refusal(channel, ws)
+        if refusal is not None:
+            return refusal
+        parent = self.message(channel, str(args.get("ts")))
+        if parent is None:
+            return {"ok": False, "error": "thread_not_found"}
+        answer = self._page(self.thread(channel, parent.ts), args, newest_first=False)
+        if answer["ok"] and not args.get("cursor"):
+            include = _flag(args.get("include_all_metadata"))
+            answer["messages"].insert(0, parent.as_history(include))
+        return answer
 
     async def _m_conversations_open(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
         users = str(args.get("users") or "")
@@ -425,7 +572,7 @@ class LocalSlack:
             "ok": True,
             "app_id": "ACLOUDAUDIT",
             "authed_user": {"id": grant["installer"]},
-            "scope": "commands,chat:write",
+            "scope": ",".join(sorted(workspace.scopes)),
             "token_type": "bot",
             "access_token": grant["bot_token"],
             "bot_user_id": BOT_USER,
@@ -518,3 +665,23 @@ class LocalSlack:
             )
         )
         return web.Response(text="ok")
+
+
+def _valid_metadata(metadata: Any) -> bool:
+    return (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("event_type"), str)
+        and bool(metadata["event_type"])
+        and isinstance(metadata.get("event_payload"), dict)
+    )
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).lower() in {"1", "true"}
+
+
+def _ts_arg(value: Any, default: float) -> float:
+    try:
+        return float(value) if value not in (None, "") else default
+    except ValueError:
+        return default

@@ -2,7 +2,8 @@
 
 The bot owns Slack state only: installations (OAuth), the Slack side of each team (alert channel,
 digest schedule, owner to warn), the refs of every message it posted (keyed by the event that
-caused it, which is what makes posting exactly-once), and Slack event ids already handled.
+caused it, which is what makes posting exactly-once, with the intent committed before each post),
+and Slack event ids already handled.
 """
 
 from sqlalchemy import (
@@ -73,6 +74,11 @@ posted_messages = Table(
     Column("blocks", JSONType, nullable=False, server_default=text("'[]'::jsonb")),
     Column("error", String(200), nullable=True),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # The posting intent, committed before Slack is called: when the current posting attempt
+    # began (where a redelivery starts looking in the channel's history for a post it made) and
+    # how many attempts committed an intent (another attempt than ours may have reached Slack).
+    Column("posting_since", UTCDateTime, nullable=True),
+    Column("intents", Integer, nullable=False, server_default=text("0")),
     Column("created_at", UTCDateTime, nullable=False, server_default=func.now()),
     Column("posted_at", UTCDateTime, nullable=True),
     CheckConstraint(STATUSES_SQL, name="status_known"),

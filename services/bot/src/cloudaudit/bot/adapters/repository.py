@@ -47,6 +47,8 @@ class MessageRef:
     thread_ts: str | None
     text: str
     blocks: list[dict[str, Any]]
+    posting_since: datetime | None = None
+    intents: int = 0
 
 
 def _team(row: Any) -> TeamSlack:
@@ -75,6 +77,8 @@ def _ref(row: Any) -> MessageRef:
         thread_ts=row.thread_ts,
         text=row.text,
         blocks=list(row.blocks or []),
+        posting_since=row.posting_since,
+        intents=row.intents,
     )
 
 
@@ -194,6 +198,68 @@ class BotRepository:
         ).one()
         return _ref(row)
 
+    async def intend(
+        self,
+        event_id: UUID,
+        team_id: UUID,
+        subject_type: str,
+        subject_id: str,
+        kind: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        channel_id: str | None,
+        thread_ts: str | None = None,
+    ) -> tuple[MessageRef, bool]:
+        """Record the intent to post an event's message (the caller commits it before Slack).
+
+        Returns the ref and whether this attempt moved it into `posting` (a first delivery, or a
+        retry of one kept undelivered). A ref already `posting` keeps the channel and start time
+        of the attempt that may have reached Slack, and counts one more intent. A posted ref is
+        returned unchanged.
+        """
+        now = utcnow()
+        inserted = (
+            await self.session.execute(
+                insert(posted_messages)
+                .values(
+                    event_id=event_id,
+                    team_id=team_id,
+                    subject_type=subject_type,
+                    subject_id=subject_id,
+                    kind=kind,
+                    text=text,
+                    blocks=blocks,
+                    status="posting",
+                    channel_id=channel_id,
+                    thread_ts=thread_ts,
+                    posting_since=now,
+                    intents=1,
+                )
+                .on_conflict_do_nothing()
+                .returning(*posted_messages.c)
+            )
+        ).first()
+        if inserted is not None:
+            return _ref(inserted), True
+        current = await self.ref(event_id, lock=True)
+        if current is None:  # another event's alert holds the subject (see alert_ref)
+            raise LookupError(f"no message ref {event_id} and its subject is taken")
+        if current.status == "posted":
+            return current, False
+        fresh = current.status != "posting"
+        changes: dict[str, Any] = {"status": "posting", "intents": current.intents + 1}
+        if fresh:
+            changes.update(channel_id=channel_id, thread_ts=thread_ts, posting_since=now)
+        row = (
+            await self.session.execute(
+                update(posted_messages)
+                .where(posted_messages.c.event_id == event_id)
+                .values(**changes)
+                .returning(*posted_messages.c)
+            )
+        ).one()
+        return _ref(row), fresh
+
     async def alert_ref(
         self, subject_type: str, subject_id: str, lock: bool = False
     ) -> MessageRef | None:
@@ -209,12 +275,11 @@ class BotRepository:
         row = (await self.session.execute(query)).first()
         return _ref(row) if row else None
 
-    async def ref(self, event_id: UUID) -> MessageRef | None:
-        row = (
-            await self.session.execute(
-                select(posted_messages).where(posted_messages.c.event_id == event_id)
-            )
-        ).first()
+    async def ref(self, event_id: UUID, lock: bool = False) -> MessageRef | None:
+        query = select(posted_messages).where(posted_messages.c.event_id == event_id)
+        if lock:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
         return _ref(row) if row else None
 
     async def mark_posted(

@@ -30,6 +30,12 @@ SLACK_TIMEOUT_S = 10
 CHANNEL_GONE = frozenset(
     {"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "access_denied"}
 )
+# conversations.history / .replies page size: Slack recommends at most 200, and apps outside the
+# Marketplace get fewer per page; the cursor walks the rest.
+HISTORY_PAGE = 200
+# The history scope a bot token needs, by the first letter of the conversation id (C public or
+# older private channels, G private channels, D direct messages).
+HISTORY_SCOPES = {"C": "channels:history", "G": "groups:history", "D": "im:history"}
 
 
 class ChannelUnavailable(BotError):
@@ -45,6 +51,21 @@ class SlackUnavailable(BotError):
 
 class NotInstalled(BotError):
     """No bot token for this workspace: CloudAudit is not (or no longer) installed there."""
+
+
+class HistoryUnavailable(BotError):
+    """Slack won't show the bot a conversation's history (a missing scope, or not a member)."""
+
+    def __init__(self, channel_id: str, error: str, scope: str | None) -> None:
+        fix = (
+            f"add the {scope} scope to the Slack app and reinstall it"
+            if scope
+            else "invite @CloudAudit to the channel"
+        )
+        super().__init__(f"I can't read the history of <#{channel_id}> ({error}): {fix}.")
+        self.channel_id = channel_id
+        self.error = error
+        self.scope = scope
 
 
 class RetryAfterHandler(AsyncRetryHandler):
@@ -112,19 +133,18 @@ class SlackGateway:
         self._token_lookup = token_lookup
         self._session: aiohttp.ClientSession | None = None
 
-    def new_client(self, token: str | None = None) -> AsyncWebClient:
+    def new_client(
+        self, token: str | None = None, retry_connection_errors: bool = True
+    ) -> AsyncWebClient:
         client = AsyncWebClient(
             token=token,
             base_url=self.settings.api_url,
             timeout=SLACK_TIMEOUT_S,
             session=self._session,
         )
-        client.retry_handlers.extend(
-            [
-                RetryAfterHandler(max_wait_s=self.settings.max_retry_after_s),
-                AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            ]
-        )
+        client.retry_handlers.append(RetryAfterHandler(max_wait_s=self.settings.max_retry_after_s))
+        if retry_connection_errors:
+            client.retry_handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=2))
         return client
 
     async def start(self) -> None:
@@ -169,7 +189,13 @@ class SlackGateway:
         text: str,
         blocks: list[dict[str, Any]],
         thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> PostedMessage:
+        """chat.postMessage. With `metadata` (a post keyed by an event), a connection that fails
+        mid-request is not retried here: Slack may have posted it, and the caller's redelivery
+        looks for the metadata in the channel before posting again."""
+        if metadata is not None:
+            client = self.new_client(client.token, retry_connection_errors=False)
         try:
             response = await client.chat_postMessage(
                 channel=channel_id,
@@ -177,10 +203,57 @@ class SlackGateway:
                 blocks=blocks,
                 thread_ts=thread_ts,
                 unfurl_links=False,
+                metadata=metadata,
             )
         except SlackApiError as exc:
             raise self._translate(exc, channel_id) from None
         return PostedMessage(channel_id=str(response["channel"]), ts=str(response["ts"]))
+
+    async def find_by_metadata(
+        self,
+        client: AsyncWebClient,
+        channel_id: str,
+        event_type: str,
+        payload_key: str,
+        payload_value: str,
+        oldest: str,
+        thread_ts: str | None = None,
+    ) -> str | None:
+        """The ts of the message in `channel_id` (in the thread of `thread_ts` if given) posted
+        after `oldest` whose metadata is `event_type` with `payload_key` = `payload_value`."""
+        cursor: str | None = None
+        while True:
+            try:
+                if thread_ts is None:
+                    response = await client.conversations_history(
+                        channel=channel_id,
+                        oldest=oldest,
+                        include_all_metadata=True,
+                        limit=HISTORY_PAGE,
+                        cursor=cursor,
+                    )
+                else:
+                    response = await client.conversations_replies(
+                        channel=channel_id,
+                        ts=thread_ts,
+                        oldest=oldest,
+                        include_all_metadata=True,
+                        limit=HISTORY_PAGE,
+                        cursor=cursor,
+                    )
+            except SlackApiError as exc:
+                raise self._history_error(exc, channel_id) from None
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if (
+                    metadata.get("event_type") == event_type
+                    and str(payload.get(payload_key)) == payload_value
+                ):
+                    return str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
 
     async def update(
         self,
@@ -250,6 +323,15 @@ class SlackGateway:
             log.info("users.info unavailable", extra={"error": self._error(exc)})
             return {}
         return dict(response.get("user") or {})
+
+    def _history_error(self, exc: SlackApiError, channel_id: str) -> BotError:
+        error = self._error(exc)
+        if error == "missing_scope":
+            needed = exc.response.get("needed") or HISTORY_SCOPES.get(channel_id[:1])
+            return HistoryUnavailable(channel_id, error, str(needed or "channels:history"))
+        if error in CHANNEL_GONE:
+            return HistoryUnavailable(channel_id, error, None)
+        return SlackUnavailable(f"Slack did not show the channel history ({error}).")
 
     def _translate(self, exc: SlackApiError, channel_id: str) -> BotError:
         error = self._error(exc)

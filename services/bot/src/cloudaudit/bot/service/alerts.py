@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from uuid import UUID
 
+from cloudaudit.bot.adapters.repository import MessageRef
 from cloudaudit.bot.domain.errors import BotError
+from cloudaudit.bot.service import posting
 from cloudaudit.bot.service.deps import Deps
-from cloudaudit.bot.service.posting import deliver_alert, reply_in_thread
 from cloudaudit.bot.slack.messages import anomalies as anomaly_views
 from cloudaudit.bot.slack.messages import recommendations as rec_views
 from cloudaudit.bot.slack.messages.common import section, with_status
@@ -39,20 +41,24 @@ async def _post_alert(
     """Post a new alert once. A second alert event for the same subject refreshes the first."""
     async with deps.uow() as uow:
         existing = await uow.repo.alert_ref(subject_type, subject_id, lock=True)
-        team = await uow.repo.team(team_id)
         if existing is not None and existing.event_id != event_id:
-            done = team is not None and await reply_in_thread(
-                deps, uow, team, existing, event_id, text, [], new_root_blocks=blocks
+            intent = None
+        else:
+            team = await uow.repo.team(team_id)
+            intent = await posting.intend_post(
+                deps, uow, team, event_id, team_id, subject_type, subject_id, "alert", text, blocks
             )
             await uow.commit()
-            return bool(done)
-        ref = await uow.repo.claim(
-            event_id, team_id, subject_type, subject_id, "alert", text, blocks
+    if intent is None:
+        return await _follow_up(
+            deps, event_id, subject_type, subject_id, text, [], lambda _root: blocks
         )
-        if ref.status == "posted":
-            return False
-        await deliver_alert(deps, uow, team, ref)
-        await uow.commit()
+    if intent.duplicate:
+        return False
+    if intent.pending and team is not None:
+        async with deps.uow() as uow:
+            await posting.deliver(deps, uow, team, intent)
+            await uow.commit()
     return True
 
 
@@ -101,20 +107,40 @@ async def _follow_up(
     subject_id: str,
     text: str,
     blocks: list[dict[str, object]],
-    status_line: str | None,
-    keep_buttons: bool,
+    new_root: Callable[[MessageRef], list[dict[str, object]] | None],
 ) -> bool:
+    """Update the alert in place and reply in its thread, once per event. False: duplicate."""
     async with deps.uow() as uow:
         root = await uow.repo.alert_ref(subject_type, subject_id, lock=True)
-        if root is None:
+        if root is None or root.status == "posting":
+            # Not handled yet, or its post was cut short: its redelivery posts (or adopts) it.
             raise AlertNotPostedYet(f"no alert yet for {subject_type} {subject_id}")
         team = await uow.repo.team(root.team_id)
         if team is None:
             return False
-        new_root = with_status(root.blocks, status_line, keep_buttons) if status_line else None
-        done = await reply_in_thread(deps, uow, team, root, event_id, text, blocks, new_root)
+        root_blocks = new_root(root)
+        intent = await posting.intend_reply(uow, root, event_id, text, blocks, root_blocks)
         await uow.commit()
-    return done
+    if intent.duplicate:
+        return False
+    if intent.pending:
+        async with deps.uow() as uow:
+            await posting.deliver_reply(
+                deps, uow, team, root.event_id, intent, refresh_root=root_blocks is not None
+            )
+            await uow.commit()
+    return True
+
+
+def _status(
+    status_line: str | None, keep_buttons: bool
+) -> Callable[[MessageRef], list[dict[str, object]] | None]:
+    """The alert's blocks with a new status line (None: the alert stays as it is)."""
+
+    def refreshed(root: MessageRef) -> list[dict[str, object]] | None:
+        return with_status(root.blocks, status_line, keep_buttons) if status_line else None
+
+    return refreshed
 
 
 async def on_anomaly_updated(event: AnomalyUpdated, deps: Deps) -> bool:
@@ -127,8 +153,10 @@ async def on_anomaly_updated(event: AnomalyUpdated, deps: Deps) -> bool:
         str(event.anomaly_id),
         text,
         blocks,
-        anomaly_views.update_status_line(event, who),
-        keep_buttons=event.status is AnomalyStatus.OPEN,
+        _status(
+            anomaly_views.update_status_line(event, who),
+            keep_buttons=event.status is AnomalyStatus.OPEN,
+        ),
     )
 
 
@@ -144,8 +172,7 @@ async def on_recommendation_decided(event: RecommendationDecided, deps: Deps) ->
         str(event.recommendation_id),
         line,
         [section(line)],
-        line,
-        keep_buttons=event.decision is Decision.REOPEN,
+        _status(line, keep_buttons=event.decision is Decision.REOPEN),
     )
 
 
@@ -158,6 +185,5 @@ async def on_recommendation_realized(event: RecommendationRealized, deps: Deps) 
         str(event.recommendation_id),
         text,
         blocks,
-        None,
-        keep_buttons=True,
+        _status(None, keep_buttons=True),
     )

@@ -10,8 +10,8 @@ from decimal import Decimal
 from cloudaudit.bot.adapters.repository import TeamSlack
 from cloudaudit.bot.domain.digest import DigestPeriod, due_period, split_totals, top_movers
 from cloudaudit.bot.domain.errors import BotError
+from cloudaudit.bot.service import posting
 from cloudaudit.bot.service.deps import Deps
-from cloudaudit.bot.service.posting import deliver_alert
 from cloudaudit.bot.slack.messages import digest as digest_views
 from cloudaudit.common.events.anomaly import AnomaliesRequest, AnomalyStatus
 from cloudaudit.common.events.cost import Granularity, SpendGroupBy, SpendRequest
@@ -64,16 +64,25 @@ async def build_digest(
 
 async def send_digest(deps: Deps, team: TeamSlack, period: DigestPeriod) -> bool:
     text, blocks = await build_digest(deps, team, period)
+    event_id = digest_event_id(team, period)
     async with deps.uow() as uow:
         locked = await uow.repo.team(team.team_id, lock=True)
         if locked is None or locked.last_digest_key == period.key:
             return False
-        event_id = digest_event_id(team, period)
-        ref = await uow.repo.claim(
-            event_id, team.team_id, "digest", period.key, "digest", text, blocks
+        intent = await posting.intend_post(
+            deps, uow, locked, event_id, team.team_id, "digest", period.key, "digest", text, blocks
         )
-        if ref.status != "posted":
-            await deliver_alert(deps, uow, locked, ref)
+        if not intent.pending:  # posted before, or kept: this period is done
+            await uow.repo.mark_digest(team.team_id, period.key)
+        await uow.commit()
+    if not intent.pending:
+        return True
+    async with deps.uow() as uow:
+        # The team first, as the intent took it: a tick on another replica waits here.
+        locked = await uow.repo.team(team.team_id, lock=True)
+        if locked is None:
+            return False
+        await posting.deliver(deps, uow, locked, intent)
         await uow.repo.mark_digest(team.team_id, period.key)
         await uow.commit()
     return True

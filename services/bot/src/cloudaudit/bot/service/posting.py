@@ -1,27 +1,72 @@
 """Posting exactly once: every message the bot sends on its own is keyed by the event behind it.
 
-The ref row is inserted and locked in the same transaction that posts to Slack and records the
-result, so a redelivered event (or a second replica) finds it and posts nothing. A crash between
-Slack's answer and the commit is the only window where a post can repeat.
+Two transactions around each Slack call. The first commits the intent: the ref in state `posting`
+with the channel (and thread) it goes to and when the attempt began. The second locks the ref,
+posts with Slack message metadata naming the event, and records the ts. A redelivered event (or
+a second replica) waits on that lock and finds the ref posted. If the bot died between Slack's
+answer and the second commit, the ref is still `posting`: before posting again, whoever holds
+the lock next looks in the channel's history (or the thread's replies) for a message carrying
+the event id and adopts its ts. A fresh intent that no other attempt touched posts without
+looking, so the history is read only after a crash, a timeout or a concurrent redelivery.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from cloudaudit.bot.adapters.repository import MessageRef, TeamSlack
-from cloudaudit.bot.adapters.slack_api import ChannelUnavailable, NotInstalled
+from cloudaudit.bot.adapters.slack_api import ChannelUnavailable, HistoryUnavailable, NotInstalled
 from cloudaudit.bot.adapters.unit_of_work import BotUnitOfWork
 from cloudaudit.bot.domain.errors import BotError
 from cloudaudit.bot.service.deps import Deps
 from cloudaudit.bot.slack.messages import team as team_views
+from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 
 log = logging.getLogger(__name__)
+
+# The metadata every keyed post carries (Slack message metadata, returned by
+# conversations.history / conversations.replies with include_all_metadata).
+METADATA_EVENT_TYPE = "cloudaudit_alert"
+# Slack stamps ts with its own clock; look back this far before the intent for a skewed host.
+CLOCK_SKEW_MARGIN = timedelta(minutes=5)
+
+
+def post_metadata(event_id: UUID) -> dict[str, Any]:
+    return {"event_type": METADATA_EVENT_TYPE, "event_payload": {"event_id": str(event_id)}}
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A committed intent to post: the ref as this attempt left it."""
+
+    ref: MessageRef
+    fresh: bool  # this attempt moved the ref into `posting` (nobody can have posted it before)
+
+    @property
+    def event_id(self) -> UUID:
+        return self.ref.event_id
+
+    @property
+    def pending(self) -> bool:
+        """Slack still has to be asked (or looked at): call `deliver` after committing."""
+        return self.ref.status == "posting"
+
+    @property
+    def duplicate(self) -> bool:
+        return self.ref.status == "posted"
+
+    def may_be_posted(self, current: MessageRef) -> bool:
+        """Another attempt may have reached Slack: the ref was `posting` before ours, or another
+        intent was committed after ours (and that attempt may have held the lock first)."""
+        return not self.fresh or current.intents != self.ref.intents
 
 
 async def audit(
@@ -63,10 +108,202 @@ async def tell_owner(deps: Deps, team: TeamSlack, blocks: list[dict[str, Any]], 
     return True
 
 
+# -- first transaction: the intent ------------------------------------------------------------
+async def intend_post(
+    deps: Deps,
+    uow: BotUnitOfWork,
+    team: TeamSlack | None,
+    event_id: UUID,
+    team_id: UUID,
+    subject_type: str,
+    subject_id: str,
+    kind: str,
+    text: str,
+    blocks: list[dict[str, Any]],
+) -> Intent:
+    """Intent to post in the team's alert channel; the caller commits it, then calls `deliver`
+    if it is still pending (not posted already, nor kept undelivered for want of a team or a
+    channel, which the owner is told)."""
+    ref, fresh = await uow.repo.intend(
+        event_id,
+        team_id,
+        subject_type,
+        subject_id,
+        kind,
+        text,
+        blocks,
+        channel_id=team.alert_channel_id if team else None,
+    )
+    if ref.status == "posted":
+        return Intent(ref, fresh)
+    if team is None:
+        await uow.repo.mark_undelivered(event_id, None, "team has not used Slack yet")
+        return Intent(replace(ref, status="undelivered"), fresh)
+    if ref.channel_id is None:  # an earlier attempt's channel is kept: it may hold the post
+        await uow.repo.mark_undelivered(event_id, None, "no alert channel")
+        await tell_owner(deps, team, team_views.no_channel_dm(ref.text), ref.text)
+        return Intent(replace(ref, status="undelivered"), fresh)
+    return Intent(ref, fresh)
+
+
+async def intend_reply(
+    uow: BotUnitOfWork,
+    root: MessageRef,
+    event_id: UUID,
+    text: str,
+    blocks: list[dict[str, Any]],
+    new_root_blocks: list[dict[str, Any]] | None,
+) -> Intent:
+    """Intent to reply in the alert's thread (the caller holds the root's lock and commits),
+    stored with the root's new content. Not pending when the reply is a duplicate, or when the
+    alert itself is not delivered yet (kept; it will be posted with its latest state)."""
+    posted_root = root.status == "posted" and root.channel_id and root.ts
+    ref, fresh = await uow.repo.intend(
+        event_id,
+        root.team_id,
+        root.subject_type,
+        root.subject_id,
+        "thread",
+        text,
+        blocks,
+        channel_id=root.channel_id if posted_root else None,
+        thread_ts=root.ts if posted_root else None,
+    )
+    if ref.status == "posted":
+        return Intent(ref, fresh)
+    if new_root_blocks is not None:
+        await uow.repo.replace_content(root.event_id, root.text, new_root_blocks)
+    if ref.channel_id is None or ref.thread_ts is None:
+        await uow.repo.mark_undelivered(event_id, None, "alert not delivered yet")
+        return Intent(replace(ref, status="undelivered"), fresh)
+    return Intent(ref, fresh)
+
+
+# -- second transaction: post (or adopt the earlier post) and record it -----------------------
+async def _earlier_post(
+    deps: Deps, client: AsyncWebClient, ref: MessageRef, channel_id: str
+) -> str | None:
+    """The ts of a post an earlier attempt made for this ref, if Slack has it."""
+    since = ref.posting_since or utcnow() - timedelta(days=1)
+    oldest = f"{(since - CLOCK_SKEW_MARGIN).timestamp():.6f}"
+    try:
+        ts = await deps.slack.find_by_metadata(
+            client,
+            channel_id,
+            METADATA_EVENT_TYPE,
+            "event_id",
+            str(ref.event_id),
+            oldest=oldest,
+            thread_ts=ref.thread_ts,
+        )
+    except HistoryUnavailable as exc:
+        log.warning(
+            "cannot look for an earlier post; posting again (it may show twice)",
+            extra={
+                "event_id": str(ref.event_id),
+                "channel_id": channel_id,
+                "error": exc.error,
+                "missing_scope": exc.scope,
+                "fix": exc.message,
+            },
+        )
+        return None
+    if ts is not None:
+        log.info(
+            "adopted the post an earlier attempt made",
+            extra={"event_id": str(ref.event_id), "channel_id": channel_id, "ts": ts},
+        )
+    return ts
+
+
+async def deliver(deps: Deps, uow: BotUnitOfWork, team: TeamSlack, intent: Intent) -> MessageRef:
+    """Post a committed intent in its channel once (second transaction; the caller commits)."""
+    ref = await uow.repo.ref(intent.event_id, lock=True)
+    if ref is None or ref.status != "posting" or ref.channel_id is None:
+        return ref or intent.ref  # another attempt finished it
+    channel_id = ref.channel_id
+    try:
+        client = await deps.slack.client_for(team.slack_team_id)
+        ts = (
+            await _earlier_post(deps, client, ref, channel_id)
+            if intent.may_be_posted(ref)
+            else None
+        )
+        if ts is None:
+            posted = await deps.slack.post(
+                client, channel_id, ref.text, ref.blocks, metadata=post_metadata(ref.event_id)
+            )
+            ts = posted.ts
+    except ChannelUnavailable as exc:
+        await uow.repo.mark_undelivered(ref.event_id, exc.channel_id, exc.error)
+        await uow.repo.set_alert_channel(team.team_id, None)
+        await tell_owner(
+            deps,
+            team,
+            team_views.channel_lost_dm(exc.channel_id, ref.text),
+            f"I can't post alerts in <#{exc.channel_id}> any more",
+        )
+        return ref
+    except NotInstalled as exc:
+        await uow.repo.mark_undelivered(ref.event_id, channel_id, exc.message)
+        return ref
+    await uow.repo.mark_posted(ref.event_id, channel_id, ts)
+    return await uow.repo.ref(ref.event_id) or ref
+
+
+async def deliver_reply(
+    deps: Deps,
+    uow: BotUnitOfWork,
+    team: TeamSlack,
+    root_event_id: UUID,
+    intent: Intent,
+    refresh_root: bool,
+) -> None:
+    """Update the alert in place and reply in its thread once (second transaction)."""
+    # The root first, as every follow-up of this alert takes it: replies stay in order.
+    root = await uow.repo.ref(root_event_id, lock=True)
+    ref = await uow.repo.ref(intent.event_id, lock=True)
+    if root is None or ref is None or ref.status != "posting":
+        return
+    channel_id, thread_ts = ref.channel_id, ref.thread_ts
+    assert channel_id and thread_ts  # intend_reply keeps replies to an undelivered alert
+    try:
+        client = await deps.slack.client_for(team.slack_team_id)
+        ts = (
+            await _earlier_post(deps, client, ref, channel_id)
+            if intent.may_be_posted(ref)
+            else None
+        )
+        if ts is None:
+            if refresh_root and root.ts:
+                await deps.slack.update(client, channel_id, root.ts, root.text, root.blocks)
+            posted = await deps.slack.post(
+                client,
+                channel_id,
+                ref.text,
+                ref.blocks,
+                thread_ts=thread_ts,
+                metadata=post_metadata(ref.event_id),
+            )
+            ts = posted.ts
+    except ChannelUnavailable as exc:
+        await uow.repo.mark_undelivered(ref.event_id, exc.channel_id, exc.error)
+        return
+    except NotInstalled as exc:
+        await uow.repo.mark_undelivered(ref.event_id, channel_id, exc.message)
+        return
+    await uow.repo.mark_posted(ref.event_id, channel_id, ts, thread_ts=thread_ts)
+
+
+# -- one transaction (kept alerts re-posted from a command) ------------------------------------
 async def deliver_alert(
     deps: Deps, uow: BotUnitOfWork, team: TeamSlack | None, ref: MessageRef
 ) -> MessageRef:
-    """Post a claimed alert to the team's channel, or keep it and tell the owner why not."""
+    """Post a kept (undelivered) alert inside the caller's transaction, with its metadata.
+
+    Unlike the event paths above this commits no intent first: a crash between Slack's answer
+    and the caller's commit leaves the alert undelivered and the next `alerts here` posts it
+    again."""
     if team is None:
         await uow.repo.mark_undelivered(ref.event_id, None, "team has not used Slack yet")
         return ref
@@ -76,7 +313,13 @@ async def deliver_alert(
         return ref
     try:
         client = await deps.slack.client_for(team.slack_team_id)
-        posted = await deps.slack.post(client, team.alert_channel_id, ref.text, ref.blocks)
+        posted = await deps.slack.post(
+            client,
+            team.alert_channel_id,
+            ref.text,
+            ref.blocks,
+            metadata=post_metadata(ref.event_id),
+        )
     except ChannelUnavailable as exc:
         await uow.repo.mark_undelivered(ref.event_id, exc.channel_id, exc.error)
         await uow.repo.set_alert_channel(team.team_id, None)
@@ -92,37 +335,3 @@ async def deliver_alert(
         return ref
     await uow.repo.mark_posted(ref.event_id, posted.channel_id, posted.ts)
     return await uow.repo.ref(ref.event_id) or ref
-
-
-async def reply_in_thread(
-    deps: Deps,
-    uow: BotUnitOfWork,
-    team: TeamSlack,
-    root: MessageRef,
-    event_id: UUID,
-    text: str,
-    blocks: list[dict[str, Any]],
-    new_root_blocks: list[dict[str, Any]] | None,
-) -> bool:
-    """Update the alert in place and add a thread reply, once per event. False: duplicate."""
-    ref = await uow.repo.claim(
-        event_id, root.team_id, root.subject_type, root.subject_id, "thread", text, blocks
-    )
-    if ref.status == "posted":
-        return False
-    if new_root_blocks is not None:
-        await uow.repo.replace_content(root.event_id, root.text, new_root_blocks)
-    if root.status != "posted" or not root.channel_id or not root.ts:
-        # The alert itself is kept undelivered; it will be posted with its latest state.
-        await uow.repo.mark_undelivered(event_id, None, "alert not delivered yet")
-        return True
-    client = await deps.slack.client_for(team.slack_team_id)
-    try:
-        if new_root_blocks is not None:
-            await deps.slack.update(client, root.channel_id, root.ts, root.text, new_root_blocks)
-        posted = await deps.slack.post(client, root.channel_id, text, blocks, thread_ts=root.ts)
-    except ChannelUnavailable as exc:
-        await uow.repo.mark_undelivered(event_id, exc.channel_id, exc.error)
-        return True
-    await uow.repo.mark_posted(event_id, posted.channel_id, posted.ts, thread_ts=root.ts)
-    return True
