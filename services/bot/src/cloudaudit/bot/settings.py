@@ -12,7 +12,7 @@ from cloudaudit.common.settings import CommonSettings
 SLACK_API_DEFAULT = "https://slack.com/api/"
 DEFAULT_BOT_SCOPES = (
     "commands,chat:write,chat:write.public,files:write,im:write,users:read,users:read.email,"
-    "channels:read,groups:read"
+    "channels:read,groups:read,channels:history,groups:history"
 )
 
 
