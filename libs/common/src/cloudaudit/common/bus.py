@@ -5,6 +5,8 @@ Reliability contract for every JetStream consumer:
 - a failure is retried with exponential back-off (NAK with delay);
 - after `max_deliveries` attempts, or at once for a message that can never parse, the message
   is dead-lettered to `dlq.v1.<subject>` with its error, and terminated so the consumer moves on;
+- a failure because NATS or PostgreSQL is unreachable (restart, failover) is the
+  infrastructure's, not the message's: retried until it is back, never dead-lettered;
 - publishers set `Nats-Msg-Id` = event_id, so JetStream drops duplicates within its window.
 """
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cloudaudit.common.clock import utcnow
+from cloudaudit.common.db import is_connection_error
 from cloudaudit.common.events.base import Event, caused_by_current
 from cloudaudit.common.events.dead_letter import DeadLetter
 from cloudaudit.common.logging import bus_context
@@ -25,10 +28,16 @@ from faststream import BaseMiddleware
 from faststream.exceptions import AckMessage, NackMessage, RejectMessage
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
-from nats.errors import NoRespondersError
+from nats.errors import (
+    ConnectionClosedError,
+    ConnectionReconnectingError,
+    NoRespondersError,
+    NoServersError,
+    StaleConnectionError,
+)
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, ServiceUnavailableError
 from pydantic import BaseModel, ValidationError
 
 log = logging.getLogger(__name__)
@@ -89,6 +98,35 @@ class BusUnavailable(Exception):
     """A service did not answer; the message says which and what to check."""
 
 
+# NATS or PostgreSQL away (restart, failover, network) is not the message's fault: a handler
+# failing for that is retried, at least this often, until they are back; never dead-lettered.
+TRANSIENT_RETRY_MAX_S = 5.0
+_BUS_DOWN = (
+    ConnectionClosedError,
+    ConnectionReconnectingError,
+    NoServersError,
+    StaleConnectionError,
+    NatsTimeoutError,
+    NoRespondersError,
+    ServiceUnavailableError,
+    BusUnavailable,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """The failure is the infrastructure's (bus or database unreachable), not the message's."""
+    if is_connection_error(exc):
+        return True
+    current: BaseException | None = exc
+    for _ in range(10):  # the exception and what caused it
+        if current is None:
+            return False
+        if isinstance(current, _BUS_DOWN):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def backoff_delay(deliveries: int) -> float:
     return float(min(BACKOFF_MAX_S, BACKOFF_BASE_S * (2 ** max(0, deliveries - 1))))
 
@@ -138,17 +176,21 @@ class _ReliableScope(BaseMiddleware):
         except Exception as exc:
             MESSAGES.labels(subject, "error").inc()
             poison = isinstance(exc, _POISON)
-            if poison or deliveries >= self.factory.max_deliveries:
+            transient = is_transient(exc)  # retried until the server is back, however long
+            if not transient and (poison or deliveries >= self.factory.max_deliveries):
                 DEAD_LETTERS.labels(subject).inc()
                 await self._dead_letter(raw, metadata, deliveries, exc)
                 raise RejectMessage() from exc
             delay = backoff_delay(deliveries)
+            if transient:
+                delay = min(delay, TRANSIENT_RETRY_MAX_S)
             log.warning(
                 "handler failed, will retry",
                 extra={
                     "subject": raw.subject,
                     "deliveries": deliveries,
                     "retry_in_s": delay,
+                    "transient": transient,
                     "error": f"{type(exc).__name__}: {exc}"[:500],
                 },
             )

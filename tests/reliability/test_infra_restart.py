@@ -1,0 +1,409 @@
+"""Crash safety of the infrastructure: restart NATS and PostgreSQL under load while the four
+services run as processes; they reconnect, report ready again, and finish with nothing lost,
+nothing repeated and nothing dead-lettered.
+
+NATS and PostgreSQL here are private to this module (their own state directory and ports), so
+stopping them leaves the session's shared servers, and every other test, alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import aiohttp
+import pytest
+from cloudaudit.common.bus import BusNames, ensure_streams, make_broker, publish_event
+from cloudaudit.common.clock import utcnow
+from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
+from cloudaudit.common.events.anomaly import (
+    ANOMALY_DETECTED,
+    AnomalyDetected,
+    AnomalyKind,
+    RootCause,
+    Severity,
+)
+from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
+from cloudaudit.common.events.base import Event
+from cloudaudit.common.events.cost import COST_DAY_RECORDED, CostDayRecorded, CostDriver, CostLine
+from cloudaudit.common.runtime import Endpoints
+from cloudaudit.common.testing import eventually
+from cloudaudit.demo.stack import ProductStack
+from faststream.nats import NatsBroker
+
+from .conftest import Product
+
+log = logging.getLogger("cloudaudit.tests.infra_restart")
+
+ALERTS = "CINFRARESTART"
+OWNER = "UINFRAOWNER"
+SLACK_TEAM = "T0INFRA"
+ACCOUNTS = 3
+HISTORY_DAYS = 60
+ALERT_BURST = 60
+AUDIT_ENTRIES = 120
+OUTAGE_S = 3.0  # how long each server stays down
+PUBLISH_PAUSE_S = 0.04  # a steady stream, spread over the three outages
+
+
+@dataclass
+class Infra:
+    servers: EmbeddedInfrastructure
+    product: Product
+
+    @property
+    def ready_urls(self) -> dict[str, str]:
+        ports = self.product.stack.ports
+        return {
+            name: f"http://127.0.0.1:{ports[port]}/readyz"
+            for name, port in (
+                ("identity", "identity"),
+                ("ingest", "ingest"),
+                ("analytics", "analytics"),
+                ("bot", "bot_health"),
+            )
+        }
+
+
+@pytest.fixture(scope="module")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    """Private NATS + PostgreSQL, migrated, with the whole product running on them. The
+    servers' and services' logs are kept in pytest's temporary directory afterwards."""
+    state = Path(tempfile.mkdtemp(prefix="cloudaudit-infra-restart-"))
+    servers = EmbeddedInfrastructure(state, free_port(), free_port())
+    stack: ProductStack | None = None
+    try:
+        servers.nats.start()
+        servers.postgres.start()
+        stack = ProductStack(
+            endpoints=Endpoints(database_url=servers.postgres.url, nats_url=servers.nats.url),
+            state_dir=state / "product",
+            bus_prefix=f"i{uuid.uuid4().hex[:8]}",
+            extra_env={"CLOUDAUDIT_LOG_LEVEL": "INFO", "CLOUDAUDIT_MAX_DELIVERIES": "3"},
+        )
+        stack.start()
+        yield Infra(servers, Product(stack, servers.postgres.url))
+    finally:
+        if stack is not None:
+            stack.stop()
+        servers.nats.stop()
+        servers.postgres.stop()
+        kept = tmp_path_factory.mktemp("infra-restart-logs")
+        for logs in (state / "logs", state / "product" / "logs"):
+            if logs.exists():
+                shutil.copytree(logs, kept / logs.parent.name, dirs_exist_ok=True)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+# -- the load -----------------------------------------------------------------------------------
+def _ec2_normal(day: date) -> Decimal:
+    return (Decimal(150) if day.weekday() >= 5 else Decimal(200)) + (day.toordinal() * 7) % 11 - 5
+
+
+def cost_day(
+    team_id: UUID, account_id: UUID, aws_account_id: str, day: date, extra: Decimal = Decimal(0)
+) -> CostDayRecorded:
+    normal = _ec2_normal(day)
+    usage = [CostDriver(name="USE1-BoxUsage:m5.large", cost=normal)]
+    if extra:
+        usage.append(CostDriver(name="USE1-BoxUsage:p4d.24xlarge", cost=extra))
+    return CostDayRecorded(
+        team_id=team_id,
+        account_id=account_id,
+        aws_account_id=aws_account_id,
+        usage_date=day,
+        total_unblended_cost=normal + extra,
+        lines=[
+            CostLine(
+                summary_id=uuid4(),
+                service="AmazonEC2",
+                region="us-east-1",
+                unblended_cost=normal + extra,
+                top_usage_types=usage,
+            )
+        ],
+        backfill=not extra,
+    )
+
+
+def alert(team_id: UUID, n: int) -> AnomalyDetected:
+    return AnomalyDetected(
+        team_id=team_id,
+        anomaly_id=uuid4(),
+        account_id=uuid4(),
+        aws_account_id=f"8{n:011d}",
+        service="AmazonEC2",
+        region="us-east-1",
+        usage_date=date(2026, 11, 24),
+        kind=AnomalyKind.SPIKE,
+        severity=Severity.HIGH,
+        actual_cost=Decimal("1000.10"),
+        expected_cost=Decimal("300"),
+        impact=Decimal("700.10"),
+        impact_pct=Decimal("233.37"),
+        root_causes=[
+            RootCause(dimension="usage_type", name="BoxUsage:p3.2xlarge", contribution=700)
+        ],
+    )
+
+
+def audit_entry(team_id: UUID, n: int) -> AuditRecorded:
+    return AuditRecorded(
+        team_id=team_id,
+        action="budget.reviewed",
+        entity_type="budget",
+        entity_id=f"budget-{n}",
+        details={"amount": "125.50"},
+        source="reliability",
+    )
+
+
+class SteadyPublisher:
+    """Publishes like a service's outbox relay would: each event until JetStream acks it,
+    retrying through outages (the same event_id, so JetStream keeps one copy)."""
+
+    def __init__(self, broker: NatsBroker, names: BusNames) -> None:
+        self.broker, self.names = broker, names
+        self.published = 0
+        self.retries = 0
+
+    async def publish(self, subject: str, event: Event) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(
+                    publish_event(self.broker, self.names, subject, event), timeout=5
+                )
+                self.published += 1
+                return
+            except Exception:  # bus down or reconnecting: try again, as a relay does
+                self.retries += 1
+                await asyncio.sleep(0.2)
+
+    async def publish_all(self, events: list[tuple[str, Event]]) -> None:
+        for subject, event in events:
+            await self.publish(subject, event)
+            await asyncio.sleep(PUBLISH_PAUSE_S)
+
+
+def interleave(*streams: list[tuple[str, Event]]) -> list[tuple[str, Event]]:
+    merged: list[tuple[str, Event]] = []
+    for index in range(max(len(s) for s in streams)):
+        merged.extend(s[index] for s in streams if index < len(s))
+    return merged
+
+
+# -- what an operator checks --------------------------------------------------------------------
+async def readiness(infra: Infra) -> dict[str, int]:
+    statuses: dict[str, int] = {}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+        for name, url in infra.ready_urls.items():
+            try:
+                async with http.get(url) as response:
+                    statuses[name] = response.status
+            except (aiohttp.ClientError, TimeoutError):
+                statuses[name] = 0
+    return statuses
+
+
+async def all_ready(infra: Infra) -> bool:
+    return set((await readiness(infra)).values()) == {200}
+
+
+async def none_ready(infra: Infra) -> bool:
+    return 200 not in (await readiness(infra)).values()
+
+
+def posted_alerts(slack, channel: str) -> Counter[str]:
+    posted: Counter[str] = Counter()
+    for message in slack.channel_messages(channel):
+        for block in message.blocks:
+            block_id = block.get("block_id", "")
+            if block_id.startswith("anomaly:"):
+                posted[block_id.removeprefix("anomaly:")] += 1
+                break
+    return posted
+
+
+async def outage(infra: Infra, stop, start, what: str) -> float:
+    """Stop a server, see every service turn not-ready, start it again on the same port with
+    the same data, see every service ready again. Returns seconds until all were ready."""
+    await asyncio.to_thread(stop)
+    stopped = time.monotonic()
+    await eventually(lambda: none_ready(infra), timeout=30, interval=0.2)
+    await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped)))
+    await asyncio.to_thread(start)
+    restarted = time.monotonic()
+    await eventually(lambda: all_ready(infra), timeout=60, interval=0.2)
+    took = time.monotonic() - restarted
+    log.info("services ready again", extra={"outage": what, "seconds": round(took, 2)})
+    return took
+
+
+async def test_nats_and_postgres_restarted_under_load_lose_and_repeat_nothing(infra: Infra):
+    product, servers = infra.product, infra.servers
+    product.slack.add_workspace(SLACK_TEAM, "Infra Co", "xoxb-infra-restart-workspace")
+    owner = product.driver(team_id=SLACK_TEAM)
+    try:
+        team_id = await product.alerts_here(owner, OWNER, ALERTS, SLACK_TEAM)
+    finally:
+        await owner.close()
+
+    today = utcnow().date()
+    accounts = [(uuid4(), f"6{n:011d}") for n in range(ACCOUNTS)]
+    history = [
+        (
+            COST_DAY_RECORDED.format(aws_account_id=aws_id),
+            cost_day(team_id, account_id, aws_id, today - timedelta(days=offset)),
+        )
+        for offset in range(HISTORY_DAYS, 0, -1)
+        for account_id, aws_id in accounts
+    ]
+    # today each account's EC2 jumps by $700 (new p4d instances): one real anomaly each
+    spikes = [
+        (
+            COST_DAY_RECORDED.format(aws_account_id=aws_id),
+            cost_day(team_id, account_id, aws_id, today, extra=Decimal(700)),
+        )
+        for account_id, aws_id in accounts
+    ]
+    audits = [(AUDIT_RECORDED, audit_entry(team_id, n)) for n in range(AUDIT_ENTRIES)]
+    alerts = [
+        (ANOMALY_DETECTED.format(aws_account_id=e.aws_account_id), e)
+        for e in (alert(team_id, n) for n in range(ALERT_BURST))
+    ]
+
+    names = BusNames(product.stack.bus_prefix)
+    broker = make_broker(servers.nats.url, names, "reliability", 3)
+    await broker.connect()
+    await ensure_streams(broker, names)
+    publisher = SteadyPublisher(broker, names)
+    try:
+        # The Slack posts happen around the NATS outages, not the PostgreSQL one: a post that
+        # Slack accepted just before the database went away is the bot's known posting window.
+        first = asyncio.create_task(publisher.publish_all(interleave(history, audits)))
+
+        async def days_recorded() -> int:
+            return await product.value(
+                "SELECT count(*) FROM analytics.cost_days WHERE team_id = $1", team_id
+            )
+
+        await eventually(lambda: _at_least(days_recorded, len(history) // 6), timeout=60)
+        recovery = {
+            "postgres fast restart": await outage(
+                infra, servers.postgres.stop, servers.postgres.start, "postgres"
+            )
+        }
+        second = asyncio.create_task(publisher.publish_all(interleave(alerts, spikes)))
+        await eventually(lambda: _posted_at_least(product.slack, 5), timeout=60, interval=0.05)
+        recovery["nats SIGTERM restart"] = await outage(
+            infra, servers.nats.stop, servers.nats.start, "nats"
+        )
+        recovery["nats kill -9 restart"] = await outage(
+            infra, servers.nats.kill, servers.nats.start, "nats-kill"
+        )
+        await asyncio.wait_for(asyncio.gather(first, second), timeout=120)
+    finally:
+        await broker.stop()
+
+    # -- everything arrives, exactly once --------------------------------------------------
+    expected_days = len(history) + len(spikes)
+    await eventually(lambda: _at_least(days_recorded, expected_days), timeout=90, interval=0.5)
+    assert await days_recorded() == expected_days
+    rows = await product.rows(
+        "SELECT usage_date, count(*) AS n FROM analytics.cost_days WHERE team_id = $1 "
+        "GROUP BY usage_date",
+        team_id,
+    )
+    assert {r["usage_date"]: r["n"] for r in rows} == {
+        today - timedelta(days=offset): ACCOUNTS for offset in range(HISTORY_DAYS + 1)
+    }
+
+    audit_ids = {e.event_id for _, e in audits}
+
+    async def audits_stored() -> bool:
+        stored = await product.value(
+            "SELECT count(*) FROM identity.audit_logs WHERE team_id = $1 AND source = $2",
+            team_id,
+            "reliability",
+        )
+        return stored >= len(audit_ids)
+
+    await eventually(audits_stored, timeout=60, interval=0.5)
+    stored_audits = await product.rows(
+        "SELECT audit_id FROM identity.audit_logs WHERE team_id = $1 AND source = $2",
+        team_id,
+        "reliability",
+    )
+    assert Counter(r["audit_id"] for r in stored_audits) == Counter(audit_ids)
+
+    async def spikes_detected() -> list:
+        found = await product.rows(
+            "SELECT anomaly_id, account_id, usage_date FROM analytics.cost_anomalies "
+            "WHERE team_id = $1 AND service = 'AmazonEC2' AND alerted <> 0",
+            team_id,
+        )
+        return found if len(found) >= ACCOUNTS else []
+
+    detected = await eventually(spikes_detected, timeout=60, interval=0.5)
+    assert sorted(r["account_id"] for r in detected) == sorted(a for a, _ in accounts)
+    assert {r["usage_date"] for r in detected} == {today}
+
+    wanted = {str(e.anomaly_id) for _, e in alerts} | {str(r["anomaly_id"]) for r in detected}
+
+    async def all_posted() -> bool:
+        return wanted <= set(posted_alerts(product.slack, ALERTS))
+
+    await eventually(all_posted, timeout=90, interval=0.5)
+    posted = posted_alerts(product.slack, ALERTS)
+    assert set(posted) == wanted
+    assert {k: n for k, n in posted.items() if n > 1} == {}
+
+    # -- nothing was a poison message, and every service is ready --------------------------
+    dead = await _dead_letters(servers.nats.url, names)
+    assert dead == [], dead
+    assert await readiness(infra) == dict.fromkeys(infra.ready_urls, 200)
+    assert publisher.published == len(history) + len(spikes) + len(audits) + len(alerts)
+    log.info(
+        "infrastructure restarts survived",
+        extra={"recovery_s": {k: round(v, 2) for k, v in recovery.items()}},
+    )
+    print(f"recovery seconds: {recovery}; publish retries: {publisher.retries}")
+
+
+async def _dead_letters(nats_url: str, names: BusNames) -> list[str]:
+    import nats
+
+    nc = await nats.connect(nats_url)
+    try:
+        info = await nc.jetstream().stream_info(names.stream("DLQ"))
+        if not info.state.messages:
+            return []
+        sub = await nc.jetstream().pull_subscribe(
+            names.subject("dlq.v1.>"), stream=names.stream("DLQ")
+        )
+        messages = []
+        with contextlib.suppress(Exception):
+            messages = await sub.fetch(min(50, info.state.messages), timeout=2)
+        return [m.data.decode()[:300] for m in messages] or [f"{info.state.messages} messages"]
+    finally:
+        await nc.close()
+
+
+async def _at_least(count, wanted: int) -> bool:
+    return await count() >= wanted
+
+
+async def _posted_at_least(slack, wanted: int) -> bool:
+    return sum(posted_alerts(slack, ALERTS).values()) >= wanted
