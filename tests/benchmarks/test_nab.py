@@ -148,3 +148,36 @@ def test_backtest_input_interleaves_series_by_time_then_series(tmp_path: Path) -
     assert [line.split(",")[0] for line in lines[1:3]] == ["realTest/down.csv", "realTest/up.csv"]
     stamps = [line.split(",")[1] for line in lines[1:]]
     assert stamps == sorted(stamps)
+
+
+def test_backtest_flags_and_posted_alerts_find_a_rise_after_the_warm_up(tmp_path: Path) -> None:
+    """Through `cloudaudit backtest --units raw` and the alert replay: the same detector, so the
+    one posted alert is a flagged step, inside the labelled window."""
+    rng = random.Random(5)
+    hour = timedelta(hours=1)
+    start, end = START + timedelta(days=26), START + timedelta(days=26, hours=8)
+    lines = ["timestamp,value"]
+    for i in range(30 * 24):
+        at = START + i * hour
+        value = 100 * (1.3 if 8 <= at.hour < 20 else 1.0) * rng.uniform(0.95, 1.05)
+        lines.append(f"{_stamp(at)},{value * (4 if start <= at <= end else 1):.3f}")
+    (tmp_path / "data" / "realTest").mkdir(parents=True)
+    (tmp_path / "data" / "realTest" / "rise.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "combined_windows.json").write_text(
+        json.dumps({"realTest/rise.csv": [_window(start, end)]})
+    )
+    series = nab.load(nab.NabSource(tmp_path), ["realTest"])
+    data = tmp_path / "in.csv"
+    nab.write_backtest_csv(series, data)
+
+    seconds = nab.run_command(data, tmp_path / "flags.csv", "raw")
+    flags = nab.read_flags(tmp_path / "flags.csv")
+    posted, _ = nab.replay_alerts(data, None)
+
+    assert seconds > 0
+    flagged = [at for at, f in flags["realTest/rise.csv"] if f]
+    alerted = [at for at, a in posted["realTest/rise.csv"] if a]
+    assert flagged and all(start <= at <= end for at in flagged)
+    assert len(alerted) == 1 and alerted[0] in flagged
+    assert nab.score_windows("ours", posted, series).detected == 1
