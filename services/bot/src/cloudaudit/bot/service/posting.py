@@ -211,7 +211,7 @@ async def _earlier_post(
     if ts is not None:
         log.info(
             "adopted the post an earlier attempt made",
-            extra={"event_id": str(ref.event_id), "channel_id": channel_id, "ts": ts},
+            extra={"event_id": str(ref.event_id), "channel_id": channel_id, "message_ts": ts},
         )
     return ts
 
