@@ -147,3 +147,28 @@ async def test_a_year_old_restatement_replays_from_its_checkpoint(sessions, anal
         f"\na year in order: {ms(in_order)} per day; restating a day "
         + ", ".join(f"{age} days old: {1000 * t[0]:.0f} ms" for age, t in timings.items())
     )
+
+
+async def test_models_learnt_before_day_values_were_kept_are_not_lost(sessions, analytics_settings):
+    days = [TODAY - timedelta(n) for n in range(40, 0, -1)]
+    team = (uuid4(), uuid4())
+    await feed(sessions, analytics_settings, [cost_day(*team, d) for d in days[:30]])
+    async with sessions() as session, session.begin():  # as an older release left them
+        for statement in (
+            "DELETE FROM series_days WHERE team_id = :t",
+            "DELETE FROM detector_checkpoints WHERE team_id = :t",
+            "UPDATE detector_states SET state = state - 'replayable_from' WHERE team_id = :t",
+        ):
+            await session.execute(text(statement), {"t": team[0]})
+    before = await models(sessions, team[0])
+    # a late restatement of a day whose values were never kept: recorded, model kept
+    await feed(sessions, analytics_settings, [cost_day(*team, days[10], Decimal(30), 2)])
+    assert await models(sessions, team[0]) == before
+    # the next days are learnt as usual and checkpointed; from then on replays work
+    await feed(sessions, analytics_settings, [cost_day(*team, d) for d in days[30:]])
+    continued = await models(sessions, team[0])
+    assert continued[(None, None)]["detector"]["steps_seen"] == 40
+    await feed(sessions, analytics_settings, [cost_day(*team, days[35], Decimal(30), 2)])
+    restated = await models(sessions, team[0])
+    assert restated[(None, None)]["detector"]["steps_seen"] == 40
+    assert restated[("AmazonEC2", "us-east-1")] != continued[("AmazonEC2", "us-east-1")]
