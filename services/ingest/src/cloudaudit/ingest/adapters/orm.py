@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 
 SCHEMA = "ingest"
@@ -161,7 +162,10 @@ imports = Table(
     Column("rows_other_providers", Integer, nullable=False, default=0),
     Column("problems", JSONType, nullable=False, default=list),
     Column("periods", JSONType, nullable=False, default=list),
+    # Written as progress is reported; the last sign of life of the process running the import.
+    Column("heartbeat_at", UTCDateTime, nullable=True),
     Index("ix_imports_team_started", "team_id", "started_at"),
+    Index("ix_imports_running", "team_id", postgresql_where=text("status = 'running'")),
 )
 
 resources = Table(

@@ -15,9 +15,9 @@ from cloudaudit.ingest.adapters.orm import (
     sync_runs,
     team_settings,
 )
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import String, case, cast, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
 class IngestRepository:
@@ -235,3 +235,51 @@ class IngestRepository:
             .where(imports.c.import_id == import_id)
             .values(finished_at=utcnow(), **fields)
         )
+
+    async def interrupt_abandoned_imports(
+        self, team_id: UUID | None, reason: str
+    ) -> list[dict[str, Any]]:
+        """Mark `interrupted` every running import whose process is gone: nobody holds its
+        lease lock (PostgreSQL releases a session lock when its connection dies). It ends at
+        its last heartbeat. The locks taken here are released when this transaction ends."""
+        lease_free = case(
+            (imports.c.status == "running", func.pg_try_advisory_xact_lock(import_lease_key())),
+            else_=False,
+        )
+        query = (
+            update(imports)
+            .where(imports.c.status == "running", lease_free)
+            .values(
+                status="interrupted",
+                finished_at=func.coalesce(imports.c.heartbeat_at, imports.c.started_at),
+                problems=[{"reason": reason}],
+            )
+            .returning(imports.c.import_id, imports.c.team_id, imports.c.heartbeat_at)
+        )
+        if team_id is not None:
+            query = query.where(imports.c.team_id == team_id)
+        return [dict(r) for r in (await self.session.execute(query)).mappings()]
+
+
+# -- an import's lease: held on a connection of its own while the import's process runs -------
+def import_lease_key(import_id: UUID | None = None) -> Any:
+    """The advisory lock of one import (or, without an id, of the imports row in a query)."""
+    column = imports.c.import_id if import_id is None else literal(str(import_id))
+    return func.hashtext(literal("ingest-import:") + cast(column, String))
+
+
+async def take_import_lease(connection: AsyncConnection, import_id: UUID) -> None:
+    await connection.execute(select(func.pg_advisory_lock(import_lease_key(import_id))))
+    await connection.commit()
+
+
+async def release_import_lease(connection: AsyncConnection, import_id: UUID) -> None:
+    await connection.execute(select(func.pg_advisory_unlock(import_lease_key(import_id))))
+    await connection.commit()
+
+
+async def write_import_heartbeat(connection: AsyncConnection, import_id: UUID) -> None:
+    await connection.execute(
+        update(imports).where(imports.c.import_id == import_id).values(heartbeat_at=utcnow())
+    )
+    await connection.commit()

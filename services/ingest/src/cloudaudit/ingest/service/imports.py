@@ -5,10 +5,11 @@ same transaction, then rebuild the touched days and publish them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -30,6 +31,11 @@ from cloudaudit.ingest.adapters.cost_store import (
     to_csv,
     with_ids,
 )
+from cloudaudit.ingest.adapters.repository import (
+    release_import_lease,
+    take_import_lease,
+    write_import_heartbeat,
+)
 from cloudaudit.ingest.domain.arn import parse_role_arn
 from cloudaudit.ingest.domain.connect import new_external_id
 from cloudaudit.ingest.domain.cur.formats import CostFormat, Layout
@@ -37,6 +43,8 @@ from cloudaudit.ingest.domain.cur.mapping import MappedBatch, RowProblem, descri
 from cloudaudit.ingest.domain.errors import IngestError, InvalidInput
 from cloudaudit.ingest.service.context import Ingest
 from cloudaudit.ingest.service.summaries import publish_changed_days
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = logging.getLogger(__name__)
 MAX_PROBLEMS_KEPT = 1000
@@ -81,6 +89,7 @@ class ImportReport:
     problems: list[ReportedProblem] = field(default_factory=list)
     periods: set[tuple[str, date]] = field(default_factory=set)
     days_published: int = 0
+    interrupted: list[UUID] = field(default_factory=list)  # earlier imports found abandoned
     seconds: float = 0.0
     load_seconds: float = 0.0  # reading, checking and COPYing the rows (not summaries/events)
 
@@ -104,6 +113,13 @@ class ImportReport:
 
 
 ProgressCallback = Callable[[ImportProgress], None]
+AsyncProgress = Callable[[ImportProgress], Awaitable[None]]
+
+IMPORT_HEARTBEAT_S = 5.0  # heartbeat_at is written at most this often
+INTERRUPTED_REASON = (
+    "the import stopped before it finished (its process was killed or lost the database), "
+    "so none of its rows were kept; import the same files again to load them"
+)
 
 
 async def find_files(
@@ -274,6 +290,61 @@ class _Import:
         await copy_line_items(uow.session, payload)
 
 
+class ImportLease:
+    """Proof that the process running an import is alive, on a connection of its own.
+
+    It holds a PostgreSQL session lock for the import (released by PostgreSQL the moment the
+    process dies or its connection drops: that is how a later import knows this one will never
+    finish) and writes `heartbeat_at` as progress is reported (the last sign of life, which
+    becomes the end time of an import found interrupted). The rows themselves are written in
+    the import's one transaction, so an interrupted import leaves none behind."""
+
+    def __init__(self, connection: AsyncConnection, import_id: UUID) -> None:
+        self.connection, self.import_id = connection, import_id
+        self._last_beat = time.monotonic()
+
+    async def beat(self) -> None:
+        if time.monotonic() - self._last_beat < IMPORT_HEARTBEAT_S:
+            return
+        self._last_beat = time.monotonic()
+        try:
+            await write_import_heartbeat(self.connection, self.import_id)
+        except SQLAlchemyError as exc:  # the import's own transaction reports the outage
+            log.warning(
+                "import heartbeat not written",
+                extra={"import_id": str(self.import_id), "error": str(exc)[:300]},
+            )
+
+
+@contextlib.asynccontextmanager
+async def import_lease(ctx: Ingest, import_id: UUID) -> AsyncIterator[ImportLease]:
+    async with ctx.engine.connect() as connection:
+        await take_import_lease(connection, import_id)
+        try:
+            yield ImportLease(connection, import_id)
+        finally:
+            with contextlib.suppress(SQLAlchemyError):  # a dropped connection released it
+                await release_import_lease(connection, import_id)
+
+
+async def interrupt_abandoned_imports(ctx: Ingest, team_id: UUID | None = None) -> list[UUID]:
+    """Imports left `running` by a process that died (kill -9, crash, lost database
+    connection) become `interrupted`; the imports of live processes are left alone."""
+    async with ctx.uow() as uow:
+        found = await uow.repo.interrupt_abandoned_imports(team_id, INTERRUPTED_REASON)
+        await uow.commit()
+    for row in found:
+        log.warning(
+            "import found interrupted",
+            extra={
+                "import_id": str(row["import_id"]),
+                "team_id": str(row["team_id"]),
+                "last_heartbeat": row["heartbeat_at"].isoformat() if row["heartbeat_at"] else None,
+            },
+        )
+    return [row["import_id"] for row in found]
+
+
 async def import_costs(
     ctx: Ingest,
     team_id: UUID,
@@ -284,26 +355,30 @@ async def import_costs(
     started = time.monotonic()
     files = await find_files(ctx, team_id, locations, account)
     report = ImportReport(import_id=uuid4())
-    async with ctx.uow() as uow:
-        await uow.repo.external_id(team_id, new_external_id())  # the team exists for ingest now
-        await uow.repo.add_import(
-            import_id=report.import_id,
-            team_id=team_id,
-            started_at=utcnow(),
-            status="running",
-            sources=locations,
-            formats={},
-        )
-        await uow.commit()
-    try:
-        await _run(ctx, team_id, files, report, progress)
-    except IngestError as exc:
+    async with import_lease(ctx, report.import_id) as lease:
+        report.interrupted = await interrupt_abandoned_imports(ctx, team_id)
         async with ctx.uow() as uow:
-            await uow.repo.finish_import(
-                report.import_id, status="failed", problems=[{"reason": exc.message}]
+            await uow.repo.external_id(team_id, new_external_id())  # the team exists for ingest
+            now = utcnow()
+            await uow.repo.add_import(
+                import_id=report.import_id,
+                team_id=team_id,
+                started_at=now,
+                heartbeat_at=now,
+                status="running",
+                sources=locations,
+                formats={},
             )
             await uow.commit()
-        raise
+        try:
+            await _run(ctx, team_id, files, report, _beating(lease, progress))
+        except IngestError as exc:
+            await _fail(ctx, report.import_id, exc.message)
+            raise
+        except (SQLAlchemyError, OSError) as exc:  # the database or a file went away mid-way
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await _fail(ctx, report.import_id, f"stopped by an error: {type(exc).__name__}")
+            raise
     report.seconds = time.monotonic() - started
     log.info(
         "cost import done",
@@ -318,12 +393,29 @@ async def import_costs(
     return report
 
 
+def _beating(lease: ImportLease, progress: ProgressCallback | None) -> AsyncProgress:
+    """Report progress to the caller and, at most every few seconds, beat the lease."""
+
+    async def report(state: ImportProgress) -> None:
+        if progress is not None:
+            progress(state)
+        await lease.beat()
+
+    return report
+
+
+async def _fail(ctx: Ingest, import_id: UUID, reason: str) -> None:
+    async with ctx.uow() as uow:
+        await uow.repo.finish_import(import_id, status="failed", problems=[{"reason": reason}])
+        await uow.commit()
+
+
 async def _run(
     ctx: Ingest,
     team_id: UUID,
     files: list[CostFile],
     report: ImportReport,
-    progress: ProgressCallback | None,
+    progress: AsyncProgress,
 ) -> None:
     total_bytes = sum(f.size for f in files)
     done = {"bytes": 0}
@@ -362,16 +454,15 @@ async def _run(
                 )
                 if prepared.mapped.table.num_rows:
                     await state.load(uow, prepared, source)
-                if progress is not None:
-                    progress(
-                        ImportProgress(
-                            cost_file.name,
-                            done["bytes"],
-                            total_bytes,
-                            report.rows_loaded,
-                            report.rows_rejected,
-                        )
+                await progress(
+                    ImportProgress(
+                        cost_file.name,
+                        done["bytes"],
+                        total_bytes,
+                        report.rows_loaded,
+                        report.rows_rejected,
                     )
+                )
         report.load_seconds = time.monotonic() - load_started
         changed: list[summary_store.ChangedDay] = []
         if state.ranges:
