@@ -7,142 +7,33 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-import boto3
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from moto.backends import get_backend
-from moto.server import ThreadedMotoServer
-
-MOTO_ACCOUNT = "123456789012"
-REGION = "us-east-1"
+from cloudaudit.common.testing_aws import (
+    MOTO_ACCOUNT,
+    REGION,
+    SeededAccount,
+    moto_session,
+    reset_moto,
+)
 
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-class SeededAccount:
-    """Resources made through the AWS API (moto); history the API cannot make (a launch 40 days
-    ago) is set on moto's own records, i.e. on the fake AWS, never on our code."""
-
-    def __init__(self, url: str, region: str = REGION) -> None:
-        self.url, self.account_id, self.region = url, MOTO_ACCOUNT, region
-        session = boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
-        )
-        self.ec2 = session.client("ec2", endpoint_url=url)
-        self.cloudwatch = session.client("cloudwatch", endpoint_url=url)
-        self.now = datetime.now(UTC)
-        self._ami = next(
-            image["ImageId"]
-            for image in self.ec2.describe_images(Owners=["amazon"])["Images"]
-            if image.get("Platform") != "windows"
-        )  # the price table is Linux
-
-    def _backend(self) -> Any:
-        return get_backend("ec2")[self.account_id][self.region]
-
-    def instance(self, instance_type: str, days_old: int = 40) -> str:
-        answer = self.ec2.run_instances(
-            ImageId=self._ami,
-            MinCount=1,
-            MaxCount=1,
-            InstanceType=instance_type,
-            BlockDeviceMappings=[
-                {"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 8, "VolumeType": "gp3"}}
-            ],
-        )
-        instance_id = answer["Instances"][0]["InstanceId"]
-        self._backend().get_instance(instance_id).launch_time = self.now - timedelta(days=days_old)
-        return instance_id
-
-    def stop(self, instance_id: str, days_ago: int) -> None:
-        self.ec2.stop_instances(InstanceIds=[instance_id])
-        when = (self.now - timedelta(days=days_ago)).strftime("%Y-%m-%d %H:%M:%S")
-        self._backend().get_instance(instance_id)._reason = f"User initiated ({when} GMT)"
-
-    def volume(
-        self,
-        size_gib: int,
-        volume_type: str = "gp2",
-        attach_to: str | None = None,
-        days_old: int = 30,
-    ) -> str:
-        volume_id = self.ec2.create_volume(
-            Size=size_gib, VolumeType=volume_type, AvailabilityZone=f"{self.region}a"
-        )["VolumeId"]
-        self._backend().volumes[volume_id].create_time = self.now - timedelta(days=days_old)
-        if attach_to:
-            self.ec2.attach_volume(VolumeId=volume_id, InstanceId=attach_to, Device="/dev/sdf")
-        return volume_id
-
-    def snapshot(self, volume_id: str, days_old: int) -> str:
-        snapshot_id = self.ec2.create_snapshot(VolumeId=volume_id)["SnapshotId"]
-        self._backend().snapshots[snapshot_id].start_time = self.now - timedelta(days=days_old)
-        return snapshot_id
-
-    def elastic_ip(self, associate_with: str | None = None) -> str:
-        allocation_id = self.ec2.allocate_address(Domain="vpc")["AllocationId"]
-        if associate_with:
-            self.ec2.associate_address(AllocationId=allocation_id, InstanceId=associate_with)
-        return allocation_id
-
-    def metrics(
-        self,
-        instance_id: str,
-        cpu_percent: list[float],
-        network_bytes_per_hour: float,
-        days: int = 15,
-    ) -> None:
-        """Hourly CPUUtilization/NetworkIn/NetworkOut up to the current hour (cpu values cycle)."""
-        end = self.now.replace(minute=0, second=0, microsecond=0)
-        dims = [{"Name": "InstanceId", "Value": instance_id}]
-        data = []
-        for hour in range(days * 24):
-            ts = end - timedelta(hours=days * 24 - hour)
-            data.append(
-                {
-                    "MetricName": "CPUUtilization",
-                    "Dimensions": dims,
-                    "Timestamp": ts,
-                    "Value": cpu_percent[hour % len(cpu_percent)],
-                    "Unit": "Percent",
-                }
-            )
-            for name in ("NetworkIn", "NetworkOut"):
-                data.append(
-                    {
-                        "MetricName": name,
-                        "Dimensions": dims,
-                        "Timestamp": ts,
-                        "Value": network_bytes_per_hour / 2,
-                        "Unit": "Bytes",
-                    }
-                )
-        for start in range(0, len(data), 1000):
-            self.cloudwatch.put_metric_data(
-                Namespace="AWS/EC2", MetricData=data[start : start + 1000]
-            )
+    yield from moto_session()
 
 
 @pytest.fixture
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> SeededAccount:
-    """A fresh moto account that ingest reads with its own credentials."""
-    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).read()
+    """A fresh moto account that ingest reads with its own credentials (instances 40 days old
+    with an 8 GiB gp3 root volume, 15 days of metrics)."""
+    reset_moto(moto_url)
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -152,7 +43,7 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> SeededAccount:
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    return SeededAccount(moto_url)
+    return SeededAccount(moto_url, instance_days_old=40, root_volume_gib=8, metric_days=15)
 
 
 # -- the OpenAI-compatible fake -----------------------------------------------------------------

@@ -58,7 +58,6 @@ def coverage(row: dict[str, Any]) -> ComputeCoverage:
         on_demand_hours=Decimal(row["on_demand_hours"]),
         covered_cost_at_on_demand=covered,
         covered_hours=Decimal(row["covered_hours"]),
-        on_demand_compute_cost=Decimal(row["on_demand_compute_cost"]),
         coverage_percent=(covered / total * PERCENT).quantize(Decimal("0.1"))
         if known and total > 0
         else None,
