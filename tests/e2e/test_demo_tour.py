@@ -2,7 +2,9 @@
 
 Real processes (identity, ingest, analytics), the bot behind the Slack console, the AWS
 stand-in with the simulated company, the local LLM; the tour checks each step itself and
-exits 0 only if all of them produced what they should. Started again on the same state, it
+exits 0 only if all of them produced what they should: connect, import, spend, the anomaly
+alert, "expected" feedback, a viewer refused on Approve, an admin approving, and the audit
+log showing each of those with who and when. Started again on the same state, it
 reuses it (accounts reconnect, the import replaces its billing periods, nothing doubles).
 """
 
@@ -13,10 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cloudaudit.common.embedded import free_port
 from cloudaudit.common.testing import keep_log_for_scan
 
-TOUR_TIMEOUT_S = 420
+TOUR_TIMEOUT_S = 600
+STEPS = 14
 
 
 def _demo(state: Path, nats_port: int, pg_port: int) -> subprocess.CompletedProcess[str]:
@@ -43,19 +47,29 @@ def _demo(state: Path, nats_port: int, pg_port: int) -> subprocess.CompletedProc
     return result
 
 
+@pytest.mark.timeout(2 * TOUR_TIMEOUT_S + 60)  # two whole tours, on a busy 2-core machine
 def test_demo_tour_passes_every_step_and_a_second_run_reuses_the_state(tmp_path):
     ports = (free_port(), free_port())
     first = _demo(tmp_path, *ports)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
-    assert "9/9 steps produced what they should" in first.stdout
+    assert f"{STEPS}/{STEPS} steps produced what they should" in first.stdout
     for step in (
         "connect acme-prod",
         "import 90 days of CUR 2.0 history",
         "anomaly alert in the channel",
+        'press "Expected spend" on the alert',
+        "an admin and a viewer join the team",
         "savings recommendations",
+        "a viewer presses Approve",
         "approve a recommendation",
+        "the audit log shows every step",
+        "a viewer asks for the audit log",
     ):
         assert f"✔ {step}" in first.stdout
+    # What the people in the tour saw, beyond the tour's own checks.
+    assert "the anomaly is now expected" in first.stdout
+    assert "only owners and admins can approve recommendations; you are a viewer" in first.stdout
+    assert "only owners and admins can read the audit log; you are a viewer" in first.stdout
     assert (
         "COST ANOMALY: AMAZONEC2" in first.stdout and "COST ANOMALY: AWSSUPPORT" not in first.stdout
     )
@@ -63,4 +77,5 @@ def test_demo_tour_passes_every_step_and_a_second_run_reuses_the_state(tmp_path)
 
     second = _demo(tmp_path, *ports)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
-    assert "9/9 steps produced what they should" in second.stdout
+    assert f"{STEPS}/{STEPS} steps produced what they should" in second.stdout
+    assert "marked expected on the previous run" in second.stdout

@@ -304,6 +304,7 @@ async def test_audit_shows_owners_who_did_what_and_when_including_refused_attemp
     assert "<!date^" in refused  # when, shown in the reader's time zone
     (moved,) = [line for line in lines if "`alerts.channel_set`" in line]
     assert f"<@{ADMIN}>" in moved and "channel_id: CFINOPS" in moved
+    assert "recorded by bot" in moved and "recorded by identity" in refused
     assert any("`member.role_changed`" in line and f"<@{OWNER}>" in line for line in lines)
     assert not any(f"<@{MEMBER}>" in line and "refused" in line for line in lines)
     assert "Older entries: `/cloudaudit audit --limit N`" in visible(shown)

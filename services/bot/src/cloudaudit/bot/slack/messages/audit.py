@@ -64,16 +64,19 @@ def what(entry: AuditEntry) -> str:
 
 def _details(entry: AuditEntry) -> str:
     shown = [
-        f"{key}: {escape(str(entry.details[key]))}" for key in DETAIL_KEYS if key in entry.details
+        f"{key}: {escape(str(entry.details[key]))}"
+        for key in DETAIL_KEYS
+        if entry.details.get(key) is not None
     ]
+    # Two services may record one decision (the bot and analytics): say which one this is.
+    shown.append(f"recorded by {escape(entry.source)}")
     return clip(" · ".join(shown), DETAIL_MAX_CHARS)
 
 
 def audit_line(entry: AuditEntry) -> str:
     target = f"{escape(entry.entity_type)} `{escape(entry.entity_id or '-')}`"
     line = f"{when(entry.occurred_at)} · {who(entry)} {what(entry)} · {target}"
-    details = _details(entry)
-    return f"{line}\n{details}" if details else line
+    return f"{line}\n{_details(entry)}"
 
 
 def audit_list(entries: list[AuditEntry], more: bool) -> list[Block]:

@@ -1,0 +1,191 @@
+"""Tour steps about people deciding: "expected" feedback on the alert, a viewer refused on
+Approve, an admin approving, and the audit log showing who did each of these and when."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from cloudaudit.common.events.anomaly import (
+    RPC_ANOMALIES,
+    AnomaliesReply,
+    AnomaliesRequest,
+    AnomalyStatus,
+)
+from cloudaudit.common.events.identity import (
+    RPC_CHANGE_ROLE,
+    RPC_SLACK_USER,
+    ChangeRoleReply,
+    ChangeRoleRequest,
+    Role,
+    SlackUserReply,
+    SlackUserRequest,
+)
+from cloudaudit.common.events.recommendation import (
+    RPC_RECOMMENDATIONS,
+    RecommendationsReply,
+    RecommendationsRequest,
+)
+
+if TYPE_CHECKING:
+    from cloudaudit.demo.tour import Tour
+
+DEMO_OWNER = "UDEMOOWNER"
+DEMO_ADMIN = "UDEMOADMIN"
+DEMO_VIEWER = "UDEMOVIEWER"
+PEOPLE = {DEMO_ADMIN: ("Ada Admin", Role.ADMIN), DEMO_VIEWER: ("Vic Viewer", Role.VIEWER)}
+AUDIT_WAIT_S = 60
+AUDIT_LIMIT = 40
+EXPECTED_LABEL = "Expected spend"
+
+
+class _As:
+    """Type in the console as another Slack user of the same workspace."""
+
+    def __init__(self, tour: Tour, slack_user: str) -> None:
+        self.tour = tour
+        self.slack_user = slack_user
+
+    def __enter__(self) -> None:
+        self.tour.session.user = self.slack_user
+
+    def __exit__(self, *exc: object) -> None:
+        self.tour.session.user = DEMO_OWNER
+
+
+async def _user(tour: Tour, slack_user: str) -> SlackUserReply:
+    return await tour.stack.request(
+        RPC_SLACK_USER,
+        SlackUserRequest(slack_team_id=tour.session.driver.team_id, slack_user_id=slack_user),
+        SlackUserReply,
+    )
+
+
+async def add_people(tour: Tour) -> None:
+    """An admin and a viewer join the owner's team (they use the bot; the owner sets roles)."""
+    owner = await _user(tour, DEMO_OWNER)
+    roles = []
+    for slack_user, (name, role) in PEOPLE.items():
+        tour.session.slack.set_user(slack_user, name=name)
+        with _As(tour, slack_user):
+            await tour.line("/cloudaudit help")  # first contact enrols them as members
+        person = await _user(tour, slack_user)
+        assert owner.team_id and owner.user_id and person.user_id
+        changed = await tour.stack.request(
+            RPC_CHANGE_ROLE,
+            ChangeRoleRequest(
+                team_id=owner.team_id,
+                actor_user_id=owner.user_id,
+                target_user_id=person.user_id,
+                role=role,
+            ),
+            ChangeRoleReply,
+        )
+        roles.append((name, slack_user, changed.role if changed.ok else None))
+    ok = all(role is PEOPLE[slack_user][1] for _, slack_user, role in roles)
+    detail = ", ".join(
+        f"{name} (@{user}) is {role.value if role else '?'}" for name, user, role in roles
+    )
+    tour.record("an admin and a viewer join the team", ok, detail)
+
+
+async def _ec2_statuses(tour: Tour, team_id: UUID) -> list[AnomalyStatus]:
+    reply = await tour.stack.request(
+        RPC_ANOMALIES,
+        AnomaliesRequest(team_id=team_id, status=None, limit=200),
+        AnomaliesReply,
+    )
+    return [a.status for a in reply.anomalies if a.service == "AmazonEC2"]
+
+
+async def expected_feedback(tour: Tour, team_id: UUID) -> None:
+    from cloudaudit.demo.tour import _button_number
+
+    name = 'press "Expected spend" on the alert'
+    number = _button_number(tour.seen(), EXPECTED_LABEL)
+    if number is None:
+        statuses = await _ec2_statuses(tour, team_id)
+        ok = tour.rerun and AnomalyStatus.EXPECTED in statuses
+        tour.record(name, ok, "marked expected on the previous run" if ok else "no alert button")
+        return
+    output = await tour.line(str(number))
+    statuses = await _ec2_statuses(tour, team_id)
+    updated = "updated in #" in output and "marked expected spend by @" + DEMO_OWNER in output
+    ok = updated and AnomalyStatus.EXPECTED in statuses
+    tour.record(
+        name,
+        ok,
+        f"the anomaly is now {'expected' if AnomalyStatus.EXPECTED in statuses else 'still open'}"
+        "; the alert in the channel shows who marked it",
+        output,
+    )
+
+
+async def _rec_statuses(tour: Tour, team_id: UUID) -> dict[UUID, str]:
+    reply = await tour.stack.request(
+        RPC_RECOMMENDATIONS,
+        RecommendationsRequest(team_id=team_id, status=None, limit=200),
+        RecommendationsReply,
+    )
+    return {r.recommendation_id: r.status.value for r in reply.recommendations}
+
+
+async def viewer_refused_then_admin_approves(tour: Tour, team_id: UUID, number: int) -> None:
+    before = await _rec_statuses(tour, team_id)
+    with _As(tour, DEMO_VIEWER):
+        output = await tour.line(str(number))
+    unchanged = await _rec_statuses(tour, team_id) == before
+    refused = "only owners and admins can approve recommendations; you are a viewer" in output
+    tour.record(
+        "a viewer presses Approve",
+        refused and unchanged,
+        "refused with the reason, nothing changed" if unchanged else "something changed!",
+        output,
+    )
+    with _As(tour, DEMO_ADMIN):
+        output = await tour.line(str(number))
+    after = await _rec_statuses(tour, team_id)
+    approved = [r for r, status in after.items() if status == "approved" and before[r] != status]
+    ok = "approved" in output.lower() and f"@{DEMO_ADMIN}" in output and len(approved) == 1
+    tour.record("approve a recommendation", ok, "pressed Approve as the team's admin", output)
+
+
+def _entry_rows(output: str) -> list[str]:
+    return [row for row in output.splitlines() if "`" in row]
+
+
+def _missing(rows: list[str]) -> list[str]:
+    wanted = {
+        "connect": lambda r: "`account.connect_requested`" in r and f"@{DEMO_OWNER}" in r,
+        "expected feedback": lambda r: "`anomaly.feedback`" in r and f"@{DEMO_OWNER}" in r,
+        "the viewer refused": lambda r: "`authorization.refused`" in r and f"@{DEMO_VIEWER}" in r,
+        "the approval": lambda r: "`recommendation.approved`" in r and f"@{DEMO_ADMIN}" in r,
+    }
+    return [what for what, found in wanted.items() if not any(found(r) for r in rows)]
+
+
+async def audit_log(tour: Tour) -> None:
+    deadline = time.monotonic() + AUDIT_WAIT_S
+    missing = ["everything"]
+    output = ""
+    while missing and time.monotonic() < deadline:
+        # Audit events reach identity over JetStream: ask again until they have arrived.
+        output = await tour.line(f"/cloudaudit audit --limit {AUDIT_LIMIT}")
+        missing = _missing(_entry_rows(output))
+    dated = all(" UTC" in row for row in _entry_rows(output))
+    ok = not missing and dated and "Audit log" in output
+    detail = (
+        "connect, feedback, the refused attempt and the approval, each with who and when"
+        if ok
+        else f"missing: {', '.join(missing) or 'dates'}"
+    )
+    tour.record("the audit log shows every step", ok, "`/cloudaudit audit` · " + detail, output)
+    with _As(tour, DEMO_VIEWER):
+        refused = await tour.line("/cloudaudit audit")
+    tour.record(
+        "a viewer asks for the audit log",
+        "only owners and admins can read the audit log" in refused and "`" not in refused,
+        "refused with the reason",
+        refused,
+    )
