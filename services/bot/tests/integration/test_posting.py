@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from cloudaudit.bot.adapters.slack_api import SlackUnavailable
 from cloudaudit.bot.domain.digest import period_for
 from cloudaudit.bot.localslack import DEFAULT_TEAM, DEFAULT_TOKEN
-from cloudaudit.bot.service import alerts
+from cloudaudit.bot.service import alerts, posting
 from cloudaudit.bot.service.digests import digest_event_id, send_digest
 from cloudaudit.bot.service.posting import METADATA_EVENT_TYPE
 from cloudaudit.common.bus import publish_event
@@ -166,6 +166,31 @@ async def test_an_update_arriving_while_the_alert_is_cut_short_replies_once_it_i
     await consumed(bot.bus, "ANOMALY", "bot-anomaly-updated", 1)
     assert _alerts(bot) == [alert] and ":white_check_mark: Resolved" in visible(alert)
     assert (await _ref(bot, resolved.event_id)).ts == reply.ts
+
+
+async def test_kept_alerts_posted_when_a_channel_is_set_are_posted_once_across_a_crash(bot):
+    await bot.team()  # no alert channel yet: alerts are kept
+    events = [anomaly_detected(bot.team_id) for _ in range(2)]
+    for event in events:
+        await alerts.on_anomaly_detected(event, bot.deps)
+        assert (await _ref(bot, event.event_id)).status == "undelivered"
+    async with bot.deps.uow() as uow:
+        await uow.repo.set_alert_channel(bot.team_id, ALERTS)
+        await uow.commit()
+
+    await _killed_after_slack_answered(bot, posting.deliver_kept_alerts(bot.deps, bot.team_id))
+    (first,) = _alerts(bot)
+    assert [(await _ref(bot, e.event_id)).status for e in events] == ["posting", "posting"]
+
+    # the next `alerts here` takes both again: adopts the one Slack has, posts the other
+    assert await posting.deliver_kept_alerts(bot.deps, bot.team_id) == 2
+    posted = _alerts(bot)
+    assert len(posted) == 2 and posted[0] is first
+    assert len(bot.slack.calls_to("conversations.history")) == 2
+    refs = [await _ref(bot, e.event_id) for e in events]
+    assert {r.status for r in refs} == {"posted"}
+    assert sorted(r.ts for r in refs) == sorted(m.ts for m in posted)
+    assert await posting.deliver_kept_alerts(bot.deps, bot.team_id) == 0
 
 
 async def test_two_replicas_handling_the_same_event_at_once_post_it_once(bot):

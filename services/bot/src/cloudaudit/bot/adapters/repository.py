@@ -338,6 +338,26 @@ class BotRepository:
         ).all()
         return [_ref(r) for r in rows]
 
+    async def kept_alerts(self, team_id: UUID, limit: int = 50) -> list[MessageRef]:
+        """Alerts not posted: kept undelivered, or `posting` (cut short, or being posted now:
+        the posting lock and the metadata look-up make taking one of those safe)."""
+        rows = (
+            await self.session.execute(
+                select(posted_messages)
+                .where(
+                    and_(
+                        posted_messages.c.team_id == team_id,
+                        posted_messages.c.status.in_(("undelivered", "posting")),
+                        posted_messages.c.kind == "alert",
+                    )
+                )
+                .order_by(posted_messages.c.created_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        return [_ref(r) for r in rows]
+
     # -- Slack event receipts -----------------------------------------------------------------
     async def first_receipt(self, slack_event_id: str) -> bool:
         """True the first time a Slack event id is seen (retries and redeliveries are False)."""

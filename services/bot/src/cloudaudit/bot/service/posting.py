@@ -295,13 +295,48 @@ async def deliver_reply(
     await uow.repo.mark_posted(ref.event_id, channel_id, ts, thread_ts=thread_ts)
 
 
-# -- one transaction (kept alerts re-posted from a command) ------------------------------------
+async def deliver_kept_alerts(deps: Deps, team_id: UUID) -> int:
+    """Post the alerts kept undelivered (no channel, channel lost) or cut short, once each;
+    returns how many were posted (or found posted). The same two transactions as an event:
+    the intents first, then each post."""
+    async with deps.uow() as uow:
+        team = await uow.repo.team(team_id)
+        if team is None:
+            return 0
+        intents = [
+            await intend_post(
+                deps,
+                uow,
+                team,
+                ref.event_id,
+                ref.team_id,
+                ref.subject_type,
+                ref.subject_id,
+                ref.kind,
+                ref.text,
+                ref.blocks,
+            )
+            for ref in await uow.repo.kept_alerts(team_id)
+        ]
+        await uow.commit()
+    posted = 0
+    for intent in intents:
+        if not intent.pending:
+            continue
+        async with deps.uow() as uow:
+            ref = await deliver(deps, uow, team, intent)
+            await uow.commit()
+        posted += ref.status == "posted"
+    return posted
+
+
+# -- one transaction (kept alerts re-posted by `alerts here` until it uses the above) -----------
 async def deliver_alert(
     deps: Deps, uow: BotUnitOfWork, team: TeamSlack | None, ref: MessageRef
 ) -> MessageRef:
     """Post a kept (undelivered) alert inside the caller's transaction, with its metadata.
 
-    Unlike the event paths above this commits no intent first: a crash between Slack's answer
+    Unlike `deliver_kept_alerts` this commits no intent first: a crash between Slack's answer
     and the caller's commit leaves the alert undelivered and the next `alerts here` posts it
     again."""
     if team is None:
