@@ -268,3 +268,14 @@ def test_unknown_regions_and_windows_get_no_price_based_recommendation():
     elsewhere = linux.model_copy(update={"instance_id": "i-x", "region": "ap-south-1"})
     found = evaluate(inventory(instances=[linux, windows, elsewhere]), DEFAULT_PRICES, NOW)
     assert [(c.rec_type, c.resource_id) for c in found] == [(RecType.IDLE_EC2, "i-l")]
+
+
+def test_an_instance_launched_inside_the_window_is_not_steady_for_a_savings_plan():
+    newcomer = busy("i-new", "m5.2xlarge").model_copy(
+        update={"launch_time": NOW - timedelta(days=5)}
+    )
+    facts = inventory(instances=[busy("i-1", "m5.xlarge"), newcomer])
+    [plan] = [c for c in evaluate(facts, DEFAULT_PRICES, NOW) if c.rec_type is RecType.SAVINGS_PLAN]
+    # only i-1: 0.192 $/h x 27 % x 730 h (the 5-day-old m5.2xlarge would add 0.384 $/h)
+    assert plan.estimated_monthly_savings == Decimal("37.84")
+    assert plan.baseline_monthly_cost == Decimal("140.16")
