@@ -1,7 +1,8 @@
 """Posting exactly once across a crash: the bot stopped between Slack's answer and its commit
 adopts the post it made (found by the event id in the message metadata) instead of posting
-again; an intent Slack never saw is posted once; without the history scope it says which scope
-is missing and posts."""
+again, for alerts, thread replies, digests and kept alerts; an intent Slack never saw is posted
+once; without the history scope it says which scope is missing and posts. And the local Slack
+answers conversations.history / replies like Slack."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def _alerts(bot) -> list[Any]:
     return [m for m in bot.slack.channel_messages(ALERTS) if "Cost anomaly" in visible(m)]
 
 
-async def _killed_after_slack_answered(bot, handler) -> Any:
+async def _killed_after_slack_answered(bot, handler) -> None:
     """Run a handler until Slack has taken its post, then stop it before it hears back: its
     second transaction never commits, exactly as when the process is killed there."""
     held = bot.slack.hold("chat.postMessage")
@@ -55,7 +56,6 @@ async def _killed_after_slack_answered(bot, handler) -> Any:
     with contextlib.suppress(asyncio.CancelledError):
         await attempt
     held.release()
-    return held
 
 
 async def test_an_alert_posted_before_a_crash_is_adopted_on_redelivery_not_posted_again(bot):
