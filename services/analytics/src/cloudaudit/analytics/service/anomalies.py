@@ -257,7 +257,7 @@ async def _learn_next_day(judge: _Judge, days: dict[SeriesRef, SeriesDay]) -> in
             else (base or {}).get("replayable_from"),
         }
         if legacy or _checkpoint_day(event.usage_date):
-            checkpoints.append(_checkpoint(event, key, event.usage_date, model))
+            checkpoints.append(_checkpoint(event, key, event.usage_date, model.to_state()))
         version = await uow.repo.save_state(
             _state_row(event, ref, key, state, base, event.usage_date),
             None if row is None else row["model_version"],
@@ -268,14 +268,14 @@ async def _learn_next_day(judge: _Judge, days: dict[SeriesRef, SeriesDay]) -> in
 
 
 def _checkpoint(
-    event: CostDayRecorded, key: str, usage_date: date, model: SeriesModel
+    event: CostDayRecorded, key: str, usage_date: date, state: dict[str, Any]
 ) -> dict[str, Any]:
     return {
         "series_key": key,
         "usage_date": usage_date,
         "team_id": event.team_id,
         "account_id": event.account_id,
-        "state": model.to_state(),
+        "state": state,
     }
 
 
@@ -330,35 +330,21 @@ async def _replay_from(judge: _Judge, days: dict[SeriesRef, SeriesDay]) -> int:
     values = await uow.repo.series_days(team_id, account_id, since=since)
     new_checkpoints: list[dict[str, Any]] = []
     for ref, key, start, base in plans:
-        series_values = values.get(key, {})
-        model = SeriesModel(base)
-        if start is not None:  # feedback given right after the checkpoint's day
-            for feedback in (series_values.get(start) or {}).get("feedback") or []:
-                _apply_feedback(model.detector, Feedback(feedback))
-        replay = [d for d in timeline if d >= first_days[key] and (start is None or d > start)]
-        judged, previous = [], None
-        for usage_date in replay:
-            row = series_values.get(usage_date)
-            day = _stored_day(row)
-            if usage_date == replay[-1]:
-                previous = model.to_state()
-            drivers = model.drivers
-            verdict = model.learn(usage_date, day, judge.thresholds)
-            if _checkpoint_day(usage_date):
-                new_checkpoints.append(_checkpoint(event, key, usage_date, model))
-            if usage_date >= changed:
-                judged.append((usage_date, day, drivers, verdict))
-            for feedback in (row or {}).get("feedback") or []:
-                _apply_feedback(model.detector, Feedback(feedback))
+        days_to_learn = [
+            d for d in timeline if d >= first_days[key] and (start is None or d > start)
+        ]
+        run = _relearn(base, start, days_to_learn, values.get(key, {}), judge.thresholds)
+        new_checkpoints += [_checkpoint(event, key, d, state) for d, state in run.checkpoints]
         row = stored.get(key)
         state = {
-            **model.to_state(),
+            **run.model.to_state(),
             "replayable_from": row["state"].get("replayable_from") if row else None,
         }
         version = await uow.repo.save_state(
-            _state_row(event, ref, key, state, previous, replay[-1]),
+            _state_row(event, ref, key, state, run.previous, days_to_learn[-1]),
             None if row is None else row["model_version"],
         )
+        judged = [j for j in run.judged if j[0] >= changed]  # earlier days are judged as before
         # how far each episode of the replay ran: an anomaly recorded within it is the same change
         spans = {v.episode_started_at: d for d, _, _, v in judged if v.episode_started_at}
         for usage_date, day, drivers, verdict in judged:
@@ -366,6 +352,42 @@ async def _replay_from(judge: _Judge, days: dict[SeriesRef, SeriesDay]) -> int:
             await judge.apply(ref, key, usage_date, day, drivers, verdict, version, through)
     await uow.repo.save_checkpoints(new_checkpoints)
     return len(plans)
+
+
+@dataclass
+class _Relearnt:
+    model: SeriesModel
+    previous: dict[str, Any] | None = None  # the state before the last day
+    judged: list[tuple[date, SeriesDay, dict[str, float], Verdict]] = field(default_factory=list)
+    checkpoints: list[tuple[date, dict[str, Any]]] = field(default_factory=list)
+
+
+def _relearn(
+    base: dict[str, Any] | None,
+    start: date | None,
+    days: list[date],
+    stored: dict[date, dict[str, Any]],
+    thresholds: Thresholds,
+) -> _Relearnt:
+    """Replay one series from `base` (its checkpoint after `start`, or nothing) over `days`,
+    applying feedback where it was given, as an in-order feed of these values would."""
+    run = _Relearnt(SeriesModel(base))
+    if start is not None:  # feedback given right after the checkpoint's day
+        for feedback in (stored.get(start) or {}).get("feedback") or []:
+            _apply_feedback(run.model.detector, Feedback(feedback))
+    for usage_date in days:
+        row = stored.get(usage_date)
+        day = _stored_day(row)
+        if usage_date == days[-1]:
+            run.previous = run.model.to_state()
+        drivers = run.model.drivers
+        verdict = run.model.learn(usage_date, day, thresholds)
+        run.judged.append((usage_date, day, drivers, verdict))
+        if _checkpoint_day(usage_date):
+            run.checkpoints.append((usage_date, run.model.to_state()))
+        for feedback in (row or {}).get("feedback") or []:
+            _apply_feedback(run.model.detector, Feedback(feedback))
+    return run
 
 
 def _matches_plan(ref: SeriesRef, plans: list[dict[str, Any]], excess_per_day: Decimal) -> bool:
