@@ -1,9 +1,9 @@
 """AWS through boto3: our principal, the customer's role (cached credentials), permission probes,
 Cost Explorer pages with throttling back-off, and S3 objects of cost exports.
 
-The role-credential cache is one per process (per AWS endpoint and principal): connecting,
-Cost Explorer syncs, imports from S3 and the resource inventory all reuse the same assumed-role
-credentials until shortly before they expire, so N inventory passes cost one AssumeRole.
+`AwsGateway.shared(settings)` is the process's gateway (per AWS endpoint and principal): whatever
+uses it (the resource inventory today) reuses the same assumed-role credentials until shortly
+before they expire, so N inventory passes cost one AssumeRole.
 
 boto3 is synchronous: the service calls these methods in worker threads.
 """
@@ -44,27 +44,8 @@ log = logging.getLogger(__name__)
 
 ROLE_SESSION_NAME = "cloudaudit-ingest"
 
-_CACHES: dict[tuple[str | None, str | None, int], CredentialCache] = {}
-_ASSUME_LOCKS: dict[tuple[int, str, str], threading.Lock] = {}
-_CACHES_LOCK = threading.Lock()
-
-
-def _shared_cache(settings: IngestSettings, access_key_id: str | None) -> CredentialCache:
-    """The process's credential cache for one AWS endpoint and principal."""
-    key = (settings.aws_endpoint_url, access_key_id, settings.credentials_refresh_margin_s)
-    with _CACHES_LOCK:
-        cache = _CACHES.get(key)
-        if cache is None:
-            cache = _CACHES[key] = CredentialCache(
-                timedelta(seconds=settings.credentials_refresh_margin_s)
-            )
-        return cache
-
-
-def _assume_lock(cache: CredentialCache, role: str, external_id: str) -> threading.Lock:
-    """One AssumeRole at a time per role: concurrent first users wait for the first answer."""
-    with _CACHES_LOCK:
-        return _ASSUME_LOCKS.setdefault((id(cache), role, external_id), threading.Lock())
+_SHARED: dict[tuple[str | None, str | None, str], AwsGateway] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 def error_code(exc: ClientError) -> str:
@@ -96,9 +77,10 @@ class AwsGateway:
         self._sleep = sleep
         self._rand = rand
         self._lock = threading.Lock()
+        self._cache = CredentialCache(timedelta(seconds=settings.credentials_refresh_margin_s))
+        self._assume_locks: dict[tuple[str, str], threading.Lock] = {}
         self._principal: str | None = settings.principal_arn
         key = settings.aws_access_key_id.get_secret_value() if settings.aws_access_key_id else None
-        self._cache = _shared_cache(settings, key)
         secret = (
             settings.aws_secret_access_key.get_secret_value()
             if settings.aws_secret_access_key
@@ -116,6 +98,20 @@ class AwsGateway:
             max_pool_connections=20,
         )
         self.assume_role_calls = 0
+
+    @classmethod
+    def shared(cls, settings: IngestSettings) -> AwsGateway:
+        """The process's gateway for this AWS endpoint, region and principal (one credential
+        cache for every caller that uses it)."""
+        key_id = (
+            settings.aws_access_key_id.get_secret_value() if settings.aws_access_key_id else None
+        )
+        key = (settings.aws_endpoint_url, key_id, settings.aws_region)
+        with _SHARED_LOCK:
+            gateway = _SHARED.get(key)
+            if gateway is None:
+                gateway = _SHARED[key] = cls(settings)
+            return gateway
 
     # -- clients --------------------------------------------------------------------------------
     def _client(
@@ -180,7 +176,9 @@ class AwsGateway:
         cached = self._cache.get(str(role), external_id, utcnow())
         if cached is not None:
             return cached
-        with _assume_lock(self._cache, str(role), external_id):
+        with self._lock:
+            lock = self._assume_locks.setdefault((str(role), external_id), threading.Lock())
+        with lock:  # one AssumeRole per role at a time: concurrent first users wait for it
             cached = self._cache.get(str(role), external_id, utcnow())
             if cached is not None:  # another thread assumed it meanwhile
                 return cached

@@ -71,7 +71,7 @@ def session_opener(gateway: AwsGateway):  # type: ignore[no-untyped-def]
 
 def register(runtime: ServiceRuntime) -> None:
     settings = _settings(runtime)
-    gateway = AwsGateway(_gateway_settings(runtime, settings))
+    gateway = AwsGateway.shared(_gateway_settings(runtime, settings))
 
     def reader(session: boto3.Session) -> AwsInventoryReader:
         return AwsInventoryReader(
