@@ -320,24 +320,6 @@ class BotRepository:
             .values(text=text, blocks=blocks)
         )
 
-    async def undelivered_alerts(self, team_id: UUID, limit: int = 50) -> list[MessageRef]:
-        rows = (
-            await self.session.execute(
-                select(posted_messages)
-                .where(
-                    and_(
-                        posted_messages.c.team_id == team_id,
-                        posted_messages.c.status == "undelivered",
-                        posted_messages.c.kind == "alert",
-                    )
-                )
-                .order_by(posted_messages.c.created_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        return [_ref(r) for r in rows]
-
     async def kept_alerts(self, team_id: UUID, limit: int = 50) -> list[MessageRef]:
         """Alerts not posted: kept undelivered, or `posting` (cut short, or being posted now:
         the posting lock and the metadata look-up make taking one of those safe)."""

@@ -8,9 +8,10 @@ from uuid import UUID
 
 from cloudaudit.bot.domain.digest import zone
 from cloudaudit.bot.domain.errors import CommandError
+from cloudaudit.bot.service import posting
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Actor, Deps
-from cloudaudit.bot.service.posting import audit, deliver_alert
+from cloudaudit.bot.service.posting import audit
 from cloudaudit.bot.slack.messages import team as team_views
 from cloudaudit.bot.slack.messages.common import section
 from cloudaudit.common.clock import utcnow
@@ -27,7 +28,6 @@ async def alerts_here(actor: Actor, deps: Deps) -> Answer:
             "alerts go to a channel the whole team can see; run this in one "
             "(and invite @CloudAudit there)"
         )
-    reposted = 0
     async with deps.uow() as uow:
         await uow.repo.set_alert_channel(actor.team_id, actor.channel_id)
         await audit(
@@ -40,12 +40,7 @@ async def alerts_here(actor: Actor, deps: Deps) -> Answer:
             channel_id=actor.channel_id,
         )
         await uow.commit()
-    async with deps.uow() as uow:
-        team = await uow.repo.team(actor.team_id)
-        for ref in await uow.repo.undelivered_alerts(actor.team_id):
-            delivered = await deliver_alert(deps, uow, team, ref)
-            reposted += delivered.status == "posted"
-        await uow.commit()
+    reposted = await posting.deliver_kept_alerts(deps, actor.team_id)
     return Answer(
         text=f"Alerts now go to <#{actor.channel_id}>",
         in_channel=True,
