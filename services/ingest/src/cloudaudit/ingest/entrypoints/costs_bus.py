@@ -44,7 +44,7 @@ def register(runtime: ServiceRuntime) -> None:
         settings=settings,
         engine=runtime.engine,
         sessions=runtime.sessions,
-        aws=AwsGateway(settings),
+        aws=AwsGateway.shared(settings),
         outbox=outbox,
         publisher=runtime.publish_outboxed,
     )
