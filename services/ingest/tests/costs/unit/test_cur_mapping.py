@@ -266,3 +266,33 @@ def test_rejected_rows_name_line_column_value_and_reason():
     ]
     assert mapped.problems[0].value == "x"
     assert mapped.table.column("usage_date").to_pylist() == [date(2024, 3, 1)]
+
+
+def test_focus_usage_a_commitment_covered_reads_as_cur_names_it():
+    columns = [
+        "ChargePeriodStart",
+        "SubAccountId",
+        "BilledCost",
+        "ChargeCategory",
+        "CommitmentDiscountCategory",
+        "CommitmentDiscountStatus",
+    ]
+    batch = pa.RecordBatch.from_arrays(
+        [
+            pa.array(["2024-03-01T00:00:00Z"] * 5),
+            pa.array(["111122223333"] * 5),
+            pa.array(["0.5", "0.3", "0.2", "0.1", "7"]),
+            pa.array(["Usage", "Usage", "Usage", "Usage", "Purchase"]),
+            pa.array(["Spend", "Usage", "Spend", None, "Spend"]),
+            pa.array(["Used", "Used", "Unused", None, None]),
+        ],
+        names=columns,
+    )
+    mapped = map_batch(batch, detect_format(columns), lambda i: i)
+    assert mapped.table.column("line_item_type").to_pylist() == [
+        "SavingsPlanCoveredUsage",
+        "DiscountedUsage",
+        "Usage",  # unused commitment is not covered usage
+        "Usage",  # on demand
+        "Purchase",
+    ]

@@ -84,6 +84,8 @@ TEXT_FIELDS = (
     "usage_unit",
     "currency",
     "reservation_arn",
+    "commitment_category",
+    "commitment_status",
 )
 
 _CUR_SOURCES: dict[str, tuple[str, ...]] = {
@@ -157,6 +159,8 @@ _FOCUS_SOURCES: dict[str, tuple[str, ...]] = {
     "payer_account_id": ("BillingAccountId",),
     "aws_account_id": ("SubAccountId",),
     "line_item_type": ("ChargeCategory", "ChargeType"),
+    "commitment_category": ("CommitmentDiscountCategory",),
+    "commitment_status": ("CommitmentDiscountStatus",),
     "product_code": ("x_ServiceCode", "ServiceName"),
     "service": ("ServiceName",),
     "usage_type": ("x_UsageType",),

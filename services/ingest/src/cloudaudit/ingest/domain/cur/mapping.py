@@ -372,7 +372,7 @@ def _assemble(
         "usage_end": values["usage_end"],
         "payer_account_id": values["payer_account_id"],
         "aws_account_id": values["aws_account_id"],
-        "line_item_type": values["line_item_type"],
+        "line_item_type": _line_item_type(values),
         "product_code": product_code,
         "service": service,
         "usage_type": values["usage_type"],
@@ -406,3 +406,25 @@ def describe_format(layout: Layout) -> str:
         CostFormat.CUR2: "CUR 2.0",
         CostFormat.FOCUS: "FOCUS",
     }[layout.format]
+
+
+def _line_item_type(values: dict[str, Any]) -> pa.Array:
+    """CUR's line item type; for FOCUS, usage a commitment covered is named as CUR names it
+    (CommitmentDiscountCategory Spend: a Savings Plan, Usage: a reservation) so coverage reads
+    the same from every format. Unused commitment is not covered usage."""
+    kind = values["line_item_type"]
+    category = values.get("commitment_category")
+    if category is None or category.null_count == len(category):
+        return kind
+    status = values.get("commitment_status")
+    used = (
+        pc.fill_null(pc.not_equal(pc.utf8_lower(status), "unused"), True)
+        if status is not None
+        else pa.array([True] * len(kind))
+    )
+    is_usage = pc.fill_null(pc.equal(kind, "Usage"), False)
+    category = pc.utf8_lower(category)
+    covered = pc.and_(is_usage, used)
+    sp = pc.fill_null(pc.and_(covered, pc.equal(category, "spend")), False)
+    ri = pc.fill_null(pc.and_(covered, pc.equal(category, "usage")), False)
+    return pc.if_else(sp, "SavingsPlanCoveredUsage", pc.if_else(ri, "DiscountedUsage", kind))
