@@ -347,8 +347,7 @@ async def compute_coverage(
                   WHERE line_item_type IN :covered_types), 0) AS covered_cost,
               coalesce(sum(usage_amount) FILTER (
                   WHERE line_item_type IN :covered_types), 0) AS covered_hours,
-              count(*) AS line_items,
-              count(*) FILTER (WHERE source = 'focus') AS focus_items
+              count(*) AS line_items
             FROM {SCHEMA}.cost_data
             WHERE team_id = :team AND aws_account_id = :aws
               AND usage_date >= :start AND usage_date < :end AND {COMPUTE_USAGE}

@@ -48,9 +48,8 @@ def resource_cost(row: dict[str, Any]) -> ResourceCost:
 
 def coverage(row: dict[str, Any]) -> ComputeCoverage:
     on_demand, covered = Decimal(row["on_demand_cost"]), Decimal(row["covered_cost"])
-    # FOCUS rows are imported without PricingCategory / CommitmentDiscountId: covered usage
-    # looks like on-demand usage there, so no coverage figure is claimed for them.
-    known = row["line_items"] > 0 and row["focus_items"] == 0
+    # Every format names covered usage as CUR does (FOCUS: by CommitmentDiscountCategory).
+    known = row["line_items"] > 0
     total = on_demand + covered
     return ComputeCoverage(
         known=known,
