@@ -24,9 +24,18 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import aiohttp
+import nats
 import pytest
-from cloudaudit.common.bus import BusNames, ensure_streams, make_broker, publish_event
+from cloudaudit.common.bus import (
+    BusNames,
+    ensure_streams,
+    is_transient,
+    make_broker,
+    publish_event,
+    rpc,
+)
 from cloudaudit.common.clock import utcnow
+from cloudaudit.common.db import make_engine
 from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
 from cloudaudit.common.events.anomaly import (
     ANOMALY_DETECTED,
@@ -42,6 +51,7 @@ from cloudaudit.common.runtime import Endpoints
 from cloudaudit.common.testing import eventually
 from cloudaudit.demo.stack import ProductStack
 from faststream.nats import NatsBroker
+from sqlalchemy import text
 
 from .conftest import Product
 
@@ -77,6 +87,14 @@ class Infra:
         }
 
 
+class StackWithoutAws(ProductStack):
+    """The product without the AWS stand-in: nothing in this test talks to AWS, and seeding
+    the simulated company would add half a minute on a busy machine."""
+
+    def _start_aws(self) -> None:
+        self.aws_url = f"http://127.0.0.1:{free_port()}"  # nothing listens: no AWS here
+
+
 @pytest.fixture(scope="module")
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     """Private NATS + PostgreSQL, migrated, with the whole product running on them. The
@@ -87,13 +105,14 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     try:
         servers.nats.start()
         servers.postgres.start()
-        stack = ProductStack(
+        stack = StackWithoutAws(
             endpoints=Endpoints(database_url=servers.postgres.url, nats_url=servers.nats.url),
             state_dir=state / "product",
             bus_prefix=f"i{uuid.uuid4().hex[:8]}",
             extra_env={"CLOUDAUDIT_LOG_LEVEL": "INFO", "CLOUDAUDIT_MAX_DELIVERIES": "3"},
         )
-        stack.start()
+        started = time.monotonic()
+        stack.start(lambda step: log.info(step, extra={"s": round(time.monotonic() - started)}))
         yield Infra(servers, Product(stack, servers.postgres.url))
     finally:
         if stack is not None:
@@ -383,8 +402,6 @@ async def test_nats_and_postgres_restarted_under_load_lose_and_repeat_nothing(in
 
 
 async def _dead_letters(nats_url: str, names: BusNames) -> list[str]:
-    import nats
-
     nc = await nats.connect(nats_url)
     try:
         info = await nc.jetstream().stream_info(names.stream("DLQ"))
@@ -407,3 +424,63 @@ async def _at_least(count, wanted: int) -> bool:
 
 async def _posted_at_least(slack, wanted: int) -> bool:
     return sum(posted_alerts(slack, ALERTS).values()) >= wanted
+
+
+# -- what counts as the infrastructure's fault --------------------------------------------------
+async def _raised(work) -> BaseException:
+    try:
+        await work()
+    except Exception as exc:
+        return exc
+    raise AssertionError("expected an error")
+
+
+async def test_an_outage_is_transient_and_a_bad_message_or_query_is_not(
+    infrastructure, database_url, bus_prefix
+):
+    """The classification that decides retry-until-back versus dead-letter, on real errors."""
+    nowhere = make_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/cloudaudit")
+    engine = make_engine(database_url)
+    names = BusNames(bus_prefix)
+    broker = make_broker(infrastructure.nats_url, names, "reliability", 3)
+    await broker.connect()
+    try:
+
+        async def connect_nowhere() -> None:
+            async with nowhere.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        async def terminated_mid_session() -> None:
+            async with engine.connect() as conn:
+                pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+                async with engine.connect() as admin:
+                    await admin.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+                await conn.execute(text("SELECT 1"))
+
+        async def bad_query() -> None:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1 / 0"))
+
+        async def nobody_answers() -> None:  # a service that is down, on a live bus
+            await rpc(
+                broker,
+                names,
+                "identity.v1.rpc.nobody",
+                AuditRecorded(team_id=uuid4(), action="a", entity_type="b"),
+                AuditRecorded,
+                timeout=1,
+            )
+
+        async def bad_message() -> None:
+            CostDayRecorded.model_validate_json(b'{"team_id": "not a uuid"}')
+
+        assert is_transient(await _raised(connect_nowhere))
+        assert is_transient(await _raised(terminated_mid_session))
+        assert is_transient(await _raised(nobody_answers))
+        assert not is_transient(await _raised(bad_query))
+        assert not is_transient(await _raised(bad_message))
+        assert not is_transient(RuntimeError("a bug"))
+    finally:
+        await broker.stop()
+        await nowhere.dispose()
+        await engine.dispose()

@@ -98,6 +98,8 @@ def is_connection_error(exc: BaseException) -> bool:
     """True when PostgreSQL was unreachable or dropped the connection (restart, failover,
     network), so the same work succeeds once it is back: retry it, never treat it as bad input.
     Looks through SQLAlchemy's and asyncpg's wrappers (`orig`, `__cause__`, `__context__`)."""
+    if isinstance(exc, ConnectionError):  # asyncpg connecting to a server that is not there
+        return True
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
     while pending:
@@ -107,7 +109,7 @@ def is_connection_error(exc: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
             return True
-        if isinstance(current, (sa_exc.DisconnectionError, sa_exc.TimeoutError, ConnectionError)):
+        if isinstance(current, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
             return True
         sqlstate = getattr(current, "sqlstate", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(_CONNECTION_SQLSTATES):
