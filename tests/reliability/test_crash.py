@@ -144,7 +144,7 @@ async def test_import_killed_mid_load_then_rerun_stores_every_row_exactly_once(p
     }
     assert stored == expected
     statuses = Counter(r["status"] for r in await product.rows(_IMPORTS, team_id))
-    assert statuses == {"succeeded": 2, "running": 1}  # the killed one stays visible
+    assert statuses == {"succeeded": 2, "interrupted": 1}  # the killed one, labelled by the re-run
 
 
 _IMPORTS = "SELECT status FROM ingest.imports WHERE team_id = $1 ORDER BY started_at"

@@ -188,3 +188,31 @@ async def test_an_import_still_running_elsewhere_is_left_alone_until_its_process
 
 async def _none(count, *args) -> bool:
     return await count(*args) == 0
+
+
+async def test_ingest_labels_imports_abandoned_before_it_started(
+    ctx, database_url, start_service, ingest_settings
+):
+    """A service start sweeps every team: no zombie waits for that team's next import."""
+    team_id, abandoned = uuid4(), uuid4()
+    async with ctx.uow() as uow:
+        await uow.repo.add_import(
+            import_id=abandoned,
+            team_id=team_id,
+            started_at=utcnow(),
+            heartbeat_at=utcnow(),
+            status="running",
+            sources=[str(SAMPLE)],
+            formats={},
+        )
+        await uow.commit()
+
+    await start_service("ingest", ingest_settings)
+
+    async def labelled() -> bool:
+        [row] = await imports_of(database_url, team_id)
+        return row["status"] == "interrupted"
+
+    await eventually(labelled, timeout=30)
+    [row] = await imports_of(database_url, team_id)
+    assert json.loads(row["problems"]) == [{"reason": INTERRUPTED_REASON}]

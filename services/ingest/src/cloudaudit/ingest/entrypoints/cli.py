@@ -234,6 +234,7 @@ def import_costs(
                     "rows_other_providers": dict(report.other_providers),
                     "periods": sorted([a, p.isoformat()] for a, p in report.periods),
                     "days_published": report.days_published,
+                    "interrupted": [str(i) for i in report.interrupted],
                     "seconds": round(report.seconds, 3),
                     "load_seconds": round(report.load_seconds, 3),
                     "problems": [p.as_dict() for p in report.problems],
@@ -250,6 +251,12 @@ def import_costs(
             f"{report.days_published} day(s) published",
             fg="green",
         )
+        if report.interrupted:
+            typer.secho(
+                f"marked {len(report.interrupted)} earlier import(s) interrupted: their process "
+                "stopped before finishing (none of their rows were kept)",
+                fg="yellow",
+            )
         for provider, count in sorted(report.other_providers.items()):
             typer.echo(f"skipped {count:,} rows of provider {provider}")
         for problem in report.problems[:50]:

@@ -3,6 +3,8 @@ plus the background sync scheduler. Each handler parses, calls one service funct
 
 from __future__ import annotations
 
+import logging
+
 from cloudaudit.common.events.account import (
     RPC_ACCOUNTS,
     RPC_CONNECT,
@@ -24,10 +26,12 @@ from cloudaudit.common.settings import load_settings
 from cloudaudit.ingest.adapters.aws import AwsGateway
 from cloudaudit.ingest.adapters.orm import outbox
 from cloudaudit.ingest.domain.errors import IngestError
-from cloudaudit.ingest.service import accounts, spend
+from cloudaudit.ingest.service import accounts, imports, spend
 from cloudaudit.ingest.service.context import Ingest
 from cloudaudit.ingest.service.sync import Syncer
 from cloudaudit.ingest.settings import IngestSettings
+
+log = logging.getLogger(__name__)
 
 QUEUE = "ingest"
 
@@ -50,6 +54,16 @@ def register(runtime: ServiceRuntime) -> None:
     )
     syncer = Syncer(ctx)
     broker, names = runtime.broker, runtime.names
+
+    async def interrupt_abandoned_imports() -> None:
+        """At start: imports left `running` by a process that died are labelled `interrupted`
+        (the next import of a team does the same; this clears them without waiting for one)."""
+        try:
+            await imports.interrupt_abandoned_imports(ctx)
+        except Exception as exc:  # the next import of each team sweeps again
+            log.warning("could not check for interrupted imports", extra={"error": str(exc)})
+
+    runtime.background(interrupt_abandoned_imports)
 
     @broker.subscriber(names.subject(RPC_EXTERNAL_ID), queue=QUEUE, title="ingest.external_id")
     async def on_external_id(request: ExternalIdRequest) -> ExternalIdReply:
