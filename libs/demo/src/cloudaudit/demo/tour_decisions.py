@@ -3,6 +3,7 @@ Approve, an admin approving, and the audit log showing who did each of these and
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -151,8 +152,13 @@ async def viewer_refused_then_admin_approves(tour: Tour, team_id: UUID, number: 
     tour.record("approve a recommendation", ok, "pressed Approve as the team's admin", output)
 
 
+_ACTION = re.compile(r"`[a-z_]+\.[a-z_.]+`")
+
+
 def _entry_rows(output: str) -> list[str]:
-    return [row for row in output.splitlines() if "`" in row]
+    """The audit entries' first lines (the action in backticks), not other posts that arrived
+    with the reply (a recommendation's `account id`, say)."""
+    return [row for row in output.splitlines() if _ACTION.search(row)]
 
 
 def _missing(rows: list[str]) -> list[str]:
