@@ -29,6 +29,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -142,7 +143,31 @@ async def anomalies_by_account(database_url: str, team_id: UUID) -> dict[UUID, s
         await conn.close()
 
 
-async def run(stack: ProductStack, args: argparse.Namespace) -> None:
+@dataclass
+class LoadResult:
+    """What one run measured and counted (the load test asserts the counts, never the times)."""
+
+    history_events: int
+    learnt: int
+    history_s: float
+    spikes: int
+    latencies: list[float] = field(default_factory=list)
+    alerted_accounts: int = 0
+    false_alerts: int = 0
+    copies: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def events_per_s(self) -> float:
+        return self.learnt / self.history_s if self.history_s else 0.0
+
+    @property
+    def p95(self) -> float:
+        return pct(self.latencies, 0.95)
+
+
+async def run(
+    stack: ProductStack, args: argparse.Namespace, slack_team: str = "TLOAD"
+) -> LoadResult:
     names = BusNames(stack.bus_prefix)
     broker = make_broker(stack.endpoints.nats_url, names, "bench", 3)
     await broker.connect()
@@ -150,7 +175,10 @@ async def run(stack: ProductStack, args: argparse.Namespace) -> None:
     database_url = stack.endpoints.database_url
 
     driver = SlackDriver(
-        f"http://127.0.0.1:{stack.ports['bot_http']}/slack/events", SIGNING_SECRET, stack.slack
+        f"http://127.0.0.1:{stack.ports['bot_http']}/slack/events",
+        SIGNING_SECRET,
+        stack.slack,
+        team_id=slack_team,
     )
     await driver.command("alerts here", user=OWNER, channel=CHANNEL)
     reply = await rpc(
@@ -286,6 +314,16 @@ async def run(stack: ProductStack, args: argparse.Namespace) -> None:
         f"{'OK' if p95 < BUDGET_P95_S and len(latencies) == len(spiking) else 'OVER'}"
     )
     await broker.stop()
+    return LoadResult(
+        history_events=len(history),
+        learnt=learnt,
+        history_s=history_s,
+        spikes=len(spiking),
+        latencies=latencies,
+        alerted_accounts=len(anomaly_of),
+        false_alerts=len(false_alerts),
+        copies=dict(copies),
+    )
 
 
 def main() -> None:

@@ -48,7 +48,11 @@ ACK_WAIT_S = 60
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 60.0
 RPC_TIMEOUT_S = 5.0
-PULL_BATCH = 16
+# Messages a consumer handles at once. Each fetch asks for one message so it returns the moment
+# one arrives: nats-py's fetch(batch=n) on an idle consumer holds the first message until n have
+# come or the timeout ends (a lone alert waited up to PULL_TIMEOUT_S); concurrency comes from
+# workers instead.
+CONSUMER_WORKERS = 16
 PULL_TIMEOUT_S = 5.0
 
 # Streams and the subjects they capture. Request/reply subjects are always
@@ -302,7 +306,8 @@ def subscribe_durable(
         config=durable_config(durable),
         deliver_policy=DeliverPolicy.ALL,
         # A pull consumer: every replica of the service fetches from the same durable.
-        pull_sub=PullSub(batch_size=PULL_BATCH, timeout=PULL_TIMEOUT_S),
+        pull_sub=PullSub(batch_size=1, timeout=PULL_TIMEOUT_S),
+        max_workers=CONSUMER_WORKERS,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         **kwargs,
     )
