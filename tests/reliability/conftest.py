@@ -13,14 +13,17 @@ import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
 import pytest_asyncio
 from cloudaudit.bot.driver import SlackDriver
+from cloudaudit.common.events.anomaly import AnomalyDetected, AnomalyKind, RootCause, Severity
 from cloudaudit.common.events.identity import RPC_SLACK_USER, SlackUserReply, SlackUserRequest
 from cloudaudit.common.runtime import Endpoints
 from cloudaudit.common.settings import CommonSettings
@@ -174,3 +177,25 @@ async def slack_driver(product: Product) -> AsyncIterator[SlackDriver]:
     driver = product.driver()
     yield driver
     await driver.close()
+
+
+def anomaly_event(team_id: UUID, n: int, prefix: str = "9") -> AnomalyDetected:
+    """A detected EC2 spike of account number n, as analytics publishes it."""
+    return AnomalyDetected(
+        team_id=team_id,
+        anomaly_id=uuid4(),
+        account_id=uuid4(),
+        aws_account_id=f"{prefix}{n:011d}",
+        service="AmazonEC2",
+        region="us-east-1",
+        usage_date=date(2026, 11, 24),
+        kind=AnomalyKind.SPIKE,
+        severity=Severity.HIGH,
+        actual_cost=Decimal("1000"),
+        expected_cost=Decimal("300"),
+        impact=Decimal("700"),
+        impact_pct=Decimal("233"),
+        root_causes=[
+            RootCause(dimension="usage_type", name="BoxUsage:p3.2xlarge", contribution=700)
+        ],
+    )

@@ -23,14 +23,12 @@ from cloudaudit.common.bus import publish_event
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.anomaly import (
     ANOMALY_DETECTED,
-    AnomalyDetected,
-    AnomalyKind,
-    RootCause,
-    Severity,
 )
 from cloudaudit.common.events.cost import COST_DAY_RECORDED, CostDayRecorded, CostDriver, CostLine
 from cloudaudit.common.testing import eventually
 from cloudaudit.demo.company import ResourceIds, Scenario, cur_files, daily_totals
+
+from .conftest import anomaly_event
 
 CRASH_BUCKET = "reliability-crash-exports"
 CRASH_PREFIX = "cur/crash/data"
@@ -187,27 +185,6 @@ def cost_day(
         total_unblended_cost=normal + extra,
         lines=[line],
         backfill=not extra,
-    )
-
-
-def anomaly_event(team_id: UUID, n: int) -> AnomalyDetected:
-    return AnomalyDetected(
-        team_id=team_id,
-        anomaly_id=uuid4(),
-        account_id=uuid4(),
-        aws_account_id=f"9{n:011d}",
-        service="AmazonEC2",
-        region="us-east-1",
-        usage_date=date(2026, 11, 24),
-        kind=AnomalyKind.SPIKE,
-        severity=Severity.HIGH,
-        actual_cost=Decimal("1000"),
-        expected_cost=Decimal("300"),
-        impact=Decimal("700"),
-        impact_pct=Decimal("233"),
-        root_causes=[
-            RootCause(dimension="usage_type", name="BoxUsage:p3.2xlarge", contribution=700)
-        ],
     )
 
 

@@ -39,10 +39,6 @@ from cloudaudit.common.db import make_engine
 from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
 from cloudaudit.common.events.anomaly import (
     ANOMALY_DETECTED,
-    AnomalyDetected,
-    AnomalyKind,
-    RootCause,
-    Severity,
 )
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 from cloudaudit.common.events.base import Event
@@ -53,7 +49,7 @@ from cloudaudit.demo.stack import ProductStack
 from faststream.nats import NatsBroker
 from sqlalchemy import text
 
-from .conftest import Product
+from .conftest import Product, anomaly_event
 
 log = logging.getLogger("cloudaudit.tests.infra_restart")
 
@@ -151,27 +147,6 @@ def cost_day(
             )
         ],
         backfill=not extra,
-    )
-
-
-def alert(team_id: UUID, n: int) -> AnomalyDetected:
-    return AnomalyDetected(
-        team_id=team_id,
-        anomaly_id=uuid4(),
-        account_id=uuid4(),
-        aws_account_id=f"8{n:011d}",
-        service="AmazonEC2",
-        region="us-east-1",
-        usage_date=date(2026, 11, 24),
-        kind=AnomalyKind.SPIKE,
-        severity=Severity.HIGH,
-        actual_cost=Decimal("1000.10"),
-        expected_cost=Decimal("300"),
-        impact=Decimal("700.10"),
-        impact_pct=Decimal("233.37"),
-        root_causes=[
-            RootCause(dimension="usage_type", name="BoxUsage:p3.2xlarge", contribution=700)
-        ],
     )
 
 
@@ -303,7 +278,7 @@ async def test_nats_and_postgres_restarted_under_load_lose_and_repeat_nothing(in
     audits = [(AUDIT_RECORDED, audit_entry(team_id, n)) for n in range(AUDIT_ENTRIES)]
     alerts = [
         (ANOMALY_DETECTED.format(aws_account_id=e.aws_account_id), e)
-        for e in (alert(team_id, n) for n in range(ALERT_BURST))
+        for e in (anomaly_event(team_id, n, prefix="8") for n in range(ALERT_BURST))
     ]
 
     names = BusNames(product.stack.bus_prefix)
