@@ -234,11 +234,6 @@ def test_backtest_has_no_look_ahead():
     assert list(Backtest().run(rows)) == full  # deterministic
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hourly series still raise false alerts while the "
-    "hour-of-week factors settle (see README, hourly benchmark)",
-)
 def test_backtest_infers_hourly_steps():
     rng = random.Random(23)
     rows = []

@@ -17,7 +17,11 @@ How a step is judged (all in the series' own units; floats only in here):
 4. An episode closes when the cost is back to normal (resolved), or is absorbed when the cost
    has held a new level for a week: the model continues from the new level, so a lasting
    change alerts once and then becomes normal.
-5. Month-start charges are learnt separately; the first month-start step a series shows is
+5. Sub-daily series (hourly, 5-minute) keep the same rules with their memory in days: the level
+   and noise fade per day rather than per step, the warm-up is the steps needed to see every
+   seasonal slot a few times (3 weeks of hours of the week, 3 days of 5-minute slots), and an
+   episode closes after a few quiet hours. Daily series are untouched by any of this.
+6. Month-start charges are learnt separately; the first month-start step a series shows is
    learnt, never alerted, because nothing yet says whether it recurs.
 """
 
@@ -28,7 +32,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from cloudaudit.analytics.domain.cost_model import CalendarStep, CostForecaster
+from cloudaudit.analytics.domain.cost_model import CalendarStep, CostForecaster, season_sizes
 from river import base as river_base
 
 STATE_FORMAT = 1
@@ -79,6 +83,37 @@ class DetectorConfig:
     level_fading: float = 0.12
     season_fading: float = 0.05
     noise_fading: float = 0.05
+    # Sub-daily series only (steps_per_day > 1); daily series never read these.
+    # Warm-up: enough steps to see every seasonal slot this many times (at most
+    # min_history_days): 3 weeks of hour-of-week slots, 3 days of 5-minute time-of-day slots.
+    subdaily_slot_visits: int = 3
+    # An episode of a sub-daily series closes after this many hours back to normal.
+    subdaily_close_after_hours: float = 6.0
+
+    @property
+    def subdaily(self) -> bool:
+        return self.steps_per_day > 1
+
+    def warmup_steps(self) -> int:
+        days = self.steps(self.min_history_days)
+        if not self.subdaily:
+            return days
+        slots = max((sum(season_sizes(self.steps_per_day)), 1))
+        return min(days, self.subdaily_slot_visits * slots)
+
+    def close_steps(self) -> int:
+        if not self.subdaily:
+            return self.steps(self.close_after_days)
+        return min(
+            self.steps(self.close_after_days), self.steps(self.subdaily_close_after_hours / 24)
+        )
+
+    def per_step_fading(self, fading_per_day: float) -> float:
+        """Daily: the fading as given. Sub-daily: the same memory in days, spread over the
+        day's steps (a level fading 12 % a day, not 12 % an hour)."""
+        if not self.subdaily:
+            return fading_per_day
+        return 1.0 - (1.0 - fading_per_day) ** (1.0 / self.steps_per_day)
 
     def steps(self, days: float) -> int:
         per_day = self.steps_per_day if self.steps_per_day > 0 else 1
@@ -142,10 +177,12 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         c = self.config
         self.model = CostForecaster(
             steps_per_day=c.steps_per_day,
-            level_fading=c.level_fading,
+            level_fading=c.per_step_fading(c.level_fading),
             season_fading=c.season_fading,
-            noise_fading=c.noise_fading,
+            noise_fading=c.per_step_fading(c.noise_fading),
         )
+        self._warmup_steps = c.warmup_steps()
+        self._close_steps = c.close_steps()
         self.episode: Episode | None = None
         self.cusum = 0.0
         self.cusum_started_at: str | None = None
@@ -195,7 +232,7 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         excess = cost - expected
         z = excess / sigma if sigma > 0 else 0.0
         score = z if z > 0 else 0.0
-        warm = model.n >= c.steps(c.min_history_days)
+        warm = model.n >= self._warmup_steps
         if step.month_start and self.episode is None and self._new_month_start_charge(cost, step):
             model.learn_step(cost, step)  # nothing says yet whether it recurs
             return Verdict(score=0.0, expected=expected, sigma=sigma)
@@ -342,7 +379,7 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
                 impact_pct=self._pct(episode, expected),
                 **base,
             )  # type: ignore[arg-type]
-        if episode.quiet >= c.steps(c.close_after_days):
+        if episode.quiet >= self._close_steps:
             self._close(episode, absorbed=False)
             return Verdict(
                 resolved=episode.alerted and episode.direction > 0,
