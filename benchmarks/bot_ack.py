@@ -24,7 +24,6 @@ from cloudaudit.bot.entrypoints.app import BOT_KEY
 from cloudaudit.bot.localslack import DEFAULT_TOKEN, LocalSlack
 from cloudaudit.bot.settings import BotSettings
 from cloudaudit.bot.slack.app import TrackedLazyRunner
-from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
 from cloudaudit.common.events import account, anomaly, cost
 from cloudaudit.common.migrations import upgrade
 from cloudaudit.common.runtime import Endpoints, build_runtime
@@ -145,12 +144,6 @@ async def main(endpoints: Endpoints) -> None:
 
 
 if __name__ == "__main__":
-    state = Path(tempfile.mkdtemp(prefix="cloudaudit-bench-"))
-    infra = EmbeddedInfrastructure(state, free_port(), free_port())
-    infra.nats.start()
-    infra.postgres.start()
-    try:
-        asyncio.run(main(Endpoints(database_url=infra.postgres.url, nats_url=infra.nats.url)))
-    finally:
-        infra.nats.stop()
-        infra.postgres.stop()
+    from _embedded import run_on_embedded_servers
+
+    run_on_embedded_servers(main)

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import tempfile
 import time
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from uuid import uuid4
 
 from cloudaudit.bot.driver import SlackDriver
@@ -23,7 +21,6 @@ from cloudaudit.bot.entrypoints.app import BOT_KEY
 from cloudaudit.bot.localslack import DEFAULT_TOKEN, LocalSlack
 from cloudaudit.bot.settings import BotSettings
 from cloudaudit.common.bus import BusNames, ensure_streams, make_broker, publish_event
-from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
 from cloudaudit.common.events.anomaly import (
     ANOMALY_DETECTED,
     AnomalyDetected,
@@ -166,12 +163,6 @@ async def main(endpoints: Endpoints) -> None:
 
 
 if __name__ == "__main__":
-    state = Path(tempfile.mkdtemp(prefix="cloudaudit-bench-"))
-    infra = EmbeddedInfrastructure(state, free_port(), free_port())
-    infra.nats.start()
-    infra.postgres.start()
-    try:
-        asyncio.run(main(Endpoints(database_url=infra.postgres.url, nats_url=infra.nats.url)))
-    finally:
-        infra.nats.stop()
-        infra.postgres.stop()
+    from _embedded import run_on_embedded_servers
+
+    run_on_embedded_servers(main)

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 from cloudaudit.common.bus import BusNames, ensure_streams, make_broker, rpc
-from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
 from cloudaudit.common.events.identity import (
     RPC_AUTHORIZE,
     RPC_SLACK_USER,
@@ -85,12 +82,6 @@ async def main(endpoints: Endpoints) -> None:
 
 
 if __name__ == "__main__":
-    state = Path(tempfile.mkdtemp(prefix="cloudaudit-bench-"))
-    infra = EmbeddedInfrastructure(state, free_port(), free_port())
-    infra.nats.start()
-    infra.postgres.start()
-    try:
-        asyncio.run(main(Endpoints(database_url=infra.postgres.url, nats_url=infra.nats.url)))
-    finally:
-        infra.nats.stop()
-        infra.postgres.stop()
+    from _embedded import run_on_embedded_servers
+
+    run_on_embedded_servers(main)
