@@ -145,8 +145,6 @@ def product(
         extra_env={
             "CLOUDAUDIT_LOG_LEVEL": "INFO",
             "CLOUDAUDIT_MAX_DELIVERIES": "3",
-            # the crash tests stop a service mid-stream: redeliver its unacked work quickly
-            "CLOUDAUDIT_ACK_WAIT_S": "5",
         },
     )
     try:
