@@ -251,3 +251,29 @@ def test_river_protocol_scores_a_spike_higher():
     for i, v in enumerate(series(60, 100, seed=24)):
         detector.learn_one({"at": day(i)}, v)
     assert detector.score_one({"at": day(60)}, 400) > 10 > detector.score_one({"at": day(60)}, 101)
+
+
+def test_five_minute_series_warms_up_in_days_and_alerts_each_spike_once():
+    # 5-minute metric in raw units: 288 time-of-day slots, each seen 3 times after 3 days
+    # (a 21-day warm-up would judge nothing in a week of data), and an episode closes after
+    # quiet hours, so a second spike the same evening is a second alert.
+    rng = random.Random(25)
+    detector = CostAnomalyDetector(DetectorConfig(steps_per_day=288))
+    spikes = {288 * 4 + 144 + i for i in range(3)} | {288 * 4 + 240 + i for i in range(2)}
+    verdicts = []
+    for s in range(288 * 6):
+        at = START + timedelta(minutes=5 * s)
+        busy = 1.3 if 9 <= at.hour <= 17 else 1.0
+        value = 50 * busy * (1 + rng.gauss(0, 0.05)) * (3 if s in spikes else 1)
+        verdicts.append(detector.observe(at, value, Thresholds(min_impact=None)))
+    assert [s for s, v in enumerate(verdicts) if v.alert] == [288 * 4 + 144, 288 * 4 + 240]
+    assert {s for s, v in enumerate(verdicts) if v.flagged} == spikes
+
+
+def test_daily_settings_are_untouched_by_the_sub_daily_ones():
+    daily = DetectorConfig()
+    assert daily.warmup_steps() == 21 and daily.close_steps() == 2
+    assert daily.per_step_fading(0.12) == 0.12
+    hourly = DetectorConfig(steps_per_day=24)
+    assert hourly.warmup_steps() == 21 * 24  # 168 hour-of-week slots seen 3 times
+    assert hourly.close_steps() == 6

@@ -19,8 +19,9 @@ How a step is judged (all in the series' own units; floats only in here):
    change alerts once and then becomes normal.
 5. Sub-daily series (hourly, 5-minute) keep the same rules with their memory in days: the level
    and noise fade per day rather than per step, the warm-up is the steps needed to see every
-   seasonal slot a few times (3 weeks of hours of the week, 3 days of 5-minute slots), and an
-   episode closes after a few quiet hours. Daily series are untouched by any of this.
+   seasonal slot a few times (3 weeks of hours of the week, 3 days of 5-minute slots), an
+   episode closes after 6 quiet hours, and in raw units an episode needs a step 12 sigmas out.
+   Daily series are untouched by any of this.
 6. Month-start charges are learnt separately; the first month-start step a series shows is
    learnt, never alerted, because nothing yet says whether it recurs.
 """
@@ -89,6 +90,9 @@ class DetectorConfig:
     subdaily_slot_visits: int = 3
     # An episode of a sub-daily series closes after this many hours back to normal.
     subdaily_close_after_hours: float = 6.0
+    # Raw units (no dollars), sub-daily: one step's noise is not Gaussian (5-minute metrics have
+    # heavy tails), so an episode alerts only once some step stood this many sigmas out.
+    subdaily_raw_min_z: float = 12.0
 
     @property
     def subdaily(self) -> bool:
@@ -426,6 +430,8 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         if not significant:
             return None
         kind = self._kind(episode)
+        if thresholds.min_impact is None and c.subdaily and episode.max_z < c.subdaily_raw_min_z:
+            return None
         if thresholds.min_impact is None:  # raw units: relative and statistical only
             return kind if episode.steps >= 2 or episode.max_z >= c.z_alert + 1 else None
         floor = max(thresholds.min_impact * bar, c.noise_floor)
