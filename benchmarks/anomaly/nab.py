@@ -178,7 +178,7 @@ class NabSeries:
 
     def warm_from(self, config: DetectorConfig) -> datetime:
         """When the detector has seen its minimum history (it flags nothing before)."""
-        needed = round(config.min_history_days * self.steps_per_day) + 1
+        needed = replace(config, steps_per_day=self.steps_per_day).warmup_steps() + 1
         return self.points[min(needed, len(self.points) - 1)][0]
 
 
@@ -372,8 +372,9 @@ def structural_blind_spots(series: Sequence[NabSeries], ours: WindowScore) -> No
     """Windows the cost detector cannot flag by construction, and its recall on the rest."""
     config = DetectorConfig()
     print(
-        f"\nWindows CloudAudit's detector cannot flag by construction (it learns for "
-        f"{config.min_history_days:g} days before it judges, and alerts on rises only):"
+        f"\nWindows CloudAudit's detector cannot flag by construction (it learns before it "
+        f"judges: {config.min_history_days:g} days, or on sub-daily data the steps that show "
+        f"every time slot {config.subdaily_slot_visits} times; and it alerts on rises only):"
     )
     missed = {(sid, w) for sid, w in ours.missed}
     by_category: dict[str, Counter[str]] = {}
