@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo: `bench
 
 from cloudaudit.analytics.adapters import backtest_csv
 from cloudaudit.analytics.domain.backtest import parse_timestamp, steps_per_day
+from cloudaudit.analytics.domain.backtest_scoring import AlertRates
 from cloudaudit.analytics.domain.detector import CostAnomalyDetector, DetectorConfig
 
 from benchmarks.anomaly.baselines import BASELINES
@@ -254,7 +255,7 @@ def write_backtest_csv(series: Sequence[NabSeries], path: Path) -> int:
 
 
 @dataclass
-class WindowScore:
+class WindowScore(AlertRates):
     name: str
     windows: int = 0
     detected: int = 0
@@ -269,27 +270,8 @@ class WindowScore:
     seconds: float = 0.0
 
     @property
-    def precision(self) -> float:
-        alerts = self.detected + self.false_alerts
-        return self.detected / alerts if alerts else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.detected / self.windows if self.windows else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    @property
-    def alerts_per_series_month(self) -> float:
-        alerts = self.detected + self.false_alerts
-        return alerts / self.series_months if self.series_months else 0.0
-
-    @property
-    def false_alerts_per_series_month(self) -> float:
-        return self.false_alerts / self.series_months if self.series_months else 0.0
+    def targets(self) -> int:
+        return self.windows
 
     @property
     def false_days_per_series_month(self) -> float:
@@ -298,10 +280,6 @@ class WindowScore:
     @property
     def median_delay(self) -> float | None:
         return statistics.median(self.delays) if self.delays else None
-
-    @property
-    def points_per_second(self) -> float:
-        return self.points / self.seconds if self.seconds else 0.0
 
 
 def score_windows(name: str, flags: Flags, series: Sequence[NabSeries]) -> WindowScore:

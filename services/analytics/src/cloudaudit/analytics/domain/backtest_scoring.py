@@ -36,19 +36,19 @@ class LabelledEvent:
         return self.end
 
 
-@dataclass
-class Score:
-    name: str
-    events: int = 0
-    detected: int = 0
-    false_alerts: int = 0
-    series_months: float = 0.0
-    delays_by_kind: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    missed_by_kind: Counter[str] = field(default_factory=Counter)
-    events_by_kind: Counter[str] = field(default_factory=Counter)
-    false_by_cause: Counter[str] = field(default_factory=Counter)
-    points: int = 0
-    seconds: float = 0.0
+class AlertRates:
+    """Alert-level rates of a scored run: what was there to find (`targets`), how many of them
+    were found (`detected`), false alerts, over how many series-months and how fast."""
+
+    detected: int
+    false_alerts: int
+    series_months: float
+    points: int
+    seconds: float
+
+    @property
+    def targets(self) -> int:
+        raise NotImplementedError
 
     @property
     def precision(self) -> float:
@@ -57,7 +57,7 @@ class Score:
 
     @property
     def recall(self) -> float:
-        return self.detected / self.events if self.events else 0.0
+        return self.detected / self.targets if self.targets else 0.0
 
     @property
     def f1(self) -> float:
@@ -76,6 +76,25 @@ class Score:
     @property
     def points_per_second(self) -> float:
         return self.points / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Score(AlertRates):
+    name: str
+    events: int = 0
+    detected: int = 0
+    false_alerts: int = 0
+    series_months: float = 0.0
+    delays_by_kind: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    missed_by_kind: Counter[str] = field(default_factory=Counter)
+    events_by_kind: Counter[str] = field(default_factory=Counter)
+    false_by_cause: Counter[str] = field(default_factory=Counter)
+    points: int = 0
+    seconds: float = 0.0
+
+    @property
+    def targets(self) -> int:
+        return self.events
 
     def median_delay(self, kind: str | None = None) -> float | None:
         values = (
