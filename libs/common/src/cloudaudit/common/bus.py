@@ -53,6 +53,8 @@ RPC_TIMEOUT_S = 5.0
 # come or the timeout ends (a lone alert waited up to PULL_TIMEOUT_S); concurrency comes from
 # workers instead.
 CONSUMER_WORKERS = 16
+MSG_ID_HEADER = "Nats-Msg-Id"
+CORRELATION_HEADER = "Cloudaudit-Correlation-Id"
 PULL_TIMEOUT_S = 5.0
 
 # Streams and the subjects they capture. Request/reply subjects are always
@@ -214,7 +216,7 @@ class _ReliableScope(BaseMiddleware):
             error=str(exc)[:4000],
             failed_at=utcnow(),
             payload=raw.data.decode("utf-8", errors="replace"),
-            message_id=(raw.headers or {}).get("Nats-Msg-Id"),
+            message_id=(raw.headers or {}).get(MSG_ID_HEADER),
         )
         log.error(
             "message dead-lettered",
@@ -234,8 +236,12 @@ class _ReliableScope(BaseMiddleware):
 
 
 def _message_ids(raw: Any) -> tuple[str | None, str | None]:
-    """(event_id, correlation_id) of a message, for its log lines; never fails."""
-    event_id = (getattr(raw, "headers", None) or {}).get("Nats-Msg-Id")
+    """(event_id, correlation_id) of a message, for its log lines; never fails. Our publishers
+    put both in headers; only a message without them has its body read."""
+    headers = getattr(raw, "headers", None) or {}
+    event_id = headers.get(MSG_ID_HEADER)
+    if event_id:
+        return _text(event_id), _text(headers.get(CORRELATION_HEADER))
     correlation_id = None
     try:
         body = json.loads(raw.data) if raw.data and raw.data[:1] == b"{" else None
@@ -322,7 +328,7 @@ async def publish_event(broker: NatsBroker, names: BusNames, subject: str, event
         event,
         names.subject(subject),
         stream=names.stream(stream_for(subject)),
-        headers={"Nats-Msg-Id": str(event.event_id)},
+        headers=_headers(str(event.event_id), event.correlation_id),
     )
 
 
@@ -334,8 +340,16 @@ async def publish_raw(
         payload,
         names.subject(subject),
         stream=names.stream(stream_for(subject)),
-        headers={"Nats-Msg-Id": event_id},
+        headers=_headers(event_id, payload.get("correlation_id")),
     )
+
+
+def _headers(event_id: str, correlation_id: object) -> dict[str, str]:
+    """JetStream dedupes on the event id; both ids let a consumer log them without parsing."""
+    headers = {MSG_ID_HEADER: event_id}
+    if correlation_id:
+        headers[CORRELATION_HEADER] = str(correlation_id)
+    return headers
 
 
 R = TypeVar("R", bound=BaseModel)
