@@ -24,6 +24,7 @@ import pytest
 import pytest_asyncio
 from cloudaudit.bot.driver import SlackDriver
 from cloudaudit.common.events.anomaly import AnomalyDetected, AnomalyKind, RootCause, Severity
+from cloudaudit.common.events.cost import CostDayRecorded, CostDriver, CostLine
 from cloudaudit.common.events.identity import RPC_SLACK_USER, SlackUserReply, SlackUserRequest
 from cloudaudit.common.runtime import Endpoints
 from cloudaudit.common.settings import CommonSettings
@@ -196,4 +197,35 @@ def anomaly_event(team_id: UUID, n: int, prefix: str = "9") -> AnomalyDetected:
         root_causes=[
             RootCause(dimension="usage_type", name="BoxUsage:p3.2xlarge", contribution=700)
         ],
+    )
+
+
+def _ec2_normal(day: date) -> Decimal:
+    return (Decimal(150) if day.weekday() >= 5 else Decimal(200)) + (day.toordinal() * 7) % 11 - 5
+
+
+def cost_day(
+    team_id: UUID, account_id: UUID, aws_account_id: str, day: date, extra: Decimal = Decimal(0)
+) -> CostDayRecorded:
+    """One account's EC2 day as ingest publishes it: a weekday/weekend pattern, plus `extra`
+    dollars of new instances (a real jump; such a day is live, not backfill)."""
+    normal = _ec2_normal(day)
+    usage = [CostDriver(name="USE1-BoxUsage:m5.large", cost=normal)]
+    if extra:
+        usage.append(CostDriver(name="USE1-BoxUsage:p4d.24xlarge", cost=extra))
+    line = CostLine(
+        summary_id=uuid4(),
+        service="AmazonEC2",
+        region="us-east-1",
+        unblended_cost=normal + extra,
+        top_usage_types=usage,
+    )
+    return CostDayRecorded(
+        team_id=team_id,
+        account_id=account_id,
+        aws_account_id=aws_account_id,
+        usage_date=day,
+        total_unblended_cost=normal + extra,
+        lines=[line],
+        backfill=not extra,
     )

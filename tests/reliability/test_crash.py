@@ -24,11 +24,11 @@ from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.anomaly import (
     ANOMALY_DETECTED,
 )
-from cloudaudit.common.events.cost import COST_DAY_RECORDED, CostDayRecorded, CostDriver, CostLine
+from cloudaudit.common.events.cost import COST_DAY_RECORDED
 from cloudaudit.common.testing import eventually
 from cloudaudit.demo.company import ResourceIds, Scenario, cur_files, daily_totals
 
-from .conftest import anomaly_event
+from .conftest import anomaly_event, cost_day
 
 CRASH_BUCKET = "reliability-crash-exports"
 CRASH_PREFIX = "cur/crash/data"
@@ -157,35 +157,6 @@ def _items(scenario, ids):
 # -- analytics and the bot killed mid-stream --------------------------------------------------
 ALERTS = "CRELIABILITY"
 OWNER = "URELOWNER"
-
-
-def _ec2_normal(day: date) -> Decimal:
-    return (Decimal(150) if day.weekday() >= 5 else Decimal(200)) + (day.toordinal() * 7) % 11 - 5
-
-
-def cost_day(
-    team_id: UUID, account_id: UUID, aws_account_id: str, day: date, extra: Decimal = Decimal(0)
-) -> CostDayRecorded:
-    normal = _ec2_normal(day)
-    usage = [CostDriver(name="USE1-BoxUsage:m5.large", cost=normal)]
-    if extra:
-        usage.append(CostDriver(name="USE1-BoxUsage:p4d.24xlarge", cost=extra))
-    line = CostLine(
-        summary_id=uuid4(),
-        service="AmazonEC2",
-        region="us-east-1",
-        unblended_cost=normal + extra,
-        top_usage_types=usage,
-    )
-    return CostDayRecorded(
-        team_id=team_id,
-        account_id=account_id,
-        aws_account_id=aws_account_id,
-        usage_date=day,
-        total_unblended_cost=normal + extra,
-        lines=[line],
-        backfill=not extra,
-    )
 
 
 def posted_anomaly_ids(slack, channel: str) -> Counter[str]:

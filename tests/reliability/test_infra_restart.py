@@ -18,7 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -42,14 +42,14 @@ from cloudaudit.common.events.anomaly import (
 )
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 from cloudaudit.common.events.base import Event
-from cloudaudit.common.events.cost import COST_DAY_RECORDED, CostDayRecorded, CostDriver, CostLine
+from cloudaudit.common.events.cost import COST_DAY_RECORDED, CostDayRecorded
 from cloudaudit.common.runtime import Endpoints
 from cloudaudit.common.testing import eventually
 from cloudaudit.demo.stack import ProductStack
 from faststream.nats import NatsBroker
 from sqlalchemy import text
 
-from .conftest import Product, anomaly_event
+from .conftest import Product, anomaly_event, cost_day
 
 log = logging.getLogger("cloudaudit.tests.infra_restart")
 
@@ -120,36 +120,6 @@ def infra() -> Iterator[Infra]:
 
 
 # -- the load -----------------------------------------------------------------------------------
-def _ec2_normal(day: date) -> Decimal:
-    return (Decimal(150) if day.weekday() >= 5 else Decimal(200)) + (day.toordinal() * 7) % 11 - 5
-
-
-def cost_day(
-    team_id: UUID, account_id: UUID, aws_account_id: str, day: date, extra: Decimal = Decimal(0)
-) -> CostDayRecorded:
-    normal = _ec2_normal(day)
-    usage = [CostDriver(name="USE1-BoxUsage:m5.large", cost=normal)]
-    if extra:
-        usage.append(CostDriver(name="USE1-BoxUsage:p4d.24xlarge", cost=extra))
-    return CostDayRecorded(
-        team_id=team_id,
-        account_id=account_id,
-        aws_account_id=aws_account_id,
-        usage_date=day,
-        total_unblended_cost=normal + extra,
-        lines=[
-            CostLine(
-                summary_id=uuid4(),
-                service="AmazonEC2",
-                region="us-east-1",
-                unblended_cost=normal + extra,
-                top_usage_types=usage,
-            )
-        ],
-        backfill=not extra,
-    )
-
-
 def audit_entry(team_id: UUID, n: int) -> AuditRecorded:
     return AuditRecorded(
         team_id=team_id,
