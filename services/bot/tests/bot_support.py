@@ -163,6 +163,16 @@ class Harness:
         return reply.team_id
 
     async def set_alert_channel(self, channel: str = ALERTS) -> None:
+        """`/cloudaudit alerts here`, waited for to the end: its answer comes after it has
+        re-posted the kept alerts, so no test races that work with its own."""
+
+        def answers() -> int:
+            return sum(
+                m.via == "response_url" and m.text.startswith("Alerts now go to")
+                for m in self.slack.channel_messages(channel)
+            )
+
+        before = answers()
         response = await self.driver.command("alerts here", user=OWNER, channel=channel)
         assert response.status == 200
 
@@ -171,7 +181,11 @@ class Harness:
                 team = await uow.repo.team(self.team_id)
             return bool(team and team.alert_channel_id == channel)
 
+        async def answered() -> bool:
+            return answers() > before
+
         await eventually(channel_set)
+        await eventually(answered)
 
 
 async def start_bot(
