@@ -3,6 +3,7 @@ checkpoints for replay, anomalies, settings, planned spend."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -18,8 +19,33 @@ from cloudaudit.analytics.adapters.anomaly_orm import (
     series_days,
     spend_expectations,
 )
+from cloudaudit.analytics.adapters.anomaly_rows import (
+    AnomalyRow,
+    Checkpoint,
+    ExpectationRow,
+    SeriesState,
+    TeamThresholds,
+    columns,
+    from_mapping,
+)
+from cloudaudit.analytics.domain.anomaly_decision import KnownAnomaly
+from cloudaudit.analytics.domain.cost_series import SeriesDay
+from cloudaudit.analytics.domain.planned_spend import PlanInForce
+from cloudaudit.analytics.domain.series_replay import StoredSeriesDay
 from cloudaudit.common.clock import utcnow
-from sqlalchemy import and_, func, insert, literal, literal_column, or_, select, text, update
+from cloudaudit.common.events.anomaly import AnomalyStatus, Feedback
+from sqlalchemy import (
+    RowMapping,
+    and_,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,11 +128,20 @@ class AnomalyRepository:
 
     # -- series day values and checkpoints (replay) -------------------------------------------
     async def save_series_days(
-        self, team_id: UUID, account_id: UUID, usage_date: date, rows: list[dict[str, Any]]
+        self, team_id: UUID, account_id: UUID, usage_date: date, days: Mapping[str, SeriesDay]
     ) -> None:
-        """Store one account-day's series values; a series the new revision no longer shows
-        keeps its row (and feedback) at cost 0."""
-        keys = [r["series_key"] for r in rows]
+        """Store one account-day's series values (series key -> day); a series the new
+        revision no longer shows keeps its row (and feedback) at cost 0."""
+        rows = [
+            {
+                "series_key": key,
+                "cost": day.cost,
+                "summary_id": day.summary_id,
+                "drivers": {name: str(cost) for name, cost in day.drivers.items()},
+            }
+            for key, day in days.items()
+        ]
+        keys = list(days)
         await self.session.execute(
             update(series_days)
             .where(
@@ -138,16 +173,21 @@ class AnomalyRepository:
 
     async def series_days(
         self, team_id: UUID, account_id: UUID, since: date | None
-    ) -> dict[str, dict[date, dict[str, Any]]]:
-        """Stored series values of the account from `since` on: series key -> day -> row."""
+    ) -> dict[str, dict[date, StoredSeriesDay]]:
+        """Stored series values of the account from `since` on: series key -> day -> value."""
         query = select(series_days).where(
             series_days.c.team_id == team_id, series_days.c.account_id == account_id
         )
         if since is not None:
             query = query.where(series_days.c.usage_date >= since)
-        out: dict[str, dict[date, dict[str, Any]]] = {}
+        out: dict[str, dict[date, StoredSeriesDay]] = {}
         for r in (await self.session.execute(query)).mappings():
-            out.setdefault(r["series_key"], {})[r["usage_date"]] = dict(r)
+            out.setdefault(r["series_key"], {})[r["usage_date"]] = StoredSeriesDay(
+                cost=r["cost"],
+                summary_id=r["summary_id"],
+                drivers={name: Decimal(cost) for name, cost in r["drivers"].items()},
+                feedback=tuple(Feedback(f) for f in r["feedback"] or ()),
+            )
         return out
 
     async def first_days(self, team_id: UUID, account_id: UUID) -> dict[str, date]:
@@ -199,10 +239,10 @@ class AnomalyRepository:
         )
         return {r["series_key"]: (r["usage_date"], r["state"]) for r in rows.mappings()}
 
-    async def save_checkpoints(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
+    async def save_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
+        if not checkpoints:
             return
-        statement = pg_insert(detector_checkpoints).values(rows)
+        statement = pg_insert(detector_checkpoints).values([columns(c) for c in checkpoints])
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=["series_key", "usage_date"],
@@ -210,15 +250,15 @@ class AnomalyRepository:
             )
         )
 
-    async def states(self, team_id: UUID, account_id: UUID) -> dict[str, dict[str, Any]]:
+    async def states(self, team_id: UUID, account_id: UUID) -> dict[str, SeriesState]:
         rows = await self.session.execute(
             select(detector_states).where(
                 detector_states.c.team_id == team_id, detector_states.c.account_id == account_id
             )
         )
-        return {r["series_key"]: dict(r) for r in rows.mappings()}
+        return {r["series_key"]: from_mapping(SeriesState, r) for r in rows.mappings()}
 
-    async def state(self, series_key: str) -> dict[str, Any] | None:
+    async def state(self, series_key: str) -> SeriesState | None:
         row = (
             (
                 await self.session.execute(
@@ -228,11 +268,12 @@ class AnomalyRepository:
             .mappings()
             .first()
         )
-        return dict(row) if row else None
+        return from_mapping(SeriesState, row) if row else None
 
-    async def save_state(self, row: dict[str, Any], read_version: int | None) -> int:
+    async def save_state(self, series: SeriesState, read_version: int | None) -> int:
         """Write a series' model; raises ConcurrentModelUpdate if someone wrote it first."""
         now = utcnow()
+        row = {k: v for k, v in columns(series).items() if k != "model_version"}
         if read_version is None:
             result = await self.session.execute(
                 pg_insert(detector_states)
@@ -260,7 +301,7 @@ class AnomalyRepository:
     # -- anomalies ----------------------------------------------------------------------------
     async def anomaly_for_episode(
         self, series_key: str, episode_start: date
-    ) -> dict[str, Any] | None:
+    ) -> KnownAnomaly | None:
         row = (
             (
                 await self.session.execute(
@@ -273,11 +314,11 @@ class AnomalyRepository:
             .mappings()
             .first()
         )
-        return dict(row) if row else None
+        return _known(row)
 
     async def anomaly_for_change(
         self, series_key: str, episode_start: date, through: date, replayed_from: date
-    ) -> dict[str, Any] | None:
+    ) -> KnownAnomaly | None:
         """After a replay from `replayed_from`, an episode may start on another day than the
         one it was recorded with: the anomaly of this series recorded for the same change is
         the first one that started between the earlier of the two starts and `through` (the
@@ -302,7 +343,7 @@ class AnomalyRepository:
             .mappings()
             .first()
         )
-        return dict(row) if row else None
+        return _known(row)
 
     async def add_anomaly(self, **row: Any) -> None:
         await self.session.execute(insert(cost_anomalies).values(**row, updated_at=utcnow()))
@@ -314,7 +355,7 @@ class AnomalyRepository:
             .values(**fields, updated_at=utcnow())
         )
 
-    async def anomaly(self, team_id: UUID, anomaly_id: UUID) -> dict[str, Any] | None:
+    async def anomaly(self, team_id: UUID, anomaly_id: UUID) -> AnomalyRow | None:
         row = (
             (
                 await self.session.execute(
@@ -327,11 +368,11 @@ class AnomalyRepository:
             .mappings()
             .first()
         )
-        return dict(row) if row else None
+        return from_mapping(AnomalyRow, row) if row else None
 
     async def anomalies(
         self, team_id: UUID | None, status: str | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[AnomalyRow]:
         query = select(cost_anomalies)
         if team_id is not None:
             query = query.where(cost_anomalies.c.team_id == team_id)
@@ -342,13 +383,13 @@ class AnomalyRepository:
                 cost_anomalies.c.detected_at.desc(), cost_anomalies.c.usage_date.desc()
             ).limit(limit)
         )
-        return [dict(r) for r in rows.mappings()]
+        return [from_mapping(AnomalyRow, r) for r in rows.mappings()]
 
     async def add_feedback(self, **row: Any) -> None:
         await self.session.execute(insert(anomaly_feedback).values(**row, created_at=utcnow()))
 
     # -- team thresholds and planned spend ----------------------------------------------------
-    async def team_settings(self, team_id: UUID) -> dict[str, Any] | None:
+    async def team_settings(self, team_id: UUID) -> TeamThresholds | None:
         row = (
             (
                 await self.session.execute(
@@ -358,7 +399,7 @@ class AnomalyRepository:
             .mappings()
             .first()
         )
-        return dict(row) if row else None
+        return from_mapping(TeamThresholds, row) if row else None
 
     async def save_team_settings(
         self, team_id: UUID, min_impact: Decimal, min_impact_pct: Decimal, updated_by: UUID | None
@@ -380,7 +421,7 @@ class AnomalyRepository:
 
     async def expectations_on(
         self, team_id: UUID, usage_date: date, account_id: UUID | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[PlanInForce]:
         """Plans in force that day (not cancelled), for the account when one is given."""
         query = select(spend_expectations).where(
             and_(
@@ -398,18 +439,18 @@ class AnomalyRepository:
                 )
             )
         rows = await self.session.execute(query)
-        return [dict(r) for r in rows.mappings()]
+        return [PlanInForce(service=r["service"], amount=r["amount"]) for r in rows.mappings()]
 
-    async def expectations(self, team_id: UUID, include_cancelled: bool) -> list[dict[str, Any]]:
+    async def expectations(self, team_id: UUID, include_cancelled: bool) -> list[ExpectationRow]:
         query = select(spend_expectations).where(spend_expectations.c.team_id == team_id)
         if not include_cancelled:
             query = query.where(spend_expectations.c.cancelled_at.is_(None))
         rows = await self.session.execute(
             query.order_by(spend_expectations.c.start_date, spend_expectations.c.created_at)
         )
-        return [dict(r) for r in rows.mappings()]
+        return [from_mapping(ExpectationRow, r) for r in rows.mappings()]
 
-    async def expectation(self, expectation_id: UUID) -> dict[str, Any] | None:
+    async def expectation(self, expectation_id: UUID) -> ExpectationRow | None:
         row = (
             (
                 await self.session.execute(
@@ -421,7 +462,7 @@ class AnomalyRepository:
             .mappings()
             .first()
         )
-        return dict(row) if row else None
+        return from_mapping(ExpectationRow, row) if row else None
 
     async def cancel_expectation(self, expectation_id: UUID, cancelled_by: UUID | None) -> None:
         await self.session.execute(
@@ -445,3 +486,13 @@ class AnomalyRepository:
             select(literal(1)).where(cost_days.c.team_id == team_id).limit(1)
         )
         return found.first() is not None
+
+
+def _known(row: RowMapping | None) -> KnownAnomaly | None:
+    if row is None:
+        return None
+    return KnownAnomaly(
+        anomaly_id=row["anomaly_id"],
+        status=AnomalyStatus(row["status"]),
+        alerted=bool(row["alerted"]),
+    )

@@ -7,6 +7,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -78,7 +79,7 @@ def anomalies(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Detected cost anomalies, newest first."""
-    from cloudaudit.analytics.adapters.anomaly_repository import AnomalyRepository
+    from cloudaudit.analytics.service.anomalies import anomaly_rows
 
     try:
         team_id = UUID(team) if team else None
@@ -86,10 +87,10 @@ def anomalies(
         raise typer.BadParameter("--team must be a team id (a UUID)") from None
 
     async def go() -> None:
-        async with database(SCHEMA) as sessions, sessions() as session:
-            rows = await AnomalyRepository(session).anomalies(team_id, status, limit)
+        async with database(SCHEMA) as sessions:
+            rows = await anomaly_rows(team_id, status, limit, _uow(sessions))
         print_rows(
-            rows,
+            [asdict(r) for r in rows],
             [
                 "anomaly_id",
                 "aws_account_id",
@@ -236,11 +237,9 @@ def expect_list(
         print_rows(
             [
                 {
-                    **r,
-                    "amount_per_day": str(r["amount"])
-                    if output == "json"
-                    else format_usd(r["amount"]),
-                    "status": "cancelled" if r["cancelled_at"] else "active",
+                    **asdict(r),
+                    "amount_per_day": str(r.amount) if output == "json" else format_usd(r.amount),
+                    "status": "cancelled" if r.cancelled_at else "active",
                 }
                 for r in rows
             ],
@@ -269,8 +268,8 @@ def expect_cancel(
         async with database(SCHEMA) as sessions:
             row = await cancel_planned_spend(wanted, _uow(sessions), source="cli")
         typer.echo(
-            f"cancelled planned spend {wanted}: {format_usd(row['amount'])} a day on "
-            f"{row['service'] or 'any service'}, {row['start_date']} to {row['end_date']}"
+            f"cancelled planned spend {wanted}: {format_usd(row.amount)} a day on "
+            f"{row.service or 'any service'}, {row.start_date} to {row.end_date}"
         )
 
     run_cli(go(), (PlanRejected,))
