@@ -25,9 +25,8 @@ from cloudaudit.analytics.adapters.anomaly_rows import (
     ExpectationRow,
     SeriesState,
     TeamThresholds,
-    columns,
-    from_mapping,
 )
+from cloudaudit.analytics.adapters.rows import columns, from_mapping
 from cloudaudit.analytics.domain.anomaly_decision import KnownAnomaly
 from cloudaudit.analytics.domain.cost_series import SeriesDay
 from cloudaudit.analytics.domain.planned_spend import PlanInForce

@@ -3,25 +3,11 @@ mappings leave the adapters)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
-
-Row = TypeVar("Row")
-
-
-def from_mapping(cls: type[Row], mapping: Mapping[str, Any], **extra: Any) -> Row:
-    """A row dataclass from a result mapping (columns the dataclass does not name are left)."""
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    return cls(**{n: mapping[n] for n in names if n in mapping}, **extra)
-
-
-def columns(row: object) -> dict[str, Any]:
-    """A row dataclass's fields as column values (shallow: model states are not copied)."""
-    return {f.name: getattr(row, f.name) for f in fields(row)}  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, kw_only=True)

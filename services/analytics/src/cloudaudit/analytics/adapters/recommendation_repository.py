@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Self
 from uuid import UUID
 
@@ -10,6 +11,8 @@ from cloudaudit.analytics.adapters.recommendation_orm import (
     recommendation_texts,
     recommendations,
 )
+from cloudaudit.analytics.adapters.recommendation_rows import CachedText, RecommendationRow
+from cloudaudit.analytics.adapters.rows import from_mapping
 from cloudaudit.analytics.domain.recommendations.lifecycle import (
     ACTIVE_STATES,
     RecommendationState,
@@ -32,7 +35,7 @@ class RecommendationRepository:
             text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"recommendations:{team_id}"}
         )
 
-    async def active(self, team_id: UUID, account_ids: list[UUID]) -> list[dict[str, Any]]:
+    async def active(self, team_id: UUID, account_ids: list[UUID]) -> list[RecommendationRow]:
         rows = await self.session.execute(
             select(recommendations).where(
                 recommendations.c.team_id == team_id,
@@ -40,16 +43,18 @@ class RecommendationRepository:
                 recommendations.c.status.in_(_ACTIVE),
             )
         )
-        return [dict(r) for r in rows.mappings()]
+        return [from_mapping(RecommendationRow, r) for r in rows.mappings()]
 
-    async def get(self, recommendation_id: UUID, for_update: bool = False) -> dict[str, Any] | None:
+    async def get(
+        self, recommendation_id: UUID, for_update: bool = False
+    ) -> RecommendationRow | None:
         query = select(recommendations).where(
             recommendations.c.recommendation_id == recommendation_id
         )
         if for_update:
             query = query.with_for_update()
         row = (await self.session.execute(query)).mappings().first()
-        return dict(row) if row else None
+        return from_mapping(RecommendationRow, row) if row else None
 
     async def add(self, **values: Any) -> None:
         await self.session.execute(insert(recommendations).values(**values))
@@ -63,16 +68,19 @@ class RecommendationRepository:
 
     async def listing(
         self, team_id: UUID, status: RecommendationState | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[RecommendationRow]:
         query = select(recommendations).where(recommendations.c.team_id == team_id)
         if status is not None:
             query = query.where(recommendations.c.status == int(status))
         query = query.order_by(
             recommendations.c.estimated_monthly_savings.desc(), recommendations.c.created_at
         ).limit(limit)
-        return [dict(r) for r in (await self.session.execute(query)).mappings()]
+        return [
+            from_mapping(RecommendationRow, r)
+            for r in (await self.session.execute(query)).mappings()
+        ]
 
-    async def open_totals(self, team_id: UUID) -> tuple[int, Any]:
+    async def open_totals(self, team_id: UUID) -> tuple[int, Decimal]:
         row = (
             await self.session.execute(
                 select(
@@ -84,7 +92,7 @@ class RecommendationRepository:
                 )
             )
         ).one()
-        return int(row[0]), row[1]
+        return int(row[0]), Decimal(row[1])
 
     async def teams_with_approved(self) -> list[UUID]:
         rows = await self.session.execute(
@@ -96,7 +104,7 @@ class RecommendationRepository:
 
     async def approved_for(
         self, team_id: UUID, account_id: UUID, resource_ids: list[str]
-    ) -> list[dict[str, Any]]:
+    ) -> list[RecommendationRow]:
         rows = await self.session.execute(
             select(recommendations)
             .where(
@@ -107,19 +115,19 @@ class RecommendationRepository:
             )
             .with_for_update()
         )
-        return [dict(r) for r in rows.mappings()]
+        return [from_mapping(RecommendationRow, r) for r in rows.mappings()]
 
     async def add_decision(self, **values: Any) -> None:
         await self.session.execute(insert(recommendation_decisions).values(**values))
 
     # text cache --------------------------------------------------------------------------------
-    async def cached_texts(self, hashes: list[str]) -> dict[str, dict[str, Any]]:
+    async def cached_texts(self, hashes: list[str]) -> dict[str, CachedText]:
         if not hashes:
             return {}
         rows = await self.session.execute(
             select(recommendation_texts).where(recommendation_texts.c.text_hash.in_(hashes))
         )
-        return {r["text_hash"]: dict(r) for r in rows.mappings()}
+        return {r["text_hash"]: from_mapping(CachedText, r) for r in rows.mappings()}
 
     async def cache_text(self, **values: Any) -> None:
         await self.session.execute(

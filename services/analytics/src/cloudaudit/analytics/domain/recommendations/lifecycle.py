@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 from cloudaudit.analytics.domain.recommendations import rates
 from cloudaudit.analytics.domain.recommendations.model import RecType, savings
@@ -129,9 +129,19 @@ class Evidence:
     COST_DROPPED = "cost_dropped"
 
 
+class Outcome(StrEnum):
+    """What a fresh look at the facts does to an existing recommendation."""
+
+    KEEP = "keep"  # nothing changes (closed already, or the inventory cannot tell)
+    REFRESH = "refresh"  # still applies: new figures and text
+    REOPEN = "reopen"  # a snooze ran out and it still applies
+    EXPIRE = "expire"  # the facts no longer support it
+    IMPLEMENT = "implement"  # the change was made: savings realized
+
+
 @dataclass(frozen=True)
-class Outcome:
-    kind: str  # "refresh", "expire", "implement", "reopen", "keep"
+class Reconciled:
+    kind: Outcome
     realized_monthly_savings: Decimal | None = None
     evidence: str | None = None
 
@@ -213,37 +223,41 @@ def reconcile(
     prices: PriceTable,
     today: date,
     report: CostReport = NO_REPORT,
-) -> Outcome:
+) -> Reconciled:
     """The next step for an existing recommendation, given a fresh inventory of its account."""
     if state in (_S.IMPLEMENTED, _S.EXPIRED):
-        return Outcome("keep")
+        return Reconciled(Outcome.KEEP)
     if state is _S.APPROVED:
         if not inv.complete:
-            return Outcome("refresh" if still_applies else "keep")
+            return Reconciled(Outcome.REFRESH if still_applies else Outcome.KEEP)
         if not resource_present(rec_type, resource_id, inv):
-            return Outcome("implement", savings(baseline_monthly_cost), Evidence.RESOURCE_DELETED)
+            return Reconciled(
+                Outcome.IMPLEMENT, savings(baseline_monthly_cost), Evidence.RESOURCE_DELETED
+            )
         cost = current_monthly_cost(rec_type, resource_id, inv, prices, report)
         if cost is not None and cost < baseline_monthly_cost:
-            return Outcome(
-                "implement", savings(baseline_monthly_cost - cost), Evidence.CONFIGURATION_CHANGED
+            return Reconciled(
+                Outcome.IMPLEMENT,
+                savings(baseline_monthly_cost - cost),
+                Evidence.CONFIGURATION_CHANGED,
             )
         if still_applies:
-            return Outcome("refresh")
-        return Outcome("keep") if cost is None else Outcome("expire")
+            return Reconciled(Outcome.REFRESH)
+        return Reconciled(Outcome.KEEP) if cost is None else Reconciled(Outcome.EXPIRE)
     if still_applies:
         if state is _S.SNOOZED and snoozed_until is not None and snoozed_until <= today:
-            return Outcome("reopen")
-        return Outcome("refresh")
-    return Outcome("expire") if inv.complete else Outcome("keep")
+            return Reconciled(Outcome.REOPEN)
+        return Reconciled(Outcome.REFRESH)
+    return Reconciled(Outcome.EXPIRE) if inv.complete else Reconciled(Outcome.KEEP)
 
 
 def cost_verdict(
     baseline_monthly_cost: Decimal, estimated_monthly_savings: Decimal, daily_cost: Decimal
-) -> Outcome | None:
+) -> Reconciled | None:
     """An approved recommendation is implemented when the resource's cost in the cost report
     has dropped by most of what was promised (one full day after the approval)."""
     run_rate = daily_cost * HOURS_PER_MONTH / 24
     if run_rate > baseline_monthly_cost - REALIZED_SHARE * estimated_monthly_savings:
         return None
     realized = max(Decimal(0), baseline_monthly_cost - run_rate)
-    return Outcome("implement", savings(realized), Evidence.COST_DROPPED)
+    return Reconciled(Outcome.IMPLEMENT, savings(realized), Evidence.COST_DROPPED)

@@ -53,9 +53,10 @@ def gib(size: int) -> str:
     return f"{size} GiB"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Candidate:
-    """A recommendation a rule found in the current facts, before lifecycle and text."""
+    """A recommendation a rule found in the current facts, before lifecycle and text. Fields
+    by keyword only: three Decimals in a row are too easy to swap by position."""
 
     rec_type: RecType
     resource_id: str

@@ -1,0 +1,62 @@
+"""Was an approved recommendation carried out? Checked from the cost report's daily resource
+costs and from a fresh inventory."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from cloudaudit.analytics.domain.recommendations import lifecycle
+from cloudaudit.analytics.service.recommendations.closing import implement
+from cloudaudit.analytics.service.recommendations.deps import RecommendationDeps
+from cloudaudit.analytics.service.recommendations.refresh import refresh
+from cloudaudit.common.clock import utcnow
+from cloudaudit.common.events.cost import CostDayRecorded
+from cloudaudit.common.events.recommendation import RefreshRequest
+
+log = logging.getLogger("cloudaudit.analytics.service.recommendations")
+
+
+async def watch_costs(event: CostDayRecorded, deps: RecommendationDeps) -> int:
+    """Approved recommendations whose resource now costs much less in the cost report."""
+    daily: dict[str, Decimal] = {}
+    for line in event.lines:
+        for driver in line.top_resources:
+            daily[driver.name] = daily.get(driver.name, Decimal(0)) + driver.cost
+    if not daily:
+        return 0
+    now = utcnow()
+    implemented = 0
+    async with deps.uow() as uow:
+        for row in await uow.repo.approved_for(event.team_id, event.account_id, list(daily)):
+            if row.decided_at is None or event.usage_date <= row.decided_at.date():
+                continue  # that day's cost still includes hours before the decision
+            outcome = lifecycle.cost_verdict(
+                row.baseline_monthly_cost,
+                row.estimated_monthly_savings,
+                daily[row.resource_id],
+            )
+            if outcome is not None:
+                await implement(uow, row, outcome, now)
+                implemented += 1
+        await uow.commit()
+    return implemented
+
+
+async def verify_approved(deps: RecommendationDeps) -> int:
+    """Check every team with approved recommendations against a fresh inventory."""
+    async with deps.uow() as uow:
+        teams = await uow.repo.teams_with_approved()
+    implemented = 0
+    for team_id in teams:
+        reply = await refresh(RefreshRequest(team_id=team_id), deps)
+        implemented += reply.implemented
+        if not reply.ok:
+            log.warning(
+                "verification refresh failed",
+                extra={
+                    "team_id": str(team_id),
+                    "error": reply.error.message if reply.error else None,
+                },
+            )
+    return implemented
