@@ -1,7 +1,7 @@
 """Anomaly tables: detector state per series, its day values and checkpoints, detected
 anomalies, team thresholds, planned spend."""
 
-from cloudaudit.analytics.adapters.orm import metadata
+from cloudaudit.analytics.adapters.metadata import metadata
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.db import JSONType, MoneyColumn, UTCDateTime
 from sqlalchemy import (

@@ -1,11 +1,12 @@
-"""Tables of the analytics schema. Created only by the Alembic migrations beside them."""
+"""Tables of the analytics schema. Created only by the Alembic migrations beside them.
 
-from cloudaudit.common.db import outbox_table, service_metadata
+Importing this module registers every table on `metadata` (Alembic's env and the schema test
+compare against it); the table modules import `metadata.py`, never this one, so there is no
+import circle."""
 
-SCHEMA = "analytics"
-metadata = service_metadata(SCHEMA)
+from cloudaudit.analytics.adapters import anomaly_orm, recommendation_orm
+from cloudaudit.analytics.adapters.metadata import SCHEMA, metadata, outbox
 
-outbox = outbox_table(metadata)
+TABLE_MODULES = (anomaly_orm, recommendation_orm)
 
-# Capability tables register themselves on `metadata` (Alembic's env sees them all).
-from cloudaudit.analytics.adapters import anomaly_orm as _anomaly_orm  # noqa: E402, F401
+__all__ = ["SCHEMA", "TABLE_MODULES", "metadata", "outbox"]

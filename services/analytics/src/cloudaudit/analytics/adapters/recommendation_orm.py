@@ -1,6 +1,6 @@
 """Recommendation tables of the analytics schema (seed table Recommendations, extended)."""
 
-from cloudaudit.analytics.adapters.orm import metadata
+from cloudaudit.analytics.adapters.metadata import metadata
 from cloudaudit.common.db import JSONType, MoneyColumn, UTCDateTime
 from sqlalchemy import (
     CheckConstraint,
