@@ -114,21 +114,7 @@ async def record_cost_day(
         min_impact, min_pct = await current_thresholds(uow, team_id, settings)
         judge = _Judge(uow, event, settings, today, Thresholds(float(min_impact), float(min_pct)))
         latest = await uow.repo.latest_day(team_id, account_id)
-        days = series_of_day(event)
-        await uow.repo.save_series_days(
-            team_id,
-            account_id,
-            event.usage_date,
-            {ref.key(team_id, account_id): day for ref, day in days.items()},
-        )
-        await uow.repo.record_day(
-            team_id,
-            account_id,
-            event.usage_date,
-            event.revision,
-            event.event_id,
-            event.total_unblended_cost,
-        )
+        days = await _store_day(uow, event)
         if latest is None or event.usage_date > latest:
             series = await _learn_next_day(judge, days)
         else:
@@ -136,6 +122,27 @@ async def record_cost_day(
             series = await _replay_from(judge, days)
         await uow.commit()
     return DayOutcome(applied=True, alerts=sum(judge.alerts_on.values()), series=series)
+
+
+async def _store_day(uow: AnomalyUnitOfWork, event: CostDayRecorded) -> dict[SeriesRef, SeriesDay]:
+    """Keep the day's series values (the replay's source) and its revision; the day's series."""
+    team_id, account_id = event.team_id, event.account_id
+    days = series_of_day(event)
+    await uow.repo.save_series_days(
+        team_id,
+        account_id,
+        event.usage_date,
+        {ref.key(team_id, account_id): day for ref, day in days.items()},
+    )
+    await uow.repo.record_day(
+        team_id,
+        account_id,
+        event.usage_date,
+        event.revision,
+        event.event_id,
+        event.total_unblended_cost,
+    )
+    return days
 
 
 def _checkpoint(event: CostDayRecorded, key: str, day: date, state: dict[str, Any]) -> Checkpoint:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from cloudaudit.analytics.adapters.anomaly_unit_of_work import AnomalyUnitOfWork
 from cloudaudit.analytics.domain.anomaly_decision import (
@@ -125,28 +125,34 @@ async def _record(
         return 0
     await uow.emit(
         ANOMALY_DETECTED.format(aws_account_id=event.aws_account_id),
-        AnomalyDetected(
-            team_id=event.team_id,
-            anomaly_id=anomaly_id,
-            account_id=event.account_id,
-            aws_account_id=event.aws_account_id,
-            daily_cost_id=judged.day.summary_id,
-            service=ref.service,
-            region=ref.region,
-            usage_date=judged.usage_date,
-            kind=new.kind,
-            severity=new.severity,
-            actual_cost=new.actual_cost,
-            expected_cost=new.expected_cost,
-            impact=new.impact,
-            impact_pct=new.impact_pct,
-            root_causes=[
-                RootCause(dimension=c.dimension, name=c.name, contribution=c.contribution)
-                for c in new.causes
-            ],
-        ),
+        _detected(event, ref, judged, new, anomaly_id),
     )
     return 1
+
+
+def _detected(
+    event: CostDayRecorded, ref: SeriesRef, judged: Judged, new: NewAnomaly, anomaly_id: UUID
+) -> AnomalyDetected:
+    return AnomalyDetected(
+        team_id=event.team_id,
+        anomaly_id=anomaly_id,
+        account_id=event.account_id,
+        aws_account_id=event.aws_account_id,
+        daily_cost_id=judged.day.summary_id,
+        service=ref.service,
+        region=ref.region,
+        usage_date=judged.usage_date,
+        kind=new.kind,
+        severity=new.severity,
+        actual_cost=new.actual_cost,
+        expected_cost=new.expected_cost,
+        impact=new.impact,
+        impact_pct=new.impact_pct,
+        root_causes=[
+            RootCause(dimension=c.dimension, name=c.name, contribution=c.contribution)
+            for c in new.causes
+        ],
+    )
 
 
 async def _update(uow: AnomalyUnitOfWork, event: CostDayRecorded, update: EpisodeUpdate) -> None:

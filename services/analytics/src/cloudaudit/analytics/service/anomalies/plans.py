@@ -58,25 +58,7 @@ async def plan_spend(command: PlanSpend, uow: AnomalyUnitOfWork, team_must_exist
             note=command.note,
             created_by=command.user_id,
         )
-        await uow.emit(
-            AUDIT_RECORDED,
-            AuditRecorded(
-                team_id=command.team_id,
-                user_id=command.user_id,
-                action="anomaly.spend_expected",
-                entity_type="spend_expectation",
-                entity_id=str(expectation_id),
-                source=command.source,
-                details={
-                    "service": command.service,
-                    "account_id": None if account_id is None else str(account_id),
-                    "amount": str(command.amount),
-                    "start": command.start.isoformat(),
-                    "end": command.end.isoformat(),
-                    "note": command.note,
-                },
-            ),
-        )
+        await uow.emit(AUDIT_RECORDED, _spend_expected(command, expectation_id, account_id))
         await uow.commit()
     return expectation_id
 
@@ -131,22 +113,44 @@ async def cancel_planned_spend(
                 f"{row.cancelled_at:%Y-%m-%d %H:%M} UTC",
             )
         await uow.repo.cancel_expectation(expectation_id, user_id)
-        await uow.emit(
-            AUDIT_RECORDED,
-            AuditRecorded(
-                team_id=row.team_id,
-                user_id=user_id,
-                action="anomaly.spend_expectation_cancelled",
-                entity_type="spend_expectation",
-                entity_id=str(expectation_id),
-                source=source,
-                details={
-                    "service": row.service,
-                    "amount": str(row.amount),
-                    "start": row.start_date.isoformat(),
-                    "end": row.end_date.isoformat(),
-                },
-            ),
-        )
+        await uow.emit(AUDIT_RECORDED, _cancelled(row, user_id, source))
         await uow.commit()
     return row
+
+
+def _spend_expected(
+    command: PlanSpend, expectation_id: UUID, account_id: UUID | None
+) -> AuditRecorded:
+    return AuditRecorded(
+        team_id=command.team_id,
+        user_id=command.user_id,
+        action="anomaly.spend_expected",
+        entity_type="spend_expectation",
+        entity_id=str(expectation_id),
+        source=command.source,
+        details={
+            "service": command.service,
+            "account_id": None if account_id is None else str(account_id),
+            "amount": str(command.amount),
+            "start": command.start.isoformat(),
+            "end": command.end.isoformat(),
+            "note": command.note,
+        },
+    )
+
+
+def _cancelled(row: ExpectationRow, user_id: UUID | None, source: str) -> AuditRecorded:
+    return AuditRecorded(
+        team_id=row.team_id,
+        user_id=user_id,
+        action="anomaly.spend_expectation_cancelled",
+        entity_type="spend_expectation",
+        entity_id=str(row.expectation_id),
+        source=source,
+        details={
+            "service": row.service,
+            "amount": str(row.amount),
+            "start": row.start_date.isoformat(),
+            "end": row.end_date.isoformat(),
+        },
+    )

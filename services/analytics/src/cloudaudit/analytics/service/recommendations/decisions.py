@@ -108,19 +108,7 @@ async def _write_decision(
         snoozed_until=move.snoozed_until,
         decided_at=now,
     )
-    await uow.emit(
-        RECOMMENDATION_DECIDED,
-        RecommendationDecided(
-            team_id=row.team_id,
-            recommendation_id=row.recommendation_id,
-            aws_account_id=row.aws_account_id,
-            status=move.to.status,
-            decision=request.decision,
-            decided_by=request.user_id,
-            reason=request.reason,
-            snoozed_until=move.snoozed_until,
-        ),
-    )
+    await uow.emit(RECOMMENDATION_DECIDED, _decided(request, row, move))
     await audit(
         uow,
         row,
@@ -132,4 +120,19 @@ async def _write_decision(
             "snoozed_until": move.snoozed_until.isoformat() if move.snoozed_until else None,
             "estimated_monthly_savings": str(to_cents(row.estimated_monthly_savings)),
         },
+    )
+
+
+def _decided(
+    request: DecideRequest, row: RecommendationRow, move: Transition
+) -> RecommendationDecided:
+    return RecommendationDecided(
+        team_id=row.team_id,
+        recommendation_id=row.recommendation_id,
+        aws_account_id=row.aws_account_id,
+        status=move.to.status,
+        decision=request.decision,
+        decided_by=request.user_id,
+        reason=request.reason,
+        snoozed_until=move.snoozed_until,
     )
