@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -20,8 +21,11 @@ from cloudaudit.bot.driver import SlackDriver
 from cloudaudit.bot.entrypoints.app import BOT_KEY, BotService
 from cloudaudit.bot.localslack import DEFAULT_TOKEN, LocalSlack
 from cloudaudit.bot.settings import BotSettings
+from cloudaudit.common.actors import Actor, ActorVerifier, Command
 from cloudaudit.common.bus import rpc
+from cloudaudit.common.errors import DomainError
 from cloudaudit.common.events import cost, identity
+from cloudaudit.common.events.identity import Audience
 from cloudaudit.common.runtime import ServiceRuntime
 from cloudaudit.common.settings import CommonSettings
 from cloudaudit.common.testing import BusClient, eventually
@@ -36,13 +40,21 @@ class StandIn:
     """Answers one service's RPCs on the bus with contract models, recording each request.
 
     Used only for the parts of ingest and analytics the bot needs answers from; the replies
-    are whatever a test sets, so the bot's rendering of each is checked exactly."""
+    are whatever a test sets, so the bot's rendering of each is checked exactly. Like the real
+    service, it verifies the actor token (signature, expiry, audience) and refuses by role
+    where a request names the action it needs; `actors` keeps who verifiably asked."""
 
     def __init__(self, bus: BusClient, name: str) -> None:
         self.bus = bus
         self.name = name
+        self.verifier = ActorVerifier(
+            Audience(name), json.loads(os.environ["CLOUDAUDIT_ACTOR_PUBLIC_KEYS"])
+        )
         self.requests: dict[str, list[BaseModel]] = defaultdict(list)
+        self.actors: dict[str, list[Actor]] = defaultdict(list)
         self.replies: dict[str, Callable[[Any], BaseModel]] = {}
+        self.actions: dict[str, Callable[[Any], identity.Action | None]] = {}
+        self.follow_ups: dict[str, Callable[[Any, Actor], Awaitable[None]]] = {}
         self._subs: list[Any] = []
 
     async def answer(
@@ -50,19 +62,41 @@ class StandIn:
         subject: str,
         request_type: type[BaseModel],
         reply: BaseModel | Callable[[Any], BaseModel],
+        action: identity.Action | Callable[[Any], identity.Action | None] | None = None,
+        then: Callable[[Any, Actor], Awaitable[None]] | None = None,
     ) -> None:
+        """`then`: what the real service does after a change (publish the event that follows)."""
         self.replies[subject] = reply if callable(reply) else (lambda _req, r=reply: r)
+        self.actions[subject] = action if callable(action) else (lambda _req, a=action: a)
+        if then is not None:
+            self.follow_ups[subject] = then
         if any(s.subject == self.bus.names.subject(subject) for s in self._subs):
             return
 
         async def on_request(msg: Any) -> None:
             request = request_type.model_validate_json(msg.data)
             self.requests[subject].append(request)
-            await msg.respond(self.replies[subject](request).model_dump_json().encode())
+            await msg.respond(await self._respond(subject, request))
 
         sub = await self.bus.nc.subscribe(self.bus.names.subject(subject), cb=on_request)
         self._subs.append(sub)
         await self.bus.nc.flush()
+
+    async def _respond(self, subject: str, request: Any) -> bytes:
+        try:
+            actor = Command.verified(request, self.verifier).actor
+            self.actors[subject].append(actor)
+            needed = self.actions[subject](request)
+            if needed is not None:
+                actor.require(needed)
+        except DomainError as exc:
+            return json.dumps(
+                {"ok": False, "error": {"code": exc.code, "message": exc.message}}
+            ).encode()
+        answer = self.replies[subject](request)
+        if subject in self.follow_ups:
+            await self.follow_ups[subject](request, actor)
+        return answer.model_dump_json().encode()
 
 
 def spend_reply(start: date, end: date) -> cost.SpendReply:
@@ -137,8 +171,7 @@ class Harness:
                 self.bus.names,
                 identity.RPC_CHANGE_ROLE,
                 identity.ChangeRoleRequest(
-                    team_id=owner_reply.team_id,
-                    actor_user_id=owner_reply.user_id,
+                    actor_token=owner_reply.tokens[Audience.IDENTITY],
                     target_user_id=reply.user_id,
                     role=role,
                 ),

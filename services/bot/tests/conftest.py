@@ -31,7 +31,9 @@ from bot_support import (
 
 from cloudaudit.bot.localslack import LocalSlack
 from cloudaudit.bot.slack.listeners import INTERNAL_ERROR
+from cloudaudit.common.bus import publish_event
 from cloudaudit.common.events import account, anomaly, cost, recommendation
+from cloudaudit.common.events.identity import Action
 from cloudaudit.common.settings import CommonSettings
 from cloudaudit.common.testing import BusClient
 
@@ -69,8 +71,23 @@ async def ingest(bus: BusClient, ingest_accounts: list[account.AccountSummary]) 
             quick_create_url="https://console.aws.amazon.com/cloudformation/home"
             "#/stacks/quickcreate?stackName=CloudAudit",
         ),
+        Action.CONNECT_ACCOUNT,
     )
     return stand_in
+
+
+DECISION_STATUS = {
+    recommendation.Decision.APPROVE: recommendation.RecommendationStatus.APPROVED,
+    recommendation.Decision.DISMISS: recommendation.RecommendationStatus.DISMISSED,
+    recommendation.Decision.SNOOZE: recommendation.RecommendationStatus.SNOOZED,
+    recommendation.Decision.REOPEN: recommendation.RecommendationStatus.OPEN,
+}
+DECISION_ACTIONS = {
+    recommendation.Decision.APPROVE: Action.APPROVE_RECOMMENDATION,
+    recommendation.Decision.DISMISS: Action.DISMISS_RECOMMENDATION,
+    recommendation.Decision.SNOOZE: Action.SNOOZE_RECOMMENDATION,
+    recommendation.Decision.REOPEN: Action.APPROVE_RECOMMENDATION,
+}
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -88,6 +105,24 @@ async def analytics(bus: BusClient) -> StandIn:
             if r.feedback is anomaly.Feedback.EXPECTED
             else anomaly.AnomalyStatus.OPEN
         ),
+        Action.ANOMALY_FEEDBACK,
+        then=lambda r, who: publish_event(
+            bus.broker,
+            bus.names,
+            anomaly.ANOMALY_UPDATED.format(aws_account_id=AWS_ACCOUNT),
+            anomaly.AnomalyUpdated(
+                team_id=who.team_id,
+                anomaly_id=r.anomaly_id,
+                aws_account_id=AWS_ACCOUNT,
+                status=anomaly.AnomalyStatus.EXPECTED
+                if r.feedback is anomaly.Feedback.EXPECTED
+                else anomaly.AnomalyStatus.OPEN,
+                impact=Decimal("812.40"),
+                feedback=r.feedback,
+                by_user=who.user_id,
+                note=r.note,
+            ),
+        ),
     )
     await stand_in.answer(
         anomaly.RPC_TEAM_SETTINGS,
@@ -96,11 +131,13 @@ async def analytics(bus: BusClient) -> StandIn:
             min_impact=r.min_impact or Decimal("25"),
             min_impact_pct=r.min_impact_pct or Decimal("20"),
         ),
+        lambda r: Action.CHANGE_SETTINGS if r.min_impact or r.min_impact_pct else None,
     )
     await stand_in.answer(
         anomaly.RPC_EXPECT,
         anomaly.ExpectSpendRequest,
         anomaly.ExpectSpendReply(expectation_id=uuid4()),
+        Action.CHANGE_SETTINGS,
     )
     await stand_in.answer(
         recommendation.RPC_RECOMMENDATIONS,
@@ -117,6 +154,22 @@ async def analytics(bus: BusClient) -> StandIn:
                 recommendation.Decision.SNOOZE: recommendation.RecommendationStatus.SNOOZED,
             }.get(r.decision, recommendation.RecommendationStatus.OPEN),
             snoozed_until=date(2026, 12, 1) if r.snooze_days else None,
+        ),
+        lambda r: DECISION_ACTIONS[r.decision],
+        then=lambda r, who: publish_event(
+            bus.broker,
+            bus.names,
+            recommendation.RECOMMENDATION_DECIDED,
+            recommendation.RecommendationDecided(
+                team_id=who.team_id,
+                recommendation_id=r.recommendation_id,
+                aws_account_id=AWS_ACCOUNT,
+                status=DECISION_STATUS[r.decision],
+                decision=r.decision,
+                decided_by=who.user_id,
+                reason=r.reason,
+                snoozed_until=date(2026, 12, 1) if r.snooze_days else None,
+            ),
         ),
     )
     return stand_in

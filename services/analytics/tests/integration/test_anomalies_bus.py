@@ -33,7 +33,8 @@ from cloudaudit.common.events.anomaly import (
 )
 from cloudaudit.common.events.audit import AuditRecorded
 from cloudaudit.common.events.cost import COST_DAY_RECORDED, CostDayRecorded, CostDriver, CostLine
-from cloudaudit.common.testing import eventually
+from cloudaudit.common.events.identity import Audience, Role
+from cloudaudit.common.testing import eventually, sign_actor_token
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -340,9 +341,8 @@ async def test_feedback_expected_absorbs_the_change_and_is_audited(analytics, ac
         bus.names,
         RPC_ANOMALY_FEEDBACK,
         AnomalyFeedbackRequest(
-            team_id=account.team_id,
+            actor_token=sign_actor_token(account.team_id, user, Role.MEMBER, Audience.ANALYTICS),
             anomaly_id=alert.anomaly_id,
-            user_id=user,
             feedback=Feedback.EXPECTED,
             note="new batch cluster",
         ),
@@ -369,7 +369,10 @@ async def test_feedback_expected_absorbs_the_change_and_is_audited(analytics, ac
         bus.broker,
         bus.names,
         RPC_ANOMALIES,
-        AnomaliesRequest(team_id=account.team_id, status=AnomalyStatus.EXPECTED),
+        AnomaliesRequest(
+            actor_token=sign_actor_token(account.team_id, uuid4(), Role.VIEWER, Audience.ANALYTICS),
+            status=AnomalyStatus.EXPECTED,
+        ),
         AnomaliesReply,
     )
     assert [a.anomaly_id for a in listed.anomalies] == [alert.anomaly_id]
@@ -377,8 +380,10 @@ async def test_feedback_expected_absorbs_the_change_and_is_audited(analytics, ac
         bus.broker,
         bus.names,
         RPC_ANOMALY_FEEDBACK,
-        AnomalyFeedbackRequest(
-            team_id=uuid4(), anomaly_id=alert.anomaly_id, user_id=user, feedback=Feedback.NOT_USEFUL
+        AnomalyFeedbackRequest(  # a member of another team, with a genuine token of theirs
+            actor_token=sign_actor_token(uuid4(), user, Role.OWNER, Audience.ANALYTICS),
+            anomaly_id=alert.anomaly_id,
+            feedback=Feedback.NOT_USEFUL,
         ),
         AnomalyFeedbackReply,
     )
@@ -393,8 +398,7 @@ async def test_planned_spend_is_recorded_as_expected_and_not_alerted(analytics, 
         bus.names,
         RPC_EXPECT,
         ExpectSpendRequest(
-            team_id=account.team_id,
-            user_id=uuid4(),
+            actor_token=sign_actor_token(account.team_id, uuid4(), Role.ADMIN, Audience.ANALYTICS),
             service="AmazonEC2",
             amount=Decimal(600),
             start=TODAY,
@@ -420,7 +424,10 @@ async def test_team_thresholds_decide_what_alerts(analytics, account, bus):
         bus.broker,
         bus.names,
         RPC_TEAM_SETTINGS,
-        TeamSettingsRequest(team_id=account.team_id, user_id=uuid4(), min_impact=Decimal(1000)),
+        TeamSettingsRequest(
+            actor_token=sign_actor_token(account.team_id, uuid4(), Role.OWNER, Audience.ANALYTICS),
+            min_impact=Decimal(1000),
+        ),
         TeamSettingsReply,
     )
     assert raised.ok and (raised.min_impact, raised.min_impact_pct) == (Decimal(1000), Decimal(20))
@@ -434,7 +441,9 @@ async def test_team_thresholds_decide_what_alerts(analytics, account, bus):
         bus.broker,
         bus.names,
         RPC_TEAM_SETTINGS,
-        TeamSettingsRequest(team_id=account.team_id),
+        TeamSettingsRequest(
+            actor_token=sign_actor_token(account.team_id, uuid4(), Role.VIEWER, Audience.ANALYTICS)
+        ),
         TeamSettingsReply,
     )
     assert read.min_impact == Decimal(1000)
@@ -590,9 +599,8 @@ async def test_feedback_survives_a_replay(analytics, account, bus):
         bus.names,
         RPC_ANOMALY_FEEDBACK,
         AnomalyFeedbackRequest(
-            team_id=account.team_id,
+            actor_token=sign_actor_token(account.team_id, uuid4(), Role.ADMIN, Audience.ANALYTICS),
             anomaly_id=alert.anomaly_id,
-            user_id=uuid4(),
             feedback=Feedback.NOT_USEFUL,
         ),
         AnomalyFeedbackReply,

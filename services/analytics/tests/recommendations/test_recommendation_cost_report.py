@@ -15,6 +15,7 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 from cloudaudit.common.bus import rpc
+from cloudaudit.common.events.identity import Audience, Role
 from cloudaudit.common.events.recommendation import (
     RPC_RECOMMENDATIONS,
     RPC_REFRESH,
@@ -23,6 +24,7 @@ from cloudaudit.common.events.recommendation import (
     RefreshReply,
     RefreshRequest,
 )
+from cloudaudit.common.testing import sign_actor_token
 from cloudaudit.common.testing_aws import CostReportFile, last_days
 
 D = Decimal
@@ -57,7 +59,9 @@ async def refreshed(bus, team_id) -> dict:
         bus.broker,
         bus.names,
         RPC_REFRESH,
-        RefreshRequest(team_id=team_id),
+        RefreshRequest(
+            actor_token=sign_actor_token(team_id, uuid4(), Role.OWNER, Audience.ANALYTICS)
+        ),
         RefreshReply,
         timeout=120,
     )
@@ -66,7 +70,10 @@ async def refreshed(bus, team_id) -> dict:
         bus.broker,
         bus.names,
         RPC_RECOMMENDATIONS,
-        RecommendationsRequest(team_id=team_id, limit=200),
+        RecommendationsRequest(
+            actor_token=sign_actor_token(team_id, uuid4(), Role.VIEWER, Audience.ANALYTICS),
+            limit=200,
+        ),
         RecommendationsReply,
     )
     return {(r.rec_type, r.resource_id): r for r in listing.recommendations}

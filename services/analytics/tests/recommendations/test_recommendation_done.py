@@ -6,10 +6,12 @@ verified."""
 from __future__ import annotations
 
 from decimal import Decimal
+from uuid import uuid4
 
 from cloudaudit.analytics.domain.recommendations.text import unsupported_numbers
 from cloudaudit.common.bus import rpc
 from cloudaudit.common.db import asyncpg_url
+from cloudaudit.common.events.identity import Audience, Role
 from cloudaudit.common.events.recommendation import (
     RPC_DECIDE,
     RPC_RECOMMENDATIONS,
@@ -24,7 +26,7 @@ from cloudaudit.common.events.recommendation import (
     RefreshReply,
     RefreshRequest,
 )
-from cloudaudit.common.testing import eventually
+from cloudaudit.common.testing import eventually, sign_actor_token
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -46,7 +48,9 @@ async def test_seeded_account_yields_grounded_recommendations_and_an_approval_is
         bus.broker,
         bus.names,
         RPC_REFRESH,
-        RefreshRequest(team_id=team.team_id, requested_by=team.owner),
+        RefreshRequest(
+            actor_token=sign_actor_token(team.team_id, uuid4(), Role.OWNER, Audience.ANALYTICS)
+        ),
         RefreshReply,
         timeout=60,
     )
@@ -56,7 +60,9 @@ async def test_seeded_account_yields_grounded_recommendations_and_an_approval_is
         bus.broker,
         bus.names,
         RPC_RECOMMENDATIONS,
-        RecommendationsRequest(team_id=team.team_id),
+        RecommendationsRequest(
+            actor_token=sign_actor_token(team.team_id, uuid4(), Role.VIEWER, Audience.ANALYTICS)
+        ),
         RecommendationsReply,
     )
     found = {(r.rec_type, r.resource_id): r for r in listing.recommendations}
@@ -103,7 +109,9 @@ async def test_seeded_account_yields_grounded_recommendations_and_an_approval_is
         bus.broker,
         bus.names,
         RPC_REFRESH,
-        RefreshRequest(team_id=team.team_id),
+        RefreshRequest(
+            actor_token=sign_actor_token(team.team_id, uuid4(), Role.OWNER, Audience.ANALYTICS)
+        ),
         RefreshReply,
         timeout=60,
     )
@@ -116,9 +124,10 @@ async def test_seeded_account_yields_grounded_recommendations_and_an_approval_is
         bus.names,
         RPC_DECIDE,
         DecideRequest(
-            team_id=team.team_id,
+            actor_token=sign_actor_token(
+                team.team_id, team.member, Role.MEMBER, Audience.ANALYTICS
+            ),
             recommendation_id=idle_rec.recommendation_id,
-            user_id=team.member,
             decision=Decision.APPROVE,
         ),
         DecideReply,
@@ -128,9 +137,8 @@ async def test_seeded_account_yields_grounded_recommendations_and_an_approval_is
         bus.names,
         RPC_DECIDE,
         DecideRequest(
-            team_id=team.team_id,
+            actor_token=sign_actor_token(team.team_id, team.owner, Role.OWNER, Audience.ANALYTICS),
             recommendation_id=idle_rec.recommendation_id,
-            user_id=team.owner,
             decision=Decision.APPROVE,
             reason="nobody uses the old staging box",
         ),
@@ -158,7 +166,9 @@ async def test_seeded_account_yields_grounded_recommendations_and_an_approval_is
         bus.broker,
         bus.names,
         RPC_REFRESH,
-        RefreshRequest(team_id=team.team_id),
+        RefreshRequest(
+            actor_token=sign_actor_token(team.team_id, uuid4(), Role.OWNER, Audience.ANALYTICS)
+        ),
         RefreshReply,
         timeout=60,
     )

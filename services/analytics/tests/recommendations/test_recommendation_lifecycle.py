@@ -13,6 +13,7 @@ from cloudaudit.common.clock import utcnow
 from cloudaudit.common.db import asyncpg_url
 from cloudaudit.common.events.account import ACCOUNT_SYNCED, AccountSynced
 from cloudaudit.common.events.cost import COST_DAY_RECORDED, CostDayRecorded, CostDriver, CostLine
+from cloudaudit.common.events.identity import Audience, Role
 from cloudaudit.common.events.recommendation import (
     RPC_DECIDE,
     RPC_RECOMMENDATIONS,
@@ -27,7 +28,7 @@ from cloudaudit.common.events.recommendation import (
     RefreshReply,
     RefreshRequest,
 )
-from cloudaudit.common.testing import eventually
+from cloudaudit.common.testing import eventually, sign_actor_token
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -44,7 +45,9 @@ async def refresh(bus, team_id) -> RefreshReply:
         bus.broker,
         bus.names,
         RPC_REFRESH,
-        RefreshRequest(team_id=team_id),
+        RefreshRequest(
+            actor_token=sign_actor_token(team_id, uuid4(), Role.OWNER, Audience.ANALYTICS)
+        ),
         RefreshReply,
         timeout=60,
     )
@@ -57,20 +60,24 @@ async def recs(bus, team_id, status=None) -> dict:
         bus.broker,
         bus.names,
         RPC_RECOMMENDATIONS,
-        RecommendationsRequest(team_id=team_id, status=status),
+        RecommendationsRequest(
+            actor_token=sign_actor_token(team_id, uuid4(), Role.VIEWER, Audience.ANALYTICS),
+            status=status,
+        ),
         RecommendationsReply,
     )
     return {r.rec_type: r for r in reply.recommendations}
 
 
-async def decide(bus, team, rec_id, user, decision, **extra) -> DecideReply:
+async def decide(bus, team, rec_id, user, decision, role=None, **extra) -> DecideReply:
+    """`user`'s decision with a token identity would sign for them (the team's owner-or-member
+    fixtures: role member unless said otherwise)."""
+    token = sign_actor_token(team, user, role or Role.MEMBER, Audience.ANALYTICS)
     return await rpc(
         bus.broker,
         bus.names,
         RPC_DECIDE,
-        DecideRequest(
-            team_id=team, recommendation_id=rec_id, user_id=user, decision=decision, **extra
-        ),
+        DecideRequest(actor_token=token, recommendation_id=rec_id, decision=decision, **extra),
         DecideReply,
     )
 
@@ -111,8 +118,11 @@ async def test_members_snooze_owners_approve_and_dismiss_and_every_decision_is_a
         team.owner,
         Decision.APPROVE,
         reason="old build cache",
+        role=Role.OWNER,
     )
-    again = await decide(bus, team.team_id, volume.recommendation_id, team.owner, Decision.APPROVE)
+    again = await decide(
+        bus, team.team_id, volume.recommendation_id, team.owner, Decision.APPROVE, role=Role.OWNER
+    )
     dismissed = await decide(
         bus,
         team.team_id,
@@ -120,11 +130,14 @@ async def test_members_snooze_owners_approve_and_dismiss_and_every_decision_is_a
         team.owner,
         Decision.DISMISS,
         reason="kept for the DNS cut-over",
+        role=Role.OWNER,
     )
     too_late = await decide(
-        bus, team.team_id, address.recommendation_id, team.owner, Decision.APPROVE
+        bus, team.team_id, address.recommendation_id, team.owner, Decision.APPROVE, role=Role.OWNER
     )
-    stranger = await decide(bus, uuid4(), volume.recommendation_id, team.owner, Decision.DISMISS)
+    stranger = await decide(
+        bus, uuid4(), volume.recommendation_id, team.owner, Decision.DISMISS, role=Role.OWNER
+    )
 
     assert not refused.ok and refused.error.code == "forbidden"
     assert (
@@ -153,14 +166,17 @@ async def test_members_snooze_owners_approve_and_dismiss_and_every_decision_is_a
                 )
             ).all()
 
-    rows = await eventually(lambda: _when(audit_rows, lambda r: len(r) >= 3))
+    rows = await eventually(lambda: _when(audit_rows, lambda r: len(r) >= 4))
     assert [(r.action, r.user_id) for r in rows] == [
+        # analytics refused the member's approval from the token's role, and audited it once
+        ("authorization.refused", team.member),
         ("recommendation.snoozed", team.member),
         ("recommendation.approved", team.owner),
         ("recommendation.dismissed", team.owner),
     ]
-    assert rows[1].details["reason"] == "old build cache"
-    assert rows[1].details["estimated_monthly_savings"] == "4.00"  # 40 GiB x $0.10
+    assert rows[0].details["reason"].startswith("only owners and admins can approve")
+    assert rows[2].details["reason"] == "old build cache"
+    assert rows[2].details["estimated_monthly_savings"] == "4.00"  # 40 GiB x $0.10
     async with db.connect() as conn:
         status = (
             await conn.execute(
@@ -180,7 +196,12 @@ async def test_an_approved_recommendation_is_marked_implemented_when_its_resourc
     await refresh(bus, team.team_id)
     found = await recs(bus, team.team_id)
     approved = await decide(
-        bus, team.team_id, found["unattached_ebs"].recommendation_id, team.owner, Decision.APPROVE
+        bus,
+        team.team_id,
+        found["unattached_ebs"].recommendation_id,
+        team.owner,
+        Decision.APPROVE,
+        role=Role.OWNER,
     )
     assert approved.ok
 
@@ -261,7 +282,9 @@ async def test_a_cost_drop_in_the_cost_report_realises_an_approved_recommendatio
     await refresh(bus, team.team_id)
     rec = (await recs(bus, team.team_id))["gp2_to_gp3"]
     assert rec.estimated_monthly_savings == Decimal("2.00")  # 100 GiB x (0.10 - 0.08)
-    approved = await decide(bus, team.team_id, rec.recommendation_id, team.owner, Decision.APPROVE)
+    approved = await decide(
+        bus, team.team_id, rec.recommendation_id, team.owner, Decision.APPROVE, role=Role.OWNER
+    )
     assert approved.ok
 
     def cost_day(day, daily_cost):

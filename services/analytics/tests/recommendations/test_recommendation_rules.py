@@ -7,6 +7,7 @@ from decimal import Decimal
 from uuid import uuid4
 
 from cloudaudit.common.bus import rpc
+from cloudaudit.common.events.identity import Audience, Role
 from cloudaudit.common.events.recommendation import (
     RPC_RECOMMENDATIONS,
     RPC_REFRESH,
@@ -15,6 +16,7 @@ from cloudaudit.common.events.recommendation import (
     RefreshReply,
     RefreshRequest,
 )
+from cloudaudit.common.testing import sign_actor_token
 
 D = Decimal
 
@@ -24,7 +26,9 @@ async def refresh(bus, team_id) -> RefreshReply:
         bus.broker,
         bus.names,
         RPC_REFRESH,
-        RefreshRequest(team_id=team_id),
+        RefreshRequest(
+            actor_token=sign_actor_token(team_id, uuid4(), Role.OWNER, Audience.ANALYTICS)
+        ),
         RefreshReply,
         timeout=60,
     )
@@ -37,7 +41,11 @@ async def listed(bus, team_id, status="open"):
         bus.broker,
         bus.names,
         RPC_RECOMMENDATIONS,
-        RecommendationsRequest(team_id=team_id, status=status, limit=200),
+        RecommendationsRequest(
+            actor_token=sign_actor_token(team_id, uuid4(), Role.VIEWER, Audience.ANALYTICS),
+            status=status,
+            limit=200,
+        ),
         RecommendationsReply,
     )
     assert reply.ok, reply.error

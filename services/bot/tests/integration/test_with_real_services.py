@@ -22,6 +22,7 @@ from cloudaudit.common.events.anomaly import (
     TeamSettingsReply,
     TeamSettingsRequest,
 )
+from cloudaudit.common.events.identity import Audience
 from cloudaudit.common.testing import eventually
 
 
@@ -64,7 +65,7 @@ async def test_thresholds_changed_from_slack_are_kept_by_analytics(bot, start_se
         bot.bus.broker,
         bot.bus.names,
         RPC_TEAM_SETTINGS,
-        TeamSettingsRequest(team_id=bot.team_id),
+        TeamSettingsRequest(actor_token=bot.users[OWNER].tokens[Audience.ANALYTICS]),
         TeamSettingsReply,
     )
     assert (stored.min_impact, stored.min_impact_pct) == (Decimal("75"), Decimal("30"))

@@ -1,4 +1,4 @@
-"""Identity over the real bus: enrolment, authorisation, members, roles, audit, isolation."""
+"""Identity over the real bus: enrolment and actor tokens, members, roles, audit, isolation."""
 
 from __future__ import annotations
 
@@ -6,17 +6,16 @@ import asyncio
 from uuid import uuid4
 
 import pytest
+from cloudaudit.common.actors import ActorVerifier
 from cloudaudit.common.bus import publish_event, rpc
 from cloudaudit.common.db import asyncpg_url
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 from cloudaudit.common.events.identity import (
-    RPC_AUTHORIZE,
     RPC_CHANGE_ROLE,
     RPC_MEMBERS,
     RPC_SLACK_USER,
     Action,
-    AuthorizeReply,
-    AuthorizeRequest,
+    Audience,
     ChangeRoleReply,
     ChangeRoleRequest,
     MembersReply,
@@ -76,62 +75,59 @@ async def test_simultaneous_first_users_yield_exactly_one_owner(identity, bus):
     assert [r.role for r in replies].count(Role.OWNER) == 1
 
 
-async def test_authorize_answers_with_the_reason(identity, bus):
+async def test_slack_user_comes_with_one_token_per_service_naming_team_user_and_role(
+    identity, bus, settings
+):
     owner = await enrol(bus, "T1", "U1")
     member = await enrol(bus, "T1", "U2")
-    allowed = await rpc(
-        bus.broker,
-        bus.names,
-        RPC_AUTHORIZE,
-        AuthorizeRequest(
-            team_id=owner.team_id, user_id=owner.user_id, action=Action.APPROVE_RECOMMENDATION
-        ),
-        AuthorizeReply,
+    assert set(owner.tokens) == {
+        Audience.IDENTITY,
+        Audience.INGEST,
+        Audience.ANALYTICS,
+        Audience.BOT,
+    }
+    verified = ActorVerifier.for_service(settings, Audience.ANALYTICS).verify(
+        member.tokens[Audience.ANALYTICS].get_secret_value()
     )
-    denied = await rpc(
-        bus.broker,
-        bus.names,
-        RPC_AUTHORIZE,
-        AuthorizeRequest(
-            team_id=owner.team_id, user_id=member.user_id, action=Action.APPROVE_RECOMMENDATION
-        ),
-        AuthorizeReply,
+    assert (verified.team_id, verified.user_id, verified.role) == (
+        member.team_id,
+        member.user_id,
+        Role.MEMBER,
     )
-    assert allowed.allowed and allowed.role is Role.OWNER
-    assert not denied.allowed and denied.reason == (
+    assert verified.refusal(Action.APPROVE_RECOMMENDATION) == (
         "only owners and admins can approve recommendations; you are a member"
     )
+    assert "**" in repr(owner) and owner.tokens[Audience.BOT].get_secret_value() not in repr(owner)
 
 
-async def test_team_a_cannot_see_or_act_in_team_b(identity, bus):
+async def test_team_a_cannot_see_or_act_in_team_b(identity, bus, actor_token):
     a = await enrol(bus, "TA", "UA")
     b = await enrol(bus, "TB", "UB")
+    # a's own token names a's team: b's members are out of reach whatever the body says
     members = await rpc(
         bus.broker,
         bus.names,
         RPC_MEMBERS,
-        MembersRequest(team_id=b.team_id, requested_by=a.user_id),
+        MembersRequest(actor_token=a.tokens[Audience.IDENTITY]),
         MembersReply,
     )
-    assert not members.ok and members.error.code == "forbidden" and members.members == []
-    auth = await rpc(
-        bus.broker,
-        bus.names,
-        RPC_AUTHORIZE,
-        AuthorizeRequest(team_id=b.team_id, user_id=a.user_id, action=Action.READ_SPEND),
-        AuthorizeReply,
+    assert {m.user_id for m in members.members} == {a.user_id}
+    # a token claiming b's team for a person who is not in it: not found, nothing leaks
+    forged_team = actor_token(b.team_id, a.user_id, Role.OWNER, Audience.IDENTITY)
+    members = await rpc(
+        bus.broker, bus.names, RPC_MEMBERS, MembersRequest(actor_token=forged_team), MembersReply
     )
-    assert not auth.allowed and "not a member" in auth.reason
+    assert not members.ok and members.error.code == "not_found" and members.members == []
     change = await rpc(
         bus.broker,
         bus.names,
         RPC_CHANGE_ROLE,
         ChangeRoleRequest(
-            team_id=b.team_id, actor_user_id=a.user_id, target_user_id=b.user_id, role=Role.VIEWER
+            actor_token=a.tokens[Audience.IDENTITY], target_user_id=b.user_id, role=Role.VIEWER
         ),
         ChangeRoleReply,
     )
-    assert not change.ok and change.error.code == "forbidden"
+    assert not change.ok and change.error.code == "not_found"
 
 
 async def test_owner_promotes_and_last_owner_is_kept(identity, bus, db):
@@ -142,8 +138,7 @@ async def test_owner_promotes_and_last_owner_is_kept(identity, bus, db):
         bus.names,
         RPC_CHANGE_ROLE,
         ChangeRoleRequest(
-            team_id=owner.team_id,
-            actor_user_id=owner.user_id,
+            actor_token=owner.tokens[Audience.IDENTITY],
             target_user_id=member.user_id,
             role=Role.ADMIN,
         ),
@@ -155,8 +150,7 @@ async def test_owner_promotes_and_last_owner_is_kept(identity, bus, db):
         bus.names,
         RPC_CHANGE_ROLE,
         ChangeRoleRequest(
-            team_id=owner.team_id,
-            actor_user_id=owner.user_id,
+            actor_token=owner.tokens[Audience.IDENTITY],
             target_user_id=owner.user_id,
             role=Role.MEMBER,
         ),
@@ -168,8 +162,7 @@ async def test_owner_promotes_and_last_owner_is_kept(identity, bus, db):
         bus.names,
         RPC_CHANGE_ROLE,
         ChangeRoleRequest(
-            team_id=owner.team_id,
-            actor_user_id=member.user_id,
+            actor_token=member.tokens[Audience.IDENTITY],  # issued when a member, now admin
             target_user_id=owner.user_id,
             role=Role.VIEWER,
         ),
@@ -180,7 +173,7 @@ async def test_owner_promotes_and_last_owner_is_kept(identity, bus, db):
         bus.broker,
         bus.names,
         RPC_MEMBERS,
-        MembersRequest(team_id=owner.team_id, requested_by=member.user_id),
+        MembersRequest(actor_token=member.tokens[Audience.IDENTITY]),
         MembersReply,
     )
     assert {(m.user_id, m.role) for m in members.members} == {

@@ -79,6 +79,18 @@ class CommonSettings(BaseSettings):
         le=5,
         description="JetStream replicas per stream (3 on a 3-node NATS cluster).",
     )
+    actor_signing_keys: SecretStr | None = Field(
+        default=None,
+        validation_alias="CLOUDAUDIT_ACTOR_SIGNING_KEYS",
+        description="Identity only: JWKS (JSON) of its Ed25519 private keys, newest last. "
+        "Unset: generated in the state directory at identity's first start.",
+    )
+    actor_public_keys: str | None = Field(
+        default=None,
+        validation_alias="CLOUDAUDIT_ACTOR_PUBLIC_KEYS",
+        description="JWKS (JSON) of identity's public keys, to verify actor tokens. Unset: "
+        "read from <state dir>/actor-keys/public-keys.json.",
+    )
     identity_http_port: int = Field(default=8081, validation_alias="IDENTITY_HTTP_PORT")
     ingest_http_port: int = Field(default=8082, validation_alias="INGEST_HTTP_PORT")
     analytics_http_port: int = Field(default=8083, validation_alias="ANALYTICS_HTTP_PORT")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -25,10 +26,12 @@ import pytest
 import pytest_asyncio
 from cloudaudit.common.bus import BusNames, ensure_streams, make_broker
 from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
+from cloudaudit.common.events.identity import ActorSource, Audience, Role
 from cloudaudit.common.migrations import upgrade
 from cloudaudit.common.runtime import Endpoints, ServiceRuntime, build_runtime
 from cloudaudit.common.service import discover_services
 from cloudaudit.common.settings import CommonSettings
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 TEMPLATE_DB = f"ca_template_{os.getpid()}"
@@ -129,6 +132,34 @@ def settings(infrastructure: Endpoints, database_url: str, bus_prefix: str) -> C
         CLOUDAUDIT_MAX_DELIVERIES=3,
         CLOUDAUDIT_STATE_DIR=tempfile.gettempdir(),
     )
+
+
+IssueToken = Callable[..., SecretStr]
+
+
+def sign_actor_token(
+    team_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    role: Role,
+    audience: Audience,
+    source: ActorSource = ActorSource.SLACK,
+) -> SecretStr:
+    """An actor token signed as identity would (with the session's key), for tests of a
+    service without identity running: `sign_actor_token(team, user, Role.ADMIN,
+    Audience.INGEST)`."""
+    from cloudaudit.common.actors import ActorTokenIssuer
+
+    issuer = ActorTokenIssuer(json.loads(os.environ[ACTOR_KEY_ENV[0]])["keys"])
+    token, _ = issuer.issue(
+        team_id=team_id, user_id=user_id, role=role, audience=audience, source=source
+    )
+    return SecretStr(token)
+
+
+@pytest.fixture(scope="session")
+def actor_token() -> IssueToken:
+    """`sign_actor_token` as a fixture."""
+    return sign_actor_token
 
 
 @pytest.fixture
@@ -275,9 +306,27 @@ SECRET_ALLOWLIST_LOGGERS = ("redaction-check.",)
 _session_logs: Path | None = None  # created here when the session has none yet
 
 
+ACTOR_KEY_ENV = ("CLOUDAUDIT_ACTOR_SIGNING_KEYS", "CLOUDAUDIT_ACTOR_PUBLIC_KEYS")
+
+
+def _session_actor_keys() -> None:
+    """One actor signing key for the session, in the environment every service (in-process or
+    started as a process) reads, as production sets it; the embedded path (keys generated in
+    the state directory) is what the end-to-end tests run, without these variables."""
+    from cloudaudit.common.actors import new_signing_key, public_jwks
+
+    if os.environ.get(ACTOR_KEY_ENV[0]):
+        return
+    keys = [new_signing_key()]
+    os.environ[ACTOR_KEY_ENV[0]] = json.dumps({"keys": keys})
+    os.environ[ACTOR_KEY_ENV[1]] = json.dumps(public_jwks(keys))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     global _session_logs
     from cloudaudit.common.logging import SESSION_LOG_DIR_ENV
+
+    _session_actor_keys()
 
     root = logging.getLogger()
     root.addHandler(_capture)

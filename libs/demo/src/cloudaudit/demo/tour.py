@@ -17,7 +17,12 @@ import typer
 from cloudaudit.common.cli_support import cli_settings
 from cloudaudit.common.embedded import EmbeddedServerError
 from cloudaudit.common.events.account import RPC_ACCOUNTS, AccountsReply, AccountsRequest
-from cloudaudit.common.events.identity import RPC_SLACK_USER, SlackUserReply, SlackUserRequest
+from cloudaudit.common.events.identity import (
+    RPC_SLACK_USER,
+    Audience,
+    SlackUserReply,
+    SlackUserRequest,
+)
 from cloudaudit.common.events.recommendation import RPC_REFRESH, RefreshReply, RefreshRequest
 from cloudaudit.common.infra import resolve_endpoints, stop_embedded
 from cloudaudit.common.settings import CommonSettings
@@ -28,6 +33,7 @@ from cloudaudit.demo.tour_decisions import (
     add_people,
     audit_log,
     expected_feedback,
+    owner_token,
     viewer_refused_then_admin_approves,
 )
 
@@ -195,7 +201,10 @@ async def _anomaly(tour: Tour) -> None:
 
 async def _recommendations(tour: Tour, team_id: UUID) -> None:
     reply = await tour.stack.request(
-        RPC_REFRESH, RefreshRequest(team_id=team_id), RefreshReply, 120
+        RPC_REFRESH,
+        RefreshRequest(actor_token=await owner_token(tour, Audience.ANALYTICS)),
+        RefreshReply,
+        120,
     )
     listing = await tour.line("/cloudaudit recs")
     ok = reply.ok and reply.created + reply.refreshed > 0 and "Release the Elastic IP" in listing
@@ -239,7 +248,11 @@ async def run_tour(stack: ProductStack, session: Any, rerun: bool = False) -> li
     await _connect(tour, PROD.role_arn, PROD.name)
     await _connect(tour, DEV.role_arn, DEV.name)
     team_id = await _team(tour)
-    accounts = await stack.request(RPC_ACCOUNTS, AccountsRequest(team_id=team_id), AccountsReply)
+    accounts = await stack.request(
+        RPC_ACCOUNTS,
+        AccountsRequest(actor_token=await owner_token(tour, Audience.INGEST)),
+        AccountsReply,
+    )
     prod = next((a for a in accounts.accounts if a.aws_account_id == PROD.aws_account_id), None)
     if prod is None:
         tour.record("import", False, "the prod account is not connected")

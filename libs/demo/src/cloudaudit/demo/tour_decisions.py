@@ -17,6 +17,7 @@ from cloudaudit.common.events.anomaly import (
 from cloudaudit.common.events.identity import (
     RPC_CHANGE_ROLE,
     RPC_SLACK_USER,
+    Audience,
     ChangeRoleReply,
     ChangeRoleRequest,
     Role,
@@ -28,11 +29,13 @@ from cloudaudit.common.events.recommendation import (
     RecommendationsReply,
     RecommendationsRequest,
 )
+from pydantic import SecretStr
 
 if TYPE_CHECKING:
     from cloudaudit.demo.tour import Tour
 
 DEMO_OWNER = "UDEMOOWNER"
+ALERT_UPDATE_WAIT_S = 20.0
 DEMO_ADMIN = "UDEMOADMIN"
 DEMO_VIEWER = "UDEMOVIEWER"
 PEOPLE = {DEMO_ADMIN: ("Ada Admin", Role.ADMIN), DEMO_VIEWER: ("Vic Viewer", Role.VIEWER)}
@@ -76,8 +79,7 @@ async def add_people(tour: Tour) -> None:
         changed = await tour.stack.request(
             RPC_CHANGE_ROLE,
             ChangeRoleRequest(
-                team_id=owner.team_id,
-                actor_user_id=owner.user_id,
+                actor_token=owner.tokens[Audience.IDENTITY],
                 target_user_id=person.user_id,
                 role=role,
             ),
@@ -91,10 +93,17 @@ async def add_people(tour: Tour) -> None:
     tour.record("an admin and a viewer join the team", ok, detail)
 
 
+async def owner_token(tour: Tour, audience: Audience) -> SecretStr:
+    """The demo owner's actor token for one service: the tour checks what the owner sees."""
+    return (await _user(tour, DEMO_OWNER)).tokens[audience]
+
+
 async def _ec2_statuses(tour: Tour, team_id: UUID) -> list[AnomalyStatus]:
     reply = await tour.stack.request(
         RPC_ANOMALIES,
-        AnomaliesRequest(team_id=team_id, status=None, limit=200),
+        AnomaliesRequest(
+            actor_token=await owner_token(tour, Audience.ANALYTICS), status=None, limit=200
+        ),
         AnomaliesReply,
     )
     return [a.status for a in reply.anomalies if a.service == "AmazonEC2"]
@@ -111,8 +120,17 @@ async def expected_feedback(tour: Tour, team_id: UUID) -> None:
         tour.record(name, ok, "marked expected on the previous run" if ok else "no alert button")
         return
     output = await tour.line(str(number))
+    marked = "marked expected spend by @" + DEMO_OWNER
+
+    async def alert_updated() -> str | None:
+        # analytics records the feedback and publishes anomaly.v1.updated; the bot updates the
+        # alert from that event, a moment after the answer to the press
+        nonlocal output
+        output += "\n" + await tour.poll()
+        return output if "updated in #" in output and marked in output else None
+
+    updated = await tour.wait_for(alert_updated, ALERT_UPDATE_WAIT_S) is not None
     statuses = await _ec2_statuses(tour, team_id)
-    updated = "updated in #" in output and "marked expected spend by @" + DEMO_OWNER in output
     ok = updated and AnomalyStatus.EXPECTED in statuses
     tour.record(
         name,
@@ -126,7 +144,9 @@ async def expected_feedback(tour: Tour, team_id: UUID) -> None:
 async def _rec_statuses(tour: Tour, team_id: UUID) -> dict[UUID, str]:
     reply = await tour.stack.request(
         RPC_RECOMMENDATIONS,
-        RecommendationsRequest(team_id=team_id, status=None, limit=200),
+        RecommendationsRequest(
+            actor_token=await owner_token(tour, Audience.ANALYTICS), status=None, limit=200
+        ),
         RecommendationsReply,
     )
     return {r.recommendation_id: r.status.value for r in reply.recommendations}
@@ -162,13 +182,18 @@ def _entry_rows(output: str) -> list[str]:
 
 
 def _missing(rows: list[str]) -> list[str]:
+    """What the log lacks, or holds twice: each action is recorded once, by the service that
+    made the change (ingest the connect, analytics the feedback and the decisions)."""
     wanted = {
-        "connect": lambda r: "`account.connect_requested`" in r and f"@{DEMO_OWNER}" in r,
+        "connect": lambda r: "`account.connected`" in r and f"@{DEMO_OWNER}" in r,
         "expected feedback": lambda r: "`anomaly.feedback`" in r and f"@{DEMO_OWNER}" in r,
         "the viewer refused": lambda r: "`authorization.refused`" in r and f"@{DEMO_VIEWER}" in r,
         "the approval": lambda r: "`recommendation.approved`" in r and f"@{DEMO_ADMIN}" in r,
     }
-    return [what for what, found in wanted.items() if not any(found(r) for r in rows)]
+    once = ("expected feedback", "the viewer refused", "the approval")
+    missing = [what for what, found in wanted.items() if not any(found(r) for r in rows)]
+    twice = [w for w in once if sum(wanted[w](r) for r in rows) > 1]
+    return missing + [f"{what} (recorded twice)" for what in twice]
 
 
 async def audit_log(tour: Tour) -> None:

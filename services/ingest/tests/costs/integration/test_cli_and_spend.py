@@ -23,6 +23,8 @@ from cloudaudit.common.events.cost import (
     SpendReply,
     SpendRequest,
 )
+from cloudaudit.common.events.identity import Audience, Role
+from cloudaudit.common.testing import sign_actor_token
 from cloudaudit.ingest.entrypoints.progress import ImportProgressBar
 from cloudaudit.ingest.service.imports import ImportProgress, import_costs
 from rich.console import Console
@@ -195,7 +197,7 @@ async def test_spend_over_the_bus_answers_what_the_cli_answers(service, ctx, bus
         bus.names,
         RPC_SPEND,
         SpendRequest(
-            team_id=team_id,
+            actor_token=sign_actor_token(team_id, uuid4(), Role.VIEWER, Audience.INGEST),
             start=date(2024, 3, 1),
             end=date(2024, 4, 1),
             group_by=SpendGroupBy.REGION,
@@ -221,7 +223,10 @@ async def test_spend_over_the_bus_answers_what_the_cli_answers(service, ctx, bus
         bus.names,
         RPC_SPEND,
         SpendRequest(
-            team_id=team_id, start=date(2024, 3, 1), end=date(2024, 4, 1), group_by=SpendGroupBy.TAG
+            actor_token=sign_actor_token(team_id, uuid4(), Role.VIEWER, Audience.INGEST),
+            start=date(2024, 3, 1),
+            end=date(2024, 4, 1),
+            group_by=SpendGroupBy.TAG,
         ),
         SpendReply,
         30,

@@ -23,9 +23,15 @@ from cloudaudit.common.events.account import (
     ExternalIdReply,
     ExternalIdRequest,
 )
-from cloudaudit.common.testing import eventually
+from cloudaudit.common.events.identity import Audience, Role
+from cloudaudit.common.testing import eventually, sign_actor_token
 
 RPC_TIMEOUT_S = 30.0
+ADMIN = uuid4()
+
+
+def admin_of(team_id: UUID):
+    return sign_actor_token(team_id, ADMIN, Role.ADMIN, Audience.INGEST)
 
 
 async def external_id_of(bus, team_id: UUID) -> ExternalIdReply:
@@ -33,16 +39,14 @@ async def external_id_of(bus, team_id: UUID) -> ExternalIdReply:
         bus.broker,
         bus.names,
         RPC_EXTERNAL_ID,
-        ExternalIdRequest(team_id=team_id),
+        ExternalIdRequest(actor_token=admin_of(team_id)),
         ExternalIdReply,
         RPC_TIMEOUT_S,
     )
 
 
 async def connect(bus, team_id: UUID, role_arn: str, **extra) -> ConnectAccountReply:
-    request = ConnectAccountRequest(
-        team_id=team_id, requested_by=uuid4(), role_arn=role_arn, **extra
-    )
+    request = ConnectAccountRequest(actor_token=admin_of(team_id), role_arn=role_arn, **extra)
     return await rpc(
         bus.broker, bus.names, RPC_CONNECT, request, ConnectAccountReply, RPC_TIMEOUT_S
     )
@@ -53,7 +57,7 @@ async def accounts_of(bus, team_id: UUID) -> AccountsReply:
         bus.broker,
         bus.names,
         RPC_ACCOUNTS,
-        AccountsRequest(team_id=team_id),
+        AccountsRequest(actor_token=admin_of(team_id)),
         AccountsReply,
         RPC_TIMEOUT_S,
     )

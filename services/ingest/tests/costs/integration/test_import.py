@@ -13,6 +13,7 @@ from uuid import uuid4
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from cloudaudit.common.actors import Actor, Command
 from cloudaudit.common.events.account import ConnectAccountRequest, ExternalIdRequest
 from cloudaudit.common.testing import eventually
 from cloudaudit.ingest.domain.errors import CostSourceUnreadable, NotACostReport
@@ -265,7 +266,9 @@ async def _when_count(events_coro, count: int) -> list[dict] | None:
 
 async def test_s3_export_is_read_through_its_manifest_with_the_accounts_role(ctx, bus, customer):
     team_id = uuid4()
-    external_id = (await accounts.external_id(ctx, ExternalIdRequest(team_id=team_id))).external_id
+    external_id = (
+        await accounts.external_id(ctx, Command(ExternalIdRequest(), Actor.operator(team_id)))
+    ).external_id
     role_arn = customer.create_role(external_id, export_bucket="team-cur-exports")
     body = (DATA / "cur2_2024_04.csv.gz").read_bytes()
     manifest = {
@@ -285,11 +288,9 @@ async def test_s3_export_is_read_through_its_manifest_with_the_accounts_role(ctx
 
     connected = await accounts.connect_account(
         ctx,
-        ConnectAccountRequest(
-            team_id=team_id,
-            requested_by=uuid4(),
-            role_arn=role_arn,
-            export_bucket="team-cur-exports",
+        Command(
+            ConnectAccountRequest(role_arn=role_arn, export_bucket="team-cur-exports"),
+            Actor.operator(team_id),
         ),
     )
     assert connected.ok, connected.error

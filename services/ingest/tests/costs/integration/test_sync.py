@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from cloudaudit.common.actors import Actor, Command
 from cloudaudit.common.bus import rpc
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.account import (
@@ -24,6 +25,7 @@ from cloudaudit.common.events.account import (
     SyncReply,
     SyncRequest,
 )
+from cloudaudit.common.events.identity import Audience, Role
 from cloudaudit.common.testing import eventually
 from cloudaudit.ingest.domain.cost_explorer import METRICS
 from cloudaudit.ingest.domain.errors import PermissionMissing, RoleNotAssumable, SyncInProgress
@@ -61,11 +63,12 @@ def page(*days: dict[str, Any], token: str | None = None) -> dict[str, Any]:
 
 async def connected(ctx, customer) -> tuple[UUID, UUID]:
     team_id = uuid4()
-    ids = await accounts.external_id(ctx, ExternalIdRequest(team_id=team_id))
+    ids = await accounts.external_id(ctx, Command(ExternalIdRequest(), Actor.operator(team_id)))
     reply = await accounts.connect_account(
         ctx,
-        ConnectAccountRequest(
-            team_id=team_id, requested_by=uuid4(), role_arn=customer.create_role(ids.external_id)
+        Command(
+            ConnectAccountRequest(role_arn=customer.create_role(ids.external_id)),
+            Actor.operator(team_id),
         ),
     )
     assert reply.ok, reply.error
@@ -259,7 +262,9 @@ async def test_requests_are_metered_and_throttling_is_retried_not_billed(
     outcome = await sync_account(ctx, account_id)
 
     assert (outcome.ce_requests, outcome.throttled_retries) == (3, 2)
-    listed = (await accounts.list_accounts(ctx, AccountsRequest(team_id=team_id))).accounts[0]
+    listed = (
+        await accounts.list_accounts(ctx, Command(AccountsRequest(), Actor.operator(team_id)))
+    ).accounts[0]
     assert listed.ce_requests_this_month == 4  # the connect check and three sync pages
     assert listed.ce_cost_this_month == Decimal("0.04")
     assert listed.status is AccountStatus.CONNECTED and listed.last_sync_at is not None
@@ -301,7 +306,9 @@ async def test_a_trust_policy_changed_after_connecting_marks_the_account_failed(
     with pytest.raises(RoleNotAssumable):
         await sync_account(ctx, account_id)
 
-    listed = (await accounts.list_accounts(ctx, AccountsRequest(team_id=team_id))).accounts[0]
+    listed = (
+        await accounts.list_accounts(ctx, Command(AccountsRequest(), Actor.operator(team_id)))
+    ).accounts[0]
     assert listed.status is AccountStatus.FAILED
     assert listed.last_error_step is ConnectStep.ASSUME_ROLE
 
@@ -322,17 +329,28 @@ async def test_cost_explorer_permission_removed_is_a_typed_failure(ctx, bus, cus
     with pytest.raises(PermissionMissing, match="ce:GetCostAndUsage"):
         await sync_account(ctx, account_id)
 
-    listed = (await accounts.list_accounts(ctx, AccountsRequest(team_id=team_id))).accounts[0]
+    listed = (
+        await accounts.list_accounts(ctx, Command(AccountsRequest(), Actor.operator(team_id)))
+    ).accounts[0]
     assert (
         listed.status is AccountStatus.FAILED and listed.last_error_step is ConnectStep.PERMISSIONS
     )
 
 
-async def test_sync_on_demand_over_the_bus_announces_completion(service, bus, ctx, customer):
+async def test_sync_on_demand_over_the_bus_announces_completion(
+    service, bus, ctx, customer, actor_token
+):
     team_id, account_id = await connected(ctx, customer)
     first_sync_answers(customer)
 
-    reply = await rpc(bus.broker, bus.names, RPC_SYNC, SyncRequest(team_id=team_id), SyncReply, 30)
+    reply = await rpc(
+        bus.broker,
+        bus.names,
+        RPC_SYNC,
+        SyncRequest(actor_token=actor_token(team_id, uuid4(), Role.ADMIN, Audience.INGEST)),
+        SyncReply,
+        30,
+    )
 
     assert reply.started == [account_id]
     synced = await eventually(lambda: _synced(bus), timeout=30)

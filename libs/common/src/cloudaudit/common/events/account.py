@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from cloudaudit.common.events.base import Event, Reply, Request
+from cloudaudit.common.events.base import ActorRequest, Event, Reply, Request
 from cloudaudit.common.money import Money
 from pydantic import Field
 
@@ -64,9 +64,7 @@ class AccountSynced(Event):
     ce_requests: int = 0
 
 
-class ConnectAccountRequest(Request):
-    team_id: UUID
-    requested_by: UUID
+class ConnectAccountRequest(ActorRequest):
     role_arn: str = Field(max_length=2048)
     name: str | None = Field(default=None, max_length=200)
     export_bucket: str | None = Field(
@@ -82,8 +80,8 @@ class ConnectAccountReply(Reply):
     failed_step: ConnectStep | None = None
 
 
-class ExternalIdRequest(Request):
-    team_id: UUID
+class ExternalIdRequest(ActorRequest):
+    """The actor's team's ExternalId (owners and admins)."""
 
 
 class ExternalIdReply(Reply):
@@ -92,8 +90,8 @@ class ExternalIdReply(Reply):
     quick_create_url: str | None = None
 
 
-class AccountsRequest(Request):
-    team_id: UUID
+class AccountsRequest(ActorRequest):
+    """The actor's team's accounts."""
 
 
 class AccountSummary(Request):
@@ -113,9 +111,7 @@ class AccountsReply(Reply):
     accounts: list[AccountSummary] = Field(default_factory=list)
 
 
-class SyncRequest(Request):
-    team_id: UUID
-    requested_by: UUID | None = None
+class SyncRequest(ActorRequest):
     account_id: UUID | None = Field(default=None, description="None: every account of the team.")
     days: int | None = Field(
         default=None,

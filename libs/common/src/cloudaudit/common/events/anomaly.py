@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
-from cloudaudit.common.events.base import Event, Reply, Request
+from cloudaudit.common.events.base import ActorRequest, Event, Reply, Request
 from cloudaudit.common.money import Money
 from pydantic import Field
 
@@ -93,8 +93,7 @@ class AnomalySummary(Request):
     impact_pct: Decimal
 
 
-class AnomaliesRequest(Request):
-    team_id: UUID
+class AnomaliesRequest(ActorRequest):
     status: AnomalyStatus | None = Field(default=AnomalyStatus.OPEN, description="None: all.")
     limit: int = Field(default=20, ge=1, le=200)
 
@@ -103,10 +102,8 @@ class AnomaliesReply(Reply):
     anomalies: list[AnomalySummary] = Field(default_factory=list)
 
 
-class AnomalyFeedbackRequest(Request):
-    team_id: UUID
+class AnomalyFeedbackRequest(ActorRequest):
     anomaly_id: UUID
-    user_id: UUID
     feedback: Feedback
     note: str | None = Field(default=None, max_length=1000)
 
@@ -115,11 +112,9 @@ class AnomalyFeedbackReply(Reply):
     status: AnomalyStatus | None = None
 
 
-class TeamSettingsRequest(Request):
+class TeamSettingsRequest(ActorRequest):
     """Read (all None) or change the team's anomaly thresholds."""
 
-    team_id: UUID
-    user_id: UUID | None = None
     min_impact: Money | None = Field(default=None, ge=0)
     min_impact_pct: Decimal | None = Field(default=None, ge=0)
 
@@ -129,11 +124,9 @@ class TeamSettingsReply(Reply):
     min_impact_pct: Decimal | None = None
 
 
-class ExpectSpendRequest(Request):
+class ExpectSpendRequest(ActorRequest):
     """Planned spend: a known increase that must not alert."""
 
-    team_id: UUID
-    user_id: UUID
     service: str = Field(max_length=200)
     amount: Money = Field(gt=0, description="Expected extra spend per day.")
     start: date

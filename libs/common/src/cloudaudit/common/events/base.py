@@ -8,9 +8,16 @@ from uuid import UUID, uuid4
 
 from cloudaudit.common.clock import ensure_utc, utcnow
 from cloudaudit.common.logging import current_bus_context
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, SecretStr
 
 UtcDateTime = Annotated[datetime, AfterValidator(ensure_utc)]
+
+# A bearer credential for a few minutes: on the wire it is plain text (the JSON body), but a
+# repr, a log line or an error message of the model shows only '**********'.
+ActorToken = Annotated[
+    SecretStr,
+    PlainSerializer(lambda value: value.get_secret_value(), return_type=str, when_used="always"),
+]
 
 
 class Event(BaseModel):
@@ -54,6 +61,17 @@ class Request(BaseModel):
     """A request/reply query or command. Strict on input."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ActorRequest(Request):
+    """A request made for a person. Who acts (team, user, role) comes only from the actor
+    token identity signed for the receiving service, never from fields of the body."""
+
+    actor_token: ActorToken | None = Field(
+        default=None,
+        description="Identity's signed actor token for the receiving service (required on the "
+        "bus; the operator CLI calls handlers in-process without one).",
+    )
 
 
 class RpcError(BaseModel):

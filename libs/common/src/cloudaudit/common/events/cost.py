@@ -10,7 +10,7 @@ from datetime import date
 from enum import StrEnum
 from uuid import UUID
 
-from cloudaudit.common.events.base import Event, Reply, Request
+from cloudaudit.common.events.base import ActorRequest, Event, Reply, Request
 from cloudaudit.common.money import Money
 from pydantic import Field
 
@@ -83,8 +83,9 @@ class SpendMetric(StrEnum):
     PUBLIC_ON_DEMAND = "public_on_demand"
 
 
-class SpendRequest(Request):
-    team_id: UUID
+class SpendRequest(ActorRequest):
+    """Spend of the actor's team (account_ids must be the team's own)."""
+
     start: date
     end: date = Field(description="Exclusive.")
     group_by: SpendGroupBy = SpendGroupBy.SERVICE

@@ -6,12 +6,19 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from cloudaudit.common.events.base import Event, Reply, Request, UtcDateTime
+from cloudaudit.common.events.base import (
+    ActorRequest,
+    ActorToken,
+    Event,
+    Reply,
+    Request,
+    UtcDateTime,
+)
 from pydantic import Field
 
 RPC_SLACK_USER = "identity.v1.rpc.slack_user"
-RPC_AUTHORIZE = "identity.v1.rpc.authorize"
 RPC_MEMBERS = "identity.v1.rpc.members"
+RPC_TEAM_TOKEN = "identity.v1.rpc.team_token"  # noqa: S105 (a subject, not a secret)
 RPC_CHANGE_ROLE = "identity.v1.rpc.change_role"
 RPC_AUDIT_LOG = "identity.v1.rpc.audit_log"
 AUDIT_LOG_MAX_LIMIT = 200
@@ -23,6 +30,28 @@ class Role(StrEnum):
     ADMIN = "admin"
     MEMBER = "member"
     VIEWER = "viewer"
+
+
+class Audience(StrEnum):
+    """The service an actor token is meant for; every other service refuses it."""
+
+    IDENTITY = "identity"
+    INGEST = "ingest"
+    ANALYTICS = "analytics"
+    BOT = "bot"
+    WEB = "web"
+
+
+class ActorSource(StrEnum):
+    """Where the person was verified (or `cli`: the operator at the command line)."""
+
+    SLACK = "slack"
+    WEB = "web"
+    CLI = "cli"
+    SYSTEM = "system"
+
+
+SLACK_AUDIENCES = (Audience.IDENTITY, Audience.INGEST, Audience.ANALYTICS, Audience.BOT)
 
 
 class Action(StrEnum):
@@ -48,35 +77,40 @@ class SlackUserRequest(Request):
     slack_team_name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
     display_name: str | None = Field(default=None, max_length=200)
+    audiences: list[Audience] = Field(
+        default_factory=lambda: list(SLACK_AUDIENCES),
+        description="Services the bot will call for this person: one actor token each.",
+    )
 
 
 class SlackUserReply(Reply):
+    """Only the bot may ask (bus permissions): the tokens let it act for this person."""
+
     user_id: UUID | None = None
     team_id: UUID | None = None
     role: Role | None = None
     enrolled: bool = False
-
-
-class AuthorizeRequest(Request):
-    team_id: UUID
-    user_id: UUID
-    action: Action
-    probe: bool = Field(
-        default=False,
-        description="Only asking (e.g. whether to show a button): a refusal is not audited. "
-        "Otherwise the user is attempting the action and a refusal goes in the audit log.",
+    tokens: dict[Audience, ActorToken] = Field(
+        default_factory=dict, description="Actor token per audience (at most 5 minutes)."
     )
+    tokens_expire_at: UtcDateTime | None = None
 
 
-class AuthorizeReply(Reply):
-    allowed: bool = False
-    role: Role | None = None
-    reason: str | None = None
+class TeamTokenRequest(Request):
+    """Read-only actor tokens for a team's scheduled work (the bot's digests): role viewer,
+    no person. Only the bot may ask (bus permissions)."""
 
-
-class MembersRequest(Request):
     team_id: UUID
-    requested_by: UUID
+    audiences: list[Audience] = Field(default_factory=lambda: [Audience.INGEST, Audience.ANALYTICS])
+
+
+class TeamTokenReply(Reply):
+    tokens: dict[Audience, ActorToken] = Field(default_factory=dict)
+    tokens_expire_at: UtcDateTime | None = None
+
+
+class MembersRequest(ActorRequest):
+    """Members of the actor's team."""
 
 
 class Member(Request):
@@ -91,9 +125,7 @@ class MembersReply(Reply):
     members: list[Member] = Field(default_factory=list)
 
 
-class ChangeRoleRequest(Request):
-    team_id: UUID
-    actor_user_id: UUID
+class ChangeRoleRequest(ActorRequest):
     target_user_id: UUID
     role: Role
 
@@ -110,11 +142,9 @@ class MemberChanged(Event):
     changed_by: UUID | None = None
 
 
-class AuditLogRequest(Request):
-    """The latest audit entries of a team, newest first, for one of its owners or admins."""
+class AuditLogRequest(ActorRequest):
+    """The latest audit entries of the actor's team, newest first (owners and admins)."""
 
-    team_id: UUID
-    requested_by: UUID
     limit: int = Field(default=20, ge=1, le=AUDIT_LOG_MAX_LIMIT)
     before: UtcDateTime | None = Field(
         default=None, description="Next page: only entries that happened before this time."

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
-from cloudaudit.common.events.base import Event, Reply, Request
+from cloudaudit.common.events.base import ActorRequest, Event, Reply, Request
 from cloudaudit.common.money import Money
 from pydantic import Field
 
@@ -93,8 +93,7 @@ class RecommendationSummary(Request):
     updated_at: datetime | None = None
 
 
-class RecommendationsRequest(Request):
-    team_id: UUID
+class RecommendationsRequest(ActorRequest):
     status: RecommendationStatus | None = RecommendationStatus.OPEN
     limit: int = Field(default=20, ge=1, le=200)
 
@@ -103,10 +102,8 @@ class RecommendationsReply(Reply):
     recommendations: list[RecommendationSummary] = Field(default_factory=list)
 
 
-class DecideRequest(Request):
-    team_id: UUID
+class DecideRequest(ActorRequest):
     recommendation_id: UUID
-    user_id: UUID
     decision: Decision
     reason: str | None = Field(default=None, max_length=1000)
     snooze_days: int | None = Field(default=None, ge=1, le=365)
@@ -117,11 +114,9 @@ class DecideReply(Reply):
     snoozed_until: date | None = None
 
 
-class RefreshRequest(Request):
+class RefreshRequest(ActorRequest):
     """Re-evaluate a team's accounts now (also done after every cost sync)."""
 
-    team_id: UUID
-    requested_by: UUID | None = None
     account_id: UUID | None = Field(default=None, description="None: every account of the team.")
 
 

@@ -9,14 +9,14 @@ from decimal import Decimal
 from uuid import UUID
 
 from cloudaudit.analytics.domain.cost_series import SeriesRef
+from cloudaudit.common.errors import DomainError
 
 
-class PlanRejected(Exception):
+class PlanRejected(DomainError):
     """Planned spend that cannot be recorded or cancelled; the message says how to fix it."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
+        super().__init__(message, code)
 
 
 @dataclass(frozen=True, kw_only=True)

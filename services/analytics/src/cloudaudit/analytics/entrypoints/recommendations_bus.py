@@ -11,10 +11,13 @@ from cloudaudit.analytics.adapters.recommendation_repository import Recommendati
 from cloudaudit.analytics.domain.recommendations.prices import DEFAULT_PRICES
 from cloudaudit.analytics.recommendation_settings import RecommendationSettings
 from cloudaudit.analytics.service import recommendations as handlers
-from cloudaudit.common.bus import rpc, subscribe_durable
+from cloudaudit.common.actors import ActorVerifier, Command
+from cloudaudit.common.bus import BusNames, rpc, subscribe_durable
+from cloudaudit.common.db import Publisher
+from cloudaudit.common.errors import DomainError, replies_with
 from cloudaudit.common.events.account import ACCOUNT_SYNCED, AccountSynced
 from cloudaudit.common.events.cost import COST_DAY_RECORDED_ALL, CostDayRecorded
-from cloudaudit.common.events.identity import RPC_AUTHORIZE, AuthorizeReply, AuthorizeRequest
+from cloudaudit.common.events.identity import Audience
 from cloudaudit.common.events.inventory import (
     RPC_INVENTORY,
     RPC_RESOURCE_COSTS,
@@ -36,6 +39,8 @@ from cloudaudit.common.events.recommendation import (
 )
 from cloudaudit.common.runtime import ServiceRuntime
 from cloudaudit.common.settings import load_settings
+from faststream.nats import NatsBroker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +62,20 @@ def _settings(runtime: ServiceRuntime) -> RecommendationSettings:
 def build_deps(
     runtime: ServiceRuntime, settings: RecommendationSettings
 ) -> handlers.RecommendationDeps:
-    broker, names = runtime.broker, runtime.names
+    return recommendation_deps(
+        runtime.broker, runtime.names, runtime.sessions, runtime.publish_outboxed, settings
+    )
+
+
+def recommendation_deps(
+    broker: NatsBroker,
+    names: BusNames,
+    sessions: async_sessionmaker[AsyncSession],
+    publisher: Publisher | None,
+    settings: RecommendationSettings,
+) -> handlers.RecommendationDeps:
+    """The recommendation handlers' ports: the service's, or the operator CLI's (no publisher:
+    its events wait in the outbox for the service's relay)."""
 
     async def inventory(request: InventoryRequest) -> InventoryReply:
         return await rpc(
@@ -79,14 +97,10 @@ def build_deps(
             timeout=settings.inventory_timeout_s,
         )
 
-    async def authorize(request: AuthorizeRequest) -> AuthorizeReply:
-        return await rpc(broker, names, RPC_AUTHORIZE, request, AuthorizeReply)
-
     return handlers.RecommendationDeps(
-        uow=lambda: RecommendationUnitOfWork(runtime.sessions, outbox, runtime.publish_outboxed),
+        uow=lambda: RecommendationUnitOfWork(sessions, outbox, publisher),
         inventory=inventory,
         resource_costs=resource_costs,
-        authorize=authorize,
         writer=text_writer(settings),
         prices=DEFAULT_PRICES,
         metric_days=settings.metric_days,
@@ -100,25 +114,29 @@ def register(runtime: ServiceRuntime) -> None:
     if isinstance(deps.writer, TemplateWriter):
         runtime.notes.append(NO_KEY_NOTE)
     broker, names = runtime.broker, runtime.names
+    verifier = ActorVerifier.for_service(runtime.settings, Audience.ANALYTICS)
 
     @broker.subscriber(
         names.subject(RPC_RECOMMENDATIONS), queue=QUEUE, title="analytics.recommendations"
     )
+    @replies_with(RecommendationsReply)
     async def on_list(request: RecommendationsRequest) -> RecommendationsReply:
-        """A team's recommendations, largest savings first."""
-        return await handlers.list_recommendations(request, deps.uow())
+        """The actor's team's recommendations, largest savings first."""
+        return await handlers.list_recommendations(Command.verified(request, verifier), deps.uow())
 
     @broker.subscriber(names.subject(RPC_DECIDE), queue=QUEUE, title="analytics.decide")
+    @replies_with(DecideReply)
     async def on_decide(request: DecideRequest) -> DecideReply:
-        """Approve, dismiss, snooze or reopen, if identity says this user may."""
-        return await handlers.decide(request, deps)
+        """Approve, dismiss, snooze or reopen, if the role identity signed allows it."""
+        return await handlers.decide(Command.verified(request, verifier), deps)
 
     @broker.subscriber(
         names.subject(RPC_REFRESH), queue=QUEUE, title="analytics.refresh_recommendations"
     )
+    @replies_with(RefreshReply)
     async def on_refresh(request: RefreshRequest) -> RefreshReply:
-        """Re-evaluate a team's accounts now."""
-        return await handlers.refresh(request, deps)
+        """Re-evaluate the actor's team's accounts now (owners and admins)."""
+        return await handlers.refresh_now(Command.verified(request, verifier), deps)
 
     if settings.refresh_on_sync:
 
@@ -131,11 +149,15 @@ def register(runtime: ServiceRuntime) -> None:
         )
         async def on_synced(event: AccountSynced) -> None:
             """Fresh cost data: re-evaluate that account (idempotent: refresh, not re-create)."""
-            reply = await handlers.refresh(
-                RefreshRequest(team_id=event.team_id, account_id=event.account_id), deps
-            )
-            if not reply.ok and reply.error and reply.error.code == "ingest_unavailable":
-                raise RuntimeError(reply.error.message)  # retried with back-off
+            try:  # system work, for the team the event names
+                await handlers.refresh(event.team_id, event.account_id, deps)
+            except DomainError as exc:
+                if exc.code == "ingest_unavailable":
+                    raise RuntimeError(exc.message) from None  # retried with back-off
+                log.warning(
+                    "recommendations not refreshed after a sync",
+                    extra={"team_id": str(event.team_id), "code": exc.code},
+                )
 
     @subscribe_durable(
         broker,

@@ -9,18 +9,21 @@ from uuid import UUID
 import typer
 from cloudaudit.analytics.adapters.orm import SCHEMA
 from cloudaudit.analytics.adapters.recommendation_repository import RecommendationUnitOfWork
+from cloudaudit.analytics.entrypoints.recommendations_bus import recommendation_deps
+from cloudaudit.analytics.recommendation_settings import RecommendationSettings
 from cloudaudit.analytics.service.recommendations import list_recommendations
-from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker, rpc
+from cloudaudit.analytics.service.recommendations import refresh as refresh_recommendations
+from cloudaudit.common.actors import Actor, Command
+from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker
 from cloudaudit.common.cli_support import cli_settings, database, print_rows, run_cli
+from cloudaudit.common.errors import DomainError
 from cloudaudit.common.events.recommendation import (
-    RPC_REFRESH,
     RecommendationsRequest,
     RecommendationStatus,
-    RefreshReply,
-    RefreshRequest,
 )
 from cloudaudit.common.infra import resolve_endpoints
 from cloudaudit.common.money import format_usd
+from cloudaudit.common.settings import load_settings
 
 REFRESH_TIMEOUT_S = 300.0
 COLUMNS = [
@@ -80,14 +83,15 @@ def recommendations(
     """A team's recommendations, largest monthly savings first."""
     if ctx.invoked_subcommand is not None:
         return
-    request = RecommendationsRequest(
-        team_id=_team(team), status=_status(status), limit=min(max(limit, 1), 200)
-    )
+    request = RecommendationsRequest(status=_status(status), limit=min(max(limit, 1), 200))
+    operator = Actor.operator(_team(team))
     output = _format(fmt)
 
     async def go() -> None:
         async with database(SCHEMA) as sessions:
-            reply = await list_recommendations(request, RecommendationUnitOfWork(sessions))
+            reply = await list_recommendations(
+                Command(request, operator), RecommendationUnitOfWork(sessions)
+            )
         rows: list[dict[str, Any]] = []
         for rec in reply.recommendations:
             row = rec.model_dump(mode="json")
@@ -111,8 +115,9 @@ def recommendations(
 
 @app.command("refresh")
 def refresh(team: Team = None, fmt: Format = "table") -> None:
-    """Re-evaluate the team's AWS accounts now (needs the services running: `cloudaudit up`)."""
-    request = RefreshRequest(team_id=_team(team))
+    """Re-evaluate the team's AWS accounts now, as the operator (needs the services running:
+    `cloudaudit up`; ingest answers the inventory)."""
+    team_id = _team(team)
     output = _format(fmt)
 
     async def go() -> None:
@@ -120,9 +125,14 @@ def refresh(team: Team = None, fmt: Format = "table") -> None:
         endpoints, _ = resolve_endpoints(settings, start=False)
         names = BusNames(settings.bus_prefix)
         broker = make_broker(endpoints.nats_url, names, "cli", 1)
+        rec_settings = load_settings(RecommendationSettings)
         try:
             await broker.connect()
-            reply = await rpc(broker, names, RPC_REFRESH, request, RefreshReply, REFRESH_TIMEOUT_S)
+            async with database(SCHEMA) as sessions:
+                deps = recommendation_deps(broker, names, sessions, None, rec_settings)
+                reply = await refresh_recommendations(team_id, None, deps)
+        except DomainError as exc:
+            raise CliError(f"{exc.code}: {exc.message}") from None
         except BusUnavailable as exc:
             raise CliError(str(exc)) from None
         except OSError as exc:

@@ -6,21 +6,28 @@ otherwise (service down, or the service's own error message).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import TypeVar
+from uuid import UUID
 
 from faststream.nats import NatsBroker
+from pydantic import SecretStr
 
 from cloudaudit.bot.domain.errors import ServiceRefused, ServiceUnavailable
-from cloudaudit.common.bus import BusNames, BusUnavailable, publish_event, rpc
+from cloudaudit.common.bus import BusNames, BusUnavailable, rpc
+from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events import account, anomaly, cost, identity, recommendation
-from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 from cloudaudit.common.events.base import Reply, Request
 
 R = TypeVar("R", bound=Reply)
 
 SERVICE_WORDS = {"identity": "identity", "ingest": "cost data (ingest)", "analytics": "analytics"}
 RPC_TIMEOUT_S = 5.0
-SPEND_TIMEOUT_S = 10.0  # a year of spend for many accounts is the slowest question we ask
+SPEND_TIMEOUT_S = 10.0
+TEAM_TOKEN_MARGIN = timedelta(
+    minutes=1
+)  # a year of spend for many accounts is the slowest question we ask
 
 
 class Platform:
@@ -29,6 +36,7 @@ class Platform:
     def __init__(self, broker: NatsBroker, names: BusNames) -> None:
         self.broker = broker
         self.names = names
+        self._team_tokens: dict[UUID, tuple[datetime, Mapping[identity.Audience, SecretStr]]] = {}
 
     async def ask(
         self, subject: str, request: Request, reply_type: type[R], timeout: float = RPC_TIMEOUT_S
@@ -53,8 +61,27 @@ class Platform:
     async def slack_user(self, request: identity.SlackUserRequest) -> identity.SlackUserReply:
         return await self.ask(identity.RPC_SLACK_USER, request, identity.SlackUserReply)
 
-    async def authorize(self, request: identity.AuthorizeRequest) -> identity.AuthorizeReply:
-        return await self.ask(identity.RPC_AUTHORIZE, request, identity.AuthorizeReply)
+    async def team_tokens(self, team_id: UUID) -> Mapping[identity.Audience, SecretStr]:
+        """Read-only actor tokens for a team's scheduled work (digests, alert follow-ups),
+        reused until a minute before they expire."""
+        cached = self._team_tokens.get(team_id)
+        if cached and cached[0] - utcnow() > TEAM_TOKEN_MARGIN:
+            return cached[1]
+        reply = await self.ask(
+            identity.RPC_TEAM_TOKEN,
+            identity.TeamTokenRequest(
+                team_id=team_id,
+                audiences=[
+                    identity.Audience.IDENTITY,
+                    identity.Audience.INGEST,
+                    identity.Audience.ANALYTICS,
+                ],
+            ),
+            identity.TeamTokenReply,
+        )
+        if reply.tokens_expire_at is not None:
+            self._team_tokens[team_id] = (reply.tokens_expire_at, reply.tokens)
+        return reply.tokens
 
     async def members(self, request: identity.MembersRequest) -> identity.MembersReply:
         return await self.ask(identity.RPC_MEMBERS, request, identity.MembersReply)
@@ -114,8 +141,3 @@ class Platform:
 
     async def decide(self, request: recommendation.DecideRequest) -> recommendation.DecideReply:
         return await self.ask(recommendation.RPC_DECIDE, request, recommendation.DecideReply)
-
-    # -- audit ------------------------------------------------------------------------------
-    async def audit(self, event: AuditRecorded) -> None:
-        """Straight to JetStream (event_id dedupes); for decisions with no bot state change."""
-        await publish_event(self.broker, self.names, AUDIT_RECORDED, event)

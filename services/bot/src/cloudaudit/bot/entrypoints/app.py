@@ -20,7 +20,9 @@ from cloudaudit.bot.service.deps import Deps
 from cloudaudit.bot.service.digests import send_due_digests
 from cloudaudit.bot.settings import BotSettings, SlackMode
 from cloudaudit.bot.slack.app import SlackEndpoint, build_bolt_app, installation_store
+from cloudaudit.common.actors import ActorVerifier
 from cloudaudit.common.clock import utcnow
+from cloudaudit.common.events.identity import Audience
 from cloudaudit.common.runtime import ServiceRuntime
 from cloudaudit.common.settings import load_settings
 
@@ -62,6 +64,7 @@ def build(runtime: ServiceRuntime) -> None:
         platform=Platform(runtime.broker, runtime.names),
         uow=lambda: BotUnitOfWork(runtime.sessions, outbox, runtime.publish_outboxed),
         slack=slack,
+        verifier=ActorVerifier.for_service(runtime.settings, Audience.BOT),
     )
     runtime.use_outbox(outbox)
 

@@ -1,25 +1,30 @@
-"""Who is acting: Slack user -> CloudAudit user and team (identity), and may they do this."""
+"""Who is acting: identity maps a Slack user to a CloudAudit user, team and role, and signs
+actor tokens for the services the bot calls for them.
+
+The bot believes the person's role only from its own (bot-audience) token, verified with
+identity's public keys: a bus reply alone could be forged. Roles are never cached: every
+interaction asks identity again (one request), so a role change counts at once.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 
 import aiohttp
 
 from cloudaudit.bot.domain.errors import BotError, NotAllowed
 from cloudaudit.bot.service.deps import Actor, Deps
-from cloudaudit.common.events.identity import (
-    Action,
-    AuthorizeRequest,
-    Role,
-    SlackUserRequest,
-)
+from cloudaudit.bot.service.posting import audit
+from cloudaudit.common.errors import Unauthenticated
+from cloudaudit.common.events.identity import Action, Audience, Role, SlackUserRequest
+from cloudaudit.common.permissions import denial_reason
 
-# The Slack -> CloudAudit mapping never changes once made, so it is cached; roles are not:
-# every permission question goes to identity.
-MAPPING_TTL_S = 300.0
+# A Slack profile (name, email, time zone) changes rarely and costs a Slack API call: cached.
+PROFILE_TTL_S = 300.0
+# The actions on state the bot itself owns (the team's alert channel and digest); everything
+# else is authorized and audited by the service that owns it.
+BOT_ACTIONS = frozenset({Action.CONFIGURE_ALERTS})
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +32,22 @@ log = logging.getLogger(__name__)
 class ActorDirectory:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self._cache: dict[tuple[str, str], tuple[float, Actor]] = {}
+        self._profiles: dict[tuple[str, str], tuple[float, dict[str, object]]] = {}
+
+    async def _profile(self, slack_team_id: str, slack_user_id: str) -> dict[str, object]:
+        key = (slack_team_id, slack_user_id)
+        cached = self._profiles.get(key)
+        if cached and time.monotonic() - cached[0] < PROFILE_TTL_S:
+            return cached[1]
+        profile: dict[str, object] = {}
+        try:  # name, email and time zone are nice to have; enrolment works without them
+            client = await self.deps.slack.client_for(slack_team_id)
+            profile = await self.deps.slack.user_info(client, slack_user_id)
+        except (BotError, aiohttp.ClientError) as exc:
+            log.info("no Slack profile", extra={"slack_team_id": slack_team_id, "error": str(exc)})
+            return profile
+        self._profiles[key] = (time.monotonic(), profile)
+        return profile
 
     async def resolve(
         self,
@@ -36,16 +56,7 @@ class ActorDirectory:
         channel_id: str | None = None,
         slack_team_name: str | None = None,
     ) -> Actor:
-        key = (slack_team_id, slack_user_id)
-        cached = self._cache.get(key)
-        if cached and time.monotonic() - cached[0] < MAPPING_TTL_S:
-            return replace(cached[1], channel_id=channel_id)
-        profile: dict[str, object] = {}
-        try:  # name, email and time zone are nice to have; enrolment works without them
-            client = await self.deps.slack.client_for(slack_team_id)
-            profile = await self.deps.slack.user_info(client, slack_user_id)
-        except (BotError, aiohttp.ClientError) as exc:
-            log.info("no Slack profile", extra={"slack_team_id": slack_team_id, "error": str(exc)})
+        profile = await self._profile(slack_team_id, slack_user_id)
         details = profile.get("profile") if isinstance(profile.get("profile"), dict) else {}
         assert isinstance(details, dict)
         reply = await self.deps.platform.slack_user(
@@ -65,39 +76,59 @@ class ActorDirectory:
                 ),
             )
         )
-        assert reply.user_id is not None and reply.team_id is not None
+        try:
+            vouched = self.deps.verifier.verify(reply.tokens[Audience.BOT].get_secret_value())
+        except (KeyError, Unauthenticated) as exc:
+            log.warning("identity's answer carried no valid bot token", extra={"error": str(exc)})
+            raise NotAllowed("identity could not vouch for you right now; try again") from None
+        assert vouched.user_id is not None
         actor = Actor(
             slack_team_id=slack_team_id,
             slack_user_id=slack_user_id,
-            user_id=reply.user_id,
-            team_id=reply.team_id,
-            role=reply.role,
+            user_id=vouched.user_id,
+            team_id=vouched.team_id,
+            role=vouched.role,
             time_zone=str(profile.get("tz") or "UTC"),
             channel_id=channel_id,
+            tokens=reply.tokens,
         )
         async with self.deps.uow() as uow:
             await uow.repo.remember_team(
                 actor.team_id,
                 slack_team_id,
                 slack_team_name,
-                slack_user_id if reply.role is Role.OWNER else None,
+                slack_user_id if actor.role is Role.OWNER else None,
             )
             await uow.commit()
-        self._cache[key] = (time.monotonic(), actor)
         return actor
 
     async def require(self, actor: Actor, action: Action) -> Actor:
-        """Ask identity; raise NotAllowed with identity's reason when the answer is no."""
-        reply = await self.deps.platform.authorize(
-            AuthorizeRequest(team_id=actor.team_id, user_id=actor.user_id, action=action)
-        )
-        if not reply.allowed:
-            raise NotAllowed(reply.reason or "you are not allowed to do that")
-        return replace(actor, role=reply.role)
+        """For the state the bot owns: allowed by the verified role, or refused with the
+        reason and the attempt audited once in the team's log."""
+        assert action in BOT_ACTIONS, f"{action} is authorized by the service that owns it"
+        reason = ActorDirectory.refusal(actor, action)
+        if reason is not None:
+            async with self.deps.uow() as uow:
+                await audit(
+                    uow,
+                    actor.team_id,
+                    actor.user_id,
+                    "authorization.refused",
+                    "action",
+                    action.value,
+                    action=action.value,
+                    role=actor.role.value,
+                    reason=reason,
+                )
+                await uow.commit()
+            raise NotAllowed(reason)
+        return actor
 
-    async def allowed(self, actor: Actor, action: Action) -> bool:
-        try:
-            await self.require(actor, action)
-        except NotAllowed:
-            return False
-        return True
+    @staticmethod
+    def refusal(actor: Actor, action: Action) -> str | None:
+        return denial_reason(action, actor.role)
+
+    @staticmethod
+    def allowed(actor: Actor, action: Action) -> bool:
+        """Whether to show the controls for an action: a question, not an attempt."""
+        return ActorDirectory.refusal(actor, action) is None

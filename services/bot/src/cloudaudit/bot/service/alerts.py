@@ -14,7 +14,7 @@ from cloudaudit.bot.slack.messages import anomalies as anomaly_views
 from cloudaudit.bot.slack.messages import recommendations as rec_views
 from cloudaudit.bot.slack.messages.common import section, with_status
 from cloudaudit.common.events.anomaly import AnomalyDetected, AnomalyStatus, AnomalyUpdated
-from cloudaudit.common.events.identity import MembersRequest
+from cloudaudit.common.events.identity import Audience, MembersRequest
 from cloudaudit.common.events.recommendation import (
     Decision,
     RecommendationCreated,
@@ -91,7 +91,8 @@ async def mention_of(deps: Deps, team_id: UUID, user_id: UUID | None) -> str | N
     if user_id is None:
         return None
     try:
-        reply = await deps.platform.members(MembersRequest(team_id=team_id, requested_by=user_id))
+        tokens = await deps.platform.team_tokens(team_id)
+        reply = await deps.platform.members(MembersRequest(actor_token=tokens[Audience.IDENTITY]))
     except BotError:
         return "a team member"
     for member in reply.members:

@@ -12,7 +12,6 @@ from uuid import UUID
 
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Actor, Deps
-from cloudaudit.bot.service.posting import audit
 from cloudaudit.bot.slack.messages import accounts as account_views
 from cloudaudit.common.events.account import (
     AccountConnected,
@@ -20,12 +19,15 @@ from cloudaudit.common.events.account import (
     ConnectAccountRequest,
     ExternalIdRequest,
 )
+from cloudaudit.common.events.identity import Audience
 
 log = logging.getLogger(__name__)
 
 
 async def connect_form(actor: Actor, deps: Deps) -> dict[str, Any]:
-    reply = await deps.platform.external_id(ExternalIdRequest(team_id=actor.team_id))
+    reply = await deps.platform.external_id(
+        ExternalIdRequest(actor_token=actor.token(Audience.INGEST))
+    )
     return account_views.connect_modal(reply, actor.channel_id)
 
 
@@ -35,20 +37,11 @@ async def connect(actor: Actor, deps: Deps, role_arn: str, name: str | None) -> 
         await uow.repo.remember_connection(
             actor.team_id, actor.user_id, actor.slack_user_id, actor.channel_id, role_arn
         )
-        await audit(
-            uow,
-            actor.team_id,
-            actor.user_id,
-            "account.connect_requested",
-            "aws_account",
-            None,
-            role_arn=role_arn,
-            name=name,
-        )
         await uow.commit()
+    # ingest authorizes and audits the connection (or its refusal)
     reply = await deps.platform.connect(
         ConnectAccountRequest(
-            team_id=actor.team_id, requested_by=actor.user_id, role_arn=role_arn, name=name
+            actor_token=actor.token(Audience.INGEST), role_arn=role_arn, name=name
         )
     )
     if reply.ok and not reply.aws_account_id:

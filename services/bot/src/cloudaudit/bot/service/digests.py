@@ -15,6 +15,7 @@ from cloudaudit.bot.service.deps import Deps
 from cloudaudit.bot.slack.messages import digest as digest_views
 from cloudaudit.common.events.anomaly import AnomaliesRequest, AnomalyStatus
 from cloudaudit.common.events.cost import Granularity, SpendGroupBy, SpendRequest
+from cloudaudit.common.events.identity import Audience
 from cloudaudit.common.events.recommendation import RecommendationsRequest, RecommendationStatus
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,10 @@ def digest_event_id(team: TeamSlack, period: DigestPeriod) -> uuid.UUID:
 async def build_digest(
     deps: Deps, team: TeamSlack, period: DigestPeriod
 ) -> tuple[str, list[dict[str, object]]]:
+    tokens = await deps.platform.team_tokens(team.team_id)
     spend = await deps.platform.spend(
         SpendRequest(
-            team_id=team.team_id,
+            actor_token=tokens[Audience.INGEST],
             start=period.previous_start,
             end=period.end,
             group_by=SpendGroupBy.SERVICE,
@@ -44,10 +46,14 @@ async def build_digest(
     total = sum(current.values(), Decimal(0))
     previous_total = sum(previous.values(), Decimal(0))
     anomalies = await deps.platform.anomalies(
-        AnomaliesRequest(team_id=team.team_id, status=AnomalyStatus.OPEN, limit=50)
+        AnomaliesRequest(
+            actor_token=tokens[Audience.ANALYTICS], status=AnomalyStatus.OPEN, limit=50
+        )
     )
     recs = await deps.platform.recommendations(
-        RecommendationsRequest(team_id=team.team_id, status=RecommendationStatus.OPEN, limit=50)
+        RecommendationsRequest(
+            actor_token=tokens[Audience.ANALYTICS], status=RecommendationStatus.OPEN, limit=50
+        )
     )
     text = digest_views.digest_text(team.digest, period, total)
     blocks = digest_views.digest_message(

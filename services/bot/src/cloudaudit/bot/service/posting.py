@@ -73,18 +73,19 @@ async def audit(
     uow: BotUnitOfWork,
     team_id: UUID,
     user_id: UUID | None,
-    action: str,
+    what: str,
     entity_type: str,
     entity_id: str | None,
     **details: Any,
 ) -> None:
-    """Record a decision in the outbox, committed with whatever the bot changed for it."""
+    """Record a change of the bot's own state (or its refusal) in the outbox, committed with
+    the change."""
     await uow.emit(
         AUDIT_RECORDED,
         AuditRecorded(
             team_id=team_id,
             user_id=user_id,
-            action=action,
+            action=what,
             entity_type=entity_type,
             entity_id=entity_id,
             details={k: v for k, v in details.items() if v is not None},

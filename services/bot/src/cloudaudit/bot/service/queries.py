@@ -22,6 +22,7 @@ from cloudaudit.common.events.anomaly import AnomaliesRequest, AnomalyStatus, Te
 from cloudaudit.common.events.cost import Granularity, SpendGroupBy, SpendRequest
 from cloudaudit.common.events.identity import (
     RPC_AUDIT_LOG,
+    Audience,
     AuditLogReply,
     AuditLogRequest,
     MembersRequest,
@@ -33,7 +34,7 @@ DAILY_CHART_MAX_DAYS = 92
 
 
 async def accounts(actor: Actor, deps: Deps) -> Answer:
-    reply = await deps.platform.accounts(AccountsRequest(team_id=actor.team_id))
+    reply = await deps.platform.accounts(AccountsRequest(actor_token=actor.token(Audience.INGEST)))
     return Answer(
         text=f"{len(reply.accounts)} AWS accounts",
         blocks=account_views.accounts_list(reply.accounts),
@@ -50,7 +51,7 @@ async def spend(
     )
     reply = await deps.platform.spend(
         SpendRequest(
-            team_id=actor.team_id,
+            actor_token=actor.token(Audience.INGEST),
             start=resolved.start,
             end=resolved.end,
             group_by=group_by,
@@ -77,7 +78,8 @@ async def spend(
 async def anomalies(actor: Actor, deps: Deps, which: str) -> Answer:
     reply = await deps.platform.anomalies(
         AnomaliesRequest(
-            team_id=actor.team_id, status=AnomalyStatus.OPEN if which == "open" else None
+            actor_token=actor.token(Audience.ANALYTICS),
+            status=AnomalyStatus.OPEN if which == "open" else None,
         )
     )
     return Answer(
@@ -89,7 +91,8 @@ async def anomalies(actor: Actor, deps: Deps, which: str) -> Answer:
 async def recommendations(actor: Actor, deps: Deps, which: str) -> Answer:
     reply = await deps.platform.recommendations(
         RecommendationsRequest(
-            team_id=actor.team_id, status=RecommendationStatus.OPEN if which == "open" else None
+            actor_token=actor.token(Audience.ANALYTICS),
+            status=RecommendationStatus.OPEN if which == "open" else None,
         )
     )
     return Answer(
@@ -99,9 +102,7 @@ async def recommendations(actor: Actor, deps: Deps, which: str) -> Answer:
 
 
 async def team(actor: Actor, deps: Deps, can_manage: bool) -> Answer:
-    reply = await deps.platform.members(
-        MembersRequest(team_id=actor.team_id, requested_by=actor.user_id)
-    )
+    reply = await deps.platform.members(MembersRequest(actor_token=actor.token(Audience.IDENTITY)))
     return Answer(
         text=f"{len(reply.members)} team members",
         blocks=team_views.team_list(reply.members, can_manage),
@@ -109,7 +110,9 @@ async def team(actor: Actor, deps: Deps, can_manage: bool) -> Answer:
 
 
 async def thresholds(actor: Actor, deps: Deps, can_edit: bool) -> Answer:
-    reply = await deps.platform.team_settings(TeamSettingsRequest(team_id=actor.team_id))
+    reply = await deps.platform.team_settings(
+        TeamSettingsRequest(actor_token=actor.token(Audience.ANALYTICS))
+    )
     return Answer(
         text="Anomaly alert thresholds",
         blocks=team_views.settings_view(reply.min_impact, reply.min_impact_pct, can_edit),
@@ -120,7 +123,7 @@ async def audit_log(actor: Actor, deps: Deps, limit: int) -> Answer:
     """The team's latest audit entries; identity checks the asker is an owner or admin."""
     reply = await deps.platform.ask(
         RPC_AUDIT_LOG,
-        AuditLogRequest(team_id=actor.team_id, requested_by=actor.user_id, limit=limit),
+        AuditLogRequest(actor_token=actor.token(Audience.IDENTITY), limit=limit),
         AuditLogReply,
     )
     return Answer(

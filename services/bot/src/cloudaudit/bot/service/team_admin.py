@@ -16,7 +16,7 @@ from cloudaudit.bot.slack.messages import team as team_views
 from cloudaudit.bot.slack.messages.common import section
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.anomaly import ExpectSpendRequest, TeamSettingsRequest
-from cloudaudit.common.events.identity import ChangeRoleRequest, Role
+from cloudaudit.common.events.identity import Audience, ChangeRoleRequest, Role
 
 
 async def alerts_here(actor: Actor, deps: Deps) -> Answer:
@@ -79,30 +79,16 @@ async def alerts_digest(actor: Actor, deps: Deps, frequency: str, hour: int | No
 async def expect(actor: Actor, deps: Deps, service: str, amount: Decimal, days: int) -> Answer:
     start = utcnow().astimezone(zone(actor.time_zone)).date()
     end = start + timedelta(days=days)
-    reply = await deps.platform.expect(
+    # analytics authorizes and audits the plan; the bot changes nothing of its own here
+    await deps.platform.expect(
         ExpectSpendRequest(
-            team_id=actor.team_id,
-            user_id=actor.user_id,
+            actor_token=actor.token(Audience.ANALYTICS),
             service=service,
             amount=amount,
             start=start,
             end=end,
         )
     )
-    async with deps.uow() as uow:
-        await audit(
-            uow,
-            actor.team_id,
-            actor.user_id,
-            "spend.expected",
-            "expectation",
-            str(reply.expectation_id) if reply.expectation_id else None,
-            service=service,
-            amount=str(amount),
-            start=start.isoformat(),
-            end=end.isoformat(),
-        )
-        await uow.commit()
     return Answer(
         text=f"Planned spend noted for {service}",
         in_channel=True,
@@ -113,26 +99,14 @@ async def expect(actor: Actor, deps: Deps, service: str, amount: Decimal, days: 
 async def change_thresholds(
     actor: Actor, deps: Deps, min_impact: Decimal | None, min_impact_pct: Decimal | None
 ) -> Answer:
+    # analytics authorizes and audits the change
     reply = await deps.platform.team_settings(
         TeamSettingsRequest(
-            team_id=actor.team_id,
-            user_id=actor.user_id,
+            actor_token=actor.token(Audience.ANALYTICS),
             min_impact=min_impact,
             min_impact_pct=min_impact_pct,
         )
     )
-    async with deps.uow() as uow:
-        await audit(
-            uow,
-            actor.team_id,
-            actor.user_id,
-            "settings.thresholds_changed",
-            "team",
-            str(actor.team_id),
-            min_impact=str(min_impact) if min_impact is not None else None,
-            min_impact_pct=str(min_impact_pct) if min_impact_pct is not None else None,
-        )
-        await uow.commit()
     return Answer(
         text="Thresholds saved",
         blocks=team_views.settings_view(reply.min_impact, reply.min_impact_pct, can_edit=True),
@@ -143,10 +117,7 @@ async def change_role(actor: Actor, deps: Deps, target_user_id: UUID, role: Role
     """Identity applies its own rules (and audits the change)."""
     reply = await deps.platform.change_role(
         ChangeRoleRequest(
-            team_id=actor.team_id,
-            actor_user_id=actor.user_id,
-            target_user_id=target_user_id,
-            role=role,
+            actor_token=actor.token(Audience.IDENTITY), target_user_id=target_user_id, role=role
         )
     )
     return Answer(

@@ -23,7 +23,7 @@ from cloudaudit.bot.slack.listeners import Interaction, interaction_from, run_gu
 from cloudaudit.bot.slack.messages.audit import AUDIT_MAX_SHOWN
 from cloudaudit.bot.slack.messages.help import help_message, help_text
 from cloudaudit.common.events.cost import SpendGroupBy
-from cloudaudit.common.events.identity import Action, AuthorizeRequest
+from cloudaudit.common.events.identity import Action
 
 COMMAND = "/cloudaudit"
 AUDIT_DEFAULT_LIMIT = 20
@@ -33,7 +33,7 @@ Run = Callable[[Interaction, Command, Deps, ActorDirectory], Awaitable[Answer | 
 
 @dataclass(frozen=True)
 class Subcommand:
-    action: Action
+    action: Action | None  # None: the owning service authorizes
     run: Run
 
 
@@ -62,11 +62,9 @@ async def _recs(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirector
 
 
 async def _may(ix: Interaction, deps: Deps, action: Action) -> bool:
-    """Whether to show the controls for an action: a question, not an attempt (not audited)."""
-    reply = await deps.platform.authorize(
-        AuthorizeRequest(team_id=ix.who.team_id, user_id=ix.who.user_id, action=action, probe=True)
-    )
-    return reply.allowed
+    """Whether to show the controls for an action: a question, not an attempt (not audited);
+    answered from the role identity signed, the owning service decides the attempt."""
+    return ActorDirectory.allowed(ix.who, action)
 
 
 async def _team(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
@@ -109,17 +107,19 @@ async def _expect(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirect
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
-    "accounts": Subcommand(Action.READ_SPEND, _accounts),
-    "spend": Subcommand(Action.READ_SPEND, _spend),
-    "anomalies": Subcommand(Action.READ_SPEND, _anomalies),
-    "recs": Subcommand(Action.READ_SPEND, _recs),
-    "team": Subcommand(Action.READ_SPEND, _team),
-    "settings": Subcommand(Action.READ_SPEND, _settings),
-    "connect": Subcommand(Action.CONNECT_ACCOUNT, _connect),
+    # An action here is one the bot authorizes itself (it owns the alert settings); every other
+    # command is authorized, and a refusal audited, by the service that owns what it touches.
+    "accounts": Subcommand(None, _accounts),
+    "spend": Subcommand(None, _spend),
+    "anomalies": Subcommand(None, _anomalies),
+    "recs": Subcommand(None, _recs),
+    "team": Subcommand(None, _team),
+    "settings": Subcommand(None, _settings),
+    "connect": Subcommand(None, _connect),
     "alerts_here": Subcommand(Action.CONFIGURE_ALERTS, _alerts_here),
     "alerts_digest": Subcommand(Action.CONFIGURE_ALERTS, _alerts_digest),
-    "expect": Subcommand(Action.CHANGE_SETTINGS, _expect),
-    "audit": Subcommand(Action.READ_AUDIT, _audit),
+    "expect": Subcommand(None, _expect),
+    "audit": Subcommand(None, _audit),
 }
 
 

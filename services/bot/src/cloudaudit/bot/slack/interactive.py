@@ -12,7 +12,7 @@ from uuid import UUID
 from slack_bolt.async_app import AsyncApp
 
 from cloudaudit.bot.domain.aws import role_arn_problem
-from cloudaudit.bot.domain.errors import CommandError
+from cloudaudit.bot.domain.errors import CommandError, NotAllowed
 from cloudaudit.bot.service import connect, decisions, team_admin
 from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.answers import Answer
@@ -23,7 +23,7 @@ from cloudaudit.bot.slack.messages import anomalies as anomaly_views
 from cloudaudit.bot.slack.messages import recommendations as rec_views
 from cloudaudit.bot.slack.messages import team as team_views
 from cloudaudit.common.events.anomaly import Feedback, TeamSettingsRequest
-from cloudaudit.common.events.identity import Action, Role
+from cloudaudit.common.events.identity import Action, Audience, Role
 from cloudaudit.common.events.recommendation import Decision
 
 Ack = Callable[..., Awaitable[None]]
@@ -113,7 +113,7 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
 
 
 def _anomaly_buttons(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
-    @guarded(deps, actors, Action.ANOMALY_FEEDBACK)
+    @guarded(deps, actors)  # analytics authorizes and audits
     async def anomaly_feedback(ix: Interaction) -> Answer:
         value = _value(ix)
         return await decisions.anomaly_feedback(
@@ -128,11 +128,11 @@ def _anomaly_buttons(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
 
 
 def _recommendation_buttons(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
-    @guarded(deps, actors, Action.APPROVE_RECOMMENDATION)
+    @guarded(deps, actors)
     async def approve(ix: Interaction) -> Answer:
         return await decisions.decide(ix.who, deps, _uuid(_value(ix).get("r")), Decision.APPROVE)
 
-    @guarded(deps, actors, Action.SNOOZE_RECOMMENDATION)
+    @guarded(deps, actors)
     async def snooze(ix: Interaction) -> Answer:
         value = _value(ix)
         days = int(value.get("d", 7))
@@ -142,7 +142,7 @@ def _recommendation_buttons(app: AsyncApp, deps: Deps, actors: ActorDirectory) -
             ix.who, deps, _uuid(value.get("r")), Decision.SNOOZE, snooze_days=days
         )
 
-    @guarded(deps, actors, Action.DISMISS_RECOMMENDATION)
+    @guarded(deps, actors)  # the reason first; analytics decides on submit
     async def ask_why_dismiss(ix: Interaction) -> None:
         rec_id = str(_uuid(_value(ix).get("r")))
         message = ix.body.get("message") or {}
@@ -164,11 +164,7 @@ def _recommendation_buttons(app: AsyncApp, deps: Deps, actors: ActorDirectory) -
     async def ack_dismiss(ack: Ack, view: dict[str, Any]) -> None:
         await _ack_form(ack, _dismiss_errors(view))
 
-    @guarded(
-        deps,
-        actors,
-        lambda ix: None if _dismiss_errors(_view(ix)) else Action.DISMISS_RECOMMENDATION,
-    )
+    @guarded(deps, actors)
     async def dismiss(ix: Interaction) -> Answer | None:
         if _dismiss_errors(_view(ix)):
             return None  # the form showed the error; nothing to do
@@ -187,9 +183,7 @@ def _connect_form(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     async def ack_connect(ack: Ack, view: dict[str, Any]) -> None:
         await _ack_form(ack, _connect_errors(view))
 
-    @guarded(
-        deps, actors, lambda ix: None if _connect_errors(_view(ix)) else Action.CONNECT_ACCOUNT
-    )
+    @guarded(deps, actors)  # ingest authorizes and audits
     async def submit_connect(ix: Interaction) -> Answer | None:
         if _connect_errors(_view(ix)):
             return None
@@ -201,7 +195,7 @@ def _connect_form(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
 
 
 def _team_and_settings(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
-    @guarded(deps, actors, Action.MANAGE_MEMBERS)
+    @guarded(deps, actors)  # identity authorizes and audits
     async def change_role(ix: Interaction) -> Answer:
         value = _value(ix)
         try:
@@ -212,9 +206,13 @@ def _team_and_settings(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> Non
 
     app.action(team_views.ACTION_ROLE)(ack=just_ack, lazy=[change_role])
 
-    @guarded(deps, actors, Action.CHANGE_SETTINGS)
+    @guarded(deps, actors)
     async def edit_settings(ix: Interaction) -> None:
-        reply = await deps.platform.team_settings(TeamSettingsRequest(team_id=ix.who.team_id))
+        if not ActorDirectory.allowed(ix.who, Action.CHANGE_SETTINGS):  # the form is a question
+            raise NotAllowed(ActorDirectory.refusal(ix.who, Action.CHANGE_SETTINGS) or "")
+        reply = await deps.platform.team_settings(
+            TeamSettingsRequest(actor_token=ix.who.token(Audience.ANALYTICS))
+        )
         await ix.client.views_open(
             trigger_id=ix.trigger_id,
             view=team_views.settings_modal(reply.min_impact, reply.min_impact_pct, ix.channel_id),
@@ -225,9 +223,7 @@ def _team_and_settings(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> Non
     async def ack_settings(ack: Ack, view: dict[str, Any]) -> None:
         await _ack_form(ack, _settings_errors(view))
 
-    @guarded(
-        deps, actors, lambda ix: None if _settings_errors(_view(ix)) else Action.CHANGE_SETTINGS
-    )
+    @guarded(deps, actors)  # analytics authorizes and audits
     async def save_settings(ix: Interaction) -> Answer | None:
         view = _view(ix)
         if _settings_errors(view):

@@ -1,8 +1,10 @@
-"""How every slow listener runs: after the ack, resolve who acts, ask identity, then work.
+"""How every slow listener runs: after the ack, resolve who acts (identity vouches with signed
+actor tokens), then work.
 
-`guarded(action)` is the one place authorization and error handling happen, so a listener is
-only its own small piece of work. A refusal is an ephemeral message to the person who pressed
-or typed; nothing else happens.
+`guarded(action)` is the one place error handling happens, so a listener is only its own small
+piece of work. `action` is given only for state the bot itself owns; everything else is
+authorized (and a refusal audited) by the service that owns it, whose refusal is shown here.
+A refusal is an ephemeral message to the person who pressed or typed; nothing else happens.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cloudaudit.bot.adapters.slack_api import ChannelUnavailable
-from cloudaudit.bot.domain.errors import BotError, NotAllowed
+from cloudaudit.bot.domain.errors import BotError, NotAllowed, ServiceRefused
 from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Actor, Deps
@@ -161,6 +163,10 @@ async def run_guarded(
             await ix.reply(answer)
     except NotAllowed as exc:
         await _safe_reply(ix, Answer(text=f"Sorry, {exc.message}", blocks=refusal(exc.message)))
+    except ServiceRefused as exc:
+        blocks = refusal(exc.message) if exc.code == "forbidden" else problem(exc.message)
+        text = f"Sorry, {exc.message}" if exc.code == "forbidden" else exc.message
+        await _safe_reply(ix, Answer(text=text, blocks=blocks))
     except BotError as exc:
         await _safe_reply(ix, Answer(text=exc.message, blocks=problem(exc.message)))
     except Exception:

@@ -1,37 +1,28 @@
 """Identity errors a user can act on: each carries a code and a message naming the fix."""
 
+from cloudaudit.common.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
-class IdentityError(Exception):
-    code = "identity_error"
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "IdentityError",
+    "InvalidCredentials",
+    "InvalidInput",
+    "LastOwner",
+    "NotFound",
+    "TooManyAttempts",
+]
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class NotFound(IdentityError):
-    code = "not_found"
-
-
-class Forbidden(IdentityError):
-    code = "forbidden"
-
-
-class Conflict(IdentityError):
-    code = "conflict"
+IdentityError = DomainError
 
 
-class InvalidInput(IdentityError):
-    code = "invalid_input"
-
-
-class LastOwner(IdentityError):
+class LastOwner(DomainError):
     code = "last_owner"
 
 
-class TooManyAttempts(IdentityError):
+class TooManyAttempts(DomainError):
     code = "rate_limited"
 
 
-class InvalidCredentials(IdentityError):
+class InvalidCredentials(DomainError):
     code = "invalid_credentials"

@@ -5,19 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
+from cloudaudit.common.actors import ActorTokenIssuer, Command
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.audit import AuditRecorded
 from cloudaudit.common.events.identity import (
     MEMBER_CHANGED,
     Action,
+    ActorSource,
+    Audience,
     AuditEntry,
     AuditLogReply,
     AuditLogRequest,
-    AuthorizeReply,
-    AuthorizeRequest,
     ChangeRoleReply,
     ChangeRoleRequest,
     Member,
@@ -27,6 +28,8 @@ from cloudaudit.common.events.identity import (
     Role,
     SlackUserReply,
     SlackUserRequest,
+    TeamTokenReply,
+    TeamTokenRequest,
 )
 from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
 from cloudaudit.identity.domain import rules
@@ -46,8 +49,10 @@ from cloudaudit.identity.domain.passwords import (
     token_digest,
     verify_password,
 )
+from pydantic import SecretStr
 
 UowFactory = Callable[[], IdentityUnitOfWork]
+R = TypeVar("R", SlackUserReply, TeamTokenReply)
 log = logging.getLogger(__name__)
 
 
@@ -93,9 +98,117 @@ def _split_name(display_name: str | None) -> tuple[str, str]:
     return first[:100], last[:100]
 
 
+# -- actor tokens ----------------------------------------------------------------------------
+def _with_tokens(
+    reply: R,
+    issuer: ActorTokenIssuer,
+    audiences: list[Audience],
+    source: ActorSource,
+    role: Role,
+    team_id: UUID,
+    user_id: UUID | None,
+) -> R:
+    """The reply with one signed actor token per audience (at most 5 minutes each)."""
+    tokens: dict[Audience, SecretStr] = {}
+    expires_at = None
+    for audience in dict.fromkeys(audiences):
+        token, expires_at = issuer.issue(
+            team_id=team_id, user_id=user_id, role=role, audience=audience, source=source
+        )
+        tokens[audience] = SecretStr(token)
+    return reply.model_copy(update={"tokens": tokens, "tokens_expire_at": expires_at})
+
+
+async def slack_actor(
+    request: SlackUserRequest, uow: IdentityUnitOfWork, issuer: ActorTokenIssuer
+) -> SlackUserReply:
+    """A Slack person (enrolled on first use) with actor tokens for the bot to act with."""
+    reply = await enrol_slack_user(request, uow)
+    assert reply.team_id is not None and reply.user_id is not None and reply.role is not None
+    return _with_tokens(
+        reply,
+        issuer,
+        request.audiences,
+        ActorSource.SLACK,
+        reply.role,
+        reply.team_id,
+        reply.user_id,
+    )
+
+
+async def team_token(
+    request: TeamTokenRequest, uow: IdentityUnitOfWork, issuer: ActorTokenIssuer
+) -> TeamTokenReply:
+    """Read-only tokens for a team's scheduled work (digests): role viewer, no person."""
+    async with uow:
+        if await uow.repo.team(request.team_id) is None:
+            raise NotFound("team not found")
+    return _with_tokens(
+        TeamTokenReply(),
+        issuer,
+        request.audiences,
+        ActorSource.SYSTEM,
+        Role.VIEWER,
+        request.team_id,
+        None,
+    )
+
+
+async def _current_role(cmd: Command[Any], uow: IdentityUnitOfWork) -> Role:
+    """Identity owns membership: the member's role now, not as the token remembers it. A person
+    no longer in the team gets 'not found', like a stranger."""
+    role = (
+        await uow.repo.role_of(cmd.actor.team_id, cmd.actor.user_id)
+        if cmd.actor.user_id
+        else cmd.actor.role
+    )
+    if role is None:
+        raise NotFound("team not found; ask an owner or admin to add you")
+    return role
+
+
+async def _refuse_if(
+    cmd: Command[Any], uow: IdentityUnitOfWork, action: Action, role: Role
+) -> None:
+    """Refused attempts are audited once, in the team's log, then refused with the reason."""
+    reason = rules.denial_reason(action, role)
+    if reason is None:
+        return
+    await _audit(
+        uow,
+        cmd.actor.team_id,
+        cmd.actor.user_id,
+        "authorization.refused",
+        "action",
+        action.value,
+        {"action": action.value, "role": role.value, "reason": reason},
+    )
+    await uow.commit()
+    raise Forbidden(reason)
+
+
 # -- Slack -----------------------------------------------------------------------------------
+async def _known_slack_user(
+    request: SlackUserRequest, uow: IdentityUnitOfWork
+) -> SlackUserReply | None:
+    async with uow:
+        team_id = await uow.repo.workspace_team(request.slack_team_id)
+        user_id = (
+            await uow.repo.slack_user(request.slack_team_id, request.slack_user_id)
+            if team_id
+            else None
+        )
+        role = await uow.repo.role_of(team_id, user_id) if team_id and user_id else None
+    if team_id and user_id and role:
+        return SlackUserReply(user_id=user_id, team_id=team_id, role=role)
+    return None
+
+
 async def enrol_slack_user(request: SlackUserRequest, uow: IdentityUnitOfWork) -> SlackUserReply:
     """Resolve a Slack user; the first person of a workspace becomes its team's owner."""
+    known = await _known_slack_user(request, uow)
+    if known is not None:  # the common case: no lock, so a busy workspace is not serialised
+        return known
     async with uow:
         await uow.repo.lock_slack_workspace(request.slack_team_id)
         team_id = await uow.repo.workspace_team(request.slack_team_id)
@@ -153,33 +266,12 @@ async def enrol_slack_user(request: SlackUserRequest, uow: IdentityUnitOfWork) -
     return SlackUserReply(user_id=user_id, team_id=team_id, role=current or role, enrolled=True)
 
 
-# -- authorisation and members ----------------------------------------------------------------
-async def authorize(request: AuthorizeRequest, uow: IdentityUnitOfWork) -> AuthorizeReply:
-    """May this user do this? A refused attempt (not a probe) is audited: who tried what."""
-    async with uow:
-        role = await uow.repo.role_of(request.team_id, request.user_id)
-        reason = rules.denial_reason(request.action, role)
-        if reason is not None and not request.probe and role is not None:
-            # Only members: a stranger's attempt must not write into a team's log.
-            await _audit(
-                uow,
-                request.team_id,
-                request.user_id,
-                "authorization.refused",
-                "action",
-                request.action.value,
-                {"role": role.value, "reason": reason},
-            )
-            await uow.commit()
-    return AuthorizeReply(allowed=reason is None, role=role, reason=reason)
-
-
-async def list_members(request: MembersRequest, uow: IdentityUnitOfWork) -> MembersReply:
+# -- members ---------------------------------------------------------------------------------
+async def list_members(cmd: Command[MembersRequest], uow: IdentityUnitOfWork) -> MembersReply:
     """Only members of a team see who else is in it."""
     async with uow:
-        if await uow.repo.role_of(request.team_id, request.requested_by) is None:
-            return MembersReply.failure("forbidden", "you are not a member of this team")  # type: ignore[return-value]
-        rows = await uow.repo.members(request.team_id)
+        await _current_role(cmd, uow)
+        rows = await uow.repo.members(cmd.actor.team_id)
     return MembersReply(
         members=[
             Member(
@@ -194,36 +286,36 @@ async def list_members(request: MembersRequest, uow: IdentityUnitOfWork) -> Memb
     )
 
 
-async def change_role(request: ChangeRoleRequest, uow: IdentityUnitOfWork) -> ChangeRoleReply:
+async def change_role(cmd: Command[ChangeRoleRequest], uow: IdentityUnitOfWork) -> ChangeRoleReply:
+    request, team_id, actor_id = cmd.request, cmd.actor.team_id, cmd.actor.user_id
     async with uow:
-        if not await uow.repo.lock_team(request.team_id):
+        if not await uow.repo.lock_team(team_id):
             raise NotFound("team not found")
-        actor_role = await uow.repo.role_of(request.team_id, request.actor_user_id)
-        current = await uow.repo.role_of(request.team_id, request.target_user_id)
+        actor_role = await _current_role(cmd, uow)
+        current = await uow.repo.role_of(team_id, request.target_user_id)
         if current is None:
             raise NotFound("that person is not a member of this team")
         if current is request.role:
             return ChangeRoleReply(role=current)
+        await _refuse_if(cmd, uow, Action.MANAGE_MEMBERS, actor_role)
         rules.check_role_change(
             actor_role,
             current,
             request.role,
-            await uow.repo.count_owners(request.team_id),
-            request.actor_user_id == request.target_user_id,
+            await uow.repo.count_owners(team_id),
+            actor_id == request.target_user_id,
         )
-        await uow.repo.set_role(request.team_id, request.target_user_id, request.role)
+        await uow.repo.set_role(team_id, request.target_user_id, request.role)
         await _audit(
             uow,
-            request.team_id,
-            request.actor_user_id,
+            team_id,
+            actor_id,
             "member.role_changed",
             "user",
             str(request.target_user_id),
             {"from": current.value, "to": request.role.value},
         )
-        await _member_changed(
-            uow, request.team_id, request.target_user_id, request.role, request.actor_user_id
-        )
+        await _member_changed(uow, team_id, request.target_user_id, request.role, actor_id)
         await uow.commit()
     return ChangeRoleReply(role=request.role)
 
@@ -335,15 +427,12 @@ async def read_audit(
         return await uow.repo.audit_entries(team_id, since, min(max(limit, 1), 1000))
 
 
-async def audit_log(request: AuditLogRequest, uow: IdentityUnitOfWork) -> AuditLogReply:
+async def audit_log(cmd: Command[AuditLogRequest], uow: IdentityUnitOfWork) -> AuditLogReply:
     """A team's audit log for its owners and admins: newest first, a page at a time."""
+    request = cmd.request
     async with uow:
-        reason = rules.denial_reason(
-            Action.READ_AUDIT, await uow.repo.role_of(request.team_id, request.requested_by)
-        )
-        if reason:
-            raise Forbidden(reason)
-        rows = await uow.repo.audit_page(request.team_id, request.before, request.limit + 1)
+        await _refuse_if(cmd, uow, Action.READ_AUDIT, await _current_role(cmd, uow))
+        rows = await uow.repo.audit_page(cmd.actor.team_id, request.before, request.limit + 1)
     page = rows[: request.limit]
     return AuditLogReply(
         entries=[_audit_entry(row) for row in page],

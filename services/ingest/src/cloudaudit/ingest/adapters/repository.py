@@ -188,7 +188,7 @@ class IngestRepository:
                 account_id=account_id,
                 kind=kind,
                 status=status,
-                started_at=utcnow(),
+                started_at=fields.pop("started_at", None) or utcnow(),
                 ce_requests=fields.pop("ce_requests", 0),
                 days=fields.pop("days", 0),
                 rows=fields.pop("rows", 0),

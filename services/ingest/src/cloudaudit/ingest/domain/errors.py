@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+from cloudaudit.common.errors import DomainError
+from cloudaudit.common.errors import InvalidInput as CommonInvalidInput
+from cloudaudit.common.errors import NotFound as CommonNotFound
 from cloudaudit.common.events.account import ConnectStep
 
 
-class IngestError(Exception):
+class IngestError(DomainError):
     code = "ingest_error"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
-
-class NotFound(IngestError):
+class NotFound(IngestError, CommonNotFound):
     code = "not_found"
 
 
-class InvalidInput(IngestError):
+class InvalidInput(IngestError, CommonInvalidInput):
     code = "invalid_input"
 
 

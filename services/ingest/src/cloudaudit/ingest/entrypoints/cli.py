@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import typer
+from cloudaudit.common.actors import Actor, Command
 from cloudaudit.common.cli_support import database, print_rows, run_cli
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.account import (
@@ -45,7 +46,6 @@ accounts_app = typer.Typer(help="AWS accounts connected by read-only role.", no_
 
 Team = Annotated[str, typer.Option("--team", help="Team id (UUID, see `cloudaudit teams list`)")]
 Format = Annotated[str, typer.Option("--format", help="table or json")]
-OPERATOR = UUID(int=0)  # connections made from the terminal are the operator's
 
 
 def _team(value: str) -> UUID:
@@ -92,7 +92,9 @@ def accounts_external_id(team: Team) -> None:
 
     async def go() -> None:
         async with ingest() as ctx:
-            reply = await accounts.external_id(ctx, ExternalIdRequest(team_id=_team(team)))
+            reply = await accounts.external_id(
+                ctx, Command(ExternalIdRequest(), Actor.operator(_team(team)))
+            )
         typer.echo(f"ExternalId:       {reply.external_id}")
         typer.echo(f"Trusted principal: {reply.principal_arn}")
         typer.echo(f"Quick-create link: {reply.quick_create_url}")
@@ -122,12 +124,11 @@ def accounts_connect(
         async with ingest() as ctx:
             reply = await accounts.connect_account(
                 ctx,
-                ConnectAccountRequest(
-                    team_id=_team(team),
-                    requested_by=OPERATOR,
-                    role_arn=role_arn,
-                    name=name,
-                    export_bucket=export_bucket,
+                Command(
+                    ConnectAccountRequest(
+                        role_arn=role_arn, name=name, export_bucket=export_bucket
+                    ),
+                    Actor.operator(_team(team)),
                 ),
             )
         if not reply.ok:
@@ -151,7 +152,9 @@ def accounts_list(team: Team, fmt: Format = "table") -> None:
 
     async def go() -> None:
         async with ingest() as ctx:
-            reply = await accounts.list_accounts(ctx, AccountsRequest(team_id=_team(team)))
+            reply = await accounts.list_accounts(
+                ctx, Command(AccountsRequest(), Actor.operator(_team(team)))
+            )
         rows = [a.model_dump(mode="json") for a in reply.accounts]
         print_rows(
             rows,

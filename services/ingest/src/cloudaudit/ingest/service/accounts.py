@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
+from cloudaudit.common.actors import Command, Emits, authorize
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.account import (
     ACCOUNT_CONNECTED,
@@ -24,7 +25,9 @@ from cloudaudit.common.events.account import (
     ExternalIdReply,
     ExternalIdRequest,
 )
+from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 from cloudaudit.common.events.base import RpcError
+from cloudaudit.common.events.identity import Action
 from cloudaudit.ingest.domain.arn import RoleArn, parse_role_arn
 from cloudaudit.ingest.domain.connect import new_external_id, quick_create_url
 from cloudaudit.ingest.domain.cost_explorer import CE_REQUEST_COST
@@ -34,10 +37,15 @@ from cloudaudit.ingest.service.context import Ingest
 log = logging.getLogger(__name__)
 
 
-async def external_id(ctx: Ingest, request: ExternalIdRequest) -> ExternalIdReply:
-    """The team's ExternalId (created on first ask), our principal and a quick-create link."""
+SOURCE = "ingest"
+
+
+async def external_id(ctx: Ingest, cmd: Command[ExternalIdRequest]) -> ExternalIdReply:
+    """The team's ExternalId (created on first ask), our principal and a quick-create link;
+    for the people who may connect accounts (owners and admins)."""
     async with ctx.uow() as uow:
-        value = await uow.repo.external_id(request.team_id, new_external_id())
+        await authorize(uow, cmd.actor, Action.CONNECT_ACCOUNT, source=SOURCE)
+        value = await uow.repo.external_id(cmd.actor.team_id, new_external_id())
         await uow.commit()
     principal = await asyncio.to_thread(ctx.aws.principal_arn)
     return ExternalIdReply(
@@ -58,27 +66,31 @@ def _failure(exc: IngestError, role: RoleArn | None) -> ConnectAccountReply:
     )
 
 
-async def connect_account(ctx: Ingest, request: ConnectAccountRequest) -> ConnectAccountReply:
+async def connect_account(ctx: Ingest, cmd: Command[ConnectAccountRequest]) -> ConnectAccountReply:
     """Validate the ARN, assume the role with the team's ExternalId, probe each permission,
     then store the account and announce it. Every failure names its step and its fix."""
+    request, team_id, user_id = cmd.request, cmd.actor.team_id, cmd.actor.user_id
     role: RoleArn | None = None
+    started = utcnow()
+    async with ctx.uow() as uow:
+        await authorize(uow, cmd.actor, Action.CONNECT_ACCOUNT, source=SOURCE)
     try:
         role = parse_role_arn(request.role_arn)
         async with ctx.uow() as uow:
-            team_external_id = await uow.repo.external_id(request.team_id, new_external_id())
+            team_external_id = await uow.repo.external_id(team_id, new_external_id())
             await uow.commit()
         credentials = await asyncio.to_thread(ctx.aws.assume, role, team_external_id)
         ce_requests = await asyncio.to_thread(
             ctx.aws.check_permissions, role, credentials, request.export_bucket
         )
     except IngestError as exc:
-        await _record_failure(ctx, request, role, exc)
+        await _record_failure(ctx, cmd, role, exc, started)
         return _failure(exc, role)
     now = utcnow()
     naming = {"account_name": request.name} if request.name else {}
     async with ctx.uow() as uow:
         account_id = await uow.repo.upsert_account(
-            request.team_id,
+            team_id,
             role.account_id,
             account_id=uuid4(),
             **naming,
@@ -86,18 +98,19 @@ async def connect_account(ctx: Ingest, request: ConnectAccountRequest) -> Connec
             status=AccountStatus.CONNECTED.value,
             last_error=None,
             last_error_step=None,
-            connected_by=request.requested_by,
+            connected_by=user_id,
             connected_at=now,
             next_sync_at=now,
             export_bucket=request.export_bucket,
         )
         await uow.repo.add_run(
             uuid4(),
-            request.team_id,
+            team_id,
             account_id,
             "connect",
             status="succeeded",
             ce_requests=ce_requests,
+            started_at=started,
             finished_at=now,
         )
         account = await uow.repo.account(account_id)
@@ -105,43 +118,68 @@ async def connect_account(ctx: Ingest, request: ConnectAccountRequest) -> Connec
         await uow.emit(
             ACCOUNT_CONNECTED,
             AccountConnected(
-                team_id=request.team_id,
+                team_id=team_id,
                 account_id=account_id,
                 aws_account_id=role.account_id,
                 name=name,
-                connected_by=request.requested_by,
+                connected_by=user_id,
             ),
         )
+        await _audit(uow, cmd, "account.connected", role.account_id, role_arn=str(role))
         await uow.commit()
     log.info(
         "account connected",
-        extra={"team_id": str(request.team_id), "aws_account_id": role.account_id},
+        extra={"team_id": str(team_id), "aws_account_id": role.account_id},
     )
     return ConnectAccountReply(account_id=account_id, aws_account_id=role.account_id)
 
 
-async def _record_failure(
-    ctx: Ingest, request: ConnectAccountRequest, role: RoleArn | None, exc: IngestError
+async def _audit(
+    uow: Emits, cmd: Command[ConnectAccountRequest], action: str, aws_id: str | None, **details: str
 ) -> None:
+    """Ingest audits the connections it makes (or refuses), in the same transaction."""
+    await uow.emit(
+        AUDIT_RECORDED,
+        AuditRecorded(
+            team_id=cmd.actor.team_id,
+            user_id=cmd.actor.user_id,
+            action=action,
+            entity_type="aws_account",
+            entity_id=aws_id,
+            details={"name": cmd.request.name, **details} if cmd.request.name else details,
+            source=cmd.actor.audit_source(SOURCE),
+        ),
+    )
+
+
+async def _record_failure(
+    ctx: Ingest,
+    cmd: Command[ConnectAccountRequest],
+    role: RoleArn | None,
+    exc: IngestError,
+    started: datetime,
+) -> None:
+    request, team_id, user_id = cmd.request, cmd.actor.team_id, cmd.actor.user_id
     step = getattr(exc, "step", ConnectStep.ASSUME_ROLE)
     async with ctx.uow() as uow:
         account_id = None
         if role is not None:
-            existing = await uow.repo.account_by_aws_id(request.team_id, role.account_id)
+            existing = await uow.repo.account_by_aws_id(team_id, role.account_id)
             fields = {"last_error": exc.message, "last_error_step": step.value}
             if existing is None or existing["status"] != AccountStatus.CONNECTED.value:
                 fields.update(status=AccountStatus.FAILED.value, role_arn=str(role))
             if request.name:
                 fields["account_name"] = request.name
             account_id = await uow.repo.upsert_account(
-                request.team_id, role.account_id, account_id=uuid4(), **fields
+                team_id, role.account_id, account_id=uuid4(), **fields
             )
         await uow.repo.add_run(
             uuid4(),
-            request.team_id,
+            team_id,
             account_id,
             "connect",
             status="failed",
+            started_at=started,
             finished_at=utcnow(),
             error=exc.message,
             details={"step": step.value, "code": exc.code},
@@ -149,19 +187,27 @@ async def _record_failure(
         await uow.emit(
             ACCOUNT_CONNECTION_FAILED,
             AccountConnectionFailed(
-                team_id=request.team_id,
+                team_id=team_id,
                 aws_account_id=role.account_id if role else None,
                 role_arn=request.role_arn[:2048],
                 step=step,
                 code=exc.code,
                 message=exc.message,
-                requested_by=request.requested_by,
+                requested_by=user_id,
             ),
+        )
+        await _audit(
+            uow,
+            cmd,
+            "account.connection_failed",
+            role.account_id if role else None,
+            step=step.value,
+            code=exc.code,
         )
         await uow.commit()
     log.info(
         "account connection failed",
-        extra={"team_id": str(request.team_id), "step": step.value, "code": exc.code},
+        extra={"team_id": str(team_id), "step": step.value, "code": exc.code},
     )
 
 
@@ -169,11 +215,13 @@ def month_start(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-async def list_accounts(ctx: Ingest, request: AccountsRequest) -> AccountsReply:
+async def list_accounts(ctx: Ingest, cmd: Command[AccountsRequest]) -> AccountsReply:
     """The team's accounts, their state, and this month's Cost Explorer API spend."""
+    team_id = cmd.actor.team_id
     async with ctx.uow() as uow:
-        rows = await uow.repo.accounts_of_team(request.team_id)
-        requests = await uow.repo.ce_requests_since(request.team_id, month_start(utcnow()))
+        await authorize(uow, cmd.actor, Action.READ_SPEND, source=SOURCE)
+        rows = await uow.repo.accounts_of_team(team_id)
+        requests = await uow.repo.ce_requests_since(team_id, month_start(utcnow()))
     return AccountsReply(
         accounts=[
             AccountSummary(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from uuid import UUID
 
-from cloudaudit.common.events.base import RpcError
+from cloudaudit.common.actors import Command, authorize, require_owner_team
 from cloudaudit.common.events.cost import (
     Granularity,
     SpendGroup,
@@ -13,8 +14,9 @@ from cloudaudit.common.events.cost import (
     SpendReply,
     SpendRequest,
 )
+from cloudaudit.common.events.identity import Action
 from cloudaudit.ingest.adapters.spend_store import spend_rows
-from cloudaudit.ingest.domain.errors import IngestError, InvalidInput
+from cloudaudit.ingest.domain.errors import InvalidInput
 from cloudaudit.ingest.domain.spend import (
     Dimension,
     Metric,
@@ -38,7 +40,7 @@ async def spend(ctx: Ingest, query: SpendQuery) -> SpendAnswer:
     return SpendAnswer(query=query, total=total, rows=rank(rows, query.dimension, query.top))
 
 
-def query_from_request(request: SpendRequest) -> SpendQuery:
+def query_from_request(request: SpendRequest, team_id: UUID) -> SpendQuery:
     points = {
         Granularity.DAILY: Points.DAILY,
         Granularity.MONTHLY: Points.MONTHLY,
@@ -50,7 +52,7 @@ def query_from_request(request: SpendRequest) -> SpendQuery:
         else Dimension(request.group_by.value)
     )
     return SpendQuery(
-        team_id=request.team_id,
+        team_id=team_id,
         start=request.start,
         end=request.end,
         dimension=dimension,
@@ -62,11 +64,18 @@ def query_from_request(request: SpendRequest) -> SpendQuery:
     )
 
 
-async def spend_rpc(ctx: Ingest, request: SpendRequest) -> SpendReply:
-    try:
-        answer = await spend(ctx, query_from_request(request))
-    except IngestError as exc:
-        return SpendReply(ok=False, error=RpcError(code=exc.code, message=exc.message))
+async def spend_rpc(ctx: Ingest, cmd: Command[SpendRequest]) -> SpendReply:
+    """Spend of the actor's team; accounts named in the request must be the team's own."""
+    request, actor = cmd.request, cmd.actor
+    async with ctx.uow() as uow:
+        await authorize(uow, actor, Action.READ_SPEND, source="ingest")
+        if request.account_ids:
+            own = {row["account_id"] for row in await uow.repo.accounts_of_team(actor.team_id)}
+            for account_id in request.account_ids:
+                require_owner_team(
+                    actor, actor.team_id if account_id in own else None, "account", account_id
+                )
+    answer = await spend(ctx, query_from_request(request, actor.team_id))
     return SpendReply(
         total=plain(answer.total),
         start=request.start,

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from cloudaudit.common.actors import Command, authorize, require_owner_team
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.account import (
     ACCOUNT_SYNCED,
@@ -18,6 +19,7 @@ from cloudaudit.common.events.account import (
     SyncReply,
     SyncRequest,
 )
+from cloudaudit.common.events.identity import Action
 from cloudaudit.ingest.adapters import summary_store
 from cloudaudit.ingest.adapters.aws import CallStats
 from cloudaudit.ingest.adapters.cost_store import replace_ce_costs
@@ -286,17 +288,17 @@ class Syncer:
                     },
                 )
 
-    async def request(self, request: SyncRequest) -> SyncReply:
+    async def request(self, cmd: Command[SyncRequest]) -> SyncReply:
+        """Syncs cost Cost Explorer requests (billed to the team): owners and admins."""
+        request, actor = cmd.request, cmd.actor
         async with self.ctx.uow() as uow:
-            rows = await uow.repo.accounts_of_team(request.team_id)
+            await authorize(uow, actor, Action.CONNECT_ACCOUNT, source="ingest")
+            rows = await uow.repo.accounts_of_team(actor.team_id)
         if request.account_id is not None:
             rows = [r for r in rows if r["account_id"] == request.account_id]
-            if not rows:
-                return SyncReply.failure(
-                    "not_found",
-                    "the team has no such account; "  # type: ignore[return-value]
-                    "see `cloudaudit accounts list`",
-                )
+            require_owner_team(
+                actor, actor.team_id if rows else None, "account", request.account_id
+            )
         started = [
             r["account_id"]
             for r in rows

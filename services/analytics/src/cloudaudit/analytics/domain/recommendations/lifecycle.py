@@ -20,6 +20,7 @@ from cloudaudit.analytics.domain.recommendations.prices import (
     monthly,
 )
 from cloudaudit.analytics.domain.recommendations.rates import NO_REPORT, CostReport
+from cloudaudit.common.errors import DomainError
 from cloudaudit.common.events.identity import Action
 from cloudaudit.common.events.inventory import AccountInventory
 from cloudaudit.common.events.recommendation import Decision, RecommendationStatus
@@ -80,14 +81,10 @@ _VERBS = {
 }
 
 
-class TransitionNotAllowed(Exception):
+class TransitionNotAllowed(DomainError):
     """The decision does not apply in the recommendation's current status."""
 
     code = "invalid_transition"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ from uuid import UUID, uuid4
 from cloudaudit.analytics.adapters.anomaly_rows import ExpectationRow
 from cloudaudit.analytics.adapters.anomaly_unit_of_work import AnomalyUnitOfWork
 from cloudaudit.analytics.domain.planned_spend import PlanRejected, account_of, check_plan
+from cloudaudit.common.actors import Command, authorize
 from cloudaudit.common.events.anomaly import ExpectSpendReply, ExpectSpendRequest
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
+from cloudaudit.common.events.identity import Action
 
 
 @dataclass(frozen=True)
@@ -63,21 +65,24 @@ async def plan_spend(command: PlanSpend, uow: AnomalyUnitOfWork, team_must_exist
     return expectation_id
 
 
-async def expect_spend(request: ExpectSpendRequest, uow: AnomalyUnitOfWork) -> ExpectSpendReply:
-    """Planned spend from Slack: anomalies it explains are recorded as expected, not alerted."""
+async def expect_spend(
+    cmd: Command[ExpectSpendRequest], uow: AnomalyUnitOfWork
+) -> ExpectSpendReply:
+    """Planned spend from Slack (owners and admins): anomalies it explains are recorded as
+    expected, not alerted."""
+    request, actor = cmd.request, cmd.actor
+    async with uow:
+        await authorize(uow, actor, Action.CHANGE_SETTINGS, source="analytics")
     command = PlanSpend(
-        team_id=request.team_id,
+        team_id=actor.team_id,
         amount=request.amount,
         start=request.start,
         end=request.end,
         service=request.service,
-        user_id=request.user_id,
+        user_id=actor.user_id,
+        source=actor.audit_source("analytics"),
     )
-    try:
-        expectation_id = await plan_spend(command, uow, team_must_exist=False)
-    except PlanRejected as exc:
-        return ExpectSpendReply.failure(exc.code, exc.message)  # type: ignore[return-value]
-    return ExpectSpendReply(expectation_id=expectation_id)
+    return ExpectSpendReply(expectation_id=await plan_spend(command, uow, team_must_exist=False))
 
 
 async def planned_spend(

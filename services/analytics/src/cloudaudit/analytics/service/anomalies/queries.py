@@ -6,6 +6,7 @@ from uuid import UUID
 
 from cloudaudit.analytics.adapters.anomaly_rows import AnomalyRow
 from cloudaudit.analytics.adapters.anomaly_unit_of_work import AnomalyUnitOfWork
+from cloudaudit.common.actors import Command, authorize
 from cloudaudit.common.events.anomaly import (
     AnomaliesReply,
     AnomaliesRequest,
@@ -14,6 +15,7 @@ from cloudaudit.common.events.anomaly import (
     AnomalySummary,
     Severity,
 )
+from cloudaudit.common.events.identity import Action
 
 
 def summary(row: AnomalyRow) -> AnomalySummary:
@@ -32,11 +34,13 @@ def summary(row: AnomalyRow) -> AnomalySummary:
     )
 
 
-async def list_anomalies(request: AnomaliesRequest, uow: AnomalyUnitOfWork) -> AnomaliesReply:
-    """A team's anomalies, newest first."""
+async def list_anomalies(cmd: Command[AnomaliesRequest], uow: AnomalyUnitOfWork) -> AnomaliesReply:
+    """The actor's team's anomalies, newest first."""
+    request = cmd.request
     async with uow:
+        await authorize(uow, cmd.actor, Action.READ_SPEND, source="analytics")
         rows = await uow.repo.anomalies(
-            request.team_id, request.status.value if request.status else None, request.limit
+            cmd.actor.team_id, request.status.value if request.status else None, request.limit
         )
     return AnomaliesReply(anomalies=[summary(r) for r in rows])
 

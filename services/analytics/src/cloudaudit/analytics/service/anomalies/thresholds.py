@@ -7,8 +7,12 @@ from uuid import UUID
 
 from cloudaudit.analytics.adapters.anomaly_unit_of_work import AnomalyUnitOfWork
 from cloudaudit.analytics.settings import AnalyticsSettings
+from cloudaudit.common.actors import Command, authorize
 from cloudaudit.common.events.anomaly import TeamSettingsReply, TeamSettingsRequest
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
+from cloudaudit.common.events.identity import Action
+
+SOURCE = "analytics"
 
 
 async def current_thresholds(
@@ -22,25 +26,31 @@ async def current_thresholds(
 
 
 async def team_settings(
-    request: TeamSettingsRequest, uow: AnomalyUnitOfWork, settings: AnalyticsSettings
+    cmd: Command[TeamSettingsRequest], uow: AnomalyUnitOfWork, settings: AnalyticsSettings
 ) -> TeamSettingsReply:
-    """Read (nothing given) or change a team's thresholds; a change is audited."""
+    """Read (nothing given; any member) or change (owners and admins, audited) the actor's
+    team's thresholds."""
+    request, actor = cmd.request, cmd.actor
+    changing = request.min_impact is not None or request.min_impact_pct is not None
     async with uow:
-        min_impact, min_pct = await current_thresholds(uow, request.team_id, settings)
-        if request.min_impact is None and request.min_impact_pct is None:
+        await authorize(
+            uow, actor, Action.CHANGE_SETTINGS if changing else Action.READ_SPEND, source=SOURCE
+        )
+        min_impact, min_pct = await current_thresholds(uow, actor.team_id, settings)
+        if not changing:
             return TeamSettingsReply(min_impact=min_impact, min_impact_pct=min_pct)
         new_impact = request.min_impact if request.min_impact is not None else min_impact
         new_pct = request.min_impact_pct if request.min_impact_pct is not None else min_pct
-        await uow.repo.save_team_settings(request.team_id, new_impact, new_pct, request.user_id)
+        await uow.repo.save_team_settings(actor.team_id, new_impact, new_pct, actor.user_id)
         await uow.emit(
             AUDIT_RECORDED,
             AuditRecorded(
-                team_id=request.team_id,
-                user_id=request.user_id,
+                team_id=actor.team_id,
+                user_id=actor.user_id,
                 action="anomaly.thresholds_changed",
                 entity_type="team",
-                entity_id=str(request.team_id),
-                source="analytics",
+                entity_id=str(actor.team_id),
+                source=actor.audit_source(SOURCE),
                 details={
                     "min_impact": str(new_impact),
                     "min_impact_pct": str(new_pct),

@@ -9,7 +9,7 @@ from cloudaudit.analytics.service.recommendations.inventory import (
     fetch_inventory,
 )
 from cloudaudit.analytics.service.recommendations.queries import list_recommendations, summary
-from cloudaudit.analytics.service.recommendations.refresh import refresh
+from cloudaudit.analytics.service.recommendations.refresh import refresh, refresh_now
 from cloudaudit.analytics.service.recommendations.verification import (
     verify_approved,
     watch_costs,
@@ -24,6 +24,7 @@ __all__ = [
     "fetch_inventory",
     "list_recommendations",
     "refresh",
+    "refresh_now",
     "summary",
     "verify_approved",
     "watch_costs",

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from cloudaudit.analytics.adapters.llm import TextWriter
 from cloudaudit.analytics.adapters.recommendation_repository import RecommendationUnitOfWork
 from cloudaudit.analytics.domain.recommendations.prices import PriceTable
-from cloudaudit.common.events.identity import AuthorizeReply, AuthorizeRequest
 from cloudaudit.common.events.inventory import (
     InventoryReply,
     InventoryRequest,
@@ -23,7 +22,6 @@ SOURCE = "analytics"
 class RecommendationDeps:
     uow: Callable[[], RecommendationUnitOfWork]
     inventory: Callable[[InventoryRequest], Awaitable[InventoryReply]]
-    authorize: Callable[[AuthorizeRequest], Awaitable[AuthorizeReply]]
     writer: TextWriter
     prices: PriceTable
     metric_days: int = 14

@@ -16,7 +16,6 @@ from cloudaudit.common.events.inventory import (
     ResourceCostsReply,
     ResourceCostsRequest,
 )
-from cloudaudit.common.events.recommendation import RefreshRequest
 
 # A runaway cursor must not loop forever (5,000 resources a page: 50 million resources).
 MAX_PAGES = 10_000
@@ -28,12 +27,12 @@ _EMPTY_RESOURCES: dict[str, list[Any]] = {
 }
 
 
-async def fetch_inventory(request: RefreshRequest, deps: RecommendationDeps) -> InventoryReply:
+async def fetch_inventory(
+    team_id: UUID, account_id: UUID | None, deps: RecommendationDeps
+) -> InventoryReply:
     """Every page of the inventory, joined per account (the first page holds each account's
     regions, reserved capacity, findings and problems; later pages more resources)."""
-    ask = InventoryRequest(
-        team_id=request.team_id, account_id=request.account_id, metric_days=deps.metric_days
-    )
+    ask = InventoryRequest(team_id=team_id, account_id=account_id, metric_days=deps.metric_days)
     reply = await deps.inventory(ask)
     if not reply.ok:
         return reply

@@ -5,6 +5,8 @@ from __future__ import annotations
 from cloudaudit.analytics.adapters.recommendation_repository import RecommendationUnitOfWork
 from cloudaudit.analytics.adapters.recommendation_rows import RecommendationRow
 from cloudaudit.analytics.domain.recommendations.lifecycle import RecommendationState
+from cloudaudit.common.actors import Command, authorize
+from cloudaudit.common.events.identity import Action
 from cloudaudit.common.events.recommendation import (
     RecommendationsReply,
     RecommendationsRequest,
@@ -14,11 +16,14 @@ from cloudaudit.common.money import to_cents
 
 
 async def list_recommendations(
-    request: RecommendationsRequest, uow: RecommendationUnitOfWork
+    cmd: Command[RecommendationsRequest], uow: RecommendationUnitOfWork
 ) -> RecommendationsReply:
+    """The actor's team's recommendations, largest savings first."""
+    request = cmd.request
     status = RecommendationState.of(request.status) if request.status is not None else None
     async with uow:
-        rows = await uow.repo.listing(request.team_id, status, request.limit)
+        await authorize(uow, cmd.actor, Action.READ_SPEND, source="analytics")
+        rows = await uow.repo.listing(cmd.actor.team_id, status, request.limit)
     return RecommendationsReply(recommendations=[summary(r) for r in rows])
 
 

@@ -19,15 +19,18 @@ from cloudaudit.analytics.domain.recommendations.rates import NO_REPORT, CostRep
 from cloudaudit.analytics.domain.recommendations.rules import evaluate
 from cloudaudit.analytics.domain.recommendations.text import fact_sheet, sheet_hash
 from cloudaudit.analytics.service.recommendations.closing import expire, implement
-from cloudaudit.analytics.service.recommendations.deps import RecommendationDeps
+from cloudaudit.analytics.service.recommendations.deps import SOURCE, RecommendationDeps
 from cloudaudit.analytics.service.recommendations.inventory import cost_report, fetch_inventory
 from cloudaudit.analytics.service.recommendations.texts import (
     Texts,
     cache_new_texts,
     write_texts,
 )
+from cloudaudit.common.actors import Command, authorize
 from cloudaudit.common.bus import BusUnavailable
 from cloudaudit.common.clock import utcnow
+from cloudaudit.common.errors import DomainError
+from cloudaudit.common.events.identity import Action
 from cloudaudit.common.events.inventory import AccountInventory
 from cloudaudit.common.events.recommendation import (
     RECOMMENDATION_CREATED,
@@ -40,34 +43,43 @@ from cloudaudit.common.money import to_cents
 COUNTED = ("created", "refreshed", "expired", "implemented", "reopened")
 
 
-async def refresh(request: RefreshRequest, deps: RecommendationDeps) -> RefreshReply:
-    """Re-evaluate the team's accounts: create, refresh, expire, verify; never duplicate."""
+async def refresh_now(cmd: Command[RefreshRequest], deps: RecommendationDeps) -> RefreshReply:
+    """A person asks for a refresh now: it reads AWS and may call the LLM (billed), so owners
+    and admins."""
+    async with deps.uow() as uow:
+        await authorize(uow, cmd.actor, Action.CHANGE_SETTINGS, source=SOURCE)
+    return await refresh(cmd.actor.team_id, cmd.request.account_id, deps)
+
+
+async def refresh(team_id: UUID, account_id: UUID | None, deps: RecommendationDeps) -> RefreshReply:
+    """Re-evaluate the team's accounts (one, or all when None): create, refresh, expire,
+    verify; never duplicate. System work after a sync calls this directly."""
     try:
-        inventory = await fetch_inventory(request, deps)
+        inventory = await fetch_inventory(team_id, account_id, deps)
     except BusUnavailable as exc:
-        return RefreshReply.failure("ingest_unavailable", str(exc))  # type: ignore[return-value]
+        raise DomainError(str(exc), "ingest_unavailable") from None
     if not inventory.ok:
         assert inventory.error is not None
-        return RefreshReply.failure(inventory.error.code, inventory.error.message)  # type: ignore[return-value]
+        raise DomainError(inventory.error.message, inventory.error.code)
     now = utcnow()
     problems = [p for inv in inventory.accounts for p in inv.problems]
     reports: dict[UUID, CostReport] = {}
     for inv in inventory.accounts:
-        reports[inv.account_id], problem = await cost_report(request.team_id, inv, deps)
+        reports[inv.account_id], problem = await cost_report(team_id, inv, deps)
         problems += [problem] if problem else []
     found = {
         inv.account_id: evaluate(inv, deps.prices, now, reports[inv.account_id])
         for inv in inventory.accounts
     }
-    texts = await write_texts(request.team_id, [c for cs in found.values() for c in cs], deps)
+    texts = await write_texts(team_id, [c for cs in found.values() for c in cs], deps)
     counts: dict[str, int] = dict.fromkeys(COUNTED, 0)
     async with deps.uow() as uow:
-        await uow.repo.lock_team(request.team_id)
+        await uow.repo.lock_team(team_id)
         for inv in inventory.accounts:
-            run = _Run(uow, request.team_id, inv, texts, deps, now, counts, reports[inv.account_id])
+            run = _Run(uow, team_id, inv, texts, deps, now, counts, reports[inv.account_id])
             await run.apply(found[inv.account_id])
         await cache_new_texts(uow, texts, now)
-        open_total, open_savings = await uow.repo.open_totals(request.team_id)
+        open_total, open_savings = await uow.repo.open_totals(team_id)
         await uow.commit()
     return RefreshReply(
         accounts=len(inventory.accounts),
