@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import nats
 import pytest
 import pytest_asyncio
 from cloudaudit.common.bus import BusNames, ensure_streams, make_broker
+from cloudaudit.common.clock import frozen_at
 from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
 from cloudaudit.common.migrations import upgrade
 from cloudaudit.common.runtime import Endpoints, ServiceRuntime, build_runtime
@@ -383,3 +385,59 @@ def _product_loggers_at_default_level() -> Iterator[None]:
     product.setLevel(logging.NOTSET)
     product.disabled = False
     yield
+
+
+# Calendar edges every date-sensitive test runs at, so no real date can turn CI red: the 1st
+# and 2nd of a month, 28 and 29 February of a leap year, New Year's Eve, and the days the clocks
+# change (US 2027-03-14, EU 2027-03-28).
+CALENDAR_EDGES: tuple[date, ...] = (
+    date(2027, 3, 1),
+    date(2027, 3, 2),
+    date(2028, 2, 28),
+    date(2028, 2, 29),
+    date(2026, 12, 31),
+    date(2027, 3, 14),
+    date(2027, 3, 28),
+)
+TODAY_OPTION = "--today"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        TODAY_OPTION,
+        default="",
+        help="comma-separated ISO dates: run the date-sensitive tests (fixture fixed_today) at "
+        "these dates instead of every calendar edge (also narrows pinned_today to the first)",
+    )
+
+
+def _chosen_dates(config: pytest.Config) -> tuple[date, ...]:
+    raw = str(config.getoption(TODAY_OPTION) or "")
+    chosen = tuple(date.fromisoformat(part.strip()) for part in raw.split(",") if part.strip())
+    return chosen or CALENDAR_EDGES
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "fixed_today" in metafunc.fixturenames:
+        dates = _chosen_dates(metafunc.config)
+        metafunc.parametrize(
+            "fixed_today", dates, ids=[d.isoformat() for d in dates], indirect=True
+        )
+
+
+@pytest.fixture
+def fixed_today(request: pytest.FixtureRequest) -> Iterator[date]:
+    """The whole product (services run in-process) lives on this date, from noon UTC, with time
+    ticking on; the test runs once per calendar edge (or per `--today` date)."""
+    day: date = request.param
+    with frozen_at(day):
+        yield day
+
+
+@pytest.fixture
+def pinned_today(request: pytest.FixtureRequest) -> Iterator[date]:
+    """Like fixed_today, at one date only: for tests that need a known 'today' but whose
+    calendar edges are covered elsewhere (runs once, so the suite stays fast)."""
+    day = _chosen_dates(request.config)[0]
+    with frozen_at(day):
+        yield day
