@@ -8,9 +8,12 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
+import asyncpg
 import pytest
 from cloudaudit.common import clock
 from cloudaudit.common.events.base import Event
+from cloudaudit.common.testing import PINNED_TODAY
+from sqlalchemy.engine import make_url
 
 
 def test_frozen_at_moves_now_today_and_event_times_then_restores_the_real_clock():
@@ -45,6 +48,33 @@ def test_a_subprocess_follows_the_fake_now_environment_variable():
     assert out.strip() == "2027-03-14"
 
 
+@pytest.mark.calendar_edges
 def test_fixed_today_runs_at_every_calendar_edge(fixed_today, request):
     assert clock.today() == fixed_today
     assert request.node.callspec.id == fixed_today.isoformat()
+
+
+# slack_sdk's own tables keep their shape; its store always writes installed_at itself.
+DATABASE_CLOCK_ALLOWED = {
+    ("bot", "slack_installations", "installed_at"),
+    ("bot", "slack_bots", "installed_at"),
+}
+
+
+async def test_no_table_takes_a_business_time_from_the_database_clock(database_url):
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "WHERE column_default ILIKE '%now()%' OR column_default ILIKE '%current_timestamp%'"
+        )
+    finally:
+        await conn.close()
+    found = {(r["table_schema"], r["table_name"], r["column_name"]) for r in rows}
+    assert found - DATABASE_CLOCK_ALLOWED == set()
+
+
+def test_an_unmarked_test_runs_once_at_a_fixed_date(fixed_today, request):
+    assert clock.today() == fixed_today == PINNED_TODAY
+    assert not hasattr(request.node, "callspec")

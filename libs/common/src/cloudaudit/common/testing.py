@@ -399,27 +399,32 @@ CALENDAR_EDGES: tuple[date, ...] = (
     date(2027, 3, 14),
     date(2027, 3, 28),
 )
+# The date of every fixed_today test not marked calendar_edges: an ordinary mid-month Wednesday,
+# so such a test's outcome depends neither on the real date nor on a calendar edge.
+PINNED_TODAY = date(2027, 3, 10)
 TODAY_OPTION = "--today"
+CALENDAR_EDGES_MARK = "calendar_edges"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         TODAY_OPTION,
         default="",
-        help="comma-separated ISO dates: run the date-sensitive tests (fixture fixed_today) at "
-        "these dates instead of every calendar edge (also narrows pinned_today to the first)",
+        help="comma-separated ISO dates: run the calendar_edges tests at these dates instead of "
+        "every edge, and every other fixed_today test at the first of them",
     )
 
 
 def _chosen_dates(config: pytest.Config) -> tuple[date, ...]:
     raw = str(config.getoption(TODAY_OPTION) or "")
-    chosen = tuple(date.fromisoformat(part.strip()) for part in raw.split(",") if part.strip())
-    return chosen or CALENDAR_EDGES
+    return tuple(date.fromisoformat(part.strip()) for part in raw.split(",") if part.strip())
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "fixed_today" in metafunc.fixturenames:
-        dates = _chosen_dates(metafunc.config)
+    if "fixed_today" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        CALENDAR_EDGES_MARK
+    ):
+        dates = _chosen_dates(metafunc.config) or CALENDAR_EDGES
         metafunc.parametrize(
             "fixed_today", dates, ids=[d.isoformat() for d in dates], indirect=True
         )
@@ -428,16 +433,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def fixed_today(request: pytest.FixtureRequest) -> Iterator[date]:
     """The whole product (services run in-process) lives on this date, from noon UTC, with time
-    ticking on; the test runs once per calendar edge (or per `--today` date)."""
-    day: date = request.param
-    with frozen_at(day):
-        yield day
-
-
-@pytest.fixture
-def pinned_today(request: pytest.FixtureRequest) -> Iterator[date]:
-    """Like fixed_today, at one date only: for tests that need a known 'today' but whose
-    calendar edges are covered elsewhere (runs once, so the suite stays fast)."""
-    day = _chosen_dates(request.config)[0]
+    ticking on. A test marked `calendar_edges` runs once per edge (or per `--today` date);
+    any other runs once, at PINNED_TODAY (or the first `--today` date), so its outcome never
+    depends on the real date."""
+    day: date = (
+        getattr(request, "param", None) or (_chosen_dates(request.config) or (PINNED_TODAY,))[0]
+    )
     with frozen_at(day):
         yield day
