@@ -562,6 +562,10 @@ async def test_restated_older_day_is_relearnt_and_redelivery_changes_nothing(
     assert await detected_messages(detected) == [] and await account.anomalies() == []
 
 
+# Runs at the pinned ordinary date, not at the calendar edges: when today or yesterday is the 1st
+# of a month the detector (seasonal at a month start) does not count the 1st's rise into the
+# episode (2027-03-02) or does not alert a first-of-month spike at all (2027-03-01). That is the
+# detector's month-start behaviour, not this test's subject (see issue 13, section 0 report).
 async def test_late_day_of_an_alerted_change_does_not_alert_again(today, analytics, account, bus):
     detected = await bus.collect("anomaly.v1.detected.>")
     await account.history(30, until=today - timedelta(1))
