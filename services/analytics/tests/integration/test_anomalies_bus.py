@@ -11,7 +11,6 @@ import pytest
 from cloudaudit.analytics.domain.detector import CostAnomalyDetector, DetectorConfig, Thresholds
 from cloudaudit.analytics.settings import AnalyticsSettings
 from cloudaudit.common.bus import publish_event, rpc
-from cloudaudit.common.clock import utcnow
 from cloudaudit.common.db import asyncpg_url
 from cloudaudit.common.events.anomaly import (
     RPC_ANOMALIES,
@@ -38,7 +37,6 @@ from cloudaudit.common.testing import eventually, sign_actor_token
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-TODAY = utcnow().date()
 AWS_ACCOUNT = "123456789012"
 EC2, S3 = ("AmazonEC2", "us-east-1"), ("AmazonS3", "us-east-1")
 SUMMARY_IDS = {EC2: uuid4(), S3: uuid4()}
@@ -193,6 +191,13 @@ async def db(database_url):
 
 
 @pytest.fixture
+def today(fixed_today: date) -> date:
+    """The product's 'today' (the clock is set to it): the detector's history and the alert
+    window are counted back from it, so the real date must not decide an outcome."""
+    return fixed_today
+
+
+@pytest.fixture
 def analytics_settings(settings) -> AnalyticsSettings:
     return AnalyticsSettings(
         **{name: getattr(settings, name) for name in type(settings).model_fields}
@@ -216,16 +221,16 @@ async def detected_messages(queue) -> list[AnomalyDetected]:
     return out
 
 
-async def test_spike_is_detected_the_day_it_lands_with_root_cause(analytics, account, bus):
+async def test_spike_is_detected_the_day_it_lands_with_root_cause(today, analytics, account, bus):
     detected = await bus.collect("anomaly.v1.detected.>")
-    await account.history(35, until=TODAY)
+    await account.history(35, until=today)
     assert detected.empty()  # a month of normal history, backfilled: no alert
     await account.publish(
         cost_day(
             account.team_id,
             account.account_id,
-            TODAY,
-            ec2=ec2_cost(TODAY) + Decimal(700),
+            today,
+            ec2=ec2_cost(today) + Decimal(700),
             extra_usage=Decimal(700),
         )
     )
@@ -233,7 +238,7 @@ async def test_spike_is_detected_the_day_it_lands_with_root_cause(analytics, acc
     assert (message.service, message.region, message.usage_date) == (
         "AmazonEC2",
         "us-east-1",
-        TODAY,
+        today,
     )
     assert message.kind.value == "spike" and message.severity.value == "high"  # $700, +350 %
     assert Decimal(650) < message.impact < Decimal(750) and message.impact_pct > 250
@@ -251,11 +256,11 @@ async def test_spike_is_detected_the_day_it_lands_with_root_cause(analytics, acc
 
 
 async def test_recurring_month_start_fee_is_not_an_anomaly(
-    start_service, analytics_settings, account, bus
+    today, start_service, analytics_settings, account, bus
 ):
     first = date(2026, 6, 1)
     settings = analytics_settings.model_copy(
-        update={"anomaly_alert_window_days": (TODAY - first).days + 1}
+        update={"anomaly_alert_window_days": (today - first).days + 1}
     )
     await start_service("analytics", settings)
     detected = await bus.collect("anomaly.v1.detected.>")
@@ -273,47 +278,49 @@ async def test_recurring_month_start_fee_is_not_an_anomaly(
     assert await account.anomalies() == []
 
 
-async def test_model_continues_across_a_restart(start_service, analytics_settings, account, bus):
+async def test_model_continues_across_a_restart(
+    today, start_service, analytics_settings, account, bus
+):
     first = await start_service("analytics", analytics_settings)
-    await account.history(30, until=TODAY)
+    await account.history(30, until=today)
     before = await account.ec2_state()
     await first.stop()
     detected = await bus.collect("anomaly.v1.detected.>")
     await start_service("analytics", analytics_settings)
     # a fresh model would still be warming up (21 days) and could not alert on this spike
     await account.publish(
-        cost_day(account.team_id, account.account_id, TODAY, ec2=ec2_cost(TODAY) + Decimal(500))
+        cost_day(account.team_id, account.account_id, today, ec2=ec2_cost(today) + Decimal(500))
     )
     message = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
-    assert message.service == "AmazonEC2" and message.usage_date == TODAY
+    assert message.service == "AmazonEC2" and message.usage_date == today
     after = await account.ec2_state()
     assert after["model_version"] == before["model_version"] + 1
     assert after["state"]["detector"]["steps_seen"] == before["state"]["detector"]["steps_seen"] + 1
 
 
-async def test_redelivered_and_restated_days_are_learnt_once(analytics, account):
-    await account.history(25, until=TODAY)
-    last = TODAY - timedelta(1)
+async def test_redelivered_and_restated_days_are_learnt_once(today, analytics, account):
+    await account.history(25, until=today)
+    last = today - timedelta(1)
     state = await account.ec2_state()
     # redelivery: the same day again (a new event id, so JetStream does not drop it)
     await account.publish(cost_day(account.team_id, account.account_id, last))
     # a later day proves the redelivered one was consumed before it
-    await account.publish(cost_day(account.team_id, account.account_id, TODAY))
-    await eventually(lambda: account.revision_of(TODAY))
+    await account.publish(cost_day(account.team_id, account.account_id, today))
+    await eventually(lambda: account.revision_of(today))
     after = await account.ec2_state()
     assert after["model_version"] == state["model_version"] + 1
     assert after["state"]["detector"]["steps_seen"] == state["state"]["detector"]["steps_seen"] + 1
     # restatement of the last day: re-learnt from the model as it was before that day
-    restated = ec2_cost(TODAY) + Decimal(3)
+    restated = ec2_cost(today) + Decimal(3)
     await account.publish(
-        cost_day(account.team_id, account.account_id, TODAY, ec2=restated, revision=2)
+        cost_day(account.team_id, account.account_id, today, ec2=restated, revision=2)
     )
-    await eventually(lambda: _equals(account.revision_of(TODAY), 2))
+    await eventually(lambda: _equals(account.revision_of(today), 2))
     final = await account.ec2_state()
     replay = CostAnomalyDetector(DetectorConfig())
     for offset in range(25, -1, -1):
-        day = TODAY - timedelta(offset)
-        value = restated if day == TODAY else ec2_cost(day)
+        day = today - timedelta(offset)
+        value = restated if day == today else ec2_cost(day)
         replay.observe(
             datetime(day.year, day.month, day.day, tzinfo=UTC), float(value), Thresholds()
         )
@@ -324,17 +331,17 @@ async def _equals(awaitable, expected) -> bool:
     return (await awaitable) == expected
 
 
-async def test_feedback_expected_absorbs_the_change_and_is_audited(analytics, account, bus):
+async def test_feedback_expected_absorbs_the_change_and_is_audited(today, analytics, account, bus):
     detected = await bus.collect("anomaly.v1.detected.>")
     updated = await bus.collect("anomaly.v1.updated.>")
     audits = await bus.collect("audit.v1.recorded")
-    await account.history(30, until=TODAY - timedelta(1))
-    for day in (TODAY - timedelta(1), TODAY):  # a new level: +$400 a day
+    await account.history(30, until=today - timedelta(1))
+    for day in (today - timedelta(1), today):  # a new level: +$400 a day
         await account.publish(
             cost_day(account.team_id, account.account_id, day, ec2=ec2_cost(day) + Decimal(400))
         )
     alert = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
-    await eventually(lambda: account.revision_of(TODAY))
+    await eventually(lambda: account.revision_of(today))
     user = uuid4()
     reply = await rpc(
         bus.broker,
@@ -390,9 +397,11 @@ async def test_feedback_expected_absorbs_the_change_and_is_audited(analytics, ac
     assert not other_team.ok and other_team.error.code == "not_found"
 
 
-async def test_planned_spend_is_recorded_as_expected_and_not_alerted(analytics, account, bus):
+async def test_planned_spend_is_recorded_as_expected_and_not_alerted(
+    today, analytics, account, bus
+):
     detected = await bus.collect("anomaly.v1.detected.>")
-    await account.history(30, until=TODAY)
+    await account.history(30, until=today)
     plan = await rpc(
         bus.broker,
         bus.names,
@@ -401,16 +410,16 @@ async def test_planned_spend_is_recorded_as_expected_and_not_alerted(analytics, 
             actor_token=sign_actor_token(account.team_id, uuid4(), Role.ADMIN, Audience.ANALYTICS),
             service="AmazonEC2",
             amount=Decimal(600),
-            start=TODAY,
-            end=TODAY + timedelta(14),
+            start=today,
+            end=today + timedelta(14),
         ),
         ExpectSpendReply,
     )
     assert plan.ok and plan.expectation_id
     await account.publish(
-        cost_day(account.team_id, account.account_id, TODAY, ec2=ec2_cost(TODAY) + Decimal(600))
+        cost_day(account.team_id, account.account_id, today, ec2=ec2_cost(today) + Decimal(600))
     )
-    await eventually(lambda: account.revision_of(TODAY))
+    await eventually(lambda: account.revision_of(today))
     rows = await account.anomalies()
     assert [(r["service"], r["status"], r["alerted"]) for r in rows if r["service"]] == [
         ("AmazonEC2", "expected", 0)
@@ -418,7 +427,7 @@ async def test_planned_spend_is_recorded_as_expected_and_not_alerted(analytics, 
     assert await detected_messages(detected) == []
 
 
-async def test_team_thresholds_decide_what_alerts(analytics, account, bus):
+async def test_team_thresholds_decide_what_alerts(today, analytics, account, bus):
     detected = await bus.collect("anomaly.v1.detected.>")
     raised = await rpc(
         bus.broker,
@@ -431,11 +440,11 @@ async def test_team_thresholds_decide_what_alerts(analytics, account, bus):
         TeamSettingsReply,
     )
     assert raised.ok and (raised.min_impact, raised.min_impact_pct) == (Decimal(1000), Decimal(20))
-    await account.history(30, until=TODAY)
+    await account.history(30, until=today)
     await account.publish(
-        cost_day(account.team_id, account.account_id, TODAY, ec2=ec2_cost(TODAY) + Decimal(700))
+        cost_day(account.team_id, account.account_id, today, ec2=ec2_cost(today) + Decimal(700))
     )
-    await eventually(lambda: account.revision_of(TODAY))
+    await eventually(lambda: account.revision_of(today))
     assert await detected_messages(detected) == [] and await account.anomalies() == []
     read = await rpc(
         bus.broker,
@@ -449,9 +458,9 @@ async def test_team_thresholds_decide_what_alerts(analytics, account, bus):
     assert read.min_impact == Decimal(1000)
 
 
-async def test_backfilled_history_does_not_alert_on_old_days(analytics, account, bus):
+async def test_backfilled_history_does_not_alert_on_old_days(today, analytics, account, bus):
     detected = await bus.collect("anomaly.v1.detected.>")
-    start = TODAY - timedelta(60)
+    start = today - timedelta(60)
     for offset in range(55):
         day = start + timedelta(offset)
         spike = Decimal(900) if offset == 40 else Decimal(0)  # 20 days ago: old news
@@ -465,7 +474,7 @@ async def test_backfilled_history_does_not_alert_on_old_days(analytics, account,
 
 
 async def test_anomalies_command_lists_what_was_detected(
-    analytics, account, bus, settings, monkeypatch
+    today, analytics, account, bus, settings, monkeypatch
 ):
     import asyncio
 
@@ -474,9 +483,9 @@ async def test_anomalies_command_lists_what_was_detected(
     from typer.testing import CliRunner
 
     detected = await bus.collect("anomaly.v1.detected.>")
-    await account.history(30, until=TODAY)
+    await account.history(30, until=today)
     await account.publish(
-        cost_day(account.team_id, account.account_id, TODAY, ec2=ec2_cost(TODAY) + Decimal(800))
+        cost_day(account.team_id, account.account_id, today, ec2=ec2_cost(today) + Decimal(800))
     )
     alert = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
     monkeypatch.setenv("DATABASE_URL", settings.database_url.get_secret_value())
@@ -511,8 +520,8 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-async def test_days_delivered_out_of_order_give_the_in_order_model(analytics, bus, db):
-    first = TODAY - timedelta(45)
+async def test_days_delivered_out_of_order_give_the_in_order_model(today, analytics, bus, db):
+    first = today - timedelta(45)
     days = [first + timedelta(n) for n in range(45)]
     in_order, shuffled = Account(bus, db), Account(bus, db)
     # what a kill -9 does: a few days come back after later ones (one of them a week late)
@@ -536,25 +545,25 @@ async def test_days_delivered_out_of_order_give_the_in_order_model(analytics, bu
 
 
 async def test_restated_older_day_is_relearnt_and_redelivery_changes_nothing(
-    analytics, account, bus
+    today, analytics, account, bus
 ):
     detected = await bus.collect("anomaly.v1.detected.>")
-    await account.history(30, until=TODAY + timedelta(1))
-    restated_day = TODAY - timedelta(10)
+    await account.history(30, until=today + timedelta(1))
+    restated_day = today - timedelta(10)
     # Cost Explorer revises an old day: a $900 charge turns up, 10 days late
     restated = ec2_cost(restated_day) + Decimal(900)
     event = cost_day(account.team_id, account.account_id, restated_day, ec2=restated, revision=2)
     await account.publish(event)
     await eventually(lambda: _equals(account.revision_of(restated_day), 2))
     relearnt = await account.ec2_state()
-    values = {TODAY - timedelta(n): ec2_cost(TODAY - timedelta(n)) for n in range(30)}
+    values = {today - timedelta(n): ec2_cost(today - timedelta(n)) for n in range(30)}
     assert relearnt["state"]["detector"] == in_order_model({**values, restated_day: restated})
     assert relearnt["state"]["detector"] != in_order_model(values)
     # the same restatement again (a new event id, so JetStream does not drop it): a no-op,
     # proven by a later day consumed after it
     await account.publish(event.model_copy(update={"event_id": uuid4()}))
-    await account.publish(cost_day(account.team_id, account.account_id, TODAY + timedelta(1)))
-    await eventually(lambda: account.revision_of(TODAY + timedelta(1)))
+    await account.publish(cost_day(account.team_id, account.account_id, today + timedelta(1)))
+    await eventually(lambda: account.revision_of(today + timedelta(1)))
     after = await account.ec2_state()
     assert after["model_version"] == relearnt["model_version"] + 1
     assert after["state"]["detector"]["steps_seen"] == 31
@@ -562,16 +571,20 @@ async def test_restated_older_day_is_relearnt_and_redelivery_changes_nothing(
     assert await detected_messages(detected) == [] and await account.anomalies() == []
 
 
-async def test_late_day_of_an_alerted_change_does_not_alert_again(analytics, account, bus):
+# Runs at the pinned ordinary date, not at the calendar edges: when today or yesterday is the 1st
+# of a month the detector (seasonal at a month start) does not count the 1st's rise into the
+# episode (2027-03-02) or does not alert a first-of-month spike at all (2027-03-01). That is the
+# detector's month-start behaviour, not this test's subject (see issue 13, section 0 report).
+async def test_late_day_of_an_alerted_change_does_not_alert_again(today, analytics, account, bus):
     detected = await bus.collect("anomaly.v1.detected.>")
-    await account.history(30, until=TODAY - timedelta(1))
+    await account.history(30, until=today - timedelta(1))
     spike = Decimal(700)
     # today's spike arrives (and alerts) before yesterday's, which was part of the same rise
     await account.publish(
-        cost_day(account.team_id, account.account_id, TODAY, ec2=ec2_cost(TODAY) + spike)
+        cost_day(account.team_id, account.account_id, today, ec2=ec2_cost(today) + spike)
     )
     first = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
-    yesterday = TODAY - timedelta(1)
+    yesterday = today - timedelta(1)
     await account.publish(
         cost_day(account.team_id, account.account_id, yesterday, ec2=ec2_cost(yesterday) + spike)
     )
@@ -585,15 +598,15 @@ async def test_late_day_of_an_alerted_change_does_not_alert_again(analytics, acc
     assert state["state"]["detector"]["episode"]["started_at"].startswith(yesterday.isoformat())
 
 
-async def test_feedback_survives_a_replay(analytics, account, bus):
+async def test_feedback_survives_a_replay(today, analytics, account, bus):
     detected = await bus.collect("anomaly.v1.detected.>")
-    await account.history(30, until=TODAY - timedelta(1))
-    for day in (TODAY - timedelta(1), TODAY):  # a new level: +$400 a day
+    await account.history(30, until=today - timedelta(1))
+    for day in (today - timedelta(1), today):  # a new level: +$400 a day
         await account.publish(
             cost_day(account.team_id, account.account_id, day, ec2=ec2_cost(day) + Decimal(400))
         )
     alert = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
-    await eventually(lambda: account.revision_of(TODAY))
+    await eventually(lambda: account.revision_of(today))
     reply = await rpc(
         bus.broker,
         bus.names,
@@ -609,7 +622,7 @@ async def test_feedback_survives_a_replay(analytics, account, bus):
     before = (await account.ec2_state())["state"]["detector"]
     assert before["bar"] == 1.5 and before["episode"] is None
     # a restatement of a day before the feedback rebuilds the model: the feedback stays
-    old = TODAY - timedelta(12)
+    old = today - timedelta(12)
     await account.publish(
         cost_day(account.team_id, account.account_id, old, ec2=ec2_cost(old) + 2, revision=2)
     )
@@ -622,7 +635,7 @@ async def test_feedback_survives_a_replay(analytics, account, bus):
 
 # -- `cloudaudit expect` ----------------------------------------------------------------------
 async def test_expect_command_plans_lists_and_cancels_spend(
-    analytics, account, bus, settings, monkeypatch
+    today, analytics, account, bus, settings, monkeypatch
 ):
     import asyncio
 
@@ -632,7 +645,7 @@ async def test_expect_command_plans_lists_and_cancels_spend(
 
     detected = await bus.collect("anomaly.v1.detected.>")
     audits = await bus.collect("audit.v1.recorded")
-    await account.history(30, until=TODAY)
+    await account.history(30, until=today)
     monkeypatch.setenv("DATABASE_URL", settings.database_url.get_secret_value())
     monkeypatch.setenv("NATS_URL", settings.nats_url)
     app = Typer()
@@ -642,13 +655,13 @@ async def test_expect_command_plans_lists_and_cancels_spend(
         return await asyncio.to_thread(CliRunner().invoke, app, list(args))
 
     team = str(account.team_id)
-    period = ("--from", TODAY.isoformat(), "--to", (TODAY + timedelta(14)).isoformat())
+    period = ("--from", today.isoformat(), "--to", (today + timedelta(14)).isoformat())
     # mistakes are one line naming the problem, never a traceback
     negative = await cloudaudit("expect", "add", "--team", team, "--amount", "-500", *period)
     assert negative.exit_code == 2 and "--amount must be more than 0" in negative.output
     backwards = await cloudaudit(
         "expect", "add", "--team", team, "--amount", "500",
-        "--from", TODAY.isoformat(), "--to", (TODAY - timedelta(1)).isoformat(),
+        "--from", today.isoformat(), "--to", (today - timedelta(1)).isoformat(),
     )  # fmt: skip
     assert backwards.exit_code == 1 and "is before the start date" in backwards.output
     unknown_team = await cloudaudit(
@@ -694,8 +707,8 @@ async def test_expect_command_plans_lists_and_cancels_spend(
         cost_day(
             account.team_id,
             account.account_id,
-            TODAY,
-            ec2=ec2_cost(TODAY) + Decimal(600),
+            today,
+            ec2=ec2_cost(today) + Decimal(600),
             s3=Decimal(520),
         )
     )

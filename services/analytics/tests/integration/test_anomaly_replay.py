@@ -14,13 +14,10 @@ from cloudaudit.analytics.adapters.anomaly_unit_of_work import AnomalyUnitOfWork
 from cloudaudit.analytics.adapters.orm import outbox
 from cloudaudit.analytics.service.anomalies import CHECKPOINT_EVERY_DAYS, record_cost_day
 from cloudaudit.analytics.settings import AnalyticsSettings
-from cloudaudit.common.clock import utcnow
 from cloudaudit.common.db import make_engine
 from cloudaudit.common.events.cost import CostDayRecorded, CostDriver, CostLine
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
-
-TODAY = utcnow().date()
 
 
 def cost_day(
@@ -90,14 +87,20 @@ async def models(sessions, team_id: UUID) -> dict[tuple[str | None, str | None],
         }
 
 
+@pytest.fixture
+def today(fixed_today: date) -> date:
+    """A known 'today' (the clock is set to it): the fed history is counted back from it."""
+    return fixed_today
+
+
 def ms(values: list[float]) -> str:
     return f"mean {1000 * sum(values) / len(values):.1f} ms, max {1000 * max(values):.1f} ms"
 
 
 async def test_days_in_any_order_with_restatements_learn_the_in_order_models(
-    sessions, analytics_settings
+    today, sessions, analytics_settings
 ):
-    days = [TODAY - timedelta(n) for n in range(75, 0, -1)]
+    days = [today - timedelta(n) for n in range(75, 0, -1)]
     bumps = {days[20]: Decimal(40), days[50]: Decimal(60)}  # restated later in the shuffled feed
     in_order, shuffled = (uuid4(), uuid4()), (uuid4(), uuid4())
     final = [cost_day(*in_order, d, bumps.get(d, Decimal(0)), 2 if d in bumps else 1) for d in days]
@@ -117,18 +120,20 @@ async def test_days_in_any_order_with_restatements_learn_the_in_order_models(
     )
 
 
-async def test_a_year_old_restatement_replays_from_its_checkpoint(sessions, analytics_settings):
-    days = [TODAY - timedelta(n) for n in range(365, 0, -1)]
+async def test_a_year_old_restatement_replays_from_its_checkpoint(
+    today, sessions, analytics_settings
+):
+    days = [today - timedelta(n) for n in range(365, 0, -1)]
     team = (uuid4(), uuid4())
     in_order = await feed(sessions, analytics_settings, [cost_day(*team, d) for d in days])
     timings = {}
     for age in (2, 30, 200):
-        day = TODAY - timedelta(age)
+        day = today - timedelta(age)
         timings[age] = await feed(
             sessions, analytics_settings, [cost_day(*team, day, Decimal(25), revision=2)]
         )
     reference = (uuid4(), uuid4())
-    restated = {TODAY - timedelta(age) for age in timings}
+    restated = {today - timedelta(age) for age in timings}
     await feed(
         sessions,
         analytics_settings,
@@ -149,8 +154,10 @@ async def test_a_year_old_restatement_replays_from_its_checkpoint(sessions, anal
     )
 
 
-async def test_models_learnt_before_day_values_were_kept_are_not_lost(sessions, analytics_settings):
-    days = [TODAY - timedelta(n) for n in range(40, 0, -1)]
+async def test_models_learnt_before_day_values_were_kept_are_not_lost(
+    today, sessions, analytics_settings
+):
+    days = [today - timedelta(n) for n in range(40, 0, -1)]
     team = (uuid4(), uuid4())
     await feed(sessions, analytics_settings, [cost_day(*team, d) for d in days[:30]])
     async with sessions() as session, session.begin():  # as an older release left them

@@ -9,7 +9,6 @@ from uuid import uuid4
 
 import pytest
 from cloudaudit.common.bus import publish_event, rpc
-from cloudaudit.common.clock import utcnow
 from cloudaudit.common.db import asyncpg_url
 from cloudaudit.common.events.account import ACCOUNT_SYNCED, AccountSynced
 from cloudaudit.common.events.cost import COST_DAY_RECORDED, CostDayRecorded, CostDriver, CostLine
@@ -96,7 +95,7 @@ async def stack(aws, team_with_account, start):
 
 
 async def test_members_snooze_owners_approve_and_dismiss_and_every_decision_is_audited(
-    aws, stack, bus, db
+    fixed_today, aws, stack, bus, db
 ):
     team = stack
     aws.volume(40, "gp2")
@@ -145,7 +144,7 @@ async def test_members_snooze_owners_approve_and_dismiss_and_every_decision_is_a
         == "only owners and admins can approve recommendations; you are a member"
     )
     assert snoozed.ok and snoozed.status is RecommendationStatus.SNOOZED
-    assert snoozed.snoozed_until == utcnow().date() + timedelta(days=30)
+    assert snoozed.snoozed_until == fixed_today + timedelta(days=30)
     assert approved.ok and approved.status is RecommendationStatus.APPROVED
     assert again.ok and again.status is RecommendationStatus.APPROVED
     assert dismissed.ok and dismissed.status is RecommendationStatus.DISMISSED
@@ -274,7 +273,7 @@ async def test_a_redelivered_sync_event_refreshes_once_without_duplicates(aws, s
 
 
 async def test_a_cost_drop_in_the_cost_report_realises_an_approved_recommendation(
-    aws, stack, bus, db
+    fixed_today, aws, stack, bus, db
 ):
     team = stack
     instance = aws.instance("t3.micro")
@@ -305,7 +304,7 @@ async def test_a_cost_drop_in_the_cost_report_realises_an_approved_recommendatio
             ],
         )
 
-    today = utcnow().date()
+    today = fixed_today  # the approval and the cost days are on the clock's day
     same_day = cost_day(today, Decimal("0.263"))  # still holds hours before the approval
     converted = cost_day(today + timedelta(days=1), Decimal("0.263"))  # gp3: 8.00 / (730 / 24)
     for event in (same_day, converted, converted):

@@ -8,6 +8,7 @@ from uuid import uuid4
 import boto3
 import pytest
 from cloudaudit.common.bus import rpc
+from cloudaudit.common.clock import utcnow
 from cloudaudit.common.db import asyncpg_url
 from cloudaudit.common.events.inventory import RPC_INVENTORY, InventoryReply, InventoryRequest
 from sqlalchemy import text
@@ -187,17 +188,17 @@ async def test_a_connected_account_is_read_through_its_role_with_the_team_extern
         await conn.execute(
             text(
                 "INSERT INTO ingest.team_settings (team_id, external_id, tag_keys, created_at) "
-                "VALUES (:t, 'ext-1234567890', '[]', now())"
+                "VALUES (:t, 'ext-1234567890', '[]', :now)"
             ),
-            {"t": TEAM},
+            {"t": TEAM, "now": utcnow()},
         )
         await conn.execute(
             text(
                 "INSERT INTO ingest.aws_accounts (account_id, team_id, aws_account_id, account_name, "
                 "role_arn, status, created_at, updated_at) VALUES (:a, :t, :aws, 'prod', :arn, "
-                "'connected', now(), now())"
+                "'connected', :now, :now)"
             ),
-            {"a": ACCOUNT, "t": TEAM, "aws": customer, "arn": role_arn},
+            {"a": ACCOUNT, "t": TEAM, "aws": customer, "arn": role_arn, "now": utcnow()},
         )
     assumed = (
         boto3.Session()

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import nats
 import pytest
 import pytest_asyncio
 from cloudaudit.common.bus import BusNames, ensure_streams, make_broker
+from cloudaudit.common.clock import frozen_at
 from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
 from cloudaudit.common.events.identity import ActorSource, Audience, Role
 from cloudaudit.common.migrations import upgrade
@@ -432,3 +434,59 @@ def _product_loggers_at_default_level() -> Iterator[None]:
     product.setLevel(logging.NOTSET)
     product.disabled = False
     yield
+
+
+# Calendar edges every date-sensitive test runs at, so no real date can turn CI red: the 1st
+# and 2nd of a month, 28 and 29 February of a leap year, New Year's Eve, and the days the clocks
+# change (US 2027-03-14, EU 2027-03-28).
+CALENDAR_EDGES: tuple[date, ...] = (
+    date(2027, 3, 1),
+    date(2027, 3, 2),
+    date(2028, 2, 28),
+    date(2028, 2, 29),
+    date(2026, 12, 31),
+    date(2027, 3, 14),
+    date(2027, 3, 28),
+)
+# The date of every fixed_today test not marked calendar_edges: an ordinary mid-month Wednesday,
+# so such a test's outcome depends neither on the real date nor on a calendar edge.
+PINNED_TODAY = date(2027, 3, 10)
+TODAY_OPTION = "--today"
+CALENDAR_EDGES_MARK = "calendar_edges"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        TODAY_OPTION,
+        default="",
+        help="comma-separated ISO dates: run the calendar_edges tests at these dates instead of "
+        "every edge, and every other fixed_today test at the first of them",
+    )
+
+
+def _chosen_dates(config: pytest.Config) -> tuple[date, ...]:
+    raw = str(config.getoption(TODAY_OPTION) or "")
+    return tuple(date.fromisoformat(part.strip()) for part in raw.split(",") if part.strip())
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "fixed_today" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        CALENDAR_EDGES_MARK
+    ):
+        dates = _chosen_dates(metafunc.config) or CALENDAR_EDGES
+        metafunc.parametrize(
+            "fixed_today", dates, ids=[d.isoformat() for d in dates], indirect=True
+        )
+
+
+@pytest.fixture
+def fixed_today(request: pytest.FixtureRequest) -> Iterator[date]:
+    """The whole product (services run in-process) lives on this date, from noon UTC, with time
+    ticking on. A test marked `calendar_edges` runs once per edge (or per `--today` date);
+    any other runs once, at PINNED_TODAY (or the first `--today` date), so its outcome never
+    depends on the real date."""
+    day: date = (
+        getattr(request, "param", None) or (_chosen_dates(request.config) or (PINNED_TODAY,))[0]
+    )
+    with frozen_at(day):
+        yield day

@@ -19,6 +19,7 @@ from typing import Any
 from uuid import uuid4
 
 import boto3
+from cloudaudit.common import clock
 
 MOTO_ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -74,7 +75,7 @@ class SeededAccount:
         )
         self.ec2 = self.session.client("ec2", endpoint_url=url)
         self.cloudwatch = self.session.client("cloudwatch", endpoint_url=url)
-        self.now = datetime.now(UTC)
+        self.now = clock.utcnow()  # metrics follow the product's clock, set by a test
         self._ami = next(
             image["ImageId"]
             for image in self.ec2.describe_images(Owners=["amazon"])["Images"]
@@ -343,5 +344,5 @@ class CostReportFile:
 
 def last_days(count: int, today: date | None = None) -> list[date]:
     """The `count` whole days before today (UTC), oldest first."""
-    end = today or datetime.now(UTC).date()
+    end = today or clock.today()
     return [end - timedelta(days=offset) for offset in range(count, 0, -1)]

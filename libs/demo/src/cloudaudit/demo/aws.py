@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
+from cloudaudit.common.clock import utcnow
 from cloudaudit.demo.company import (
     CUR_BUCKET,
     DEV,
@@ -108,7 +109,7 @@ def _cpu_metrics(
 
 def seed(endpoint_url: str, scenario: Scenario) -> ResourceIds:
     """Create the company's roles, resources, metrics and CUR export. Idempotent per server."""
-    now = datetime.now(UTC)
+    now = utcnow()
     for account in (PROD, DEV):
         iam = _session(endpoint_url, account).client("iam", endpoint_url=endpoint_url)
         existing = {r["RoleName"] for r in iam.list_roles()["Roles"]}

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from typing import Any
 
 from aiohttp import web
+from cloudaudit.common.clock import utcnow
 
 MODEL = "cloudaudit-demo-writer"
 
@@ -93,7 +93,7 @@ async def chat_completions(request: web.Request) -> web.Response:
         {
             "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
             "object": "chat.completion",
-            "created": int(time.time()),
+            "created": int(utcnow().timestamp()),
             "model": body.get("model", MODEL),
             "choices": [
                 {

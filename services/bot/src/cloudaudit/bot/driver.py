@@ -14,6 +14,7 @@ import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
 from cloudaudit.bot.localslack import DEFAULT_TEAM, LocalSlack, Message, View
+from cloudaudit.common.clock import utcnow
 
 
 @dataclass
@@ -91,7 +92,9 @@ class SlackDriver:
     ) -> SlackResponse:
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        stamp = str(timestamp if timestamp is not None else int(time.time()))
+        # Transport, not business time: Bolt checks the signature's age against the real clock.
+        real_now = int(time.time())  # noqa: TID251
+        stamp = str(timestamp if timestamp is not None else real_now)
         all_headers = {"Content-Type": content_type, **(headers or {})}
         if signed:
             all_headers["X-Slack-Request-Timestamp"] = stamp
@@ -139,7 +142,7 @@ class SlackDriver:
             "action_id": element["action_id"],
             "block_id": block_id,
             "type": element["type"],
-            "action_ts": f"{time.time():.6f}",
+            "action_ts": f"{utcnow().timestamp():.6f}",
         }
         if element["type"] == "button":
             action["value"] = element.get("value", "")
@@ -210,7 +213,7 @@ class SlackDriver:
             "api_app_id": "ACLOUDAUDIT",
             "type": "event_callback",
             "event_id": event_id or self._next("Ev"),
-            "event_time": int(time.time()),
+            "event_time": int(utcnow().timestamp()),
             "event": event,
         }
         headers = {}

@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from cloudaudit.common.clock import utcnow
+
 DEFAULT_TEAM = "T0CLOUD"
 DEFAULT_TOKEN = "xoxb-local-console"  # noqa: S105 - a token only this local server accepts
 BOT_USER = "UBOTCLOUD"
@@ -284,8 +286,10 @@ class LocalSlack:
 
     def _next_ts(self) -> str:
         """Like Slack: the Unix time it received the message, in microseconds, unique per
-        workspace (strictly increasing here)."""
-        now_us = max(time.time_ns() // 1000, self._last_ts_us + 1)
+        workspace (strictly increasing here). Slack's clock and ours agree in production, so
+        the stand-in follows our clock: a test that moves the date moves the ts too (the
+        channel-history look-ups compare ts with posting times)."""
+        now_us = max(int(utcnow().timestamp() * 1_000_000), self._last_ts_us + 1)
         self._last_ts_us = now_us
         return f"{now_us // 1_000_000}.{now_us % 1_000_000:06d}"
 

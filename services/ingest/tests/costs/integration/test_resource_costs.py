@@ -3,10 +3,11 @@ import, then per-resource cost, hours, effective rates and Savings Plan coverage
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from uuid import uuid4
 
+from cloudaudit.common import clock
 from cloudaudit.common.bus import rpc
 from cloudaudit.common.events.inventory import (
     RPC_RESOURCE_COSTS,
@@ -62,7 +63,7 @@ async def test_each_resource_gets_its_cost_hours_and_effective_rate_from_the_rep
 
     reply = await ask(bus, team_id, window_days=14)
 
-    today = datetime.now(UTC).date()
+    today = clock.today()
     assert (reply.window_start, reply.window_end) == (today - timedelta(days=14), today)
     costs = {r.resource_id: r for r in reply.resources}
     assert set(costs) == {"i-ondemand", "i-covered", "i-new", "vol-1", "snap-1"}

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 import pytest
 from cloudaudit.common.actors import Actor, Command
 from cloudaudit.common.bus import rpc
-from cloudaudit.common.clock import utcnow
+from cloudaudit.common.clock import frozen_at
 from cloudaudit.common.events.account import (
     RPC_SYNC,
     AccountsRequest,
@@ -26,7 +26,7 @@ from cloudaudit.common.events.account import (
     SyncRequest,
 )
 from cloudaudit.common.events.identity import Audience, Role
-from cloudaudit.common.testing import eventually
+from cloudaudit.common.testing import PINNED_TODAY, eventually
 from cloudaudit.ingest.domain.cost_explorer import METRICS
 from cloudaudit.ingest.domain.errors import PermissionMissing, RoleNotAssumable, SyncInProgress
 from cloudaudit.ingest.domain.spend import Dimension
@@ -36,9 +36,17 @@ from sqlalchemy import text
 
 from .conftest import spent
 
-TODAY = utcnow().date()
+# A known 'today', set on the clock for every test here: the sync window, the days Cost
+# Explorer answers and the restated estimated days are counted back from it.
+TODAY = PINNED_TODAY
 D1, D2, D3 = (TODAY - timedelta(days=n) for n in (3, 2, 1))
 WINDOW = (TODAY - timedelta(days=10), TODAY)
+
+
+@pytest.fixture(autouse=True)
+def _clock_at_today():
+    with frozen_at(TODAY):
+        yield
 
 
 def group(keys: list[str], amount: str) -> dict[str, Any]:

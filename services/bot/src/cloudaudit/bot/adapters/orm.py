@@ -16,10 +16,10 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
-    func,
     text,
 )
 
+from cloudaudit.common.clock import utcnow
 from cloudaudit.common.db import JSONType, UTCDateTime, outbox_table, service_metadata
 
 SCHEMA = "bot"
@@ -50,8 +50,8 @@ teams = Table(
     Column("digest_hour", SmallInteger, nullable=False, server_default=text("9")),
     Column("time_zone", String(64), nullable=False, server_default="UTC"),
     Column("last_digest_key", String(40), nullable=True),
-    Column("created_at", UTCDateTime, nullable=False, server_default=func.now()),
-    Column("updated_at", UTCDateTime, nullable=False, server_default=func.now()),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
     CheckConstraint(DIGESTS_SQL, name="digest_known"),
     CheckConstraint("digest_hour BETWEEN 0 AND 23", name="digest_hour_range"),
 )
@@ -79,7 +79,7 @@ posted_messages = Table(
     # how many attempts committed an intent (another attempt than ours may have reached Slack).
     Column("posting_since", UTCDateTime, nullable=True),
     Column("intents", Integer, nullable=False, server_default=text("0")),
-    Column("created_at", UTCDateTime, nullable=False, server_default=func.now()),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("posted_at", UTCDateTime, nullable=True),
     CheckConstraint(STATUSES_SQL, name="status_known"),
     # One alert message per anomaly/recommendation: later events update it and reply in its thread.
@@ -97,7 +97,7 @@ slack_event_receipts = Table(
     "slack_event_receipts",
     metadata,
     Column("slack_event_id", String(64), primary_key=True),
-    Column("received_at", UTCDateTime, nullable=False, server_default=func.now()),
+    Column("received_at", UTCDateTime, nullable=False, default=utcnow),
 )
 
 pending_connections = Table(
@@ -108,5 +108,5 @@ pending_connections = Table(
     Column("slack_user_id", String(32), nullable=False),
     Column("channel_id", String(32), nullable=True),
     Column("role_arn", String(2048), nullable=False),
-    Column("requested_at", UTCDateTime, nullable=False, server_default=func.now()),
+    Column("requested_at", UTCDateTime, nullable=False, default=utcnow),
 )

@@ -1,5 +1,6 @@
 """Identity tables (schema `identity`). Created only by the Alembic migrations beside them."""
 
+from cloudaudit.common.clock import utcnow
 from cloudaudit.common.db import JSONType, UTCDateTime, outbox_table, service_metadata
 from sqlalchemy import (
     BigInteger,
@@ -27,7 +28,7 @@ users = Table(
     Column("email", String(320), nullable=True),
     Column("password_hash", Text, nullable=True),
     Column("phone", String(40), nullable=True),
-    Column("created_at", UTCDateTime, nullable=False, server_default=func.now()),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
 )
 # Email is unique case-insensitively: Ana@x.com and ana@x.com are one person.
 Index("uq_users_email_lower", func.lower(users.c.email), unique=True)
@@ -37,7 +38,7 @@ teams = Table(
     metadata,
     Column("team_id", Uuid, primary_key=True),
     Column("name", String(200), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False, server_default=func.now()),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
 )
 
 team_members = Table(
@@ -50,7 +51,7 @@ team_members = Table(
         "user_id", Uuid, ForeignKey("identity.users.user_id", ondelete="CASCADE"), primary_key=True
     ),
     Column("role", String(10), nullable=False),
-    Column("joined_at", UTCDateTime, nullable=False, server_default=func.now()),
+    Column("joined_at", UTCDateTime, nullable=False, default=utcnow),
     CheckConstraint(ROLES_SQL, name="role_known"),
     Index("ix_team_members_user", "user_id"),
 )
@@ -67,7 +68,7 @@ slack_workspaces = Table(
         unique=True,
     ),
     Column("name", String(200), nullable=True),
-    Column("linked_at", UTCDateTime, nullable=False, server_default=func.now()),
+    Column("linked_at", UTCDateTime, nullable=False, default=utcnow),
 )
 
 slack_users = Table(
@@ -83,7 +84,7 @@ slack_users = Table(
     Column(
         "user_id", Uuid, ForeignKey("identity.users.user_id", ondelete="CASCADE"), nullable=False
     ),
-    Column("linked_at", UTCDateTime, nullable=False, server_default=func.now()),
+    Column("linked_at", UTCDateTime, nullable=False, default=utcnow),
 )
 
 audit_logs = Table(
@@ -98,7 +99,7 @@ audit_logs = Table(
     Column("details", JSONType, nullable=False),
     Column("source", String(50), nullable=False, server_default="identity"),
     Column("occurred_at", UTCDateTime, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False, server_default=func.now()),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Index("ix_audit_logs_team_created", "team_id", "created_at"),
 )
 
@@ -109,7 +110,7 @@ sessions = Table(
     Column(
         "user_id", Uuid, ForeignKey("identity.users.user_id", ondelete="CASCADE"), nullable=False
     ),
-    Column("created_at", UTCDateTime, nullable=False, server_default=func.now()),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("expires_at", UTCDateTime, nullable=False),
 )
 
@@ -119,7 +120,7 @@ login_failures = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("email", String(320), nullable=False),
     Column("client", String(100), nullable=False),
-    Column("failed_at", UTCDateTime, nullable=False, server_default=func.now()),
+    Column("failed_at", UTCDateTime, nullable=False, default=utcnow),
     Index("ix_login_failures_email", "email", "failed_at"),
     Index("ix_login_failures_client", "client", "failed_at"),
 )

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from cloudaudit.common.clock import utcnow
 from cloudaudit.ingest.adapters.cost_store import month_start, next_month
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -156,7 +157,7 @@ async def rebuild(
         SELECT l.account_id, a.team_id, a.aws_account_id, l.usage_date, l.service, l.region,
                l.unblended_cost, l.blended_cost, l.amortized_cost, l.public_on_demand_cost,
                l.net_unblended_cost, l.usage_quantity, l.top_usage_types, l.top_resources,
-               l.source, now()
+               l.source, CAST(:now AS timestamptz)
         FROM _lines l JOIN {S}.aws_accounts a USING (account_id)
         ON CONFLICT (account_id, usage_date, service, region) DO UPDATE SET
             unblended_cost = excluded.unblended_cost, blended_cost = excluded.blended_cost,
@@ -166,7 +167,8 @@ async def rebuild(
             usage_quantity = excluded.usage_quantity, top_usage_types = excluded.top_usage_types,
             top_resources = excluded.top_resources, source = excluded.source,
             updated_at = excluded.updated_at
-    """)
+    """),
+        {"now": utcnow()},
     )
     await session.execute(
         text(f"""
@@ -227,7 +229,7 @@ async def _account_days(
         INSERT INTO {S}.account_days AS a (account_id, usage_date, team_id, source,
             total_unblended_cost, is_estimated, revision, fingerprint, updated_at)
         SELECT d.account_id, d.usage_date, acc.team_id, d.source, d.total_unblended_cost,
-               d.is_estimated, 1, d.fingerprint, now()
+               d.is_estimated, 1, d.fingerprint, CAST(:now AS timestamptz)
         FROM _days d JOIN {S}.aws_accounts acc USING (account_id)
         ON CONFLICT (account_id, usage_date) DO UPDATE SET
             source = excluded.source, total_unblended_cost = excluded.total_unblended_cost,
@@ -237,7 +239,8 @@ async def _account_days(
            OR a.is_estimated IS DISTINCT FROM excluded.is_estimated
         RETURNING a.account_id, a.usage_date, a.revision, a.source, a.total_unblended_cost,
                   a.is_estimated
-    """)
+    """),
+        {"now": utcnow()},
     )
     return [ChangedDay(*row) for row in rows.all()]
 
@@ -281,7 +284,7 @@ async def _resources(session: AsyncSession) -> None:
         SELECT DISTINCT ON (g.account_id, g.resource_k)
                g.account_id, left(g.resource_k, 1024), acc.team_id, acc.aws_account_id,
                g.service, g.region, g.instance_type, g.any_usage_type,
-               min(g.usage_date) OVER w, max(g.usage_date) OVER w, g.unblended_cost, now()
+               min(g.usage_date) OVER w, max(g.usage_date) OVER w, g.unblended_cost, CAST(:now AS timestamptz)
         FROM _agg g JOIN {S}.aws_accounts acc USING (account_id)
         WHERE g.g = 2 AND g.resource_k IS NOT NULL
         WINDOW w AS (PARTITION BY g.account_id, g.resource_k)
@@ -295,7 +298,8 @@ async def _resources(session: AsyncSession) -> None:
             last_day_cost = CASE WHEN excluded.last_seen >= r.last_seen
                                  THEN excluded.last_day_cost ELSE r.last_day_cost END,
             updated_at = excluded.updated_at
-    """)
+    """),
+        {"now": utcnow()},
     )
 
 
