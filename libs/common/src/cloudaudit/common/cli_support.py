@@ -47,19 +47,23 @@ class TeamNotFound(Exception):
 
 
 TeamLookup = Callable[[str], Awaitable[UUID]]
-_team_lookups: list[TeamLookup] = []
 
 
-def register_team_lookup(lookup: TeamLookup) -> None:
-    """The identity service (owner of teams) registers how a team name becomes its id."""
-    _team_lookups[:] = [lookup]
+def _team_lookup() -> TeamLookup | None:
+    from cloudaudit.common.service import discover_services
+
+    for spec in discover_services().values():
+        if spec.team_lookup:
+            lookup: TeamLookup = spec.load(spec.team_lookup)
+            return lookup
+    return None
 
 
 async def resolve_team(value: str) -> UUID:
     """A team's id from its id or its name (exact, then case-insensitive).
 
-    Teams belong to identity, so the lookup is identity's own (registered by its CLI); a
-    service's command never reads identity's tables itself."""
+    Teams belong to identity, so the lookup is identity's own (its ServiceSpec.team_lookup);
+    a service's command never reads identity's tables itself."""
     text = value.strip()
     try:
         return UUID(text)
@@ -67,12 +71,13 @@ async def resolve_team(value: str) -> UUID:
         pass
     if not text:
         raise TeamNotFound("--team is empty: give a team name or id (`cloudaudit teams list`)")
-    if not _team_lookups:
+    lookup = _team_lookup()
+    if lookup is None:
         raise TeamNotFound(
             f"{text!r} is not a team id, and team names need the identity service installed; "
             "give the team's UUID"
         )
-    return await _team_lookups[0](text)
+    return await lookup(text)
 
 
 def team_id(value: str) -> UUID:

@@ -24,6 +24,9 @@ class ServiceSpec:
     build: str  # "module:function" taking a ServiceRuntime and registering handlers
     default_http_port: int
     cli: str | None = None  # "module:function" taking the root typer app
+    # "module:function": async (name) -> team id, for `--team NAME` in every service's
+    # commands; declared by the service that owns teams (identity).
+    team_lookup: str | None = None
 
     def load(self, target: str) -> Any:
         module, _, attr = target.partition(":")

@@ -2,7 +2,7 @@
 
 Import-light (see `cloudaudit.common.cli`): the repository, handlers and SQLAlchemy load inside
 the command that runs. Identity owns teams, so it also answers `--team NAME` for every
-service's commands (`register_team_lookup`).
+service's commands (`team_by_name`, declared as its ServiceSpec.team_lookup).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from cloudaudit.common.cli_support import (
     output_format,
     parse_since,
     print_rows,
-    register_team_lookup,
     resolve_team,
     run_cli,
 )
@@ -269,7 +268,6 @@ def audit(
 
 
 def register(app: typer.Typer) -> None:
-    register_team_lookup(team_by_name)
     app.add_typer(teams_app, name="teams")
     app.add_typer(users_app, name="users")
     app.command("audit")(audit)
