@@ -40,7 +40,8 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
         env["CLOUDAUDIT_STATE_DIR"] = str(Path(state))
         rows = [(label, _median_seconds(argv, env), held) for label, argv, held in COMMANDS]
-    print(f"CLI start, median of {RUNS} runs (budget {BUDGET_S} s)")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"CLI start, median of {RUNS} runs (budget {BUDGET_S} s; load average {load})")
     print(f"{'command':<38} {'median s':>9}  verdict")
     worst_over = False
     for label, seconds, held in rows:
