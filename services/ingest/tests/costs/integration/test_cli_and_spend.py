@@ -204,6 +204,18 @@ async def test_team_and_account_are_taken_by_name_and_small_wrongs_stay_fixed(
     assert "scheduler is off" in connected.output
     assert "cloudaudit sync-costs --team 'Acme Corp'" in connected.output
 
+    synced = await run_cli(
+        "sync-costs", "--team", team, "--account", "Production", "--format", "json"
+    )
+    assert synced.exit_code == 0, synced.output
+    [outcome] = json.loads(synced.stdout)  # the in-process AWS stand-in logs to stderr
+    assert outcome["aws_account_id"] == customer.account_id
+    assert Decimal(outcome["ce_cost"]) == outcome["ce_requests"] * Decimal("0.01")
+
+    keys = await run_cli("accounts", "tag-keys", "--team", team, " env ", "", "--format", "json")
+    assert json.loads(keys.stdout) == {"tag_keys": ["env"]}  # what is stored, not what was typed
+    assert (await run_cli("accounts", "tag-keys", "--team", team)).stdout.strip() == "env"
+
     imported = await run_cli("import-costs", str(DATA / "cur2_2024_04.csv.gz"), "--team", team)
     assert imported.exit_code == 0, imported.output
     april = ("--from", "2024-04-01", "--to", "2024-05-01")

@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
@@ -38,6 +39,7 @@ accounts_app = typer.Typer(help="AWS accounts connected by read-only role.", no_
 Team = TeamOption
 SCHEMA = "ingest"  # cloudaudit.ingest.adapters.orm.SCHEMA, without importing SQLAlchemy
 OPERATOR = UUID(int=0)  # connections made from the terminal are the operator's
+CE_REQUEST_USD = Decimal("0.01")  # Cost Explorer API price per request (AWS pricing page)
 ACCOUNT_COLUMNS = [
     "aws_account_id",
     "name",
@@ -216,9 +218,11 @@ def accounts_tag_keys(
     keys: Annotated[
         list[str] | None, typer.Argument(help="Tag keys to sync from Cost Explorer")
     ] = None,
+    fmt: Format = "table",
 ) -> None:
     """Show, or set, the cost allocation tag keys synced from Cost Explorer (one request each
     per sync page: $0.01 apiece)."""
+    output = output_format(fmt)
 
     async def go() -> None:
         team_id = await resolve_team(team)
@@ -229,8 +233,12 @@ def accounts_tag_keys(
                 await uow.repo.external_id(team_id, new_external_id())
                 await uow.repo.set_tag_keys(team_id, sorted({k.strip() for k in keys if k.strip()}))
                 await uow.commit()
-            current = await uow.repo.tag_keys(team_id) if keys is None else sorted(set(keys))
-        typer.echo(", ".join(current) or "(none)")
+            # What is stored (trimmed, without blanks), not what was typed.
+            current = list(await uow.repo.tag_keys(team_id))
+        if output == "json":
+            typer.echo(json.dumps({"tag_keys": current}))
+        else:
+            typer.echo(", ".join(current) or "(none)")
 
     run_cli(go(), _ingest_errors())
 
@@ -328,8 +336,10 @@ def sync_costs(
         int | None,
         typer.Option("--days", min=1, max=365, help="Pull this many trailing days again"),
     ] = None,
+    fmt: Format = "table",
 ) -> None:
     """Sync Cost Explorer now (daily costs by service/region and usage type)."""
+    output = output_format(fmt)
 
     async def go() -> list[sync.SyncOutcome]:
         from cloudaudit.ingest.domain.errors import IngestError
@@ -353,12 +363,33 @@ def sync_costs(
                 )
             return [await sync.sync_account(ctx, account_id, days) for account_id in ids]
 
-    for outcome in run_cli(go(), _ingest_errors()):
+    outcomes = run_cli(go(), _ingest_errors())
+    if output == "json":
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "account_id": str(o.account_id),
+                        "aws_account_id": o.aws_account_id,
+                        "from": o.start.isoformat(),
+                        "to": o.end.isoformat(),
+                        "rows": o.rows,
+                        "days_changed": o.days_changed,
+                        "ce_requests": o.ce_requests,
+                        "ce_cost": str(o.ce_requests * CE_REQUEST_USD),
+                    }
+                    for o in outcomes
+                ],
+                indent=2,
+            )
+        )
+        return
+    for outcome in outcomes:
         typer.secho(
             f"{outcome.aws_account_id}: {outcome.start}..{outcome.end} "
             f"({outcome.rows} rows, {outcome.days_changed} day(s) changed, "
             f"{outcome.ce_requests} Cost Explorer request(s) = "
-            f"${outcome.ce_requests * 0.01:.2f})",
+            f"${outcome.ce_requests * CE_REQUEST_USD})",
             fg="green",
         )
 
