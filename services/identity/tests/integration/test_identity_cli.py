@@ -31,7 +31,9 @@ def test_create_team_add_members_and_read_the_audit_log(cli_env):
     teams = json.loads(invoke(cli_env, "teams", "list", "--format", "json").output)
     assert [(t["name"], t["members"]) for t in teams] == [("Acme", 1)]
     team_id = teams[0]["team_id"]
-    added = invoke(cli_env, "teams", "add-member", team_id, "bo@acme.test", "--role", "viewer")
+    added = invoke(
+        cli_env, "teams", "add-member", "--team", team_id, "bo@acme.test", "--role", "viewer"
+    )
     assert added.exit_code == 0, added.output
     members = json.loads(
         invoke(cli_env, "teams", "members", "--team", team_id, "--format", "json").output
@@ -50,12 +52,12 @@ def test_user_mistakes_are_one_line_errors(cli_env):
     bad_team = invoke(cli_env, "teams", "members", "--team", "not-a-team")
     assert bad_team.exit_code == 1 and "no team is called 'not-a-team'" in bad_team.output
     assert "Acme" in bad_team.output  # the teams that do exist are listed
-    duplicate = invoke(cli_env, "teams", "add-member", team_id, "ana@acme.test")
+    duplicate = invoke(cli_env, "teams", "add-member", "--team", team_id, "ana@acme.test")
     assert duplicate.exit_code == 1 and "already a member" in duplicate.output
     owner_id = json.loads(
         invoke(cli_env, "teams", "members", "--team", team_id, "--format", "json").output
     )[0]["user_id"]
-    last_owner = invoke(cli_env, "teams", "remove-member", team_id, owner_id)
+    last_owner = invoke(cli_env, "teams", "remove-member", "--team", team_id, owner_id)
     assert last_owner.exit_code == 1 and "at least one owner" in last_owner.output
     assert "Traceback" not in last_owner.output
 
@@ -64,7 +66,8 @@ def test_every_team_option_takes_the_team_name(cli_env):
     created = invoke(cli_env, "teams", "create", "Acme Corp", "--owner", "ana@acme.test")
     assert "--team 'Acme Corp'" in created.output
     team_id = json.loads(invoke(cli_env, "teams", "list", "--format", "json").output)[0]["team_id"]
-    assert invoke(cli_env, "teams", "add-member", "acme corp", "bo@acme.test").exit_code == 0
+    added = invoke(cli_env, "teams", "add-member", "--team", "acme corp", "bo@acme.test")
+    assert added.exit_code == 0, added.output
     by_name = json.loads(
         invoke(cli_env, "teams", "members", "--team", "Acme Corp", "--format", "json").output
     )
@@ -84,6 +87,12 @@ def test_team_names_are_unique_and_the_old_positional_still_works(cli_env):
     old_style = CliRunner().invoke(cli_env, ["teams", "members", "Acme"])
     assert old_style.exit_code == 0 and "ana@acme.test" in old_style.stdout
     assert "deprecated; use --team" in old_style.stderr
+    old_add = CliRunner().invoke(cli_env, ["teams", "add-member", "Acme", "cy@acme.test"])
+    assert old_add.exit_code == 0 and "deprecated; use --team" in old_add.stderr
+    by_email = invoke(cli_env, "teams", "remove-member", "--team", "Acme", "cy@acme.test")
+    assert by_email.exit_code == 0, by_email.output
+    both = invoke(cli_env, "teams", "add-member", "--team", "Acme", "Acme", "dee@acme.test")
+    assert both.exit_code == 2 and "give --team TEAM and one email" in both.output
 
 
 async def test_a_name_two_teams_share_is_an_error_listing_both(cli_env, database_url):

@@ -7,6 +7,7 @@ service's commands (`team_by_name`, declared as its ServiceSpec.team_lookup).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -48,13 +49,6 @@ def _identity_errors() -> tuple[type[Exception], ...]:
     from cloudaudit.identity.domain.errors import IdentityError
 
     return (IdentityError,)
-
-
-def _uuid(value: str, what: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        raise typer.BadParameter(f"{what} must be a UUID (see `cloudaudit {what}s list`)") from None
 
 
 def _role(value: str) -> Any:
@@ -186,47 +180,82 @@ def teams_members(
     run_cli(go())
 
 
+TeamOptional = Annotated[
+    str | None, typer.Option("--team", help="Team name or id (see `cloudaudit teams list`)")
+]
+
+
+def _team_and(option: str | None, given: list[str], what: str) -> tuple[str, str]:
+    """`--team T VALUE`, or the older `TEAM VALUE` (deprecated, still accepted)."""
+    if len(given) == 1 and option:
+        return option, given[0]
+    if len(given) == 2 and not option:
+        typer.secho(
+            "note: the team as a positional argument is deprecated; use --team",
+            fg="yellow",
+            err=True,
+        )
+        return given[0], given[1]
+    raise typer.BadParameter(f"give --team TEAM and one {what}")
+
+
 @teams_app.command("add-member")
 def teams_add_member(
-    team: Annotated[str, typer.Argument(help="Team name or id")],
-    email: Annotated[str, typer.Argument(help="Email of the person to add")],
+    email: Annotated[list[str], typer.Argument(help="Email of the person to add", metavar="EMAIL")],
+    team: TeamOptional = None,
     role: Annotated[str, typer.Option(help="owner, admin, member or viewer")] = "member",
 ) -> None:
     """Add a person to a team (audited as done by the operator)."""
+    wanted_team, wanted_email = _team_and(team, email, "email")
     wanted_role = _role(role)
 
     async def go() -> None:
         from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
         from cloudaudit.identity.service import handlers
 
-        team_id = await resolve_team(team)
+        team_id = await resolve_team(wanted_team)
         async with database(SCHEMA) as sessions:
             user_id = await handlers.add_member(
-                team_id, None, email, wanted_role, IdentityUnitOfWork(sessions)
+                team_id, None, wanted_email, wanted_role, IdentityUnitOfWork(sessions)
             )
-        typer.echo(f"added {email} ({user_id}) as {role}")
+        typer.echo(f"added {wanted_email} ({user_id}) as {role}")
 
     run_cli(go(), _identity_errors())
 
 
 @teams_app.command("remove-member")
 def teams_remove_member(
-    team: Annotated[str, typer.Argument(help="Team name or id")],
-    user: Annotated[str, typer.Argument(help="User id")],
+    user: Annotated[list[str], typer.Argument(help="User id or email", metavar="USER")],
+    team: TeamOptional = None,
 ) -> None:
     """Remove a member (a team always keeps one owner)."""
-    user_id = _uuid(user, "user")
+    wanted_team, wanted_user = _team_and(team, user, "user")
 
     async def go() -> None:
         from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
         from cloudaudit.identity.service import handlers
 
-        team_id = await resolve_team(team)
+        team_id = await resolve_team(wanted_team)
         async with database(SCHEMA) as sessions:
+            user_id = await _user_id(sessions, wanted_user)
             await handlers.remove_member(team_id, None, user_id, IdentityUnitOfWork(sessions))
-        typer.echo("removed")
+        typer.echo(f"removed {wanted_user}")
 
     run_cli(go(), _identity_errors())
+
+
+async def _user_id(sessions: Any, given: str) -> UUID:
+    """A user by id, or by email (what an operator knows)."""
+    from cloudaudit.identity.adapters.repository import IdentityRepository
+    from cloudaudit.identity.domain.errors import IdentityError
+
+    with contextlib.suppress(ValueError):
+        return UUID(given.strip())
+    async with sessions() as session:
+        user = await IdentityRepository(session).user_by_email(given.strip().lower())
+    if user is None:
+        raise IdentityError(f"no user has the email {given!r} (see `cloudaudit users list`)")
+    return UUID(str(user["user_id"]))
 
 
 @users_app.command("list")
