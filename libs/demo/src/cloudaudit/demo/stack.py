@@ -55,6 +55,29 @@ class _LoopThread:
         self.thread.join(5)
 
 
+PORT_NAMES = ("identity", "ingest", "analytics", "bot_health", "bot_http")
+
+
+def demo_ports(chosen: dict[str, int]) -> dict[str, int]:
+    """The HTTP ports: the ones chosen (e.g. exported `INGEST_HTTP_PORT`), free ones for the rest."""
+    return {name: chosen.get(name) or free_port() for name in PORT_NAMES}
+
+
+def exported_ports(settings: Any) -> dict[str, int]:
+    """The `*_HTTP_PORT` / `BOT_HEALTH_PORT` values set in the environment (not defaults)."""
+    fields = {
+        "identity": "identity_http_port",
+        "ingest": "ingest_http_port",
+        "analytics": "analytics_http_port",
+        "bot_health": "bot_health_port",
+    }
+    return {
+        name: int(getattr(settings, field))
+        for name, field in fields.items()
+        if field in settings.model_fields_set
+    }
+
+
 @dataclass
 class ProductStack:
     endpoints: Endpoints
@@ -113,12 +136,30 @@ class ProductStack:
         self.wait_healthy([service])
 
     # -- environment ----------------------------------------------------------------------------
+    def urls(self) -> list[tuple[str, str]]:
+        """Every address a person may open while the demo runs, as (what, URL)."""
+        shown = [
+            (f"{name} health", f"http://127.0.0.1:{self.ports[name]}/healthz")
+            for name in ("identity", "ingest", "analytics")
+            if name in self.services and name in self.ports
+        ]
+        if "identity" in self.services and "identity" in self.ports:
+            shown.append(
+                (
+                    "identity API (sign-up, log-in)",
+                    f"http://127.0.0.1:{self.ports['identity']}/api/v1",
+                )
+            )
+        if self.slack is not None:
+            shown.append(("local Slack Web API", str(self.slack.api_url)))
+        if self.aws_url:
+            shown.append(("AWS stand-in", self.aws_url))
+        if self.llm_url:
+            shown.append(("local LLM (OpenAI-compatible)", self.llm_url + "/v1"))
+        return shown
+
     def service_env(self) -> dict[str, str]:
-        if not self.ports:
-            self.ports = {
-                name: free_port()
-                for name in ("identity", "ingest", "analytics", "bot_health", "bot_http")
-            }
+        self.ports = demo_ports(self.ports)
         env = {
             k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "OPENAI_"))
         }

@@ -22,7 +22,7 @@ from cloudaudit.common.events.recommendation import RPC_REFRESH, RefreshReply, R
 from cloudaudit.common.infra import resolve_endpoints, stop_embedded
 from cloudaudit.common.settings import CommonSettings
 from cloudaudit.demo.company import CUR_BUCKET, CUR_PREFIX, DEV, PROD
-from cloudaudit.demo.stack import ProductStack
+from cloudaudit.demo.stack import ProductStack, exported_ports
 from cloudaudit.demo.tour_decisions import (
     DEMO_OWNER,
     add_people,
@@ -78,7 +78,9 @@ class Tour:
         mark = typer.style("✔" if ok else "✘", fg="green" if ok else "red", bold=True)
         typer.echo(f"{mark} {name}: {detail}")
         if output:
-            typer.echo("\n".join("    " + row for row in output.splitlines()[:40]))
+            # Whole: a cut step hid the fourth card and the Elastic IP recommendation, and the
+            # reader could not tell that anything was missing.
+            typer.echo("\n".join("    " + row for row in output.splitlines()))
 
     async def wait_for(
         self, check: Callable[[], Awaitable[str | None]], timeout: float
@@ -261,10 +263,15 @@ async def _demo(settings: CommonSettings, interactive: bool) -> bool:
     marker = settings.state_dir / "demo" / "toured"
     rerun = marker.exists()
     stack = ProductStack(
-        endpoints=endpoints, state_dir=settings.state_dir / "demo", services=SERVICES_AS_PROCESSES
+        endpoints=endpoints,
+        state_dir=settings.state_dir / "demo",
+        services=SERVICES_AS_PROCESSES,
+        ports=exported_ports(settings),  # exported *_HTTP_PORT values are honoured
     )
     try:
         await asyncio.to_thread(stack.start, lambda step: typer.secho(f"· {step}", fg="cyan"))
+        for what, url in stack.urls():
+            typer.echo(f"  {what:<32} {url}")
         console_settings = CommonSettings(  # type: ignore[call-arg]
             DATABASE_URL=endpoints.database_url,
             NATS_URL=endpoints.nats_url,
