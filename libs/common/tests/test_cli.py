@@ -123,3 +123,20 @@ def test_status_json_says_not_running(quiet_env):
     assert body["servers"] == {"nats": "embedded, stopped", "postgres": "embedded, stopped"}
     assert [s["service"] for s in body["services"]] == ["identity", "ingest", "analytics", "bot"]
     assert all(set(s) == {"service", "bus", "http", "notes"} for s in body["services"])
+
+
+def test_install_byte_compiles_the_start_up_modules(tmp_path):
+    # `make install` runs `python -m cloudaudit.common.bytecode`: it must find the modules a
+    # start imports (here in a fresh interpreter, so nothing else is loaded), Typer's included.
+    script = (
+        "from cloudaudit.common.bytecode import start_up_modules;"
+        "print('\\n'.join(str(p) for p in start_up_modules()))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    files = done.stdout.split()
+    assert any(f.endswith("typer/main.py") for f in files)
+    assert any(f.endswith("cloudaudit/common/cli.py") for f in files)
+    assert any(f.endswith("pydantic_settings/main.py") for f in files)
+    assert not [f for f in files if "/sqlalchemy/" in f or "/faststream/" in f]

@@ -147,6 +147,7 @@ def up(
     # From here on, whatever happens (Ctrl-C during migrations, a closed pipe on stdout), the
     # servers this command started are stopped before it returns.
     supervisor: Supervisor | None = None
+    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
         say(
             f"  NATS       {endpoints.nats_url}" + ("  (embedded)" if not settings.nats_url else "")
@@ -189,6 +190,8 @@ def up(
         stop_embedded(settings, started)
         if started:
             say(f"stopped embedded {', '.join(started)} (data kept in {settings.state_dir})")
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
     if stopping["failed"]:
         raise typer.Exit(1)
 

@@ -29,7 +29,7 @@ from cloudaudit.common.runtime import Endpoints
 from cloudaudit.common.service import discover_services
 from cloudaudit.common.supervisor import LineSink, Supervisor
 from cloudaudit.demo import llm_standin
-from cloudaudit.demo.aws import seed
+from cloudaudit.demo.aws import enforce_iam, make_ids_stable, seed
 from cloudaudit.demo.company import ResourceIds, Scenario
 
 T = TypeVar("T")
@@ -92,6 +92,10 @@ class ProductStack:
     slack: Any = None
     ids: ResourceIds | None = None
     ports: dict[str, int] = field(default_factory=dict)
+    # The demo checks IAM as AWS does (a role that does not exist is refused); tests that
+    # drive the stand-in with their own keys leave it open.
+    enforce_aws_iam: bool = False
+    aws_keys: tuple[str, str] = ("cloudaudit-demo", "cloudaudit-demo-secret")
     supervisor: Supervisor | None = None
     _moto: Any = None
     _loop: _LoopThread | None = None
@@ -178,8 +182,8 @@ class ProductStack:
                 "BOT_HTTP_HOST": "127.0.0.1",
                 # AWS: CloudAudit's own principal on the local stand-in.
                 "AWS_ENDPOINT_URL": self.aws_url,
-                "AWS_ACCESS_KEY_ID": "cloudaudit-demo",
-                "AWS_SECRET_ACCESS_KEY": "cloudaudit-demo-secret",
+                "AWS_ACCESS_KEY_ID": self.aws_keys[0],
+                "AWS_SECRET_ACCESS_KEY": self.aws_keys[1],
                 "AWS_REGION": "us-east-1",
                 "INGEST_INITIAL_SYNC_DAYS": str(self.scenario.days),
                 # LLM and Slack stand-ins.
@@ -220,7 +224,10 @@ class ProductStack:
                 )
             time.sleep(0.1)
         self.aws_url = f"http://127.0.0.1:{port}"
+        make_ids_stable(self.aws_url)
         self.ids = seed(self.aws_url, self.scenario)
+        if self.enforce_aws_iam:
+            self.aws_keys = enforce_iam(self.aws_url)
 
     async def _start_llm(self) -> str:
         self._llm_runner = web.AppRunner(llm_standin.make_app(), access_log=None)

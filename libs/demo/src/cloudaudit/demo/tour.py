@@ -148,11 +148,19 @@ def _import(tour: Tour, team_id: UUID, account_id: UUID) -> None:
         tour.record("import 90 days of CUR 2.0 history", False, result.stderr.strip()[-500:])
         return
     report = json.loads(result.stdout)
-    ok = report["rows_loaded"] > 0 and report["rows_rejected"] == 0 and report["days_published"] > 0
+    # Run again, the company is the same (same resource ids, same CUR files): the import
+    # replaces its billing periods and no day changes, so none is published again.
+    published = report["days_published"] > 0 or tour.rerun
+    ok = report["rows_loaded"] > 0 and report["rows_rejected"] == 0 and published
+    days = (
+        f"{report['days_published']} account-days published"
+        if report["days_published"] or not tour.rerun
+        else "no day changed since the last run (nothing published again)"
+    )
     tour.record(
         "import 90 days of CUR 2.0 history",
         ok,
-        f"{report['rows_loaded']:,} rows, {report['days_published']} account-days published, "
+        f"{report['rows_loaded']:,} rows, {days}, "
         f"{report['rows_rejected']} rejected, {time.monotonic() - started:.1f} s",
     )
 
@@ -267,6 +275,7 @@ async def _demo(settings: CommonSettings, interactive: bool) -> bool:
         state_dir=settings.state_dir / "demo",
         services=SERVICES_AS_PROCESSES,
         ports=exported_ports(settings),  # exported *_HTTP_PORT values are honoured
+        enforce_aws_iam=True,  # a role the simulated company does not have is refused
     )
     try:
         await asyncio.to_thread(stack.start, lambda step: typer.secho(f"· {step}", fg="cyan"))
