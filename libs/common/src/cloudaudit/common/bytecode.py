@@ -22,11 +22,8 @@ def start_up_modules() -> list[Path]:
 
     cli._register_service_commands()
     load_settings(CommonSettings)
-    return sorted(
-        Path(module.__file__)
-        for module in list(sys.modules.values())
-        if getattr(module, "__file__", None) and str(module.__file__).endswith(".py")
-    )
+    sources = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
+    return sorted(Path(source) for source in sources if source and source.endswith(".py"))
 
 
 def main() -> int:
