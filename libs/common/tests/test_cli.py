@@ -125,6 +125,20 @@ def test_status_json_says_not_running(quiet_env):
     assert all(set(s) == {"service", "bus", "http", "notes"} for s in body["services"])
 
 
+def test_infra_status_json_when_nothing_runs(quiet_env):
+    shown = subprocess.run(
+        [sys.executable, "-m", "cloudaudit.common", "infra", "status", "--format", "json"],
+        env=quiet_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    body = json.loads(shown.stdout)
+    assert shown.returncode == 0
+    assert body["nats"]["pid"] is None and body["postgres"]["pid"] is None
+    assert body["nats"]["url"] == f"nats://127.0.0.1:{quiet_env['CLOUDAUDIT_EMBEDDED_NATS_PORT']}"
+
+
 def test_install_byte_compiles_the_start_up_modules(tmp_path):
     # `make install` runs `python -m cloudaudit.common.bytecode`: it must find the modules a
     # start imports (here in a fresh interpreter, so nothing else is loaded), Typer's included.

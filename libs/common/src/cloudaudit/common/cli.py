@@ -361,12 +361,26 @@ def infra_stop() -> None:
 
 
 @infra_app.command("status")
-def infra_status() -> None:
+def infra_status(
+    fmt: Annotated[
+        str, typer.Option("--format", help="table, or json (schema: docs/cli-json.md)")
+    ] = "table",
+) -> None:
     """Whether the embedded servers are running."""
     from cloudaudit.common.infra import embedded_for
 
+    output = output_format(fmt)
     settings = common_settings()
     infra = embedded_for(settings)
+    if output == "json":
+        servers = {"nats": infra.nats, "postgres": infra.postgres}
+        typer.echo(
+            json.dumps(
+                {name: {"pid": s.running_pid(), "url": s.url} for name, s in servers.items()},
+                indent=2,
+            )
+        )
+        return
     typer.echo(f"nats      pid {infra.nats.running_pid() or '-'}  {infra.nats.url}")
     typer.echo(f"postgres  pid {infra.postgres.running_pid() or '-'}  {infra.postgres.url}")
 

@@ -192,9 +192,11 @@ async def test_team_and_account_are_taken_by_name_and_small_wrongs_stay_fixed(
     assert created.exit_code == 0, created.output
     team = "Acme Corp"
 
-    shown = await run_cli("accounts", "external-id", "--team", team)
+    shown = await run_cli("accounts", "external-id", "--team", team, "--format", "json")
     assert shown.exit_code == 0, shown.output
-    role_arn = customer.create_role(shown.output.split("ExternalId:", 1)[1].split()[0])
+    ids = json.loads(shown.stdout)
+    assert set(ids) == {"team_id", "external_id", "principal_arn", "quick_create_url"}
+    role_arn = customer.create_role(ids["external_id"])
     connected = await run_cli(
         "accounts", "connect", "--team", team, "--role-arn", role_arn, "--name", "Production"
     )

@@ -118,8 +118,9 @@ async def ingest() -> AsyncIterator[Ingest]:
 
 # -- accounts ---------------------------------------------------------------------------------
 @accounts_app.command("external-id")
-def accounts_external_id(team: Team) -> None:
+def accounts_external_id(team: Team, fmt: Format = "table") -> None:
     """The team's ExternalId and the CloudFormation quick-create link (owners/admins only)."""
+    output = output_format(fmt)
 
     async def go() -> None:
         from cloudaudit.common.events.account import ExternalIdRequest
@@ -128,6 +129,19 @@ def accounts_external_id(team: Team) -> None:
         team_id = await resolve_team(team)
         async with ingest() as ctx:
             reply = await accounts.external_id(ctx, ExternalIdRequest(team_id=team_id))
+        if output == "json":
+            typer.echo(
+                json.dumps(
+                    {
+                        "team_id": str(team_id),
+                        "external_id": reply.external_id,
+                        "principal_arn": reply.principal_arn,
+                        "quick_create_url": reply.quick_create_url,
+                    },
+                    indent=2,
+                )
+            )
+            return
         typer.echo(f"ExternalId:       {reply.external_id}")
         typer.echo(f"Trusted principal: {reply.principal_arn}")
         typer.echo(f"Quick-create link: {reply.quick_create_url}")
