@@ -20,6 +20,7 @@ from cloudaudit.common.events.account import RPC_ACCOUNTS, AccountsReply, Accoun
 from cloudaudit.common.events.identity import RPC_SLACK_USER, SlackUserReply, SlackUserRequest
 from cloudaudit.common.events.recommendation import RPC_REFRESH, RefreshReply, RefreshRequest
 from cloudaudit.common.infra import resolve_endpoints, stop_embedded
+from cloudaudit.common.money import format_usd
 from cloudaudit.common.settings import CommonSettings
 from cloudaudit.demo.company import CUR_BUCKET, CUR_PREFIX, DEV, PROD
 from cloudaudit.demo.stack import ProductStack, exported_ports
@@ -209,10 +210,19 @@ async def _recommendations(tour: Tour, team_id: UUID) -> None:
     )
     listing = await tour.line("/cloudaudit recs")
     ok = reply.ok and reply.created + reply.refreshed > 0 and "Release the Elastic IP" in listing
+    # The service evaluates the accounts itself when their first cost sync finishes, so on a
+    # fresh state this refresh usually finds them all already there: say so, rather than a
+    # bare "0 created" that reads as if nothing was found.
+    if reply.created == 0 and reply.refreshed:
+        found = "the same as the last run" if tour.rerun else "found when the cost sync finished"
+        why = f" ({found})"
+    else:
+        why = ""
     tour.record(
         "savings recommendations",
         ok,
-        f"{reply.created} created, {reply.refreshed} refreshed",
+        f"{reply.open_total} open worth {format_usd(reply.open_monthly_savings)} a month; "
+        f"this refresh: {reply.created} new, {reply.refreshed} re-checked{why}",
         listing,
     )
 
