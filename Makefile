@@ -5,9 +5,10 @@ PY := .venv/bin/python
 
 .PHONY: install up demo test test-fast lint validate-deploy format asyncapi bench
 
-install: ## Install everything (uv from PyPI if missing, then the locked workspace)
+install: ## Install everything (uv from PyPI if missing, then the locked workspace), with what `cloudaudit` needs to start byte-compiled (fast even where PYTHONDONTWRITEBYTECODE is set)
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --all-packages
+	@$(PY) -m cloudaudit.common.bytecode libs services
 
 up: install ## Run CloudAudit on the embedded NATS + PostgreSQL (Ctrl-C stops)
 	.venv/bin/cloudaudit up

@@ -11,6 +11,7 @@ reuses it (accounts reconnect, the import replaces its billing periods, nothing 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,14 @@ def test_demo_tour_passes_every_step_and_a_second_run_reuses_the_state(tmp_path)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
     assert f"{STEPS}/{STEPS} steps produced what they should" in second.stdout
     assert "marked expected on the previous run" in second.stdout
+    # The simulated company is the same company: same resource ids, so the same
+    # recommendations (a new set of look-alikes used to double them, and reopen dismissed ones).
+    recs = r"savings recommendations: .* this refresh: (\d+) new, (\d+) re-checked"
+    first_recs, second_recs = re.search(recs, first.stdout), re.search(recs, second.stdout)
+    assert first_recs and second_recs, second.stdout[-4000:]
+    assert int(second_recs[1]) == 0
+    assert int(second_recs[2]) == int(first_recs[1]) + int(first_recs[2])
+    assert "(the same as the last run)" in second.stdout
+    assert " 0 new," not in first.stdout or "(found when the cost sync finished)" in first.stdout
+    # The AWS stand-in checks IAM: the company's roles connect with the shipped policy.
+    assert "✔ connect acme-prod" in second.stdout and "✔ connect acme-dev" in second.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -103,8 +104,59 @@ def test_up_starts_everything_healthy_and_ctrl_c_leaves_no_process(product_env):
 
 def test_status_when_nothing_runs_says_so_and_fails(product_env):
     result = _cli("status", env=product_env)
-    assert result.returncode != 0
-    assert "embedded, stopped" in result.stdout and "Traceback" not in result.stderr
+    assert result.returncode == 3
+    assert "CloudAudit is not running" in result.stderr and "cloudaudit up" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _servers_of(state_dir: str) -> list[psutil.Process]:
+    """nats-server / postgres processes working under this test's state directory."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if state_dir in " ".join(proc.info["cmdline"] or []):
+                found.append(proc)
+    return found
+
+
+def test_up_piped_into_a_closed_reader_then_ctrl_c_stops_everything_quietly(product_env):
+    """`cloudaudit up | tee log`, then Ctrl-C: the terminal sends SIGINT to the whole pipeline,
+    tee dies first, and every later write of `up` meets a closed pipe. Shutdown must go on."""
+    state_dir = product_env["CLOUDAUDIT_STATE_DIR"]
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cloudaudit.common", "up", "identity"],
+        env=product_env,
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell pipeline has
+    )
+    os.close(write_end)
+    try:
+        reader = os.fdopen(read_end, "r")
+        deadline = time.monotonic() + UP_TIMEOUT_S
+        seen = ""
+        while "CloudAudit is up" not in seen:
+            assert time.monotonic() < deadline and proc.poll() is None, seen
+            seen += reader.readline()
+        assert _servers_of(state_dir), "the embedded servers should be running under up"
+        children = psutil.Process(proc.pid).children(recursive=True)
+        reader.close()  # tee is gone
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole group
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        for leftover in _servers_of(state_dir):
+            with contextlib.suppress(psutil.Error):
+                leftover.kill()
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert "Exception ignored" not in stderr, stderr
+    assert _servers_of(state_dir) == []
+    for child in children:
+        assert not psutil.pid_exists(child.pid) or child.status() == psutil.STATUS_ZOMBIE
 
 
 def test_every_command_has_help(product_env):

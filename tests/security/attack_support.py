@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,6 +14,7 @@ from uuid import UUID
 import asyncpg
 import nats
 from cloudaudit.common.bus import BusNames
+from cloudaudit.common.clock import utcnow
 from joserfc import jwt
 from joserfc.jwk import OKPKey
 from sqlalchemy.engine import make_url
@@ -128,7 +128,7 @@ def identity_key() -> OKPKey:
 
 
 def claims_for(person: Person, audience: str, **changes: Any) -> dict[str, Any]:
-    now = int(time.time())
+    now = int(utcnow().timestamp())  # the verifier judges by the same clock
     claims = {
         "iss": "cloudaudit-identity",
         "sub": str(person.user_id),

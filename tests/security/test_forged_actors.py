@@ -8,7 +8,6 @@ test checks the answer and, more importantly, that nothing changed.
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 from attack_support import (
@@ -19,6 +18,7 @@ from attack_support import (
     identity_key,
     money,
 )
+from cloudaudit.common.clock import utcnow
 
 # Who may act on what, and how the attack names the actor in the body (the shape every
 # service believed before actor tokens).
@@ -48,7 +48,7 @@ async def _role(db, team_id, user_id) -> str | None:
 def _bad_tokens(victim, audience: str) -> dict[str, str]:
     """Every way a token can be wrong, each claiming to be the victim team's owner."""
     owner = victim.owner
-    now = int(time.time())
+    now = int(utcnow().timestamp())  # the verifier judges by the same clock
     return {
         "signed with another key": forged_token(claims_for(owner, audience)),
         "expired": forged_token(

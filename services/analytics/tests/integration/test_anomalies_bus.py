@@ -504,7 +504,8 @@ async def test_anomalies_command_lists_what_was_detected(
     }
     assert {r["status"] for r in listed} == {"open"}
     bad = await asyncio.to_thread(CliRunner().invoke, app, ["anomalies", "--team", "nope"])
-    assert bad.exit_code != 0 and "UUID" in bad.output
+    assert bad.exit_code == 1 and "no team is called 'nope'" in bad.output
+    assert "Traceback" not in bad.output
 
 
 # -- late and restated days -------------------------------------------------------------------

@@ -50,10 +50,11 @@ async def test_refresh_then_list_as_json_and_table(
     assert none_approved.exit_code == 0 and "(none)" in none_approved.output
 
 
-def test_a_bad_team_or_status_is_one_line_not_a_traceback():
+def test_a_bad_team_or_status_is_one_line_not_a_traceback(database_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
     bad_team = run("recommendations", "--team", "acme")
     bad_status = run("recommendations", "--team", str(uuid4()), "--status", "later")
 
-    assert bad_team.exit_code == 2 and "team id" in bad_team.output
+    assert bad_team.exit_code == 1 and "no team is called 'acme'" in bad_team.output
     assert "Traceback" not in bad_team.output
     assert bad_status.exit_code == 2 and "--status must be one of" in bad_status.output

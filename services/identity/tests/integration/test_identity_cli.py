@@ -31,9 +31,13 @@ def test_create_team_add_members_and_read_the_audit_log(cli_env):
     teams = json.loads(invoke(cli_env, "teams", "list", "--format", "json").output)
     assert [(t["name"], t["members"]) for t in teams] == [("Acme", 1)]
     team_id = teams[0]["team_id"]
-    added = invoke(cli_env, "teams", "add-member", team_id, "bo@acme.test", "--role", "viewer")
+    added = invoke(
+        cli_env, "teams", "add-member", "--team", team_id, "bo@acme.test", "--role", "viewer"
+    )
     assert added.exit_code == 0, added.output
-    members = json.loads(invoke(cli_env, "teams", "members", team_id, "--format", "json").output)
+    members = json.loads(
+        invoke(cli_env, "teams", "members", "--team", team_id, "--format", "json").output
+    )
     assert {(m["email"], m["role"]) for m in members} == {
         ("ana@acme.test", "owner"),
         ("bo@acme.test", "viewer"),
@@ -45,13 +49,101 @@ def test_create_team_add_members_and_read_the_audit_log(cli_env):
 def test_user_mistakes_are_one_line_errors(cli_env):
     invoke(cli_env, "teams", "create", "Acme", "--owner", "ana@acme.test")
     team_id = json.loads(invoke(cli_env, "teams", "list", "--format", "json").output)[0]["team_id"]
-    bad_team = invoke(cli_env, "teams", "members", "not-a-uuid")
-    assert bad_team.exit_code != 0 and "must be a UUID" in bad_team.output
-    duplicate = invoke(cli_env, "teams", "add-member", team_id, "ana@acme.test")
+    bad_team = invoke(cli_env, "teams", "members", "--team", "not-a-team")
+    assert bad_team.exit_code == 1 and "no team is called 'not-a-team'" in bad_team.output
+    assert "Acme" in bad_team.output  # the teams that do exist are listed
+    duplicate = invoke(cli_env, "teams", "add-member", "--team", team_id, "ana@acme.test")
     assert duplicate.exit_code == 1 and "already a member" in duplicate.output
-    owner_id = json.loads(invoke(cli_env, "teams", "members", team_id, "--format", "json").output)[
-        0
-    ]["user_id"]
-    last_owner = invoke(cli_env, "teams", "remove-member", team_id, owner_id)
+    owner_id = json.loads(
+        invoke(cli_env, "teams", "members", "--team", team_id, "--format", "json").output
+    )[0]["user_id"]
+    last_owner = invoke(cli_env, "teams", "remove-member", "--team", team_id, owner_id)
     assert last_owner.exit_code == 1 and "at least one owner" in last_owner.output
     assert "Traceback" not in last_owner.output
+
+
+def test_every_team_option_takes_the_team_name(cli_env):
+    created = invoke(cli_env, "teams", "create", "Acme Corp", "--owner", "ana@acme.test")
+    assert "--team 'Acme Corp'" in created.output
+    team_id = json.loads(invoke(cli_env, "teams", "list", "--format", "json").output)[0]["team_id"]
+    added = invoke(cli_env, "teams", "add-member", "--team", "acme corp", "bo@acme.test")
+    assert added.exit_code == 0, added.output
+    by_name = json.loads(
+        invoke(cli_env, "teams", "members", "--team", "Acme Corp", "--format", "json").output
+    )
+    by_id = json.loads(
+        invoke(cli_env, "teams", "members", "--team", team_id, "--format", "json").output
+    )
+    assert by_name == by_id and len(by_name) == 2
+    audit = invoke(cli_env, "audit", "--team", "Acme Corp", "--format", "json")
+    assert [e["action"] for e in json.loads(audit.output)] == ["member.added", "team.created"]
+
+
+def test_team_names_are_unique_and_the_old_positional_still_works(cli_env):
+    invoke(cli_env, "teams", "create", "Acme", "--owner", "ana@acme.test")
+    again = invoke(cli_env, "teams", "create", "Acme", "--owner", "bo@acme.test")
+    assert again.exit_code == 1 and "exists already" in again.output
+    assert len(json.loads(invoke(cli_env, "teams", "list", "--format", "json").output)) == 1
+    old_style = CliRunner().invoke(cli_env, ["teams", "members", "Acme"])
+    assert old_style.exit_code == 0 and "ana@acme.test" in old_style.stdout
+    assert "deprecated; use --team" in old_style.stderr
+    old_add = CliRunner().invoke(cli_env, ["teams", "add-member", "Acme", "cy@acme.test"])
+    assert old_add.exit_code == 0 and "deprecated; use --team" in old_add.stderr
+    by_email = invoke(cli_env, "teams", "remove-member", "--team", "Acme", "cy@acme.test")
+    assert by_email.exit_code == 0, by_email.output
+    both = invoke(cli_env, "teams", "add-member", "--team", "Acme", "Acme", "dee@acme.test")
+    assert both.exit_code == 2 and "give --team TEAM and one email" in both.output
+
+
+async def test_a_name_two_teams_share_is_an_error_listing_both(cli_env, database_url):
+    # Teams created before names were unique (or by the web sign-up) may share a name.
+    from uuid import uuid4
+
+    from cloudaudit.common.db import make_engine
+    from cloudaudit.identity.adapters.repository import IdentityRepository
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    engine = make_engine(database_url, schema="identity")
+    ids = [uuid4(), uuid4()]
+    async with async_sessionmaker(engine)() as session:
+        for team_id in ids:
+            await IdentityRepository(session).add_team(team_id, "Twins")
+        await session.commit()
+    await engine.dispose()
+    import asyncio
+
+    result = await asyncio.to_thread(invoke, cli_env, "audit", "--team", "Twins")
+    assert result.exit_code == 1
+    assert "2 teams are called 'Twins'" in result.output
+    assert all(str(i) in result.output for i in ids)
+    assert "Traceback" not in result.output
+
+
+def test_lists_and_figures_print_json_with_the_documented_fields(cli_env):
+    invoke(cli_env, "teams", "create", "Acme", "--owner", "ana@acme.test")
+    created = json.loads(
+        invoke(
+            cli_env, "teams", "create", "Beta", "--owner", "bo@b.test", "--format", "json"
+        ).output
+    )
+    assert set(created) == {"team_id", "name"} and created["name"] == "Beta"
+    teams = json.loads(invoke(cli_env, "teams", "list", "--format", "json").output)
+    assert set(teams[0]) == {"team_id", "name", "members", "created_at"}
+    users = json.loads(invoke(cli_env, "users", "list", "--format", "json").output)
+    assert set(users[0]) == {"user_id", "email", "first_name", "last_name", "created_at"}
+    members = json.loads(
+        invoke(cli_env, "teams", "members", "--team", "Acme", "--format", "json").output
+    )
+    assert set(members[0]) == {"user_id", "email", "first_name", "last_name", "role", "joined_at"}
+    audit = json.loads(invoke(cli_env, "audit", "--team", "Acme", "--format", "json").output)
+    assert set(audit[0]) == {
+        "occurred_at",
+        "action",
+        "entity_type",
+        "entity_id",
+        "user_id",
+        "source",
+        "details",
+    }
+    wrong = invoke(cli_env, "teams", "list", "--format", "yaml")
+    assert wrong.exit_code == 2 and "--format must be table or json" in wrong.output

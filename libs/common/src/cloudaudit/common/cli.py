@@ -1,11 +1,13 @@
 """The `cloudaudit` command: run, migrate and inspect the whole product.
 
 Service-specific commands (teams, users, audit, ...) are added by each installed service.
+Start-up is kept under 0.5 s (`benchmarks/cli_start.py`): this module and every service's CLI
+module import only Typer and the standard library at the top; SQLAlchemy, FastStream,
+pydantic-settings and the services' code load inside the command that runs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -13,21 +15,23 @@ import sys
 import time
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from cloudaudit.common.cli_support import cli_settings
-from cloudaudit.common.embedded import EmbeddedServerError
-from cloudaudit.common.infra import embedded_for, resolve_endpoints, stop_embedded
+from cloudaudit.common.cli_support import cli_settings, output_format
 from cloudaudit.common.service import ServiceSpec, discover_services
-from cloudaudit.common.settings import CommonSettings, SettingsError
-from cloudaudit.common.supervisor import COLOURS, Supervisor
+
+if TYPE_CHECKING:
+    from cloudaudit.common.settings import CommonSettings
 
 app = typer.Typer(
     help="CloudAudit: AWS cost anomalies and savings, in Slack.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: rendering it with rich imports ~0.3 s of modules (markdown, pygments, ...)
+    # before the first line, which alone spends most of the 0.5 s start budget.
+    rich_markup_mode=None,
 )
 infra_app = typer.Typer(
     help="Manage the embedded NATS and PostgreSQL servers.", no_args_is_help=True
@@ -55,6 +59,9 @@ def services_or_fail(names: list[str] | None = None) -> dict[str, ServiceSpec]:
 
 
 def endpoints_or_fail(settings: CommonSettings, start: bool = True):  # type: ignore[no-untyped-def]
+    from cloudaudit.common.embedded import EmbeddedServerError
+    from cloudaudit.common.infra import resolve_endpoints
+
     try:
         return resolve_endpoints(settings, start=start)
     except EmbeddedServerError as exc:
@@ -80,6 +87,8 @@ def migrate(
     ] = None,
 ) -> None:
     """Apply every service's schema migrations (idempotent)."""
+    import asyncio
+
     settings = common_settings()
     endpoints, _ = endpoints_or_fail(settings)
     asyncio.run(_migrate(services_or_fail(service), endpoints.database_url))
@@ -94,6 +103,8 @@ def run(
     ] = True,
 ) -> None:
     """Run one service in the foreground (what a container runs)."""
+    import asyncio
+
     from cloudaudit.common.runtime import build_runtime
 
     settings = common_settings()
@@ -118,70 +129,110 @@ def up(
     ] = None,
 ) -> None:
     """Start everything: embedded NATS + PostgreSQL if no URLs are set, migrations, all services."""
+    import asyncio
+
+    from cloudaudit.common.infra import stop_embedded
+    from cloudaudit.common.supervisor import Supervisor
+
     settings = common_settings()
     specs = services_or_fail(service)
-    typer.secho("Starting CloudAudit", bold=True)
-    endpoints, started = endpoints_or_fail(settings)
-    infra = embedded_for(settings)
-    typer.echo(
-        f"  NATS       {endpoints.nats_url}" + ("  (embedded)" if not settings.nats_url else "")
-    )
-    db_shown = endpoints.database_url.split("@")[-1]
-    typer.echo(
-        f"  PostgreSQL {db_shown}" + ("  (embedded)" if settings.database_url is None else "")
-    )
-    typer.echo(f"  state      {settings.state_dir}")
-    asyncio.run(_migrate(specs, endpoints.database_url))
-
-    env = dict(
-        os.environ,
-        NATS_URL=endpoints.nats_url,
-        DATABASE_URL=endpoints.database_url,
-        CLOUDAUDIT_LOG_FORMAT=os.environ.get("CLOUDAUDIT_LOG_FORMAT", "console"),
-    )
-    supervisor = Supervisor(env, settings.state_dir / "logs", _echo_line)
     # A plain flag: Event.set() inside a signal handler can deadlock when signals repeat.
     stopping = {"requested": False, "failed": False}
 
     def shutdown(*_: object) -> None:
         stopping["requested"] = True
 
-    signal.signal(signal.SIGINT, shutdown)
-    signal.signal(signal.SIGTERM, shutdown)
+    say("Starting CloudAudit", bold=True)
+    endpoints, started = endpoints_or_fail(settings)
+    # From here on, whatever happens (Ctrl-C during migrations, a closed pipe on stdout), the
+    # servers this command started are stopped before it returns.
+    supervisor: Supervisor | None = None
+    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
+        say(
+            f"  NATS       {endpoints.nats_url}" + ("  (embedded)" if not settings.nats_url else "")
+        )
+        db_shown = endpoints.database_url.split("@")[-1]
+        say(f"  PostgreSQL {db_shown}" + ("  (embedded)" if settings.database_url is None else ""))
+        say(f"  state      {settings.state_dir}")
+        asyncio.run(_migrate(specs, endpoints.database_url))
+        env = dict(
+            os.environ,
+            NATS_URL=endpoints.nats_url,
+            DATABASE_URL=endpoints.database_url,
+            CLOUDAUDIT_LOG_FORMAT=os.environ.get("CLOUDAUDIT_LOG_FORMAT", "console"),
+        )
+        signal.signal(signal.SIGINT, shutdown)
+        signal.signal(signal.SIGTERM, shutdown)
+        supervisor = Supervisor(env, settings.state_dir / "logs", _echo_line)
         for spec in specs.values():
+            if stopping["requested"]:
+                break
             proc = supervisor.start(spec)
-            typer.echo(
+            say(
                 f"  started {spec.name:<10} pid {proc.pid:<7} http://127.0.0.1:"
                 f"{settings.http_port_for(spec.name)}/healthz"
             )
-        typer.secho(
-            "CloudAudit is up. `cloudaudit status` in another terminal; Ctrl-C stops.", fg="green"
-        )
+        say("CloudAudit is up. `cloudaudit status` in another terminal; Ctrl-C stops.", fg="green")
         while not stopping["requested"]:
             for name, code in supervisor.exited():
-                typer.secho(f"{name} exited with code {code}; stopping", fg="red")
+                say(f"{name} exited with code {code}; stopping", fg="red")
                 stopping["requested"] = stopping["failed"] = True
             time.sleep(0.3)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before the handler was installed: stop just the same
     finally:
-        typer.echo("stopping services ...")
-        supervisor.stop()
+        # A second Ctrl-C must not cut the shutdown short either.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        say("stopping services ...")
+        if supervisor is not None:
+            supervisor.stop()
         stop_embedded(settings, started)
         if started:
-            typer.echo(f"stopped embedded {', '.join(started)} (data kept in {infra.state_dir})")
+            say(f"stopped embedded {', '.join(started)} (data kept in {settings.state_dir})")
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
     if stopping["failed"]:
         raise typer.Exit(1)
 
 
+def say(message: str, **style: object) -> None:
+    """Echo for long-running commands: a closed stdout (`cloudaudit up | tee log`, then
+    Ctrl-C kills tee) must never stop the shutdown. Later output goes to /dev/null."""
+    try:
+        typer.secho(message, **style)  # type: ignore[arg-type]
+    except (BrokenPipeError, ValueError):
+        _stdout_to_devnull()
+
+
+def _stdout_to_devnull() -> None:
+    # As Python's signal docs advise for SIGPIPE: point the descriptor at /dev/null so the
+    # interpreter's final flush does not raise again at exit.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def _echo_line(name: str, line: str) -> None:
-    typer.secho(f"{name:>9} | ", fg=COLOURS.get(name, "white"), nl=False)
-    typer.echo(line)
+    from cloudaudit.common.supervisor import COLOURS
+
+    try:
+        typer.secho(f"{name:>9} | ", fg=COLOURS.get(name, "white"), nl=False)
+        typer.echo(line)
+    except (BrokenPipeError, ValueError):
+        _stdout_to_devnull()
 
 
 async def _status(settings: CommonSettings, specs: dict[str, ServiceSpec]) -> list[dict[str, str]]:
+    import asyncio
+
     import aiohttp
     from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker, rpc
     from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
+    from cloudaudit.common.infra import resolve_endpoints
 
     endpoints, _ = resolve_endpoints(settings, start=False)
     names = BusNames(settings.bus_prefix)
@@ -190,7 +241,10 @@ async def _status(settings: CommonSettings, specs: dict[str, ServiceSpec]) -> li
     try:
         await asyncio.wait_for(broker.connect(), 3)
     except Exception as exc:
-        return [{"service": "nats", "bus": f"unreachable: {exc}", "http": "-", "notes": ""}]
+        return [
+            {"service": name, "bus": f"unreachable: {exc}", "http": "-", "notes": ""}
+            for name in specs
+        ]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
         for name in specs:
             row = {"service": name}
@@ -216,33 +270,60 @@ async def _status(settings: CommonSettings, specs: dict[str, ServiceSpec]) -> li
     return rows
 
 
+NOT_RUNNING_HINT = (
+    "Start it with `make up` (or `cloudaudit up`), then run `cloudaudit status` again."
+)
+
+
 @app.command()
 def status(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", help="table, or json (schema: docs/cli-json.md)")
+    ] = "table",
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
-    """Health of the embedded servers and of every service (bus and HTTP)."""
+    """Health of the embedded servers and of every service (bus and HTTP).
+
+    Exit code 0 when every service is healthy, 1 otherwise (3 when CloudAudit is not running)."""
+    import asyncio
+
+    from cloudaudit.common.infra import embedded_for
+
+    output = "json" if as_json else output_format(fmt)
     settings = common_settings()
     infra = embedded_for(settings)
+    nats_pid = None if settings.nats_url else infra.nats.running_pid()
+    postgres_pid = None if settings.database_url else infra.postgres.running_pid()
     servers = {
         "nats": settings.nats_url
-        or (
-            f"embedded pid {infra.nats.running_pid()}"
-            if infra.nats.running_pid()
-            else "embedded, stopped"
-        ),
+        or (f"embedded pid {nats_pid}" if nats_pid else "embedded, stopped"),
         "postgres": (
             "configured"
             if settings.database_url
-            else (
-                f"embedded pid {infra.postgres.running_pid()}"
-                if infra.postgres.running_pid()
-                else "embedded, stopped"
-            )
+            else (f"embedded pid {postgres_pid}" if postgres_pid else "embedded, stopped")
         ),
     }
-    rows = asyncio.run(_status(settings, services_or_fail()))
-    if as_json:
-        typer.echo(json.dumps({"servers": servers, "services": rows}, indent=2))
+    specs = services_or_fail()
+    if not settings.nats_url and not nats_pid:
+        # Nothing to ask: the embedded bus is not running, so neither is CloudAudit. Answer
+        # at once (no bus client is imported) and say how to start it.
+        rows = [{"service": name, "bus": "not running", "http": "-", "notes": ""} for name in specs]
+        running = False
+    else:
+        rows = asyncio.run(_status(settings, specs))
+        running = not all(r["bus"].startswith("unreachable") for r in rows)
+    healthy = all(r.get("bus") == "healthy" for r in rows)
+    if output == "json":
+        typer.echo(
+            json.dumps(
+                {"running": running, "healthy": healthy, "servers": servers, "services": rows},
+                indent=2,
+            )
+        )
+    elif not running:
+        where = settings.nats_url or f"embedded NATS under {settings.state_dir}"
+        typer.secho(f"CloudAudit is not running (no bus at {where}).", fg="red", err=True)
+        typer.echo(NOT_RUNNING_HINT, err=True)
     else:
         for key, value in servers.items():
             typer.echo(f"{key:<10} {value}")
@@ -253,7 +334,9 @@ def status(
                 + (f"  note: {row['notes']}" if row.get("notes") else ""),
                 fg="green" if ok else "red",
             )
-    if not all(r.get("bus") == "healthy" for r in rows):
+    if not running:
+        raise typer.Exit(3)
+    if not healthy:
         raise typer.Exit(1)
 
 
@@ -270,16 +353,34 @@ def infra_start() -> None:
 @infra_app.command("stop")
 def infra_stop() -> None:
     """Stop the embedded servers (data is kept)."""
+    from cloudaudit.common.infra import stop_embedded
+
     settings = common_settings()
     stop_embedded(settings, ["nats", "postgres"])
     typer.echo("embedded servers stopped")
 
 
 @infra_app.command("status")
-def infra_status() -> None:
+def infra_status(
+    fmt: Annotated[
+        str, typer.Option("--format", help="table, or json (schema: docs/cli-json.md)")
+    ] = "table",
+) -> None:
     """Whether the embedded servers are running."""
+    from cloudaudit.common.infra import embedded_for
+
+    output = output_format(fmt)
     settings = common_settings()
     infra = embedded_for(settings)
+    if output == "json":
+        servers = {"nats": infra.nats, "postgres": infra.postgres}
+        typer.echo(
+            json.dumps(
+                {name: {"pid": s.running_pid(), "url": s.url} for name, s in servers.items()},
+                indent=2,
+            )
+        )
+        return
     typer.echo(f"nats      pid {infra.nats.running_pid() or '-'}  {infra.nats.url}")
     typer.echo(f"postgres  pid {infra.postgres.running_pid() or '-'}  {infra.postgres.url}")
 
@@ -321,6 +422,10 @@ def main() -> None:
     _register_service_commands()
     try:
         app()
-    except SettingsError as exc:
+    except Exception as exc:
+        from cloudaudit.common.settings import SettingsError  # not imported for every --help
+
+        if not isinstance(exc, SettingsError):
+            raise
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(2)

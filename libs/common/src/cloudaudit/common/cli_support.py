@@ -1,22 +1,88 @@
-"""Helpers for service CLI commands: settings, a database session, errors as one-line exits."""
+"""Helpers for service CLI commands: settings, a database session, errors as one-line exits,
+`--team` / `--format` conventions.
+
+Import-light on purpose: every `cloudaudit` invocation (even `--help`) imports this module and
+every service's CLI module, so SQLAlchemy, FastStream, pydantic-settings and the services' own
+code are imported inside the functions that need them, when a command actually runs.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from uuid import UUID
 
 import typer
-from cloudaudit.common.db import make_engine
-from cloudaudit.common.infra import embedded_for, resolve_endpoints
-from cloudaudit.common.logging import configure_logging, register_secret
-from cloudaudit.common.settings import CommonSettings, SettingsError, load_settings
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+if TYPE_CHECKING:
+    from cloudaudit.common.settings import CommonSettings
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 T = TypeVar("T")
+
+FORMATS = ("table", "json")
+Format = Annotated[str, typer.Option("--format", help="table, or json (schema: docs/cli-json.md)")]
+TeamOption = Annotated[
+    str, typer.Option("--team", help="Team name or id (see `cloudaudit teams list`)")
+]
+
+
+def output_format(value: str, allowed: Sequence[str] = FORMATS) -> str:
+    """The `--format` value, or a usage error naming the choices."""
+    if value not in allowed:
+        raise typer.BadParameter(f"--format must be {' or '.join(allowed)}, not {value!r}")
+    return value
+
+
+# -- `--team NAME|ID` -------------------------------------------------------------------------
+class TeamNotFound(Exception):
+    """`--team` matched no team, or more than one; the message lists what to type instead."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+TeamLookup = Callable[[str], Awaitable[UUID]]
+
+
+def _team_lookup() -> TeamLookup | None:
+    from cloudaudit.common.service import discover_services
+
+    for spec in discover_services().values():
+        if spec.team_lookup:
+            lookup: TeamLookup = spec.load(spec.team_lookup)
+            return lookup
+    return None
+
+
+async def resolve_team(value: str) -> UUID:
+    """A team's id from its id or its name (exact, then case-insensitive).
+
+    Teams belong to identity, so the lookup is identity's own (its ServiceSpec.team_lookup);
+    a service's command never reads identity's tables itself."""
+    text = value.strip()
+    try:
+        return UUID(text)
+    except ValueError:
+        pass
+    if not text:
+        raise TeamNotFound("--team is empty: give a team name or id (`cloudaudit teams list`)")
+    lookup = _team_lookup()
+    if lookup is None:
+        raise TeamNotFound(
+            f"{text!r} is not a team id, and team names need the identity service installed; "
+            "give the team's UUID"
+        )
+    return await lookup(text)
+
+
+def team_id(value: str) -> UUID:
+    """`resolve_team` for a command that has no event loop of its own yet."""
+    return run_cli(resolve_team(value))
 
 
 def cli_settings(log_level: str | None = "WARNING") -> CommonSettings:
@@ -24,6 +90,9 @@ def cli_settings(log_level: str | None = "WARNING") -> CommonSettings:
 
     Commands log only warnings by default; `log_level=None` keeps the configured level
     (for commands that run services in the foreground)."""
+    from cloudaudit.common.logging import configure_logging, register_secret
+    from cloudaudit.common.settings import CommonSettings, SettingsError, load_settings
+
     try:
         settings = load_settings(CommonSettings)
     except SettingsError as exc:
@@ -37,6 +106,10 @@ def cli_settings(log_level: str | None = "WARNING") -> CommonSettings:
 
 @contextlib.asynccontextmanager
 async def database(schema: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    from cloudaudit.common.db import make_engine
+    from cloudaudit.common.infra import embedded_for, resolve_endpoints
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
     settings = cli_settings()
     if settings.database_url is None and not embedded_for(settings).postgres.running_pid():
         typer.secho(
@@ -56,9 +129,12 @@ async def database(schema: str) -> AsyncIterator[async_sessionmaker[AsyncSession
 
 def run_cli(coro: Awaitable[T], errors: tuple[type[Exception], ...] = ()) -> T:
     """Run a command; a known (user) error is one red line and exit code 1, not a traceback."""
+    import asyncio
+
+    known: tuple[type[Exception], ...] = (TeamNotFound, *errors)
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
-    except errors as exc:
+    except known as exc:
         typer.secho(f"error: {getattr(exc, 'message', str(exc))}", fg="red", err=True)
         raise typer.Exit(1) from None
 

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cloudaudit.common.embedded import EmbeddedInfrastructure
-from cloudaudit.common.runtime import Endpoints
-from cloudaudit.common.settings import CommonSettings
+
+if TYPE_CHECKING:
+    from cloudaudit.common.settings import CommonSettings
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+@dataclass
+class Endpoints:
+    """Where the bus and the database answer (kept here, import-light, for the CLI)."""
+
+    database_url: str
+    nats_url: str
 
 
 def embedded_for(settings: CommonSettings) -> EmbeddedInfrastructure:

@@ -17,6 +17,7 @@ from cloudaudit.common.bus import BusNames, ensure_streams, make_broker, publish
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.db import make_engine, relay_outbox
 from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
+from cloudaudit.common.infra import Endpoints
 from cloudaudit.common.service import ServiceSpec
 from cloudaudit.common.settings import CommonSettings
 from faststream.nats import NatsBroker
@@ -30,12 +31,6 @@ OUTBOX_RELAY_INTERVAL_S = 2.0
 
 
 HealthCheck = Callable[[], Awaitable[str]]
-
-
-@dataclass
-class Endpoints:
-    database_url: str
-    nats_url: str
 
 
 @dataclass

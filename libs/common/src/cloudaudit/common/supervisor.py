@@ -24,7 +24,12 @@ def _pump(name: str, stream: IO[bytes], log_path: Path, sink: LineSink | None) -
             log_file.write(line + "\n")
             log_file.flush()
             if sink is not None:
-                sink(name, line)
+                try:
+                    sink(name, line)
+                except OSError:
+                    # The terminal or pipe went away (`up | tee` after Ctrl-C): keep draining
+                    # the child into its log file, or it blocks on a full pipe while stopping.
+                    sink = None
 
 
 class Supervisor:

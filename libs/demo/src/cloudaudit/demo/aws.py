@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import random
+import urllib.request
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,12 +25,117 @@ REGION = "us-east-1"
 METRIC_DAYS = 16  # a little over the 14 days the idle rule needs, whole days included
 # The principal CloudAudit runs as; the customer's role trusts it with the team's ExternalId.
 CLOUDAUDIT_ACCOUNT = "123456789012"
-TRUST_POLICY = """{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-  "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]}"""
+PRINCIPAL_USER = "cloudaudit"
+PRINCIPAL_ARN = f"arn:aws:iam::{CLOUDAUDIT_ACCOUNT}:user/{PRINCIPAL_USER}"
+TRUST_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": PRINCIPAL_ARN}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+# The stand-in draws every resource id from one random generator: seeded the same way before
+# the same seeding calls, the simulated company has the same ids on every run, so a second
+# `make demo` finds the recommendations (and decisions) of the first, not new look-alikes.
+MOTO_ID_SEED = 2026
+# What customers deploy (deploy/aws/); the demo's roles carry it, so the demo also proves the
+# least-privilege policy is enough.
+READONLY_POLICY = Path(__file__).resolve().parents[5] / "deploy/aws/cloudaudit-readonly-policy.json"
 
 
-def _session(endpoint_url: str, account: DemoAccount) -> boto3.Session:
+def _moto_api(endpoint_url: str, path: str, body: bytes = b"") -> None:
+    url = f"{endpoint_url}/moto-api/{path}"
+    # text/plain: a form content type would leave the body to the form parser, not to moto
+    headers = {"Content-Type": "text/plain"}
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+        response.read()
+
+
+def make_ids_stable(endpoint_url: str) -> None:
+    """Call before `seed` on a fresh stand-in: same ids as every earlier run."""
+    _moto_api(endpoint_url, f"seed?a={MOTO_ID_SEED}")
+
+
+def _readonly_policy() -> str:
+    if READONLY_POLICY.exists():
+        text = READONLY_POLICY.read_text()
+    else:  # installed without the repository: the same statements, inline
+        text = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "ce:Get*",
+                            "ce:Describe*",
+                            "cost-optimization-hub:Get*",
+                            "cost-optimization-hub:List*",
+                            "compute-optimizer:Get*",
+                            "compute-optimizer:Describe*",
+                            "ec2:Describe*",
+                            "cloudwatch:GetMetricData",
+                        ],
+                        "Resource": "*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"],
+                        "Resource": ["arn:aws:s3:::EXPORT_BUCKET", "arn:aws:s3:::EXPORT_BUCKET/*"],
+                    },
+                ],
+            }
+        )
+    policy = json.loads(text.replace("EXPORT_BUCKET", CUR_BUCKET))
+    for statement in policy["Statement"]:
+        # The stand-in checks CloudWatch calls under its signing name "monitoring" (AWS itself
+        # uses "cloudwatch"): the same permission, spelled twice.
+        actions = statement["Action"]
+        actions += [a.replace("cloudwatch:", "monitoring:") for a in actions if "cloudwatch:" in a]
+    return json.dumps(policy)
+
+
+def enforce_iam(endpoint_url: str) -> tuple[str, str]:
+    """From now on the stand-in checks every request as AWS does: unknown keys, roles that do
+    not exist, trust policies and permission policies are refused. Returns the access key of
+    CloudAudit's own principal, the only one allowed to assume the company's roles."""
+    iam = _session(endpoint_url, CLOUDAUDIT_ACCOUNT).client("iam", endpoint_url=endpoint_url)
+    if PRINCIPAL_USER not in {u["UserName"] for u in iam.list_users()["Users"]}:
+        iam.create_user(UserName=PRINCIPAL_USER)
+    iam.put_user_policy(
+        UserName=PRINCIPAL_USER,
+        PolicyName="assume-customer-roles",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                # The company's roles only: the stand-in (like moto) does not check that a role
+                # exists, so this is what makes a mistyped or foreign role ARN fail as in AWS.
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Resource": [PROD.role_arn, DEV.role_arn],
+                    }
+                ],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName=PRINCIPAL_USER)["AccessKey"]
+    for account in (PROD, DEV):
+        _session(endpoint_url, account).client("iam", endpoint_url=endpoint_url).put_role_policy(
+            RoleName=account.role_name,
+            PolicyName="CloudAuditReadOnly",
+            PolicyDocument=_readonly_policy(),
+        )
+    _moto_api(endpoint_url, "reset-auth", b"0")
+    return str(key["AccessKeyId"]), str(key["SecretAccessKey"])
+
+
+def _session(endpoint_url: str, account: DemoAccount | str) -> boto3.Session:
     """Credentials inside the account (the stand-in keys resources by the assumed account)."""
+    account_id = account if isinstance(account, str) else account.aws_account_id
     sts = boto3.client(
         "sts",
         endpoint_url=endpoint_url,
@@ -36,7 +144,7 @@ def _session(endpoint_url: str, account: DemoAccount) -> boto3.Session:
         aws_secret_access_key="demo",  # noqa: S106 - the local AWS stand-in accepts any key
     )
     creds = sts.assume_role(
-        RoleArn=f"arn:aws:iam::{account.aws_account_id}:role/demo-seeder",
+        RoleArn=f"arn:aws:iam::{account_id}:role/demo-seeder",
         RoleSessionName="demo-seed",
     )["Credentials"]
     return boto3.Session(

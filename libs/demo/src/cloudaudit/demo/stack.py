@@ -29,7 +29,7 @@ from cloudaudit.common.runtime import Endpoints
 from cloudaudit.common.service import discover_services
 from cloudaudit.common.supervisor import LineSink, Supervisor
 from cloudaudit.demo import llm_standin
-from cloudaudit.demo.aws import seed
+from cloudaudit.demo.aws import enforce_iam, make_ids_stable, seed
 from cloudaudit.demo.company import ResourceIds, Scenario
 
 T = TypeVar("T")
@@ -55,6 +55,29 @@ class _LoopThread:
         self.thread.join(5)
 
 
+PORT_NAMES = ("identity", "ingest", "analytics", "bot_health", "bot_http")
+
+
+def demo_ports(chosen: dict[str, int]) -> dict[str, int]:
+    """The HTTP ports: the ones chosen (e.g. exported `INGEST_HTTP_PORT`), free ones for the rest."""
+    return {name: chosen.get(name) or free_port() for name in PORT_NAMES}
+
+
+def exported_ports(settings: Any) -> dict[str, int]:
+    """The `*_HTTP_PORT` / `BOT_HEALTH_PORT` values set in the environment (not defaults)."""
+    fields = {
+        "identity": "identity_http_port",
+        "ingest": "ingest_http_port",
+        "analytics": "analytics_http_port",
+        "bot_health": "bot_health_port",
+    }
+    return {
+        name: int(getattr(settings, field))
+        for name, field in fields.items()
+        if field in settings.model_fields_set
+    }
+
+
 @dataclass
 class ProductStack:
     endpoints: Endpoints
@@ -69,6 +92,10 @@ class ProductStack:
     slack: Any = None
     ids: ResourceIds | None = None
     ports: dict[str, int] = field(default_factory=dict)
+    # The demo checks IAM as AWS does (a role that does not exist is refused); tests that
+    # drive the stand-in with their own keys leave it open.
+    enforce_aws_iam: bool = False
+    aws_keys: tuple[str, str] = ("cloudaudit-demo", "cloudaudit-demo-secret")
     supervisor: Supervisor | None = None
     _moto: Any = None
     _loop: _LoopThread | None = None
@@ -113,12 +140,30 @@ class ProductStack:
         self.wait_healthy([service])
 
     # -- environment ----------------------------------------------------------------------------
+    def urls(self) -> list[tuple[str, str]]:
+        """Every address a person may open while the demo runs, as (what, URL)."""
+        shown = [
+            (f"{name} health", f"http://127.0.0.1:{self.ports[name]}/healthz")
+            for name in ("identity", "ingest", "analytics")
+            if name in self.services and name in self.ports
+        ]
+        if "identity" in self.services and "identity" in self.ports:
+            shown.append(
+                (
+                    "identity API (sign-up, log-in)",
+                    f"http://127.0.0.1:{self.ports['identity']}/api/v1",
+                )
+            )
+        if self.slack is not None:
+            shown.append(("local Slack Web API", str(self.slack.api_url)))
+        if self.aws_url:
+            shown.append(("AWS stand-in", self.aws_url))
+        if self.llm_url:
+            shown.append(("local LLM (OpenAI-compatible)", self.llm_url + "/v1"))
+        return shown
+
     def service_env(self) -> dict[str, str]:
-        if not self.ports:
-            self.ports = {
-                name: free_port()
-                for name in ("identity", "ingest", "analytics", "bot_health", "bot_http")
-            }
+        self.ports = demo_ports(self.ports)
         env = {
             k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "OPENAI_"))
         }
@@ -137,8 +182,8 @@ class ProductStack:
                 "BOT_HTTP_HOST": "127.0.0.1",
                 # AWS: CloudAudit's own principal on the local stand-in.
                 "AWS_ENDPOINT_URL": self.aws_url,
-                "AWS_ACCESS_KEY_ID": "cloudaudit-demo",
-                "AWS_SECRET_ACCESS_KEY": "cloudaudit-demo-secret",
+                "AWS_ACCESS_KEY_ID": self.aws_keys[0],
+                "AWS_SECRET_ACCESS_KEY": self.aws_keys[1],
                 "AWS_REGION": "us-east-1",
                 "INGEST_INITIAL_SYNC_DAYS": str(self.scenario.days),
                 # LLM and Slack stand-ins.
@@ -179,7 +224,10 @@ class ProductStack:
                 )
             time.sleep(0.1)
         self.aws_url = f"http://127.0.0.1:{port}"
+        make_ids_stable(self.aws_url)
         self.ids = seed(self.aws_url, self.scenario)
+        if self.enforce_aws_iam:
+            self.aws_keys = enforce_iam(self.aws_url)
 
     async def _start_llm(self) -> str:
         self._llm_runner = web.AppRunner(llm_standin.make_app(), access_log=None)

@@ -11,4 +11,5 @@ SPEC = ServiceSpec(
     build="cloudaudit.identity.entrypoints.app:build",
     default_http_port=8081,
     cli="cloudaudit.identity.entrypoints.cli:register",
+    team_lookup="cloudaudit.identity.entrypoints.cli:team_by_name",
 )

@@ -177,7 +177,7 @@ async def test_user_mistakes_are_one_red_line_and_an_exit_code(run_cli, customer
     bad_range = await run_cli("spend", "--team", team, "--from", "2024-05-01", "--to", "2024-04-01")
     bad_by = await run_cli("spend", "--team", team, "--by", "colour")
 
-    assert not_uuid.exit_code == 2 and "--team takes the team's UUID" in not_uuid.output
+    assert not_uuid.exit_code == 1 and "no team is called 'acme'" in not_uuid.output
     assert not_report.exit_code == 1 and "not a cost report" in not_report.output
     assert bad_arn.exit_code == 1 and "[validate_arn]" in bad_arn.output
     assert "never takes access keys" in bad_arn.output
@@ -185,6 +185,75 @@ async def test_user_mistakes_are_one_red_line_and_an_exit_code(run_cli, customer
     assert bad_by.exit_code == 1 and "tag:KEY" in bad_by.output
     for result in (not_uuid, not_report, bad_arn, bad_range, bad_by):
         assert "Traceback" not in result.output
+
+
+async def test_team_and_account_are_taken_by_name_and_small_wrongs_stay_fixed(
+    run_cli, customer, ingest_settings
+):
+    created = await run_cli("teams", "create", "Acme Corp", "--owner", "ana@acme.test")
+    assert created.exit_code == 0, created.output
+    team = "Acme Corp"
+
+    shown = await run_cli("accounts", "external-id", "--team", team, "--format", "json")
+    assert shown.exit_code == 0, shown.output
+    ids = json.loads(shown.stdout)
+    assert set(ids) == {"team_id", "external_id", "principal_arn", "quick_create_url"}
+    role_arn = customer.create_role(ids["external_id"])
+    connected = await run_cli(
+        "accounts", "connect", "--team", team, "--role-arn", role_arn, "--name", "Production"
+    )
+    assert connected.exit_code == 0, connected.output
+    # The test env runs with INGEST_SCHEDULER=false: no "next tick" is promised.
+    assert "next tick" not in connected.output
+    assert "scheduler is off" in connected.output
+    assert "cloudaudit sync-costs --team 'Acme Corp'" in connected.output
+
+    synced = await run_cli(
+        "sync-costs", "--team", team, "--account", "Production", "--format", "json"
+    )
+    assert synced.exit_code == 0, synced.output
+    [outcome] = json.loads(synced.stdout)  # the in-process AWS stand-in logs to stderr
+    assert outcome["aws_account_id"] == customer.account_id
+    assert Decimal(outcome["ce_cost"]) == outcome["ce_requests"] * Decimal("0.01")
+
+    keys = await run_cli("accounts", "tag-keys", "--team", team, " env ", "", "--format", "json")
+    assert json.loads(keys.stdout) == {"tag_keys": ["env"]}  # what is stored, not what was typed
+    assert (await run_cli("accounts", "tag-keys", "--team", team)).stdout.strip() == "env"
+
+    imported = await run_cli("import-costs", str(DATA / "cur2_2024_04.csv.gz"), "--team", team)
+    assert imported.exit_code == 0, imported.output
+    april = ("--from", "2024-04-01", "--to", "2024-05-01")
+    by_alias, by_aws_id = [
+        json.loads(
+            (
+                await run_cli("spend", "--team", team, *april, "--account", a, "--format", "json")
+            ).output
+        )
+        for a in ("production", customer.account_id)
+    ]
+    assert by_alias == by_aws_id
+    unknown = await run_cli("spend", "--team", team, *april, "--account", "staging")
+    assert unknown.exit_code == 1 and "'Production'" in unknown.output
+
+    total_only = await run_cli("spend", "--team", team, *april, "--by", "none", "--format", "csv")
+    lines = total_only.output.splitlines()
+    assert lines[0] == "key,amount" and len(lines) == 2 and lines[1].startswith("total,")
+    table = await run_cli("spend", "--team", team, *april, "--by", "none")
+    assert table.output.upper().count("TOTAL") == 1
+
+    # Connect runs are recorded in order: started, then finished.
+    from cloudaudit.common.db import make_engine
+    from sqlalchemy import text
+
+    engine = make_engine(ingest_settings.database_url.get_secret_value())
+    async with engine.connect() as conn:
+        runs = (
+            await conn.execute(
+                text("SELECT started_at, finished_at FROM ingest.sync_runs WHERE kind='connect'")
+            )
+        ).all()
+    await engine.dispose()
+    assert runs and all(started <= finished for started, finished in runs)
 
 
 async def test_spend_over_the_bus_answers_what_the_cli_answers(service, ctx, bus):

@@ -15,11 +15,30 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 from uuid import UUID
 
 import typer
-from cloudaudit.analytics.adapters import backtest_csv
-from cloudaudit.analytics.adapters.orm import SCHEMA, outbox
-from cloudaudit.analytics.domain.backtest import MalformedBacktestRow
-from cloudaudit.common.cli_support import database, print_rows, run_cli
-from cloudaudit.common.money import format_usd
+from cloudaudit.common.cli_support import (
+    Format,
+    TeamOption,
+    database,
+    output_format,
+    print_rows,
+    resolve_team,
+    run_cli,
+    team_id,
+)
+
+SCHEMA = "analytics"  # cloudaudit.analytics.adapters.orm.SCHEMA, without importing SQLAlchemy
+ANOMALY_COLUMNS = [
+    "anomaly_id",
+    "aws_account_id",
+    "service",
+    "region",
+    "usage_date",
+    "kind",
+    "severity",
+    "status",
+    "impact",
+    "deviation_pct",
+]
 
 if TYPE_CHECKING:
     from cloudaudit.analytics.adapters.anomaly_unit_of_work import AnomalyUnitOfWork
@@ -35,6 +54,8 @@ def _open(path: str, mode: str) -> Iterator[TextIO]:
         with open(path, mode, newline="", encoding="utf-8") as handle:
             yield handle
     except OSError as exc:
+        from cloudaudit.analytics.domain.backtest import MalformedBacktestRow
+
         raise MalformedBacktestRow(f"cannot open {path}: {exc.strerror}") from None
 
 
@@ -55,6 +76,9 @@ def backtest(
     config: Annotated[Path | None, typer.Option(help="TOML/JSON detector settings")] = None,
 ) -> None:
     """Replay series through the live anomaly detector (no look-ahead, deterministic)."""
+    from cloudaudit.analytics.adapters import backtest_csv
+    from cloudaudit.analytics.domain.backtest import MalformedBacktestRow
+
     if units not in ("usd", "raw"):
         raise typer.BadParameter("--units must be usd or raw")
     try:
@@ -73,38 +97,21 @@ def backtest(
 
 
 def anomalies(
-    team: Annotated[str | None, typer.Option(help="Team id (default: every team)")] = None,
+    team: Annotated[str | None, typer.Option(help="Team name or id (default: every team)")] = None,
     status: Annotated[str | None, typer.Option(help="open, resolved, expected, dismissed")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Format = "table",
 ) -> None:
     """Detected cost anomalies, newest first."""
     from cloudaudit.analytics.service.anomalies import anomaly_rows
 
-    try:
-        team_id = UUID(team) if team else None
-    except ValueError:
-        raise typer.BadParameter("--team must be a team id (a UUID)") from None
+    output = output_format(fmt)
 
     async def go() -> None:
+        team_id = await resolve_team(team) if team else None
         async with database(SCHEMA) as sessions:
             rows = await anomaly_rows(team_id, status, limit, _uow(sessions))
-        print_rows(
-            [asdict(r) for r in rows],
-            [
-                "anomaly_id",
-                "aws_account_id",
-                "service",
-                "region",
-                "usage_date",
-                "kind",
-                "severity",
-                "status",
-                "impact",
-                "deviation_pct",
-            ],
-            fmt,
-        )
+        print_rows([asdict(r) for r in rows], ANOMALY_COLUMNS, output)
 
     run_cli(go())
 
@@ -114,7 +121,6 @@ expect_app = typer.Typer(
     help="Planned spend: known increases that are recorded as expected instead of alerting.",
     no_args_is_help=True,
 )
-Format = Annotated[str, typer.Option("--format", help="table or json")]
 PLAN_COLUMNS = [
     "expectation_id",
     "service",
@@ -125,15 +131,6 @@ PLAN_COLUMNS = [
     "note",
     "status",
 ]
-
-
-def _team_id(value: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"--team must be a team id (a UUID, see `cloudaudit teams list`), not {value!r}"
-        ) from None
 
 
 def _day(value: str, option: str) -> date:
@@ -159,14 +156,9 @@ def _amount(value: str) -> Decimal:
     return amount
 
 
-def _output(value: str) -> str:
-    if value not in ("table", "json"):
-        raise typer.BadParameter("--format must be table or json")
-    return value
-
-
 def _uow(sessions: async_sessionmaker[AsyncSession]) -> AnomalyUnitOfWork:
     from cloudaudit.analytics.adapters.anomaly_unit_of_work import AnomalyUnitOfWork
+    from cloudaudit.analytics.adapters.orm import outbox
 
     # audit events wait in the outbox; the running analytics service publishes them
     return AnomalyUnitOfWork(sessions, outbox)
@@ -174,7 +166,7 @@ def _uow(sessions: async_sessionmaker[AsyncSession]) -> AnomalyUnitOfWork:
 
 @expect_app.command("add")
 def expect_add(
-    team: Annotated[str, typer.Option(help="Team id (see `cloudaudit teams list`)")],
+    team: TeamOption,
     amount: Annotated[str, typer.Option(help="Extra spend per day, in USD (e.g. 500)")],
     start: Annotated[str, typer.Option("--from", help="First day, e.g. 2026-12-01")],
     end: Annotated[str, typer.Option("--to", help="Last day (inclusive), e.g. 2026-12-31")],
@@ -191,9 +183,10 @@ def expect_add(
     """Plan spend: anomalies it explains are recorded as expected and not alerted."""
     # imported here: the detector's libraries are slow to load for every other command
     from cloudaudit.analytics.service.anomalies import PlanRejected, PlanSpend, plan_spend
+    from cloudaudit.common.money import format_usd
 
     command = PlanSpend(
-        team_id=_team_id(team),
+        team_id=team_id(team),
         amount=_amount(amount),
         start=_day(start, "--from"),
         end=_day(end, "--to"),
@@ -202,7 +195,7 @@ def expect_add(
         note=note,
         source="cli",
     )
-    output = _output(fmt)
+    output = output_format(fmt)
 
     async def go() -> None:
         async with database(SCHEMA) as sessions:
@@ -222,18 +215,20 @@ def expect_add(
 
 @expect_app.command("list")
 def expect_list(
-    team: Annotated[str, typer.Option(help="Team id (see `cloudaudit teams list`)")],
+    team: TeamOption,
     fmt: Format = "table",
     show_all: Annotated[bool, typer.Option("--all", help="Include cancelled plans")] = False,
 ) -> None:
     """A team's planned spend, earliest first."""
     from cloudaudit.analytics.service.anomalies import PlanRejected, planned_spend
+    from cloudaudit.common.money import format_usd
 
-    team_id, output = _team_id(team), _output(fmt)
+    output = output_format(fmt)
 
     async def go() -> None:
+        wanted = await resolve_team(team)
         async with database(SCHEMA) as sessions:
-            rows = await planned_spend(team_id, _uow(sessions), include_cancelled=show_all)
+            rows = await planned_spend(wanted, _uow(sessions), include_cancelled=show_all)
         print_rows(
             [
                 {
@@ -256,6 +251,7 @@ def expect_cancel(
 ) -> None:
     """Withdraw planned spend: from now on what it covered alerts again."""
     from cloudaudit.analytics.service.anomalies import PlanRejected, cancel_planned_spend
+    from cloudaudit.common.money import format_usd
 
     try:
         wanted = UUID(expectation_id)

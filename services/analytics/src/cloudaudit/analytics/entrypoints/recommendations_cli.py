@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any
-from uuid import UUID
 
 import typer
-from cloudaudit.analytics.adapters.orm import SCHEMA
-from cloudaudit.analytics.adapters.recommendation_repository import RecommendationUnitOfWork
-from cloudaudit.analytics.entrypoints.recommendations_bus import recommendation_deps
-from cloudaudit.analytics.recommendation_settings import RecommendationSettings
-from cloudaudit.analytics.service.recommendations import list_recommendations
-from cloudaudit.analytics.service.recommendations import refresh as refresh_recommendations
-from cloudaudit.common.actors import Actor, Command
-from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker
-from cloudaudit.common.cli_support import cli_settings, database, print_rows, run_cli
-from cloudaudit.common.errors import DomainError
-from cloudaudit.common.events.recommendation import (
-    RecommendationsRequest,
-    RecommendationStatus,
+from cloudaudit.common.cli_support import (
+    Format,
+    cli_settings,
+    database,
+    output_format,
+    print_rows,
+    run_cli,
+    team_id,
 )
-from cloudaudit.common.infra import resolve_endpoints
-from cloudaudit.common.money import format_usd
-from cloudaudit.common.settings import load_settings
 
+SCHEMA = "analytics"  # cloudaudit.analytics.adapters.orm.SCHEMA, without importing SQLAlchemy
+# RecommendationStatus's values, spelled here so `--help` does not import the event models
+STATUSES = "open, approved, dismissed, snoozed, implemented, expired"
 REFRESH_TIMEOUT_S = 300.0
 COLUMNS = [
     "recommendation_id",
@@ -35,41 +29,34 @@ COLUMNS = [
     "status",
     "title",
 ]
-STATUSES = ", ".join(s.value for s in RecommendationStatus)
 
 app = typer.Typer(
     help="Savings recommendations: what to change in AWS, and what it saves.", no_args_is_help=False
 )
-Team = Annotated[str | None, typer.Option("--team", help="Team id (see `cloudaudit teams list`)")]
-Format = Annotated[str, typer.Option("--format", help="table or json")]
+Team = Annotated[
+    str | None, typer.Option("--team", help="Team name or id (see `cloudaudit teams list`)")
+]
 
 
 class CliError(Exception):
     """A mistake the user can fix; shown as one line."""
 
 
-def _team(value: str | None) -> UUID:
+def _team(value: str | None) -> Any:
     if not value:
-        raise typer.BadParameter("--team is required (a team id from `cloudaudit teams list`)")
-    try:
-        return UUID(value)
-    except ValueError:
-        raise typer.BadParameter("--team must be a team id (see `cloudaudit teams list`)") from None
+        raise typer.BadParameter("--team is required (a team name or id: `cloudaudit teams list`)")
+    return team_id(value)
 
 
-def _status(value: str) -> RecommendationStatus | None:
+def _status(value: str) -> Any:
+    from cloudaudit.common.events.recommendation import RecommendationStatus
+
     if value == "all":
         return None
     try:
         return RecommendationStatus(value.lower())
     except ValueError:
         raise typer.BadParameter(f"--status must be one of {STATUSES} or all") from None
-
-
-def _format(value: str) -> str:
-    if value not in ("table", "json"):
-        raise typer.BadParameter("--format must be table or json")
-    return value
 
 
 @app.callback(invoke_without_command=True)
@@ -83,9 +70,15 @@ def recommendations(
     """A team's recommendations, largest monthly savings first."""
     if ctx.invoked_subcommand is not None:
         return
+    from cloudaudit.analytics.adapters.recommendation_repository import RecommendationUnitOfWork
+    from cloudaudit.analytics.service.recommendations import list_recommendations
+    from cloudaudit.common.actors import Actor, Command
+    from cloudaudit.common.events.recommendation import RecommendationsRequest
+    from cloudaudit.common.money import format_usd
+
+    output = output_format(fmt)
     request = RecommendationsRequest(status=_status(status), limit=min(max(limit, 1), 200))
     operator = Actor.operator(_team(team))
-    output = _format(fmt)
 
     async def go() -> None:
         async with database(SCHEMA) as sessions:
@@ -117,19 +110,29 @@ def recommendations(
 def refresh(team: Team = None, fmt: Format = "table") -> None:
     """Re-evaluate the team's AWS accounts now, as the operator (needs the services running:
     `cloudaudit up`; ingest answers the inventory)."""
+    from cloudaudit.analytics.entrypoints.recommendations_bus import recommendation_deps
+    from cloudaudit.analytics.recommendation_settings import RecommendationSettings
+    from cloudaudit.analytics.service.recommendations import refresh as refresh_recommendations
+    from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker
+    from cloudaudit.common.errors import DomainError
+    from cloudaudit.common.infra import resolve_endpoints
+    from cloudaudit.common.money import format_usd
+    from cloudaudit.common.settings import load_settings
+
+    output = output_format(fmt)
     team_id = _team(team)
-    output = _format(fmt)
 
     async def go() -> None:
         settings = cli_settings()
         endpoints, _ = resolve_endpoints(settings, start=False)
         names = BusNames(settings.bus_prefix)
         broker = make_broker(endpoints.nats_url, names, "cli", 1)
-        rec_settings = load_settings(RecommendationSettings)
         try:
             await broker.connect()
             async with database(SCHEMA) as sessions:
-                deps = recommendation_deps(broker, names, sessions, None, rec_settings)
+                deps = recommendation_deps(
+                    broker, names, sessions, None, load_settings(RecommendationSettings)
+                )
                 reply = await refresh_recommendations(team_id, None, deps)
         except DomainError as exc:
             raise CliError(f"{exc.code}: {exc.message}") from None

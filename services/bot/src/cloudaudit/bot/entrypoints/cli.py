@@ -11,8 +11,6 @@ from typing import Annotated, Any
 import typer
 
 from cloudaudit.common.cli_support import cli_settings
-from cloudaudit.common.embedded import EmbeddedServerError
-from cloudaudit.common.infra import resolve_endpoints
 
 CONSOLE_USER = "UCONSOLE"
 CONSOLE_CHANNEL = "CCONSOLE"
@@ -36,6 +34,8 @@ async def _prompt(text: str) -> str:
 async def _console(files_dir: Path | None, script: list[str], user: str, channel: str) -> None:
     # Imported here: the bot and Bolt are not loaded for every `cloudaudit` command.
     from cloudaudit.bot.console.session import ConsoleSession
+    from cloudaudit.common.embedded import EmbeddedServerError
+    from cloudaudit.common.infra import resolve_endpoints
     from cloudaudit.common.migrations import upgrade
     from cloudaudit.common.service import discover_services
 

@@ -69,6 +69,19 @@ class IdentityRepository:
         )
         return dict(row) if row else None
 
+    async def teams_named(self, name: str) -> list[dict[str, Any]]:
+        """Teams whose name is `name`: exact matches if any, else case-insensitive ones."""
+        rows = (
+            await self.session.execute(
+                select(teams.c.team_id, teams.c.name)
+                .where(func.lower(teams.c.name) == name.lower())
+                .order_by(teams.c.created_at)
+            )
+        ).mappings()
+        found = [dict(r) for r in rows]
+        exact = [r for r in found if r["name"] == name]
+        return exact or found
+
     async def lock_team(self, team_id: UUID) -> bool:
         """Serialise membership changes of one team (the last-owner rule needs it)."""
         row = await self.session.execute(

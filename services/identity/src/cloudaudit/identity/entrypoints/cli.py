@@ -1,160 +1,299 @@
-"""`cloudaudit teams`, `cloudaudit users` and `cloudaudit audit`: operator commands for identity."""
+"""`cloudaudit teams`, `cloudaudit users` and `cloudaudit audit`: operator commands for identity.
+
+Import-light (see `cloudaudit.common.cli`): the repository, handlers and SQLAlchemy load inside
+the command that runs. Identity owns teams, so it also answers `--team NAME` for every
+service's commands (`team_by_name`, declared as its ServiceSpec.team_lookup).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+from typing import Annotated, Any
 from uuid import UUID
 
 import typer
-from cloudaudit.common.cli_support import database, parse_since, print_rows, run_cli
-from cloudaudit.common.events.identity import Role
-from cloudaudit.identity.adapters.orm import SCHEMA
-from cloudaudit.identity.adapters.repository import IdentityRepository
-from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
-from cloudaudit.identity.domain.errors import IdentityError
-from cloudaudit.identity.service import handlers
+from cloudaudit.common.cli_support import (
+    Format,
+    TeamNotFound,
+    TeamOption,
+    database,
+    output_format,
+    parse_since,
+    print_rows,
+    resolve_team,
+    run_cli,
+)
 
 teams_app = typer.Typer(help="Teams and their members.", no_args_is_help=True)
 users_app = typer.Typer(help="Users.", no_args_is_help=True)
-Format = Annotated[str, typer.Option("--format", help="table or json")]
+SCHEMA = "identity"  # cloudaudit.identity.adapters.orm.SCHEMA, without importing SQLAlchemy
+TeamArgument = Annotated[
+    str | None,
+    typer.Argument(help="Deprecated: use --team (still accepted here)", show_default=False),
+]
+TEAM_COLUMNS = ["team_id", "name", "members", "created_at"]
+MEMBER_COLUMNS = ["user_id", "email", "first_name", "last_name", "role", "joined_at"]
+USER_COLUMNS = ["user_id", "email", "first_name", "last_name", "created_at"]
+AUDIT_COLUMNS = [
+    "occurred_at",
+    "action",
+    "entity_type",
+    "entity_id",
+    "user_id",
+    "source",
+    "details",
+]
 
 
-def _uuid(value: str, what: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        raise typer.BadParameter(f"{what} must be a UUID (see `cloudaudit teams list`)") from None
+def _identity_errors() -> tuple[type[Exception], ...]:
+    from cloudaudit.identity.domain.errors import IdentityError
+
+    return (IdentityError,)
 
 
-def _role(value: str) -> Role:
+def _role(value: str) -> Any:
+    from cloudaudit.common.events.identity import Role
+
     try:
         return Role(value.lower())
     except ValueError:
         raise typer.BadParameter("role must be owner, admin, member or viewer") from None
 
 
+async def team_by_name(name: str) -> UUID:
+    """The one team called `name`, or TeamNotFound listing the candidates with their ids."""
+    from cloudaudit.identity.adapters.repository import IdentityRepository
+
+    async with database(SCHEMA) as sessions, sessions() as session:
+        repo = IdentityRepository(session)
+        matches = await repo.teams_named(name)
+        if len(matches) == 1:
+            return UUID(str(matches[0]["team_id"]))
+        if matches:
+            listed = ", ".join(f"{m['name']} ({m['team_id']})" for m in matches)
+            raise TeamNotFound(
+                f"{len(matches)} teams are called {name!r}: {listed}; give --team the id"
+            )
+        known = ", ".join(t["name"] for t in (await repo.list_teams())[:20]) or "none yet"
+        raise TeamNotFound(
+            f"no team is called {name!r} (teams: {known}); `cloudaudit teams list` shows them"
+        )
+
+
+def _team_of(option: str | None, positional: str | None) -> str:
+    if option and positional and option != positional:
+        raise typer.BadParameter("give the team once, with --team")
+    if positional and not option:
+        typer.secho(
+            "note: the team as a positional argument is deprecated; use --team",
+            fg="yellow",
+            err=True,
+        )
+    if not (option or positional):
+        raise typer.BadParameter("--team is required (a team name or id)")
+    return option or positional  # type: ignore[return-value]
+
+
 @teams_app.command("list")
 def teams_list(fmt: Format = "table") -> None:
     """All teams with their member counts."""
+    output = output_format(fmt)
 
     async def go() -> None:
+        from cloudaudit.identity.adapters.repository import IdentityRepository
+
         async with database(SCHEMA) as sessions, sessions() as session:
             rows = await IdentityRepository(session).list_teams()
-        print_rows(rows, ["team_id", "name", "members", "created_at"], fmt)
+        print_rows(rows, TEAM_COLUMNS, output)
 
     run_cli(go())
 
 
 @teams_app.command("create")
 def teams_create(
-    name: Annotated[str, typer.Argument(help="Team name")],
+    name: Annotated[str, typer.Argument(help="Team name (unique: --team takes it)")],
     owner_email: Annotated[str, typer.Option("--owner", help="Email of the first owner")],
+    fmt: Format = "table",
 ) -> None:
     """Create a team with a first owner (created if the email is new)."""
+    import json
 
-    async def go() -> None:
+    output = output_format(fmt)
+
+    async def go() -> UUID:
+        from uuid import uuid4
+
+        from cloudaudit.identity.adapters.repository import IdentityRepository
+        from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
+        from cloudaudit.identity.domain.errors import IdentityError
+        from cloudaudit.identity.domain.passwords import normalise_email
+        from cloudaudit.identity.service import handlers
+
         async with database(SCHEMA) as sessions:
+            async with sessions() as session:
+                if await IdentityRepository(session).teams_named(name.strip()):
+                    raise IdentityError(
+                        f"a team called {name.strip()!r} exists already: team names are "
+                        "unique, so `--team NAME` means one team; choose another name"
+                    )
             async with IdentityUnitOfWork(sessions) as uow:
                 user = await uow.repo.user_by_email(owner_email.strip().lower())
             if user is None:
-                from uuid import uuid4
-
-                from cloudaudit.identity.domain.passwords import normalise_email
-
                 email = normalise_email(owner_email)
                 async with IdentityUnitOfWork(sessions) as uow:
                     user = {"user_id": uuid4()}
                     await uow.repo.add_user(user["user_id"], email=email)
                     await uow.commit()
-            team_id = await handlers.create_team(
-                name, user["user_id"], IdentityUnitOfWork(sessions)
+            return await handlers.create_team(
+                name.strip(), user["user_id"], IdentityUnitOfWork(sessions)
             )
-        typer.echo(f"created team {team_id} ({name}) owned by {owner_email}")
 
-    run_cli(go(), (IdentityError,))
+    team_id = run_cli(go(), _identity_errors())
+    if output == "json":
+        typer.echo(json.dumps({"team_id": str(team_id), "name": name.strip()}))
+    else:
+        typer.echo(
+            f"created team {name.strip()!r} ({team_id}) owned by {owner_email}; "
+            f"commands take it as --team {name.strip()!r}"
+        )
 
 
 @teams_app.command("members")
 def teams_members(
-    team: Annotated[str, typer.Argument(help="Team id")], fmt: Format = "table"
+    team_arg: TeamArgument = None,
+    team: Annotated[
+        str | None, typer.Option("--team", help="Team name or id (see `cloudaudit teams list`)")
+    ] = None,
+    fmt: Format = "table",
 ) -> None:
     """Members of a team and their roles."""
+    wanted, output = _team_of(team, team_arg), output_format(fmt)
 
     async def go() -> None:
+        from cloudaudit.identity.adapters.repository import IdentityRepository
+
+        team_id = await resolve_team(wanted)
         async with database(SCHEMA) as sessions, sessions() as session:
-            rows = await IdentityRepository(session).members(_uuid(team, "team"))
-        print_rows(rows, ["user_id", "email", "first_name", "last_name", "role", "joined_at"], fmt)
+            rows = await IdentityRepository(session).members(team_id)
+        print_rows(rows, MEMBER_COLUMNS, output)
 
     run_cli(go())
 
 
+TeamOptional = Annotated[
+    str | None, typer.Option("--team", help="Team name or id (see `cloudaudit teams list`)")
+]
+
+
+def _team_and(option: str | None, given: list[str], what: str) -> tuple[str, str]:
+    """`--team T VALUE`, or the older `TEAM VALUE` (deprecated, still accepted)."""
+    if len(given) == 1 and option:
+        return option, given[0]
+    if len(given) == 2 and not option:
+        typer.secho(
+            "note: the team as a positional argument is deprecated; use --team",
+            fg="yellow",
+            err=True,
+        )
+        return given[0], given[1]
+    raise typer.BadParameter(f"give --team TEAM and one {what}")
+
+
 @teams_app.command("add-member")
 def teams_add_member(
-    team: Annotated[str, typer.Argument(help="Team id")],
-    email: Annotated[str, typer.Argument(help="Email of the person to add")],
+    email: Annotated[list[str], typer.Argument(help="Email of the person to add", metavar="EMAIL")],
+    team: TeamOptional = None,
     role: Annotated[str, typer.Option(help="owner, admin, member or viewer")] = "member",
 ) -> None:
     """Add a person to a team (audited as done by the operator)."""
+    wanted_team, wanted_email = _team_and(team, email, "email")
+    wanted_role = _role(role)
 
     async def go() -> None:
+        from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
+        from cloudaudit.identity.service import handlers
+
+        team_id = await resolve_team(wanted_team)
         async with database(SCHEMA) as sessions:
             user_id = await handlers.add_member(
-                _uuid(team, "team"), None, email, _role(role), IdentityUnitOfWork(sessions)
+                team_id, None, wanted_email, wanted_role, IdentityUnitOfWork(sessions)
             )
-        typer.echo(f"added {email} ({user_id}) as {role}")
+        typer.echo(f"added {wanted_email} ({user_id}) as {role}")
 
-    run_cli(go(), (IdentityError,))
+    run_cli(go(), _identity_errors())
 
 
 @teams_app.command("remove-member")
 def teams_remove_member(
-    team: Annotated[str, typer.Argument(help="Team id")],
-    user: Annotated[str, typer.Argument(help="User id")],
+    user: Annotated[list[str], typer.Argument(help="User id or email", metavar="USER")],
+    team: TeamOptional = None,
 ) -> None:
     """Remove a member (a team always keeps one owner)."""
+    wanted_team, wanted_user = _team_and(team, user, "user")
 
     async def go() -> None:
-        async with database(SCHEMA) as sessions:
-            await handlers.remove_member(
-                _uuid(team, "team"), None, _uuid(user, "user"), IdentityUnitOfWork(sessions)
-            )
-        typer.echo("removed")
+        from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
+        from cloudaudit.identity.service import handlers
 
-    run_cli(go(), (IdentityError,))
+        team_id = await resolve_team(wanted_team)
+        async with database(SCHEMA) as sessions:
+            user_id = await _user_id(sessions, wanted_user)
+            await handlers.remove_member(team_id, None, user_id, IdentityUnitOfWork(sessions))
+        typer.echo(f"removed {wanted_user}")
+
+    run_cli(go(), _identity_errors())
+
+
+async def _user_id(sessions: Any, given: str) -> UUID:
+    """A user by id, or by email (what an operator knows)."""
+    from cloudaudit.identity.adapters.repository import IdentityRepository
+    from cloudaudit.identity.domain.errors import IdentityError
+
+    with contextlib.suppress(ValueError):
+        return UUID(given.strip())
+    async with sessions() as session:
+        user = await IdentityRepository(session).user_by_email(given.strip().lower())
+    if user is None:
+        raise IdentityError(f"no user has the email {given!r} (see `cloudaudit users list`)")
+    return UUID(str(user["user_id"]))
 
 
 @users_app.command("list")
 def users_list(fmt: Format = "table") -> None:
     """All users (never their password hashes)."""
+    output = output_format(fmt)
 
     async def go() -> None:
+        from cloudaudit.identity.adapters.repository import IdentityRepository
+
         async with database(SCHEMA) as sessions, sessions() as session:
             rows = await IdentityRepository(session).list_users()
-        print_rows(rows, ["user_id", "email", "first_name", "last_name", "created_at"], fmt)
+        print_rows(rows, USER_COLUMNS, output)
 
     run_cli(go())
 
 
 def audit(
-    team: Annotated[str, typer.Option("--team", help="Team id")],
+    team: TeamOption,
     since: Annotated[str | None, typer.Option(help="7d, 24h or an ISO date")] = None,
     limit: Annotated[int, typer.Option(help="At most this many entries")] = 100,
     fmt: Format = "table",
 ) -> None:
     """The team's audit log, newest first."""
+    output, since_at = output_format(fmt), parse_since(since)
 
     async def go() -> None:
+        from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
+        from cloudaudit.identity.service import handlers
+
+        team_id = await resolve_team(team)
         async with database(SCHEMA) as sessions:
             rows = await handlers.read_audit(
-                _uuid(team, "team"), None, parse_since(since), limit, IdentityUnitOfWork(sessions)
+                team_id, None, since_at, limit, IdentityUnitOfWork(sessions)
             )
-        print_rows(
-            rows,
-            ["occurred_at", "action", "entity_type", "entity_id", "user_id", "source", "details"],
-            fmt,
-        )
+        print_rows(rows, AUDIT_COLUMNS, output)
 
-    run_cli(go(), (IdentityError,))
+    run_cli(go(), _identity_errors())
 
 
 def register(app: typer.Typer) -> None:

@@ -181,6 +181,10 @@ class IngestRepository:
         status: str = "running",
         **fields: Any,
     ) -> None:
+        # A run recorded once it is over (a connect attempt) carries its `finished_at`; its
+        # start cannot be later than that (it used to be stamped after, at insert time).
+        finished_at = fields.get("finished_at")
+        started_at = fields.pop("started_at", None) or finished_at or utcnow()
         await self.session.execute(
             insert(sync_runs).values(
                 run_id=run_id,
@@ -188,7 +192,7 @@ class IngestRepository:
                 account_id=account_id,
                 kind=kind,
                 status=status,
-                started_at=fields.pop("started_at", None) or utcnow(),
+                started_at=started_at,
                 ce_requests=fields.pop("ce_requests", 0),
                 days=fields.pop("days", 0),
                 rows=fields.pop("rows", 0),

@@ -2,6 +2,7 @@
 
 The commands run the same service functions as the bus handlers, against the database
 directly; the events they record wait in the outbox until the running service publishes them.
+Import-light (see `cloudaudit.common.cli`): ingest's code loads inside the command that runs.
 """
 
 from __future__ import annotations
@@ -13,49 +14,72 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from datetime import date
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import typer
-from cloudaudit.common.actors import Actor, Command
-from cloudaudit.common.cli_support import database, print_rows, run_cli
-from cloudaudit.common.clock import utcnow
-from cloudaudit.common.events.account import (
-    AccountsRequest,
-    ConnectAccountRequest,
-    ExternalIdRequest,
+from cloudaudit.common.cli_support import (
+    Format,
+    TeamOption,
+    database,
+    output_format,
+    print_rows,
+    resolve_team,
+    run_cli,
 )
-from cloudaudit.common.settings import SettingsError, load_settings
-from cloudaudit.ingest.adapters.aws import AwsGateway
-from cloudaudit.ingest.adapters.orm import SCHEMA, outbox
-from cloudaudit.ingest.domain.errors import IngestError
-from cloudaudit.ingest.domain.spend import (
-    SpendAnswer,
-    SpendQuery,
-    default_range,
-    exact,
-    parse_dimension,
-    parse_metric,
-)
-from cloudaudit.ingest.entrypoints.progress import ImportProgressBar
-from cloudaudit.ingest.service import accounts, imports, spend, sync
-from cloudaudit.ingest.service.context import Ingest
-from cloudaudit.ingest.settings import IngestSettings
+
+if TYPE_CHECKING:
+    from cloudaudit.ingest.domain.spend import SpendAnswer
+    from cloudaudit.ingest.service import imports, sync
+    from cloudaudit.ingest.service.context import Ingest
 
 accounts_app = typer.Typer(help="AWS accounts connected by read-only role.", no_args_is_help=True)
 
-Team = Annotated[str, typer.Option("--team", help="Team id (UUID, see `cloudaudit teams list`)")]
-Format = Annotated[str, typer.Option("--format", help="table or json")]
+Team = TeamOption
+SCHEMA = "ingest"  # cloudaudit.ingest.adapters.orm.SCHEMA, without importing SQLAlchemy
+CE_REQUEST_USD = Decimal("0.01")  # Cost Explorer API price per request (AWS pricing page)
+ACCOUNT_COLUMNS = [
+    "aws_account_id",
+    "name",
+    "status",
+    "last_sync_at",
+    "ce_requests_this_month",
+    "ce_cost_this_month",
+    "last_error_step",
+    "last_error",
+    "account_id",
+]
 
 
-def _team(value: str) -> UUID:
-    try:
-        return UUID(value.strip())
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not a team id: --team takes the team's UUID "
-            f"(`cloudaudit teams list` shows it)"
-        ) from None
+def _ingest_errors() -> tuple[type[Exception], ...]:
+    from cloudaudit.ingest.domain.errors import IngestError
+
+    return (IngestError,)
+
+
+async def resolve_account(ctx: Ingest, team_id: UUID, reference: str) -> UUID:
+    """`--account`: a CloudAudit account id, a 12-digit AWS account id or the account's alias
+    (its name, case-insensitive), within the team; ambiguity lists the candidates."""
+    from cloudaudit.ingest.domain.errors import NotFound
+
+    wanted = reference.strip()
+    async with ctx.uow() as uow:
+        rows = await uow.repo.accounts_of_team(team_id)
+    for row in rows:
+        if wanted in (str(row["account_id"]), row["aws_account_id"]):
+            return UUID(str(row["account_id"]))
+    named = [r for r in rows if (r["account_name"] or "").lower() == wanted.lower()]
+    if len(named) == 1:
+        return UUID(str(named[0]["account_id"]))
+    if named:
+        listed = ", ".join(f"{r['aws_account_id']} ({r['account_id']})" for r in named)
+        raise NotFound(f"{len(named)} accounts are called {wanted!r}: {listed}; give the AWS id")
+    known = ", ".join(f"{r['aws_account_id']} {r['account_name']!r}" for r in rows) or "none yet"
+    raise NotFound(
+        f"the team has no account {wanted!r} (its accounts: {known}); "
+        f"see `cloudaudit accounts list`"
+    )
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -69,6 +93,12 @@ def _date(value: str | None, option: str) -> date | None:
 
 @contextlib.asynccontextmanager
 async def ingest() -> AsyncIterator[Ingest]:
+    from cloudaudit.common.settings import SettingsError, load_settings
+    from cloudaudit.ingest.adapters.aws import AwsGateway
+    from cloudaudit.ingest.adapters.orm import outbox
+    from cloudaudit.ingest.service.context import Ingest
+    from cloudaudit.ingest.settings import IngestSettings
+
     try:
         settings = load_settings(IngestSettings)
     except SettingsError as exc:
@@ -87,14 +117,33 @@ async def ingest() -> AsyncIterator[Ingest]:
 
 # -- accounts ---------------------------------------------------------------------------------
 @accounts_app.command("external-id")
-def accounts_external_id(team: Team) -> None:
+def accounts_external_id(team: Team, fmt: Format = "table") -> None:
     """The team's ExternalId and the CloudFormation quick-create link (owners/admins only)."""
+    output = output_format(fmt)
 
     async def go() -> None:
+        from cloudaudit.common.actors import Actor, Command
+        from cloudaudit.common.events.account import ExternalIdRequest
+        from cloudaudit.ingest.service import accounts
+
+        team_id = await resolve_team(team)
         async with ingest() as ctx:
             reply = await accounts.external_id(
-                ctx, Command(ExternalIdRequest(), Actor.operator(_team(team)))
+                ctx, Command(ExternalIdRequest(), Actor.operator(team_id))
             )
+        if output == "json":
+            typer.echo(
+                json.dumps(
+                    {
+                        "team_id": str(team_id),
+                        "external_id": reply.external_id,
+                        "principal_arn": reply.principal_arn,
+                        "quick_create_url": reply.quick_create_url,
+                    },
+                    indent=2,
+                )
+            )
+            return
         typer.echo(f"ExternalId:       {reply.external_id}")
         typer.echo(f"Trusted principal: {reply.principal_arn}")
         typer.echo(f"Quick-create link: {reply.quick_create_url}")
@@ -103,7 +152,7 @@ def accounts_external_id(team: Team) -> None:
             "<RoleArn output>"
         )
 
-    run_cli(go(), (IngestError,))
+    run_cli(go(), _ingest_errors())
 
 
 @accounts_app.command("connect")
@@ -121,14 +170,21 @@ def accounts_connect(
     """Connect an AWS account: assume its role with the team's ExternalId, check permissions."""
 
     async def go() -> None:
+        from cloudaudit.common.actors import Actor, Command
+        from cloudaudit.common.events.account import ConnectAccountRequest
+        from cloudaudit.ingest.service import accounts
+
+        team_id = await resolve_team(team)
         async with ingest() as ctx:
+            scheduler_on = ctx.settings.scheduler_enabled
+            tick_s = ctx.settings.scheduler_tick_s
             reply = await accounts.connect_account(
                 ctx,
                 Command(
                     ConnectAccountRequest(
                         role_arn=role_arn, name=name, export_bucket=export_bucket
                     ),
-                    Actor.operator(_team(team)),
+                    Actor.operator(team_id),
                 ),
             )
         if not reply.ok:
@@ -137,42 +193,42 @@ def accounts_connect(
             typer.secho(f"error: [{step}] {reply.error.message}", fg="red", err=True)
             raise typer.Exit(1)
         typer.secho(
-            f"connected AWS account {reply.aws_account_id} ({reply.account_id}); "
-            f"its first Cost Explorer sync starts with the service's next tick "
-            f"(or run `cloudaudit sync-costs --team {team}`)",
-            fg="green",
+            f"connected AWS account {reply.aws_account_id} ({reply.account_id})", fg="green"
         )
+        sync_now = f"cloudaudit sync-costs --team {_quoted(team)}"
+        if scheduler_on:
+            typer.echo(
+                f"Its first Cost Explorer sync starts within {tick_s:.0f} s if the ingest "
+                f"service is running (`cloudaudit status`); to sync now: `{sync_now}`"
+            )
+        else:
+            typer.echo(
+                "The ingest scheduler is off (INGEST_SCHEDULER=false), so nothing syncs on "
+                f"its own: run `{sync_now}`"
+            )
 
-    run_cli(go(), (IngestError,))
+    run_cli(go(), _ingest_errors())
 
 
 @accounts_app.command("list")
 def accounts_list(team: Team, fmt: Format = "table") -> None:
     """The team's accounts, status, last error and this month's Cost Explorer API spend."""
+    output = output_format(fmt)
 
     async def go() -> None:
+        from cloudaudit.common.actors import Actor, Command
+        from cloudaudit.common.events.account import AccountsRequest
+        from cloudaudit.ingest.service import accounts
+
+        team_id = await resolve_team(team)
         async with ingest() as ctx:
             reply = await accounts.list_accounts(
-                ctx, Command(AccountsRequest(), Actor.operator(_team(team)))
+                ctx, Command(AccountsRequest(), Actor.operator(team_id))
             )
         rows = [a.model_dump(mode="json") for a in reply.accounts]
-        print_rows(
-            rows,
-            [
-                "aws_account_id",
-                "name",
-                "status",
-                "last_sync_at",
-                "ce_requests_this_month",
-                "ce_cost_this_month",
-                "last_error_step",
-                "last_error",
-                "account_id",
-            ],
-            fmt,
-        )
+        print_rows(rows, ACCOUNT_COLUMNS, output)
 
-    run_cli(go(), (IngestError,))
+    run_cli(go(), _ingest_errors())
 
 
 @accounts_app.command("tag-keys")
@@ -181,23 +237,29 @@ def accounts_tag_keys(
     keys: Annotated[
         list[str] | None, typer.Argument(help="Tag keys to sync from Cost Explorer")
     ] = None,
+    fmt: Format = "table",
 ) -> None:
     """Show, or set, the cost allocation tag keys synced from Cost Explorer (one request each
     per sync page: $0.01 apiece)."""
+    output = output_format(fmt)
 
     async def go() -> None:
+        team_id = await resolve_team(team)
         async with ingest() as ctx, ctx.uow() as uow:
-            team_id = _team(team)
             if keys is not None:
                 from cloudaudit.ingest.domain.connect import new_external_id
 
                 await uow.repo.external_id(team_id, new_external_id())
                 await uow.repo.set_tag_keys(team_id, sorted({k.strip() for k in keys if k.strip()}))
                 await uow.commit()
-            current = await uow.repo.tag_keys(team_id) if keys is None else sorted(set(keys))
-        typer.echo(", ".join(current) or "(none)")
+            # What is stored (trimmed, without blanks), not what was typed.
+            current = list(await uow.repo.tag_keys(team_id))
+        if output == "json":
+            typer.echo(json.dumps({"tag_keys": current}))
+        else:
+            typer.echo(", ".join(current) or "(none)")
 
-    run_cli(go(), (IngestError,))
+    run_cli(go(), _ingest_errors())
 
 
 # -- import and sync --------------------------------------------------------------------------
@@ -212,20 +274,30 @@ def import_costs(
     team: Team,
     account: Annotated[
         str | None,
-        typer.Option("--account", help="Connected account whose role reads the S3 bucket"),
+        typer.Option(
+            "--account",
+            help="Connected account whose role reads the S3 bucket (AWS id, alias or id)",
+        ),
     ] = None,
     fmt: Format = "table",
 ) -> None:
     """Import CUR, CUR 2.0 / Data Exports or FOCUS files; a re-imported billing period
     replaces the old one. Bad rows are listed and skipped; good rows are kept."""
 
-    async def go() -> imports.ImportReport:
-        async with ingest() as ctx:
-            with ImportProgressBar(enabled=sys.stderr.isatty()) as bar:
-                return await imports.import_costs(ctx, _team(team), paths, account, bar.update)
+    output = output_format(fmt)
 
-    report = run_cli(go(), (IngestError,))
-    if fmt == "json":
+    async def go() -> imports.ImportReport:
+        from cloudaudit.ingest.entrypoints.progress import ImportProgressBar
+        from cloudaudit.ingest.service import imports
+
+        team_id = await resolve_team(team)
+        async with ingest() as ctx:
+            account_ref = str(await resolve_account(ctx, team_id, account)) if account else None
+            with ImportProgressBar(enabled=sys.stderr.isatty()) as bar:
+                return await imports.import_costs(ctx, team_id, paths, account_ref, bar.update)
+
+    report = run_cli(go(), _ingest_errors())
+    if output == "json":
         typer.echo(
             json.dumps(
                 {
@@ -275,20 +347,27 @@ def sync_costs(
     team: Team,
     account: Annotated[
         str | None,
-        typer.Option("--account", help="AWS account id or CloudAudit account id (default: all)"),
+        typer.Option(
+            "--account", help="AWS account id, alias or CloudAudit account id (default: all)"
+        ),
     ] = None,
     days: Annotated[
         int | None,
         typer.Option("--days", min=1, max=365, help="Pull this many trailing days again"),
     ] = None,
+    fmt: Format = "table",
 ) -> None:
     """Sync Cost Explorer now (daily costs by service/region and usage type)."""
+    output = output_format(fmt)
 
     async def go() -> list[sync.SyncOutcome]:
+        from cloudaudit.ingest.domain.errors import IngestError
+        from cloudaudit.ingest.service import sync
+
+        team_id = await resolve_team(team)
         async with ingest() as ctx:
-            team_id = _team(team)
             if account:
-                ids = [await accounts.resolve_account(ctx, team_id, account)]
+                ids = [await resolve_account(ctx, team_id, account)]
             else:
                 async with ctx.uow() as uow:
                     ids = [
@@ -303,12 +382,33 @@ def sync_costs(
                 )
             return [await sync.sync_account(ctx, account_id, days) for account_id in ids]
 
-    for outcome in run_cli(go(), (IngestError,)):
+    outcomes = run_cli(go(), _ingest_errors())
+    if output == "json":
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "account_id": str(o.account_id),
+                        "aws_account_id": o.aws_account_id,
+                        "from": o.start.isoformat(),
+                        "to": o.end.isoformat(),
+                        "rows": o.rows,
+                        "days_changed": o.days_changed,
+                        "ce_requests": o.ce_requests,
+                        "ce_cost": str(o.ce_requests * CE_REQUEST_USD),
+                    }
+                    for o in outcomes
+                ],
+                indent=2,
+            )
+        )
+        return
+    for outcome in outcomes:
         typer.secho(
             f"{outcome.aws_account_id}: {outcome.start}..{outcome.end} "
             f"({outcome.rows} rows, {outcome.days_changed} day(s) changed, "
             f"{outcome.ce_requests} Cost Explorer request(s) = "
-            f"${outcome.ce_requests * 0.01:.2f})",
+            f"${outcome.ce_requests * CE_REQUEST_USD})",
             fg="green",
         )
 
@@ -318,7 +418,7 @@ def spend_command(
     team: Team,
     account: Annotated[
         list[str] | None,
-        typer.Option("--account", help="AWS or CloudAudit account id (repeatable)"),
+        typer.Option("--account", help="AWS account id, alias or CloudAudit id (repeatable)"),
     ] = None,
     start: Annotated[str | None, typer.Option("--from", help="First day, inclusive")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last day, exclusive")] = None,
@@ -334,16 +434,25 @@ def spend_command(
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
 ) -> None:
     """What the team spent, grouped, exact to the last decimal AWS reported."""
-    if fmt not in ("table", "json", "csv"):
-        raise typer.BadParameter("--format must be table, json or csv")
+    output = output_format(fmt, ("table", "json", "csv"))
+    first_day, last_day = _date(start, "--from"), _date(end, "--to")
 
     async def go() -> SpendAnswer:
-        team_id = _team(team)
+        from cloudaudit.common.clock import utcnow
+        from cloudaudit.ingest.domain.spend import (
+            SpendQuery,
+            default_range,
+            parse_dimension,
+            parse_metric,
+        )
+        from cloudaudit.ingest.service import spend
+
+        team_id = await resolve_team(team)
         dimension, tag_key = parse_dimension(by)
         default_start, default_end = default_range(utcnow().date())
         async with ingest() as ctx:
             account_ids = (
-                tuple([await accounts.resolve_account(ctx, team_id, a) for a in account])
+                tuple([await resolve_account(ctx, team_id, a) for a in account])
                 if account
                 else None
             )
@@ -351,8 +460,8 @@ def spend_command(
                 ctx,
                 SpendQuery(
                     team_id=team_id,
-                    start=_date(start, "--from") or default_start,
-                    end=_date(end, "--to") or default_end,
+                    start=first_day or default_start,
+                    end=last_day or default_end,
                     dimension=dimension,
                     tag_key=tag_key,
                     metric=parse_metric(metric),
@@ -360,12 +469,22 @@ def spend_command(
                 ),
             )
 
-    answer = run_cli(go(), (IngestError,))
-    typer.echo(render_spend(answer, fmt), nl=False)
+    answer = run_cli(go(), _ingest_errors())
+    typer.echo(render_spend(answer, output), nl=False)
+
+
+def _quoted(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value)
 
 
 def render_spend(answer: SpendAnswer, fmt: str) -> str:
+    from cloudaudit.ingest.domain.spend import Dimension, exact
+
     query = answer.query
+    # Ungrouped (`--by none`), the one row *is* the total: print it once, as the total.
+    rows = [] if query.dimension is Dimension.NONE else answer.rows
     if fmt == "json":
         return (
             json.dumps(
@@ -386,21 +505,20 @@ def render_spend(answer: SpendAnswer, fmt: str) -> str:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["key", "amount"])
-        writer.writerows([r.key, exact(r.amount)] for r in answer.rows)
+        writer.writerows([r.key, exact(r.amount)] for r in rows)
         writer.writerow(["total", exact(answer.total)])
         return out.getvalue()
     label = query.dimension.value if query.tag_key is None else f"tag:{query.tag_key}"
-    amounts = [exact(r.amount) for r in answer.rows]
+    amounts = [exact(r.amount) for r in rows]
     total = exact(answer.total)
-    key_width = max([len(label), 5, *(len(r.key) for r in answer.rows)])
+    key_width = max([len(label), 5, *(len(r.key) for r in rows)])
     amount_width = max([len(query.metric.value) + 4, len(total), *(len(a) for a in amounts)])
     lines = [
         f"{query.start} .. {query.end} (exclusive), {query.metric.value} cost, {answer.currency}",
         f"{label.upper():<{key_width}}  {'AMOUNT':>{amount_width}}",
     ]
     lines += [
-        f"{r.key:<{key_width}}  {a:>{amount_width}}"
-        for r, a in zip(answer.rows, amounts, strict=True)
+        f"{r.key:<{key_width}}  {a:>{amount_width}}" for r, a in zip(rows, amounts, strict=True)
     ]
     lines.append(f"{'TOTAL':<{key_width}}  {total:>{amount_width}}")
     return "\n".join(lines) + "\n"
