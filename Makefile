@@ -20,8 +20,8 @@ test: install lint validate-deploy ## Lint, type-check, validate deployment file
 	.venv/bin/cloudaudit asyncapi --check
 	$(PY) -m pytest
 
-test-fast: ## The suite without re-installing or linting
-	$(PY) -m pytest -x -q
+test-fast: ## The daily subset (no whole-product runs, nothing marked slow; under 5 min), no install or lint
+	$(PY) -m pytest -x -q -m "not slow"
 
 lint: ## ruff (lint + format check) and mypy on libs/common
 	.venv/bin/ruff check .

@@ -121,6 +121,7 @@ async def test_a_name_two_teams_share_is_an_error_listing_both(cli_env, database
 
 def test_lists_and_figures_print_json_with_the_documented_fields(cli_env):
     invoke(cli_env, "teams", "create", "Acme", "--owner", "ana@acme.test")
+    invoke(cli_env, "teams", "add-member", "--team", "Acme", "bo@acme.test", "--role", "viewer")
     created = json.loads(
         invoke(
             cli_env, "teams", "create", "Beta", "--owner", "bo@b.test", "--format", "json"
@@ -145,5 +146,8 @@ def test_lists_and_figures_print_json_with_the_documented_fields(cli_env):
         "source",
         "details",
     }
+    # the operator at the terminal is audited as such: no user, source cli
+    (added,) = [e for e in audit if e["action"] == "member.added"]
+    assert (added["user_id"], added["source"]) == (None, "cli")
     wrong = invoke(cli_env, "teams", "list", "--format", "yaml")
     assert wrong.exit_code == 2 and "--format must be table or json" in wrong.output

@@ -490,3 +490,15 @@ def fixed_today(request: pytest.FixtureRequest) -> Iterator[date]:
     )
     with frozen_at(day):
         yield day
+
+
+# -- the fast subset: `make test-fast` runs `-m "not slow"` --------------------------------------
+# Whole-product runs (real processes, the demo tour, kills and restarts, benchmarks) are slow by
+# where they live; a slow test elsewhere says so with @pytest.mark.slow.
+SLOW_FOLDERS = ("tests/e2e/", "tests/reliability/", "tests/benchmarks/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SLOW_FOLDERS):
+            item.add_marker(pytest.mark.slow)

@@ -64,8 +64,10 @@ async def _audit(
     entity_type: str,
     entity_id: str | None,
     details: dict[str, Any] | None = None,
+    source: str = "identity",
 ) -> None:
-    """Identity's own changes go straight into the audit log, in the same transaction."""
+    """Identity's own changes go straight into the audit log, in the same transaction
+    (`source` is `cli` for the operator's)."""
     now = utcnow()
     await uow.repo.append_audit(
         audit_id=uuid4(),
@@ -75,7 +77,7 @@ async def _audit(
         entity_type=entity_type,
         entity_id=entity_id,
         details=details or {},
-        source="identity",
+        source=source,
         occurred_at=now,
     )
 
@@ -343,7 +345,14 @@ async def add_member(
             raise Conflict(f"{email} is already a member of this team")
         await uow.repo.add_member(team_id, user_id, role)
         await _audit(
-            uow, team_id, actor, "member.added", "user", str(user_id), {"role": role.value}
+            uow,
+            team_id,
+            actor,
+            "member.added",
+            "user",
+            str(user_id),
+            {"role": role.value},
+            source="identity" if actor else ActorSource.CLI.value,
         )
         await _member_changed(uow, team_id, user_id, role, actor)
         await uow.commit()
@@ -368,7 +377,14 @@ async def remove_member(
             )
         await uow.repo.remove_member(team_id, target)
         await _audit(
-            uow, team_id, actor, "member.removed", "user", str(target), {"role": current.value}
+            uow,
+            team_id,
+            actor,
+            "member.removed",
+            "user",
+            str(target),
+            {"role": current.value},
+            source="identity" if actor else ActorSource.CLI.value,
         )
         await _member_changed(uow, team_id, target, None, actor)
         await uow.commit()
