@@ -18,14 +18,17 @@ from pathlib import Path
 
 import pytest
 from cloudaudit.common.embedded import free_port
-from cloudaudit.common.testing import keep_log_for_scan
+from cloudaudit.common.testing import ACTOR_KEY_ENV, keep_log_for_scan
 
 TOUR_TIMEOUT_S = 600
 STEPS = 14
 
 
 def _demo(state: Path, nats_port: int, pg_port: int) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
+    # the product on its own: embedded servers, and actor keys made by identity on first start
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL", *ACTOR_KEY_ENV)
+    }
     env.update(
         {
             "CLOUDAUDIT_STATE_DIR": str(state),

@@ -15,7 +15,7 @@ import psutil
 import pytest
 from cloudaudit.common.embedded import free_port
 from cloudaudit.common.logging import share_logs_for_scan
-from cloudaudit.common.testing import keep_log_for_scan
+from cloudaudit.common.testing import ACTOR_KEY_ENV, keep_log_for_scan
 
 UP_TIMEOUT_S = 90
 
@@ -33,7 +33,10 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def product_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
+    # the product on its own: embedded servers, and actor keys made by identity on first start
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL", *ACTOR_KEY_ENV)
+    }
     env.update(
         {
             "CLOUDAUDIT_STATE_DIR": str(tmp_path / "state"),

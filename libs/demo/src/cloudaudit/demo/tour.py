@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import typer
+from cloudaudit.common.actors import PUBLIC_FILE, key_dir
 from cloudaudit.common.cli_support import cli_settings
 from cloudaudit.common.embedded import EmbeddedServerError
 from cloudaudit.common.events.account import RPC_ACCOUNTS, AccountsReply, AccountsRequest
@@ -308,6 +309,10 @@ async def _demo(settings: CommonSettings, interactive: bool) -> bool:
             DATABASE_URL=endpoints.database_url,
             NATS_URL=endpoints.nats_url,
             CLOUDAUDIT_STATE_DIR=str(settings.state_dir),
+            # the console's bot verifies the tokens of the stack's identity, whose keys live in
+            # the stack's state directory (unless the environment names them, as production)
+            CLOUDAUDIT_ACTOR_PUBLIC_KEYS=settings.actor_public_keys
+            or (key_dir(stack.state_dir) / PUBLIC_FILE).read_text(encoding="utf-8"),
         )
         session = ConsoleSession(
             console_settings,
