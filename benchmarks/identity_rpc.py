@@ -11,6 +11,7 @@ Run: .venv/bin/python benchmarks/identity_rpc.py
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -29,7 +30,7 @@ from cloudaudit.common.service import discover_services
 from cloudaudit.common.settings import CommonSettings
 
 REQUESTS = 500
-CONCURRENCY = int(__import__("os").environ.get("BENCH_CONCURRENCY", "10"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "10"))
 
 
 def pct(values: list[float], p: float) -> float:

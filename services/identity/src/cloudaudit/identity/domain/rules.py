@@ -5,8 +5,6 @@ from __future__ import annotations
 from cloudaudit.common.events.identity import Action, Role
 from cloudaudit.common.permissions import (  # noqa: F401  (re-exported: identity's rules)
     PERMISSIONS,
-    ROLE_RANK,
-    allowed_roles,
     denial_reason,
 )
 from cloudaudit.identity.domain.errors import Forbidden, LastOwner
