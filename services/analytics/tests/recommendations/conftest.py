@@ -73,6 +73,8 @@ class FakeLlm:
         )
         if self.mode == "invented":
             explanation += " That is roughly $999.99 a year."
+        if self.mode == "other_advice":
+            explanation = f"Terminate it and resize to t3.nano in eu-west-1. {explanation}"
         if self.mode == "malformed":
             return '{"title": "Idle instance", "explanation": '
         if self.mode == "extra_field":

@@ -15,10 +15,16 @@ from cloudaudit.analytics.domain.recommendations.text import (
     fact_sheet,
     sheet_hash,
     template_text,
+    unsupported_names,
     unsupported_numbers,
 )
 from cloudaudit.analytics.recommendation_settings import RecommendationSettings
-from cloudaudit.common.events.inventory import AccountInventory, VolumeFacts
+from cloudaudit.common.events.inventory import (
+    AccountInventory,
+    InstanceFacts,
+    UsageSummary,
+    VolumeFacts,
+)
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
@@ -183,3 +189,84 @@ async def test_the_openai_key_never_reaches_a_log_line(llm_env):
     assert "LLM call failed" in captured.getvalue()
     assert key not in captured.getvalue()
     assert llm_env.authorization[-1] == f"Bearer {key}"  # it was really used
+
+
+def oversized_instance():
+    """An m5.2xlarge in us-east-1 whose CPU peaks low: resize to m5.large."""
+    instance = InstanceFacts(
+        instance_id="i-0big",
+        region="us-east-1",
+        instance_type="m5.2xlarge",
+        state="running",
+        launch_time=NOW - timedelta(days=90),
+        usage=UsageSummary(
+            window_days=14,
+            days_with_data=14,
+            hours_with_data=336,
+            cpu_p95_percent=Decimal("9"),
+            cpu_max_percent=Decimal("12"),
+            network_bytes_per_day=Decimal(10**9),
+        ),
+    )
+    inventory = AccountInventory(
+        account_id=uuid4(),
+        aws_account_id="123456789012",
+        collected_at=NOW,
+        regions=["us-east-1"],
+        complete=True,
+        instances=[instance],
+    )
+    [candidate] = [c for c in evaluate(inventory, DEFAULT_PRICES, NOW) if c.resource_id == "i-0big"]
+    return candidate
+
+
+def test_the_resize_sheet_names_what_the_reader_may_be_told():
+    sheet = fact_sheet(oversized_instance())
+    assert "m5.2xlarge" in sheet["action"] and sheet["region"] == "us-east-1"
+    grounded = f"{sheet['action']} in us-east-1 to save {sheet['estimated_monthly_savings']}."
+    assert unsupported_names(grounded, sheet) == []
+    assert unsupported_numbers(grounded, sheet) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "bad_names", "bad_numbers"),
+    [
+        (
+            "terminate the instance and resize to t3.nano in eu-west-1; "
+            "you will save fifty dollars",
+            ["terminate", "t3.nano", "eu-west-1"],
+            ["fifty"],
+        ),
+        ("Stop all production instances today.", ["all", "production", "today"], []),
+        ("Delete every snapshot now.", ["every", "now", "Delete", "snapshot"], []),
+        ("Move it to gp3 storage with 500 GiB.", ["Move", "gp3", "500 GiB"], ["500"]),
+        ("Resize to db.r6g.xlarge in ap-southeast-2.", ["db.r6g.xlarge", "ap-southeast-2"], []),
+        ("Save twice as much with two instances.", [], ["twice", "two"]),
+    ],
+)
+def test_names_and_verbs_the_fact_sheet_does_not_hold_are_caught(text, bad_names, bad_numbers):
+    sheet = fact_sheet(oversized_instance())
+
+    assert sorted(unsupported_names(text, sheet)) == sorted(bad_names)
+    assert sorted(unsupported_numbers(text, sheet)) == sorted(bad_numbers)
+
+
+async def test_an_answer_that_changes_the_advice_falls_back_to_the_template(writer, llm_env):
+    llm_env.mode = "other_advice"
+    candidate = oversized_instance()
+
+    written = await writer.write(candidate, fact_sheet(candidate))
+
+    assert written.text.source == "template"
+    assert written.text.fallback_reason == "ungrounded_name"
+    assert "t3.nano" not in written.text.description
+
+
+def test_every_rule_template_passes_its_own_check():
+    """The template is the fallback: it must never be refused by the check it stands in for."""
+    candidates = [oversized_instance(), unattached_gp2_volume()]
+    for candidate in candidates:
+        text = template_text(candidate)
+        body = f"{text.title} {text.description}"
+        assert unsupported_names(body, fact_sheet(candidate)) == []
+        assert unsupported_numbers(body, fact_sheet(candidate)) == []

@@ -1,8 +1,9 @@
 """The words of a recommendation: fact sheet, LLM instructions, the number check, and templates.
 
 The LLM only rewords the fact sheet. Its answer is accepted only if it parses against the schema
-and every number in it (dollars, percentages, sizes, counts) appears in the fact sheet;
-otherwise the deterministic template is used. The sheet never holds account ids, resource ids,
+and every number in it (dollars, percentages, sizes, counts, digits or words) and every name
+that changes what a reader would do (instance type, region, volume type, size, action verb)
+appears in the fact sheet; otherwise the deterministic template is used. The sheet never holds account ids, resource ids,
 names or tags: the reader sees those beside the text, the LLM does not need them.
 """
 
@@ -47,6 +48,8 @@ SYSTEM_PROMPT = (
     "reading Slack. Use only the facts in the user's JSON. Every number you write (dollar "
     "amounts, percentages, sizes, counts, days) must be copied exactly as it appears in the facts:"
     " never round, convert, add up or invent numbers, and never write numbers as words. "
+    "Name no instance type, region, volume type, size or action the facts do not name, and "
+    "never widen the advice to other resources or add urgency. "
     f"Title: at most {TITLE_MAX // 2} characters, with the monthly savings. Explanation: two or "
     "three plain sentences saying what was found, what to do, and the main risk. "
     "Answer with JSON only."
@@ -108,12 +111,45 @@ def user_prompt(sheet: dict[str, Any]) -> str:
     return json.dumps(sheet, indent=1, ensure_ascii=False)
 
 
-# -- the number check -------------------------------------------------------------------------
+# -- the grounding check ----------------------------------------------------------------------
 # A number not glued to a word (m5.large, gp3, p95, us-east-1 are names, not quantities).
 _NUMBER = re.compile(r"(?<![A-Za-z0-9_.\-])(\$\s?)?(\d[\d,]*(?:\.\d+)?)(\s?%)?")
 _NUMBER_WORDS = re.compile(
-    r"\b(percent|per cent|hundred|thousand|million|billion|dozen|twice|triple|half)\b", re.I
+    r"\b(percent|per cent|hundred|thousand|million|billion|dozen|twice|triple|half|quarter"
+    r"|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
+    r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy"
+    r"|eighty|ninety|double)\b",
+    re.I,
 )
+# Names a reader acts on: telling them to resize to another type, in another region, to another
+# volume type or size would send them to do something the facts do not support.
+_INSTANCE_TYPE = re.compile(
+    r"(?<![\w.-])(?:db\.|cache\.)?[a-z][a-z0-9-]*\d[a-z0-9-]*\."
+    r"(?:nano|micro|small|medium|large|\d*xlarge|metal(?:-\d+xl)?)(?![\w-])",
+    re.I,
+)
+_REGION = re.compile(
+    r"(?<![\w-])(?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso[a-z]?)?"
+    r"-(?:north|south|east|west|central|northeast|southeast|northwest|southwest)-\d(?![\w-])",
+    re.I,
+)
+_VOLUME_TYPE = re.compile(r"(?<![\w-])(?:gp2|gp3|io1|io2|st1|sc1)(?![\w-])", re.I)
+_SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?(KiB|MiB|GiB|TiB|KB|MB|GB|TB|vCPUs?)(?!\w)", re.I)
+# What the reader is told to do: each verb must be one the fact sheet's action or facts use.
+ACTION_STEMS = (
+    "terminat", "delet", "stop", "start", "resiz", "downsiz", "rightsiz", "right-siz",
+    "releas", "purchas", "buy", "commit", "modif", "migrat", "convert", "upgrad", "downgrad",
+    "snapshot", "shut", "remov", "detach", "reboot", "decommission", "archiv", "destroy",
+    "disabl", "wipe", "drop", "kill", "move", "switch", "replac", "cancel", "reserv",
+)  # fmt: skip
+# One recommendation is about one resource, at the reader's pace: words that widen it to a fleet
+# or add urgency ("Stop all production instances today") are not in any fact sheet.
+_SCOPE = re.compile(
+    r"\b(all|every|everything|entire|whole|fleet|production|prod|today|tonight|tomorrow"
+    r"|immediately|now|asap|urgent|urgently|right away)\b",
+    re.I,
+)
+_ACTION = re.compile(r"\b(" + "|".join(re.escape(stem) for stem in ACTION_STEMS) + r")\w*", re.I)
 
 
 @dataclass(frozen=True)
@@ -157,7 +193,35 @@ def unsupported_numbers(text: str, sheet: dict[str, Any]) -> list[str]:
                 + format(q.value, "f")
                 + ("%" if q.kind == "percent" else "")
             )
-    problems.extend(m.group(0) for m in _NUMBER_WORDS.finditer(text))
+    sheet_text = " ".join(_sheet_strings(sheet)).lower()
+    known_words = {m.group(0).lower() for m in _NUMBER_WORDS.finditer(sheet_text)}
+    problems.extend(
+        m.group(0) for m in _NUMBER_WORDS.finditer(text) if m.group(0).lower() not in known_words
+    )
+    return problems
+
+
+def _size(match: re.Match[str]) -> tuple[Decimal, str]:
+    """100 GiB == 100GiB == 100 gib; 4 vCPUs == 4 vCPU."""
+    return Decimal(match.group(1)).normalize(), match.group(2).lower().rstrip("s")
+
+
+def unsupported_names(text: str, sheet: dict[str, Any]) -> list[str]:
+    """Instance types, regions, volume types, sizes and action verbs in `text` that the fact
+    sheet does not name (empty list = grounded)."""
+    sheet_text = " ".join(_sheet_strings(sheet))
+    problems = []
+    for pattern in (_INSTANCE_TYPE, _REGION, _VOLUME_TYPE, _SCOPE):
+        known = {m.group(0).lower() for m in pattern.finditer(sheet_text)}
+        problems.extend(
+            m.group(0) for m in pattern.finditer(text) if m.group(0).lower() not in known
+        )
+    known_sizes = {_size(m) for m in _SIZE.finditer(sheet_text)}
+    problems.extend(m.group(0) for m in _SIZE.finditer(text) if _size(m) not in known_sizes)
+    known_verbs = {m.group(1).lower() for m in _ACTION.finditer(sheet_text)}
+    problems.extend(
+        m.group(0) for m in _ACTION.finditer(text) if m.group(1).lower() not in known_verbs
+    )
     return problems
 
 
@@ -177,9 +241,13 @@ def accept_llm_answer(content: str | None, sheet: dict[str, Any]) -> LlmText:
         answer = LlmText.model_validate_json(content)
     except ValidationError as exc:
         raise TextRejected("schema_mismatch", str(exc.errors()[0]["msg"])) from None
-    bad = unsupported_numbers(f"{answer.title}\n{answer.explanation}", sheet)
+    text = f"{answer.title}\n{answer.explanation}"
+    bad = unsupported_numbers(text, sheet)
     if bad:
         raise TextRejected("ungrounded_number", ", ".join(bad[:5]))
+    bad = unsupported_names(text, sheet)
+    if bad:
+        raise TextRejected("ungrounded_name", ", ".join(bad[:5]))
     return answer
 
 
