@@ -154,3 +154,17 @@ def test_install_byte_compiles_the_start_up_modules(tmp_path):
     assert any(f.endswith("cloudaudit/common/cli.py") for f in files)
     assert any(f.endswith("pydantic_settings/main.py") for f in files)
     assert not [f for f in files if "/sqlalchemy/" in f or "/faststream/" in f]
+
+
+def test_a_service_with_an_empty_secret_refuses_to_start_and_names_it(quiet_env):
+    env = dict(quiet_env, SLACK_SIGNING_SECRET="", SLACK_BOT_TOKEN="xoxb-never-printed")
+    result = subprocess.run(
+        [sys.executable, "-m", "cloudaudit.common", "run", "bot"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "SLACK_SIGNING_SECRET set but empty" in result.stderr
+    assert "Traceback" not in result.stderr and "xoxb-never-printed" not in result.stderr

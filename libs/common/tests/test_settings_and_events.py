@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 from cloudaudit.common.events.cost import CostDayRecorded, CostDriver, CostLine
 from cloudaudit.common.money import format_usd
-from cloudaudit.common.settings import CommonSettings, SettingsError, load_settings
+from cloudaudit.common.settings import CommonSettings, SettingsError, load_settings, masked_url
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -95,3 +95,30 @@ def test_events_refuse_naive_times_unknown_fields_and_mutation():
 def test_usd_formatting_rounds_half_even_to_cents():
     assert format_usd(Decimal("1234.565")) == "$1,234.56"
     assert format_usd(Decimal("-12")) == "-$12.00"
+
+
+def test_an_empty_secret_is_a_start_up_error_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("CLOUDAUDIT_ACTOR_SIGNING_KEYS", "  ")
+    with pytest.raises(SettingsError) as error:
+        load_settings(CommonSettings)
+    message = str(error.value)
+    assert "CLOUDAUDIT_ACTOR_SIGNING_KEYS set but empty" in message and "unset it" in message
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app:hunter2@db:5432/cloudaudit", "postgresql://app:***@db:5432/cloudaudit"),
+        ("nats://svc:s3cr%40t@10.0.0.5:4222", "nats://svc:***@10.0.0.5:4222"),
+        (
+            "postgresql://app:pw@[::1]/x?sslmode=verify-full",
+            "postgresql://app:***@[::1]/x?sslmode=verify-full",
+        ),
+        (
+            "postgresql://postgres@127.0.0.1:54329/cloudaudit",
+            "postgresql://postgres@127.0.0.1:54329/cloudaudit",
+        ),
+    ],
+)
+def test_printed_urls_never_show_a_password(url, shown):
+    assert masked_url(url) == shown

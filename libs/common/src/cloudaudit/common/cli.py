@@ -343,10 +343,12 @@ def status(
 @infra_app.command("start")
 def infra_start() -> None:
     """Start the embedded servers (reused if already running)."""
+    from cloudaudit.common.settings import masked_url
+
     settings = common_settings()
     endpoints, started = endpoints_or_fail(settings)
-    typer.echo(f"NATS       {endpoints.nats_url}")
-    typer.echo(f"PostgreSQL {endpoints.database_url}")
+    typer.echo(f"NATS       {masked_url(endpoints.nats_url)}")
+    typer.echo(f"PostgreSQL {masked_url(endpoints.database_url)}")
     typer.echo("started: " + (", ".join(started) or "nothing (already running)"))
 
 

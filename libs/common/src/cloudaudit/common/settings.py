@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_NATS_PORT = 4222
@@ -131,6 +132,23 @@ class CommonSettings(BaseSettings):
             raise ValueError("may contain only letters, digits, '-' and '_'")
         return value
 
+    @model_validator(mode="after")
+    def _no_empty_secrets(self) -> Self:
+        """A secret set to "" is a typo or an unfilled template, never "not configured": it would
+        start a bot that signs nothing or an LLM client that fails every call later."""
+        empty = [
+            str(info.validation_alias or name)
+            for name, info in type(self).model_fields.items()
+            if isinstance(value := getattr(self, name), SecretStr)
+            and not value.get_secret_value().strip()
+        ]
+        if empty:
+            raise ValueError(
+                f"{', '.join(empty)} set but empty: give each a value, or unset it "
+                "(remove it from the environment or .env) to run without it"
+            )
+        return self
+
     @property
     def embedded(self) -> bool:
         """True when either server must be started locally."""
@@ -147,7 +165,10 @@ def load_settings(cls: type[S], **overrides: Any) -> S:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
+            if not error["loc"]:  # a rule over several settings names them in its message
+                problems.append(str(error["msg"]).removeprefix("Value error, "))
+                continue
+            field = str(error["loc"][0])
             info = cls.model_fields.get(field)
             variable = info.validation_alias if info and info.validation_alias else field
             problems.append(f"{variable}: {error['msg']}")
@@ -155,3 +176,16 @@ def load_settings(cls: type[S], **overrides: Any) -> S:
             "Invalid configuration: " + "; ".join(problems) + ". Fix the environment variable "
             "(or .env file) and start again."
         ) from None
+
+
+def masked_url(url: str) -> str:
+    """A server URL fit to print: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

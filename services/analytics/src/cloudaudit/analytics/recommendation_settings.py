@@ -41,11 +41,6 @@ class RecommendationSettings(CommonSettings):
     )
     refresh_on_sync: bool = Field(default=True, validation_alias="RECOMMENDATIONS_REFRESH_ON_SYNC")
 
-    @field_validator("openai_api_key")
-    @classmethod
-    def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value is not None and value.get_secret_value().strip() else None
-
     @field_validator("openai_base_url")
     @classmethod
     def _check_base_url(cls, value: str | None) -> str | None:
