@@ -187,3 +187,33 @@ async def test_request_reply_round_trip_with_decimal(settings, infrastructure):
     finally:
         await broker.stop()
     await asyncio.sleep(0)
+
+
+async def test_a_handler_slower_than_the_ack_wait_is_not_redelivered_while_it_runs(
+    settings, infrastructure, monkeypatch
+):
+    """An inventory refresh or an LLM call can outlast JetStream's ack wait; redelivering it
+    to another worker meanwhile would repeat AWS and LLM calls the customer pays for."""
+    from cloudaudit.common import bus as bus_module
+
+    monkeypatch.setattr(bus_module, "ACK_WAIT_S", 1)
+    monkeypatch.setattr(bus_module, "IN_PROGRESS_EVERY_S", 0.25)
+    names = BusNames(settings.bus_prefix)
+    broker = make_broker(infrastructure.nats_url, names, "test", max_deliveries=5)
+    started: list[int] = []
+    finished = asyncio.Event()
+
+    @subscribe_durable(broker, names, SUBJECT, "slow-worker")
+    async def on_cost(event: CostNoted) -> None:
+        started.append(1)
+        await asyncio.sleep(4)  # four ack waits
+        finished.set()
+
+    await _started(broker, names)
+    try:
+        await publish_event(broker, names, SUBJECT, CostNoted(team_id=uuid4(), amount=Decimal("1")))
+        await asyncio.wait_for(finished.wait(), 20)
+        await asyncio.sleep(1.5)  # a redelivery after the ack would show up here too
+        assert len(started) == 1
+    finally:
+        await broker.stop()

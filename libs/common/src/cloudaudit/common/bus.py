@@ -5,21 +5,28 @@ Reliability contract for every JetStream consumer:
 - a failure is retried with exponential back-off (NAK with delay);
 - after `max_deliveries` attempts, or at once for a message that can never parse, the message
   is dead-lettered to `dlq.v1.<subject>` with its error, and terminated so the consumer moves on;
-- a failure because NATS or PostgreSQL is unreachable (restart, failover) is the
-  infrastructure's, not the message's: retried until it is back, never dead-lettered;
+- a failure because NATS or PostgreSQL is unreachable or in trouble (restart, failover, disk
+  full, deadlock, statement timeout) is the infrastructure's, not the message's: retried with
+  capped back-off without counting towards `max_deliveries`, for up to
+  `transient_retry_for_s` (1 hour by default) of the message's age, then dead-lettered with
+  that reason;
+- a handler that runs long tells JetStream it is still working (`in_progress`), so a slow AWS
+  or LLM call is never redelivered to another worker while it runs;
 - publishers set `Nats-Msg-Id` = event_id, so JetStream drops duplicates within its window.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cloudaudit.common.clock import utcnow
-from cloudaudit.common.db import is_connection_error
+from cloudaudit.common.clock import utcnow, wall_now
+from cloudaudit.common.db import is_transient_db_error
 from cloudaudit.common.events.base import Event, caused_by_current
 from cloudaudit.common.events.dead_letter import DeadLetter
 from cloudaudit.common.logging import bus_context
@@ -68,6 +75,12 @@ STREAMS: dict[str, list[str]] = {
     "RECOMMENDATION": ["recommendation.v1.>"],
     "DLQ": ["dlq.v1.>"],
 }
+# Streams are bounded: events are kept long enough for a consumer that was down over a long
+# weekend to catch up, dead letters long enough for someone to look at them. The oldest are
+# dropped first when a stream reaches its size.
+EVENT_MAX_AGE_S = 14 * 24 * 60 * 60
+DLQ_MAX_AGE_S = 30 * 24 * 60 * 60
+STREAM_MAX_BYTES = 256 * 1024 * 1024
 
 
 def stream_for(subject: str) -> str:
@@ -104,9 +117,12 @@ class BusUnavailable(Exception):
     """A service did not answer; the message says which and what to check."""
 
 
-# NATS or PostgreSQL away (restart, failover, network) is not the message's fault: a handler
-# failing for that is retried, at least this often, until they are back; never dead-lettered.
+# NATS or PostgreSQL away or in trouble is not the message's fault: a handler failing for that
+# is retried at least this often until they are back, for up to TRANSIENT_RETRY_FOR_S.
 TRANSIENT_RETRY_MAX_S = 5.0
+TRANSIENT_RETRY_FOR_S = 60 * 60
+# A running handler tells JetStream it is alive this often (well inside ACK_WAIT_S).
+IN_PROGRESS_EVERY_S = ACK_WAIT_S / 4
 _BUS_DOWN = (
     ConnectionClosedError,
     ConnectionReconnectingError,
@@ -120,8 +136,9 @@ _BUS_DOWN = (
 
 
 def is_transient(exc: BaseException) -> bool:
-    """The failure is the infrastructure's (bus or database unreachable), not the message's."""
-    if is_connection_error(exc):
+    """The failure is the infrastructure's (bus or database unreachable or in trouble), not
+    the message's."""
+    if is_transient_db_error(exc):
         return True
     current: BaseException | None = exc
     for _ in range(10):  # the exception and what caused it
@@ -140,9 +157,15 @@ def backoff_delay(deliveries: int) -> float:
 class ReliableConsumer:
     """Broker middleware factory: retries with back-off, then dead-letters with the error."""
 
-    def __init__(self, names: BusNames, max_deliveries: int) -> None:
+    def __init__(
+        self,
+        names: BusNames,
+        max_deliveries: int,
+        transient_retry_for_s: float = TRANSIENT_RETRY_FOR_S,
+    ) -> None:
         self.names = names
         self.max_deliveries = max_deliveries
+        self.transient_retry_for_s = transient_retry_for_s
         self.broker: NatsBroker | None = None
 
     def __call__(self, msg: Any, /, *, context: Any) -> _ReliableScope:
@@ -173,6 +196,7 @@ class _ReliableScope(BaseMiddleware):
         if deliveries > 1:
             REDELIVERIES.labels(subject).inc()
         started = time.perf_counter()
+        heartbeat = asyncio.create_task(_keep_in_progress(raw))
         try:
             result = await call_next(msg)
             MESSAGES.labels(subject, "ok").inc()
@@ -181,28 +205,42 @@ class _ReliableScope(BaseMiddleware):
             raise
         except Exception as exc:
             MESSAGES.labels(subject, "error").inc()
-            poison = isinstance(exc, _POISON)
-            transient = is_transient(exc)  # retried until the server is back, however long
-            if not transient and (poison or deliveries >= self.factory.max_deliveries):
+            delay = self._retry_in(raw, metadata, deliveries, exc)
+            if delay is None:
                 DEAD_LETTERS.labels(subject).inc()
                 await self._dead_letter(raw, metadata, deliveries, exc)
                 raise RejectMessage() from exc
-            delay = backoff_delay(deliveries)
-            if transient:
-                delay = min(delay, TRANSIENT_RETRY_MAX_S)
             log.warning(
                 "handler failed, will retry",
                 extra={
                     "subject": raw.subject,
                     "deliveries": deliveries,
                     "retry_in_s": delay,
-                    "transient": transient,
+                    "transient": is_transient(exc),
                     "error": f"{type(exc).__name__}: {exc}"[:500],
                 },
             )
             raise NackMessage(delay=delay) from exc
         finally:
+            heartbeat.cancel()
             HANDLER_SECONDS.labels(subject).observe(time.perf_counter() - started)
+
+    def _retry_in(self, raw: Any, metadata: Any, deliveries: int, exc: Exception) -> float | None:
+        """Seconds until the next attempt, or None to dead-letter now. A transient failure does
+        not count towards max_deliveries: only the message's age ends its retries."""
+        if is_transient(exc):
+            age_s = _age_s(metadata)
+            if age_s is not None and age_s > self.factory.transient_retry_for_s:
+                exc.add_note(
+                    f"the database or bus stayed unavailable for {age_s:.0f}s, longer than "
+                    f"CLOUDAUDIT_TRANSIENT_RETRY_FOR_S={self.factory.transient_retry_for_s:g}; "
+                    "replay it with `cloudaudit dlq replay` once the cause is fixed"
+                )
+                return None
+            return min(backoff_delay(deliveries), TRANSIENT_RETRY_MAX_S)
+        if isinstance(exc, _POISON) or deliveries >= self.factory.max_deliveries:
+            return None
+        return backoff_delay(deliveries)
 
     async def _dead_letter(self, raw: Any, metadata: Any, deliveries: int, exc: Exception) -> None:
         broker = self.factory.broker
@@ -213,7 +251,7 @@ class _ReliableScope(BaseMiddleware):
             consumer=str(metadata.consumer),
             deliveries=deliveries,
             error_type=type(exc).__name__,
-            error=str(exc)[:4000],
+            error="\n".join([str(exc), *getattr(exc, "__notes__", [])])[:4000],
             failed_at=utcnow(),
             payload=raw.data.decode("utf-8", errors="replace"),
             message_id=(raw.headers or {}).get(MSG_ID_HEADER),
@@ -233,6 +271,22 @@ class _ReliableScope(BaseMiddleware):
                 names.subject(f"dlq.v1.{original}"),
                 stream=names.stream("DLQ"),
             )
+
+
+async def _keep_in_progress(raw: Any) -> None:
+    """Reset the ack timer while the handler runs; JetStream would redeliver it otherwise."""
+    while True:
+        await asyncio.sleep(IN_PROGRESS_EVERY_S)
+        with contextlib.suppress(Exception):  # the handler's own ack or nak decides the outcome
+            await raw.in_progress()
+
+
+def _age_s(metadata: Any) -> float | None:
+    """How long ago the stream received the message (None if it does not say)."""
+    stamped = getattr(metadata, "timestamp", None)
+    if stamped is None:
+        return None
+    return (wall_now() - stamped).total_seconds()
 
 
 def _message_ids(raw: Any) -> tuple[str | None, str | None]:
@@ -257,8 +311,14 @@ def _text(value: object) -> str | None:
     return value[:64] if isinstance(value, str) and value else None
 
 
-def make_broker(nats_url: str, names: BusNames, service: str, max_deliveries: int) -> NatsBroker:
-    reliable = ReliableConsumer(names, max_deliveries)
+def make_broker(
+    nats_url: str,
+    names: BusNames,
+    service: str,
+    max_deliveries: int,
+    transient_retry_for_s: float = TRANSIENT_RETRY_FOR_S,
+) -> NatsBroker:
+    reliable = ReliableConsumer(names, max_deliveries, transient_retry_for_s)
     broker = NatsBroker(
         nats_url.split(","),
         name=f"cloudaudit-{service}",
@@ -284,6 +344,8 @@ async def ensure_streams(broker: NatsBroker, names: BusNames, replicas: int = 1)
             "storage": StorageType.FILE,
             "duplicate_window": DUPLICATE_WINDOW_S,
             "num_replicas": replicas,
+            "max_age": DLQ_MAX_AGE_S if name == "DLQ" else EVENT_MAX_AGE_S,
+            "max_bytes": STREAM_MAX_BYTES,
         }
         try:
             await js.add_stream(**kwargs)

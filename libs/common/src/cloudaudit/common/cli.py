@@ -15,10 +15,11 @@ import sys
 import time
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from cloudaudit.common.cli_support import cli_settings, output_format
+from cloudaudit.common.dlq_cli import dlq_app
 from cloudaudit.common.service import ServiceSpec, discover_services
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ infra_app = typer.Typer(
     help="Manage the embedded NATS and PostgreSQL servers.", no_args_is_help=True
 )
 app.add_typer(infra_app, name="infra")
+app.add_typer(dlq_app, name="dlq")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -226,7 +228,10 @@ def _echo_line(name: str, line: str) -> None:
         _stdout_to_devnull()
 
 
-async def _status(settings: CommonSettings, specs: dict[str, ServiceSpec]) -> list[dict[str, str]]:
+async def _status(
+    settings: CommonSettings, specs: dict[str, ServiceSpec]
+) -> tuple[list[dict[str, str]], int | None]:
+    """Each service's health row, and how many dead letters wait (None: unknown)."""
     import asyncio
 
     import aiohttp
@@ -244,7 +249,7 @@ async def _status(settings: CommonSettings, specs: dict[str, ServiceSpec]) -> li
         return [
             {"service": name, "bus": f"unreachable: {exc}", "http": "-", "notes": ""}
             for name in specs
-        ]
+        ], None
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
         for name in specs:
             row = {"service": name}
@@ -266,8 +271,18 @@ async def _status(settings: CommonSettings, specs: dict[str, ServiceSpec]) -> li
             except Exception:
                 row["http"] = f":{port} down"
             rows.append(row)
+    dead = await _dead_letter_count(broker, names)
     await broker.stop()
-    return rows
+    return rows, dead
+
+
+async def _dead_letter_count(broker: Any, names: Any) -> int | None:
+    from cloudaudit.common import dlq
+
+    try:
+        return await dlq.count(broker.config.connection_state.stream, names)
+    except Exception:  # no DLQ stream yet (nothing ever started), or no JetStream access
+        return None
 
 
 NOT_RUNNING_HINT = (
@@ -308,15 +323,21 @@ def status(
         # Nothing to ask: the embedded bus is not running, so neither is CloudAudit. Answer
         # at once (no bus client is imported) and say how to start it.
         rows = [{"service": name, "bus": "not running", "http": "-", "notes": ""} for name in specs]
-        running = False
+        running, dead = False, None
     else:
-        rows = asyncio.run(_status(settings, specs))
+        rows, dead = asyncio.run(_status(settings, specs))
         running = not all(r["bus"].startswith("unreachable") for r in rows)
     healthy = all(r.get("bus") == "healthy" for r in rows)
     if output == "json":
         typer.echo(
             json.dumps(
-                {"running": running, "healthy": healthy, "servers": servers, "services": rows},
+                {
+                    "running": running,
+                    "healthy": healthy,
+                    "servers": servers,
+                    "services": rows,
+                    "dead_letters": dead,
+                },
                 indent=2,
             )
         )
@@ -333,6 +354,12 @@ def status(
                 f"{row['service']:<10} bus: {row.get('bus', '-'):<14} http: {row.get('http', '-')}"
                 + (f"  note: {row['notes']}" if row.get("notes") else ""),
                 fg="green" if ok else "red",
+            )
+        if dead is not None:
+            typer.secho(
+                f"{'dlq':<10} {dead} dead letter(s)"
+                + ("  (`cloudaudit dlq list` shows them)" if dead else ""),
+                fg="yellow" if dead else "green",
             )
     if not running:
         raise typer.Exit(3)

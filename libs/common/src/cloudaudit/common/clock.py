@@ -53,6 +53,12 @@ class FixedClock:
         return self.start + timedelta(seconds=time.monotonic() - self._origin)
 
 
+def wall_now() -> datetime:
+    """The real wall clock, to compare with times other systems stamped (a JetStream message's
+    arrival): never for business times, which follow the settable clock."""
+    return datetime.now(UTC)
+
+
 def ensure_utc(value: datetime) -> datetime:
     """Reject naive datetimes instead of guessing their zone."""
     if value.tzinfo is None:

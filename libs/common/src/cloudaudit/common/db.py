@@ -91,13 +91,18 @@ def make_engine(database_url: str, schema: str | None = None, **kwargs: Any) -> 
 # SQLSTATEs of a server going away or not taking connections yet: class 08 (connection
 # exception), 57P01 admin shutdown (fast stop), 57P02 crash shutdown, 57P03 cannot connect now
 # (starting up / shutting down), 53300 too many connections.
-_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+# Trouble that passes by itself, never the message's fault: the connection (08), the server
+# shutting down or starting (57P01-03), out of disk, memory or connections (class 53), the
+# read-only window of a failover (25006), serialization failures and deadlocks (40001, 40P01),
+# a statement timeout (57014).
+TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53", "25006", "40001", "40P01", "57014")
 
 
-def is_connection_error(exc: BaseException) -> bool:
-    """True when PostgreSQL was unreachable or dropped the connection (restart, failover,
-    network), so the same work succeeds once it is back: retry it, never treat it as bad input.
-    Looks through SQLAlchemy's and asyncpg's wrappers (`orig`, `__cause__`, `__context__`)."""
+def is_transient_db_error(exc: BaseException) -> bool:
+    """True when PostgreSQL could not do the work for a reason of its own (unreachable, full,
+    failing over, deadlocked, timed out), so the same work succeeds once it passes: retry it,
+    never treat it as bad input. Looks through SQLAlchemy's and asyncpg's wrappers (`orig`,
+    `__cause__`, `__context__`)."""
     if isinstance(exc, ConnectionError):  # asyncpg connecting to a server that is not there
         return True
     seen: set[int] = set()
@@ -112,7 +117,7 @@ def is_connection_error(exc: BaseException) -> bool:
         if isinstance(current, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
             return True
         sqlstate = getattr(current, "sqlstate", None)
-        if isinstance(sqlstate, str) and sqlstate.startswith(_CONNECTION_SQLSTATES):
+        if isinstance(sqlstate, str) and sqlstate.startswith(TRANSIENT_SQLSTATES):
             return True
         orig = getattr(current, "orig", None)
         pending.extend(

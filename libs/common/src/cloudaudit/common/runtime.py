@@ -60,7 +60,11 @@ class ServiceRuntime:
     def __post_init__(self) -> None:
         self.names = BusNames(self.settings.bus_prefix)
         self.broker = make_broker(
-            self.endpoints.nats_url, self.names, self.spec.name, self.settings.max_deliveries
+            self.endpoints.nats_url,
+            self.names,
+            self.spec.name,
+            self.settings.max_deliveries,
+            self.settings.transient_retry_for_s,
         )
         self.engine = make_engine(self.endpoints.database_url, schema=self.spec.schema)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

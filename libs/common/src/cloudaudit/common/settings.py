@@ -72,6 +72,13 @@ class CommonSettings(BaseSettings):
         ge=1,
         description="Attempts before a message is dead-lettered.",
     )
+    transient_retry_for_s: float = Field(
+        default=3600.0,
+        validation_alias="CLOUDAUDIT_TRANSIENT_RETRY_FOR_S",
+        gt=0,
+        description="How long a message is retried while PostgreSQL or NATS is unavailable "
+        "or in trouble (disk full, failover, deadlock, timeout) before it is dead-lettered.",
+    )
 
     stream_replicas: int = Field(
         default=1,
