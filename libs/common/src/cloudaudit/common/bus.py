@@ -150,6 +150,26 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+_DISCONNECTED = (
+    ConnectionClosedError,
+    ConnectionReconnectingError,
+    NoServersError,
+    StaleConnectionError,
+)
+
+
+def is_disconnected(exc: BaseException) -> bool:
+    """The client has no connection to NATS at all (as opposed to one subject failing)."""
+    current: BaseException | None = exc
+    for _ in range(10):
+        if current is None:
+            return False
+        if isinstance(current, _DISCONNECTED):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def backoff_delay(deliveries: int) -> float:
     return float(min(BACKOFF_MAX_S, BACKOFF_BASE_S * (2 ** max(0, deliveries - 1))))
 

@@ -15,10 +15,12 @@ from sqlalchemy import (
     JSON,
     Column,
     DateTime,
+    Integer,
     MetaData,
     Numeric,
     String,
     Table,
+    Text,
     TypeDecorator,
     Uuid,
     select,
@@ -140,7 +142,35 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("payload", JSONType, nullable=False),
         Column("created_at", UTCDateTime, nullable=False, default=utcnow),
         Column("published_at", UTCDateTime, nullable=True, index=True),
+        # A row that keeps failing (too big for the bus, a subject no stream captures) is
+        # parked after OUTBOX_PARK_AFTER attempts so the rows behind it flow on.
+        Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+        Column("last_error", Text, nullable=True),
+        Column("parked_at", UTCDateTime, nullable=True),
     )
+
+
+OUTBOX_PARK_AFTER = 10  # at one relay pass every 2 s: longer than a NATS node's failover
+
+
+def add_outbox_parking(op: Any, schema: str) -> None:
+    """The migration every service runs to give its outbox the parking columns above."""
+    import sqlalchemy as sa
+
+    op.add_column(
+        "outbox",
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        schema=schema,
+    )
+    op.add_column("outbox", sa.Column("last_error", sa.Text(), nullable=True), schema=schema)
+    op.add_column(
+        "outbox", sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True), schema=schema
+    )
+
+
+def drop_outbox_parking(op: Any, schema: str) -> None:
+    for column in ("parked_at", "last_error", "attempts"):
+        op.drop_column("outbox", column, schema=schema)
 
 
 Publisher = Callable[[str, str, dict[str, Any]], Any]  # (subject, event_id, payload) -> awaitable
@@ -226,23 +256,131 @@ async def relay_outbox(
     outbox: Table,
     publisher: Publisher,
     batch: int = 100,
+    park_after: int = OUTBOX_PARK_AFTER,
 ) -> int:
-    """Publish events a crash or bus outage left behind. Safe across replicas (SKIP LOCKED)."""
+    """Publish events a crash or bus outage left behind, row by row, oldest first; safe across
+    replicas (SKIP LOCKED). A row that fails is counted and the next one is tried; after
+    `park_after` failures it is parked with its error (`cloudaudit outbox list`) instead of
+    blocking everything behind it. With no connection to NATS at all every row would fail the
+    same way: then the pass stops without counting, since the rows are not at fault, and keeps
+    what it published."""
+    from cloudaudit.common.bus import is_disconnected
+
     sent = 0
     async with sessions() as session, session.begin():
         rows = (
             await session.execute(
-                select(outbox.c.event_id, outbox.c.subject, outbox.c.payload)
-                .where(outbox.c.published_at.is_(None))
+                select(outbox.c.event_id, outbox.c.subject, outbox.c.payload, outbox.c.attempts)
+                .where(outbox.c.published_at.is_(None), outbox.c.parked_at.is_(None))
                 .order_by(outbox.c.created_at)
                 .limit(batch)
                 .with_for_update(skip_locked=True)
             )
         ).all()
-        for event_id, subject, payload in rows:
-            await publisher(subject, str(event_id), payload)
+        for event_id, subject, payload, attempts in rows:
+            try:
+                await publisher(subject, str(event_id), payload)
+            except Exception as exc:
+                if is_disconnected(exc):
+                    log.warning("outbox relay paused: NATS is not connected")
+                    break
+                await _count_failure(session, outbox, event_id, attempts + 1, park_after, exc)
+                continue
             await session.execute(
                 update(outbox).where(outbox.c.event_id == event_id).values(published_at=utcnow())
             )
             sent += 1
     return sent
+
+
+async def _count_failure(
+    session: AsyncSession,
+    outbox: Table,
+    event_id: UUID,
+    attempts: int,
+    park_after: int,
+    exc: Exception,
+) -> None:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    parked = attempts >= park_after
+    await session.execute(
+        update(outbox)
+        .where(outbox.c.event_id == event_id)
+        .values(attempts=attempts, last_error=error, parked_at=utcnow() if parked else None)
+    )
+    if parked:
+        from cloudaudit.common.metrics import OUTBOX_PARKED
+
+        OUTBOX_PARKED.labels(outbox.schema or "-").inc()
+    log.log(
+        logging.ERROR if parked else logging.WARNING,
+        "outbox row parked: it will not be retried until replayed"
+        if parked
+        else "outbox row failed to publish; the next rows go on",
+        extra={"event_id": str(event_id), "attempts": attempts, "error": error[:300]},
+    )
+
+
+async def prune_outbox(
+    sessions: async_sessionmaker[AsyncSession], outbox: Table, older_than_s: float
+) -> int:
+    """Delete published rows once JetStream's duplicate window has passed: after that a
+    republish would no longer be deduplicated anyway, so the row has nothing left to prove."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            delete(outbox).where(outbox.c.published_at.is_not(None), outbox.c.published_at < cutoff)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def outbox_lag_s(sessions: async_sessionmaker[AsyncSession], outbox: Table) -> float:
+    """Age in seconds of the oldest row waiting to be published (0: nothing waits)."""
+    from sqlalchemy import func
+
+    async with sessions() as session:
+        oldest = (
+            await session.execute(
+                select(func.min(outbox.c.created_at)).where(
+                    outbox.c.published_at.is_(None), outbox.c.parked_at.is_(None)
+                )
+            )
+        ).scalar_one_or_none()
+    return 0.0 if oldest is None else max(0.0, (utcnow() - ensure_utc(oldest)).total_seconds())
+
+
+async def parked_rows(
+    sessions: async_sessionmaker[AsyncSession], outbox: Table
+) -> list[dict[str, Any]]:
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(
+                    outbox.c.event_id,
+                    outbox.c.subject,
+                    outbox.c.created_at,
+                    outbox.c.attempts,
+                    outbox.c.last_error,
+                    outbox.c.parked_at,
+                )
+                .where(outbox.c.parked_at.is_not(None), outbox.c.published_at.is_(None))
+                .order_by(outbox.c.created_at)
+            )
+        ).all()
+    return [dict(row._mapping) for row in rows]
+
+
+async def unpark(
+    sessions: async_sessionmaker[AsyncSession], outbox: Table, event_ids: list[UUID] | None
+) -> int:
+    """Give parked rows (all, or these) a fresh set of attempts once their cause is fixed."""
+    query = update(outbox).where(outbox.c.parked_at.is_not(None), outbox.c.published_at.is_(None))
+    if event_ids:
+        query = query.where(outbox.c.event_id.in_(event_ids))
+    async with sessions() as session, session.begin():
+        result = await session.execute(query.values(parked_at=None, attempts=0))
+    return int(getattr(result, "rowcount", 0) or 0)

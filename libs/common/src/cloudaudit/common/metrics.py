@@ -1,6 +1,6 @@
 """Prometheus metrics shared by every service process (served on /metrics)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES = Counter(
     "cloudaudit_messages_total", "JetStream messages handled", ["subject", "outcome"]
@@ -8,6 +8,12 @@ MESSAGES = Counter(
 HANDLER_SECONDS = Histogram("cloudaudit_handler_seconds", "Handler latency", ["subject"])
 REDELIVERIES = Counter("cloudaudit_redeliveries_total", "Messages seen more than once", ["subject"])
 DEAD_LETTERS = Counter("cloudaudit_dead_letters_total", "Messages dead-lettered", ["subject"])
+OUTBOX_LAG_SECONDS = Gauge(
+    "cloudaudit_outbox_lag_seconds", "Age of the oldest event waiting in the outbox", ["service"]
+)
+OUTBOX_PARKED = Counter(
+    "cloudaudit_outbox_parked_total", "Outbox rows parked after repeated failures", ["service"]
+)
 AWS_CALLS = Counter(
     "cloudaudit_aws_calls_total",
     "AWS API calls made for customers",

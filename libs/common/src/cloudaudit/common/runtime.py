@@ -13,11 +13,18 @@ from typing import Any
 
 from aiohttp import web
 from cloudaudit.common import __version__
-from cloudaudit.common.bus import BusNames, ensure_streams, make_broker, publish_raw
+from cloudaudit.common.bus import (
+    DUPLICATE_WINDOW_S,
+    BusNames,
+    ensure_streams,
+    make_broker,
+    publish_raw,
+)
 from cloudaudit.common.clock import utcnow
-from cloudaudit.common.db import make_engine, relay_outbox
+from cloudaudit.common.db import make_engine, outbox_lag_s, prune_outbox, relay_outbox
 from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
 from cloudaudit.common.infra import Endpoints
+from cloudaudit.common.metrics import OUTBOX_LAG_SECONDS
 from cloudaudit.common.service import ServiceSpec
 from cloudaudit.common.settings import CommonSettings
 from faststream.nats import NatsBroker
@@ -28,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 log = logging.getLogger(__name__)
 
 OUTBOX_RELAY_INTERVAL_S = 2.0
+OUTBOX_PRUNE_EVERY_S = 10 * 60
 
 
 HealthCheck = Callable[[], Awaitable[str]]
@@ -97,9 +105,11 @@ class ServiceRuntime:
         )
 
     def use_outbox(self, table: Any) -> None:
-        """Relay events a crash left unpublished in this service's outbox."""
+        """Relay events a crash left unpublished in this service's outbox; not ready while
+        the oldest of them waits longer than CLOUDAUDIT_OUTBOX_MAX_LAG_S."""
         self._outbox = table
         self.background(self._relay_loop)
+        self.health_checks["outbox"] = self._check_outbox
 
     async def publish_outboxed(self, subject: str, event_id: str, payload: dict[str, Any]) -> None:
         await publish_raw(self.broker, self.names, subject, event_id, payload)
@@ -108,6 +118,17 @@ class ServiceRuntime:
     async def _check_database(self) -> str:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+        return "ok"
+
+    async def _check_outbox(self) -> str:
+        lag = await outbox_lag_s(self.sessions, self._outbox)
+        OUTBOX_LAG_SECONDS.labels(self.spec.name).set(lag)
+        limit = self.settings.outbox_max_lag_s
+        if lag > limit:
+            return (
+                f"stalled: the oldest unpublished event is {lag:.0f}s old (limit {limit:g}s, "
+                "CLOUDAUDIT_OUTBOX_MAX_LAG_S); check NATS and `cloudaudit outbox list`"
+            )
         return "ok"
 
     async def _check_nats(self) -> str:
@@ -147,11 +168,15 @@ class ServiceRuntime:
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def _relay_loop(self) -> None:
+        pruned_at = time.monotonic()
         while True:
             try:
                 sent = await relay_outbox(self.sessions, self._outbox, self.publish_outboxed)
                 if sent:
                     log.info("outbox relay published events", extra={"count": sent})
+                if time.monotonic() - pruned_at > OUTBOX_PRUNE_EVERY_S:
+                    pruned_at = time.monotonic()
+                    await prune_outbox(self.sessions, self._outbox, DUPLICATE_WINDOW_S)
             except Exception as exc:
                 log.warning("outbox relay failed; will retry", extra={"error": str(exc)[:300]})
             await asyncio.sleep(OUTBOX_RELAY_INTERVAL_S)

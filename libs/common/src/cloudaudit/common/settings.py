@@ -79,6 +79,12 @@ class CommonSettings(BaseSettings):
         description="How long a message is retried while PostgreSQL or NATS is unavailable "
         "or in trouble (disk full, failover, deadlock, timeout) before it is dead-lettered.",
     )
+    outbox_max_lag_s: float = Field(
+        default=300.0,
+        validation_alias="CLOUDAUDIT_OUTBOX_MAX_LAG_S",
+        gt=0,
+        description="/readyz fails while the oldest unpublished outbox event is older than this.",
+    )
 
     stream_replicas: int = Field(
         default=1,
