@@ -21,7 +21,7 @@ from cloudaudit.common.embedded import free_port
 from cloudaudit.common.testing import ACTOR_KEY_ENV, keep_log_for_scan
 
 TOUR_TIMEOUT_S = 600
-STEPS = 14
+STEPS = 15
 
 
 def _demo(state: Path, nats_port: int, pg_port: int) -> subprocess.CompletedProcess[str]:
@@ -58,6 +58,7 @@ def test_demo_tour_passes_every_step_and_a_second_run_reuses_the_state(tmp_path)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
     assert f"{STEPS}/{STEPS} steps produced what they should" in first.stdout
     for step in (
+        "a mistyped role ARN is refused",
         "connect acme-prod",
         "import 90 days of CUR 2.0 history",
         "anomaly alert in the channel",
@@ -71,6 +72,11 @@ def test_demo_tour_passes_every_step_and_a_second_run_reuses_the_state(tmp_path)
     ):
         assert f"✔ {step}" in first.stdout
     # What the people in the tour saw, beyond the tour's own checks.
+    assert "(AWS said AccessDenied)" in first.stdout  # the stand-in refuses a missing role
+    assert "Realised savings: $0.00" not in first.stdout
+    # The commitment the README promises: the web servers ran the whole history.
+    assert "Buy a 1-year Compute Savings Plan" in first.stdout
+    assert "realised savings are measured on the bill from" in first.stdout
     assert "the anomaly is now expected" in first.stdout
     assert "only owners and admins can approve recommendations; you are a viewer" in first.stdout
     assert "only owners and admins can read the audit log; you are a viewer" in first.stdout
@@ -81,7 +87,10 @@ def test_demo_tour_passes_every_step_and_a_second_run_reuses_the_state(tmp_path)
 
     second = _demo(tmp_path, *ports)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
-    assert f"{STEPS}/{STEPS} steps produced what they should" in second.stdout
+    # Nothing new to press on a second run: the viewer's attempt is not repeated, and the
+    # approval of the first run must still stand.
+    assert f"{STEPS - 1}/{STEPS - 1} steps produced what they should" in second.stdout
+    assert "approved on the previous run and still approved" in second.stdout
     assert "marked expected on the previous run" in second.stdout
     # The simulated company is the same company: same resource ids, so the same
     # recommendations (a new set of look-alikes used to double them, and reopen dismissed ones).

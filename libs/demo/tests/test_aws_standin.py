@@ -67,6 +67,18 @@ def test_company_is_the_same_on_every_run_and_unknown_roles_are_refused(tmp_path
             for i in r["Instances"]
         }
         assert first.ids.idle in seen  # the read-only policy lets CloudAudit look
+        # Launched when the company's story says (moto alone stamps the seeding time, so no
+        # instance would have run the whole window a Savings Plan is sized on).
+        launched = {
+            i["InstanceId"]: i["LaunchTime"]
+            for r in ec2.describe_instances()["Reservations"]
+            for i in r["Instances"]
+        }
+        scenario = first.scenario
+        history_start = datetime(*scenario.start.timetuple()[:3], tzinfo=UTC)
+        jump_start = datetime(*scenario.jump_start.timetuple()[:3], tzinfo=UTC)
+        assert {launched[i] for i in (*first.ids.web, first.ids.idle)} == {history_start}
+        assert {launched[i] for i in first.ids.jump} == {jump_start}
         cloudwatch = boto3.client(
             "cloudwatch",
             endpoint_url=first.aws_url,

@@ -279,3 +279,20 @@ def test_an_instance_launched_inside_the_window_is_not_steady_for_a_savings_plan
     # only i-1: 0.192 $/h x 27 % x 730 h (the 5-day-old m5.2xlarge would add 0.384 $/h)
     assert plan.estimated_monthly_savings == Decimal("37.84")
     assert plan.baseline_monthly_cost == Decimal("140.16")
+
+
+def test_an_approved_instance_still_running_is_not_realised_by_the_rounding_of_its_baseline():
+    # t3.large: 0.0832 x 730 = 60.736 a month, stated as 60.74 when the recommendation was made
+    still_running = inventory(instances=[busy("i-idle", "t3.large", p95="1", network=10_000)])
+    outcome = reconcile(
+        S.APPROVED,
+        RecType.IDLE_EC2,
+        "i-idle",
+        Decimal("60.74"),
+        None,
+        True,
+        still_running,
+        DEFAULT_PRICES,
+        TODAY,
+    )
+    assert outcome.kind == "refresh" and outcome.realized_monthly_savings is None

@@ -139,6 +139,16 @@ def run_cli(coro: Awaitable[T], errors: tuple[type[Exception], ...] = ()) -> T:
         raise typer.Exit(1) from None
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (`=HYPERLINK(...)` in
+# a tag value, say): OWASP's CSV-injection guidance is to prefix such a cell with a quote.
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """A data-derived text cell, safe to open in a spreadsheet (numbers we format are not text)."""
+    return "'" + value if value.startswith(CSV_FORMULA_STARTS) else value
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S UTC")

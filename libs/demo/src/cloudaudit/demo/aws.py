@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import urllib.request
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from cloudaudit.demo.company import (
     Scenario,
     cur_files,
 )
+from cloudaudit.demo.standin_server import LAUNCH_TIMES_PATH
 
 REGION = "us-east-1"
 METRIC_DAYS = 16  # a little over the 14 days the idle rule needs, whole days included
@@ -51,6 +52,28 @@ def _moto_api(endpoint_url: str, path: str, body: bytes = b"") -> None:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
         response.read()
+
+
+def _launched(endpoint_url: str, account: DemoAccount, moments: dict[str, date]) -> None:
+    """Backdate the instances to the day the company's story launched them (the stand-in
+    stamps them with the seeding time, as if the CUR history had billed nothing)."""
+    launched = {
+        instance_id: datetime(day.year, day.month, day.day, tzinfo=UTC).isoformat()
+        for instance_id, day in moments.items()
+    }
+    body = json.dumps(
+        {"account": account.aws_account_id, "region": REGION, "launched": launched}
+    ).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        endpoint_url + LAUNCH_TIMES_PATH,
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+        changed = json.loads(response.read())["changed"]
+    if changed != len(launched):
+        raise RuntimeError(f"the AWS stand-in backdated {changed} of {len(launched)} instances")
 
 
 def make_ids_stable(endpoint_url: str) -> None:
@@ -246,6 +269,13 @@ def seed(endpoint_url: str, scenario: Scenario) -> ResourceIds:
 
     dev_ec2 = _session(endpoint_url, DEV).client("ec2", endpoint_url=endpoint_url)
     dev = _instances(dev_ec2, "m5.xlarge", 3, "dev-box")
+    # Launched when the history starts, except the jump's instances, new three days ago.
+    _launched(
+        endpoint_url,
+        PROD,
+        {i: scenario.start for i in [*web, idle]} | {i: scenario.jump_start for i in jump},
+    )
+    _launched(endpoint_url, DEV, dict.fromkeys(dev, scenario.start))
     ids = ResourceIds(
         web=tuple(web), idle=idle, volume=volume, eip=eip, jump=tuple(jump), dev=tuple(dev)
     )

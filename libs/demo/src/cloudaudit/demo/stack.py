@@ -212,7 +212,7 @@ class ProductStack:
         logs.mkdir(parents=True, exist_ok=True)
         with (logs / "aws-standin.log").open("ab") as log_file:
             self._moto = subprocess.Popen(  # noqa: S603 - our interpreter, the stand-in module
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                [sys.executable, "-m", "cloudaudit.demo.standin_server", "-p", str(port)],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )

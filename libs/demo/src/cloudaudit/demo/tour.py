@@ -33,6 +33,7 @@ from cloudaudit.demo.stack import ProductStack, exported_ports
 from cloudaudit.demo.tour_decisions import (
     DEMO_OWNER,
     add_people,
+    approved_last_time,
     audit_log,
     expected_feedback,
     owner_token,
@@ -43,6 +44,8 @@ DEMO_USER = DEMO_OWNER
 DEMO_CHANNEL = "CDEMOALERTS"
 ALERT_TIMEOUT_S = 120
 RERUN_ALERT_WAIT_S = 20
+# The company's role with a capital I for the l: a role its AWS account does not have.
+MISTYPED_ROLE_ARN = PROD.role_arn.replace("ReadOnly", "ReadOnIy")
 SERVICES_AS_PROCESSES = ("identity", "ingest", "analytics")  # the bot runs inside the console
 
 
@@ -114,6 +117,35 @@ async def _connect(tour: Tour, role_arn: str, name: str) -> None:
     result = await tour.wait_for(connected, 60) or output
     ok = "failed" not in result.lower() and name in result
     tour.record(f"connect {name}", ok, f"role {role_arn}", result)
+
+
+async def _connect_refused(tour: Tour) -> None:
+    """A role ARN with a typo: AWS refuses AssumeRole, and so does the company's stand-in."""
+    tour.answers = {"role_arn": MISTYPED_ROLE_ARN, "name": "acme-typo"}
+    output = await tour.line("/cloudaudit connect")
+
+    async def answered() -> str | None:
+        nonlocal output
+        output += "\n" + await tour.poll()
+        return output if "failed" in output.lower() else None
+
+    result = await tour.wait_for(answered, 60) or output
+    # The error is AWS's (AccessDenied on AssumeRole), with what to check to fix it.
+    ok = all(
+        part in result
+        for part in (
+            "Connecting failed",
+            "AccessDenied",
+            MISTYPED_ROLE_ARN,
+            "with exactly this name",
+        )
+    )
+    tour.record(
+        "a mistyped role ARN is refused",
+        ok,
+        "AssumeRole denied, as AWS denies a role that does not exist; the reply says what to check",
+        result,
+    )
 
 
 async def _team(tour: Tour) -> UUID:
@@ -218,8 +250,12 @@ async def _recommendations(tour: Tour, team_id: UUID) -> None:
         RefreshReply,
         120,
     )
-    listing = await tour.line("/cloudaudit recs")
-    ok = reply.ok and reply.created + reply.refreshed > 0 and "Release the Elastic IP" in listing
+    # Run again, the recommendation approved last time is no longer open: list them all.
+    listing = await tour.line("/cloudaudit recs all" if tour.rerun else "/cloudaudit recs")
+    # One of each kind the company has: idle instance, unattached volume, Elastic IP and the
+    # commitment its steady web servers (running the whole history) deserve.
+    kinds = ("Stop the instance", "delete it", "Release the Elastic IP", "Compute Savings Plan")
+    ok = reply.ok and reply.created + reply.refreshed > 0 and all(k in listing for k in kinds)
     # The service evaluates the accounts itself when their first cost sync finishes, so on a
     # fresh state this refresh usually finds them all already there: say so, rather than a
     # bare "0 created" that reads as if nothing was found.
@@ -235,6 +271,12 @@ async def _recommendations(tour: Tour, team_id: UUID) -> None:
         f"this refresh: {reply.created} new, {reply.refreshed} re-checked{why}",
         listing,
     )
+
+    if tour.rerun and reply.created == 0:
+        # Nothing new is posted, so there is no button to press: the decision of the last run
+        # must still stand (the same company, the same recommendation, still approved).
+        await approved_last_time(tour, team_id)
+        return
 
     async def posted() -> str | None:
         await tour.poll()
@@ -266,6 +308,7 @@ async def run_tour(stack: ProductStack, session: Any, rerun: bool = False) -> li
     tour.record("help", "connect" in output and "spend" in output, "`/cloudaudit help`", output)
     output = await tour.line("/cloudaudit alerts here")
     tour.record("alerts here", "alert" in output.lower(), f"alerts go to #{DEMO_CHANNEL}", output)
+    await _connect_refused(tour)
     await _connect(tour, PROD.role_arn, PROD.name)
     await _connect(tour, DEV.role_arn, DEV.name)
     team_id = await _team(tour)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.anomaly import (
     RPC_ANOMALIES,
     AnomaliesReply,
@@ -169,7 +171,30 @@ async def viewer_refused_then_admin_approves(tour: Tour, team_id: UUID, number: 
     after = await _rec_statuses(tour, team_id)
     approved = [r for r, status in after.items() if status == "approved" and before[r] != status]
     ok = "approved" in output.lower() and f"@{DEMO_ADMIN}" in output and len(approved) == 1
-    tour.record("approve a recommendation", ok, "pressed Approve as the team's admin", output)
+    # Savings are realised on the bill: the first whole day after the approval, once that
+    # day's costs arrive (or sooner if the resource is seen gone), never right away.
+    measured = (utcnow() + timedelta(days=1)).date()
+    tour.record(
+        "approve a recommendation",
+        ok,
+        "pressed Approve as the team's admin; realised savings are measured on the bill from "
+        f"{measured:%a %b %d} (the first whole day after the approval), once its costs arrive",
+        output,
+    )
+
+
+async def approved_last_time(tour: Tour, team_id: UUID) -> None:
+    """Started again: the recommendation the admin approved is still approved, and nothing
+    the previous run left open was reopened or decided by the restart."""
+    statuses = await _rec_statuses(tour, team_id)
+    approved = [r for r, status in statuses.items() if status == "approved"]
+    ok = len(approved) == 1 and set(statuses.values()) <= {"approved", "open"}
+    tour.record(
+        "approve a recommendation",
+        ok,
+        f"approved on the previous run and still approved; {len(statuses) - len(approved)} "
+        "still open (decisions survive a restart)",
+    )
 
 
 _ACTION = re.compile(r"`[a-z_]+\.[a-z_.]+`")

@@ -22,6 +22,7 @@ import typer
 from cloudaudit.common.cli_support import (
     Format,
     TeamOption,
+    csv_text,
     database,
     output_format,
     print_rows,
@@ -503,9 +504,11 @@ def render_spend(answer: SpendAnswer, fmt: str) -> str:
         )
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        # RFC 4180 line ends: a CR inside a cell is then quoted too, so no cell breaks a row
+        writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(["key", "amount"])
-        writer.writerows([r.key, exact(r.amount)] for r in rows)
+        # keys come from the bill (tag values, usage types): never a formula in a spreadsheet
+        writer.writerows([csv_text(r.key), exact(r.amount)] for r in rows)
         writer.writerow(["total", exact(answer.total)])
         return out.getvalue()
     label = query.dimension.value if query.tag_key is None else f"tag:{query.tag_key}"

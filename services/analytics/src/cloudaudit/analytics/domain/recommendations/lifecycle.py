@@ -232,7 +232,9 @@ def reconcile(
                 Outcome.IMPLEMENT, savings(baseline_monthly_cost), Evidence.RESOURCE_DELETED
             )
         cost = current_monthly_cost(rec_type, resource_id, inv, prices, report)
-        if cost is not None and cost < baseline_monthly_cost:
+        # The baseline is stated in whole cents: the same resource priced again to the tenth
+        # of a cent below it (60.736 against 60.74) is unchanged, not a realised $0.00.
+        if cost is not None and savings(baseline_monthly_cost - cost) > 0:
             return Reconciled(
                 Outcome.IMPLEMENT,
                 savings(baseline_monthly_cost - cost),
