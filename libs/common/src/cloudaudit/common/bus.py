@@ -75,12 +75,12 @@ STREAMS: dict[str, list[str]] = {
     "RECOMMENDATION": ["recommendation.v1.>"],
     "DLQ": ["dlq.v1.>"],
 }
-# Streams are bounded: events are kept long enough for a consumer that was down over a long
-# weekend to catch up, dead letters long enough for someone to look at them. The oldest are
-# dropped first when a stream reaches its size.
+# Streams are bounded by age: events are kept long enough for a consumer that was down over a
+# long weekend to catch up, dead letters long enough for someone to look at them. Size is
+# bounded by the server's JetStream store limit, not per stream: JetStream reserves a stream's
+# max_bytes up front, so per-stream sizes would exhaust a shared server's store.
 EVENT_MAX_AGE_S = 14 * 24 * 60 * 60
 DLQ_MAX_AGE_S = 30 * 24 * 60 * 60
-STREAM_MAX_BYTES = 256 * 1024 * 1024
 
 
 def stream_for(subject: str) -> str:
@@ -365,7 +365,6 @@ async def ensure_streams(broker: NatsBroker, names: BusNames, replicas: int = 1)
             "duplicate_window": DUPLICATE_WINDOW_S,
             "num_replicas": replicas,
             "max_age": DLQ_MAX_AGE_S if name == "DLQ" else EVENT_MAX_AGE_S,
-            "max_bytes": STREAM_MAX_BYTES,
         }
         try:
             await js.add_stream(**kwargs)
