@@ -54,7 +54,7 @@ def escape(text: str) -> str:
     )
 
 
-_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 
 
 def mention(slack_user_id: str) -> str:
