@@ -51,7 +51,7 @@ def accounts_list(accounts: list[AccountSummary]) -> list[Block]:
     ]
     for a in accounts:
         line = (
-            f"{STATUS_ICON.get(a.status, '')} *{escape(a.name)}* `{a.aws_account_id}` · "
+            f"{STATUS_ICON.get(a.status, '')} *{escape(a.name)}* `{escape(a.aws_account_id)}` · "
             f"{a.status.value}\nLast sync {when(a.last_sync_at)} · Cost Explorer API this "
             f"month: {a.ce_requests_this_month} requests, {usd(a.ce_cost_this_month)}"
         )
@@ -69,8 +69,12 @@ def connect_modal(external: ExternalIdReply, channel_id: str | None) -> dict[str
             "Create it with our CloudFormation template, then paste its ARN below."
         ),
         section(
-            f"*Your ExternalId*\n`{external.external_id}`\n"
-            + (f"*Trusted principal*\n`{external.principal_arn}`" if external.principal_arn else "")
+            f"*Your ExternalId*\n`{escape(external.external_id or '')}`\n"
+            + (
+                f"*Trusted principal*\n`{escape(external.principal_arn)}`"
+                if external.principal_arn
+                else ""
+            )
         ),
     ]
     if external.quick_create_url:
@@ -144,7 +148,7 @@ def connect_succeeded(aws_account_id: str, name: str | None) -> list[Block]:
     label = f"*{escape(name)}* " if name else ""
     return [
         section(
-            f":white_check_mark: Connected {label}`{aws_account_id}`. The first import "
+            f":white_check_mark: Connected {label}`{escape(aws_account_id)}`. The first import "
             "of your cost history has started; try `/cloudaudit spend` in a few minutes."
         ),
         context("Alerts go to the channel where someone ran `/cloudaudit alerts here`."),

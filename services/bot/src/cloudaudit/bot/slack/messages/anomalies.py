@@ -69,8 +69,8 @@ def console_url(event: AnomalyDetected) -> str:
 def alert_text(event: AnomalyDetected) -> str:
     """Notification text (push/lock screen): the whole story in one line."""
     return (
-        f"{event.severity.value.title()} cost anomaly: {what(event.service, event.region)} "
-        f"in {event.aws_account_id} on {event.usage_date:%b %d}, "
+        f"{event.severity.value.title()} cost anomaly: {escape(what(event.service, event.region))} "
+        f"in {escape(event.aws_account_id)} on {event.usage_date:%b %d}, "
         f"{usd(event.actual_cost)} vs {usd(event.expected_cost)} expected "
         f"({pct(event.impact_pct)})"
     )
@@ -82,7 +82,7 @@ def anomaly_alert(event: AnomalyDetected) -> list[Block]:
         header(f"Cost anomaly: {what(event.service, event.region)}"),
         section(
             f"{icon} *{event.severity.value.title()}* {event.kind.value.replace('_', ' ')} "
-            f"in account `{event.aws_account_id}` on *{event.usage_date:%a %b %d}*: "
+            f"in account `{escape(event.aws_account_id)}` on *{event.usage_date:%a %b %d}*: "
             f"*{usd(event.actual_cost)}* spent, {usd(event.expected_cost)} expected."
         ),
         fields(
@@ -156,7 +156,7 @@ def anomaly_list(anomalies: list[AnomalySummary], which: str) -> list[Block]:
         icon = SEVERITY_ICON.get(a.severity.value, "")
         blocks.append(
             section(
-                f"{icon} *{what(a.service, a.region)}* · `{a.aws_account_id}` · {a.usage_date:%b %d}\n"
+                f"{icon} *{escape(what(a.service, a.region))}* · `{escape(a.aws_account_id)}` · {a.usage_date:%b %d}\n"
                 f"Impact {usd(a.impact)} ({pct(a.impact_pct)}) · {a.kind.value.replace('_', ' ')} · "
                 f"{a.status.value}"
             )

@@ -8,6 +8,7 @@ from cloudaudit.bot.slack.messages.common import (
     clip,
     context,
     escape,
+    mention,
     section,
     when,
 )
@@ -52,19 +53,19 @@ def who(entry: AuditEntry) -> str:
     if entry.user_id is None:
         return "_CloudAudit_"
     name = f"*{escape(entry.user_name or str(entry.user_id)[:8])}*"
-    return f"{name} (<@{entry.slack_user_id}>)" if entry.slack_user_id else name
+    return f"{name} ({mention(entry.slack_user_id)})" if entry.slack_user_id else name
 
 
 def what(entry: AuditEntry) -> str:
     words = ACTION_WORDS.get(entry.action)
     if words is None and entry.action.endswith(".refused"):
-        words = f":no_entry: was refused: {entry.action.removesuffix('.refused')}"
+        words = f":no_entry: was refused: {escape(entry.action.removesuffix('.refused'))}"
     return f"{words or escape(entry.action)} `{escape(entry.action)}`"
 
 
 def _details(entry: AuditEntry) -> str:
     shown = [
-        f"{key}: {escape(str(entry.details[key]))}"
+        f"{escape(key)}: {escape(str(entry.details[key]))}"
         for key in DETAIL_KEYS
         if entry.details.get(key) is not None
     ]

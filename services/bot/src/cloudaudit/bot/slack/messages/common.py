@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -26,9 +27,46 @@ SEVERITY_ICON = {
 }
 
 
+# Characters that reorder or hide text (bidi overrides and isolates, zero-width marks): a
+# resource name could show one thing and be another.
+_HIDDEN = dict.fromkeys(
+    map(
+        ord,
+        "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+        "\u2066\u2067\u2068\u2069\ufeff\u2060",
+    ),
+    None,
+)
+_NO_FENCE = "\u02cb"  # a backtick from data would open or close a code span or fence
+
+
 def escape(text: str) -> str:
-    """Slack mrkdwn control characters (&, <, >) must be escaped in user-supplied text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """The one way data (from a bill, AWS, a person or an LLM) enters Slack mrkdwn: `&`, `<`
+    and `>` escaped as Slack asks, so `<!channel>`, `<@U…>` and `<https://x|y>` stay text;
+    backticks replaced so a value cannot close a code fence; hidden characters removed."""
+    return (
+        str(text)
+        .translate(_HIDDEN)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("`", _NO_FENCE)
+    )
+
+
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
+
+
+def mention(slack_user_id: str) -> str:
+    """A live `<@U…>` mention only for what is shaped like a Slack user id; anything else is
+    shown as text."""
+    return f"<@{slack_user_id}>" if _SLACK_USER_ID.match(slack_user_id) else escape(slack_user_id)
+
+
+def plain(text: str) -> str:
+    """Data for a plain_text field (headers, buttons, modal titles): Slack renders no markup
+    there, but hidden characters would still mislead."""
+    return str(text).translate(_HIDDEN)
 
 
 def clip(text: str, limit: int) -> str:
@@ -55,7 +93,7 @@ def when(moment: datetime | None) -> str:
 def header(text: str) -> Block:
     return {
         "type": "header",
-        "text": {"type": "plain_text", "text": clip(text, 150), "emoji": True},
+        "text": {"type": "plain_text", "text": clip(plain(text), 150), "emoji": True},
     }
 
 
@@ -103,7 +141,7 @@ def button(
     element: Block = {
         "type": "button",
         "action_id": action_id,
-        "text": {"type": "plain_text", "text": clip(text, BUTTON_TEXT_MAX), "emoji": True},
+        "text": {"type": "plain_text", "text": clip(plain(text), BUTTON_TEXT_MAX), "emoji": True},
         "value": value if isinstance(value, str) else json.dumps(value, separators=(",", ":")),
     }
     if style:
@@ -120,7 +158,7 @@ def link_button(text: str, action_id: str, url: str) -> Block:
         "type": "button",
         "action_id": action_id,
         "url": url,
-        "text": {"type": "plain_text", "text": clip(text, BUTTON_TEXT_MAX), "emoji": True},
+        "text": {"type": "plain_text", "text": clip(plain(text), BUTTON_TEXT_MAX), "emoji": True},
     }
 
 
@@ -152,6 +190,7 @@ def problem(message: str) -> list[Block]:
 
 def table(rows: list[tuple[str, str]], key_width: int = 28) -> str:
     """A monospaced two-column table (``` block): readable on a phone, no wrapping."""
+    rows = [(escape(k), escape(v)) for k, v in rows]
     width = min(key_width, max((len(k) for k, _ in rows), default=0))
     lines = [f"{clip(k, width):<{width}}  {v:>12}" for k, v in rows]
     return "```\n" + "\n".join(lines) + "\n```"

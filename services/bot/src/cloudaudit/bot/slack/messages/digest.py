@@ -32,7 +32,7 @@ def _mover(m: Mover) -> str:
 
 
 def digest_text(frequency: str, period: DigestPeriod, total: Decimal) -> str:
-    return f"CloudAudit {frequency} digest for {period.label}: {usd(total)} spent"
+    return f"CloudAudit {frequency} digest for {escape(period.label)}: {usd(total)} spent"
 
 
 def digest_message(
@@ -58,8 +58,8 @@ def digest_message(
     blocks.append(divider())
     if anomalies:
         lines = [
-            f"{SEVERITY_ICON.get(a.severity.value, '')} {what(a.service, a.region)} "
-            f"`{a.aws_account_id}` · impact {usd(a.impact)}"
+            f"{SEVERITY_ICON.get(a.severity.value, '')} {escape(what(a.service, a.region))} "
+            f"`{escape(a.aws_account_id)}` · impact {usd(a.impact)}"
             for a in sorted(anomalies, key=lambda a: -a.impact)[:TOP_ANOMALIES]
         ]
         blocks.append(section(f"*Open anomalies ({len(anomalies)})*\n" + "\n".join(lines)))

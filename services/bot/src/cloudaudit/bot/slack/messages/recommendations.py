@@ -49,8 +49,8 @@ def confidence(value: Decimal) -> str:
 
 def recommendation_text(event: RecommendationCreated) -> str:
     return (
-        f"Save about {usd(event.estimated_monthly_savings)}/month: {event.title} "
-        f"({event.aws_account_id})"
+        f"Save about {usd(event.estimated_monthly_savings)}/month: {escape(event.title)} "
+        f"({escape(event.aws_account_id)})"
     )
 
 
@@ -63,7 +63,7 @@ def recommendation_alert(event: RecommendationCreated) -> list[Block]:
             [
                 ("Estimated savings", f"{usd(event.estimated_monthly_savings)} per month"),
                 ("Confidence", confidence(event.confidence)),
-                ("Account", f"`{event.aws_account_id}`"),
+                ("Account", f"`{escape(event.aws_account_id)}`"),
                 ("Resource", f"`{escape(event.resource_id)}` ({escape(event.resource_type)})"),
             ]
         ),
@@ -183,7 +183,7 @@ def recommendation_list(recs: list[RecommendationSummary], which: str) -> list[B
         blocks.append(
             section(
                 f"*{escape(r.title)}* · {usd(r.estimated_monthly_savings)}/month · "
-                f"{confidence(r.confidence)} confidence\n`{r.aws_account_id}` · "
+                f"{confidence(r.confidence)} confidence\n`{escape(r.aws_account_id)}` · "
                 f"`{escape(r.resource_id)}` · {r.status.value}"
             )
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cloudaudit.bot.slack.messages.common import Block, context, section, table, usd
+from cloudaudit.bot.slack.messages.common import Block, context, escape, section, table, usd
 from cloudaudit.common.events.cost import SpendGroupBy, SpendReply
 
 TABLE_ROWS = 10
@@ -12,14 +12,14 @@ TABLE_ROWS = 10
 
 def group_label(group_by: SpendGroupBy, tag_key: str | None) -> str:
     if group_by is SpendGroupBy.TAG:
-        return f"tag {tag_key}"
+        return f"tag {escape(tag_key or '')}"
     return {SpendGroupBy.USAGE_TYPE: "usage type", SpendGroupBy.NONE: "total"}.get(
         group_by, group_by.value
     )
 
 
 def spend_headline(reply: SpendReply, period_label: str, grouping: str) -> str:
-    return f"Spend by {grouping}, {period_label}: {usd(reply.total)} {reply.currency}"
+    return f"Spend by {grouping}, {period_label}: {usd(reply.total)} {escape(reply.currency)}"
 
 
 def spend_table(

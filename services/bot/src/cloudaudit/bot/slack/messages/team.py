@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from cloudaudit.bot.slack.messages.common import Block, context, escape, section, usd
+from cloudaudit.bot.slack.messages.common import Block, context, escape, mention, section, usd
 from cloudaudit.common.events.identity import Member, Role
 
 ACTION_ROLE = "team_role"
@@ -32,7 +32,7 @@ def _role_picker(member: Member) -> Block:
 
 
 def _mention(member: Member) -> str:
-    return f"<@{member.slack_user_id}>" if member.slack_user_id else escape(member.display_name)
+    return mention(member.slack_user_id) if member.slack_user_id else escape(member.display_name)
 
 
 def team_list(members: list[Member], can_manage: bool) -> list[Block]:
@@ -60,7 +60,7 @@ def team_list(members: list[Member], can_manage: bool) -> list[Block]:
 
 
 def role_changed(member_name: str, role: Role) -> list[Block]:
-    return [section(f":white_check_mark: {member_name} is now *{role.value}*.")]
+    return [section(f":white_check_mark: {escape(member_name)} is now *{role.value}*.")]
 
 
 def settings_view(
@@ -152,7 +152,7 @@ def digest_set(frequency: str, hour: int, time_zone: str) -> list[Block]:
     day = "every day" if frequency == "daily" else "every Monday"
     return [
         section(
-            f":calendar: A {frequency} spend digest will be posted {day} at "
+            f":calendar: A {escape(frequency)} spend digest will be posted {day} at "
             f"{hour:02d}:00 ({escape(time_zone)}) in the alert channel."
         )
     ]
