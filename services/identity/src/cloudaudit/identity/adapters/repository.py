@@ -296,6 +296,12 @@ class IdentityRepository:
     async def delete_session(self, digest: str) -> None:
         await self.session.execute(delete(sessions).where(sessions.c.token_digest == digest))
 
+    async def lock_login(self, email: str) -> None:
+        """Serialise log-in attempts on one email until this transaction ends."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"login:{email}"}
+        )
+
     async def recent_failures(self, email: str, client: str, since: datetime) -> tuple[int, int]:
         by_email = await self.session.execute(
             select(func.count()).where(

@@ -144,7 +144,7 @@ def register(app: web.Application, deps: IdentityDeps) -> None:
     async def sign_up(request: web.Request) -> web.Response:
         body: SignUp = await _body(request, SignUp)
         user_id = await accounts.sign_up(
-            body.email, body.password, body.first_name, body.last_name, body.phone, uow()
+            body.email, body.password, body.first_name, body.last_name, body.phone, uow(), deps
         )
         return web.json_response({"user_id": str(user_id)}, status=201)
 

@@ -19,11 +19,9 @@ from cloudaudit.identity.domain.errors import (
 )
 from cloudaudit.identity.domain.passwords import (
     check_password_strength,
-    hash_password,
     new_session_token,
     normalise_email,
     token_digest,
-    verify_password,
 )
 from cloudaudit.identity.service.deps import IdentityDeps
 from cloudaudit.identity.service.handlers import _audit
@@ -45,12 +43,15 @@ async def sign_up(
     last_name: str,
     phone: str | None,
     uow: IdentityUnitOfWork,
+    deps: IdentityDeps,
 ) -> UUID:
     """A new web account, or a Slack-known person claiming theirs by setting a password."""
     email = normalise_email(email)
     check_password_strength(password)
+    async with deps.passwords.turn():
+        password_hash = await deps.passwords.hash(password)
     fields = {
-        "password_hash": hash_password(password),
+        "password_hash": password_hash,
         "first_name": first_name[:100],
         "last_name": last_name[:100],
         "phone": phone,
@@ -93,12 +94,17 @@ async def _refuse_if_locked_out(
 async def log_in(
     email: str, password: str, client: str, uow: IdentityUnitOfWork, deps: IdentityDeps
 ) -> tuple[str, datetime, UUID]:
-    """Returns (token, expires_at, user_id). Failures are counted per email and per client."""
+    """Returns (token, expires_at, user_id). Failures are counted per email and per client.
+
+    Attempts on one email are serialised (a transaction-scoped lock), so concurrent guesses
+    cannot all read "under the limit" before any failure is written; the argon2id check runs
+    in identity's password workers, off the event loop."""
     email = _login_email(email)
-    async with uow:
+    async with deps.passwords.turn(), uow:
+        await uow.repo.lock_login(email)
         await _refuse_if_locked_out(email, client, uow, deps)
         user = await uow.repo.user_by_email(email)
-        if not verify_password(user.password_hash if user else None, password):
+        if not await deps.passwords.verify(user.password_hash if user else None, password):
             await uow.repo.add_failure(email, client)
             await uow.commit()
             log.info("log-in failed", extra={"client": client, "known_user": user is not None})

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cloudaudit.common.actors import ActorTokenIssuer, ActorVerifier
 from cloudaudit.common.clock import utcnow
+from cloudaudit.identity.adapters.password_workers import PasswordWorkers
 from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
 from cloudaudit.identity.settings import IdentitySettings
 
@@ -24,6 +25,7 @@ class IdentityDeps:
     issuer: ActorTokenIssuer
     verifier: ActorVerifier
     now: Callable[[], datetime] = utcnow
+    passwords: PasswordWorkers = field(default_factory=PasswordWorkers)
 
     @property
     def session_ttl(self) -> timedelta:
