@@ -1,4 +1,5 @@
-"""Identity persistence: queries over the identity schema only."""
+"""Identity persistence: queries over the identity schema only; rows come back as the frozen
+dataclasses of `rows`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,15 @@ from cloudaudit.identity.adapters.orm import (
     teams,
     users,
 )
+from cloudaudit.identity.adapters.rows import (
+    AuditPageRow,
+    AuditRow,
+    Membership,
+    Team,
+    TeamMember,
+    TeamSummary,
+    User,
+)
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,15 +43,15 @@ class IdentityRepository:
     async def update_user(self, user_id: UUID, **fields: Any) -> None:
         await self.session.execute(update(users).where(users.c.user_id == user_id).values(**fields))
 
-    async def user(self, user_id: UUID) -> dict[str, Any] | None:
+    async def user(self, user_id: UUID) -> User | None:
         row = (
             (await self.session.execute(select(users).where(users.c.user_id == user_id)))
             .mappings()
             .first()
         )
-        return dict(row) if row else None
+        return User(**row) if row else None
 
-    async def user_by_email(self, email: str) -> dict[str, Any] | None:
+    async def user_by_email(self, email: str) -> User | None:
         row = (
             (
                 await self.session.execute(
@@ -51,35 +61,35 @@ class IdentityRepository:
             .mappings()
             .first()
         )
-        return dict(row) if row else None
+        return User(**row) if row else None
 
-    async def list_users(self) -> list[dict[str, Any]]:
+    async def list_users(self) -> list[User]:
         rows = await self.session.execute(select(users).order_by(users.c.created_at))
-        return [dict(r) for r in rows.mappings()]
+        return [User(**r) for r in rows.mappings()]
 
     # teams and members -----------------------------------------------------------------------
     async def add_team(self, team_id: UUID, name: str) -> None:
         await self.session.execute(insert(teams).values(team_id=team_id, name=name))
 
-    async def team(self, team_id: UUID) -> dict[str, Any] | None:
+    async def team(self, team_id: UUID) -> Team | None:
         row = (
             (await self.session.execute(select(teams).where(teams.c.team_id == team_id)))
             .mappings()
             .first()
         )
-        return dict(row) if row else None
+        return Team(**row) if row else None
 
-    async def teams_named(self, name: str) -> list[dict[str, Any]]:
+    async def teams_named(self, name: str) -> list[Team]:
         """Teams whose name is `name`: exact matches if any, else case-insensitive ones."""
         rows = (
             await self.session.execute(
-                select(teams.c.team_id, teams.c.name)
+                select(teams)
                 .where(func.lower(teams.c.name) == name.lower())
                 .order_by(teams.c.created_at)
             )
         ).mappings()
-        found = [dict(r) for r in rows]
-        exact = [r for r in found if r["name"] == name]
+        found = [Team(**r) for r in rows]
+        exact = [t for t in found if t.name == name]
         return exact or found
 
     async def lock_team(self, team_id: UUID) -> bool:
@@ -89,7 +99,7 @@ class IdentityRepository:
         )
         return row.first() is not None
 
-    async def list_teams(self) -> list[dict[str, Any]]:
+    async def list_teams(self) -> list[TeamSummary]:
         counts = (
             select(team_members.c.team_id, func.count().label("members"))
             .group_by(team_members.c.team_id)
@@ -100,7 +110,7 @@ class IdentityRepository:
             .outerjoin(counts, counts.c.team_id == teams.c.team_id)
             .order_by(teams.c.created_at)
         )
-        return [dict(r) for r in rows.mappings()]
+        return [TeamSummary(**r) for r in rows.mappings()]
 
     async def add_member(self, team_id: UUID, user_id: UUID, role: Role) -> None:
         await self.session.execute(
@@ -142,7 +152,7 @@ class IdentityRepository:
             ).scalar_one()
         )
 
-    async def members(self, team_id: UUID) -> list[dict[str, Any]]:
+    async def members(self, team_id: UUID) -> list[TeamMember]:
         rows = await self.session.execute(
             select(
                 users.c.user_id,
@@ -163,16 +173,16 @@ class IdentityRepository:
             .where(team_members.c.team_id == team_id)
             .order_by(team_members.c.joined_at)
         )
-        return [dict(r) for r in rows.mappings()]
+        return [TeamMember(**{**r, "role": Role(r["role"])}) for r in rows.mappings()]
 
-    async def teams_of(self, user_id: UUID) -> list[dict[str, Any]]:
+    async def teams_of(self, user_id: UUID) -> list[Membership]:
         rows = await self.session.execute(
             select(teams.c.team_id, teams.c.name, team_members.c.role, team_members.c.joined_at)
             .join(team_members, team_members.c.team_id == teams.c.team_id)
             .where(team_members.c.user_id == user_id)
             .order_by(team_members.c.joined_at)
         )
-        return [dict(r) for r in rows.mappings()]
+        return [Membership(**{**r, "role": Role(r["role"])}) for r in rows.mappings()]
 
     # slack links -----------------------------------------------------------------------------
     async def lock_slack_workspace(self, slack_team_id: str) -> None:
@@ -224,7 +234,7 @@ class IdentityRepository:
 
     async def audit_entries(
         self, team_id: UUID, since: datetime | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[AuditRow]:
         query = select(audit_logs).where(audit_logs.c.team_id == team_id)
         if since is not None:
             query = query.where(audit_logs.c.occurred_at >= since)
@@ -233,11 +243,11 @@ class IdentityRepository:
                 limit
             )
         )
-        return [dict(r) for r in rows.mappings()]
+        return [AuditRow(**r) for r in rows.mappings()]
 
     async def audit_page(
         self, team_id: UUID, before: datetime | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[AuditPageRow]:
         """A team's entries, newest first, with who acted (name and Slack id in the team's
         workspace) resolved here, in identity, where people live."""
         workspace_user = (
@@ -266,7 +276,7 @@ class IdentityRepository:
                 limit
             )
         )
-        return [dict(r) for r in rows.mappings()]
+        return [AuditPageRow(**r) for r in rows.mappings()]
 
     # sessions and log-in protection ----------------------------------------------------------
     async def add_session(self, digest: str, user_id: UUID, expires_at: datetime) -> None:
@@ -285,6 +295,12 @@ class IdentityRepository:
 
     async def delete_session(self, digest: str) -> None:
         await self.session.execute(delete(sessions).where(sessions.c.token_digest == digest))
+
+    async def lock_login(self, email: str) -> None:
+        """Serialise log-in attempts on one email until this transaction ends."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"login:{email}"}
+        )
 
     async def recent_failures(self, email: str, client: str, since: datetime) -> tuple[int, int]:
         by_email = await self.session.execute(

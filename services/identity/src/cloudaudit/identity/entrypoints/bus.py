@@ -1,13 +1,18 @@
 """Identity on the bus: request/reply for other services, and the audit-log consumer.
 
 Each responder turns transport into a command (verifying the actor token where a person acts),
-calls one handler, and replies; `replies_with` turns domain errors into error replies.
+calls one handler, and replies; `replies_with` turns domain errors into error replies. FastStream
+injects the rest: `Deps` (identity's deps, provided once at start) and `Uow` (a fresh unit of
+work per message).
 """
 
 from __future__ import annotations
 
-from cloudaudit.common.actors import ActorTokenIssuer, ActorVerifier, Command
+from typing import Annotated
+
+from cloudaudit.common.actors import Command
 from cloudaudit.common.bus import subscribe_durable
+from cloudaudit.common.deps import NewUnitOfWork, ServiceDeps, provide
 from cloudaudit.common.errors import replies_with
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 from cloudaudit.common.events.identity import (
@@ -16,7 +21,6 @@ from cloudaudit.common.events.identity import (
     RPC_MEMBERS,
     RPC_SLACK_USER,
     RPC_TEAM_TOKEN,
-    Audience,
     AuditLogReply,
     AuditLogRequest,
     ChangeRoleReply,
@@ -29,50 +33,53 @@ from cloudaudit.common.events.identity import (
     TeamTokenRequest,
 )
 from cloudaudit.common.runtime import ServiceRuntime
+from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
 from cloudaudit.identity.service import handlers
-from cloudaudit.identity.service.handlers import UowFactory
+from cloudaudit.identity.service.deps import IdentityDeps
+
+Deps = Annotated[IdentityDeps, ServiceDeps]
+Uow = Annotated[IdentityUnitOfWork, NewUnitOfWork]
+QUEUE = "identity"
 
 
-def register(runtime: ServiceRuntime, uow: UowFactory) -> None:
+def register(runtime: ServiceRuntime, deps: IdentityDeps) -> None:
     broker, names = runtime.broker, runtime.names
-    queue = "identity"
-    issuer = ActorTokenIssuer.from_settings(runtime.settings)
-    verifier = ActorVerifier.for_service(runtime.settings, Audience.IDENTITY)
+    provide(broker, deps)
 
-    @broker.subscriber(names.subject(RPC_SLACK_USER), queue=queue, title="identity.slack_user")
+    @broker.subscriber(names.subject(RPC_SLACK_USER), queue=QUEUE, title="identity.slack_user")
     @replies_with(SlackUserReply)
-    async def on_slack_user(request: SlackUserRequest) -> SlackUserReply:
+    async def on_slack_user(request: SlackUserRequest, uow: Uow, deps: Deps) -> SlackUserReply:
         """Resolve (and on first use enrol) a Slack user; actor tokens for the bot (only the
         bot may ask: it verified the person through Slack's request signature)."""
-        return await handlers.slack_actor(request, uow(), issuer)
+        return await handlers.slack_actor(request, uow, deps)
 
-    @broker.subscriber(names.subject(RPC_TEAM_TOKEN), queue=queue, title="identity.team_token")
+    @broker.subscriber(names.subject(RPC_TEAM_TOKEN), queue=QUEUE, title="identity.team_token")
     @replies_with(TeamTokenReply)
-    async def on_team_token(request: TeamTokenRequest) -> TeamTokenReply:
+    async def on_team_token(request: TeamTokenRequest, uow: Uow, deps: Deps) -> TeamTokenReply:
         """Read-only actor tokens for a team's scheduled work (the bot's digests)."""
-        return await handlers.team_token(request, uow(), issuer)
+        return await handlers.team_token(request, uow, deps)
 
-    @broker.subscriber(names.subject(RPC_MEMBERS), queue=queue, title="identity.members")
+    @broker.subscriber(names.subject(RPC_MEMBERS), queue=QUEUE, title="identity.members")
     @replies_with(MembersReply)
-    async def on_members(request: MembersRequest) -> MembersReply:
+    async def on_members(request: MembersRequest, uow: Uow, deps: Deps) -> MembersReply:
         """Members of the actor's team."""
-        return await handlers.list_members(Command.verified(request, verifier), uow())
+        return await handlers.list_members(Command.verified(request, deps.verifier), uow)
 
-    @broker.subscriber(names.subject(RPC_CHANGE_ROLE), queue=queue, title="identity.change_role")
+    @broker.subscriber(names.subject(RPC_CHANGE_ROLE), queue=QUEUE, title="identity.change_role")
     @replies_with(ChangeRoleReply)
-    async def on_change_role(request: ChangeRoleRequest) -> ChangeRoleReply:
+    async def on_change_role(request: ChangeRoleRequest, uow: Uow, deps: Deps) -> ChangeRoleReply:
         """Promote or demote a member (owners/admins, at least one owner kept)."""
-        return await handlers.change_role(Command.verified(request, verifier), uow())
+        return await handlers.change_role(Command.verified(request, deps.verifier), uow)
 
-    @broker.subscriber(names.subject(RPC_AUDIT_LOG), queue=queue, title="identity.audit_log_page")
+    @broker.subscriber(names.subject(RPC_AUDIT_LOG), queue=QUEUE, title="identity.audit_log_page")
     @replies_with(AuditLogReply)
-    async def on_audit_log(request: AuditLogRequest) -> AuditLogReply:
+    async def on_audit_log(request: AuditLogRequest, uow: Uow, deps: Deps) -> AuditLogReply:
         """The actor's team's latest audit entries (who, what, when), for owners and admins."""
-        return await handlers.audit_log(Command.verified(request, verifier), uow())
+        return await handlers.audit_log(Command.verified(request, deps.verifier), uow)
 
     @subscribe_durable(
         broker, names, AUDIT_RECORDED, "identity-audit-log", title="identity.audit_log"
     )
-    async def on_audit_recorded(event: AuditRecorded) -> None:
+    async def on_audit_recorded(event: AuditRecorded, uow: Uow) -> None:
         """Append every audit event exactly once to the audit log."""
-        await handlers.record_audit(event, uow())
+        await handlers.record_audit(event, uow)

@@ -8,6 +8,7 @@ service's commands (`team_by_name`, declared as its ServiceSpec.team_lookup).
 from __future__ import annotations
 
 import contextlib
+from dataclasses import asdict
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -62,19 +63,18 @@ def _role(value: str) -> Any:
 
 async def team_by_name(name: str) -> UUID:
     """The one team called `name`, or TeamNotFound listing the candidates with their ids."""
-    from cloudaudit.identity.adapters.repository import IdentityRepository
+    from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
 
-    async with database(SCHEMA) as sessions, sessions() as session:
-        repo = IdentityRepository(session)
-        matches = await repo.teams_named(name)
+    async with database(SCHEMA) as sessions, IdentityUnitOfWork(sessions) as uow:
+        matches = await uow.repo.teams_named(name)
         if len(matches) == 1:
-            return UUID(str(matches[0]["team_id"]))
+            return matches[0].team_id
         if matches:
-            listed = ", ".join(f"{m['name']} ({m['team_id']})" for m in matches)
+            listed = ", ".join(f"{m.name} ({m.team_id})" for m in matches)
             raise TeamNotFound(
                 f"{len(matches)} teams are called {name!r}: {listed}; give --team the id"
             )
-        known = ", ".join(t["name"] for t in (await repo.list_teams())[:20]) or "none yet"
+        known = ", ".join(t.name for t in (await uow.repo.list_teams())[:20]) or "none yet"
         raise TeamNotFound(
             f"no team is called {name!r} (teams: {known}); `cloudaudit teams list` shows them"
         )
@@ -100,11 +100,11 @@ def teams_list(fmt: Format = "table") -> None:
     output = output_format(fmt)
 
     async def go() -> None:
-        from cloudaudit.identity.adapters.repository import IdentityRepository
+        from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
 
-        async with database(SCHEMA) as sessions, sessions() as session:
-            rows = await IdentityRepository(session).list_teams()
-        print_rows(rows, TEAM_COLUMNS, output)
+        async with database(SCHEMA) as sessions, IdentityUnitOfWork(sessions) as uow:
+            rows = await uow.repo.list_teams()
+        print_rows([asdict(r) for r in rows], TEAM_COLUMNS, output)
 
     run_cli(go())
 
@@ -123,30 +123,26 @@ def teams_create(
     async def go() -> UUID:
         from uuid import uuid4
 
-        from cloudaudit.identity.adapters.repository import IdentityRepository
         from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
         from cloudaudit.identity.domain.errors import IdentityError
         from cloudaudit.identity.domain.passwords import normalise_email
         from cloudaudit.identity.service import handlers
 
         async with database(SCHEMA) as sessions:
-            async with sessions() as session:
-                if await IdentityRepository(session).teams_named(name.strip()):
+            async with IdentityUnitOfWork(sessions) as uow:
+                if await uow.repo.teams_named(name.strip()):
                     raise IdentityError(
                         f"a team called {name.strip()!r} exists already: team names are "
                         "unique, so `--team NAME` means one team; choose another name"
                     )
-            async with IdentityUnitOfWork(sessions) as uow:
                 user = await uow.repo.user_by_email(owner_email.strip().lower())
+            owner_id = user.user_id if user else uuid4()
             if user is None:
                 email = normalise_email(owner_email)
                 async with IdentityUnitOfWork(sessions) as uow:
-                    user = {"user_id": uuid4()}
-                    await uow.repo.add_user(user["user_id"], email=email)
+                    await uow.repo.add_user(owner_id, email=email)
                     await uow.commit()
-            return await handlers.create_team(
-                name.strip(), user["user_id"], IdentityUnitOfWork(sessions)
-            )
+            return await handlers.create_team(name.strip(), owner_id, IdentityUnitOfWork(sessions))
 
     team_id = run_cli(go(), _identity_errors())
     if output == "json":
@@ -170,12 +166,12 @@ def teams_members(
     wanted, output = _team_of(team, team_arg), output_format(fmt)
 
     async def go() -> None:
-        from cloudaudit.identity.adapters.repository import IdentityRepository
+        from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
 
         team_id = await resolve_team(wanted)
-        async with database(SCHEMA) as sessions, sessions() as session:
-            rows = await IdentityRepository(session).members(team_id)
-        print_rows(rows, MEMBER_COLUMNS, output)
+        async with database(SCHEMA) as sessions, IdentityUnitOfWork(sessions) as uow:
+            rows = await uow.repo.members(team_id)
+        print_rows([asdict(r) for r in rows], MEMBER_COLUMNS, output)
 
     run_cli(go())
 
@@ -210,13 +206,14 @@ def teams_add_member(
     wanted_role = _role(role)
 
     async def go() -> None:
+        from cloudaudit.common.actors import Actor
         from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
         from cloudaudit.identity.service import handlers
 
         team_id = await resolve_team(wanted_team)
         async with database(SCHEMA) as sessions:
             user_id = await handlers.add_member(
-                team_id, None, wanted_email, wanted_role, IdentityUnitOfWork(sessions)
+                Actor.operator(team_id), wanted_email, wanted_role, IdentityUnitOfWork(sessions)
             )
         typer.echo(f"added {wanted_email} ({user_id}) as {role}")
 
@@ -232,13 +229,16 @@ def teams_remove_member(
     wanted_team, wanted_user = _team_and(team, user, "user")
 
     async def go() -> None:
+        from cloudaudit.common.actors import Actor
         from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
         from cloudaudit.identity.service import handlers
 
         team_id = await resolve_team(wanted_team)
         async with database(SCHEMA) as sessions:
             user_id = await _user_id(sessions, wanted_user)
-            await handlers.remove_member(team_id, None, user_id, IdentityUnitOfWork(sessions))
+            await handlers.remove_member(
+                Actor.operator(team_id), user_id, IdentityUnitOfWork(sessions)
+            )
         typer.echo(f"removed {wanted_user}")
 
     run_cli(go(), _identity_errors())
@@ -246,16 +246,16 @@ def teams_remove_member(
 
 async def _user_id(sessions: Any, given: str) -> UUID:
     """A user by id, or by email (what an operator knows)."""
-    from cloudaudit.identity.adapters.repository import IdentityRepository
+    from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
     from cloudaudit.identity.domain.errors import IdentityError
 
     with contextlib.suppress(ValueError):
         return UUID(given.strip())
-    async with sessions() as session:
-        user = await IdentityRepository(session).user_by_email(given.strip().lower())
+    async with IdentityUnitOfWork(sessions) as uow:
+        user = await uow.repo.user_by_email(given.strip().lower())
     if user is None:
         raise IdentityError(f"no user has the email {given!r} (see `cloudaudit users list`)")
-    return UUID(str(user["user_id"]))
+    return user.user_id
 
 
 @users_app.command("list")
@@ -264,11 +264,11 @@ def users_list(fmt: Format = "table") -> None:
     output = output_format(fmt)
 
     async def go() -> None:
-        from cloudaudit.identity.adapters.repository import IdentityRepository
+        from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
 
-        async with database(SCHEMA) as sessions, sessions() as session:
-            rows = await IdentityRepository(session).list_users()
-        print_rows(rows, USER_COLUMNS, output)
+        async with database(SCHEMA) as sessions, IdentityUnitOfWork(sessions) as uow:
+            rows = await uow.repo.list_users()
+        print_rows([asdict(r) for r in rows], USER_COLUMNS, output)
 
     run_cli(go())
 
@@ -283,15 +283,16 @@ def audit(
     output, since_at = output_format(fmt), parse_since(since)
 
     async def go() -> None:
+        from cloudaudit.common.actors import Actor
         from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
         from cloudaudit.identity.service import handlers
 
         team_id = await resolve_team(team)
         async with database(SCHEMA) as sessions:
             rows = await handlers.read_audit(
-                team_id, None, since_at, limit, IdentityUnitOfWork(sessions)
+                Actor.operator(team_id), since_at, limit, IdentityUnitOfWork(sessions)
             )
-        print_rows(rows, AUDIT_COLUMNS, output)
+        print_rows([asdict(r) for r in rows], AUDIT_COLUMNS, output)
 
     run_cli(go(), _identity_errors())
 

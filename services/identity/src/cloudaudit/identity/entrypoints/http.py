@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from aiohttp import web
+from cloudaudit.identity.adapters.rows import AuditRow, Membership, TeamMember, User
 from cloudaudit.identity.domain.errors import (
     Conflict,
     Forbidden,
@@ -19,9 +19,9 @@ from cloudaudit.identity.domain.errors import (
     NotFound,
     TooManyAttempts,
 )
-from cloudaudit.identity.service import handlers
-from cloudaudit.identity.service.handlers import UowFactory
-from cloudaudit.identity.settings import IdentitySettings
+from cloudaudit.identity.service import accounts, handlers
+from cloudaudit.identity.service.accounts import web_actor
+from cloudaudit.identity.service.deps import IdentityDeps
 from pydantic import BaseModel, Field, ValidationError
 
 STATUS = {
@@ -97,105 +97,94 @@ def _team_id(request: web.Request) -> UUID:
         raise NotFound("team not found") from None
 
 
-def _user_json(user: dict[str, Any]) -> dict[str, Any]:
+def _user_json(user: User) -> dict[str, Any]:
     return {
-        "user_id": str(user["user_id"]),
-        "email": user["email"],
-        "first_name": user["first_name"],
-        "last_name": user["last_name"],
-        "phone": user["phone"],
-        "created_at": user["created_at"].isoformat(),
+        "user_id": str(user.user_id),
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "phone": user.phone,
+        "created_at": user.created_at.isoformat(),
     }
 
 
-def register(app: web.Application, uow: UowFactory, settings: IdentitySettings) -> None:
-    app.middlewares.append(errors_middleware)
-    ttl = timedelta(hours=settings.session_ttl_hours)
-    window = timedelta(minutes=settings.login_window_minutes)
+def _team_json(team: Membership) -> dict[str, Any]:
+    return {
+        "team_id": str(team.team_id),
+        "name": team.name,
+        "role": team.role.value,
+        "joined_at": team.joined_at.isoformat(),
+    }
 
-    async def current_user(request: web.Request) -> dict[str, Any]:
-        return await handlers.session_user(_bearer(request), uow())
+
+def _member_json(member: TeamMember) -> dict[str, Any]:
+    return {
+        "user_id": str(member.user_id),
+        "email": member.email,
+        "role": member.role.value,
+        "name": f"{member.first_name} {member.last_name}".strip(),
+        "joined_at": member.joined_at.isoformat(),
+    }
+
+
+def _limit(request: web.Request) -> int:
+    try:
+        return int(request.query.get("limit", "100"))
+    except ValueError:
+        raise InvalidInput("limit must be a whole number") from None
+
+
+def register(app: web.Application, deps: IdentityDeps) -> None:
+    app.middlewares.append(errors_middleware)
+    uow = deps.uow
+
+    async def current_user(request: web.Request) -> User:
+        return await accounts.session_user(_bearer(request), uow(), deps)
 
     async def sign_up(request: web.Request) -> web.Response:
         body: SignUp = await _body(request, SignUp)
-        user_id = await handlers.sign_up(
-            body.email, body.password, body.first_name, body.last_name, body.phone, uow()
+        user_id = await accounts.sign_up(
+            body.email, body.password, body.first_name, body.last_name, body.phone, uow(), deps
         )
         return web.json_response({"user_id": str(user_id)}, status=201)
 
     async def log_in(request: web.Request) -> web.Response:
         body: LogIn = await _body(request, LogIn)
-        token, expires_at, user_id = await handlers.log_in(
-            body.email,
-            body.password,
-            request.remote or "unknown",
-            ttl,
-            settings.login_max_failures,
-            window,
-            uow(),
+        client = request.remote or "unknown"
+        token, expires_at, user_id = await accounts.log_in(
+            body.email, body.password, client, uow(), deps
         )
         return web.json_response(
             {"token": token, "expires_at": expires_at.isoformat(), "user_id": str(user_id)}
         )
 
     async def log_out(request: web.Request) -> web.Response:
-        await handlers.log_out(_bearer(request), uow())
+        await accounts.log_out(_bearer(request), uow())
         return web.Response(status=204)
 
     async def me(request: web.Request) -> web.Response:
         return web.json_response(_user_json(await current_user(request)))
 
     async def my_teams(request: web.Request) -> web.Response:
-        user = await current_user(request)
-        rows = await handlers.teams_of(user["user_id"], uow())
-        return web.json_response(
-            {
-                "teams": [
-                    {
-                        "team_id": str(r["team_id"]),
-                        "name": r["name"],
-                        "role": r["role"],
-                        "joined_at": r["joined_at"].isoformat(),
-                    }
-                    for r in rows
-                ]
-            }
-        )
+        rows = await accounts.teams_of(await current_user(request), uow())
+        return web.json_response({"teams": [_team_json(r) for r in rows]})
 
     async def create_team(request: web.Request) -> web.Response:
         user = await current_user(request)
         body: NewTeam = await _body(request, NewTeam)
-        team_id = await handlers.create_team(body.name, user["user_id"], uow())
+        team_id = await handlers.create_team(body.name, user.user_id, uow())
         return web.json_response(
             {"team_id": str(team_id), "name": body.name.strip(), "role": "owner"}, status=201
         )
 
     async def members(request: web.Request) -> web.Response:
-        user = await current_user(request)
-        rows = await handlers.members_for(_team_id(request), user["user_id"], uow())
-        return web.json_response(
-            {
-                "members": [
-                    {
-                        "user_id": str(r["user_id"]),
-                        "email": r["email"],
-                        "role": r["role"],
-                        "name": f"{r['first_name']} {r['last_name']}".strip(),
-                        "joined_at": r["joined_at"].isoformat(),
-                    }
-                    for r in rows
-                ]
-            }
-        )
+        actor = web_actor(_team_id(request), await current_user(request))
+        rows = await accounts.members_for(actor, uow())
+        return web.json_response({"members": [_member_json(r) for r in rows]})
 
     async def audit(request: web.Request) -> web.Response:
-        user = await current_user(request)
-        team_id = _team_id(request)
-        try:
-            limit = int(request.query.get("limit", "100"))
-        except ValueError:
-            raise InvalidInput("limit must be a whole number") from None
-        rows = await handlers.read_audit(team_id, user["user_id"], None, limit, uow())
+        actor = web_actor(_team_id(request), await current_user(request))
+        rows = await handlers.read_audit(actor, None, _limit(request), uow())
         return web.json_response({"entries": [audit_json(r) for r in rows]})
 
     app.router.add_post("/api/v1/signup", sign_up)
@@ -208,16 +197,16 @@ def register(app: web.Application, uow: UowFactory, settings: IdentitySettings) 
     app.router.add_get("/api/v1/teams/{team_id}/audit", audit)
 
 
-def audit_json(row: dict[str, Any]) -> dict[str, Any]:
+def audit_json(row: AuditRow) -> dict[str, Any]:
     return {
-        "audit_id": str(row["audit_id"]),
-        "team_id": str(row["team_id"]) if row["team_id"] else None,
-        "user_id": str(row["user_id"]) if row["user_id"] else None,
-        "action": row["action"],
-        "entity_type": row["entity_type"],
-        "entity_id": row["entity_id"],
-        "details": row["details"],
-        "source": row["source"],
-        "occurred_at": row["occurred_at"].isoformat(),
-        "created_at": row["created_at"].isoformat(),
+        "audit_id": str(row.audit_id),
+        "team_id": str(row.team_id) if row.team_id else None,
+        "user_id": str(row.user_id) if row.user_id else None,
+        "action": row.action,
+        "entity_type": row.entity_type,
+        "entity_id": row.entity_id,
+        "details": row.details,
+        "source": row.source,
+        "occurred_at": row.occurred_at.isoformat(),
+        "created_at": row.created_at.isoformat(),
     }

@@ -1,0 +1,95 @@
+"""What the identity repository reads back: frozen rows of the identity tables (no SQLAlchemy
+mappings leave the adapters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from cloudaudit.common.events.identity import Role
+
+
+@dataclass(frozen=True, kw_only=True)
+class User:
+    """A person (users). `password_hash` is None for people known only from Slack."""
+
+    user_id: UUID
+    email: str | None
+    first_name: str
+    last_name: str
+    phone: str | None
+    password_hash: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Team:
+    team_id: UUID
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamSummary(Team):
+    """A team with its member count (the operator's list)."""
+
+    members: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamMember:
+    """A member of one team, with the Slack id they have in the team's workspace, if any."""
+
+    user_id: UUID
+    email: str | None
+    first_name: str
+    last_name: str
+    role: Role
+    joined_at: datetime
+    slack_user_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Membership:
+    """One team a person belongs to, and their role there."""
+
+    team_id: UUID
+    name: str
+    role: Role
+    joined_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditRow:
+    """One audit log entry (audit_logs)."""
+
+    audit_id: UUID
+    team_id: UUID | None
+    user_id: UUID | None
+    action: str
+    entity_type: str
+    entity_id: str | None
+    details: dict[str, Any]
+    source: str
+    occurred_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditPageRow(AuditRow):
+    """An audit entry with who acted resolved: their name and Slack id in the team's workspace."""
+
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    slack_user_id: str | None
+
+
+def display_name(
+    user_id: UUID, email: str | None, first_name: str | None, last_name: str | None
+) -> str:
+    """What a person is called in a list: their name, else their email, else a short id."""
+    name = f"{first_name or ''} {last_name or ''}".strip()
+    return name or email or str(user_id)[:8]
