@@ -138,13 +138,16 @@ _BUS_DOWN = (
 def is_transient(exc: BaseException) -> bool:
     """The failure is the infrastructure's (bus or database unreachable or in trouble), not
     the message's."""
-    if is_transient_db_error(exc):
-        return True
+    return is_transient_db_error(exc) or _caused_by(exc, _BUS_DOWN)
+
+
+def _caused_by(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """`exc`, or what caused it (ten links at most), is one of `kinds`."""
     current: BaseException | None = exc
-    for _ in range(10):  # the exception and what caused it
+    for _ in range(10):
         if current is None:
             return False
-        if isinstance(current, _BUS_DOWN):
+        if isinstance(current, kinds):
             return True
         current = current.__cause__ or current.__context__
     return False
@@ -160,14 +163,7 @@ _DISCONNECTED = (
 
 def is_disconnected(exc: BaseException) -> bool:
     """The client has no connection to NATS at all (as opposed to one subject failing)."""
-    current: BaseException | None = exc
-    for _ in range(10):
-        if current is None:
-            return False
-        if isinstance(current, _DISCONNECTED):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+    return _caused_by(exc, _DISCONNECTED)
 
 
 def backoff_delay(deliveries: int) -> float:

@@ -17,7 +17,7 @@ from cloudaudit.common.cli_support import Format, cli_settings, output_format, r
 
 if TYPE_CHECKING:
     from cloudaudit.common.bus import BusNames
-    from cloudaudit.common.dlq import DeadLetterFilter
+    from cloudaudit.common.dlq import DeadLetterEntry, DeadLetterFilter
     from nats.js import JetStreamContext
 
 dlq_app = typer.Typer(
@@ -166,15 +166,22 @@ async def _replay(seqs: list[int], all_: bool, where: DeadLetterFilter) -> int:
 
     done = 0
     async with _jetstream() as (js, names):
-        if all_:
-            entries = [e async for e in dlq.dead_letters(js, names, where)]
-        else:
-            entries = [await dlq.dead_letter(js, names, seq) for seq in seqs]
-        for entry in entries:
+        for entry in await _chosen(js, names, seqs, all_, where):
             await dlq.replay(js, names, entry)
             typer.echo(f"#{entry.seq} -> {entry.record.original_subject}")
             done += 1
     return done
+
+
+async def _chosen(
+    js: JetStreamContext, names: BusNames, seqs: list[int], all_: bool, where: DeadLetterFilter
+) -> list[DeadLetterEntry]:
+    """The dead letters a command acts on: every match of the filters, or the ids given."""
+    from cloudaudit.common import dlq
+
+    if all_:
+        return [e async for e in dlq.dead_letters(js, names, where)]
+    return [await dlq.dead_letter(js, names, seq) for seq in seqs]
 
 
 @dlq_app.command("purge")
@@ -199,10 +206,7 @@ def purge(
         from cloudaudit.common import dlq
 
         async with _jetstream() as (js, names):
-            if all_:
-                entries = [e async for e in dlq.dead_letters(js, names, where)]
-            else:
-                entries = [await dlq.dead_letter(js, names, seq) for seq in seqs or []]
+            entries = await _chosen(js, names, seqs or [], all_, where)
             for entry in entries:
                 await dlq.purge(js, names, entry)
             return len(entries)
