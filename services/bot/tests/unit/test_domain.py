@@ -192,3 +192,26 @@ def test_top_movers_rank_by_absolute_change_and_skip_noise():
 def test_role_arn_problems(text, problem):
     found = role_arn_problem(text)
     assert (found is None) if problem is None else (problem in found)
+
+
+@pytest.mark.parametrize(
+    ("text", "means"),
+    [
+        ("recommendations", "recs"),
+        ("savings all", "recs"),
+        ("anomaly", "anomalies"),
+        ("recs", "recs"),
+    ],
+)
+def test_the_obvious_aliases_mean_the_command(text, means):
+    assert parse(text) == parse(text.replace(text.split()[0], means, 1))
+
+
+def test_a_typo_gets_did_you_mean_and_a_long_argument_is_not_echoed_back():
+    with pytest.raises(CommandError) as typo:
+        parse("spedn 30d")
+    assert "Did you mean `spend`?" in typo.value.message
+
+    with pytest.raises(CommandError) as long:
+        parse("x" * 5000)
+    assert len(long.value.message) < 120 and "…" in long.value.message

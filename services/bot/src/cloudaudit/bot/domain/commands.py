@@ -123,6 +123,31 @@ def _alerts(words: list[str]) -> Command:
     )
 
 
+# What people type for the same question; each maps to the command it means.
+ALIASES = {
+    "recommendations": "recs",
+    "recommendation": "recs",
+    "rec": "recs",
+    "savings": "recs",
+    "anomaly": "anomalies",
+    "account": "accounts",
+    "members": "team",
+}
+KNOWN = ("help", "accounts", "team", "settings", "connect", "spend", "anomalies", "recs",
+         "alerts", "expect", *ALIASES)  # fmt: skip
+ECHO_MAX = 40  # what a reply repeats of an unknown command
+
+
+def _unknown(text: str, head: str) -> CommandError:
+    import difflib
+
+    shown = text.strip()
+    shown = shown if len(shown) <= ECHO_MAX else shown[: ECHO_MAX - 1] + "…"
+    close = difflib.get_close_matches(head, KNOWN, n=1, cutoff=0.6)
+    hint = f" Did you mean `{ALIASES.get(close[0], close[0])}`?" if close else ""
+    return CommandError(f"I don't know `{shown}`.{hint}")
+
+
 def parse(text: str) -> Command:
     """Parse what followed `/cloudaudit`. Raises CommandError with a usage hint."""
     try:
@@ -132,6 +157,7 @@ def parse(text: str) -> Command:
     if not words:
         return Command("help")
     head, rest = words[0].lower(), words[1:]
+    head = ALIASES.get(head, head)
     if head in ("help", "?", "-h", "--help"):
         return Command("help")
     if head in ("accounts", "team", "settings", "connect") and not rest:
@@ -144,4 +170,4 @@ def parse(text: str) -> Command:
         return _alerts(rest)
     if head == "expect":
         return _expect(rest)
-    raise CommandError(f"I don't know `{text.strip()[:80]}`.")
+    raise _unknown(text, head)
