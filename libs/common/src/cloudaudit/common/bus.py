@@ -221,7 +221,8 @@ class _ReliableScope(BaseMiddleware):
             raise
         except Exception as exc:
             MESSAGES.labels(subject, "error").inc()
-            delay = self._retry_in(raw, metadata, deliveries, exc)
+            transient = is_transient(exc)
+            delay = self._retry_in(metadata, deliveries, exc, transient)
             if delay is None:
                 DEAD_LETTERS.labels(subject).inc()
                 await self._dead_letter(raw, metadata, deliveries, exc)
@@ -232,7 +233,7 @@ class _ReliableScope(BaseMiddleware):
                     "subject": raw.subject,
                     "deliveries": deliveries,
                     "retry_in_s": delay,
-                    "transient": is_transient(exc),
+                    "transient": transient,
                     "error": f"{type(exc).__name__}: {exc}"[:500],
                 },
             )
@@ -241,10 +242,12 @@ class _ReliableScope(BaseMiddleware):
             heartbeat.cancel()
             HANDLER_SECONDS.labels(subject).observe(time.perf_counter() - started)
 
-    def _retry_in(self, raw: Any, metadata: Any, deliveries: int, exc: Exception) -> float | None:
+    def _retry_in(
+        self, metadata: Any, deliveries: int, exc: Exception, transient: bool
+    ) -> float | None:
         """Seconds until the next attempt, or None to dead-letter now. A transient failure does
         not count towards max_deliveries: only the message's age ends its retries."""
-        if is_transient(exc):
+        if transient:
             age_s = _age_s(metadata)
             if age_s is not None and age_s > self.factory.transient_retry_for_s:
                 exc.add_note(

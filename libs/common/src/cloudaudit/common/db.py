@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Self
 from uuid import UUID
@@ -23,6 +23,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     Uuid,
+    delete,
+    func,
     select,
     update,
 )
@@ -326,10 +328,6 @@ async def prune_outbox(
 ) -> int:
     """Delete published rows once JetStream's duplicate window has passed: after that a
     republish would no longer be deduplicated anyway, so the row has nothing left to prove."""
-    from datetime import timedelta
-
-    from sqlalchemy import delete
-
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     async with sessions() as session, session.begin():
         result = await session.execute(
@@ -340,8 +338,6 @@ async def prune_outbox(
 
 async def outbox_lag_s(sessions: async_sessionmaker[AsyncSession], outbox: Table) -> float:
     """Age in seconds of the oldest row waiting to be published (0: nothing waits)."""
-    from sqlalchemy import func
-
     async with sessions() as session:
         oldest = (
             await session.execute(

@@ -38,6 +38,8 @@ ErrorOption = Annotated[
     str | None,
     typer.Option("--error", help="Only these errors (text in the error type or message)."),
 ]
+IdsArgument = Annotated[list[int] | None, typer.Argument(help="Ids from `dlq list`.")]
+AllOption = Annotated[bool, typer.Option("--all", help="Every dead letter the filters match.")]
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -144,10 +146,8 @@ def show(seq: Annotated[int, typer.Argument(help="The id `dlq list` shows (#N)."
 
 @dlq_app.command("replay")
 def replay(
-    seqs: Annotated[list[int] | None, typer.Argument(help="Ids from `dlq list`.")] = None,
-    all_: Annotated[
-        bool, typer.Option("--all", help="Every dead letter the filters match.")
-    ] = False,
+    seqs: IdsArgument = None,
+    all_: AllOption = False,
     subject: SubjectOption = None,
     older_than: OlderOption = None,
     error: ErrorOption = None,
@@ -186,10 +186,8 @@ async def _chosen(
 
 @dlq_app.command("purge")
 def purge(
-    seqs: Annotated[list[int] | None, typer.Argument(help="Ids from `dlq list`.")] = None,
-    all_: Annotated[
-        bool, typer.Option("--all", help="Every dead letter the filters match.")
-    ] = False,
+    seqs: IdsArgument = None,
+    all_: AllOption = False,
     subject: SubjectOption = None,
     older_than: OlderOption = None,
     error: ErrorOption = None,
