@@ -21,9 +21,9 @@ from typing import Any
 
 from cloudaudit.bot.driver import SlackDriver
 from cloudaudit.bot.entrypoints.app import BOT_KEY
+from cloudaudit.bot.entrypoints.slack.app import TrackedLazyRunner
 from cloudaudit.bot.localslack import DEFAULT_TOKEN, LocalSlack
 from cloudaudit.bot.settings import BotSettings
-from cloudaudit.bot.slack.app import TrackedLazyRunner
 from cloudaudit.common.events import account, anomaly, cost
 from cloudaudit.common.migrations import upgrade
 from cloudaudit.common.runtime import Endpoints, build_runtime

@@ -29,8 +29,8 @@ from bot_support import (
     start_bot,
 )
 
+from cloudaudit.bot.entrypoints.slack.listeners import INTERNAL_ERROR
 from cloudaudit.bot.localslack import LocalSlack
-from cloudaudit.bot.slack.listeners import INTERNAL_ERROR
 from cloudaudit.common.bus import publish_event
 from cloudaudit.common.events import account, anomaly, cost, recommendation
 from cloudaudit.common.events.identity import Action

@@ -7,7 +7,7 @@ import time
 from bot_support import OWNER, blocks_text
 
 from cloudaudit.bot.driver import SlackDriver
-from cloudaudit.bot.slack.messages.help import SUBCOMMANDS
+from cloudaudit.bot.views.help import SUBCOMMANDS
 from cloudaudit.common.testing import eventually
 
 

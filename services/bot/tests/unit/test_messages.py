@@ -11,10 +11,10 @@ import pytest
 from bot_support import AWS_ACCOUNT, assert_snapshot
 
 from cloudaudit.bot.domain.digest import Mover, period_for
-from cloudaudit.bot.slack.messages import accounts, anomalies, digest, help, recommendations
-from cloudaudit.bot.slack.messages import spend as spend_views
-from cloudaudit.bot.slack.messages import team as team_views
-from cloudaudit.bot.slack.messages.common import BLOCKS_MAX, with_status
+from cloudaudit.bot.views import accounts, anomalies, digest, help, recommendations
+from cloudaudit.bot.views import spend as spend_views
+from cloudaudit.bot.views import team as team_views
+from cloudaudit.bot.views.common import BLOCKS_MAX, with_status
 from cloudaudit.common.events.account import (
     AccountStatus,
     AccountSummary,

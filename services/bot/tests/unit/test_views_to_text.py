@@ -9,11 +9,11 @@ from pathlib import Path
 import yaml
 
 from cloudaudit.bot.console.render import render_blocks
+from cloudaudit.bot.entrypoints.slack.app import EVENTS_PATH
+from cloudaudit.bot.entrypoints.slack.commands import COMMAND
 from cloudaudit.bot.settings import DEFAULT_BOT_SCOPES
-from cloudaudit.bot.slack.app import EVENTS_PATH
-from cloudaudit.bot.slack.charts import spend_chart_png
-from cloudaudit.bot.slack.commands import COMMAND
-from cloudaudit.bot.slack.messages.common import actions, button, context, section
+from cloudaudit.bot.views.charts import spend_chart_png
+from cloudaudit.bot.views.common import actions, button, context, section
 from cloudaudit.common.events.cost import SpendGroup, SpendPoint
 
 MANIFEST = Path(__file__).parents[4] / "deploy" / "slack" / "manifest.yaml"

@@ -14,9 +14,9 @@ from typing import Any
 from cloudaudit.bot.console.render import RULE, Control, render_blocks
 from cloudaudit.bot.driver import SlackDriver
 from cloudaudit.bot.entrypoints.app import BOT_KEY, BotService
+from cloudaudit.bot.entrypoints.slack.app import TrackedLazyRunner
 from cloudaudit.bot.localslack import DEFAULT_TOKEN, LocalSlack, Message, View
 from cloudaudit.bot.settings import BotSettings
-from cloudaudit.bot.slack.app import TrackedLazyRunner
 from cloudaudit.common.runtime import Endpoints, ServiceRuntime, build_runtime
 from cloudaudit.common.service import discover_services
 from cloudaudit.common.settings import CommonSettings

@@ -15,11 +15,11 @@ from cloudaudit.bot.adapters.platform import Platform
 from cloudaudit.bot.adapters.slack_api import SlackGateway
 from cloudaudit.bot.adapters.unit_of_work import BotUnitOfWork
 from cloudaudit.bot.entrypoints import bus
+from cloudaudit.bot.entrypoints.slack.app import SlackEndpoint, build_bolt_app, installation_store
 from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.deps import Deps
 from cloudaudit.bot.service.digests import send_due_digests
 from cloudaudit.bot.settings import BotSettings, SlackMode
-from cloudaudit.bot.slack.app import SlackEndpoint, build_bolt_app, installation_store
 from cloudaudit.common.actors import ActorVerifier
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.identity import Audience

@@ -10,9 +10,9 @@ from cloudaudit.bot.adapters.repository import MessageRef
 from cloudaudit.bot.domain.errors import BotError
 from cloudaudit.bot.service import posting
 from cloudaudit.bot.service.deps import Deps
-from cloudaudit.bot.slack.messages import anomalies as anomaly_views
-from cloudaudit.bot.slack.messages import recommendations as rec_views
-from cloudaudit.bot.slack.messages.common import section, with_status
+from cloudaudit.bot.views import anomalies as anomaly_views
+from cloudaudit.bot.views import recommendations as rec_views
+from cloudaudit.bot.views.common import section, with_status
 from cloudaudit.common.events.anomaly import AnomalyDetected, AnomalyStatus, AnomalyUpdated
 from cloudaudit.common.events.identity import Audience, MembersRequest
 from cloudaudit.common.events.recommendation import (

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Actor, Deps
-from cloudaudit.bot.slack.messages import accounts as account_views
+from cloudaudit.bot.views import accounts as account_views
 from cloudaudit.common.events.account import (
     AccountConnected,
     AccountConnectionFailed,

@@ -12,9 +12,9 @@ from uuid import UUID
 
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Actor, Deps
-from cloudaudit.bot.slack.messages import anomalies as anomaly_views
-from cloudaudit.bot.slack.messages import recommendations as rec_views
-from cloudaudit.bot.slack.messages.common import notice
+from cloudaudit.bot.views import anomalies as anomaly_views
+from cloudaudit.bot.views import recommendations as rec_views
+from cloudaudit.bot.views.common import notice
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.anomaly import AnomalyFeedbackRequest, Feedback
 from cloudaudit.common.events.identity import Audience

@@ -12,7 +12,7 @@ from cloudaudit.bot.domain.digest import DigestPeriod, due_period, split_totals,
 from cloudaudit.bot.domain.errors import BotError
 from cloudaudit.bot.service import posting
 from cloudaudit.bot.service.deps import Deps
-from cloudaudit.bot.slack.messages import digest as digest_views
+from cloudaudit.bot.views import digest as digest_views
 from cloudaudit.common.events.anomaly import AnomaliesRequest, AnomalyStatus
 from cloudaudit.common.events.cost import Granularity, SpendGroupBy, SpendRequest
 from cloudaudit.common.events.identity import Audience

@@ -26,7 +26,7 @@ from cloudaudit.bot.adapters.slack_api import ChannelUnavailable, HistoryUnavail
 from cloudaudit.bot.adapters.unit_of_work import BotUnitOfWork
 from cloudaudit.bot.domain.errors import BotError
 from cloudaudit.bot.service.deps import Deps
-from cloudaudit.bot.slack.messages import team as team_views
+from cloudaudit.bot.views import team as team_views
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 

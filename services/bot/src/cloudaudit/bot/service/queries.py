@@ -9,13 +9,13 @@ from cloudaudit.bot.domain.digest import zone
 from cloudaudit.bot.domain.periods import resolve_period
 from cloudaudit.bot.service.answers import Answer, Chart
 from cloudaudit.bot.service.deps import Actor, Deps
-from cloudaudit.bot.slack import charts
-from cloudaudit.bot.slack.messages import accounts as account_views
-from cloudaudit.bot.slack.messages import anomalies as anomaly_views
-from cloudaudit.bot.slack.messages import audit as audit_views
-from cloudaudit.bot.slack.messages import recommendations as rec_views
-from cloudaudit.bot.slack.messages import spend as spend_views
-from cloudaudit.bot.slack.messages import team as team_views
+from cloudaudit.bot.views import accounts as account_views
+from cloudaudit.bot.views import anomalies as anomaly_views
+from cloudaudit.bot.views import audit as audit_views
+from cloudaudit.bot.views import charts
+from cloudaudit.bot.views import recommendations as rec_views
+from cloudaudit.bot.views import spend as spend_views
+from cloudaudit.bot.views import team as team_views
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.account import AccountsRequest
 from cloudaudit.common.events.anomaly import AnomaliesRequest, AnomalyStatus, TeamSettingsRequest

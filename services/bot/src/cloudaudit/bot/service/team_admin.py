@@ -12,8 +12,8 @@ from cloudaudit.bot.service import posting
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Actor, Deps
 from cloudaudit.bot.service.posting import audit
-from cloudaudit.bot.slack.messages import team as team_views
-from cloudaudit.bot.slack.messages.common import section
+from cloudaudit.bot.views import team as team_views
+from cloudaudit.bot.views.common import section
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.anomaly import ExpectSpendRequest, TeamSettingsRequest
 from cloudaudit.common.events.identity import Audience, ChangeRoleRequest, Role

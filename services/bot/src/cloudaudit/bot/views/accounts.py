@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cloudaudit.bot.slack.messages.common import (
+from cloudaudit.bot.views.common import (
     Block,
     context,
     escape,

@@ -11,7 +11,7 @@ from slack_bolt.response import BoltResponse
 
 from cloudaudit.bot.service.deps import Deps
 from cloudaudit.bot.service.posting import tell_owner
-from cloudaudit.bot.slack.messages import team as team_views
+from cloudaudit.bot.views import team as team_views
 
 log = logging.getLogger(__name__)
 

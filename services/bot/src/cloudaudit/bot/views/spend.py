@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cloudaudit.bot.slack.messages.common import Block, context, escape, section, table, usd
+from cloudaudit.bot.views.common import Block, context, escape, section, table, usd
 from cloudaudit.common.events.cost import SpendGroupBy, SpendReply
 
 TABLE_ROWS = 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from cloudaudit.bot.slack.messages.common import (
+from cloudaudit.bot.views.common import (
     SEVERITY_ICON,
     Block,
     actions,

@@ -15,13 +15,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from cloudaudit.bot.domain.commands import Command, parse
 from cloudaudit.bot.domain.errors import BotError, CommandError
+from cloudaudit.bot.entrypoints.slack.listeners import Interaction, interaction_from, run_guarded
 from cloudaudit.bot.service import connect, queries, team_admin
 from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Deps
-from cloudaudit.bot.slack.listeners import Interaction, interaction_from, run_guarded
-from cloudaudit.bot.slack.messages.audit import AUDIT_MAX_SHOWN
-from cloudaudit.bot.slack.messages.help import help_message, help_text
+from cloudaudit.bot.views.audit import AUDIT_MAX_SHOWN
+from cloudaudit.bot.views.help import help_message, help_text
 from cloudaudit.common.events.cost import SpendGroupBy
 from cloudaudit.common.events.identity import Action
 

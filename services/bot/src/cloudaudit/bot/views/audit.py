@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloudaudit.bot.slack.messages.common import (
+from cloudaudit.bot.views.common import (
     BLOCKS_MAX,
     Block,
     clip,

@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 
-from cloudaudit.bot.slack.messages.common import (
+from cloudaudit.bot.views.common import (
     Block,
     actions,
     button,

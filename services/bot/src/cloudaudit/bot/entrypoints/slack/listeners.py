@@ -25,7 +25,7 @@ from cloudaudit.bot.domain.errors import BotError, NotAllowed, ServiceRefused
 from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Actor, Deps
-from cloudaudit.bot.slack.messages.common import context, problem, refusal
+from cloudaudit.bot.views.common import context, problem, refusal
 from cloudaudit.common.events.identity import Action
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from cloudaudit.bot.domain.digest import DigestPeriod, Mover
-from cloudaudit.bot.slack.messages.anomalies import what
-from cloudaudit.bot.slack.messages.common import (
+from cloudaudit.bot.views.anomalies import what
+from cloudaudit.bot.views.common import (
     SEVERITY_ICON,
     Block,
     context,

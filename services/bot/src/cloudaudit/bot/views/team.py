@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from cloudaudit.bot.slack.messages.common import Block, context, escape, mention, section, usd
+from cloudaudit.bot.views.common import Block, context, escape, mention, section, usd
 from cloudaudit.common.events.identity import Member, Role
 
 ACTION_ROLE = "team_role"

@@ -13,15 +13,15 @@ from slack_bolt.async_app import AsyncApp
 
 from cloudaudit.bot.domain.aws import role_arn_problem
 from cloudaudit.bot.domain.errors import CommandError, NotAllowed
+from cloudaudit.bot.entrypoints.slack.listeners import Interaction, guarded, just_ack
 from cloudaudit.bot.service import connect, decisions, team_admin
 from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Deps
-from cloudaudit.bot.slack.listeners import Interaction, guarded, just_ack
-from cloudaudit.bot.slack.messages import accounts as account_views
-from cloudaudit.bot.slack.messages import anomalies as anomaly_views
-from cloudaudit.bot.slack.messages import recommendations as rec_views
-from cloudaudit.bot.slack.messages import team as team_views
+from cloudaudit.bot.views import accounts as account_views
+from cloudaudit.bot.views import anomalies as anomaly_views
+from cloudaudit.bot.views import recommendations as rec_views
+from cloudaudit.bot.views import team as team_views
 from cloudaudit.common.events.anomaly import Feedback, TeamSettingsRequest
 from cloudaudit.common.events.identity import Action, Audience, Role
 from cloudaudit.common.events.recommendation import Decision

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloudaudit.bot.slack.messages.common import Block, context, header, section
+from cloudaudit.bot.views.common import Block, context, header, section
 
 SUBCOMMANDS: list[tuple[str, str]] = [
     ("help", "this list"),

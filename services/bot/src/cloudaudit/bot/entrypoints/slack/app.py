@@ -27,10 +27,10 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cloudaudit.bot.adapters.orm import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES
+from cloudaudit.bot.entrypoints.slack import commands, events, interactive
 from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.deps import Deps
 from cloudaudit.bot.settings import BotSettings, SlackMode
-from cloudaudit.bot.slack import commands, events, interactive
 from cloudaudit.common.logging import register_secret
 
 log = logging.getLogger(__name__)

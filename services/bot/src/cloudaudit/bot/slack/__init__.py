@@ -1,1 +1,0 @@
-"""Slack: the Bolt app, its listeners and the Block Kit views."""

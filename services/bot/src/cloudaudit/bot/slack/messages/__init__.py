@@ -1,1 +1,0 @@
-"""Block Kit builders: pure functions from CloudAudit data to Slack blocks (snapshot-tested)."""
