@@ -8,8 +8,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -39,6 +37,7 @@ from cloudaudit.demo.tour_decisions import (
     owner_token,
     viewer_refused_then_admin_approves,
 )
+from cloudaudit.demo.tour_session import Step, Tour, button_number
 
 DEMO_USER = DEMO_OWNER
 DEMO_CHANNEL = "CDEMOALERTS"
@@ -47,62 +46,6 @@ RERUN_ALERT_WAIT_S = 20
 # The company's role with a capital I for the l: a role its AWS account does not have.
 MISTYPED_ROLE_ARN = PROD.role_arn.replace("ReadOnly", "ReadOnIy")
 SERVICES_AS_PROCESSES = ("identity", "ingest", "analytics")  # the bot runs inside the console
-
-
-@dataclass
-class Step:
-    name: str
-    ok: bool
-    detail: str
-    output: str = ""
-
-
-@dataclass
-class Tour:
-    stack: ProductStack
-    session: Any
-    answers: dict[str, str] = field(default_factory=dict)
-    steps: list[Step] = field(default_factory=list)
-    team_id: UUID | None = None
-    transcript: list[str] = field(default_factory=list)
-    rerun: bool = False
-
-    async def ask(self, block_id: str, label: str) -> str | None:
-        return self.answers.get(block_id)
-
-    async def line(self, text: str) -> str:
-        output = str(await self.session.run_line(text))
-        self.transcript.append(output)
-        return output
-
-    async def poll(self) -> str:
-        output = str(await self.session.poll())
-        self.transcript.append(output)
-        return output
-
-    def seen(self) -> str:
-        """Everything Slack showed so far (alerts arrive whenever they are ready)."""
-        return "\n".join(self.transcript)
-
-    def record(self, name: str, ok: bool, detail: str, output: str = "") -> None:
-        self.steps.append(Step(name, ok, detail, output))
-        mark = typer.style("✔" if ok else "✘", fg="green" if ok else "red", bold=True)
-        typer.echo(f"{mark} {name}: {detail}")
-        if output:
-            # Whole: a cut step hid the fourth card and the Elastic IP recommendation, and the
-            # reader could not tell that anything was missing.
-            typer.echo("\n".join("    " + row for row in output.splitlines()))
-
-    async def wait_for(
-        self, check: Callable[[], Awaitable[str | None]], timeout: float
-    ) -> str | None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = await check()
-            if found:
-                return found
-            await asyncio.sleep(0.5)
-        return None
 
 
 async def _connect(tour: Tour, role_arn: str, name: str) -> None:
@@ -280,25 +223,14 @@ async def _recommendations(tour: Tour, team_id: UUID) -> None:
 
     async def posted() -> str | None:
         await tour.poll()
-        return tour.seen() if _button_number(tour.seen(), "Approve") else None
+        return tour.seen() if button_number(tour.seen(), "Approve") else None
 
     text = await tour.wait_for(posted, 60) or tour.seen()
-    number = _button_number(text, "Approve")
+    number = button_number(text, "Approve")
     if number is None:
         tour.record("approve a recommendation", False, "no Approve button was shown")
         return
     await viewer_refused_then_admin_approves(tour, team_id, number)
-
-
-def _button_number(text: str, label: str) -> int | None:
-    for row in text.splitlines():
-        if label in row and "[" in row:
-            before = row[: row.index(label)]
-            if "[" in before:
-                digits = before[before.rindex("[") + 1 :].split("]")[0]
-                if digits.isdigit():
-                    return int(digits)
-    return None
 
 
 async def run_tour(stack: ProductStack, session: Any, rerun: bool = False) -> list[Step]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING
 from uuid import UUID
 
 from cloudaudit.common.clock import utcnow
@@ -31,10 +30,8 @@ from cloudaudit.common.events.recommendation import (
     RecommendationsReply,
     RecommendationsRequest,
 )
+from cloudaudit.demo.tour_session import Tour, button_number
 from pydantic import SecretStr
-
-if TYPE_CHECKING:
-    from cloudaudit.demo.tour import Tour
 
 DEMO_OWNER = "UDEMOOWNER"
 ALERT_UPDATE_WAIT_S = 20.0
@@ -112,10 +109,9 @@ async def _ec2_statuses(tour: Tour, team_id: UUID) -> list[AnomalyStatus]:
 
 
 async def expected_feedback(tour: Tour, team_id: UUID) -> None:
-    from cloudaudit.demo.tour import _button_number
 
     name = 'press "Expected spend" on the alert'
-    number = _button_number(tour.seen(), EXPECTED_LABEL)
+    number = button_number(tour.seen(), EXPECTED_LABEL)
     if number is None:
         statuses = await _ec2_statuses(tour, team_id)
         ok = tour.rerun and AnomalyStatus.EXPECTED in statuses

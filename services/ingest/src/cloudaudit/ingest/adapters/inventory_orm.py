@@ -1,7 +1,7 @@
 """Inventory tables of the ingest schema: the last known facts of every resource, per account."""
 
 from cloudaudit.common.db import JSONType, UTCDateTime
-from cloudaudit.ingest.adapters.orm import metadata
+from cloudaudit.ingest.adapters.metadata import metadata
 from sqlalchemy import Boolean, Column, Index, String, Table, Uuid
 
 # Keyed by the connection (account_id, one per team) and the resource id: two teams that

@@ -2,9 +2,16 @@
 
 Every cost row carries the team and CloudAudit's account id (one per team and AWS account):
 two teams that connected the same AWS account never share a row.
+
+Importing this module registers every ingest table on `metadata`, the inventory's too (Alembic's
+env and the schema test compare against it); table modules import `metadata.py`, never this one.
 """
 
-from cloudaudit.common.db import JSONType, UTCDateTime, outbox_table, service_metadata
+from cloudaudit.common.db import JSONType, UTCDateTime
+from cloudaudit.ingest.adapters import inventory_orm
+from cloudaudit.ingest.adapters.metadata import SCHEMA as SCHEMA
+from cloudaudit.ingest.adapters.metadata import metadata
+from cloudaudit.ingest.adapters.metadata import outbox as outbox
 from sqlalchemy import (
     Boolean,
     Column,
@@ -21,10 +28,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA = "ingest"
-metadata = service_metadata(SCHEMA)
-
-outbox = outbox_table(metadata)
+TABLE_MODULES = (inventory_orm,)
 
 
 def Amount() -> Numeric:
@@ -145,6 +149,9 @@ cost_data = Table(
     Column("tag_project", Text, nullable=True),
     Column("tag_owner", Text, nullable=True),
     Column("tags", JSONType, nullable=True),
+    Index("ix_cost_data_account_period", "account_id", "billing_period"),
+    Index("ix_cost_data_account_date", "account_id", "usage_date"),
+    postgresql_partition_by="RANGE (usage_date)",
 )
 
 imports = Table(
