@@ -15,6 +15,7 @@ from cloudaudit.ingest.adapters.orm import (
     sync_runs,
     team_settings,
 )
+from cloudaudit.ingest.adapters.rows import AbandonedImport, Account, DueAccount, row_as
 from sqlalchemy import String, case, cast, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -63,7 +64,7 @@ class IngestRepository:
         )
 
     # accounts --------------------------------------------------------------------------------
-    async def account(self, account_id: UUID) -> dict[str, Any] | None:
+    async def account(self, account_id: UUID) -> Account | None:
         row = (
             (
                 await self.session.execute(
@@ -73,9 +74,9 @@ class IngestRepository:
             .mappings()
             .first()
         )
-        return dict(row) if row else None
+        return row_as(Account, row) if row else None
 
-    async def account_by_aws_id(self, team_id: UUID, aws_account_id: str) -> dict[str, Any] | None:
+    async def account_by_aws_id(self, team_id: UUID, aws_account_id: str) -> Account | None:
         row = (
             (
                 await self.session.execute(
@@ -88,15 +89,15 @@ class IngestRepository:
             .mappings()
             .first()
         )
-        return dict(row) if row else None
+        return row_as(Account, row) if row else None
 
-    async def accounts_of_team(self, team_id: UUID) -> list[dict[str, Any]]:
+    async def accounts_of_team(self, team_id: UUID) -> list[Account]:
         rows = await self.session.execute(
             select(aws_accounts)
             .where(aws_accounts.c.team_id == team_id)
             .order_by(aws_accounts.c.created_at, aws_accounts.c.aws_account_id)
         )
-        return [dict(r) for r in rows.mappings()]
+        return [row_as(Account, r) for r in rows.mappings()]
 
     async def upsert_account(self, team_id: UUID, aws_account_id: str, **fields: Any) -> UUID:
         """Insert or update (team, AWS account); returns CloudAudit's account id."""
@@ -124,10 +125,10 @@ class IngestRepository:
         fields.pop("account_id", None)
         await self.session.execute(
             update(aws_accounts)
-            .where(aws_accounts.c.account_id == existing["account_id"])
+            .where(aws_accounts.c.account_id == existing.account_id)
             .values(updated_at=now, **fields)
         )
-        return existing["account_id"]
+        return existing.account_id
 
     async def update_account(self, account_id: UUID, **fields: Any) -> None:
         await self.session.execute(
@@ -138,7 +139,7 @@ class IngestRepository:
 
     async def claim_due_accounts(
         self, now: datetime, hold_until: datetime, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[DueAccount]:
         """Accounts whose sync is due, pushed forward at once so no other replica takes them."""
         due = (
             select(aws_accounts.c.account_id)
@@ -158,7 +159,7 @@ class IngestRepository:
             .values(next_sync_at=hold_until)
             .returning(aws_accounts.c.account_id, aws_accounts.c.team_id)
         )
-        return [dict(r) for r in rows.mappings()]
+        return [row_as(DueAccount, r) for r in rows.mappings()]
 
     async def oldest_estimated_day(self, account_id: UUID) -> date | None:
         return (
@@ -220,15 +221,6 @@ class IngestRepository:
         )
         return {account_id: int(count) for account_id, count in rows.all()}
 
-    async def runs(self, team_id: UUID, limit: int = 20) -> list[dict[str, Any]]:
-        rows = await self.session.execute(
-            select(sync_runs)
-            .where(sync_runs.c.team_id == team_id)
-            .order_by(sync_runs.c.started_at.desc())
-            .limit(limit)
-        )
-        return [dict(r) for r in rows.mappings()]
-
     # imports ---------------------------------------------------------------------------------
     async def add_import(self, **fields: Any) -> None:
         await self.session.execute(insert(imports).values(**fields))
@@ -242,7 +234,7 @@ class IngestRepository:
 
     async def interrupt_abandoned_imports(
         self, team_id: UUID | None, reason: str
-    ) -> list[dict[str, Any]]:
+    ) -> list[AbandonedImport]:
         """Mark `interrupted` every running import whose process is gone: nobody holds its
         lease lock (PostgreSQL releases a session lock when its connection dies). It ends at
         its last heartbeat. The locks taken here are released when this transaction ends."""
@@ -262,7 +254,7 @@ class IngestRepository:
         )
         if team_id is not None:
             query = query.where(imports.c.team_id == team_id)
-        return [dict(r) for r in (await self.session.execute(query)).mappings()]
+        return [row_as(AbandonedImport, r) for r in (await self.session.execute(query)).mappings()]
 
 
 # -- an import's lease: held on a connection of its own while the import's process runs -------

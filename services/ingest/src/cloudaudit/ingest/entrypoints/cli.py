@@ -68,15 +68,15 @@ async def resolve_account(ctx: Ingest, team_id: UUID, reference: str) -> UUID:
     async with ctx.uow() as uow:
         rows = await uow.repo.accounts_of_team(team_id)
     for row in rows:
-        if wanted in (str(row["account_id"]), row["aws_account_id"]):
-            return UUID(str(row["account_id"]))
-    named = [r for r in rows if (r["account_name"] or "").lower() == wanted.lower()]
+        if wanted in (str(row.account_id), row.aws_account_id):
+            return UUID(str(row.account_id))
+    named = [r for r in rows if (r.account_name or "").lower() == wanted.lower()]
     if len(named) == 1:
-        return UUID(str(named[0]["account_id"]))
+        return UUID(str(named[0].account_id))
     if named:
-        listed = ", ".join(f"{r['aws_account_id']} ({r['account_id']})" for r in named)
+        listed = ", ".join(f"{r.aws_account_id} ({r.account_id})" for r in named)
         raise NotFound(f"{len(named)} accounts are called {wanted!r}: {listed}; give the AWS id")
-    known = ", ".join(f"{r['aws_account_id']} {r['account_name']!r}" for r in rows) or "none yet"
+    known = ", ".join(f"{r.aws_account_id} {r.account_name!r}" for r in rows) or "none yet"
     raise NotFound(
         f"the team has no account {wanted!r} (its accounts: {known}); "
         f"see `cloudaudit accounts list`"
@@ -372,9 +372,7 @@ def sync_costs(
             else:
                 async with ctx.uow() as uow:
                     ids = [
-                        r["account_id"]
-                        for r in await uow.repo.accounts_of_team(team_id)
-                        if r["role_arn"]
+                        r.account_id for r in await uow.repo.accounts_of_team(team_id) if r.role_arn
                     ]
             if not ids:
                 raise IngestError(

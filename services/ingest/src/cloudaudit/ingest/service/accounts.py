@@ -114,7 +114,7 @@ async def connect_account(ctx: Ingest, cmd: Command[ConnectAccountRequest]) -> C
             finished_at=now,
         )
         account = await uow.repo.account(account_id)
-        name = account["account_name"] if account else role.account_id
+        name = account.account_name if account else role.account_id
         await uow.emit(
             ACCOUNT_CONNECTED,
             AccountConnected(
@@ -166,7 +166,7 @@ async def _record_failure(
         if role is not None:
             existing = await uow.repo.account_by_aws_id(team_id, role.account_id)
             fields = {"last_error": exc.message, "last_error_step": step.value}
-            if existing is None or existing["status"] != AccountStatus.CONNECTED.value:
+            if existing is None or existing.status != AccountStatus.CONNECTED.value:
                 fields.update(status=AccountStatus.FAILED.value, role_arn=str(role))
             if request.name:
                 fields["account_name"] = request.name
@@ -225,18 +225,16 @@ async def list_accounts(ctx: Ingest, cmd: Command[AccountsRequest]) -> AccountsR
     return AccountsReply(
         accounts=[
             AccountSummary(
-                account_id=row["account_id"],
-                aws_account_id=row["aws_account_id"],
-                name=row["account_name"],
-                status=AccountStatus(row["status"]),
-                last_sync_at=row["last_sync_at"],
-                last_error=row["last_error"],
-                last_error_step=ConnectStep(row["last_error_step"])
-                if row["last_error_step"]
-                else None,
-                role_arn=row["role_arn"],
-                ce_requests_this_month=requests.get(row["account_id"], 0),
-                ce_cost_this_month=Decimal(requests.get(row["account_id"], 0)) * CE_REQUEST_COST,
+                account_id=row.account_id,
+                aws_account_id=row.aws_account_id,
+                name=row.account_name,
+                status=AccountStatus(row.status),
+                last_sync_at=row.last_sync_at,
+                last_error=row.last_error,
+                last_error_step=ConnectStep(row.last_error_step) if row.last_error_step else None,
+                role_arn=row.role_arn,
+                ce_requests_this_month=requests.get(row.account_id, 0),
+                ce_cost_this_month=Decimal(requests.get(row.account_id, 0)) * CE_REQUEST_COST,
             )
             for row in rows
         ]
@@ -250,9 +248,9 @@ async def resolve_account(ctx: Ingest, team_id: UUID, reference: str) -> UUID:
     async with ctx.uow() as uow:
         rows = await uow.repo.accounts_of_team(team_id)
     for row in rows:
-        if reference in (str(row["account_id"]), row["aws_account_id"]):
-            return row["account_id"]
-    known = ", ".join(r["aws_account_id"] for r in rows) or "none yet"
+        if reference in (str(row.account_id), row.aws_account_id):
+            return row.account_id
+    known = ", ".join(r.aws_account_id for r in rows) or "none yet"
     raise NotFound(
         f"the team has no account {reference!r} (its accounts: {known}); "
         f"see `cloudaudit accounts list`"

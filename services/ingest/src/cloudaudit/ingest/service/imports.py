@@ -145,10 +145,10 @@ async def find_files(
 async def _s3_credentials(ctx: Ingest, team_id: UUID, account: str | None) -> Any:
     """Read a customer's export bucket through their role (the team's connected account)."""
     async with ctx.uow() as uow:
-        rows = [r for r in await uow.repo.accounts_of_team(team_id) if r["role_arn"]]
+        rows = [r for r in await uow.repo.accounts_of_team(team_id) if r.role_arn]
         external_id = await uow.repo.existing_external_id(team_id)
     if account:
-        rows = [r for r in rows if account in (r["aws_account_id"], str(r["account_id"]))]
+        rows = [r for r in rows if account in (r.aws_account_id, str(r.account_id))]
     if not rows:
         return None  # CloudAudit's own credentials (a bucket it was granted directly)
     if len(rows) > 1:
@@ -156,7 +156,7 @@ async def _s3_credentials(ctx: Ingest, team_id: UUID, account: str | None) -> An
             "the team has several connected accounts: say which one's role "
             "reads the bucket with --account AWS_ACCOUNT_ID"
         )
-    role = parse_role_arn(rows[0]["role_arn"])
+    role = parse_role_arn(rows[0].role_arn)
     return await asyncio.to_thread(ctx.aws.assume, role, external_id or "")
 
 
@@ -337,12 +337,12 @@ async def interrupt_abandoned_imports(ctx: Ingest, team_id: UUID | None = None) 
         log.warning(
             "import found interrupted",
             extra={
-                "import_id": str(row["import_id"]),
-                "team_id": str(row["team_id"]),
-                "last_heartbeat": row["heartbeat_at"].isoformat() if row["heartbeat_at"] else None,
+                "import_id": str(row.import_id),
+                "team_id": str(row.team_id),
+                "last_heartbeat": row.heartbeat_at.isoformat() if row.heartbeat_at else None,
             },
         )
-    return [row["import_id"] for row in found]
+    return [row.import_id for row in found]
 
 
 async def import_costs(
@@ -427,7 +427,7 @@ async def _run(
     async with ctx.uow() as uow:
         state = _Import(ctx, team_id, report)
         for row in await uow.repo.accounts_of_team(team_id):
-            state.accounts[row["aws_account_id"]] = row["account_id"]
+            state.accounts[row.aws_account_id] = row.account_id
         for cost_file in files:
             layout, batches = await asyncio.to_thread(
                 cost_files.open_batches, cost_file, ctx.settings.import_block_bytes, on_bytes
@@ -475,7 +475,7 @@ async def _run(
                 last + timedelta(days=1),
                 ctx.settings.top_drivers,
             )
-        accounts = {row["account_id"]: row for row in await uow.repo.accounts_of_team(team_id)}
+        accounts = {row.account_id: row for row in await uow.repo.accounts_of_team(team_id)}
         report.days_published = await publish_changed_days(uow, changed, accounts, utcnow().date())
         for account_id, rows in state.rows_by_account.items():
             first, last = state.ranges[account_id]
@@ -484,7 +484,7 @@ async def _run(
                 AccountSynced(
                     team_id=team_id,
                     account_id=account_id,
-                    aws_account_id=accounts[account_id]["aws_account_id"],
+                    aws_account_id=accounts[account_id].aws_account_id,
                     source="cur",
                     days=(last - first).days + 1,
                     rows=rows,

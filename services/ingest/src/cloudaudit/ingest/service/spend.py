@@ -70,7 +70,7 @@ async def spend_rpc(ctx: Ingest, cmd: Command[SpendRequest]) -> SpendReply:
     async with ctx.uow() as uow:
         await authorize(uow, actor, Action.READ_SPEND, source="ingest")
         if request.account_ids:
-            own = {row["account_id"] for row in await uow.repo.accounts_of_team(actor.team_id)}
+            own = {row.account_id for row in await uow.repo.accounts_of_team(actor.team_id)}
             for account_id in request.account_ids:
                 require_owner_team(
                     actor, actor.team_id if account_id in own else None, "account", account_id

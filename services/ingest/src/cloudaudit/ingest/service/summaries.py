@@ -61,9 +61,9 @@ async def publish_changed_days(
     for day in sorted(changed, key=lambda d: (str(d.account_id), d.usage_date)):
         account = accounts[day.account_id]
         event = CostDayRecorded(
-            team_id=account["team_id"],
+            team_id=account.team_id,
             account_id=day.account_id,
-            aws_account_id=account["aws_account_id"],
+            aws_account_id=account.aws_account_id,
             usage_date=day.usage_date,
             total_unblended_cost=plain(day.total_unblended_cost),
             lines=lines.get((day.account_id, day.usage_date), []),
@@ -72,5 +72,5 @@ async def publish_changed_days(
             source=day.source,
             backfill=day.usage_date < backfill_before,
         )
-        await uow.emit(COST_DAY_RECORDED.format(aws_account_id=account["aws_account_id"]), event)
+        await uow.emit(COST_DAY_RECORDED.format(aws_account_id=account.aws_account_id), event)
     return len(changed)

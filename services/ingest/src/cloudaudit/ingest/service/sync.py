@@ -107,12 +107,12 @@ async def _sync_locked(ctx: Ingest, account_id: UUID, days: int | None) -> SyncO
         account = await uow.repo.account(account_id)
         if account is None:
             raise NotFound(f"no account {account_id}")
-        if not account["role_arn"] or account["status"] == AccountStatus.IMPORT_ONLY.value:
+        if not account.role_arn or account.status == AccountStatus.IMPORT_ONLY.value:
             raise InvalidInput(
-                f"account {account['aws_account_id']} is known only from imported files; connect "
+                f"account {account.aws_account_id} is known only from imported files; connect "
                 f"it with `cloudaudit accounts connect` to sync it from Cost Explorer"
             )
-        team_id = account["team_id"]
+        team_id = account.team_id
         external_id = await uow.repo.existing_external_id(team_id) or ""
         oldest_estimated = await uow.repo.oldest_estimated_day(account_id)
         tag_keys = await uow.repo.tag_keys(team_id)
@@ -123,7 +123,7 @@ async def _sync_locked(ctx: Ingest, account_id: UUID, days: int | None) -> SyncO
     start, end = sync_window(
         today,
         ctx.settings.initial_sync_days,
-        account["last_synced_day"],
+        account.last_synced_day,
         oldest_estimated,
         ctx.settings.restate_days,
         CE_MAX_HISTORY_DAYS,
@@ -132,7 +132,7 @@ async def _sync_locked(ctx: Ingest, account_id: UUID, days: int | None) -> SyncO
     stats = CallStats()
     results: dict[str, dict[date, CeDay]] = {}
     try:
-        role = parse_role_arn(account["role_arn"])
+        role = parse_role_arn(account.role_arn)
         if start < end:
             credentials = await asyncio.to_thread(ctx.aws.assume, role, external_id)
             client = await asyncio.to_thread(ctx.aws.cost_explorer, credentials)
@@ -156,20 +156,20 @@ async def _record_sync_failure(
     async with ctx.uow() as uow:
         await uow.repo.finish_run(run_id, "failed", error=exc.message, ce_requests=stats.requests)
         await uow.repo.update_account(
-            account["account_id"],
+            account.account_id,
             status=AccountStatus.FAILED.value,
             last_error=exc.message,
             last_error_step=step.value if step else None,
             next_sync_at=next_sync_at(
-                utcnow(), account["account_id"], ctx.settings.sync_interval_minutes
+                utcnow(), account.account_id, ctx.settings.sync_interval_minutes
             ),
         )
         await uow.commit()
     log.warning(
         "cost explorer sync failed",
         extra={
-            "team_id": str(account["team_id"]),
-            "account": account["aws_account_id"],
+            "team_id": str(account.team_id),
+            "account": account.aws_account_id,
             "code": exc.code,
             "ce_requests": stats.requests,
         },
@@ -186,7 +186,7 @@ async def _store(
     stats: CallStats,
     today: date,
 ) -> SyncOutcome:
-    account_id, team_id = account["account_id"], account["team_id"]
+    account_id, team_id = account.account_id, account.team_id
     now = utcnow()
     rows = 0
     async with ctx.uow() as uow:
@@ -227,7 +227,7 @@ async def _store(
             AccountSynced(
                 team_id=team_id,
                 account_id=account_id,
-                aws_account_id=account["aws_account_id"],
+                aws_account_id=account.aws_account_id,
                 source="cost_explorer",
                 days=(end - start).days,
                 rows=rows,
@@ -239,7 +239,7 @@ async def _store(
         "cost explorer sync done",
         extra={
             "team_id": str(team_id),
-            "account": account["aws_account_id"],
+            "account": account.aws_account_id,
             "start": str(start),
             "end": str(end),
             "ce_requests": stats.requests,
@@ -249,7 +249,7 @@ async def _store(
     )
     return SyncOutcome(
         account_id,
-        account["aws_account_id"],
+        account.aws_account_id,
         start,
         end,
         stats.requests,
@@ -295,16 +295,14 @@ class Syncer:
             await authorize(uow, actor, Action.CONNECT_ACCOUNT, source="ingest")
             rows = await uow.repo.accounts_of_team(actor.team_id)
         if request.account_id is not None:
-            rows = [r for r in rows if r["account_id"] == request.account_id]
+            rows = [r for r in rows if r.account_id == request.account_id]
             require_owner_team(
                 actor, actor.team_id if rows else None, "account", request.account_id
             )
         started = [
-            r["account_id"]
-            for r in rows
-            if r["role_arn"] and r["status"] != AccountStatus.IMPORT_ONLY.value
+            r.account_id for r in rows if r.role_arn and r.status != AccountStatus.IMPORT_ONLY.value
         ]
-        skipped = [r["account_id"] for r in rows if r["account_id"] not in started]
+        skipped = [r.account_id for r in rows if r.account_id not in started]
         for account_id in started:
             self.start(account_id, request.days)
         return SyncReply(started=started, skipped=skipped)
@@ -317,7 +315,7 @@ class Syncer:
             due = await uow.repo.claim_due_accounts(now, hold, SCHEDULER_BATCH)
             await uow.commit()
         for row in due:
-            self.start(row["account_id"])
+            self.start(row.account_id)
         return len(due)
 
     async def scheduler_loop(self) -> None:
