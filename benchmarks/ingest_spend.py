@@ -23,14 +23,11 @@ from cloudaudit.common.db import make_engine
 from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
 from cloudaudit.common.migrations import upgrade
 from cloudaudit.common.service import discover_services
-from cloudaudit.ingest.adapters.aws import AwsGateway
-from cloudaudit.ingest.adapters.orm import outbox
 from cloudaudit.ingest.domain.spend import Dimension, Points, SpendQuery
+from cloudaudit.ingest.entrypoints.app import ingest_deps
 from cloudaudit.ingest.service import spend
-from cloudaudit.ingest.service.context import Ingest
 from cloudaudit.ingest.settings import IngestSettings
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 ACCOUNTS, SERVICES, REGIONS = 50, 20, 20
 YEAR = (date(2025, 1, 1), date(2026, 1, 1))
@@ -111,13 +108,7 @@ async def main(runs: int) -> None:
         await upgrade(spec.migrations, url, spec.schema)
         settings = IngestSettings(DATABASE_URL=url, NATS_URL="nats://127.0.0.1:4222")  # type: ignore[call-arg]
         engine = make_engine(url, schema="ingest")
-        ctx = Ingest(
-            settings=settings,
-            engine=engine,
-            sessions=async_sessionmaker(engine, expire_on_commit=False),
-            aws=AwsGateway(settings),
-            outbox=outbox,
-        )
+        deps = ingest_deps(settings, engine)
         team_id = uuid.uuid4()
         started = time.perf_counter()
         rows = await fill(engine, team_id)
@@ -148,11 +139,11 @@ async def main(runs: int) -> None:
         print("| --- | ---: | ---: | ---: |")
         year_p95 = 0.0
         for label, query in cases:
-            await spend.spend(ctx, query)  # warm the cache once
+            await spend.spend(deps, query)  # warm the cache once
             timings = []
             for _ in range(runs):
                 t0 = time.perf_counter()
-                await spend.spend(ctx, query)
+                await spend.spend(deps, query)
                 timings.append((time.perf_counter() - t0) * 1000)
             p95 = pct(timings, 0.95)
             if label == "1 year by service":

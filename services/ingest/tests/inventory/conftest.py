@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from cloudaudit.common.testing_aws import REGION, SeededAccount, moto_session, reset_moto
-from cloudaudit.ingest.adapters.inventory_settings import InventorySettings
+from cloudaudit.ingest.settings import IngestSettings
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +32,8 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SeededAccoun
 
 def inventory_settings(
     settings: Any, moto_url: str, accounts: list[dict[str, Any]], **overrides: Any
-) -> InventorySettings:
-    return InventorySettings(
+) -> IngestSettings:
+    return IngestSettings(
         DATABASE_URL=settings.database_url.get_secret_value(),
         NATS_URL=settings.nats_url,
         CLOUDAUDIT_BUS_PREFIX=settings.bus_prefix,
@@ -48,7 +48,7 @@ def inventory_settings(
 
 @pytest.fixture
 def make_inventory_settings(settings, moto_url):
-    def make(accounts: list[dict[str, Any]], **overrides: Any) -> InventorySettings:
+    def make(accounts: list[dict[str, Any]], **overrides: Any) -> IngestSettings:
         return inventory_settings(settings, moto_url, accounts, **overrides)
 
     return make

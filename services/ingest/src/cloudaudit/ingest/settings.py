@@ -1,4 +1,5 @@
-"""Ingest settings: how to reach AWS, how often and how far back to sync, import batch sizes."""
+"""Ingest settings, read once at start: how to reach AWS, how often and how far back to sync,
+import batch sizes, and the resource inventory (regions, known accounts, reply pages)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pydantic import Field, SecretStr, field_validator
 # Cost Explorer keeps 13 months of daily history (14 with multi-year data enabled); a year
 # is what every account has.
 CE_MAX_HISTORY_DAYS = 365
+# Room under NATS's 1 MB for the reply envelope and the account headers.
+DEFAULT_PAGE_BYTES = 512 * 1024
 DEFAULT_TEMPLATE_URL = (
     "https://cloudaudit-public.s3.amazonaws.com/cloudformation/cloudaudit-readonly-role.yaml"
 )
@@ -79,6 +82,49 @@ class IngestSettings(CommonSettings):
         description="Usage types and resources kept behind each daily line.",
     )
 
+    # -- the resource inventory (recommendations ask for it)
+    inventory_regions: str = Field(
+        default="us-east-1",
+        validation_alias="INGEST_INVENTORY_REGIONS",
+        description="Comma-separated regions whose resources are listed.",
+    )
+    inventory_accounts: SecretStr | None = Field(
+        default=None,
+        validation_alias="INGEST_INVENTORY_ACCOUNTS",
+        description=(
+            "JSON list of accounts to inventory when no connected account is known yet: "
+            '[{"team_id": ..., "account_id": ..., "aws_account_id": "123456789012", '
+            '"role_arn": optional, "external_id": optional, "regions": optional}]. '
+            "Without role_arn, ingest's own credentials are used (single-account installs)."
+        ),
+    )
+    inventory_aws_timeout_s: float = Field(
+        default=20.0, validation_alias="INGEST_INVENTORY_AWS_TIMEOUT_S", gt=0
+    )
+    inventory_aws_max_attempts: int = Field(
+        default=5, validation_alias="INGEST_INVENTORY_AWS_MAX_ATTEMPTS", ge=1, le=20
+    )
+    inventory_findings: bool = Field(
+        default=True,
+        validation_alias="INGEST_INVENTORY_FINDINGS",
+        description="Also read Cost Optimization Hub / Compute Optimizer findings.",
+    )
+
+    inventory_page_bytes: int = Field(
+        default=DEFAULT_PAGE_BYTES,
+        validation_alias="INGEST_INVENTORY_PAGE_BYTES",
+        ge=16 * 1024,
+        le=900 * 1024,
+        description="Resource facts per inventory reply, in JSON bytes (NATS allows 1 MB).",
+    )
+    inventory_page_items: int = Field(
+        default=5_000,
+        validation_alias="INGEST_INVENTORY_PAGE_ITEMS",
+        ge=1,
+        le=50_000,
+        description="Resources per inventory reply, at most.",
+    )
+
     @field_validator("aws_endpoint_url")
     @classmethod
     def _check_endpoint(cls, value: str | None) -> str | None:
@@ -87,3 +133,7 @@ class IngestSettings(CommonSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL, e.g. http://127.0.0.1:5000")
         return value.rstrip("/")
+
+    @property
+    def regions(self) -> list[str]:
+        return [r.strip() for r in self.inventory_regions.split(",") if r.strip()]

@@ -7,11 +7,10 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
-from cloudaudit.ingest.adapters.aws import AwsGateway
-from cloudaudit.ingest.adapters.orm import outbox
 from cloudaudit.ingest.domain.spend import Dimension, Metric, SpendQuery
+from cloudaudit.ingest.entrypoints.app import ingest_deps
 from cloudaudit.ingest.service import spend
-from cloudaudit.ingest.service.context import Ingest
+from cloudaudit.ingest.service.deps import IngestDeps
 
 
 @pytest.fixture
@@ -20,20 +19,13 @@ async def service(start_service, ingest_settings):
 
 
 @pytest.fixture
-def ctx(service, ingest_settings) -> Ingest:
+def deps(service, ingest_settings) -> IngestDeps:
     """The service's own database and outbox publisher, as the CLI and handlers use them."""
-    return Ingest(
-        settings=ingest_settings,
-        engine=service.engine,
-        sessions=service.sessions,
-        aws=AwsGateway(ingest_settings),
-        outbox=outbox,
-        publisher=service.publish_outboxed,
-    )
+    return ingest_deps(ingest_settings, service.engine, publisher=service.publish_outboxed)
 
 
 async def spent(
-    ctx: Ingest,
+    deps: IngestDeps,
     team_id: UUID,
     start: date,
     end: date,
@@ -43,7 +35,7 @@ async def spent(
     accounts: tuple[UUID, ...] | None = None,
 ) -> dict[str, Decimal]:
     answer = await spend.spend(
-        ctx,
+        deps,
         SpendQuery(
             team_id=team_id,
             start=start,

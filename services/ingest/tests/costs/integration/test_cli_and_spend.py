@@ -256,9 +256,9 @@ async def test_team_and_account_are_taken_by_name_and_small_wrongs_stay_fixed(
     assert runs and all(started <= finished for started, finished in runs)
 
 
-async def test_spend_over_the_bus_answers_what_the_cli_answers(service, ctx, bus):
+async def test_spend_over_the_bus_answers_what_the_cli_answers(service, deps, bus):
     team_id = uuid4()
-    await import_costs(ctx, team_id, [str(DATA / "cur_legacy_2024_03.csv")])
+    await import_costs(deps, team_id, [str(DATA / "cur_legacy_2024_03.csv")])
     expected = legacy("cur_legacy_2024_03.csv")
 
     reply = await rpc(

@@ -33,11 +33,11 @@ async def cost_events(bus) -> list[dict]:
     return [json.loads(m.data) for m in await bus.stream_messages("COST", "cost.v1.daily.>")]
 
 
-async def test_legacy_cur_with_every_quirk_gives_exact_totals_by_any_dimension(ctx, bus):
+async def test_legacy_cur_with_every_quirk_gives_exact_totals_by_any_dimension(deps, bus):
     team_id = uuid4()
     expected = legacy("cur_legacy_2024_03.csv")
 
-    report = await import_costs(ctx, team_id, [str(DATA / "cur_legacy_2024_03.csv")])
+    report = await import_costs(deps, team_id, [str(DATA / "cur_legacy_2024_03.csv")])
 
     assert report.rows_loaded == len(expected) and report.rows_rejected == 0
     assert report.files == {str(DATA / "cur_legacy_2024_03.csv"): "legacy CUR"}
@@ -49,50 +49,50 @@ async def test_legacy_cur_with_every_quirk_gives_exact_totals_by_any_dimension(c
         (Dimension.USAGE_TYPE, lambda i: i.usage_type),
         (Dimension.RESOURCE, lambda i: i.resource or "(no resource id)"),
     ]:
-        assert await spent(ctx, team_id, *MARCH, by) == totals(expected, key), by
-    assert await spent(ctx, team_id, *MARCH, Dimension.NONE, Metric.AMORTIZED) == {
+        assert await spent(deps, team_id, *MARCH, by) == totals(expected, key), by
+    assert await spent(deps, team_id, *MARCH, Dimension.NONE, Metric.AMORTIZED) == {
         "total": sum((i.amortized for i in expected), Decimal(0))
     }
-    assert await spent(ctx, team_id, *MARCH, Dimension.SERVICE, Metric.AMORTIZED) == totals(
+    assert await spent(deps, team_id, *MARCH, Dimension.SERVICE, Metric.AMORTIZED) == totals(
         expected, lambda i: i.service, lambda i: i.amortized
     )
-    assert await spent(ctx, team_id, *MARCH, Dimension.NONE, Metric.PUBLIC_ON_DEMAND) == {
+    assert await spent(deps, team_id, *MARCH, Dimension.NONE, Metric.PUBLIC_ON_DEMAND) == {
         "total": sum((i.public_on_demand or 0 for i in expected), Decimal(0))
     }
-    assert await spent(ctx, team_id, *MARCH, Dimension.TAG, tag_key="Environment") == totals(
+    assert await spent(deps, team_id, *MARCH, Dimension.TAG, tag_key="Environment") == totals(
         expected, lambda i: i.tags.get("user:Environment") or "(untagged)"
     )
-    s3 = await spent(ctx, team_id, date(2024, 3, 1), date(2024, 3, 2), Dimension.USAGE_TYPE)
+    s3 = await spent(deps, team_id, date(2024, 3, 1), date(2024, 3, 2), Dimension.USAGE_TYPE)
     assert s3["USE1-Requests-Tier1"] == Decimal("0.0000000007")  # 7.0E-10, not a float
 
 
-async def test_cur2_gzip_and_minimal_cur2_without_resource_or_tag_columns(ctx, bus):
+async def test_cur2_gzip_and_minimal_cur2_without_resource_or_tag_columns(deps, bus):
     team_id = uuid4()
     expected = cur2("cur2_2024_04.csv.gz") + cur2("cur2_flat_tags_minimal.csv")
 
     report = await import_costs(
-        ctx, team_id, [str(DATA / "cur2_2024_04.csv.gz"), str(DATA / "cur2_flat_tags_minimal.csv")]
+        deps, team_id, [str(DATA / "cur2_2024_04.csv.gz"), str(DATA / "cur2_flat_tags_minimal.csv")]
     )
 
     assert report.rows_loaded == len(expected)
     assert set(report.files.values()) == {"CUR 2.0"}
-    assert await spent(ctx, team_id, *APRIL, Dimension.SERVICE) == totals(
+    assert await spent(deps, team_id, *APRIL, Dimension.SERVICE) == totals(
         expected, lambda i: i.service
     )
-    assert await spent(ctx, team_id, *APRIL, Dimension.SERVICE, Metric.AMORTIZED) == totals(
+    assert await spent(deps, team_id, *APRIL, Dimension.SERVICE, Metric.AMORTIZED) == totals(
         expected, lambda i: i.service, lambda i: i.amortized
     )
-    by_env = await spent(ctx, team_id, *APRIL, Dimension.TAG, tag_key="environment")
+    by_env = await spent(deps, team_id, *APRIL, Dimension.TAG, tag_key="environment")
     assert by_env == totals(expected, lambda i: i.tags.get("user_environment") or "(untagged)")
-    by_team = await spent(ctx, team_id, *APRIL, Dimension.TAG, tag_key="team")
+    by_team = await spent(deps, team_id, *APRIL, Dimension.TAG, tag_key="team")
     assert by_team["team-search"] == Decimal("0.25")
 
 
-async def test_focus_maps_billed_effective_list_and_skips_other_providers(ctx, bus):
+async def test_focus_maps_billed_effective_list_and_skips_other_providers(deps, bus):
     team_id = uuid4()
     expected, others = focus("focus_2024_03.csv")
 
-    report = await import_costs(ctx, team_id, [str(DATA / "focus_2024_03.csv")])
+    report = await import_costs(deps, team_id, [str(DATA / "focus_2024_03.csv")])
 
     assert report.rows_loaded == len(expected) and report.rows_rejected == 0
     assert dict(report.other_providers) == {"Microsoft": others}
@@ -101,15 +101,15 @@ async def test_focus_maps_billed_effective_list_and_skips_other_providers(ctx, b
         (Metric.AMORTIZED, lambda i: i.amortized),
         (Metric.PUBLIC_ON_DEMAND, lambda i: i.public_on_demand),
     ]:
-        assert await spent(ctx, team_id, *MARCH, Dimension.ACCOUNT, metric) == totals(
+        assert await spent(deps, team_id, *MARCH, Dimension.ACCOUNT, metric) == totals(
             expected, lambda i: i.account, amount
         ), metric
-    assert await spent(ctx, team_id, *MARCH, Dimension.REGION) == totals(
+    assert await spent(deps, team_id, *MARCH, Dimension.REGION) == totals(
         expected, lambda i: i.region
     )
 
 
-async def test_parquet_export_with_typed_columns_and_tag_map(ctx, bus, tmp_path: Path):
+async def test_parquet_export_with_typed_columns_and_tag_map(deps, bus, tmp_path: Path):
     team_id = uuid4()
     path = tmp_path / "cur2-00001.snappy.parquet"
     table = pa.table(
@@ -133,25 +133,25 @@ async def test_parquet_export_with_typed_columns_and_tag_map(ctx, bus, tmp_path:
     )
     pq.write_table(table, path)
 
-    report = await import_costs(ctx, team_id, [str(path)])
+    report = await import_costs(deps, team_id, [str(path)])
 
     assert report.rows_loaded == 3
     june = (date(2024, 6, 1), date(2024, 7, 1))
-    assert await spent(ctx, team_id, *june, Dimension.DAY) == {
+    assert await spent(deps, team_id, *june, Dimension.DAY) == {
         "2024-06-01": Decimal("0.1"),
         "2024-06-02": Decimal("0.15"),
     }  # doubles read as 0.1, 0.2
-    assert await spent(ctx, team_id, *june, Dimension.TAG, tag_key="environment") == {
+    assert await spent(deps, team_id, *june, Dimension.TAG, tag_key="environment") == {
         "prod": Decimal("0.1"),
         "(untagged)": Decimal("0.15"),
     }
-    assert await spent(ctx, team_id, *june, Dimension.ACCOUNT) == {"011122223333": Decimal("0.25")}
+    assert await spent(deps, team_id, *june, Dimension.ACCOUNT) == {"011122223333": Decimal("0.25")}
 
 
-async def test_bad_rows_are_reported_by_line_and_column_and_good_rows_kept(ctx, bus):
+async def test_bad_rows_are_reported_by_line_and_column_and_good_rows_kept(deps, bus):
     team_id = uuid4()
 
-    report = await import_costs(ctx, team_id, [str(DATA / "cur2_bad_rows.csv")])
+    report = await import_costs(deps, team_id, [str(DATA / "cur2_bad_rows.csv")])
 
     assert (report.rows_loaded, report.rows_rejected) == (3, 5)
     found = [(p.problem.line, p.problem.column) for p in report.problems]
@@ -167,10 +167,10 @@ async def test_bad_rows_are_reported_by_line_and_column_and_good_rows_kept(ctx, 
     assert "has 8 fields where the header has 10" in reasons[2]
     assert "required" in reasons[4]
     may = (date(2024, 5, 1), date(2024, 6, 1))
-    assert await spent(ctx, team_id, *may, Dimension.NONE) == {"total": Decimal("4.50")}
-    async with ctx.sessions() as session:
+    assert await spent(deps, team_id, *may, Dimension.NONE) == {"total": Decimal("4.50")}
+    async with deps.uow() as uow:
         stored = (
-            await session.execute(
+            await uow.session.execute(
                 text(
                     "SELECT rows_loaded, rows_rejected, jsonb_array_length(problems) FROM ingest.imports "
                     "WHERE import_id = :i"
@@ -181,12 +181,12 @@ async def test_bad_rows_are_reported_by_line_and_column_and_good_rows_kept(ctx, 
     assert tuple(stored) == (3, 5, 5)
 
 
-async def test_a_file_that_is_not_a_cost_report_is_rejected_and_nothing_is_loaded(ctx, bus):
+async def test_a_file_that_is_not_a_cost_report_is_rejected_and_nothing_is_loaded(deps, bus):
     team_id = uuid4()
 
     with pytest.raises(NotACostReport) as refused:
         await import_costs(
-            ctx, team_id, [str(DATA / "cur_legacy_2024_03.csv"), str(DATA / "not_a_report.csv")]
+            deps, team_id, [str(DATA / "cur_legacy_2024_03.csv"), str(DATA / "not_a_report.csv")]
         )
 
     assert "expected a cost report" in refused.value.message
@@ -194,19 +194,23 @@ async def test_a_file_that_is_not_a_cost_report_is_rejected_and_nothing_is_loade
         "lineItem/UnblendedCost" in refused.value.message and "BilledCost" in refused.value.message
     )
     assert "name, email, plan" in refused.value.message
-    assert await spent(ctx, team_id, *MARCH, Dimension.NONE) == {}  # the first file rolled back too
+    assert (
+        await spent(deps, team_id, *MARCH, Dimension.NONE) == {}
+    )  # the first file rolled back too
     with pytest.raises(CostSourceUnreadable, match="does not exist"):
-        await import_costs(ctx, team_id, ["/no/such/cur.csv"])
+        await import_costs(deps, team_id, ["/no/such/cur.csv"])
 
 
-async def test_reimporting_a_billing_period_replaces_it_without_double_counting(ctx, bus, tmp_path):
+async def test_reimporting_a_billing_period_replaces_it_without_double_counting(
+    deps, bus, tmp_path
+):
     team_id = uuid4()
     original = DATA / "cur_legacy_2024_03.csv"
-    await import_costs(ctx, team_id, [str(original)])
-    first = await spent(ctx, team_id, *MARCH, Dimension.ACCOUNT)
+    await import_costs(deps, team_id, [str(original)])
+    first = await spent(deps, team_id, *MARCH, Dimension.ACCOUNT)
 
-    await import_costs(ctx, team_id, [str(original)])
-    assert await spent(ctx, team_id, *MARCH, Dimension.ACCOUNT) == first
+    await import_costs(deps, team_id, [str(original)])
+    assert await spent(deps, team_id, *MARCH, Dimension.ACCOUNT) == first
 
     # AWS restated the month: the credit line is gone, one EC2 hour costs more.
     lines = original.read_text().splitlines(keepends=True)
@@ -219,22 +223,22 @@ async def test_reimporting_a_billing_period_replaces_it_without_double_counting(
     ]
     path = tmp_path / "restated.csv.gz"
     path.write_bytes(gzip.compress("".join(restated).encode()))
-    await import_costs(ctx, team_id, [str(path)])
+    await import_costs(deps, team_id, [str(path)])
 
-    again = await spent(ctx, team_id, *MARCH, Dimension.ACCOUNT)
+    again = await spent(deps, team_id, *MARCH, Dimension.ACCOUNT)
     assert again["111122223333"] == first["111122223333"] + Decimal("5.00") + Decimal("0.404")
     assert again["444455556666"] == first["444455556666"]
-    by_day = await spent(ctx, team_id, *MARCH, Dimension.DAY)
+    by_day = await spent(deps, team_id, *MARCH, Dimension.DAY)
     assert by_day["2024-03-03"] == totals(legacy("cur_legacy_2024_03.csv"), lambda i: i.day)[
         "2024-03-03"
     ] + Decimal("5.00")
 
 
-async def test_import_publishes_one_event_per_account_day_with_drivers(ctx, bus, service):
+async def test_import_publishes_one_event_per_account_day_with_drivers(deps, bus, service):
     team_id = uuid4()
     expected = legacy("cur_legacy_2024_03.csv")
 
-    report = await import_costs(ctx, team_id, [str(DATA / "cur_legacy_2024_03.csv")])
+    report = await import_costs(deps, team_id, [str(DATA / "cur_legacy_2024_03.csv")])
 
     day_totals = totals(expected, lambda i: f"{i.account} {i.day}")
     assert report.days_published == len(day_totals)
@@ -255,7 +259,7 @@ async def test_import_publishes_one_event_per_account_day_with_drivers(ctx, bus,
     assert line["top_usage_types"][0]["name"] == "USE1-BoxUsage:m5.large"
     assert all(e["source"] == "cur" and e["revision"] == 1 and e["backfill"] for e in events)
 
-    await import_costs(ctx, team_id, [str(DATA / "cur_legacy_2024_03.csv")])  # nothing changed
+    await import_costs(deps, team_id, [str(DATA / "cur_legacy_2024_03.csv")])  # nothing changed
     assert len(await cost_events(bus)) == len(day_totals)
 
 
@@ -264,10 +268,10 @@ async def _when_count(events_coro, count: int) -> list[dict] | None:
     return events if len(events) >= count else None
 
 
-async def test_s3_export_is_read_through_its_manifest_with_the_accounts_role(ctx, bus, customer):
+async def test_s3_export_is_read_through_its_manifest_with_the_accounts_role(deps, bus, customer):
     team_id = uuid4()
     external_id = (
-        await accounts.external_id(ctx, Command(ExternalIdRequest(), Actor.operator(team_id)))
+        await accounts.external_id(deps, Command(ExternalIdRequest(), Actor.operator(team_id)))
     ).external_id
     role_arn = customer.create_role(external_id, export_bucket="team-cur-exports")
     body = (DATA / "cur2_2024_04.csv.gz").read_bytes()
@@ -287,7 +291,7 @@ async def test_s3_export_is_read_through_its_manifest_with_the_accounts_role(ctx
     )
 
     connected = await accounts.connect_account(
-        ctx,
+        deps,
         Command(
             ConnectAccountRequest(role_arn=role_arn, export_bucket="team-cur-exports"),
             Actor.operator(team_id),
@@ -295,24 +299,24 @@ async def test_s3_export_is_read_through_its_manifest_with_the_accounts_role(ctx
     )
     assert connected.ok, connected.error
 
-    report = await import_costs(ctx, team_id, ["s3://team-cur-exports/daily/cur2/"])
+    report = await import_costs(deps, team_id, ["s3://team-cur-exports/daily/cur2/"])
 
     expected = cur2("cur2_2024_04.csv.gz")
     assert list(report.files) == [manifest["dataFiles"][0]]
-    assert await spent(ctx, team_id, *APRIL, Dimension.SERVICE) == totals(
+    assert await spent(deps, team_id, *APRIL, Dimension.SERVICE) == totals(
         expected, lambda i: i.service
     )
 
 
-async def test_two_teams_importing_the_same_account_never_see_each_other(ctx, bus):
+async def test_two_teams_importing_the_same_account_never_see_each_other(deps, bus):
     team_a, team_b = uuid4(), uuid4()
-    await import_costs(ctx, team_a, [str(DATA / "cur_legacy_2024_03.csv")])
-    await import_costs(ctx, team_b, [str(DATA / "cur2_flat_tags_minimal.csv")])
+    await import_costs(deps, team_a, [str(DATA / "cur_legacy_2024_03.csv")])
+    await import_costs(deps, team_b, [str(DATA / "cur2_flat_tags_minimal.csv")])
 
-    assert await spent(ctx, team_b, *MARCH, Dimension.ACCOUNT) == {}
-    assert set(await spent(ctx, team_b, *APRIL, Dimension.ACCOUNT)) == {"444455556666"}
-    assert await spent(ctx, team_a, *APRIL, Dimension.ACCOUNT) == {}
-    a_before = await spent(ctx, team_a, *MARCH, Dimension.ACCOUNT)
-    await import_costs(ctx, team_b, [str(DATA / "cur_legacy_2024_03.csv")])  # same account, team B
-    assert await spent(ctx, team_a, *MARCH, Dimension.ACCOUNT) == a_before
-    assert await spent(ctx, team_b, *MARCH, Dimension.ACCOUNT) == a_before
+    assert await spent(deps, team_b, *MARCH, Dimension.ACCOUNT) == {}
+    assert set(await spent(deps, team_b, *APRIL, Dimension.ACCOUNT)) == {"444455556666"}
+    assert await spent(deps, team_a, *APRIL, Dimension.ACCOUNT) == {}
+    a_before = await spent(deps, team_a, *MARCH, Dimension.ACCOUNT)
+    await import_costs(deps, team_b, [str(DATA / "cur_legacy_2024_03.csv")])  # same account, team B
+    assert await spent(deps, team_a, *MARCH, Dimension.ACCOUNT) == a_before
+    assert await spent(deps, team_b, *MARCH, Dimension.ACCOUNT) == a_before

@@ -20,7 +20,7 @@ import asyncpg
 import pytest
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.testing import eventually
-from cloudaudit.ingest.service.imports import INTERRUPTED_REASON, import_costs, import_lease
+from cloudaudit.ingest.service.imports import INTERRUPTED_REASON, import_costs
 from sqlalchemy.engine import make_url
 
 from ..oracle import DATA, cur2
@@ -89,7 +89,7 @@ def cli_env(infrastructure, database_url, bus_prefix, tmp_path) -> dict[str, str
 
 
 async def test_import_killed_mid_load_is_labelled_interrupted_by_the_next_one(
-    ctx, database_url, cli_env, tmp_path
+    deps, database_url, cli_env, tmp_path
 ):
     team_id = uuid4()
     export = await asyncio.to_thread(big_export, tmp_path)
@@ -124,7 +124,7 @@ async def test_import_killed_mid_load_is_labelled_interrupted_by_the_next_one(
     # PostgreSQL notices the dead client and drops its lease (and rolls back its rows).
     await eventually(lambda: _none(import_leases_held, database_url), timeout=30)
 
-    report = await import_costs(ctx, team_id, [str(export)])
+    report = await import_costs(deps, team_id, [str(export)])
 
     assert report.interrupted == [zombie["import_id"]]
     killed_import, rerun = await imports_of(database_url, team_id)
@@ -148,14 +148,14 @@ async def test_import_killed_mid_load_is_labelled_interrupted_by_the_next_one(
 
 
 async def test_an_import_still_running_elsewhere_is_left_alone_until_its_process_is_gone(
-    ctx, database_url
+    deps, database_url
 ):
     team_id = uuid4()
     other = uuid4()
     sample = [str(SAMPLE)]
     # Another process's import, alive: it holds its lease while it loads.
-    async with import_lease(ctx, other):
-        async with ctx.uow() as uow:
+    async with deps.leases.import_lease(other):
+        async with deps.uow() as uow:
             await uow.repo.add_import(
                 import_id=other,
                 team_id=team_id,
@@ -167,7 +167,7 @@ async def test_an_import_still_running_elsewhere_is_left_alone_until_its_process
             )
             await uow.commit()
 
-        first = await import_costs(ctx, team_id, sample)
+        first = await import_costs(deps, team_id, sample)
 
         assert first.interrupted == []
         statuses = {r["import_id"]: r["status"] for r in await imports_of(database_url, team_id)}
@@ -175,7 +175,7 @@ async def test_an_import_still_running_elsewhere_is_left_alone_until_its_process
 
     # That process ended without finishing its import (its lease is released): the next
     # import labels it, and only it.
-    second = await import_costs(ctx, team_id, sample)
+    second = await import_costs(deps, team_id, sample)
 
     assert second.interrupted == [other]
     statuses = {r["import_id"]: r["status"] for r in await imports_of(database_url, team_id)}
@@ -191,11 +191,11 @@ async def _none(count, *args) -> bool:
 
 
 async def test_ingest_labels_imports_abandoned_before_it_started(
-    ctx, database_url, start_service, ingest_settings
+    deps, database_url, start_service, ingest_settings
 ):
     """A service start sweeps every team: no zombie waits for that team's next import."""
     team_id, abandoned = uuid4(), uuid4()
-    async with ctx.uow() as uow:
+    async with deps.uow() as uow:
         await uow.repo.add_import(
             import_id=abandoned,
             team_id=team_id,

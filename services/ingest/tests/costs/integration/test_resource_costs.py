@@ -56,10 +56,10 @@ def report_file(tmp_path):
 
 
 async def test_each_resource_gets_its_cost_hours_and_effective_rate_from_the_report(
-    ctx, bus, tmp_path
+    deps, bus, tmp_path
 ):
     team_id = uuid4()
-    await import_costs(ctx, team_id, [str(report_file(tmp_path))])
+    await import_costs(deps, team_id, [str(report_file(tmp_path))])
 
     reply = await ask(bus, team_id, window_days=14)
 
@@ -89,9 +89,9 @@ async def test_each_resource_gets_its_cost_hours_and_effective_rate_from_the_rep
     assert coverage.coverage_percent == D("66.8")  # 64.512 / 96.5376
 
 
-async def test_pages_by_resource_id_and_filters_by_id_and_team(ctx, bus, tmp_path):
+async def test_pages_by_resource_id_and_filters_by_id_and_team(deps, bus, tmp_path):
     team_id = uuid4()
-    await import_costs(ctx, team_id, [str(report_file(tmp_path))])
+    await import_costs(deps, team_id, [str(report_file(tmp_path))])
 
     seen, after, pages = [], None, []
     while True:

@@ -5,6 +5,7 @@ schedule and the on-demand request over the bus."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from datetime import date, timedelta
 from decimal import Decimal
@@ -31,7 +32,7 @@ from cloudaudit.ingest.domain.cost_explorer import METRICS
 from cloudaudit.ingest.domain.errors import PermissionMissing, RoleNotAssumable, SyncInProgress
 from cloudaudit.ingest.domain.spend import Dimension
 from cloudaudit.ingest.service import accounts
-from cloudaudit.ingest.service.sync import Syncer, sync_account
+from cloudaudit.ingest.service.sync import start_due_syncs, sync_account
 from sqlalchemy import text
 
 from .conftest import spent
@@ -69,11 +70,11 @@ def page(*days: dict[str, Any], token: str | None = None) -> dict[str, Any]:
     return answer
 
 
-async def connected(ctx, customer) -> tuple[UUID, UUID]:
+async def connected(deps, customer) -> tuple[UUID, UUID]:
     team_id = uuid4()
-    ids = await accounts.external_id(ctx, Command(ExternalIdRequest(), Actor.operator(team_id)))
+    ids = await accounts.external_id(deps, Command(ExternalIdRequest(), Actor.operator(team_id)))
     reply = await accounts.connect_account(
-        ctx,
+        deps,
         Command(
             ConnectAccountRequest(role_arn=customer.create_role(ids.external_id)),
             Actor.operator(team_id),
@@ -141,23 +142,23 @@ async def count_at_least(coro, count: int) -> list[dict[str, Any]] | None:
     return found if len(found) >= count else None
 
 
-async def test_first_sync_follows_pages_and_sums_groups_when_total_is_empty(ctx, bus, customer):
-    team_id, account_id = await connected(ctx, customer)
+async def test_first_sync_follows_pages_and_sums_groups_when_total_is_empty(deps, bus, customer):
+    team_id, account_id = await connected(deps, customer)
     first_sync_answers(customer)
 
-    outcome = await sync_account(ctx, account_id)
+    outcome = await sync_account(deps, account_id)
 
     assert outcome.ce_requests == 3
     assert (outcome.start, outcome.end) == (TODAY - timedelta(days=90), TODAY)
-    assert await spent(ctx, team_id, *WINDOW, Dimension.SERVICE) == {
+    assert await spent(deps, team_id, *WINDOW, Dimension.SERVICE) == {
         "Amazon Elastic Compute Cloud - Compute": Decimal("18.00"),
         "Amazon Simple Storage Service": Decimal("1.75"),
     }
-    assert await spent(ctx, team_id, *WINDOW, Dimension.REGION) == {
+    assert await spent(deps, team_id, *WINDOW, Dimension.REGION) == {
         "us-east-1": Decimal("19.5"),
         "global": Decimal("0.25"),
     }
-    assert await spent(ctx, team_id, *WINDOW, Dimension.USAGE_TYPE) == {
+    assert await spent(deps, team_id, *WINDOW, Dimension.USAGE_TYPE) == {
         "USE1-BoxUsage:m5.large": Decimal("18.00"),
         "USE1-TimedStorage-ByteHrs": Decimal("1.5"),
         "USE1-Requests-Tier1": Decimal("0.25"),
@@ -181,11 +182,11 @@ async def test_first_sync_follows_pages_and_sums_groups_when_total_is_empty(ctx,
 
 
 async def test_restated_days_are_replaced_not_added_and_only_changed_days_republished(
-    ctx, bus, customer
+    deps, bus, customer
 ):
-    team_id, account_id = await connected(ctx, customer)
+    team_id, account_id = await connected(deps, customer)
     first_sync_answers(customer)
-    await sync_account(ctx, account_id)
+    await sync_account(deps, account_id)
     await eventually(lambda: count_at_least(day_events(bus), 3))
     customer.queue_cost_and_usage(
         page(
@@ -241,10 +242,10 @@ async def test_restated_days_are_replaced_not_added_and_only_changed_days_republ
         ),
     )
 
-    outcome = await sync_account(ctx, account_id)
+    outcome = await sync_account(deps, account_id)
 
     assert outcome.start == D1 and outcome.ce_requests == 2  # from the oldest estimated day back
-    assert await spent(ctx, team_id, *WINDOW, Dimension.SERVICE) == {
+    assert await spent(deps, team_id, *WINDOW, Dimension.SERVICE) == {
         "Amazon Elastic Compute Cloud - Compute": Decimal("21.00"),
         "Amazon Simple Storage Service": Decimal("1.75"),
     }
@@ -261,36 +262,38 @@ async def test_restated_days_are_replaced_not_added_and_only_changed_days_republ
 
 
 async def test_requests_are_metered_and_throttling_is_retried_not_billed(
-    ctx, bus, customer, fault_proxy
+    deps, bus, customer, fault_proxy
 ):
-    team_id, account_id = await connected(ctx, customer)
+    team_id, account_id = await connected(deps, customer)
     first_sync_answers(customer)
     fault_proxy.fail("GetCostAndUsage", "ThrottlingException", times=2, message="Rate exceeded")
 
-    outcome = await sync_account(ctx, account_id)
+    outcome = await sync_account(deps, account_id)
 
     assert (outcome.ce_requests, outcome.throttled_retries) == (3, 2)
     listed = (
-        await accounts.list_accounts(ctx, Command(AccountsRequest(), Actor.operator(team_id)))
+        await accounts.list_accounts(deps, Command(AccountsRequest(), Actor.operator(team_id)))
     ).accounts[0]
     assert listed.ce_requests_this_month == 4  # the connect check and three sync pages
     assert listed.ce_cost_this_month == Decimal("0.04")
     assert listed.status is AccountStatus.CONNECTED and listed.last_sync_at is not None
 
 
-async def test_one_sync_per_account_at_a_time(ctx, bus, customer):
-    _, account_id = await connected(ctx, customer)
+async def test_one_sync_per_account_at_a_time(deps, bus, customer):
+    _, account_id = await connected(deps, customer)
 
-    async with ctx.account_lock(account_id) as locked:
+    async with deps.leases.account_sync(account_id) as locked:
         assert locked
         with pytest.raises(SyncInProgress):
-            await sync_account(ctx, account_id)
+            await sync_account(deps, account_id)
     first_sync_answers(customer)
-    assert (await sync_account(ctx, account_id)).ce_requests == 3  # free again
+    assert (await sync_account(deps, account_id)).ce_requests == 3  # free again
 
 
-async def test_a_trust_policy_changed_after_connecting_marks_the_account_failed(ctx, bus, customer):
-    team_id, account_id = await connected(ctx, customer)
+async def test_a_trust_policy_changed_after_connecting_marks_the_account_failed(
+    deps, bus, customer
+):
+    team_id, account_id = await connected(deps, customer)
     customer.client("iam").update_assume_role_policy(
         RoleName="CloudAuditReadOnly",
         PolicyDocument=json.dumps(
@@ -309,20 +312,20 @@ async def test_a_trust_policy_changed_after_connecting_marks_the_account_failed(
             }
         ),
     )
-    ctx.aws = type(ctx.aws)(ctx.settings)  # a fresh process: no cached credentials
+    fresh = dataclasses.replace(deps, aws=type(deps.aws)(deps.settings))  # no cached credentials
 
     with pytest.raises(RoleNotAssumable):
-        await sync_account(ctx, account_id)
+        await sync_account(fresh, account_id)
 
     listed = (
-        await accounts.list_accounts(ctx, Command(AccountsRequest(), Actor.operator(team_id)))
+        await accounts.list_accounts(deps, Command(AccountsRequest(), Actor.operator(team_id)))
     ).accounts[0]
     assert listed.status is AccountStatus.FAILED
     assert listed.last_error_step is ConnectStep.ASSUME_ROLE
 
 
-async def test_cost_explorer_permission_removed_is_a_typed_failure(ctx, bus, customer):
-    team_id, account_id = await connected(ctx, customer)
+async def test_cost_explorer_permission_removed_is_a_typed_failure(deps, bus, customer):
+    team_id, account_id = await connected(deps, customer)
     customer.client("iam").put_role_policy(
         RoleName="CloudAuditReadOnly",
         PolicyName="CloudAuditReadOnly",
@@ -335,10 +338,10 @@ async def test_cost_explorer_permission_removed_is_a_typed_failure(ctx, bus, cus
     )
 
     with pytest.raises(PermissionMissing, match="ce:GetCostAndUsage"):
-        await sync_account(ctx, account_id)
+        await sync_account(deps, account_id)
 
     listed = (
-        await accounts.list_accounts(ctx, Command(AccountsRequest(), Actor.operator(team_id)))
+        await accounts.list_accounts(deps, Command(AccountsRequest(), Actor.operator(team_id)))
     ).accounts[0]
     assert (
         listed.status is AccountStatus.FAILED and listed.last_error_step is ConnectStep.PERMISSIONS
@@ -346,9 +349,9 @@ async def test_cost_explorer_permission_removed_is_a_typed_failure(ctx, bus, cus
 
 
 async def test_sync_on_demand_over_the_bus_announces_completion(
-    service, bus, ctx, customer, actor_token
+    service, bus, deps, customer, actor_token
 ):
-    team_id, account_id = await connected(ctx, customer)
+    team_id, account_id = await connected(deps, customer)
     first_sync_answers(customer)
 
     reply = await rpc(
@@ -369,18 +372,16 @@ async def _synced(bus) -> list[dict[str, Any]]:
     return [json.loads(m.data) for m in await bus.stream_messages("ACCOUNT", "account.v1.synced")]
 
 
-async def test_scheduler_claims_due_accounts_once(ctx, bus, customer):
-    _, account_id = await connected(ctx, customer)  # connecting makes the first sync due now
+async def test_scheduler_claims_due_accounts_once(deps, bus, customer):
+    _, account_id = await connected(deps, customer)  # connecting makes the first sync due now
     first_sync_answers(customer)
-    syncer = Syncer(ctx)
+    assert await start_due_syncs(deps) == 1
+    assert await start_due_syncs(deps) == 0  # already claimed: pushed to the next interval
+    await deps.syncs.drain()
 
-    assert await syncer.tick() == 1
-    assert await syncer.tick() == 0  # already claimed: pushed to the next interval
-    await syncer.drain()
-
-    async with ctx.sessions() as session:
+    async with deps.uow() as uow:
         row = (
-            await session.execute(
+            await uow.session.execute(
                 text(
                     "SELECT last_sync_at, next_sync_at, last_synced_day FROM ingest.aws_accounts "
                     "WHERE account_id = :a"
@@ -390,16 +391,16 @@ async def test_scheduler_claims_due_accounts_once(ctx, bus, customer):
         ).one()
     assert row.last_synced_day == TODAY - timedelta(days=1)
     assert row.next_sync_at - row.last_sync_at >= timedelta(
-        minutes=ctx.settings.sync_interval_minutes
+        minutes=deps.settings.sync_interval_minutes
     )
 
 
-async def test_concurrent_sync_requests_run_one_sync(ctx, bus, customer):
-    _, account_id = await connected(ctx, customer)
+async def test_concurrent_sync_requests_run_one_sync(deps, bus, customer):
+    _, account_id = await connected(deps, customer)
     first_sync_answers(customer)
 
     results = await asyncio.gather(
-        sync_account(ctx, account_id), sync_account(ctx, account_id), return_exceptions=True
+        sync_account(deps, account_id), sync_account(deps, account_id), return_exceptions=True
     )
 
     assert sorted(type(r).__name__ for r in results) == ["SyncInProgress", "SyncOutcome"]

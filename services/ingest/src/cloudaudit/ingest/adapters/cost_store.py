@@ -13,12 +13,14 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
+from cloudaudit.common.events.inventory import ComputeCoverage, ResourceCost
 from cloudaudit.ingest.domain.cost_explorer import CeCost
 from cloudaudit.ingest.domain.cur.mapping import OUTPUT_COLUMNS
 from sqlalchemy import bindparam, text
@@ -278,7 +280,7 @@ async def resource_costs(
     resource_ids: Sequence[str] | None,
     after: str | None,
     limit: int,
-) -> list[dict[str, Any]]:
+) -> list[ResourceCost]:
     """Per resource over [start, end): cost, days, compute hours and storage GB-months, in id
     order after `after` (keyset paging)."""
     wanted = "AND rid = ANY(:ids)" if resource_ids is not None else ""
@@ -328,12 +330,12 @@ async def resource_costs(
             **({"ids": list(resource_ids)} if resource_ids is not None else {}),
         },
     )
-    return [dict(r) for r in rows.mappings()]
+    return [_resource_cost(r) for r in rows.mappings()]
 
 
 async def compute_coverage(
     session: AsyncSession, team_id: UUID, aws_account_id: str, start: date, end: date
-) -> dict[str, Any]:
+) -> ComputeCoverage:
     """EC2 instance usage over [start, end) split into on-demand and commitment-covered."""
     row = await session.execute(
         text(
@@ -361,4 +363,51 @@ async def compute_coverage(
             "covered_types": list(COVERED_LINE_TYPES),
         },
     )
-    return dict(row.mappings().one())
+    return _coverage(row.mappings().one())
+
+
+# -- rows to the replies that carry them ------------------------------------------------------
+PERCENT = Decimal(100)
+RATE_QUANTUM = Decimal("0.000001")
+
+
+def _ratio(amount: Decimal, quantity: Decimal) -> Decimal | None:
+    return (amount / quantity).quantize(RATE_QUANTUM) if quantity > 0 else None
+
+
+def _resource_cost(row: Any) -> ResourceCost:
+    compute_hours = Decimal(row["compute_hours"])
+    storage = Decimal(row["storage_gb_months"])
+    return ResourceCost(
+        resource_id=row["rid"],
+        cost=Decimal(row["cost"]),
+        currency=row["currency"] or "USD",
+        days_with_cost=int(row["days"]),
+        first_day=row["first_day"],
+        last_day=row["last_day"],
+        compute_hours=compute_hours,
+        compute_cost=Decimal(row["compute_cost"]),
+        covered_hours=Decimal(row["covered_hours"]),
+        on_demand_compute_cost=Decimal(row["on_demand_compute_cost"]),
+        storage_gb_months=storage,
+        storage_cost=Decimal(row["storage_cost"]),
+        hourly_rate=_ratio(Decimal(row["compute_cost"]), compute_hours),
+        gb_month_rate=_ratio(Decimal(row["storage_cost"]), storage),
+    )
+
+
+def _coverage(row: Any) -> ComputeCoverage:
+    on_demand, covered = Decimal(row["on_demand_cost"]), Decimal(row["covered_cost"])
+    # Every format names covered usage as CUR does (FOCUS: by CommitmentDiscountCategory).
+    known = row["line_items"] > 0
+    total = on_demand + covered
+    return ComputeCoverage(
+        known=known,
+        on_demand_cost=on_demand,
+        on_demand_hours=Decimal(row["on_demand_hours"]),
+        covered_cost_at_on_demand=covered,
+        covered_hours=Decimal(row["covered_hours"]),
+        coverage_percent=(covered / total * PERCENT).quantize(Decimal("0.1"))
+        if known and total > 0
+        else None,
+    )

@@ -12,8 +12,8 @@ import botocore.loaders
 import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 from cloudaudit.common.logging import register_secret
-from cloudaudit.ingest.adapters.inventory_settings import InventorySettings
 from cloudaudit.ingest.adapters.orm import aws_accounts, team_settings
+from cloudaudit.ingest.settings import IngestSettings
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -42,7 +42,7 @@ class AccessDenied(Exception):
 class StaticAccountDirectory:
     """Accounts listed in INGEST_INVENTORY_ACCOUNTS (single-account installs, demos, tests)."""
 
-    def __init__(self, settings: InventorySettings) -> None:
+    def __init__(self, settings: IngestSettings) -> None:
         raw = (
             settings.inventory_accounts.get_secret_value() if settings.inventory_accounts else "[]"
         )

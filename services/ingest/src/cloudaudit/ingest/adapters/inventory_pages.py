@@ -23,37 +23,17 @@ from cloudaudit.common.events.inventory import (
     SnapshotFacts,
     VolumeFacts,
 )
-from cloudaudit.common.settings import CommonSettings
 from cloudaudit.ingest.adapters.inventory_orm import inventory_resources
-from pydantic import Field
+from cloudaudit.ingest.settings import IngestSettings
 from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# Room under NATS's 1 MB for the reply envelope and the account headers.
-DEFAULT_PAGE_BYTES = 512 * 1024
 FACTS = {
     "ec2_instance": ("instances", InstanceFacts),
     "ebs_volume": ("volumes", VolumeFacts),
     "ebs_snapshot": ("snapshots", SnapshotFacts),
     "elastic_ip": ("addresses", AddressFacts),
 }
-
-
-class InventoryPageSettings(CommonSettings):
-    inventory_page_bytes: int = Field(
-        default=DEFAULT_PAGE_BYTES,
-        validation_alias="INGEST_INVENTORY_PAGE_BYTES",
-        ge=16 * 1024,
-        le=900 * 1024,
-        description="Resource facts per inventory reply, in JSON bytes (NATS allows 1 MB).",
-    )
-    inventory_page_items: int = Field(
-        default=5_000,
-        validation_alias="INGEST_INVENTORY_PAGE_ITEMS",
-        ge=1,
-        le=50_000,
-        description="Resources per inventory reply, at most.",
-    )
 
 
 class BadCursor(ValueError):
@@ -107,7 +87,7 @@ async def read_page(
     team_id: UUID,
     cursor: Cursor,
     headers: dict[UUID, AccountInventory],
-    settings: InventoryPageSettings,
+    settings: IngestSettings,
 ) -> Page:
     """Resources after the cursor, in (account, resource) order, until the page is full."""
     conditions: list[Any] = [

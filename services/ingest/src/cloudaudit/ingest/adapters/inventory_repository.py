@@ -9,6 +9,8 @@ from uuid import UUID, uuid4
 
 from cloudaudit.common.events.inventory import AccountInventory
 from cloudaudit.ingest.adapters.inventory_orm import inventory_resources, inventory_runs
+from cloudaudit.ingest.adapters.inventory_pages import Cursor, Page, read_page
+from cloudaudit.ingest.settings import IngestSettings
 from sqlalchemy import and_, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +40,16 @@ def _rows(inv: AccountInventory) -> Iterable[tuple[str, str, str, dict[str, Any]
 class InventoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def page(
+        self,
+        team_id: UUID,
+        cursor: Cursor,
+        headers: dict[UUID, AccountInventory],
+        settings: IngestSettings,
+    ) -> Page:
+        """One page of a stored inventory, after the cursor (see inventory_pages)."""
+        return await read_page(self.session, team_id, cursor, headers, settings)
 
     async def record(self, team_id: UUID, inv: AccountInventory) -> None:
         """Upsert what was seen; when the listing was complete, mark the rest as gone."""

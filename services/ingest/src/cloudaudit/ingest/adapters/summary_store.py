@@ -10,6 +10,7 @@ changed and so get a new revision and a new event.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -18,7 +19,9 @@ from typing import Any
 from uuid import UUID
 
 from cloudaudit.common.clock import utcnow
+from cloudaudit.common.events.cost import CostDriver, CostLine
 from cloudaudit.ingest.adapters.cost_store import month_start, next_month
+from cloudaudit.ingest.domain.spend import plain
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -303,7 +306,40 @@ async def _resources(session: AsyncSession) -> None:
     )
 
 
-async def summary_lines(session: AsyncSession, days: list[ChangedDay]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class SummaryLine:
+    """One stored (service, region) line of an account's day, as its event carries it."""
+
+    account_id: UUID
+    usage_date: date
+    line: CostLine
+
+
+def _drivers(raw: Any) -> list[CostDriver]:
+    items = json.loads(raw) if isinstance(raw, str) else (raw or [])
+    return [
+        CostDriver(name=str(i["name"])[:500], cost=plain(Decimal(str(i["cost"])))) for i in items
+    ]
+
+
+def _line(row: Any) -> SummaryLine:
+    return SummaryLine(
+        account_id=row["account_id"],
+        usage_date=row["usage_date"],
+        line=CostLine(
+            summary_id=row["summary_id"],
+            service=row["service"],
+            region=row["region"],
+            unblended_cost=plain(row["unblended_cost"]),
+            amortized_cost=plain(row["amortized_cost"]),
+            usage_quantity=plain(row["usage_quantity"]),
+            top_usage_types=_drivers(row["top_usage_types"]),
+            top_resources=_drivers(row["top_resources"]),
+        ),
+    )
+
+
+async def summary_lines(session: AsyncSession, days: list[ChangedDay]) -> list[SummaryLine]:
     """The stored lines of the given (account, day)s, for their events."""
     if not days:
         return []
@@ -319,4 +355,4 @@ async def summary_lines(session: AsyncSession, days: list[ChangedDay]) -> list[d
     """),
         {"ids": [d.account_id for d in days], "days": [d.usage_date for d in days]},
     )
-    return [dict(r) for r in rows.mappings()]
+    return [_line(r) for r in rows.mappings()]

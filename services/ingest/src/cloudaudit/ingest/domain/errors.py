@@ -20,6 +20,12 @@ class InvalidInput(IngestError, CommonInvalidInput):
     code = "invalid_input"
 
 
+class BadPageCursor(InvalidInput):
+    """A `next_cursor` that this service did not hand out (or that was cut or edited)."""
+
+    code = "bad_cursor"
+
+
 class SyncInProgress(IngestError):
     code = "sync_in_progress"
 

@@ -157,3 +157,10 @@ def exact(amount: Decimal) -> str:
     if whole in ("-0", ""):
         whole = "-0" if text.startswith("-") else "0"
     return f"{whole}.{fraction}"
+
+
+def plain(amount: Decimal | None) -> Decimal | None:
+    """Sums carry the storage scale (0.192000000000); events carry the value (0.192)."""
+    if amount is None:
+        return None
+    return amount.normalize() if amount else Decimal(0)

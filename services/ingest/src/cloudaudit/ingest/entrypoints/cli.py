@@ -33,7 +33,7 @@ from cloudaudit.common.cli_support import (
 if TYPE_CHECKING:
     from cloudaudit.ingest.domain.spend import SpendAnswer
     from cloudaudit.ingest.service import imports, sync
-    from cloudaudit.ingest.service.context import Ingest
+    from cloudaudit.ingest.service.deps import IngestDeps
 
 accounts_app = typer.Typer(help="AWS accounts connected by read-only role.", no_args_is_help=True)
 
@@ -59,13 +59,13 @@ def _ingest_errors() -> tuple[type[Exception], ...]:
     return (IngestError,)
 
 
-async def resolve_account(ctx: Ingest, team_id: UUID, reference: str) -> UUID:
+async def resolve_account(deps: IngestDeps, team_id: UUID, reference: str) -> UUID:
     """`--account`: a CloudAudit account id, a 12-digit AWS account id or the account's alias
     (its name, case-insensitive), within the team; ambiguity lists the candidates."""
     from cloudaudit.ingest.domain.errors import NotFound
 
     wanted = reference.strip()
-    async with ctx.uow() as uow:
+    async with deps.uow() as uow:
         rows = await uow.repo.accounts_of_team(team_id)
     for row in rows:
         if wanted in (str(row.account_id), row.aws_account_id):
@@ -93,11 +93,9 @@ def _date(value: str | None, option: str) -> date | None:
 
 
 @contextlib.asynccontextmanager
-async def ingest() -> AsyncIterator[Ingest]:
+async def ingest() -> AsyncIterator[IngestDeps]:
     from cloudaudit.common.settings import SettingsError, load_settings
-    from cloudaudit.ingest.adapters.aws import AwsGateway
-    from cloudaudit.ingest.adapters.orm import outbox
-    from cloudaudit.ingest.service.context import Ingest
+    from cloudaudit.ingest.entrypoints.app import ingest_deps
     from cloudaudit.ingest.settings import IngestSettings
 
     try:
@@ -107,13 +105,7 @@ async def ingest() -> AsyncIterator[Ingest]:
         raise typer.Exit(2) from None
     async with database(SCHEMA) as sessions:
         engine = sessions.kw["bind"]
-        yield Ingest(
-            settings=settings,
-            engine=engine,
-            sessions=sessions,
-            aws=AwsGateway(settings),
-            outbox=outbox,
-        )
+        yield ingest_deps(settings, engine)
 
 
 # -- accounts ---------------------------------------------------------------------------------
@@ -128,9 +120,9 @@ def accounts_external_id(team: Team, fmt: Format = "table") -> None:
         from cloudaudit.ingest.service import accounts
 
         team_id = await resolve_team(team)
-        async with ingest() as ctx:
+        async with ingest() as deps:
             reply = await accounts.external_id(
-                ctx, Command(ExternalIdRequest(), Actor.operator(team_id))
+                deps, Command(ExternalIdRequest(), Actor.operator(team_id))
             )
         if output == "json":
             typer.echo(
@@ -176,11 +168,11 @@ def accounts_connect(
         from cloudaudit.ingest.service import accounts
 
         team_id = await resolve_team(team)
-        async with ingest() as ctx:
-            scheduler_on = ctx.settings.scheduler_enabled
-            tick_s = ctx.settings.scheduler_tick_s
+        async with ingest() as deps:
+            scheduler_on = deps.settings.scheduler_enabled
+            tick_s = deps.settings.scheduler_tick_s
             reply = await accounts.connect_account(
-                ctx,
+                deps,
                 Command(
                     ConnectAccountRequest(
                         role_arn=role_arn, name=name, export_bucket=export_bucket
@@ -222,9 +214,9 @@ def accounts_list(team: Team, fmt: Format = "table") -> None:
         from cloudaudit.ingest.service import accounts
 
         team_id = await resolve_team(team)
-        async with ingest() as ctx:
+        async with ingest() as deps:
             reply = await accounts.list_accounts(
-                ctx, Command(AccountsRequest(), Actor.operator(team_id))
+                deps, Command(AccountsRequest(), Actor.operator(team_id))
             )
         rows = [a.model_dump(mode="json") for a in reply.accounts]
         print_rows(rows, ACCOUNT_COLUMNS, output)
@@ -246,7 +238,7 @@ def accounts_tag_keys(
 
     async def go() -> None:
         team_id = await resolve_team(team)
-        async with ingest() as ctx, ctx.uow() as uow:
+        async with ingest() as deps, deps.uow() as uow:
             if keys is not None:
                 from cloudaudit.ingest.domain.connect import new_external_id
 
@@ -292,10 +284,10 @@ def import_costs(
         from cloudaudit.ingest.service import imports
 
         team_id = await resolve_team(team)
-        async with ingest() as ctx:
-            account_ref = str(await resolve_account(ctx, team_id, account)) if account else None
+        async with ingest() as deps:
+            account_ref = str(await resolve_account(deps, team_id, account)) if account else None
             with ImportProgressBar(enabled=sys.stderr.isatty()) as bar:
-                return await imports.import_costs(ctx, team_id, paths, account_ref, bar.update)
+                return await imports.import_costs(deps, team_id, paths, account_ref, bar.update)
 
     report = run_cli(go(), _ingest_errors())
     if output == "json":
@@ -366,11 +358,11 @@ def sync_costs(
         from cloudaudit.ingest.service import sync
 
         team_id = await resolve_team(team)
-        async with ingest() as ctx:
+        async with ingest() as deps:
             if account:
-                ids = [await resolve_account(ctx, team_id, account)]
+                ids = [await resolve_account(deps, team_id, account)]
             else:
-                async with ctx.uow() as uow:
+                async with deps.uow() as uow:
                     ids = [
                         r.account_id for r in await uow.repo.accounts_of_team(team_id) if r.role_arn
                     ]
@@ -379,7 +371,7 @@ def sync_costs(
                     "the team has no connected account; connect one first with "
                     "`cloudaudit accounts connect`"
                 )
-            return [await sync.sync_account(ctx, account_id, days) for account_id in ids]
+            return [await sync.sync_account(deps, account_id, days) for account_id in ids]
 
     outcomes = run_cli(go(), _ingest_errors())
     if output == "json":
@@ -449,14 +441,14 @@ def spend_command(
         team_id = await resolve_team(team)
         dimension, tag_key = parse_dimension(by)
         default_start, default_end = default_range(utcnow().date())
-        async with ingest() as ctx:
+        async with ingest() as deps:
             account_ids = (
-                tuple([await resolve_account(ctx, team_id, a) for a in account])
+                tuple([await resolve_account(deps, team_id, a) for a in account])
                 if account
                 else None
             )
             return await spend.spend(
-                ctx,
+                deps,
                 SpendQuery(
                     team_id=team_id,
                     start=first_day or default_start,

@@ -1,11 +1,13 @@
-"""Bus handlers of ingest: accounts (connect, ExternalId, list, sync) and spend, request/reply;
-plus the background sync scheduler. Each handler parses, calls one service function, replies."""
+"""Bus handlers of ingest: accounts (connect, ExternalId, list, sync) and spend, request/reply.
+Each handler verifies the actor's token, calls one service function, replies; FastStream hands
+it ingest's deps (provided once at start) and a fresh unit of work."""
 
 from __future__ import annotations
 
-import logging
+from typing import Annotated, TypeVar
 
-from cloudaudit.common.actors import ActorVerifier, Command
+from cloudaudit.common.actors import Command
+from cloudaudit.common.deps import NewUnitOfWork, ServiceDeps
 from cloudaudit.common.errors import replies_with
 from cloudaudit.common.events.account import (
     RPC_ACCOUNTS,
@@ -21,87 +23,58 @@ from cloudaudit.common.events.account import (
     SyncReply,
     SyncRequest,
 )
+from cloudaudit.common.events.base import ActorRequest
 from cloudaudit.common.events.cost import RPC_SPEND, SpendReply, SpendRequest
-from cloudaudit.common.events.identity import Audience
 from cloudaudit.common.runtime import ServiceRuntime
-from cloudaudit.common.settings import load_settings
-from cloudaudit.ingest.adapters.aws import AwsGateway
-from cloudaudit.ingest.adapters.orm import outbox
-from cloudaudit.ingest.service import accounts, imports, spend
-from cloudaudit.ingest.service.context import Ingest
-from cloudaudit.ingest.service.sync import Syncer
-from cloudaudit.ingest.settings import IngestSettings
+from cloudaudit.ingest.adapters.unit_of_work import IngestUnitOfWork
+from cloudaudit.ingest.service import accounts, spend, sync
+from cloudaudit.ingest.service.deps import IngestDeps
 
-log = logging.getLogger(__name__)
-
+Deps = Annotated[IngestDeps, ServiceDeps]
+Uow = Annotated[IngestUnitOfWork, NewUnitOfWork]
 QUEUE = "ingest"
 
 
-def ingest_settings(runtime: ServiceRuntime) -> IngestSettings:
-    if isinstance(runtime.settings, IngestSettings):
-        return runtime.settings
-    return load_settings(IngestSettings)
+Q = TypeVar("Q", bound=ActorRequest)
+
+
+def verified(request: Q, deps: IngestDeps) -> Command[Q]:
+    """The actor from the request's token, checked with identity's public keys."""
+    if deps.verifier is None:  # the service is always built with one; only the CLI has none
+        raise RuntimeError("ingest's bus handlers need an actor-token verifier")
+    return Command.verified(request, deps.verifier)
 
 
 def register(runtime: ServiceRuntime) -> None:
-    settings = ingest_settings(runtime)
-    ctx = Ingest(
-        settings=settings,
-        engine=runtime.engine,
-        sessions=runtime.sessions,
-        aws=AwsGateway.shared(settings),
-        outbox=outbox,
-        publisher=runtime.publish_outboxed,
-    )
-    syncer = Syncer(ctx)
     broker, names = runtime.broker, runtime.names
-    verifier = ActorVerifier.for_service(runtime.settings, Audience.INGEST)
-
-    async def interrupt_abandoned_imports() -> None:
-        """At start: imports left `running` by a process that died are labelled `interrupted`
-        (the next import of a team does the same; this clears them without waiting for one)."""
-        try:
-            await imports.interrupt_abandoned_imports(ctx)
-        except Exception as exc:  # the next import of each team sweeps again
-            log.warning("could not check for interrupted imports", extra={"error": str(exc)})
-
-    runtime.background(interrupt_abandoned_imports)
 
     @broker.subscriber(names.subject(RPC_EXTERNAL_ID), queue=QUEUE, title="ingest.external_id")
     @replies_with(ExternalIdReply)
-    async def on_external_id(request: ExternalIdRequest) -> ExternalIdReply:
+    async def on_external_id(request: ExternalIdRequest, deps: Deps) -> ExternalIdReply:
         """The actor's team's ExternalId and a CloudFormation quick-create link (owners and
         admins)."""
-        return await accounts.external_id(ctx, Command.verified(request, verifier))
+        return await accounts.external_id(deps, verified(request, deps))
 
     @broker.subscriber(names.subject(RPC_CONNECT), queue=QUEUE, title="ingest.connect")
     @replies_with(ConnectAccountReply)
-    async def on_connect(request: ConnectAccountRequest) -> ConnectAccountReply:
+    async def on_connect(request: ConnectAccountRequest, deps: Deps) -> ConnectAccountReply:
         """Connect an AWS account by its read-only role; failures name the step and the fix."""
-        return await accounts.connect_account(ctx, Command.verified(request, verifier))
+        return await accounts.connect_account(deps, verified(request, deps))
 
     @broker.subscriber(names.subject(RPC_ACCOUNTS), queue=QUEUE, title="ingest.accounts")
     @replies_with(AccountsReply)
-    async def on_accounts(request: AccountsRequest) -> AccountsReply:
+    async def on_accounts(request: AccountsRequest, deps: Deps) -> AccountsReply:
         """The team's accounts with status, last error and this month's Cost Explorer spend."""
-        return await accounts.list_accounts(ctx, Command.verified(request, verifier))
+        return await accounts.list_accounts(deps, verified(request, deps))
 
     @broker.subscriber(names.subject(RPC_SYNC), queue=QUEUE, title="ingest.sync")
     @replies_with(SyncReply)
-    async def on_sync(request: SyncRequest) -> SyncReply:
+    async def on_sync(request: SyncRequest, uow: Uow, deps: Deps) -> SyncReply:
         """Start Cost Explorer syncs now; `account.v1.synced` announces each one done."""
-        return await syncer.request(Command.verified(request, verifier))
+        return await sync.request_sync(verified(request, deps), uow, deps)
 
     @broker.subscriber(names.subject(RPC_SPEND), queue=QUEUE, title="ingest.spend")
     @replies_with(SpendReply)
-    async def on_spend(request: SpendRequest) -> SpendReply:
+    async def on_spend(request: SpendRequest, deps: Deps) -> SpendReply:
         """Spend of the actor's team over [start, end), grouped, exact."""
-        return await spend.spend_rpc(ctx, Command.verified(request, verifier))
-
-    if settings.scheduler_enabled:
-        runtime.background(syncer.scheduler_loop)
-    runtime.on_stop(syncer.drain)
-    runtime.notes.append(
-        f"cost sync every {settings.sync_interval_minutes} min"
-        + ("" if settings.scheduler_enabled else " (scheduler off)")
-    )
+        return await spend.spend_rpc(deps, verified(request, deps))

@@ -1,10 +1,15 @@
 """Bus handlers of ingest for recommendations: the resource inventory (ingest.v1.rpc.inventory,
-paged) and what resources cost in the imported cost report (ingest.v1.rpc.resource_costs)."""
+paged) and what resources cost in the imported cost report (ingest.v1.rpc.resource_costs).
+Analytics asks them for a team named in the request: system work, not a person's (the bus
+permissions let only analytics publish these subjects)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import boto3
-from cloudaudit.common.db import UnitOfWork
+from cloudaudit.common.deps import NewUnitOfWork, ServiceDeps
+from cloudaudit.common.errors import replies_with
 from cloudaudit.common.events.inventory import (
     RPC_INVENTORY,
     RPC_RESOURCE_COSTS,
@@ -14,7 +19,6 @@ from cloudaudit.common.events.inventory import (
     ResourceCostsRequest,
 )
 from cloudaudit.common.runtime import ServiceRuntime
-from cloudaudit.common.settings import load_settings
 from cloudaudit.ingest.adapters.aws import AwsGateway
 from cloudaudit.ingest.adapters.inventory_accounts import (
     AccessDenied,
@@ -25,36 +29,20 @@ from cloudaudit.ingest.adapters.inventory_accounts import (
     new_session,
 )
 from cloudaudit.ingest.adapters.inventory_aws import AwsInventoryReader
-from cloudaudit.ingest.adapters.inventory_pages import InventoryPageSettings
-from cloudaudit.ingest.adapters.inventory_settings import InventorySettings
-from cloudaudit.ingest.adapters.orm import outbox
+from cloudaudit.ingest.adapters.unit_of_work import IngestUnitOfWork
 from cloudaudit.ingest.domain.arn import parse_role_arn
 from cloudaudit.ingest.domain.errors import IngestError
-from cloudaudit.ingest.service.inventory import InventoryDeps, collect_inventory
-from cloudaudit.ingest.service.inventory_pages import PageDeps, inventory_page
+from cloudaudit.ingest.service.deps import IngestDeps, InventorySources, SessionOpener
+from cloudaudit.ingest.service.inventory_pages import inventory_page
 from cloudaudit.ingest.service.resource_costs import resource_costs
 from cloudaudit.ingest.settings import IngestSettings
 
-
-def _settings(runtime: ServiceRuntime) -> InventorySettings:
-    if isinstance(runtime.settings, InventorySettings):
-        return runtime.settings
-    return load_settings(InventorySettings)
+Deps = Annotated[IngestDeps, ServiceDeps]
+Uow = Annotated[IngestUnitOfWork, NewUnitOfWork]
+QUEUE = "ingest"
 
 
-def _gateway_settings(runtime: ServiceRuntime, settings: InventorySettings) -> IngestSettings:
-    """Ingest's AWS settings, sending calls where the inventory's go."""
-    base = (
-        runtime.settings
-        if isinstance(runtime.settings, IngestSettings)
-        else load_settings(IngestSettings)
-    )
-    if settings.aws_endpoint_url and base.aws_endpoint_url != settings.aws_endpoint_url:
-        base = base.model_copy(update={"aws_endpoint_url": settings.aws_endpoint_url})
-    return base
-
-
-def session_opener(gateway: AwsGateway):  # type: ignore[no-untyped-def]
+def session_opener(gateway: AwsGateway) -> SessionOpener:
     """Sessions in customers' accounts from the gateway's credential cache (ExternalId sent,
     never logged); accounts without a role use ingest's own credentials."""
 
@@ -69,9 +57,10 @@ def session_opener(gateway: AwsGateway):  # type: ignore[no-untyped-def]
     return open_session
 
 
-def register(runtime: ServiceRuntime) -> None:
-    settings = _settings(runtime)
-    gateway = AwsGateway.shared(_gateway_settings(runtime, settings))
+def sources(
+    runtime: ServiceRuntime, settings: IngestSettings, gateway: AwsGateway
+) -> InventorySources:
+    """Connected accounts first, then the accounts named in settings (single-account installs)."""
 
     def reader(session: boto3.Session) -> AwsInventoryReader:
         return AwsInventoryReader(
@@ -81,34 +70,31 @@ def register(runtime: ServiceRuntime) -> None:
             settings.inventory_aws_max_attempts,
         )
 
-    deps = InventoryDeps(
+    return InventorySources(
         directory=CombinedDirectory(
             ConnectedAccountDirectory(runtime.sessions, settings.regions),
             StaticAccountDirectory(settings),
         ),
         open_session=session_opener(gateway),
         reader=reader,
-        uow=lambda: UnitOfWork(runtime.sessions, outbox, runtime.publish_outboxed),
-        findings=settings.inventory_findings,
     )
 
-    async def collect(request: InventoryRequest) -> InventoryReply:
-        return await collect_inventory(request, deps)
 
-    pages = PageDeps(collect, runtime.sessions, load_settings(InventoryPageSettings))
+def register(runtime: ServiceRuntime) -> None:
+    broker, names = runtime.broker, runtime.names
 
-    @runtime.broker.subscriber(
-        runtime.names.subject(RPC_INVENTORY), queue="ingest", title="ingest.inventory"
-    )
-    async def on_inventory(request: InventoryRequest) -> InventoryReply:
+    @broker.subscriber(names.subject(RPC_INVENTORY), queue=QUEUE, title="ingest.inventory")
+    @replies_with(InventoryReply)
+    async def on_inventory(request: InventoryRequest, uow: Uow, deps: Deps) -> InventoryReply:
         """Resources of a team's AWS accounts with their utilisation, for recommendations;
         one page per reply (ask again with next_cursor)."""
-        return await inventory_page(request, pages)
+        return await inventory_page(request, uow, deps)
 
-    @runtime.broker.subscriber(
-        runtime.names.subject(RPC_RESOURCE_COSTS), queue="ingest", title="ingest.resource_costs"
+    @broker.subscriber(
+        runtime.names.subject(RPC_RESOURCE_COSTS), queue=QUEUE, title="ingest.resource_costs"
     )
-    async def on_resource_costs(request: ResourceCostsRequest) -> ResourceCostsReply:
+    @replies_with(ResourceCostsReply)
+    async def on_resource_costs(request: ResourceCostsRequest, uow: Uow) -> ResourceCostsReply:
         """Per-resource cost, usage and effective rate from the imported cost report, and the
         account's Savings Plan / RI coverage of EC2 usage."""
-        return await resource_costs(request, runtime.sessions)
+        return await resource_costs(request, uow)

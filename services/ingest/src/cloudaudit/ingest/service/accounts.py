@@ -32,7 +32,7 @@ from cloudaudit.ingest.domain.arn import RoleArn, parse_role_arn
 from cloudaudit.ingest.domain.connect import new_external_id, quick_create_url
 from cloudaudit.ingest.domain.cost_explorer import CE_REQUEST_COST
 from cloudaudit.ingest.domain.errors import IngestError
-from cloudaudit.ingest.service.context import Ingest
+from cloudaudit.ingest.service.deps import IngestDeps
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +40,19 @@ log = logging.getLogger(__name__)
 SOURCE = "ingest"
 
 
-async def external_id(ctx: Ingest, cmd: Command[ExternalIdRequest]) -> ExternalIdReply:
+async def external_id(deps: IngestDeps, cmd: Command[ExternalIdRequest]) -> ExternalIdReply:
     """The team's ExternalId (created on first ask), our principal and a quick-create link;
     for the people who may connect accounts (owners and admins)."""
-    async with ctx.uow() as uow:
+    async with deps.uow() as uow:
         await authorize(uow, cmd.actor, Action.CONNECT_ACCOUNT, source=SOURCE)
         value = await uow.repo.external_id(cmd.actor.team_id, new_external_id())
         await uow.commit()
-    principal = await asyncio.to_thread(ctx.aws.principal_arn)
+    principal = await asyncio.to_thread(deps.aws.principal_arn)
     return ExternalIdReply(
         external_id=value,
         principal_arn=principal,
         quick_create_url=quick_create_url(
-            ctx.settings.template_url, value, principal, ctx.settings.aws_region
+            deps.settings.template_url, value, principal, deps.settings.aws_region
         ),
     )
 
@@ -66,29 +66,31 @@ def _failure(exc: IngestError, role: RoleArn | None) -> ConnectAccountReply:
     )
 
 
-async def connect_account(ctx: Ingest, cmd: Command[ConnectAccountRequest]) -> ConnectAccountReply:
+async def connect_account(
+    deps: IngestDeps, cmd: Command[ConnectAccountRequest]
+) -> ConnectAccountReply:
     """Validate the ARN, assume the role with the team's ExternalId, probe each permission,
     then store the account and announce it. Every failure names its step and its fix."""
     request, team_id, user_id = cmd.request, cmd.actor.team_id, cmd.actor.user_id
     role: RoleArn | None = None
     started = utcnow()
-    async with ctx.uow() as uow:
+    async with deps.uow() as uow:
         await authorize(uow, cmd.actor, Action.CONNECT_ACCOUNT, source=SOURCE)
     try:
         role = parse_role_arn(request.role_arn)
-        async with ctx.uow() as uow:
+        async with deps.uow() as uow:
             team_external_id = await uow.repo.external_id(team_id, new_external_id())
             await uow.commit()
-        credentials = await asyncio.to_thread(ctx.aws.assume, role, team_external_id)
+        credentials = await asyncio.to_thread(deps.aws.assume, role, team_external_id)
         ce_requests = await asyncio.to_thread(
-            ctx.aws.check_permissions, role, credentials, request.export_bucket
+            deps.aws.check_permissions, role, credentials, request.export_bucket
         )
     except IngestError as exc:
-        await _record_failure(ctx, cmd, role, exc, started)
+        await _record_failure(deps, cmd, role, exc, started)
         return _failure(exc, role)
     now = utcnow()
     naming = {"account_name": request.name} if request.name else {}
-    async with ctx.uow() as uow:
+    async with deps.uow() as uow:
         account_id = await uow.repo.upsert_account(
             team_id,
             role.account_id,
@@ -153,7 +155,7 @@ async def _audit(
 
 
 async def _record_failure(
-    ctx: Ingest,
+    deps: IngestDeps,
     cmd: Command[ConnectAccountRequest],
     role: RoleArn | None,
     exc: IngestError,
@@ -161,7 +163,7 @@ async def _record_failure(
 ) -> None:
     request, team_id, user_id = cmd.request, cmd.actor.team_id, cmd.actor.user_id
     step = getattr(exc, "step", ConnectStep.ASSUME_ROLE)
-    async with ctx.uow() as uow:
+    async with deps.uow() as uow:
         account_id = None
         if role is not None:
             existing = await uow.repo.account_by_aws_id(team_id, role.account_id)
@@ -215,10 +217,10 @@ def month_start(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-async def list_accounts(ctx: Ingest, cmd: Command[AccountsRequest]) -> AccountsReply:
+async def list_accounts(deps: IngestDeps, cmd: Command[AccountsRequest]) -> AccountsReply:
     """The team's accounts, their state, and this month's Cost Explorer API spend."""
     team_id = cmd.actor.team_id
-    async with ctx.uow() as uow:
+    async with deps.uow() as uow:
         await authorize(uow, cmd.actor, Action.READ_SPEND, source=SOURCE)
         rows = await uow.repo.accounts_of_team(team_id)
         requests = await uow.repo.ce_requests_since(team_id, month_start(utcnow()))
@@ -241,11 +243,11 @@ async def list_accounts(ctx: Ingest, cmd: Command[AccountsRequest]) -> AccountsR
     )
 
 
-async def resolve_account(ctx: Ingest, team_id: UUID, reference: str) -> UUID:
+async def resolve_account(deps: IngestDeps, team_id: UUID, reference: str) -> UUID:
     """An account by CloudAudit id or 12-digit AWS account id, within the team."""
     from cloudaudit.ingest.domain.errors import NotFound
 
-    async with ctx.uow() as uow:
+    async with deps.uow() as uow:
         rows = await uow.repo.accounts_of_team(team_id)
     for row in rows:
         if reference in (str(row.account_id), row.aws_account_id):

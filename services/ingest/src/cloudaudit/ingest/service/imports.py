@@ -9,7 +9,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,28 +23,16 @@ from cloudaudit.common.events.account import ACCOUNT_SYNCED, AccountStatus, Acco
 from cloudaudit.ingest.adapters import cost_files, summary_store
 from cloudaudit.ingest.adapters.aws import AwsGateway
 from cloudaudit.ingest.adapters.cost_files import Batch, CostFile
-from cloudaudit.ingest.adapters.cost_store import (
-    Partitions,
-    copy_line_items,
-    delete_billing_period,
-    month_start,
-    to_csv,
-    with_ids,
-)
-from cloudaudit.ingest.adapters.repository import (
-    release_import_lease,
-    take_import_lease,
-    write_import_heartbeat,
-)
+from cloudaudit.ingest.adapters.cost_store import month_start, to_csv, with_ids
+from cloudaudit.ingest.adapters.leases import ImportLease
+from cloudaudit.ingest.adapters.unit_of_work import IngestUnitOfWork, StoreError
 from cloudaudit.ingest.domain.arn import parse_role_arn
 from cloudaudit.ingest.domain.connect import new_external_id
 from cloudaudit.ingest.domain.cur.formats import CostFormat, Layout
 from cloudaudit.ingest.domain.cur.mapping import MappedBatch, RowProblem, describe_format, map_batch
 from cloudaudit.ingest.domain.errors import IngestError, InvalidInput
-from cloudaudit.ingest.service.context import Ingest
+from cloudaudit.ingest.service.deps import IngestDeps
 from cloudaudit.ingest.service.summaries import publish_changed_days
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = logging.getLogger(__name__)
 MAX_PROBLEMS_KEPT = 1000
@@ -115,7 +103,6 @@ class ImportReport:
 ProgressCallback = Callable[[ImportProgress], None]
 AsyncProgress = Callable[[ImportProgress], Awaitable[None]]
 
-IMPORT_HEARTBEAT_S = 5.0  # heartbeat_at is written at most this often
 INTERRUPTED_REASON = (
     "the import stopped before it finished (its process was killed or lost the database), "
     "so none of its rows were kept; import the same files again to load them"
@@ -123,13 +110,13 @@ INTERRUPTED_REASON = (
 
 
 async def find_files(
-    ctx: Ingest, team_id: UUID, locations: list[str], account: str | None
+    deps: IngestDeps, team_id: UUID, locations: list[str], account: str | None
 ) -> list[CostFile]:
     files: list[CostFile] = []
     for location in locations:
         if location.startswith("s3://"):
-            credentials = await _s3_credentials(ctx, team_id, account)
-            s3 = await asyncio.to_thread(ctx.aws.s3, credentials)
+            credentials = await _s3_credentials(deps, team_id, account)
+            s3 = await asyncio.to_thread(deps.aws.s3, credentials)
             files.extend(
                 await asyncio.to_thread(
                     cost_files.s3_files, s3, location, AwsGateway.list_keys, AwsGateway.open_object
@@ -142,9 +129,9 @@ async def find_files(
     return files
 
 
-async def _s3_credentials(ctx: Ingest, team_id: UUID, account: str | None) -> Any:
+async def _s3_credentials(deps: IngestDeps, team_id: UUID, account: str | None) -> Any:
     """Read a customer's export bucket through their role (the team's connected account)."""
-    async with ctx.uow() as uow:
+    async with deps.uow() as uow:
         rows = [r for r in await uow.repo.accounts_of_team(team_id) if r.role_arn]
         external_id = await uow.repo.existing_external_id(team_id)
     if account:
@@ -157,7 +144,7 @@ async def _s3_credentials(ctx: Ingest, team_id: UUID, account: str | None) -> An
             "reads the bucket with --account AWS_ACCOUNT_ID"
         )
     role = parse_role_arn(rows[0].role_arn)
-    return await asyncio.to_thread(ctx.aws.assume, role, external_id or "")
+    return await asyncio.to_thread(deps.aws.assume, role, external_id or "")
 
 
 @dataclass
@@ -243,10 +230,9 @@ def _day_ranges(table: pa.Table) -> list[tuple[str, date, date]]:
 class _Import:
     """State of one import transaction."""
 
-    def __init__(self, ctx: Ingest, team_id: UUID, report: ImportReport) -> None:
-        self.ctx, self.team_id, self.report = ctx, team_id, report
+    def __init__(self, deps: IngestDeps, team_id: UUID, report: ImportReport) -> None:
+        self.deps, self.team_id, self.report = deps, team_id, report
         self.accounts: dict[str, UUID] = {}
-        self.partitions = Partitions()
         self.replaced: set[tuple[UUID, date]] = set()
         self.ranges: dict[UUID, tuple[date, date]] = {}
         self.rows_by_account: Counter[UUID] = Counter()
@@ -259,7 +245,7 @@ class _Import:
             (min(first, known[0]), max(last, known[1])) if known else (first, last)
         )
 
-    async def load(self, uow: Any, prepared: _Prepared, source: str) -> None:
+    async def load(self, uow: IngestUnitOfWork, prepared: _Prepared, source: str) -> None:
         for aws_account_id in sorted(prepared.aws_account_ids - self.accounts.keys()):
             self.accounts[aws_account_id] = await uow.repo.upsert_account(
                 self.team_id,
@@ -267,12 +253,12 @@ class _Import:
                 account_id=uuid4(),
                 status=AccountStatus.IMPORT_ONLY.value,
             )
-        await self.partitions.ensure(uow.session, prepared.months)
+        await uow.costs.ensure_partitions(prepared.months)
         for aws_account_id, period in prepared.pairs:
             key = (self.accounts[aws_account_id], period)
             self.report.periods.add((aws_account_id, period))
             if key not in self.replaced:
-                previous = await delete_billing_period(uow.session, *key)
+                previous = await uow.costs.delete_billing_period(*key)
                 self.widen(key[0], previous.first_day, previous.last_day)
                 self.replaced.add(key)
         for aws_account_id, first, last in prepared.day_ranges:
@@ -287,50 +273,13 @@ class _Import:
                     with_ids(table, self.team_id, self.report.import_id, source, self.accounts)
                 )
             )
-        await copy_line_items(uow.session, payload)
+        await uow.costs.copy_line_items(payload)
 
 
-class ImportLease:
-    """Proof that the process running an import is alive, on a connection of its own.
-
-    It holds a PostgreSQL session lock for the import (released by PostgreSQL the moment the
-    process dies or its connection drops: that is how a later import knows this one will never
-    finish) and writes `heartbeat_at` as progress is reported (the last sign of life, which
-    becomes the end time of an import found interrupted). The rows themselves are written in
-    the import's one transaction, so an interrupted import leaves none behind."""
-
-    def __init__(self, connection: AsyncConnection, import_id: UUID) -> None:
-        self.connection, self.import_id = connection, import_id
-        self._last_beat = time.monotonic()
-
-    async def beat(self) -> None:
-        if time.monotonic() - self._last_beat < IMPORT_HEARTBEAT_S:
-            return
-        self._last_beat = time.monotonic()
-        try:
-            await write_import_heartbeat(self.connection, self.import_id)
-        except SQLAlchemyError as exc:  # the import's own transaction reports the outage
-            log.warning(
-                "import heartbeat not written",
-                extra={"import_id": str(self.import_id), "error": str(exc)[:300]},
-            )
-
-
-@contextlib.asynccontextmanager
-async def import_lease(ctx: Ingest, import_id: UUID) -> AsyncIterator[ImportLease]:
-    async with ctx.engine.connect() as connection:
-        await take_import_lease(connection, import_id)
-        try:
-            yield ImportLease(connection, import_id)
-        finally:
-            with contextlib.suppress(SQLAlchemyError):  # a dropped connection released it
-                await release_import_lease(connection, import_id)
-
-
-async def interrupt_abandoned_imports(ctx: Ingest, team_id: UUID | None = None) -> list[UUID]:
+async def interrupt_abandoned_imports(deps: IngestDeps, team_id: UUID | None = None) -> list[UUID]:
     """Imports left `running` by a process that died (kill -9, crash, lost database
     connection) become `interrupted`; the imports of live processes are left alone."""
-    async with ctx.uow() as uow:
+    async with deps.uow() as uow:
         found = await uow.repo.interrupt_abandoned_imports(team_id, INTERRUPTED_REASON)
         await uow.commit()
     for row in found:
@@ -346,18 +295,18 @@ async def interrupt_abandoned_imports(ctx: Ingest, team_id: UUID | None = None) 
 
 
 async def import_costs(
-    ctx: Ingest,
+    deps: IngestDeps,
     team_id: UUID,
     locations: list[str],
     account: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> ImportReport:
     started = time.monotonic()
-    files = await find_files(ctx, team_id, locations, account)
+    files = await find_files(deps, team_id, locations, account)
     report = ImportReport(import_id=uuid4())
-    async with import_lease(ctx, report.import_id) as lease:
-        report.interrupted = await interrupt_abandoned_imports(ctx, team_id)
-        async with ctx.uow() as uow:
+    async with deps.leases.import_lease(report.import_id) as lease:
+        report.interrupted = await interrupt_abandoned_imports(deps, team_id)
+        async with deps.uow() as uow:
             await uow.repo.external_id(team_id, new_external_id())  # the team exists for ingest
             now = utcnow()
             await uow.repo.add_import(
@@ -371,13 +320,13 @@ async def import_costs(
             )
             await uow.commit()
         try:
-            await _run(ctx, team_id, files, report, _beating(lease, progress))
+            await _run(deps, team_id, files, report, _beating(lease, progress))
         except IngestError as exc:
-            await _fail(ctx, report.import_id, exc.message)
+            await _fail(deps, report.import_id, exc.message)
             raise
-        except (SQLAlchemyError, OSError) as exc:  # the database or a file went away mid-way
-            with contextlib.suppress(SQLAlchemyError, OSError):
-                await _fail(ctx, report.import_id, f"stopped by an error: {type(exc).__name__}")
+        except (StoreError, OSError) as exc:  # the database or a file went away mid-way
+            with contextlib.suppress(StoreError, OSError):
+                await _fail(deps, report.import_id, f"stopped by an error: {type(exc).__name__}")
             raise
     report.seconds = time.monotonic() - started
     log.info(
@@ -404,14 +353,14 @@ def _beating(lease: ImportLease, progress: ProgressCallback | None) -> AsyncProg
     return report
 
 
-async def _fail(ctx: Ingest, import_id: UUID, reason: str) -> None:
-    async with ctx.uow() as uow:
+async def _fail(deps: IngestDeps, import_id: UUID, reason: str) -> None:
+    async with deps.uow() as uow:
         await uow.repo.finish_import(import_id, status="failed", problems=[{"reason": reason}])
         await uow.commit()
 
 
 async def _run(
-    ctx: Ingest,
+    deps: IngestDeps,
     team_id: UUID,
     files: list[CostFile],
     report: ImportReport,
@@ -424,13 +373,13 @@ async def _run(
         done["bytes"] += size
 
     load_started = time.monotonic()
-    async with ctx.uow() as uow:
-        state = _Import(ctx, team_id, report)
+    async with deps.uow() as uow:
+        state = _Import(deps, team_id, report)
         for row in await uow.repo.accounts_of_team(team_id):
             state.accounts[row.aws_account_id] = row.account_id
         for cost_file in files:
             layout, batches = await asyncio.to_thread(
-                cost_files.open_batches, cost_file, ctx.settings.import_block_bytes, on_bytes
+                cost_files.open_batches, cost_file, deps.settings.import_block_bytes, on_bytes
             )
             report.files[cost_file.name] = describe_format(layout)
             source = "focus" if layout.format is CostFormat.FOCUS else "cur"
@@ -468,12 +417,11 @@ async def _run(
         if state.ranges:
             first = min(r[0] for r in state.ranges.values())
             last = max(r[1] for r in state.ranges.values())
-            changed = await summary_store.rebuild(
-                uow.session,
+            changed = await uow.costs.rebuild_summaries(
                 list(state.ranges),
                 first,
                 last + timedelta(days=1),
-                ctx.settings.top_drivers,
+                deps.settings.top_drivers,
             )
         accounts = {row.account_id: row for row in await uow.repo.accounts_of_team(team_id)}
         report.days_published = await publish_changed_days(uow, changed, accounts, utcnow().date())

@@ -15,7 +15,6 @@ from cloudaudit.common.events.cost import (
     SpendRequest,
 )
 from cloudaudit.common.events.identity import Action
-from cloudaudit.ingest.adapters.spend_store import spend_rows
 from cloudaudit.ingest.domain.errors import InvalidInput
 from cloudaudit.ingest.domain.spend import (
     Dimension,
@@ -24,18 +23,18 @@ from cloudaudit.ingest.domain.spend import (
     SpendAnswer,
     SpendQuery,
     check_range,
+    plain,
     rank,
 )
-from cloudaudit.ingest.service.context import Ingest
-from cloudaudit.ingest.service.summaries import plain
+from cloudaudit.ingest.service.deps import IngestDeps
 
 
-async def spend(ctx: Ingest, query: SpendQuery) -> SpendAnswer:
+async def spend(deps: IngestDeps, query: SpendQuery) -> SpendAnswer:
     check_range(query.start, query.end)
     if query.dimension is Dimension.TAG and not query.tag_key:
         raise InvalidInput("grouping by tag needs the tag key, e.g. tag:Environment")
-    async with ctx.sessions() as session:
-        rows = await spend_rows(session, query)
+    async with deps.uow() as uow:
+        rows = await uow.costs.spend_rows(query)
     total = sum((r.amount for r in rows), Decimal(0))
     return SpendAnswer(query=query, total=total, rows=rank(rows, query.dimension, query.top))
 
@@ -64,10 +63,10 @@ def query_from_request(request: SpendRequest, team_id: UUID) -> SpendQuery:
     )
 
 
-async def spend_rpc(ctx: Ingest, cmd: Command[SpendRequest]) -> SpendReply:
+async def spend_rpc(deps: IngestDeps, cmd: Command[SpendRequest]) -> SpendReply:
     """Spend of the actor's team; accounts named in the request must be the team's own."""
     request, actor = cmd.request, cmd.actor
-    async with ctx.uow() as uow:
+    async with deps.uow() as uow:
         await authorize(uow, actor, Action.READ_SPEND, source="ingest")
         if request.account_ids:
             own = {row.account_id for row in await uow.repo.accounts_of_team(actor.team_id)}
@@ -75,7 +74,7 @@ async def spend_rpc(ctx: Ingest, cmd: Command[SpendRequest]) -> SpendReply:
                 require_owner_team(
                     actor, actor.team_id if account_id in own else None, "account", account_id
                 )
-    answer = await spend(ctx, query_from_request(request, actor.team_id))
+    answer = await spend(deps, query_from_request(request, actor.team_id))
     return SpendReply(
         total=plain(answer.total),
         start=request.start,

@@ -20,9 +20,9 @@ from cloudaudit.common.events.account import (
     SyncRequest,
 )
 from cloudaudit.common.events.identity import Action
-from cloudaudit.ingest.adapters import summary_store
 from cloudaudit.ingest.adapters.aws import CallStats
-from cloudaudit.ingest.adapters.cost_store import replace_ce_costs
+from cloudaudit.ingest.adapters.rows import Account
+from cloudaudit.ingest.adapters.unit_of_work import IngestUnitOfWork
 from cloudaudit.ingest.domain.arn import RoleArn, parse_role_arn
 from cloudaudit.ingest.domain.cost_explorer import (
     SERVICE_REGION,
@@ -42,7 +42,7 @@ from cloudaudit.ingest.domain.errors import (
     NotFound,
     SyncInProgress,
 )
-from cloudaudit.ingest.service.context import Ingest
+from cloudaudit.ingest.service.deps import IngestDeps
 from cloudaudit.ingest.service.summaries import publish_changed_days
 from cloudaudit.ingest.settings import CE_MAX_HISTORY_DAYS
 
@@ -71,7 +71,7 @@ def next_sync_at(now: datetime, account_id: UUID, interval_minutes: int) -> date
 
 
 async def _pull(
-    ctx: Ingest,
+    deps: IngestDeps,
     client: Any,
     role: RoleArn,
     start: date,
@@ -83,7 +83,7 @@ async def _pull(
     token: str | None = None
     for _ in range(MAX_PAGES_PER_GROUPING):
         request = cost_and_usage_request(start, end, grouping, token)
-        page = await asyncio.to_thread(ctx.aws.cost_and_usage_page, client, request, stats, role)
+        page = await asyncio.to_thread(deps.aws.cost_and_usage_page, client, request, stats, role)
         pages.append(page)
         token = page.get("NextPageToken")
         if not token:
@@ -91,19 +91,19 @@ async def _pull(
     return merge_pages(pages, grouping)
 
 
-async def sync_account(ctx: Ingest, account_id: UUID, days: int | None = None) -> SyncOutcome:
-    async with ctx.account_lock(account_id) as locked:
+async def sync_account(deps: IngestDeps, account_id: UUID, days: int | None = None) -> SyncOutcome:
+    async with deps.leases.account_sync(account_id) as locked:
         if not locked:
             raise SyncInProgress(
                 "a sync of this account is already running; it will finish "
                 "on its own, try again in a minute"
             )
-        return await _sync_locked(ctx, account_id, days)
+        return await _sync_locked(deps, account_id, days)
 
 
-async def _sync_locked(ctx: Ingest, account_id: UUID, days: int | None) -> SyncOutcome:
+async def _sync_locked(deps: IngestDeps, account_id: UUID, days: int | None) -> SyncOutcome:
     run_id = uuid4()
-    async with ctx.uow() as uow:
+    async with deps.uow() as uow:
         account = await uow.repo.account(account_id)
         if account is None:
             raise NotFound(f"no account {account_id}")
@@ -122,10 +122,10 @@ async def _sync_locked(ctx: Ingest, account_id: UUID, days: int | None) -> SyncO
     today = utcnow().date()
     start, end = sync_window(
         today,
-        ctx.settings.initial_sync_days,
+        deps.settings.initial_sync_days,
         account.last_synced_day,
         oldest_estimated,
-        ctx.settings.restate_days,
+        deps.settings.restate_days,
         CE_MAX_HISTORY_DAYS,
         days,
     )
@@ -134,26 +134,28 @@ async def _sync_locked(ctx: Ingest, account_id: UUID, days: int | None) -> SyncO
     try:
         role = parse_role_arn(account.role_arn)
         if start < end:
-            credentials = await asyncio.to_thread(ctx.aws.assume, role, external_id)
-            client = await asyncio.to_thread(ctx.aws.cost_explorer, credentials)
+            credentials = await asyncio.to_thread(deps.aws.assume, role, external_id)
+            client = await asyncio.to_thread(deps.aws.cost_explorer, credentials)
             for grouping in (SERVICE_REGION, SERVICE_USAGE_TYPE, *map(tag_grouping, tag_keys)):
-                results[grouping.name] = await _pull(ctx, client, role, start, end, grouping, stats)
+                results[grouping.name] = await _pull(
+                    deps, client, role, start, end, grouping, stats
+                )
     except (IngestError, CeAnswerInvalid) as exc:
         error = (
             exc
             if isinstance(exc, IngestError)
             else AwsUnavailable(f"Cost Explorer answered something unreadable: {exc}")
         )
-        await _record_sync_failure(ctx, account, run_id, error, stats)
+        await _record_sync_failure(deps, account, run_id, error, stats)
         raise error from None
-    return await _store(ctx, account, run_id, start, end, results, stats, today)
+    return await _store(deps, account, run_id, start, end, results, stats, today)
 
 
 async def _record_sync_failure(
-    ctx: Ingest, account: dict[str, Any], run_id: UUID, exc: IngestError, stats: CallStats
+    deps: IngestDeps, account: Account, run_id: UUID, exc: IngestError, stats: CallStats
 ) -> None:
     step = getattr(exc, "step", None)
-    async with ctx.uow() as uow:
+    async with deps.uow() as uow:
         await uow.repo.finish_run(run_id, "failed", error=exc.message, ce_requests=stats.requests)
         await uow.repo.update_account(
             account.account_id,
@@ -161,7 +163,7 @@ async def _record_sync_failure(
             last_error=exc.message,
             last_error_step=step.value if step else None,
             next_sync_at=next_sync_at(
-                utcnow(), account.account_id, ctx.settings.sync_interval_minutes
+                utcnow(), account.account_id, deps.settings.sync_interval_minutes
             ),
         )
         await uow.commit()
@@ -177,8 +179,8 @@ async def _record_sync_failure(
 
 
 async def _store(
-    ctx: Ingest,
-    account: dict[str, Any],
+    deps: IngestDeps,
+    account: Account,
     run_id: UUID,
     start: date,
     end: date,
@@ -189,15 +191,15 @@ async def _store(
     account_id, team_id = account.account_id, account.team_id
     now = utcnow()
     rows = 0
-    async with ctx.uow() as uow:
+    async with deps.uow() as uow:
         for grouping, days in results.items():
             costs = [cost for day in days.values() for cost in day.costs]
-            rows += await replace_ce_costs(
-                uow.session, account_id, team_id, run_id, grouping, start, end, costs
+            rows += await uow.costs.replace_ce_costs(
+                account_id, team_id, run_id, grouping, start, end, costs
             )
         answered = [(account_id, day) for day in results.get(SERVICE_REGION.name, {})]
-        changed = await summary_store.rebuild(
-            uow.session, [account_id], start, end, ctx.settings.top_drivers, answered
+        changed = await uow.costs.rebuild_summaries(
+            [account_id], start, end, deps.settings.top_drivers, answered
         )
         await publish_changed_days(uow, changed, {account_id: account}, today)
         await uow.repo.finish_run(
@@ -217,7 +219,7 @@ async def _store(
             "last_error": None,
             "last_error_step": None,
             "last_sync_at": now,
-            "next_sync_at": next_sync_at(now, account_id, ctx.settings.sync_interval_minutes),
+            "next_sync_at": next_sync_at(now, account_id, deps.settings.sync_interval_minutes),
         }
         if start < end:
             fields["last_synced_day"] = end - timedelta(days=1)
@@ -259,74 +261,59 @@ async def _store(
     )
 
 
-class Syncer:
-    """Syncs running in the background of the service process (on demand and scheduled)."""
+async def _run_sync(deps: IngestDeps, account_id: UUID, days: int | None) -> None:
+    try:
+        await sync_account(deps, account_id, days)
+    except SyncInProgress:
+        log.info("sync skipped: already running", extra={"account_id": str(account_id)})
+    except IngestError as exc:
+        log.warning(
+            "sync failed",
+            extra={"account_id": str(account_id), "code": exc.code, "error": exc.message[:300]},
+        )
 
-    def __init__(self, ctx: Ingest, concurrency: int = 4) -> None:
-        self.ctx = ctx
-        self._slots = asyncio.Semaphore(concurrency)
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    def start(self, account_id: UUID, days: int | None = None) -> None:
-        task = asyncio.create_task(self._run(account_id, days))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+def start_sync(deps: IngestDeps, account_id: UUID, days: int | None = None) -> None:
+    """Run a sync in the background (the reply does not wait for Cost Explorer)."""
+    deps.syncs.start(lambda: _run_sync(deps, account_id, days))
 
-    async def _run(self, account_id: UUID, days: int | None) -> None:
-        async with self._slots:
-            try:
-                await sync_account(self.ctx, account_id, days)
-            except SyncInProgress:
-                log.info("sync skipped: already running", extra={"account_id": str(account_id)})
-            except IngestError as exc:
-                log.warning(
-                    "sync failed",
-                    extra={
-                        "account_id": str(account_id),
-                        "code": exc.code,
-                        "error": exc.message[:300],
-                    },
-                )
 
-    async def request(self, cmd: Command[SyncRequest]) -> SyncReply:
-        """Syncs cost Cost Explorer requests (billed to the team): owners and admins."""
-        request, actor = cmd.request, cmd.actor
-        async with self.ctx.uow() as uow:
-            await authorize(uow, actor, Action.CONNECT_ACCOUNT, source="ingest")
-            rows = await uow.repo.accounts_of_team(actor.team_id)
-        if request.account_id is not None:
-            rows = [r for r in rows if r.account_id == request.account_id]
-            require_owner_team(
-                actor, actor.team_id if rows else None, "account", request.account_id
-            )
-        started = [
-            r.account_id for r in rows if r.role_arn and r.status != AccountStatus.IMPORT_ONLY.value
-        ]
-        skipped = [r.account_id for r in rows if r.account_id not in started]
-        for account_id in started:
-            self.start(account_id, request.days)
-        return SyncReply(started=started, skipped=skipped)
+async def request_sync(
+    cmd: Command[SyncRequest], uow: IngestUnitOfWork, deps: IngestDeps
+) -> SyncReply:
+    """Syncs cost Cost Explorer requests (billed to the team): owners and admins."""
+    request, actor = cmd.request, cmd.actor
+    async with uow:
+        await authorize(uow, actor, Action.CONNECT_ACCOUNT, source="ingest")
+        rows = await uow.repo.accounts_of_team(actor.team_id)
+    if request.account_id is not None:
+        rows = [r for r in rows if r.account_id == request.account_id]
+        require_owner_team(actor, actor.team_id if rows else None, "account", request.account_id)
+    started = [
+        r.account_id for r in rows if r.role_arn and r.status != AccountStatus.IMPORT_ONLY.value
+    ]
+    skipped = [r.account_id for r in rows if r.account_id not in started]
+    for account_id in started:
+        start_sync(deps, account_id, request.days)
+    return SyncReply(started=started, skipped=skipped)
 
-    async def tick(self) -> int:
-        """Start the syncs that are due; returns how many."""
-        now = utcnow()
-        hold = now + timedelta(minutes=self.ctx.settings.sync_interval_minutes)
-        async with self.ctx.uow() as uow:
-            due = await uow.repo.claim_due_accounts(now, hold, SCHEDULER_BATCH)
-            await uow.commit()
-        for row in due:
-            self.start(row.account_id)
-        return len(due)
 
-    async def scheduler_loop(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except Exception as exc:  # the loop must outlive a database blip
-                log.warning("sync scheduler tick failed", extra={"error": str(exc)[:300]})
-            await asyncio.sleep(self.ctx.settings.scheduler_tick_s)
+async def start_due_syncs(deps: IngestDeps) -> int:
+    """Start the syncs that are due; returns how many."""
+    now = deps.now()
+    hold = now + timedelta(minutes=deps.settings.sync_interval_minutes)
+    async with deps.uow() as uow:
+        due = await uow.repo.claim_due_accounts(now, hold, SCHEDULER_BATCH)
+        await uow.commit()
+    for row in due:
+        start_sync(deps, row.account_id)
+    return len(due)
 
-    async def drain(self) -> None:
-        """Wait for running syncs (tests and shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+async def scheduler_loop(deps: IngestDeps) -> None:
+    while True:
+        try:
+            await start_due_syncs(deps)
+        except Exception as exc:  # the loop must outlive a database blip
+            log.warning("sync scheduler tick failed", extra={"error": str(exc)[:300]})
+        await asyncio.sleep(deps.settings.scheduler_tick_s)
