@@ -17,14 +17,7 @@ SHORT_HANDLER_SERVICES = ("identity", "ingest", "analytics")
 # Service modules that still talk to the database directly, being moved behind adapters.
 SQL_IN_SERVICE_KNOWN: set[str] = set()
 # Handlers still above the limit, being split.
-LONG_HANDLERS_KNOWN: set[str] = {
-    "ingest/service/imports.py:import_costs",
-    "ingest/service/imports.py:_run",
-    "ingest/service/sync.py:_sync_locked",
-    "ingest/service/sync.py:_store",
-    "ingest/service/accounts.py:_record_failure",
-    "ingest/service/accounts.py:connect_account",
-}
+LONG_HANDLERS_KNOWN: set[str] = set()
 
 
 def _service_modules(services: tuple[str, ...] | None = None) -> Iterator[tuple[str, ast.Module]]:

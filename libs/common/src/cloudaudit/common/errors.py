@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar
 
 from cloudaudit.common.events.base import Reply, RpcError
 
@@ -22,8 +22,15 @@ class DomainError(Exception):
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.details: dict[str, Any] = {}
         if code is not None:
             self.code = code
+
+    def with_details(self, **fields: Any) -> Self:
+        """Fields the failed reply carries besides the error, where the reply type has them
+        (the step a connection failed at, the account it was about); returns the error."""
+        self.details.update(fields)
+        return self
 
 
 class NotFound(DomainError):
@@ -66,7 +73,10 @@ def replies_with(
             try:
                 return await handler(*args, **kwargs)
             except DomainError as exc:
-                return reply_type(ok=False, error=RpcError(code=exc.code, message=exc.message))
+                extra = {k: v for k, v in exc.details.items() if k in reply_type.model_fields}
+                return reply_type(
+                    ok=False, error=RpcError(code=exc.code, message=exc.message), **extra
+                )
 
         return answer
 

@@ -165,26 +165,28 @@ def accounts_connect(
     async def go() -> None:
         from cloudaudit.common.actors import Actor, Command
         from cloudaudit.common.events.account import ConnectAccountRequest
+        from cloudaudit.ingest.domain.errors import IngestError
         from cloudaudit.ingest.service import accounts
 
         team_id = await resolve_team(team)
         async with ingest() as deps:
             scheduler_on = deps.settings.scheduler_enabled
             tick_s = deps.settings.scheduler_tick_s
-            reply = await accounts.connect_account(
-                deps,
-                Command(
-                    ConnectAccountRequest(
-                        role_arn=role_arn, name=name, export_bucket=export_bucket
+            try:
+                reply = await accounts.connect_account(
+                    deps,
+                    Command(
+                        ConnectAccountRequest(
+                            role_arn=role_arn, name=name, export_bucket=export_bucket
+                        ),
+                        Actor.operator(team_id),
                     ),
-                    Actor.operator(team_id),
-                ),
-            )
-        if not reply.ok:
-            assert reply.error is not None
-            step = reply.failed_step.value if reply.failed_step else "connect"
-            typer.secho(f"error: [{step}] {reply.error.message}", fg="red", err=True)
-            raise typer.Exit(1)
+                )
+            except IngestError as exc:
+                failed = exc.details.get("failed_step")
+                step = failed.value if failed else "connect"
+                typer.secho(f"error: [{step}] {exc.message}", fg="red", err=True)
+                raise typer.Exit(1) from None
         typer.secho(
             f"connected AWS account {reply.aws_account_id} ({reply.account_id})", fg="green"
         )

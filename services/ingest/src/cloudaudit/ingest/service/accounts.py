@@ -26,8 +26,8 @@ from cloudaudit.common.events.account import (
     ExternalIdRequest,
 )
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
-from cloudaudit.common.events.base import RpcError
 from cloudaudit.common.events.identity import Action
+from cloudaudit.ingest.adapters.unit_of_work import IngestUnitOfWork
 from cloudaudit.ingest.domain.arn import RoleArn, parse_role_arn
 from cloudaudit.ingest.domain.connect import new_external_id, quick_create_url
 from cloudaudit.ingest.domain.cost_explorer import CE_REQUEST_COST
@@ -57,37 +57,51 @@ async def external_id(deps: IngestDeps, cmd: Command[ExternalIdRequest]) -> Exte
     )
 
 
-def _failure(exc: IngestError, role: RoleArn | None) -> ConnectAccountReply:
-    return ConnectAccountReply(
-        ok=False,
-        error=RpcError(code=exc.code, message=exc.message),
-        failed_step=getattr(exc, "step", None),
-        aws_account_id=role.account_id if role else None,
-    )
-
-
 async def connect_account(
     deps: IngestDeps, cmd: Command[ConnectAccountRequest]
 ) -> ConnectAccountReply:
     """Validate the ARN, assume the role with the team's ExternalId, probe each permission,
-    then store the account and announce it. Every failure names its step and its fix."""
-    request, team_id, user_id = cmd.request, cmd.actor.team_id, cmd.actor.user_id
-    role: RoleArn | None = None
+    then store the account and announce it. Every failure names its step and its fix (the
+    reply carries the step and the AWS account), and is recorded and audited."""
     started = utcnow()
     async with deps.uow() as uow:
         await authorize(uow, cmd.actor, Action.CONNECT_ACCOUNT, source=SOURCE)
+    role: RoleArn | None = None
     try:
-        role = parse_role_arn(request.role_arn)
-        async with deps.uow() as uow:
-            team_external_id = await uow.repo.external_id(team_id, new_external_id())
-            await uow.commit()
-        credentials = await asyncio.to_thread(deps.aws.assume, role, team_external_id)
-        ce_requests = await asyncio.to_thread(
-            deps.aws.check_permissions, role, credentials, request.export_bucket
-        )
+        role = parse_role_arn(cmd.request.role_arn)
+        ce_requests = await _probe(deps, cmd.actor.team_id, role, cmd.request.export_bucket)
     except IngestError as exc:
         await _record_failure(deps, cmd, role, exc, started)
-        return _failure(exc, role)
+        raise exc.with_details(
+            failed_step=getattr(exc, "step", None),
+            aws_account_id=role.account_id if role else None,
+        ) from None
+    account_id = await _store_connected(deps, cmd, role, ce_requests, started)
+    log.info(
+        "account connected",
+        extra={"team_id": str(cmd.actor.team_id), "aws_account_id": role.account_id},
+    )
+    return ConnectAccountReply(account_id=account_id, aws_account_id=role.account_id)
+
+
+async def _probe(deps: IngestDeps, team_id: UUID, role: RoleArn, bucket: str | None) -> int:
+    """Assume the role with the team's ExternalId and try each permission; returns the Cost
+    Explorer requests that took (each is billed to the team)."""
+    async with deps.uow() as uow:
+        team_external_id = await uow.repo.external_id(team_id, new_external_id())
+        await uow.commit()
+    credentials = await asyncio.to_thread(deps.aws.assume, role, team_external_id)
+    return await asyncio.to_thread(deps.aws.check_permissions, role, credentials, bucket)
+
+
+async def _store_connected(
+    deps: IngestDeps,
+    cmd: Command[ConnectAccountRequest],
+    role: RoleArn,
+    ce_requests: int,
+    started: datetime,
+) -> UUID:
+    request, team_id, user_id = cmd.request, cmd.actor.team_id, cmd.actor.user_id
     now = utcnow()
     naming = {"account_name": request.name} if request.name else {}
     async with deps.uow() as uow:
@@ -106,34 +120,23 @@ async def connect_account(
             export_bucket=request.export_bucket,
         )
         await uow.repo.add_run(
-            uuid4(),
-            team_id,
-            account_id,
-            "connect",
-            status="succeeded",
-            ce_requests=ce_requests,
-            started_at=started,
-            finished_at=now,
-        )
+            uuid4(), team_id, account_id, "connect", status="succeeded",
+            ce_requests=ce_requests, started_at=started, finished_at=now,
+        )  # fmt: skip
         account = await uow.repo.account(account_id)
-        name = account.account_name if account else role.account_id
         await uow.emit(
             ACCOUNT_CONNECTED,
             AccountConnected(
                 team_id=team_id,
                 account_id=account_id,
                 aws_account_id=role.account_id,
-                name=name,
+                name=account.account_name if account else role.account_id,
                 connected_by=user_id,
             ),
         )
         await _audit(uow, cmd, "account.connected", role.account_id, role_arn=str(role))
         await uow.commit()
-    log.info(
-        "account connected",
-        extra={"team_id": str(team_id), "aws_account_id": role.account_id},
-    )
-    return ConnectAccountReply(account_id=account_id, aws_account_id=role.account_id)
+    return account_id
 
 
 async def _audit(
@@ -161,31 +164,16 @@ async def _record_failure(
     exc: IngestError,
     started: datetime,
 ) -> None:
-    request, team_id, user_id = cmd.request, cmd.actor.team_id, cmd.actor.user_id
+    """The attempt as a failed run, the account's last error, an event and an audit entry."""
+    request, team_id = cmd.request, cmd.actor.team_id
     step = getattr(exc, "step", ConnectStep.ASSUME_ROLE)
     async with deps.uow() as uow:
-        account_id = None
-        if role is not None:
-            existing = await uow.repo.account_by_aws_id(team_id, role.account_id)
-            fields = {"last_error": exc.message, "last_error_step": step.value}
-            if existing is None or existing.status != AccountStatus.CONNECTED.value:
-                fields.update(status=AccountStatus.FAILED.value, role_arn=str(role))
-            if request.name:
-                fields["account_name"] = request.name
-            account_id = await uow.repo.upsert_account(
-                team_id, role.account_id, account_id=uuid4(), **fields
-            )
+        account_id = await _mark_failed(uow, cmd, role, exc, step)
         await uow.repo.add_run(
-            uuid4(),
-            team_id,
-            account_id,
-            "connect",
-            status="failed",
-            started_at=started,
-            finished_at=utcnow(),
-            error=exc.message,
+            uuid4(), team_id, account_id, "connect", status="failed", started_at=started,
+            finished_at=utcnow(), error=exc.message,
             details={"step": step.value, "code": exc.code},
-        )
+        )  # fmt: skip
         await uow.emit(
             ACCOUNT_CONNECTION_FAILED,
             AccountConnectionFailed(
@@ -195,22 +183,37 @@ async def _record_failure(
                 step=step,
                 code=exc.code,
                 message=exc.message,
-                requested_by=user_id,
+                requested_by=cmd.actor.user_id,
             ),
         )
-        await _audit(
-            uow,
-            cmd,
-            "account.connection_failed",
-            role.account_id if role else None,
-            step=step.value,
-            code=exc.code,
-        )
+        aws_id = role.account_id if role else None
+        await _audit(uow, cmd, "account.connection_failed", aws_id, step=step.value, code=exc.code)
         await uow.commit()
     log.info(
         "account connection failed",
         extra={"team_id": str(team_id), "step": step.value, "code": exc.code},
     )
+
+
+async def _mark_failed(
+    uow: IngestUnitOfWork,
+    cmd: Command[ConnectAccountRequest],
+    role: RoleArn | None,
+    exc: IngestError,
+    step: ConnectStep,
+) -> UUID | None:
+    """The account's last error (a connected account stays connected: its role still works
+    for syncs until a sync says otherwise); None when the ARN did not even name an account."""
+    if role is None:
+        return None
+    team_id = cmd.actor.team_id
+    existing = await uow.repo.account_by_aws_id(team_id, role.account_id)
+    fields = {"last_error": exc.message, "last_error_step": step.value}
+    if existing is None or existing.status != AccountStatus.CONNECTED.value:
+        fields.update(status=AccountStatus.FAILED.value, role_arn=str(role))
+    if cmd.request.name:
+        fields["account_name"] = cmd.request.name
+    return await uow.repo.upsert_account(team_id, role.account_id, account_id=uuid4(), **fields)
 
 
 def month_start(now: datetime) -> datetime:

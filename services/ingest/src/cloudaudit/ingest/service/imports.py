@@ -20,11 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.account import ACCOUNT_SYNCED, AccountStatus, AccountSynced
-from cloudaudit.ingest.adapters import cost_files, summary_store
+from cloudaudit.ingest.adapters import cost_files
 from cloudaudit.ingest.adapters.aws import AwsGateway
 from cloudaudit.ingest.adapters.cost_files import Batch, CostFile
 from cloudaudit.ingest.adapters.cost_store import month_start, to_csv, with_ids
 from cloudaudit.ingest.adapters.leases import ImportLease
+from cloudaudit.ingest.adapters.summary_store import ChangedDay
 from cloudaudit.ingest.adapters.unit_of_work import IngestUnitOfWork, StoreError
 from cloudaudit.ingest.domain.arn import parse_role_arn
 from cloudaudit.ingest.domain.connect import new_external_id
@@ -301,24 +302,14 @@ async def import_costs(
     account: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> ImportReport:
+    """Import cost files (local paths or s3:// prefixes) for a team in one transaction, under
+    a lease that tells a later import whether this one is still alive."""
     started = time.monotonic()
     files = await find_files(deps, team_id, locations, account)
     report = ImportReport(import_id=uuid4())
     async with deps.leases.import_lease(report.import_id) as lease:
         report.interrupted = await interrupt_abandoned_imports(deps, team_id)
-        async with deps.uow() as uow:
-            await uow.repo.external_id(team_id, new_external_id())  # the team exists for ingest
-            now = utcnow()
-            await uow.repo.add_import(
-                import_id=report.import_id,
-                team_id=team_id,
-                started_at=now,
-                heartbeat_at=now,
-                status="running",
-                sources=locations,
-                formats={},
-            )
-            await uow.commit()
+        await _begin(deps, team_id, report.import_id, locations)
         try:
             await _run(deps, team_id, files, report, _beating(lease, progress))
         except IngestError as exc:
@@ -340,6 +331,23 @@ async def import_costs(
         },
     )
     return report
+
+
+async def _begin(deps: IngestDeps, team_id: UUID, import_id: UUID, locations: list[str]) -> None:
+    """The import, `running`, committed before any row is read (so it can be found later)."""
+    async with deps.uow() as uow:
+        await uow.repo.external_id(team_id, new_external_id())  # the team exists for ingest
+        now = utcnow()
+        await uow.repo.add_import(
+            import_id=import_id,
+            team_id=team_id,
+            started_at=now,
+            heartbeat_at=now,
+            status="running",
+            sources=locations,
+            formats={},
+        )
+        await uow.commit()
 
 
 def _beating(lease: ImportLease, progress: ProgressCallback | None) -> AsyncProgress:
@@ -366,78 +374,17 @@ async def _run(
     report: ImportReport,
     progress: AsyncProgress,
 ) -> None:
-    total_bytes = sum(f.size for f in files)
-    done = {"bytes": 0}
-
-    def on_bytes(size: int) -> None:
-        done["bytes"] += size
-
+    """Every file, batch by batch, then the summaries and events: one transaction."""
     load_started = time.monotonic()
     async with deps.uow() as uow:
         state = _Import(deps, team_id, report)
         for row in await uow.repo.accounts_of_team(team_id):
             state.accounts[row.aws_account_id] = row.account_id
+        reading = _Reading(sum(f.size for f in files))
         for cost_file in files:
-            layout, batches = await asyncio.to_thread(
-                cost_files.open_batches, cost_file, deps.settings.import_block_bytes, on_bytes
-            )
-            report.files[cost_file.name] = describe_format(layout)
-            source = "focus" if layout.format is CostFormat.FOCUS else "cur"
-
-            def prepare(
-                batches: Iterator[Batch] = batches, layout: Layout = layout, source: str = source
-            ) -> asyncio.Future[_Prepared | None]:
-                snapshot = dict(state.accounts)  # taken here: the worker never sees it change
-                return asyncio.ensure_future(
-                    asyncio.to_thread(
-                        _prepare, batches, layout, team_id, report.import_id, source, snapshot
-                    )
-                )
-
-            pending = prepare()
-            while (prepared := await pending) is not None:
-                # Read, check and encode the next batch while this one is written.
-                pending = prepare()
-                report.add(
-                    cost_file.name, prepared.batch.unit, prepared.mapped, prepared.batch.problems
-                )
-                if prepared.mapped.table.num_rows:
-                    await state.load(uow, prepared, source)
-                await progress(
-                    ImportProgress(
-                        cost_file.name,
-                        done["bytes"],
-                        total_bytes,
-                        report.rows_loaded,
-                        report.rows_rejected,
-                    )
-                )
+            await _load_file(deps, uow, state, cost_file, reading, progress)
         report.load_seconds = time.monotonic() - load_started
-        changed: list[summary_store.ChangedDay] = []
-        if state.ranges:
-            first = min(r[0] for r in state.ranges.values())
-            last = max(r[1] for r in state.ranges.values())
-            changed = await uow.costs.rebuild_summaries(
-                list(state.ranges),
-                first,
-                last + timedelta(days=1),
-                deps.settings.top_drivers,
-            )
-        accounts = {row.account_id: row for row in await uow.repo.accounts_of_team(team_id)}
-        report.days_published = await publish_changed_days(uow, changed, accounts, utcnow().date())
-        for account_id, rows in state.rows_by_account.items():
-            first, last = state.ranges[account_id]
-            await uow.emit(
-                ACCOUNT_SYNCED,
-                AccountSynced(
-                    team_id=team_id,
-                    account_id=account_id,
-                    aws_account_id=accounts[account_id].aws_account_id,
-                    source="cur",
-                    days=(last - first).days + 1,
-                    rows=rows,
-                ),
-            )
+        await _announce(deps, uow, state)
         await uow.repo.finish_import(
             report.import_id,
             status="succeeded",
@@ -449,3 +396,80 @@ async def _run(
             periods=sorted([a, p.isoformat()] for a, p in report.periods),
         )
         await uow.commit()
+
+
+@dataclass
+class _Reading:
+    """Bytes of the import's files read so far, for progress."""
+
+    total: int
+    done: int = 0
+
+    def add(self, size: int) -> None:
+        self.done += size
+
+
+async def _load_file(
+    deps: IngestDeps,
+    uow: IngestUnitOfWork,
+    state: _Import,
+    cost_file: CostFile,
+    reading: _Reading,
+    progress: AsyncProgress,
+) -> None:
+    """One file: each batch is read, checked and encoded in a worker thread while the one
+    before it is written."""
+    report, team_id = state.report, state.team_id
+    layout, batches = await asyncio.to_thread(
+        cost_files.open_batches, cost_file, deps.settings.import_block_bytes, reading.add
+    )
+    report.files[cost_file.name] = describe_format(layout)
+    source = "focus" if layout.format is CostFormat.FOCUS else "cur"
+
+    def prepare() -> asyncio.Future[_Prepared | None]:
+        snapshot = dict(state.accounts)  # taken here: the worker never sees it change
+        return asyncio.ensure_future(
+            asyncio.to_thread(
+                _prepare, batches, layout, team_id, report.import_id, source, snapshot
+            )
+        )
+
+    pending = prepare()
+    while (prepared := await pending) is not None:
+        pending = prepare()
+        report.add(cost_file.name, prepared.batch.unit, prepared.mapped, prepared.batch.problems)
+        if prepared.mapped.table.num_rows:
+            await state.load(uow, prepared, source)
+        await progress(
+            ImportProgress(
+                cost_file.name, reading.done, reading.total, report.rows_loaded,
+                report.rows_rejected,
+            )
+        )  # fmt: skip
+
+
+async def _announce(deps: IngestDeps, uow: IngestUnitOfWork, state: _Import) -> None:
+    """Rebuild the days the import touched; one event per changed day, one per account."""
+    report, team_id = state.report, state.team_id
+    changed: list[ChangedDay] = []
+    if state.ranges:
+        first = min(r[0] for r in state.ranges.values())
+        last = max(r[1] for r in state.ranges.values())
+        changed = await uow.costs.rebuild_summaries(
+            list(state.ranges), first, last + timedelta(days=1), deps.settings.top_drivers
+        )
+    accounts = {row.account_id: row for row in await uow.repo.accounts_of_team(team_id)}
+    report.days_published = await publish_changed_days(uow, changed, accounts, utcnow().date())
+    for account_id, rows in state.rows_by_account.items():
+        first, last = state.ranges[account_id]
+        await uow.emit(
+            ACCOUNT_SYNCED,
+            AccountSynced(
+                team_id=team_id,
+                account_id=account_id,
+                aws_account_id=accounts[account_id].aws_account_id,
+                source="cur",
+                days=(last - first).days + 1,
+                rows=rows,
+            ),
+        )

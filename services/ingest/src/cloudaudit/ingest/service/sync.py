@@ -101,8 +101,17 @@ async def sync_account(deps: IngestDeps, account_id: UUID, days: int | None = No
         return await _sync_locked(deps, account_id, days)
 
 
-async def _sync_locked(deps: IngestDeps, account_id: UUID, days: int | None) -> SyncOutcome:
-    run_id = uuid4()
+@dataclass(frozen=True)
+class _Started:
+    """What a sync read when it began, in the transaction that marked the account syncing."""
+
+    account: Account
+    external_id: str
+    oldest_estimated: date | None
+    tag_keys: list[str]
+
+
+async def _begin(deps: IngestDeps, account_id: UUID, run_id: UUID) -> _Started:
     async with deps.uow() as uow:
         account = await uow.repo.account(account_id)
         if account is None:
@@ -112,43 +121,59 @@ async def _sync_locked(deps: IngestDeps, account_id: UUID, days: int | None) -> 
                 f"account {account.aws_account_id} is known only from imported files; connect "
                 f"it with `cloudaudit accounts connect` to sync it from Cost Explorer"
             )
-        team_id = account.team_id
-        external_id = await uow.repo.existing_external_id(team_id) or ""
-        oldest_estimated = await uow.repo.oldest_estimated_day(account_id)
-        tag_keys = await uow.repo.tag_keys(team_id)
-        await uow.repo.add_run(run_id, team_id, account_id, "cost_explorer")
+        started = _Started(
+            account=account,
+            external_id=await uow.repo.existing_external_id(account.team_id) or "",
+            oldest_estimated=await uow.repo.oldest_estimated_day(account_id),
+            tag_keys=await uow.repo.tag_keys(account.team_id),
+        )
+        await uow.repo.add_run(run_id, account.team_id, account_id, "cost_explorer")
         await uow.repo.update_account(account_id, status=AccountStatus.SYNCING.value)
         await uow.commit()
+    return started
+
+
+async def _pull_all(
+    deps: IngestDeps, begun: _Started, start: date, end: date, stats: CallStats
+) -> dict[str, dict[date, CeDay]]:
+    """Every grouping over [start, end): service x region, service x usage type, each tag."""
+    results: dict[str, dict[date, CeDay]] = {}
+    if start >= end:
+        return results
+    assert begun.account.role_arn is not None  # _begin refuses accounts without a role
+    role = parse_role_arn(begun.account.role_arn)
+    credentials = await asyncio.to_thread(deps.aws.assume, role, begun.external_id)
+    client = await asyncio.to_thread(deps.aws.cost_explorer, credentials)
+    for grouping in (SERVICE_REGION, SERVICE_USAGE_TYPE, *map(tag_grouping, begun.tag_keys)):
+        results[grouping.name] = await _pull(deps, client, role, start, end, grouping, stats)
+    return results
+
+
+async def _sync_locked(deps: IngestDeps, account_id: UUID, days: int | None) -> SyncOutcome:
+    run_id = uuid4()
+    begun = await _begin(deps, account_id, run_id)
     today = utcnow().date()
     start, end = sync_window(
         today,
         deps.settings.initial_sync_days,
-        account.last_synced_day,
-        oldest_estimated,
+        begun.account.last_synced_day,
+        begun.oldest_estimated,
         deps.settings.restate_days,
         CE_MAX_HISTORY_DAYS,
         days,
     )
     stats = CallStats()
-    results: dict[str, dict[date, CeDay]] = {}
     try:
-        role = parse_role_arn(account.role_arn)
-        if start < end:
-            credentials = await asyncio.to_thread(deps.aws.assume, role, external_id)
-            client = await asyncio.to_thread(deps.aws.cost_explorer, credentials)
-            for grouping in (SERVICE_REGION, SERVICE_USAGE_TYPE, *map(tag_grouping, tag_keys)):
-                results[grouping.name] = await _pull(
-                    deps, client, role, start, end, grouping, stats
-                )
+        results = await _pull_all(deps, begun, start, end, stats)
     except (IngestError, CeAnswerInvalid) as exc:
         error = (
             exc
             if isinstance(exc, IngestError)
             else AwsUnavailable(f"Cost Explorer answered something unreadable: {exc}")
         )
-        await _record_sync_failure(deps, account, run_id, error, stats)
+        await _record_sync_failure(deps, begun.account, run_id, error, stats)
         raise error from None
-    return await _store(deps, account, run_id, start, end, results, stats, today)
+    return await _store(deps, begun.account, run_id, start, end, results, stats, today)
 
 
 async def _record_sync_failure(
@@ -188,68 +213,24 @@ async def _store(
     stats: CallStats,
     today: date,
 ) -> SyncOutcome:
-    account_id, team_id = account.account_id, account.team_id
-    now = utcnow()
+    """Replace the window's Cost Explorer days, rebuild and announce the changed days, close
+    the run: one transaction."""
+    account_id = account.account_id
     rows = 0
     async with deps.uow() as uow:
         for grouping, days in results.items():
             costs = [cost for day in days.values() for cost in day.costs]
             rows += await uow.costs.replace_ce_costs(
-                account_id, team_id, run_id, grouping, start, end, costs
+                account_id, account.team_id, run_id, grouping, start, end, costs
             )
         answered = [(account_id, day) for day in results.get(SERVICE_REGION.name, {})]
         changed = await uow.costs.rebuild_summaries(
             [account_id], start, end, deps.settings.top_drivers, answered
         )
         await publish_changed_days(uow, changed, {account_id: account}, today)
-        await uow.repo.finish_run(
-            run_id,
-            "succeeded",
-            ce_requests=stats.requests,
-            days=(end - start).days,
-            rows=rows,
-            details={
-                "start": start.isoformat(),
-                "end": end.isoformat(),
-                "throttled_retries": stats.throttled_retries,
-            },
-        )
-        fields: dict[str, Any] = {
-            "status": AccountStatus.CONNECTED.value,
-            "last_error": None,
-            "last_error_step": None,
-            "last_sync_at": now,
-            "next_sync_at": next_sync_at(now, account_id, deps.settings.sync_interval_minutes),
-        }
-        if start < end:
-            fields["last_synced_day"] = end - timedelta(days=1)
-        await uow.repo.update_account(account_id, **fields)
-        await uow.emit(
-            ACCOUNT_SYNCED,
-            AccountSynced(
-                team_id=team_id,
-                account_id=account_id,
-                aws_account_id=account.aws_account_id,
-                source="cost_explorer",
-                days=(end - start).days,
-                rows=rows,
-                ce_requests=stats.requests,
-            ),
-        )
+        await _finish(uow, deps, account, run_id, start, end, rows, stats)
         await uow.commit()
-    log.info(
-        "cost explorer sync done",
-        extra={
-            "team_id": str(team_id),
-            "account": account.aws_account_id,
-            "start": str(start),
-            "end": str(end),
-            "ce_requests": stats.requests,
-            "rows": rows,
-            "changed": len(changed),
-        },
-    )
-    return SyncOutcome(
+    outcome = SyncOutcome(
         account_id,
         account.aws_account_id,
         start,
@@ -258,6 +239,58 @@ async def _store(
         rows,
         len(changed),
         stats.throttled_retries,
+    )
+    log.info(
+        "cost explorer sync done",
+        extra={"team_id": str(account.team_id), "account": account.aws_account_id}
+        | {"start": str(start), "end": str(end), "ce_requests": stats.requests}
+        | {"rows": rows, "changed": len(changed)},
+    )
+    return outcome
+
+
+async def _finish(
+    uow: IngestUnitOfWork,
+    deps: IngestDeps,
+    account: Account,
+    run_id: UUID,
+    start: date,
+    end: date,
+    rows: int,
+    stats: CallStats,
+) -> None:
+    """The run succeeded, the account is connected and due again, `account.v1.synced`."""
+    now = utcnow()
+    window = {"start": start.isoformat(), "end": end.isoformat()}
+    await uow.repo.finish_run(
+        run_id,
+        "succeeded",
+        ce_requests=stats.requests,
+        days=(end - start).days,
+        rows=rows,
+        details={**window, "throttled_retries": stats.throttled_retries},
+    )
+    synced_to = {"last_synced_day": end - timedelta(days=1)} if start < end else {}
+    await uow.repo.update_account(
+        account.account_id,
+        status=AccountStatus.CONNECTED.value,
+        last_error=None,
+        last_error_step=None,
+        last_sync_at=now,
+        next_sync_at=next_sync_at(now, account.account_id, deps.settings.sync_interval_minutes),
+        **synced_to,
+    )
+    await uow.emit(
+        ACCOUNT_SYNCED,
+        AccountSynced(
+            team_id=account.team_id,
+            account_id=account.account_id,
+            aws_account_id=account.aws_account_id,
+            source="cost_explorer",
+            days=(end - start).days,
+            rows=rows,
+            ce_requests=stats.requests,
+        ),
     )
 
 
