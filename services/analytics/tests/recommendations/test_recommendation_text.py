@@ -18,7 +18,7 @@ from cloudaudit.analytics.domain.recommendations.text import (
     unsupported_names,
     unsupported_numbers,
 )
-from cloudaudit.analytics.recommendation_settings import RecommendationSettings
+from cloudaudit.analytics.settings import AnalyticsSettings
 from cloudaudit.common.events.inventory import (
     AccountInventory,
     InstanceFacts,
@@ -54,7 +54,7 @@ def unattached_gp2_volume():
 
 @pytest.fixture
 def writer(llm_env):
-    return LlmWriter(RecommendationSettings())
+    return LlmWriter(AnalyticsSettings())
 
 
 async def test_a_grounded_answer_is_used_with_its_model_and_token_usage(writer, llm_env):
@@ -107,7 +107,7 @@ async def test_a_timeout_falls_back_to_the_template_and_is_asked_again_next_time
 ):
     monkeypatch.setenv("OPENAI_TIMEOUT_S", "0.3")
     llm_env.mode = "hang"
-    writer = LlmWriter(RecommendationSettings())
+    writer = LlmWriter(AnalyticsSettings())
     candidate = unattached_gp2_volume()
 
     written = await writer.write(candidate, fact_sheet(candidate))
@@ -181,7 +181,7 @@ async def test_the_openai_key_never_reaches_a_log_line(llm_env):
         candidate = unattached_gp2_volume()
         for mode in ("error", "invented", "good"):
             llm_env.mode = mode
-            await LlmWriter(RecommendationSettings()).write(candidate, fact_sheet(candidate))
+            await LlmWriter(AnalyticsSettings()).write(candidate, fact_sheet(candidate))
     finally:
         root.removeHandler(handler)
         root.setLevel(previous)

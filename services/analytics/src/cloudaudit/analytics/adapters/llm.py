@@ -22,7 +22,7 @@ from cloudaudit.analytics.domain.recommendations.text import (
     template_text,
     user_prompt,
 )
-from cloudaudit.analytics.recommendation_settings import RecommendationSettings
+from cloudaudit.analytics.settings import AnalyticsSettings
 from cloudaudit.common.logging import register_secret
 from cloudaudit.common.metrics import LLM_CALLS, LLM_TOKENS
 from openai import AsyncOpenAI
@@ -57,7 +57,7 @@ class TemplateWriter:
 
 
 class LlmWriter:
-    def __init__(self, settings: RecommendationSettings) -> None:
+    def __init__(self, settings: AnalyticsSettings) -> None:
         assert settings.openai_api_key is not None
         key = settings.openai_api_key.get_secret_value()
         register_secret(key)
@@ -129,5 +129,5 @@ class LlmWriter:
         )
 
 
-def text_writer(settings: RecommendationSettings) -> TextWriter:
+def text_writer(settings: AnalyticsSettings) -> TextWriter:
     return LlmWriter(settings) if settings.openai_api_key is not None else TemplateWriter()

@@ -1,31 +1,25 @@
-"""Bus handlers of analytics: recommendations (list, decide, refresh; refresh after each sync)."""
+"""Bus handlers of analytics: recommendations (list, decide, refresh; refresh after each sync).
+
+FastStream injects `Deps` (analytics' deps, provided once at start) and, where a responder
+reads in one transaction, `Uow` (a fresh recommendations unit of work per message).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Annotated
 
-from cloudaudit.analytics.adapters.llm import TemplateWriter, text_writer
-from cloudaudit.analytics.adapters.orm import outbox
+from cloudaudit.analytics.adapters.llm import TemplateWriter
 from cloudaudit.analytics.adapters.recommendation_repository import RecommendationUnitOfWork
-from cloudaudit.analytics.domain.recommendations.prices import DEFAULT_PRICES
-from cloudaudit.analytics.recommendation_settings import RecommendationSettings
 from cloudaudit.analytics.service import recommendations as handlers
-from cloudaudit.common.actors import ActorVerifier, Command
-from cloudaudit.common.bus import BusNames, rpc, subscribe_durable
-from cloudaudit.common.db import Publisher
+from cloudaudit.analytics.service.deps import AnalyticsDeps
+from cloudaudit.common.actors import Command
+from cloudaudit.common.bus import subscribe_durable
+from cloudaudit.common.deps import ServiceDeps
 from cloudaudit.common.errors import DomainError, replies_with
 from cloudaudit.common.events.account import ACCOUNT_SYNCED, AccountSynced
 from cloudaudit.common.events.cost import COST_DAY_RECORDED_ALL, CostDayRecorded
-from cloudaudit.common.events.identity import Audience
-from cloudaudit.common.events.inventory import (
-    RPC_INVENTORY,
-    RPC_RESOURCE_COSTS,
-    InventoryReply,
-    InventoryRequest,
-    ResourceCostsReply,
-    ResourceCostsRequest,
-)
 from cloudaudit.common.events.recommendation import (
     RPC_DECIDE,
     RPC_RECOMMENDATIONS,
@@ -38,11 +32,17 @@ from cloudaudit.common.events.recommendation import (
     RefreshRequest,
 )
 from cloudaudit.common.runtime import ServiceRuntime
-from cloudaudit.common.settings import load_settings
-from faststream.nats import NatsBroker
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from faststream import Depends
 
 log = logging.getLogger(__name__)
+
+
+def _new_unit_of_work(deps: AnalyticsDeps = ServiceDeps) -> RecommendationUnitOfWork:
+    return deps.recommendation_uow()
+
+
+Deps = Annotated[AnalyticsDeps, ServiceDeps]
+Uow = Annotated[RecommendationUnitOfWork, Depends(_new_unit_of_work)]
 
 QUEUE = "analytics"
 SYNC_DURABLE = "analytics-recommendations-sync"
@@ -53,90 +53,35 @@ NO_KEY_NOTE = (
 )
 
 
-def _settings(runtime: ServiceRuntime) -> RecommendationSettings:
-    if isinstance(runtime.settings, RecommendationSettings):
-        return runtime.settings
-    return load_settings(RecommendationSettings)
-
-
-def build_deps(
-    runtime: ServiceRuntime, settings: RecommendationSettings
-) -> handlers.RecommendationDeps:
-    return recommendation_deps(
-        runtime.broker, runtime.names, runtime.sessions, runtime.publish_outboxed, settings
-    )
-
-
-def recommendation_deps(
-    broker: NatsBroker,
-    names: BusNames,
-    sessions: async_sessionmaker[AsyncSession],
-    publisher: Publisher | None,
-    settings: RecommendationSettings,
-) -> handlers.RecommendationDeps:
-    """The recommendation handlers' ports: the service's, or the operator CLI's (no publisher:
-    its events wait in the outbox for the service's relay)."""
-
-    async def inventory(request: InventoryRequest) -> InventoryReply:
-        return await rpc(
-            broker,
-            names,
-            RPC_INVENTORY,
-            request,
-            InventoryReply,
-            timeout=settings.inventory_timeout_s,
-        )
-
-    async def resource_costs(request: ResourceCostsRequest) -> ResourceCostsReply:
-        return await rpc(
-            broker,
-            names,
-            RPC_RESOURCE_COSTS,
-            request,
-            ResourceCostsReply,
-            timeout=settings.inventory_timeout_s,
-        )
-
-    return handlers.RecommendationDeps(
-        uow=lambda: RecommendationUnitOfWork(sessions, outbox, publisher),
-        inventory=inventory,
-        resource_costs=resource_costs,
-        writer=text_writer(settings),
-        prices=DEFAULT_PRICES,
-        metric_days=settings.metric_days,
-        llm_concurrency=settings.llm_concurrency,
-    )
-
-
-def register(runtime: ServiceRuntime) -> None:
-    settings = _settings(runtime)
-    deps = build_deps(runtime, settings)
+def register(runtime: ServiceRuntime, deps: AnalyticsDeps) -> None:
+    settings = deps.settings
     if isinstance(deps.writer, TemplateWriter):
         runtime.notes.append(NO_KEY_NOTE)
     broker, names = runtime.broker, runtime.names
-    verifier = ActorVerifier.for_service(runtime.settings, Audience.ANALYTICS)
 
     @broker.subscriber(
         names.subject(RPC_RECOMMENDATIONS), queue=QUEUE, title="analytics.recommendations"
     )
     @replies_with(RecommendationsReply)
-    async def on_list(request: RecommendationsRequest) -> RecommendationsReply:
+    async def on_list(
+        request: RecommendationsRequest, uow: Uow, deps: Deps
+    ) -> RecommendationsReply:
         """The actor's team's recommendations, largest savings first."""
-        return await handlers.list_recommendations(Command.verified(request, verifier), deps.uow())
+        return await handlers.list_recommendations(Command.verified(request, deps.verifier), uow)
 
     @broker.subscriber(names.subject(RPC_DECIDE), queue=QUEUE, title="analytics.decide")
     @replies_with(DecideReply)
-    async def on_decide(request: DecideRequest) -> DecideReply:
+    async def on_decide(request: DecideRequest, deps: Deps) -> DecideReply:
         """Approve, dismiss, snooze or reopen, if the role identity signed allows it."""
-        return await handlers.decide(Command.verified(request, verifier), deps)
+        return await handlers.decide(Command.verified(request, deps.verifier), deps)
 
     @broker.subscriber(
         names.subject(RPC_REFRESH), queue=QUEUE, title="analytics.refresh_recommendations"
     )
     @replies_with(RefreshReply)
-    async def on_refresh(request: RefreshRequest) -> RefreshReply:
+    async def on_refresh(request: RefreshRequest, deps: Deps) -> RefreshReply:
         """Re-evaluate the actor's team's accounts now (owners and admins)."""
-        return await handlers.refresh_now(Command.verified(request, verifier), deps)
+        return await handlers.refresh_now(Command.verified(request, deps.verifier), deps)
 
     if settings.refresh_on_sync:
 
@@ -147,7 +92,7 @@ def register(runtime: ServiceRuntime) -> None:
             SYNC_DURABLE,
             title="analytics.recommendations_after_sync",
         )
-        async def on_synced(event: AccountSynced) -> None:
+        async def on_synced(event: AccountSynced, deps: Deps) -> None:
             """Fresh cost data: re-evaluate that account (idempotent: refresh, not re-create)."""
             try:  # system work, for the team the event names
                 await handlers.refresh(event.team_id, event.account_id, deps)
@@ -166,7 +111,7 @@ def register(runtime: ServiceRuntime) -> None:
         COST_DURABLE,
         title="analytics.recommendations_cost_watch",
     )
-    async def on_cost_day(event: CostDayRecorded) -> None:
+    async def on_cost_day(event: CostDayRecorded, deps: Deps) -> None:
         """An approved recommendation is implemented once its resource's cost drops."""
         await handlers.watch_costs(event, deps)
 

@@ -110,29 +110,27 @@ def recommendations(
 def refresh(team: Team = None, fmt: Format = "table") -> None:
     """Re-evaluate the team's AWS accounts now, as the operator (needs the services running:
     `cloudaudit up`; ingest answers the inventory)."""
-    from cloudaudit.analytics.entrypoints.recommendations_bus import recommendation_deps
-    from cloudaudit.analytics.recommendation_settings import RecommendationSettings
+    from cloudaudit.analytics.entrypoints.app import analytics_deps
     from cloudaudit.analytics.service.recommendations import refresh as refresh_recommendations
+    from cloudaudit.analytics.settings import AnalyticsSettings
     from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker
+    from cloudaudit.common.deps import service_settings
     from cloudaudit.common.errors import DomainError
     from cloudaudit.common.infra import resolve_endpoints
     from cloudaudit.common.money import format_usd
-    from cloudaudit.common.settings import load_settings
 
     output = output_format(fmt)
     team_id = _team(team)
 
     async def go() -> None:
-        settings = cli_settings()
+        settings = service_settings(cli_settings(), AnalyticsSettings)
         endpoints, _ = resolve_endpoints(settings, start=False)
         names = BusNames(settings.bus_prefix)
         broker = make_broker(endpoints.nats_url, names, "cli", 1)
         try:
             await broker.connect()
             async with database(SCHEMA) as sessions:
-                deps = recommendation_deps(
-                    broker, names, sessions, None, load_settings(RecommendationSettings)
-                )
+                deps = analytics_deps(broker, names, sessions, None, settings)
                 reply = await refresh_recommendations(team_id, None, deps)
         except DomainError as exc:
             raise CliError(f"{exc.code}: {exc.message}") from None

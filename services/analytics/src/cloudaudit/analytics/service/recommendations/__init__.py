@@ -1,8 +1,8 @@
 """Recommendation handlers, one module per feature: refresh (with its inventory and texts),
 decisions, verification, queries. Each handler is the only place its transaction commits."""
 
+from cloudaudit.analytics.service.recommendations.closing import SOURCE
 from cloudaudit.analytics.service.recommendations.decisions import decide
-from cloudaudit.analytics.service.recommendations.deps import SOURCE, RecommendationDeps
 from cloudaudit.analytics.service.recommendations.inventory import (
     MAX_PAGES,
     cost_report,
@@ -18,7 +18,6 @@ from cloudaudit.analytics.service.recommendations.verification import (
 __all__ = [
     "MAX_PAGES",
     "SOURCE",
-    "RecommendationDeps",
     "cost_report",
     "decide",
     "fetch_inventory",

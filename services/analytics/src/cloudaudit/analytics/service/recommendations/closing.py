@@ -10,13 +10,14 @@ from uuid import UUID
 from cloudaudit.analytics.adapters.recommendation_repository import RecommendationUnitOfWork
 from cloudaudit.analytics.adapters.recommendation_rows import RecommendationRow
 from cloudaudit.analytics.domain.recommendations.lifecycle import RecommendationState, Reconciled
-from cloudaudit.analytics.service.recommendations.deps import SOURCE
 from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 from cloudaudit.common.events.recommendation import (
     RECOMMENDATION_REALIZED,
     RecommendationRealized,
 )
 from cloudaudit.common.money import to_cents
+
+SOURCE = "analytics"
 
 
 async def implement(

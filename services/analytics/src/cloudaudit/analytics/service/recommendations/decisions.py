@@ -3,6 +3,7 @@ audited."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import uuid4
 
 from cloudaudit.analytics.adapters.recommendation_repository import RecommendationUnitOfWork
@@ -13,10 +14,9 @@ from cloudaudit.analytics.domain.recommendations.lifecycle import (
     RecommendationState,
     Transition,
 )
-from cloudaudit.analytics.service.recommendations.closing import audit
-from cloudaudit.analytics.service.recommendations.deps import SOURCE, RecommendationDeps
+from cloudaudit.analytics.service.deps import AnalyticsDeps
+from cloudaudit.analytics.service.recommendations.closing import SOURCE, audit
 from cloudaudit.common.actors import Command, authorize, require_owner_team
-from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.recommendation import (
     RECOMMENDATION_DECIDED,
     DecideReply,
@@ -26,11 +26,11 @@ from cloudaudit.common.events.recommendation import (
 from cloudaudit.common.money import to_cents
 
 
-async def decide(cmd: Command[DecideRequest], deps: RecommendationDeps) -> DecideReply:
+async def decide(cmd: Command[DecideRequest], deps: AnalyticsDeps) -> DecideReply:
     """Approve, dismiss, snooze or reopen: authorised from the actor's token (the role identity
     signed), recorded and audited once, in one transaction."""
     request, actor = cmd.request, cmd.actor
-    async with deps.uow() as uow:
+    async with deps.recommendation_uow() as uow:
         row = await uow.repo.get(request.recommendation_id, for_update=True)
         require_owner_team(actor, row and row.team_id, "recommendation", request.recommendation_id)
         assert row is not None
@@ -44,11 +44,11 @@ async def decide(cmd: Command[DecideRequest], deps: RecommendationDeps) -> Decid
         )
         current = RecommendationState(row.status)
         move = lifecycle.decide(
-            current, request.decision, utcnow().date(), request.snooze_days, row.snoozed_until
+            current, request.decision, deps.now().date(), request.snooze_days, row.snoozed_until
         )
         if not move.changed:
             return DecideReply(status=current.status, snoozed_until=row.snoozed_until)
-        await _write_decision(uow, cmd, row, current, move)
+        await _write_decision(uow, cmd, row, current, move, deps.now())
         await uow.commit()
     return DecideReply(status=move.to.status, snoozed_until=move.snoozed_until)
 
@@ -59,9 +59,9 @@ async def _write_decision(
     row: RecommendationRow,
     current: RecommendationState,
     move: Transition,
+    now: datetime,
 ) -> None:
     request, user_id = cmd.request, cmd.actor.user_id
-    now = utcnow()
     await uow.repo.change(
         row.recommendation_id,
         status=int(move.to),

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from cloudaudit.analytics.domain.recommendations.rates import NO_REPORT, CostReport
-from cloudaudit.analytics.service.recommendations.deps import RecommendationDeps
+from cloudaudit.analytics.service.deps import AnalyticsDeps
 from cloudaudit.common.bus import BusUnavailable
 from cloudaudit.common.events.inventory import (
     AccountInventory,
@@ -28,11 +28,13 @@ _EMPTY_RESOURCES: dict[str, list[Any]] = {
 
 
 async def fetch_inventory(
-    team_id: UUID, account_id: UUID | None, deps: RecommendationDeps
+    team_id: UUID, account_id: UUID | None, deps: AnalyticsDeps
 ) -> InventoryReply:
     """Every page of the inventory, joined per account (the first page holds each account's
     regions, reserved capacity, findings and problems; later pages more resources)."""
-    ask = InventoryRequest(team_id=team_id, account_id=account_id, metric_days=deps.metric_days)
+    ask = InventoryRequest(
+        team_id=team_id, account_id=account_id, metric_days=deps.settings.metric_days
+    )
     reply = await deps.inventory(ask)
     if not reply.ok:
         return reply
@@ -62,7 +64,7 @@ async def fetch_inventory(
 
 
 async def cost_report(
-    team_id: UUID, inv: AccountInventory, deps: RecommendationDeps
+    team_id: UUID, inv: AccountInventory, deps: AnalyticsDeps
 ) -> tuple[CostReport, str | None]:
     """The account's resources in the cost report over the metric window; without one (not
     imported, ingest unreachable) the rules use the price table and the reply says why."""
@@ -77,7 +79,7 @@ async def cost_report(
                 ResourceCostsRequest(
                     team_id=team_id,
                     aws_account_id=inv.aws_account_id,
-                    window_days=deps.metric_days,
+                    window_days=deps.settings.metric_days,
                     after=after,
                 )
             )

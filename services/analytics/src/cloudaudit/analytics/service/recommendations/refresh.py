@@ -18,8 +18,8 @@ from cloudaudit.analytics.domain.recommendations.model import Candidate, RecType
 from cloudaudit.analytics.domain.recommendations.rates import NO_REPORT, CostReport
 from cloudaudit.analytics.domain.recommendations.rules import evaluate
 from cloudaudit.analytics.domain.recommendations.text import fact_sheet, sheet_hash
-from cloudaudit.analytics.service.recommendations.closing import expire, implement
-from cloudaudit.analytics.service.recommendations.deps import SOURCE, RecommendationDeps
+from cloudaudit.analytics.service.deps import AnalyticsDeps
+from cloudaudit.analytics.service.recommendations.closing import SOURCE, expire, implement
 from cloudaudit.analytics.service.recommendations.inventory import cost_report, fetch_inventory
 from cloudaudit.analytics.service.recommendations.texts import (
     Texts,
@@ -28,7 +28,6 @@ from cloudaudit.analytics.service.recommendations.texts import (
 )
 from cloudaudit.common.actors import Command, authorize
 from cloudaudit.common.bus import BusUnavailable
-from cloudaudit.common.clock import utcnow
 from cloudaudit.common.errors import DomainError
 from cloudaudit.common.events.identity import Action
 from cloudaudit.common.events.inventory import AccountInventory
@@ -43,15 +42,15 @@ from cloudaudit.common.money import to_cents
 COUNTED = ("created", "refreshed", "expired", "implemented", "reopened")
 
 
-async def refresh_now(cmd: Command[RefreshRequest], deps: RecommendationDeps) -> RefreshReply:
+async def refresh_now(cmd: Command[RefreshRequest], deps: AnalyticsDeps) -> RefreshReply:
     """A person asks for a refresh now: it reads AWS and may call the LLM (billed), so owners
     and admins."""
-    async with deps.uow() as uow:
+    async with deps.recommendation_uow() as uow:
         await authorize(uow, cmd.actor, Action.CHANGE_SETTINGS, source=SOURCE)
     return await refresh(cmd.actor.team_id, cmd.request.account_id, deps)
 
 
-async def refresh(team_id: UUID, account_id: UUID | None, deps: RecommendationDeps) -> RefreshReply:
+async def refresh(team_id: UUID, account_id: UUID | None, deps: AnalyticsDeps) -> RefreshReply:
     """Re-evaluate the team's accounts (one, or all when None): create, refresh, expire,
     verify; never duplicate. System work after a sync calls this directly."""
     try:
@@ -61,7 +60,7 @@ async def refresh(team_id: UUID, account_id: UUID | None, deps: RecommendationDe
     if not inventory.ok:
         assert inventory.error is not None
         raise DomainError(inventory.error.message, inventory.error.code)
-    now = utcnow()
+    now = deps.now()
     problems = [p for inv in inventory.accounts for p in inv.problems]
     reports: dict[UUID, CostReport] = {}
     for inv in inventory.accounts:
@@ -73,7 +72,7 @@ async def refresh(team_id: UUID, account_id: UUID | None, deps: RecommendationDe
     }
     texts = await write_texts(team_id, [c for cs in found.values() for c in cs], deps)
     counts: dict[str, int] = dict.fromkeys(COUNTED, 0)
-    async with deps.uow() as uow:
+    async with deps.recommendation_uow() as uow:
         await uow.repo.lock_team(team_id)
         for inv in inventory.accounts:
             run = _Run(uow, team_id, inv, texts, deps, now, counts, reports[inv.account_id])
@@ -101,7 +100,7 @@ class _Run:
     team_id: UUID
     inv: AccountInventory
     texts: Texts
-    deps: RecommendationDeps
+    deps: AnalyticsDeps
     now: datetime
     counts: dict[str, int]
     report: CostReport = NO_REPORT

@@ -15,7 +15,7 @@ from cloudaudit.analytics.domain.recommendations.text import (
     fact_sheet,
     sheet_hash,
 )
-from cloudaudit.analytics.service.recommendations.deps import RecommendationDeps
+from cloudaudit.analytics.service.deps import AnalyticsDeps
 
 
 @dataclass
@@ -29,13 +29,11 @@ class Texts:
     cached: int = 0
 
 
-async def write_texts(
-    team_id: UUID, candidates: list[Candidate], deps: RecommendationDeps
-) -> Texts:
+async def write_texts(team_id: UUID, candidates: list[Candidate], deps: AnalyticsDeps) -> Texts:
     """Text for every fact sheet: kept if unchanged, from the cache, else written now."""
     texts = Texts()
     sheets = {sheet_hash(s, deps.writer.model): (c, s) for c in candidates for s in [fact_sheet(c)]}
-    async with deps.uow() as uow:
+    async with deps.recommendation_uow() as uow:
         cached = await uow.repo.cached_texts(list(sheets))
     for text_hash, row in cached.items():
         texts.by_hash[text_hash] = WrittenText(
@@ -45,7 +43,7 @@ async def write_texts(
             row.completion_tokens,
         )
         texts.cached += 1
-    limit = asyncio.Semaphore(deps.llm_concurrency)
+    limit = asyncio.Semaphore(deps.settings.llm_concurrency)
 
     async def write(text_hash: str, candidate: Candidate, sheet: dict[str, Any]) -> None:
         async with limit:

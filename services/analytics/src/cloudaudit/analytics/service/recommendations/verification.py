@@ -7,17 +7,16 @@ import logging
 from decimal import Decimal
 
 from cloudaudit.analytics.domain.recommendations import lifecycle
+from cloudaudit.analytics.service.deps import AnalyticsDeps
 from cloudaudit.analytics.service.recommendations.closing import implement
-from cloudaudit.analytics.service.recommendations.deps import RecommendationDeps
 from cloudaudit.analytics.service.recommendations.refresh import refresh
-from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.cost import CostDayRecorded
 from cloudaudit.common.events.recommendation import RefreshRequest
 
 log = logging.getLogger("cloudaudit.analytics.service.recommendations")
 
 
-async def watch_costs(event: CostDayRecorded, deps: RecommendationDeps) -> int:
+async def watch_costs(event: CostDayRecorded, deps: AnalyticsDeps) -> int:
     """Approved recommendations whose resource now costs much less in the cost report."""
     daily: dict[str, Decimal] = {}
     for line in event.lines:
@@ -25,9 +24,9 @@ async def watch_costs(event: CostDayRecorded, deps: RecommendationDeps) -> int:
             daily[driver.name] = daily.get(driver.name, Decimal(0)) + driver.cost
     if not daily:
         return 0
-    now = utcnow()
+    now = deps.now()
     implemented = 0
-    async with deps.uow() as uow:
+    async with deps.recommendation_uow() as uow:
         for row in await uow.repo.approved_for(event.team_id, event.account_id, list(daily)):
             if row.decided_at is None or event.usage_date <= row.decided_at.date():
                 continue  # that day's cost still includes hours before the decision
@@ -43,9 +42,9 @@ async def watch_costs(event: CostDayRecorded, deps: RecommendationDeps) -> int:
     return implemented
 
 
-async def verify_approved(deps: RecommendationDeps) -> int:
+async def verify_approved(deps: AnalyticsDeps) -> int:
     """Check every team with approved recommendations against a fresh inventory."""
-    async with deps.uow() as uow:
+    async with deps.recommendation_uow() as uow:
         teams = await uow.repo.teams_with_approved()
     implemented = 0
     for team_id in teams:
