@@ -343,3 +343,29 @@ async def test_without_a_key_status_notes_that_texts_come_from_templates(
 async def _when(fetch, predicate):
     rows = await fetch()
     return rows if predicate(rows) else None
+
+
+async def test_the_verification_loop_finds_an_approved_recommendation_carried_out(
+    aws, team_with_account, start, bus, monkeypatch
+):
+    """Without any refresh asked for: the periodic check alone sees the volume gone."""
+    monkeypatch.setenv("RECOMMENDATIONS_VERIFY_INTERVAL_S", "1")
+    await start("identity")
+    team = await team_with_account()
+    await start("ingest")
+    volume_id = aws.volume(40, "gp2")
+    await start("analytics")
+    await refresh(bus, team.team_id)
+    found = await recs(bus, team.team_id)
+    rec_id = found["unattached_ebs"].recommendation_id
+    approved = await decide(bus, team.team_id, rec_id, team.owner, Decision.APPROVE, Role.OWNER)
+    assert approved.ok
+
+    aws.ec2.delete_volume(VolumeId=volume_id)
+
+    async def implemented():
+        current = await recs(bus, team.team_id)
+        status = current["unattached_ebs"].status
+        return status if status is RecommendationStatus.IMPLEMENTED else None
+
+    assert await eventually(implemented, timeout=30) is RecommendationStatus.IMPLEMENTED

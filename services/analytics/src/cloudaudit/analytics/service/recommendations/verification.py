@@ -11,7 +11,6 @@ from cloudaudit.analytics.service.deps import AnalyticsDeps
 from cloudaudit.analytics.service.recommendations.closing import implement
 from cloudaudit.analytics.service.recommendations.refresh import refresh
 from cloudaudit.common.events.cost import CostDayRecorded
-from cloudaudit.common.events.recommendation import RefreshRequest
 
 log = logging.getLogger("cloudaudit.analytics.service.recommendations")
 
@@ -48,7 +47,7 @@ async def verify_approved(deps: AnalyticsDeps) -> int:
         teams = await uow.repo.teams_with_approved()
     implemented = 0
     for team_id in teams:
-        reply = await refresh(RefreshRequest(team_id=team_id), deps)
+        reply = await refresh(team_id, None, deps)
         implemented += reply.implemented
         if not reply.ok:
             log.warning(
