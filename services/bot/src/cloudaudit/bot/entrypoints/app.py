@@ -22,9 +22,9 @@ from cloudaudit.bot.service.digests import send_due_digests
 from cloudaudit.bot.settings import BotSettings, SlackMode
 from cloudaudit.common.actors import ActorVerifier
 from cloudaudit.common.clock import utcnow
+from cloudaudit.common.deps import service_settings
 from cloudaudit.common.events.identity import Audience
 from cloudaudit.common.runtime import ServiceRuntime
-from cloudaudit.common.settings import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +44,7 @@ BOT_KEY = web.AppKey("cloudaudit_bot", BotService)
 
 
 def build(runtime: ServiceRuntime) -> None:
-    settings = (
-        runtime.settings
-        if isinstance(runtime.settings, BotSettings)
-        else load_settings(BotSettings)
-    )
+    settings = service_settings(runtime.settings, BotSettings)
     settings.register_secrets()
     store = installation_store(settings, runtime.engine)
 
@@ -64,7 +60,7 @@ def build(runtime: ServiceRuntime) -> None:
         platform=Platform(runtime.broker, runtime.names),
         uow=lambda: BotUnitOfWork(runtime.sessions, outbox, runtime.publish_outboxed),
         slack=slack,
-        verifier=ActorVerifier.for_service(runtime.settings, Audience.BOT),
+        verifier=ActorVerifier.for_service(settings, Audience.BOT),
     )
     runtime.use_outbox(outbox)
 
