@@ -105,6 +105,20 @@ def test_an_empty_secret_is_a_start_up_error_naming_the_variable(monkeypatch):
     assert "CLOUDAUDIT_ACTOR_SIGNING_KEYS set but empty" in message and "unset it" in message
 
 
+def test_a_renamed_variable_is_a_start_up_error_naming_its_new_name(monkeypatch):
+    monkeypatch.setenv("BOT_HTTP_HOST", "0.0.0.0")
+    with pytest.raises(SettingsError) as error:
+        load_settings(CommonSettings)
+    assert "BOT_HTTP_HOST is now CLOUDAUDIT_HTTP_HOST" in str(error.value)
+
+
+def test_the_bind_host_is_reached_on_loopback_when_it_is_every_interface(monkeypatch):
+    monkeypatch.setenv("CLOUDAUDIT_HTTP_HOST", "0.0.0.0")
+    assert load_settings(CommonSettings).local_http_host() == "127.0.0.1"
+    monkeypatch.setenv("CLOUDAUDIT_HTTP_HOST", "10.1.2.3")
+    assert load_settings(CommonSettings).local_http_host() == "10.1.2.3"
+
+
 @pytest.mark.parametrize(
     ("url", "shown"),
     [

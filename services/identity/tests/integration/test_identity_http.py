@@ -31,7 +31,7 @@ async def api(start_service, settings):
         }
     )
     runtime = await start_service("identity", identity_settings)
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{runtime.bound_port}") as client:
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{runtime.bound_api_port}") as client:
         yield client
 
 

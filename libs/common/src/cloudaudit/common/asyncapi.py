@@ -20,7 +20,7 @@ def generate(specs: dict[str, ServiceSpec]) -> dict[str, Any]:
     )
     merged: dict[str, Any] = {}
     for spec in specs.values():
-        runtime = build_runtime(spec, settings, endpoints, 0)
+        runtime = build_runtime(spec, settings, endpoints, 0, api_port=0)
         schema = (
             AsyncAPI(
                 runtime.broker,

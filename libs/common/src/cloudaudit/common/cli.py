@@ -174,7 +174,7 @@ def up(
                 break
             proc = supervisor.start(spec)
             say(
-                f"  started {spec.name:<10} pid {proc.pid:<7} http://127.0.0.1:"
+                f"  started {spec.name:<10} pid {proc.pid:<7} http://{settings.local_http_host()}:"
                 f"{settings.http_port_for(spec.name)}/healthz"
             )
         say("CloudAudit is up. `cloudaudit status` in another terminal; Ctrl-C stops.", fg="green")
@@ -268,7 +268,8 @@ async def _status(
                 row["notes"] = ""
             port = settings.http_port_for(name)
             try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                host = settings.local_http_host()
+                async with http.get(f"http://{host}:{port}/healthz") as resp:
                     row["http"] = f":{port} {resp.status}"
             except Exception:
                 row["http"] = f":{port} down"

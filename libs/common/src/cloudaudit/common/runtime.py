@@ -50,11 +50,13 @@ class ServiceRuntime:
     endpoints: Endpoints
     http_port: int
     http_host: str = "127.0.0.1"
+    api_port: int | None = None
     names: BusNames = field(init=False)
     broker: NatsBroker = field(init=False)
     engine: AsyncEngine = field(init=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
-    http: web.Application = field(init=False)
+    http: web.Application = field(init=False)  # internal: /healthz, /readyz, /metrics
+    api: web.Application = field(init=False)  # public (identity's), served on api_port
     started_at: Any = field(init=False)
     notes: list[str] = field(default_factory=list)
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
@@ -62,8 +64,10 @@ class ServiceRuntime:
     _on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
+    _api_runner: web.AppRunner | None = None
     _outbox: Any = None
     bound_port: int | None = None
+    bound_api_port: int | None = None
 
     def __post_init__(self) -> None:
         self.names = BusNames(self.settings.bus_prefix)
@@ -80,6 +84,7 @@ class ServiceRuntime:
         self.http.router.add_get("/healthz", self._healthz)
         self.http.router.add_get("/readyz", self._readyz)
         self.http.router.add_get("/metrics", self._metrics)
+        self.api = web.Application(client_max_size=1024 * 1024)
         self.started_at = utcnow()
         self.health_checks["database"] = self._check_database
         self.health_checks["nats"] = self._check_nats
@@ -186,13 +191,9 @@ class ServiceRuntime:
         await self.broker.connect()
         await ensure_streams(self.broker, self.names, self.settings.stream_replicas)
         await self.broker.start()
-        self._runner = web.AppRunner(self.http, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.http_host, self.http_port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.bound_port = sockets[0].getsockname()[1] if sockets else self.http_port
+        self._runner, self.bound_port = await self._serve(self.http, self.http_port)
+        if self.api_port is not None and self.api.router.routes():
+            self._api_runner, self.bound_api_port = await self._serve(self.api, self.api_port)
         for loop in self._background:
             self._tasks.append(asyncio.create_task(loop()))
         log.info(
@@ -200,9 +201,20 @@ class ServiceRuntime:
             extra={
                 "service": self.spec.name,
                 "http_port": self.bound_port,
+                "api_port": self.bound_api_port,
+                "http_host": self.http_host,
                 "startup_ms": round((time.monotonic() - t0) * 1000),
             },
         )
+
+    async def _serve(self, app: web.Application, port: int) -> tuple[web.AppRunner, int]:
+        """Serve `app` on the runtime's bind host; returns its runner and the bound port."""
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.http_host, port)
+        await site.start()
+        sockets = getattr(site._server, "sockets", None) or []
+        return runner, sockets[0].getsockname()[1] if sockets else port
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -215,8 +227,9 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await hook()
         await self.broker.stop()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in (self._api_runner, self._runner):
+            if runner is not None:
+                await runner.cleanup()
         await self.engine.dispose()
         log.info("service stopped", extra={"service": self.spec.name})
 
@@ -233,13 +246,20 @@ class ServiceRuntime:
 
 
 def build_runtime(
-    spec: ServiceSpec, settings: CommonSettings, endpoints: Endpoints, http_port: int | None = None
+    spec: ServiceSpec,
+    settings: CommonSettings,
+    endpoints: Endpoints,
+    http_port: int | None = None,
+    api_port: int | None = None,
 ) -> ServiceRuntime:
+    """A service's runtime; HTTP binds `settings.http_host`. Ports of 0 pick free ones (tests)."""
     runtime = ServiceRuntime(
         spec=spec,
         settings=settings,
         endpoints=endpoints,
         http_port=spec.default_http_port if http_port is None else http_port,
+        http_host=settings.http_host,
+        api_port=settings.api_port_for(spec.name) if api_port is None else api_port,
     )
     spec.load(spec.build)(runtime)
     return runtime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal, Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -20,6 +21,10 @@ class SettingsError(Exception):
 
 def _default_state_dir() -> Path:
     return platformdirs.user_state_path("cloudaudit")
+
+
+# Variables an earlier version read, and what replaced them.
+RENAMED_VARIABLES = {"BOT_HTTP_HOST": "CLOUDAUDIT_HTTP_HOST"}
 
 
 class CommonSettings(BaseSettings):
@@ -105,6 +110,21 @@ class CommonSettings(BaseSettings):
         description="JWKS (JSON) of identity's public keys, to verify actor tokens. Unset: "
         "read from <state dir>/actor-keys/public-keys.json.",
     )
+    http_host: str = Field(
+        default="127.0.0.1",
+        validation_alias="CLOUDAUDIT_HTTP_HOST",
+        description="Address every HTTP listener binds (health, metrics, identity's API, the "
+        "bot's Slack endpoint): loopback on a laptop; 0.0.0.0 in containers (the image sets it) "
+        "so probes reach the pod's address.",
+    )
+    identity_api_port: int = Field(
+        default=8080,
+        validation_alias="IDENTITY_API_PORT",
+        ge=0,
+        le=65535,
+        description="Identity's public API (sign-up, log-in); health and metrics stay on "
+        "IDENTITY_HTTP_PORT, an internal port.",
+    )
     identity_http_port: int = Field(default=8081, validation_alias="IDENTITY_HTTP_PORT")
     ingest_http_port: int = Field(default=8082, validation_alias="INGEST_HTTP_PORT")
     analytics_http_port: int = Field(default=8083, validation_alias="ANALYTICS_HTTP_PORT")
@@ -115,8 +135,12 @@ class CommonSettings(BaseSettings):
     )
 
     def http_port_for(self, service: str) -> int:
-        """Health/metrics (and API) port of a service process."""
+        """The internal health/metrics port of a service process."""
         return int(getattr(self, f"{service}_http_port", None) or self.bot_health_port)
+
+    def api_port_for(self, service: str) -> int | None:
+        """The public API port of a service that has one (identity), else None."""
+        return self.identity_api_port if service == "identity" else None
 
     @field_validator("database_url")
     @classmethod
@@ -161,6 +185,20 @@ class CommonSettings(BaseSettings):
                 "(remove it from the environment or .env) to run without it"
             )
         return self
+
+    @model_validator(mode="after")
+    def _no_renamed_variables(self) -> Self:
+        """A variable an earlier version read would otherwise be ignored without a word."""
+        found = [
+            f"{old} is now {new}" for old, new in RENAMED_VARIABLES.items() if old in os.environ
+        ]
+        if found:
+            raise ValueError("; ".join(found) + ": rename it in the environment or .env")
+        return self
+
+    def local_http_host(self) -> str:
+        """Where a process on this machine reaches the services' HTTP listeners."""
+        return "127.0.0.1" if self.http_host in ("0.0.0.0", "::", "") else self.http_host  # noqa: S104
 
     @property
     def embedded(self) -> bool:

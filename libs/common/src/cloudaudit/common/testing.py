@@ -185,7 +185,9 @@ async def start_service(
         configure: Callable[[ServiceRuntime], None] | None = None,
     ) -> ServiceRuntime:
         spec = discover_services()[name]
-        runtime = build_runtime(spec, service_settings or settings, endpoints, http_port=0)
+        runtime = build_runtime(
+            spec, service_settings or settings, endpoints, http_port=0, api_port=0
+        )
         if configure:
             configure(runtime)
         await runtime.start()

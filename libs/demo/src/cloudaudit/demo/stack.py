@@ -55,7 +55,7 @@ class _LoopThread:
         self.thread.join(5)
 
 
-PORT_NAMES = ("identity", "ingest", "analytics", "bot_health", "bot_http")
+PORT_NAMES = ("identity", "identity_api", "ingest", "analytics", "bot_health", "bot_http")
 
 
 def demo_ports(chosen: dict[str, int]) -> dict[str, int]:
@@ -64,9 +64,11 @@ def demo_ports(chosen: dict[str, int]) -> dict[str, int]:
 
 
 def exported_ports(settings: Any) -> dict[str, int]:
-    """The `*_HTTP_PORT` / `BOT_HEALTH_PORT` values set in the environment (not defaults)."""
+    """The `*_HTTP_PORT` / `IDENTITY_API_PORT` / `BOT_HEALTH_PORT` values set in the environment
+    (not defaults)."""
     fields = {
         "identity": "identity_http_port",
+        "identity_api": "identity_api_port",
         "ingest": "ingest_http_port",
         "analytics": "analytics_http_port",
         "bot_health": "bot_health_port",
@@ -147,11 +149,11 @@ class ProductStack:
             for name in ("identity", "ingest", "analytics")
             if name in self.services and name in self.ports
         ]
-        if "identity" in self.services and "identity" in self.ports:
+        if "identity" in self.services and "identity_api" in self.ports:
             shown.append(
                 (
                     "identity API (sign-up, log-in)",
-                    f"http://127.0.0.1:{self.ports['identity']}/api/v1",
+                    f"http://127.0.0.1:{self.ports['identity_api']}/api/v1",
                 )
             )
         if self.slack is not None:
@@ -175,11 +177,12 @@ class ProductStack:
                 "CLOUDAUDIT_STATE_DIR": str(self.state_dir),
                 "CLOUDAUDIT_LOG_FORMAT": env.get("CLOUDAUDIT_LOG_FORMAT", "json"),
                 "IDENTITY_HTTP_PORT": str(self.ports["identity"]),
+                "IDENTITY_API_PORT": str(self.ports["identity_api"]),
                 "INGEST_HTTP_PORT": str(self.ports["ingest"]),
                 "ANALYTICS_HTTP_PORT": str(self.ports["analytics"]),
                 "BOT_HEALTH_PORT": str(self.ports["bot_health"]),
                 "BOT_HTTP_PORT": str(self.ports["bot_http"]),
-                "BOT_HTTP_HOST": "127.0.0.1",
+                "CLOUDAUDIT_HTTP_HOST": "127.0.0.1",
                 # AWS: CloudAudit's own principal on the local stand-in.
                 "AWS_ENDPOINT_URL": self.aws_url,
                 "AWS_ACCESS_KEY_ID": self.aws_keys[0],

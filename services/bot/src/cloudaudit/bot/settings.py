@@ -44,7 +44,6 @@ class BotSettings(CommonSettings):
         description="Where the install page sends people (default Slack's oauth/v2/authorize).",
     )
     http_port: int = Field(default=3000, validation_alias="BOT_HTTP_PORT", ge=0, le=65535)
-    http_host: str = Field(default="0.0.0.0", validation_alias="BOT_HTTP_HOST")  # noqa: S104
     state_expiration_s: int = Field(default=600, validation_alias="SLACK_STATE_EXPIRATION_S", ge=60)
     digest_hour: int = Field(
         default=9,

@@ -30,4 +30,4 @@ def build(runtime: ServiceRuntime) -> None:
         MEMBER_CHANGED, MemberChanged, "A member joined, left or changed role in a team."
     )
     bus.register(runtime, deps)
-    http.register(runtime.http, deps)
+    http.register(runtime.api, deps)
