@@ -371,6 +371,17 @@ async def ensure_streams(broker: NatsBroker, names: BusNames, replicas: int = 1)
             await js.update_stream(**kwargs)
 
 
+async def create_streams(nats_url: str, names: BusNames, replicas: int = 1) -> None:
+    """Every stream, created or updated, as the operator: on a locked-down bus the only user
+    allowed to (`cloudaudit migrate`, `up` and `run` do it before any service starts)."""
+    broker = make_broker(nats_url, names, "operator", 1)
+    await broker.connect()
+    try:
+        await ensure_streams(broker, names, replicas)
+    finally:
+        await broker.stop()
+
+
 def durable_config(durable: str, deliver_all: bool = True) -> ConsumerConfig:
     """Consumer settings every JetStream subscriber uses. Our middleware owns redelivery limits."""
     return ConsumerConfig(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudaudit.common.bus import STREAMS, BusNames
+from cloudaudit.common.bus_credentials import OPERATOR
 from cloudaudit.common.events import (
     account,
     anomaly,
@@ -20,10 +21,11 @@ from cloudaudit.common.events import (
 )
 from cloudaudit.common.events.dead_letter import DEAD_LETTER
 
-OPERATOR = "operator"
 INBOX = "_INBOX.>"
-# How long a responder may answer a request it received (NATS allow_responses).
-RESPONSE_WINDOW = "10s"
+# How long a responder may answer a request it received (NATS allow_responses): longer than
+# the longest request the product makes (a recommendations refresh reads AWS and may call the
+# LLM; the bot waits up to 120 s), or the answer is refused and the asker times out.
+RESPONSE_WINDOW = "5m"
 
 
 @dataclass(frozen=True)
@@ -154,9 +156,14 @@ def operator_permissions(names: BusNames) -> dict[str, Any]:
             f"$JS.API.STREAM.INFO.{stream}",
             f"$JS.API.STREAM.MSG.GET.{stream}",
         ]
-    # The operator CLI asks every service for its health and reads the dead letters.
+    # The operator CLI asks every service for its health, reads and deletes dead letters, and
+    # replays one by publishing it again on its own subject.
     publish.append(names.subject(system.RPC_HEALTH.format(service="*")))
-    return {"publish": {"allow": sorted(publish)}, "subscribe": {"allow": [INBOX]}}
+    publish.append(f"$JS.API.STREAM.MSG.DELETE.{names.stream('DLQ')}")
+    publish.extend(
+        sorted({names.subject(_pattern(s)) for bus in CATALOGUE.values() for s in bus.publishes})
+    )
+    return {"publish": {"allow": sorted(set(publish))}, "subscribe": {"allow": [INBOX]}}
 
 
 def users(passwords: dict[str, str], names: BusNames) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from cloudaudit.common.outbox_cli import outbox_app
 from cloudaudit.common.service import ServiceSpec, discover_services
 
 if TYPE_CHECKING:
+    from cloudaudit.common.infra import Endpoints
     from cloudaudit.common.settings import CommonSettings
 
 app = typer.Typer(
@@ -72,16 +73,30 @@ def endpoints_or_fail(settings: CommonSettings, start: bool = True):  # type: ig
         raise fail(str(exc)) from None
 
 
-async def _migrate(specs: dict[str, ServiceSpec], database_url: str) -> None:
+async def _migrate(
+    specs: dict[str, ServiceSpec], endpoints: Endpoints, settings: CommonSettings
+) -> None:
+    """Schemas, then (as the operator, on a locked-down bus) the JetStream streams."""
     from cloudaudit.common.migrations import upgrade
 
     for spec in specs.values():
         started = time.monotonic()
-        await upgrade(spec.migrations, database_url, spec.schema)
+        await upgrade(spec.migrations, endpoints.database_url, spec.schema)
         typer.echo(
             f"  migrated {spec.name:<10} schema {spec.schema:<10} "
             f"({(time.monotonic() - started) * 1000:.0f} ms)"
         )
+    if endpoints.locked:
+        await _create_streams(endpoints, settings)
+        typer.echo("  streams  created or updated as the bus operator")
+
+
+async def _create_streams(endpoints: Endpoints, settings: CommonSettings) -> None:
+    from cloudaudit.common.bus import BusNames, create_streams
+
+    await create_streams(
+        endpoints.nats_url, BusNames(settings.bus_prefix), settings.stream_replicas
+    )
 
 
 @app.command()
@@ -95,7 +110,7 @@ def migrate(
 
     settings = common_settings()
     endpoints, _ = endpoints_or_fail(settings)
-    asyncio.run(_migrate(services_or_fail(service), endpoints.database_url))
+    asyncio.run(_migrate(services_or_fail(service), endpoints, settings))
     typer.secho("migrations up to date", fg="green")
 
 
@@ -120,6 +135,8 @@ def run(
             from cloudaudit.common.migrations import upgrade
 
             await upgrade(spec.migrations, endpoints.database_url, spec.schema)
+        if endpoints.locked:  # the service's own bus user may not create streams
+            await _create_streams(endpoints, settings)
         runtime = build_runtime(spec, settings, endpoints, settings.http_port_for(spec.name))
         await runtime.serve_forever()
 
@@ -136,6 +153,7 @@ def up(
     import asyncio
 
     from cloudaudit.common.infra import stop_embedded
+    from cloudaudit.common.settings import masked_url
     from cloudaudit.common.supervisor import Supervisor
 
     settings = common_settings()
@@ -154,21 +172,29 @@ def up(
     previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
         say(
-            f"  NATS       {endpoints.nats_url}" + ("  (embedded)" if not settings.nats_url else "")
+            f"  NATS       {masked_url(endpoints.nats_url)}"
+            + ("  (embedded, one user per service)" if endpoints.locked else "")
         )
         db_shown = endpoints.database_url.split("@")[-1]
         say(f"  PostgreSQL {db_shown}" + ("  (embedded)" if settings.database_url is None else ""))
         say(f"  state      {settings.state_dir}")
-        asyncio.run(_migrate(specs, endpoints.database_url))
+        asyncio.run(_migrate(specs, endpoints, settings))
         env = dict(
             os.environ,
             NATS_URL=endpoints.nats_url,
+            # the streams exist (created above); a service's own bus user may not create them
+            CLOUDAUDIT_CREATE_STREAMS="false" if endpoints.locked else "true",
             DATABASE_URL=endpoints.database_url,
             CLOUDAUDIT_LOG_FORMAT=os.environ.get("CLOUDAUDIT_LOG_FORMAT", "console"),
         )
         signal.signal(signal.SIGINT, shutdown)
         signal.signal(signal.SIGTERM, shutdown)
-        supervisor = Supervisor(env, settings.state_dir / "logs", _echo_line)
+        supervisor = Supervisor(
+            env,
+            settings.state_dir / "logs",
+            _echo_line,
+            env_for=lambda name: {"NATS_URL": endpoints.nats_url_for(name)},
+        )
         for spec in specs.values():
             if stopping["requested"]:
                 break

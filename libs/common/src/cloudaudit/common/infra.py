@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cloudaudit.common.embedded import EmbeddedInfrastructure
@@ -16,15 +16,35 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 @dataclass
 class Endpoints:
-    """Where the bus and the database answer (kept here, import-light, for the CLI)."""
+    """Where the bus and the database answer (kept here, import-light, for the CLI).
+
+    `nats_url` is the operator's (the CLI's); on a locked-down embedded bus `bus_users` holds
+    each service's own URL, with its credentials."""
 
     database_url: str
     nats_url: str
+    bus_users: dict[str, str] = field(default_factory=dict)
+
+    def nats_url_for(self, service: str) -> str:
+        return self.bus_users.get(service, self.nats_url)
+
+    def for_service(self, service: str) -> Endpoints:
+        """What `service` connects to: its own bus user where the bus has users."""
+        return Endpoints(self.database_url, self.nats_url_for(service), self.bus_users)
+
+    @property
+    def locked(self) -> bool:
+        """The bus admits only its users; streams are the operator's to create."""
+        return bool(self.bus_users)
 
 
 def embedded_for(settings: CommonSettings) -> EmbeddedInfrastructure:
+    """The embedded servers; their NATS admits only the product's users, for the bus prefix."""
     return EmbeddedInfrastructure(
-        settings.state_dir, settings.embedded_nats_port, settings.embedded_postgres_port
+        settings.state_dir,
+        settings.embedded_nats_port,
+        settings.embedded_postgres_port,
+        bus_prefix=settings.bus_prefix,
     )
 
 
@@ -36,19 +56,27 @@ def resolve_endpoints(settings: CommonSettings, start: bool = True) -> tuple[End
     """
     started: list[str] = []
     infra = embedded_for(settings)
+    bus_users: dict[str, str] = {}
     if settings.nats_url:
         nats_url = settings.nats_url
     else:
+        infra.nats.check_prefix()
         if start and infra.nats.start():
             started.append("nats")
-        nats_url = infra.nats.url
+        if infra.nats.credentials.present():
+            from cloudaudit.common.bus_credentials import OPERATOR, SERVICES
+
+            bus_users = {user: infra.nats.url_for(user) for user in SERVICES}
+            nats_url = infra.nats.url_for(OPERATOR)
+        else:  # not started yet (start=False): nothing to connect to anyway
+            nats_url = infra.nats.url
     if settings.database_url is not None:
         database_url = settings.database_url.get_secret_value()
     else:
         if start and infra.postgres.start():
             started.append("postgres")
         database_url = infra.postgres.url
-    return Endpoints(database_url=database_url, nats_url=nats_url), started
+    return Endpoints(database_url=database_url, nats_url=nats_url, bus_users=bus_users), started
 
 
 def stop_embedded(settings: CommonSettings, which: list[str]) -> None:

@@ -189,7 +189,8 @@ class ServiceRuntime:
     async def start(self) -> None:
         t0 = time.monotonic()
         await self.broker.connect()
-        await ensure_streams(self.broker, self.names, self.settings.stream_replicas)
+        if self.settings.create_streams and not self.endpoints.locked:
+            await ensure_streams(self.broker, self.names, self.settings.stream_replicas)
         await self.broker.start()
         self._runner, self.bound_port = await self._serve(self.http, self.http_port)
         if self.api_port is not None and self.api.router.routes():
@@ -256,7 +257,7 @@ def build_runtime(
     runtime = ServiceRuntime(
         spec=spec,
         settings=settings,
-        endpoints=endpoints,
+        endpoints=endpoints.for_service(spec.name),
         http_port=spec.default_http_port if http_port is None else http_port,
         http_host=settings.http_host,
         api_port=settings.api_port_for(spec.name) if api_port is None else api_port,

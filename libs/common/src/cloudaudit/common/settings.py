@@ -98,6 +98,13 @@ class CommonSettings(BaseSettings):
         le=5,
         description="JetStream replicas per stream (3 on a 3-node NATS cluster).",
     )
+    create_streams: bool = Field(
+        default=True,
+        validation_alias="CLOUDAUDIT_CREATE_STREAMS",
+        description="A service creates or updates the JetStream streams at start. false where "
+        "the bus lets only the operator manage streams (`cloudaudit migrate` creates them); "
+        "the embedded bus needs no setting: `up`, `run` and `migrate` create them as the operator.",
+    )
     actor_signing_keys: SecretStr | None = Field(
         default=None,
         validation_alias="CLOUDAUDIT_ACTOR_SIGNING_KEYS",

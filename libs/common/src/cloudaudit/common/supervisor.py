@@ -35,8 +35,15 @@ def _pump(name: str, stream: IO[bytes], log_path: Path, sink: LineSink | None) -
 class Supervisor:
     """Starts `cloudaudit run <service>` children; each log line goes to a file and a sink."""
 
-    def __init__(self, env: dict[str, str], logs_dir: Path, sink: LineSink | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        logs_dir: Path,
+        sink: LineSink | None = None,
+        env_for: Callable[[str], dict[str, str]] | None = None,
+    ) -> None:
         self.env = env
+        self.env_for = env_for  # what differs per service (its own bus user)
         self.logs_dir = logs_dir
         self.sink = sink
         self.children: dict[str, subprocess.Popen[bytes]] = {}
@@ -45,7 +52,7 @@ class Supervisor:
     def start(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "cloudaudit.common", "run", spec.name, "--no-migrate"],
-            env=self.env,
+            env={**self.env, **(self.env_for(spec.name) if self.env_for else {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
-from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker, rpc
+from cloudaudit.common.bus import BusNames, BusUnavailable, create_streams, make_broker, rpc
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.embedded import free_port, port_open
 from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
@@ -117,7 +117,12 @@ class ProductStack:
         env = self.service_env()
         for name in SECRET_ENV:
             register_secret(env.get(name))
-        self.supervisor = Supervisor(env, self.state_dir / "logs", self.sink)
+        self.supervisor = Supervisor(
+            env,
+            self.state_dir / "logs",
+            self.sink,
+            env_for=lambda name: {"NATS_URL": self.endpoints.nats_url_for(name)},
+        )
         share_logs_for_scan(self.state_dir / "logs", "stack")
         specs = discover_services()
         for name in self.services:
@@ -173,6 +178,8 @@ class ProductStack:
             {
                 "DATABASE_URL": self.endpoints.database_url,
                 "NATS_URL": self.endpoints.nats_url,
+                # on a locked-down bus the streams are the operator's (created in _migrate)
+                "CLOUDAUDIT_CREATE_STREAMS": "false" if self.endpoints.locked else "true",
                 "CLOUDAUDIT_BUS_PREFIX": self.bus_prefix,
                 "CLOUDAUDIT_STATE_DIR": str(self.state_dir),
                 "CLOUDAUDIT_LOG_FORMAT": env.get("CLOUDAUDIT_LOG_FORMAT", "json"),
@@ -205,6 +212,8 @@ class ProductStack:
         async def go() -> None:
             for spec in discover_services().values():
                 await upgrade(spec.migrations, self.endpoints.database_url, spec.schema)
+            if self.endpoints.locked:
+                await create_streams(self.endpoints.nats_url, BusNames(self.bus_prefix))
 
         asyncio.run(go())
 
@@ -255,10 +264,18 @@ class ProductStack:
 
     # -- bus access -----------------------------------------------------------------------------
     async def request(
-        self, subject: str, request: Any, reply_type: type[T], timeout: float = 30
+        self,
+        subject: str,
+        request: Any,
+        reply_type: type[T],
+        timeout: float = 30,
+        as_operator: bool = False,
     ) -> T:
+        """Ask over the bus as the Slack edge does (the bot's bus user), or as the operator
+        (health, what `cloudaudit status` asks)."""
         names = BusNames(self.bus_prefix)
-        broker = make_broker(self.endpoints.nats_url, names, "demo", 3)
+        url = self.endpoints.nats_url if as_operator else self.endpoints.nats_url_for("bot")
+        broker = make_broker(url, names, "demo", 3)
         await broker.connect()
         try:
             return await rpc(broker, names, subject, request, reply_type, timeout)  # type: ignore[type-var]
@@ -271,7 +288,9 @@ class ProductStack:
 
         async def healthy(name: str) -> bool:
             try:
-                reply = await self.request(RPC_HEALTH.format(service=name), {}, HealthReply, 2)
+                reply = await self.request(
+                    RPC_HEALTH.format(service=name), {}, HealthReply, 2, as_operator=True
+                )
                 return reply.healthy
             except BusUnavailable:
                 return False

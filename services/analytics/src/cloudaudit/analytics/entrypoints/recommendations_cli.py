@@ -126,7 +126,8 @@ def refresh(team: Team = None, fmt: Format = "table") -> None:
         settings = service_settings(cli_settings(), AnalyticsSettings)
         endpoints, _ = resolve_endpoints(settings, start=False)
         names = BusNames(settings.bus_prefix)
-        broker = make_broker(endpoints.nats_url, names, "cli", 1)
+        # the refresh runs analytics' own code here, so it asks ingest as analytics does
+        broker = make_broker(endpoints.nats_url_for("analytics"), names, "cli", 1)
         try:
             await broker.connect()
             async with database(SCHEMA) as sessions:
