@@ -52,13 +52,24 @@ async def test_help_is_the_ack_itself_and_lists_every_subcommand(bot):
     assert bot.slack.calls_to("response_url") == []
 
 
-async def test_unknown_input_answers_help_not_a_stack_trace(bot):
+async def test_unknown_input_answers_in_one_line_not_a_stack_trace(bot):
     response = await bot.driver.command("frobnicate the budget")
     assert response.status == 200
     text = blocks_text(response.json()["blocks"])
     assert "I don't know `frobnicate the budget`" in text
-    assert "/cloudaudit spend" in text
+    assert "`/cloudaudit help` lists every command" in text
+    assert "alerts digest" not in text  # not the whole 25-line help again
     assert "Traceback" not in response.text
+
+
+async def test_a_typo_answers_did_you_mean_with_the_one_line_usage(bot):
+    response = await bot.driver.command("spedn 30d")
+    text = blocks_text(response.json()["blocks"])
+    assert "Did you mean `spend`?" in text
+    assert (
+        "Usage: `/cloudaudit spend [period] [by service|region|usage_type|account|tag:KEY]`" in text
+    )
+    assert len(text.splitlines()) <= 3
     await bot.service.app.listener_runner.lazy_listener_runner.drain()
     assert bot.slack.calls_to("response_url") == []
 
@@ -67,6 +78,7 @@ async def test_bad_arguments_explain_the_usage(bot):
     response = await bot.driver.command("spend by colour")
     text = blocks_text(response.json()["blocks"])
     assert "I can't group by 'colour'" in text
+    assert "Usage: `/cloudaudit spend" in text
 
 
 async def test_first_person_of_a_workspace_becomes_owner(bot, ingest):

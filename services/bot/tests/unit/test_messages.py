@@ -266,7 +266,8 @@ def test_settings_and_help_snapshots():
             "modal": team_views.settings_modal(Decimal("25"), None, "C1"),
         },
     )
-    assert_snapshot("help", help.help_message("I don't know `x`."))
+    assert_snapshot("help", help.help_message())
+    assert_snapshot("problem", help.problem_message("I don't know `spedn`.", "spend"))
 
 
 def test_digest_snapshot():

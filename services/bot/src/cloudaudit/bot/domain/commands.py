@@ -144,12 +144,24 @@ def _unknown(text: str, head: str) -> CommandError:
     shown = text.strip()
     shown = shown if len(shown) <= ECHO_MAX else shown[: ECHO_MAX - 1] + "…"
     close = difflib.get_close_matches(head, KNOWN, n=1, cutoff=0.6)
-    hint = f" Did you mean `{ALIASES.get(close[0], close[0])}`?" if close else ""
-    return CommandError(f"I don't know `{shown}`.{hint}")
+    meant = ALIASES.get(close[0], close[0]) if close else None
+    hint = f" Did you mean `{meant}`?" if meant else ""
+    return CommandError(f"I don't know `{shown}`.{hint}", command=meant)
 
 
 def parse(text: str) -> Command:
-    """Parse what followed `/cloudaudit`. Raises CommandError with a usage hint."""
+    """Parse what followed `/cloudaudit`. Raises CommandError with a usage hint, naming the
+    subcommand it concerns."""
+    try:
+        return _parse(text)
+    except CommandError as exc:
+        if exc.command is None:
+            head = text.strip().split(maxsplit=1)[0].lower() if text.strip() else ""
+            exc.command = ALIASES.get(head, head) or None
+        raise
+
+
+def _parse(text: str) -> Command:
     try:
         words = shlex.split(text.strip())
     except ValueError:

@@ -12,7 +12,12 @@ class BotError(Exception):
 
 
 class CommandError(BotError):
-    """The command text could not be understood; the message says how to write it."""
+    """The command text could not be understood; the message says how to write it, and
+    `command` names the subcommand it was (or most likely meant), for its one line of usage."""
+
+    def __init__(self, message: str, command: str | None = None) -> None:
+        super().__init__(message)
+        self.command = command
 
 
 class NotAllowed(BotError):

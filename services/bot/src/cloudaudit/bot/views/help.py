@@ -30,11 +30,8 @@ SUBCOMMANDS: list[tuple[str, str]] = [
 ]
 
 
-def help_message(problem: str | None = None) -> list[Block]:
-    blocks: list[Block] = []
-    if problem:
-        blocks.append(section(f":thinking_face: {problem}"))
-    blocks.append(header("CloudAudit: AWS costs in Slack"))
+def help_message() -> list[Block]:
+    blocks: list[Block] = [header("CloudAudit: AWS costs in Slack")]
     lines = [f"`/cloudaudit {usage}`\n{what}" for usage, what in SUBCOMMANDS]
     blocks.append(section("\n".join(lines)))
     blocks.append(
@@ -44,6 +41,23 @@ def help_message(problem: str | None = None) -> list[Block]:
         )
     )
     return blocks
+
+
+def _usage_of(command: str | None) -> str | None:
+    """The usage line of a subcommand (`spend [period] [by ...]`), if it is one."""
+    if not command:
+        return None
+    return next((usage for usage, _ in SUBCOMMANDS if usage.split(" ")[0] == command), None)
+
+
+def problem_message(problem: str, command: str | None = None) -> list[Block]:
+    """What went wrong and one line of usage (the whole list is `/cloudaudit help`)."""
+    usage = _usage_of(command)
+    hint = f"Usage: `/cloudaudit {usage}`  ·  " if usage else ""
+    return [
+        section(f":thinking_face: {problem}"),
+        context(f"{hint}`/cloudaudit help` lists every command"),
+    ]
 
 
 def help_text() -> str:

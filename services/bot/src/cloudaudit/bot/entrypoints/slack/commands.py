@@ -21,7 +21,7 @@ from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Deps
 from cloudaudit.bot.views.audit import AUDIT_MAX_SHOWN
-from cloudaudit.bot.views.help import help_message, help_text
+from cloudaudit.bot.views.help import help_message, help_text, problem_message
 from cloudaudit.common.events.cost import SpendGroupBy
 from cloudaudit.common.events.identity import Action
 
@@ -132,7 +132,7 @@ def _audit_command(words: list[str]) -> Command:
         if value is None and len(words) == 1 and words[0].startswith("--limit="):
             value = words[0].removeprefix("--limit=")
         if value is None or not value.isdigit() or not 1 <= int(value) <= AUDIT_MAX_SHOWN:
-            raise CommandError(usage)
+            raise CommandError(usage, command="audit")
         limit = int(value)
     return Command("audit", {"limit": limit})
 
@@ -158,7 +158,7 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     async def ack_command(ack: Callable[..., Awaitable[None]], command: dict[str, Any]) -> None:
         parsed = _parsed(str(command.get("text") or ""))
         if isinstance(parsed, CommandError):
-            await ack(text=help_text(), blocks=help_message(parsed.message))
+            await ack(text=parsed.message, blocks=problem_message(parsed.message, parsed.command))
         elif parsed.name == "help":
             await ack(text=help_text(), blocks=help_message())
         else:
