@@ -16,7 +16,7 @@ import pytest
 from cloudaudit.common.actors import Actor, Command
 from cloudaudit.common.events.account import ConnectAccountRequest, ExternalIdRequest
 from cloudaudit.common.testing import eventually
-from cloudaudit.ingest.domain.errors import CostSourceUnreadable, NotACostReport
+from cloudaudit.ingest.domain.errors import CostSourceUnreadable, InvalidInput, NotACostReport
 from cloudaudit.ingest.domain.spend import Dimension, Metric
 from cloudaudit.ingest.service import accounts
 from cloudaudit.ingest.service.imports import import_costs
@@ -86,6 +86,10 @@ async def test_cur2_gzip_and_minimal_cur2_without_resource_or_tag_columns(deps, 
     assert by_env == totals(expected, lambda i: i.tags.get("user_environment") or "(untagged)")
     by_team = await spent(deps, team_id, *APRIL, Dimension.TAG, tag_key="team")
     assert by_team["team-search"] == Decimal("0.25")
+    with pytest.raises(InvalidInput) as unknown:  # one "(untagged)" line would say nothing
+        await spent(deps, team_id, *APRIL, Dimension.TAG, tag_key="colour")
+    assert "no cost from 2024-04-01 to 2024-05-01 has the tag key 'colour'" in str(unknown.value)
+    assert "environment" in str(unknown.value) and "team" in str(unknown.value)
 
 
 async def test_focus_maps_billed_effective_list_and_skips_other_providers(deps, bus):

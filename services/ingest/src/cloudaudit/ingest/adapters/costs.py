@@ -67,6 +67,9 @@ class Costs:
     async def spend_rows(self, query: SpendQuery) -> list[SpendRow]:
         return await spend_store.spend_rows(self._session, query)
 
+    async def tag_keys(self, team_id: UUID, start: date, end: date) -> list[str]:
+        return await spend_store.tag_keys(self._session, team_id, start, end)
+
     async def last_cost_day(self, team_id: UUID, aws_account_id: str) -> date | None:
         return await cost_store.last_cost_day(self._session, team_id, aws_account_id)
 

@@ -164,5 +164,30 @@ def _detailed_sql(query: SpendQuery, params: dict[str, Any]) -> str:
     )
 
 
+async def tag_keys(session: AsyncSession, team_id: Any, start: date, end: date) -> list[str]:
+    """The tag keys the team's costs in [start, end) carry: in the cost report's lines (their
+    `user:` / `user_` prefix dropped) and in the Cost Explorer tag groups synced."""
+    normalised = " UNION ".join(
+        f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {S}.cost_data WHERE team_id = :team "
+        f"AND usage_date >= :start AND usage_date < :end AND {column} IS NOT NULL)"
+        for name, column in NORMALISED_TAGS.items()
+    )
+    rows = await session.execute(
+        text(f"""
+        SELECT DISTINCT regexp_replace(key, '^user[_:]', '') FROM (
+            SELECT jsonb_object_keys(tags) AS key FROM {S}.cost_data
+            WHERE team_id = :team AND usage_date >= :start AND usage_date < :end
+              AND tags IS NOT NULL
+            UNION SELECT substr(grouping, 5) FROM {S}.ce_costs
+            WHERE team_id = :team AND grouping LIKE 'tag:%'
+              AND usage_date >= :start AND usage_date < :end
+            UNION {normalised}
+        ) keys ORDER BY 1 LIMIT 200
+        """),
+        {"team": team_id, "start": start, "end": end},
+    )
+    return [key for (key,) in rows.all() if key]
+
+
 def period_label(day: date | None) -> str | None:
     return None if day is None else day.isoformat()

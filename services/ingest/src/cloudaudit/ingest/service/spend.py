@@ -34,9 +34,32 @@ async def spend(deps: IngestDeps, query: SpendQuery) -> SpendAnswer:
     if query.dimension is Dimension.TAG and not query.tag_key:
         raise InvalidInput("grouping by tag needs the tag key, e.g. tag:Environment")
     async with deps.uow() as uow:
+        if query.dimension is Dimension.TAG:
+            known_tag_key(query, await uow.costs.tag_keys(query.team_id, query.start, query.end))
         rows = await uow.costs.spend_rows(query)
     total = sum((r.amount for r in rows), Decimal(0))
     return SpendAnswer(query=query, total=total, rows=rank(rows, query.dimension, query.top))
+
+
+SHOWN_TAG_KEYS = 15
+
+
+def known_tag_key(query: SpendQuery, keys: list[str]) -> None:
+    """Grouping by a key no cost carries would answer one "(untagged)" line: say which keys
+    there are instead."""
+    wanted = (query.tag_key or "").lower().removeprefix("user:").removeprefix("user_")
+    if any(key.lower() == wanted for key in keys):
+        return
+    period = f"{query.start.isoformat()} to {query.end.isoformat()}"
+    if not keys:
+        raise InvalidInput(
+            f"no cost from {period} carries a tag: activate cost allocation tags in the AWS "
+            "Billing console; they appear in the next cost report or sync"
+        )
+    shown = ", ".join(keys[:SHOWN_TAG_KEYS]) + (", …" if len(keys) > SHOWN_TAG_KEYS else "")
+    raise InvalidInput(
+        f"no cost from {period} has the tag key '{query.tag_key}'; the keys there are: {shown}"
+    )
 
 
 def query_from_request(request: SpendRequest, team_id: UUID) -> SpendQuery:
