@@ -215,3 +215,11 @@ def test_a_typo_gets_did_you_mean_and_a_long_argument_is_not_echoed_back():
     with pytest.raises(CommandError) as long:
         parse("x" * 5000)
     assert len(long.value.message) < 120 and "…" in long.value.message
+
+
+def test_connect_with_a_role_arn_is_a_shortcut_that_fills_in_the_form():
+    arn = "arn:aws:iam::123456789012:role/CloudAuditReadOnly"
+    assert parse(f"connect {arn}") == Command("connect", {"role_arn": arn})
+    assert parse("connect") == Command("connect")
+    with pytest.raises(CommandError):
+        parse("connect one two")

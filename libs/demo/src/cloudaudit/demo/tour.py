@@ -330,6 +330,7 @@ async def _interactive(session: Any) -> None:
         return answer.strip() or None
 
     session.ask = ask
+    session.show = typer.echo  # a form is read before its questions are asked
     typer.echo("\nYour turn: type /cloudaudit commands, press buttons by number, quit to leave.")
     while True:
         try:

@@ -45,8 +45,12 @@ class ConsoleSession:
         user: str = CONSOLE_USER,
         channel: str = CONSOLE_CHANNEL,
         time_zone: str = "UTC",
+        show: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
+        # Where a form is shown before its questions (a person at a terminal must read the
+        # ExternalId before pasting the role ARN); None: it is part of what the step returns.
+        self.show = show
         self.endpoints = endpoints
         self.files_dir = files_dir
         self.ask = ask
@@ -234,6 +238,9 @@ class ConsoleSession:
             f"▣ {spec.get('title', {}).get('text', 'Form')}",
             render_blocks(spec.get("blocks") or [], lambda c: self._number(c), "  "),
         ]
+        if self.show is not None:
+            self.show("\n".join(shown))  # before the first question, not after the last
+            shown = []
         errors: dict[str, str] = {}
         for _ in range(MAX_FORM_TRIES):
             values: dict[str, str | None] = {}
@@ -242,8 +249,13 @@ class ConsoleSession:
                     continue
                 label = block["label"]["text"]
                 problem = errors.get(block["block_id"])
-                prompt = f"{label}{' (' + problem + ')' if problem else ''}"
-                values[block["block_id"]] = await self.ask(block["block_id"], prompt)
+                filled = (block.get("element") or {}).get("initial_value")
+                prompt = f"{label}{' [' + filled + ']' if filled else ''}"
+                prompt += f" ({problem})" if problem else ""
+                answer = await self.ask(block["block_id"], prompt)
+                values[block["block_id"]] = (
+                    answer if answer is not None else filled
+                )  # Enter keeps it
             response = await self.driver.submit(view, values, user=self.user)
             body: dict[str, Any] = response.json() or {}
             if body.get("response_action") != "errors":

@@ -174,6 +174,8 @@ def _parse(text: str) -> Command:
         return Command("help")
     if head in ("accounts", "team", "settings", "connect") and not rest:
         return Command(head)
+    if head == "connect" and len(rest) == 1:  # a shortcut: the form opens with it filled in
+        return Command("connect", {"role_arn": rest[0][:2048]})
     if head == "spend":
         return _spend(rest)
     if head in ("anomalies", "recs"):

@@ -48,6 +48,10 @@ async def _console(files_dir: Path | None, script: list[str], user: str, channel
 
     spec = discover_services()["bot"]
     await upgrade(spec.migrations, endpoints.database_url, spec.schema)
+    if endpoints.locked:  # the bot's own bus user may not create the streams it reads
+        from cloudaudit.common.bus import BusNames, create_streams
+
+        await create_streams(endpoints.nats_url, BusNames(settings.bus_prefix))
 
     async def ask(block_id: str, label: str) -> str | None:
         answer = (await _prompt(f"  {label}: ")).strip()
@@ -61,6 +65,7 @@ async def _console(files_dir: Path | None, script: list[str], user: str, channel
         user=user,
         channel=channel,
         time_zone=_local_time_zone(),
+        show=typer.echo,
     )
     await session.start()
     typer.echo(BANNER)

@@ -24,11 +24,13 @@ from cloudaudit.common.events.identity import Audience
 log = logging.getLogger(__name__)
 
 
-async def connect_form(actor: Actor, deps: Deps) -> dict[str, Any]:
+async def connect_form(actor: Actor, deps: Deps, role_arn: str | None = None) -> dict[str, Any]:
+    """The connect form: the team's ExternalId and CloudFormation link, then the role ARN
+    (filled in when the command named one: `/cloudaudit connect arn:aws:iam::…`)."""
     reply = await deps.platform.external_id(
         ExternalIdRequest(actor_token=actor.token(Audience.INGEST))
     )
-    return account_views.connect_modal(reply, actor.channel_id)
+    return account_views.connect_modal(reply, actor.channel_id, role_arn)
 
 
 async def connect(actor: Actor, deps: Deps, role_arn: str, name: str | None) -> Answer | None:

@@ -62,7 +62,9 @@ def accounts_list(accounts: list[AccountSummary]) -> list[Block]:
     return blocks
 
 
-def connect_modal(external: ExternalIdReply, channel_id: str | None) -> dict[str, object]:
+def connect_modal(
+    external: ExternalIdReply, channel_id: str | None, role_arn: str | None = None
+) -> dict[str, object]:
     blocks: list[Block] = [
         section(
             "CloudAudit reads your costs through a *read-only IAM role* in your AWS account. "
@@ -109,6 +111,8 @@ def connect_modal(external: ExternalIdReply, channel_id: str | None) -> dict[str
                     "type": "plain_text",
                     "text": "arn:aws:iam::123456789012:role/CloudAuditReadOnly",
                 },
+                # plain_text_input shows this as typed text, never as mrkdwn
+                **({"initial_value": role_arn[:2048]} if role_arn else {}),
             },
         },
         {

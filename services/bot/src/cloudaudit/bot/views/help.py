@@ -6,7 +6,11 @@ from cloudaudit.bot.views.common import Block, context, header, section
 
 SUBCOMMANDS: list[tuple[str, str]] = [
     ("help", "this list"),
-    ("connect", "connect an AWS account (a read-only role; shows your ExternalId)"),
+    (
+        "connect [role-arn]",
+        "connect an AWS account (a read-only role; shows your ExternalId, the ARN filled in "
+        "when you give it)",
+    ),
     ("accounts", "connected accounts: status, last sync, Cost Explorer API spend this month"),
     (
         "spend [period] [by service|region|usage_type|account|tag:KEY]",

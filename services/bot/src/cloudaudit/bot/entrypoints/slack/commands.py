@@ -82,7 +82,8 @@ async def _audit(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirecto
 
 
 async def _connect(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> None:
-    view = await connect.connect_form(ix.who, deps)
+    role_arn = cmd.args.get("role_arn")
+    view = await connect.connect_form(ix.who, deps, str(role_arn) if role_arn else None)
     await ix.client.views_open(trigger_id=ix.trigger_id, view=view)
 
 
