@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from uuid import uuid4
@@ -307,15 +308,16 @@ async def test_audit_shows_owners_who_did_what_and_when_including_refused_attemp
     shown = await reply_to(bot.slack, OWNER, "Audit log: the latest 5 entries")
     lines = [b["text"]["text"] for b in shown.blocks if b.get("type") == "section"][1:]
     assert len(lines) == 5  # of 9: team created, 4 joined, 2 roles changed, these two
-    (refused,) = [line for line in lines if "`authorization.refused`" in line]
-    assert f"<@{VIEWER}>" in refused and "was refused" in refused
-    assert "`alerts.configure`" in refused and "you are a viewer" in refused
+    (refused,) = [line for line in lines if "was refused" in line]
+    assert f"<@{VIEWER}>" in refused
+    assert "only owners and admins can configure alerts; you are a viewer" in refused
     assert "<!date^" in refused  # when, shown in the reader's time zone
-    (moved,) = [line for line in lines if "`alerts.channel_set`" in line]
-    assert f"<@{ADMIN}>" in moved and "channel_id: CFINOPS" in moved
-    # the bot owns the alert channel: it refused, and it recorded the refusal (once)
-    assert "recorded by bot" in moved and "recorded by bot" in refused
-    assert any("`member.role_changed`" in line and f"<@{OWNER}>" in line for line in lines)
+    (moved,) = [line for line in lines if "moved the alerts" in line]
+    assert f"<@{ADMIN}>" in moved and "channel CFINOPS" in moved
+    assert any("changed a role" in line and f"<@{OWNER}>" in line for line in lines)
+    # readable: no raw action names, one line per action
+    assert not any(re.search(r"\b[a-z]+\.[a-z_]+\b", line.split("|")[-1]) for line in lines)
+    assert all("\n" not in line for line in lines)
     assert not any(f"<@{MEMBER}>" in line and "refused" in line for line in lines)
     assert "Older entries: `/cloudaudit audit --limit N`" in visible(shown)
     await bot.driver.command("audit", user=OWNER)

@@ -3,6 +3,7 @@ plus the Slack limits every message must respect."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID
@@ -309,3 +310,37 @@ def test_messages_respect_slack_limits(blocks):
 
 def test_feedback_words_cover_every_feedback():
     assert set(anomalies.FEEDBACK_WORDS) == set(Feedback)
+
+
+def test_a_template_card_shows_each_figure_once_in_fields():
+    """The template's description restates the facts: the card shows them once, as fields,
+    with the action and what to check before acting."""
+    from bot_support import recommendation_created
+
+    from cloudaudit.common.events.recommendation import RecommendationFact
+
+    facts = [
+        RecommendationFact(name="Average CPU", text="1.8% over 14 days"),
+        RecommendationFact(name="Peak CPU", text="4.0%"),
+        RecommendationFact(name="Instance", text="m5.xlarge, running 212 days"),
+        RecommendationFact(name="Price", text="$0.192 per hour (from your cost report)"),
+    ]
+    event = recommendation_created(
+        UUID(int=7),
+        recommendation_id=UUID(int=8),
+        account_id=UUID(int=9),
+        text_source="template",
+        title="Idle EC2 instance: save $140.16 a month",
+        description="Stop i-0idle42 to save $140.16 a month (confidence 92%). Average CPU: "
+        "1.8% over 14 days; Peak CPU: 4.0%; Instance: m5.xlarge, running 212 days.",
+        facts=facts,
+        risks=["it may be a standby that only wakes up at month end"],
+    )
+    blocks = recommendations.recommendation_alert(event)
+    shown = json.dumps([b for b in blocks if b["type"] != "actions"])
+    for fact in facts:
+        assert shown.count(fact.text.replace('"', '\\"')) == 1, fact.name
+    assert shown.count("$140.16") == 2  # the heading and the savings field, nothing else
+    assert blocks[0]["text"]["text"] == "Idle EC2 instance: save $140.16 a month"
+    assert "standby" in shown and "Suggested action" in shown
+    assert_snapshot("recommendation_template", blocks)

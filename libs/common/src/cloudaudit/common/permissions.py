@@ -33,6 +33,14 @@ _ACTION_WORDS = {
 }
 
 
+def action_words(action: str) -> str | None:
+    """What an action lets a person do, in words ("configure alerts"), if it is one."""
+    try:
+        return _ACTION_WORDS[Action(action)]
+    except ValueError:
+        return None
+
+
 def allowed_roles(action: Action) -> frozenset[Role]:
     return PERMISSIONS[action]
 

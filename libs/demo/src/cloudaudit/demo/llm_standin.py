@@ -63,7 +63,7 @@ def _value(name: str, schema: dict[str, Any], flat: dict[str, Any]) -> Any:
         return flat[name] if kind != "string" else str(flat[name])
     if kind == "string":
         if "title" in name:
-            return _sentence(flat).split(".")[0][:80]
+            return _sentence(flat).split(". ")[0].rstrip(".")[:80]  # not "$0" of "$0.28"
         return _sentence(flat)
     if kind == "array":
         return []

@@ -37,6 +37,13 @@ class Decision(StrEnum):
     REOPEN = "reopen"
 
 
+class RecommendationFact(Request):
+    """One computed fact behind a recommendation, as shown (e.g. "Average CPU": "1.8%")."""
+
+    name: str = Field(max_length=100)
+    text: str = Field(max_length=500)
+
+
 class RecommendationCreated(Event):
     recommendation_id: UUID
     account_id: UUID
@@ -50,6 +57,10 @@ class RecommendationCreated(Event):
     estimated_monthly_savings: Money
     confidence: Decimal = Field(ge=0, le=1)
     text_source: str = Field(default="template", examples=["llm", "template"])
+    facts: list[RecommendationFact] = Field(
+        default_factory=list, description="The computed facts, each shown once on the card."
+    )
+    risks: list[str] = Field(default_factory=list, description="What to check before acting.")
 
 
 class RecommendationDecided(Event):

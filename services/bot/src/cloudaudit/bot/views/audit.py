@@ -13,39 +13,56 @@ from cloudaudit.bot.views.common import (
     when,
 )
 from cloudaudit.common.events.identity import AuditEntry
+from cloudaudit.common.permissions import action_words
 
 # One block per entry, plus the heading and the footer, within Slack's 50 blocks a message.
 AUDIT_MAX_SHOWN = BLOCKS_MAX - 2
-DETAIL_KEYS = (
-    "role",
-    "from",
-    "to",
-    "feedback",
-    "status",
-    "reason",
-    "name",
-    "aws_account_id",
-    "channel_id",
-)
-DETAIL_MAX_CHARS = 200
+LINE_MAX_CHARS = 400
+# The details worth a reader's eye, and how each reads in a sentence.
+DETAIL_WORDS = {
+    "role": "as",
+    "from": "from",
+    "to": "to",
+    "feedback": "feedback",
+    "status": "now",
+    "reason": "reason:",
+    "channel_id": "channel",
+}
 
 ACTION_WORDS = {
     "team.created": "created the team",
+    "user.signed_up": "signed up",
     "member.joined": "joined",
     "member.added": "added a member",
     "member.removed": "removed a member",
     "member.role_changed": "changed a role",
-    "authorization.refused": ":no_entry: was refused",
-    "account.connect_requested": "connected an AWS account",
+    "account.connect_requested": "asked to connect",
+    "account.connected": "connected",
+    "account.connection_failed": "could not connect",
     "alerts.channel_set": "moved the alerts",
     "alerts.digest_set": "set the digest",
     "spend.expected": "planned spend",
+    "anomaly.spend_expected": "planned spend",
+    "anomaly.spend_expectation_cancelled": "cancelled planned spend",
     "settings.thresholds_changed": "changed alert thresholds",
-    "anomaly.feedback": "gave anomaly feedback",
-    "recommendation.approved": "approved a recommendation",
-    "recommendation.dismissed": "dismissed a recommendation",
-    "recommendation.snoozed": "snoozed a recommendation",
-    "recommendation.reopened": "reopened a recommendation",
+    "anomaly.thresholds_changed": "changed alert thresholds",
+    "anomaly.feedback": "gave feedback on",
+    "recommendation.approved": "approved",
+    "recommendation.dismissed": "dismissed",
+    "recommendation.snoozed": "snoozed",
+    "recommendation.reopened": "reopened",
+    "recommendation.expired": "saw expire",
+    "recommendation.implemented": "saw carried out",
+}
+ENTITY_WORDS = {
+    "aws_account": "AWS account",
+    "recommendation": "recommendation",
+    "anomaly": "anomaly",
+    "team": "",
+    "member": "member",
+    "user": "",
+    "channel": "",
+    "spend_expectation": "",
 }
 
 
@@ -56,28 +73,54 @@ def who(entry: AuditEntry) -> str:
     return f"{name} ({mention(entry.slack_user_id)})" if entry.slack_user_id else name
 
 
+def _humane(action: str) -> str:
+    """An action with no words of its own, readable: `budget.limit_set` -> budget limit set."""
+    return escape(action.replace(".", " ").replace("_", " "))
+
+
 def what(entry: AuditEntry) -> str:
-    words = ACTION_WORDS.get(entry.action)
-    if words is None and entry.action.endswith(".refused"):
-        words = f":no_entry: was refused: {escape(entry.action.removesuffix('.refused'))}"
-    return f"{words or escape(entry.action)} `{escape(entry.action)}`"
+    """The action in words: never the raw action name."""
+    if entry.action == "authorization.refused" or entry.action.endswith(".refused"):
+        tried = action_words(entry.entity_id or "") or _humane(
+            entry.action.removesuffix(".refused")
+        )
+        reason = entry.details.get("reason")
+        return f":no_entry: was refused: {escape(str(reason)) if reason else 'may not ' + tried}"
+    return ACTION_WORDS.get(entry.action) or _humane(entry.action)
+
+
+def _target(entry: AuditEntry) -> str:
+    """What the action was about: the AWS account by its id and name, a recommendation..."""
+    if entry.action.endswith(".refused") or not entry.entity_id:
+        return ""
+    noun = ENTITY_WORDS.get(entry.entity_type, _humane(entry.entity_type))
+    if not noun:  # the team, the person, the channel: the sentence already says it
+        return ""
+    ident = entry.entity_id if len(entry.entity_id) <= 16 else entry.entity_id[:8]
+    name = entry.details.get("name")
+    named = f" “{escape(str(name))}”" if name and entry.entity_type == "aws_account" else ""
+    return f" {noun} `{escape(ident)}`{named}"
 
 
 def _details(entry: AuditEntry) -> str:
+    if entry.action.endswith(".refused"):
+        return ""
     shown = [
-        f"{escape(key)}: {escape(str(entry.details[key]))}"
-        for key in DETAIL_KEYS
+        f"{words} {escape(str(entry.details[key]))}"
+        for key, words in DETAIL_WORDS.items()
         if entry.details.get(key) is not None
     ]
-    # Two services may record one decision (the bot and analytics): say which one this is.
-    shown.append(f"recorded by {escape(entry.source)}")
-    return clip(" · ".join(shown), DETAIL_MAX_CHARS)
+    if entry.source == "cli":
+        shown.append("from the operator's CLI")
+    return (" · " + ", ".join(shown)) if shown else ""
 
 
 def audit_line(entry: AuditEntry) -> str:
-    target = f"{escape(entry.entity_type)} `{escape(entry.entity_id or '-')}`"
-    line = f"{when(entry.occurred_at)} · {who(entry)} {what(entry)} · {target}"
-    return f"{line}\n{_details(entry)}"
+    """One line per action: when, who, what, on what, and the details that matter."""
+    line = (
+        f"{when(entry.occurred_at)} · {who(entry)} {what(entry)}{_target(entry)}{_details(entry)}"
+    )
+    return clip(line, LINE_MAX_CHARS)
 
 
 def audit_list(entries: list[AuditEntry], more: bool) -> list[Block]:

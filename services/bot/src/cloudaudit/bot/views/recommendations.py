@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from cloudaudit.bot.views.common import (
+    FIELDS_MAX,
     Block,
     actions,
     button,
@@ -54,20 +55,40 @@ def recommendation_text(event: RecommendationCreated) -> str:
     )
 
 
+def _heading(event: RecommendationCreated) -> str:
+    """The title, with the monthly savings in front unless the title already says them."""
+    amount = usd(event.estimated_monthly_savings)
+    return event.title if amount in event.title else f"Save {amount}/month: {event.title}"
+
+
+def _facts(event: RecommendationCreated) -> list[Block]:
+    """The figures once, as fields: savings, confidence, where, then each computed fact."""
+    pairs = [
+        ("Estimated savings", f"{usd(event.estimated_monthly_savings)} per month"),
+        ("Confidence", confidence(event.confidence)),
+        ("Account", f"`{escape(event.aws_account_id)}`"),
+        ("Resource", f"`{escape(event.resource_id)}` ({escape(event.resource_type)})"),
+        *[
+            (escape(fact.name), escape(fact.text))
+            for fact in event.facts
+            if usd(event.estimated_monthly_savings) not in fact.text  # the field above says it
+        ],
+    ]
+    return [fields(pairs[i : i + FIELDS_MAX]) for i in range(0, len(pairs), FIELDS_MAX)]
+
+
 def recommendation_alert(event: RecommendationCreated) -> list[Block]:
     value = {"r": str(event.recommendation_id)}
+    # A template's description restates the facts the fields show: only a written
+    # explanation (or a card without facts) is worth its own paragraph.
+    explained = event.text_source == "llm" or not event.facts
+    action = f"*Suggested action*\n{escape(event.action)}"
+    action += "".join(f"\n:warning: {escape(risk)}" for risk in event.risks)
     blocks: list[Block] = [
-        header(f"Save {usd(event.estimated_monthly_savings)}/month: {event.title}"),
-        section(escape(event.description)),
-        fields(
-            [
-                ("Estimated savings", f"{usd(event.estimated_monthly_savings)} per month"),
-                ("Confidence", confidence(event.confidence)),
-                ("Account", f"`{escape(event.aws_account_id)}`"),
-                ("Resource", f"`{escape(event.resource_id)}` ({escape(event.resource_type)})"),
-            ]
-        ),
-        section(f"*Suggested action*\n{escape(event.action)}"),
+        header(_heading(event)),
+        *([section(escape(event.description))] if explained else []),
+        *_facts(event)[:3],
+        section(action),
     ]
     if event.text_source == "llm":
         blocks.append(

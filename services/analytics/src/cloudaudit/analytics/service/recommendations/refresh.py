@@ -34,6 +34,7 @@ from cloudaudit.common.events.inventory import AccountInventory
 from cloudaudit.common.events.recommendation import (
     RECOMMENDATION_CREATED,
     RecommendationCreated,
+    RecommendationFact,
     RefreshReply,
     RefreshRequest,
 )
@@ -186,6 +187,8 @@ class _Run:
                 estimated_monthly_savings=candidate.estimated_monthly_savings,
                 confidence=candidate.confidence,
                 text_source=written.text.source,
+                facts=[RecommendationFact(name=f.name, text=f.text) for f in candidate.facts],
+                risks=list(candidate.risks),
             ),
         )
 
