@@ -20,6 +20,7 @@ async def stranger(attacker):
     return await enrol(attacker, "T-STRANGER", "U-STRANGER")  # the owner of their own team
 
 
+@pytest.mark.slow
 async def test_reads_answer_only_for_the_token_team(attacker, victim, stranger):
     as_me = {"identity": stranger.tokens["identity"], "ingest": stranger.tokens["ingest"]}
     analytics = stranger.tokens["analytics"]

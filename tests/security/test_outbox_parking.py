@@ -12,6 +12,7 @@ import sys
 from datetime import timedelta
 from uuid import uuid4
 
+import pytest
 from attack_support import Database
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.db import OUTBOX_PARK_AFTER
@@ -40,6 +41,7 @@ async def outbox_row(db: Database, event_id) -> dict:
     return dict(row)
 
 
+@pytest.mark.slow
 async def test_a_row_too_big_for_the_bus_is_parked_and_the_rows_behind_it_flow(
     start_service, settings, db, bus
 ):
@@ -92,6 +94,7 @@ async def test_a_row_too_big_for_the_bus_is_parked_and_the_rows_behind_it_flow(
     assert listed["event_id"] == str(too_big) and listed["subject"] == SUBJECT
 
 
+@pytest.mark.slow
 async def test_readyz_fails_while_publishing_is_stalled(start_service, db):
     """An event the relay has not published for an hour means events are not reaching anyone:
     the service must stop saying it is ready (here no stream takes the event's subject)."""

@@ -81,6 +81,7 @@ def _commands() -> list[list[str]]:
     return found
 
 
+@pytest.mark.slow
 def test_help_of_every_command_imports_no_database_bus_or_service_code(quiet_env):
     commands = _commands()
     assert ["spend"] in commands and ["teams", "members"] in commands  # the walk found them

@@ -45,6 +45,7 @@ def _sts(stack: ProductStack, key: str, secret: str):  # type: ignore[no-untyped
     )
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_company_is_the_same_on_every_run_and_unknown_roles_are_refused(tmp_path):
     with standin(tmp_path / "first", enforce=True) as first:

@@ -120,6 +120,7 @@ async def test_days_in_any_order_with_restatements_learn_the_in_order_models(
     )
 
 
+@pytest.mark.slow
 async def test_a_year_old_restatement_replays_from_its_checkpoint(
     today, sessions, analytics_settings
 ):

@@ -7,6 +7,7 @@ import logging
 from uuid import uuid4
 
 import boto3
+import pytest
 from cloudaudit.common.bus import rpc
 from cloudaudit.common.events.inventory import RPC_INVENTORY, InventoryReply, InventoryRequest
 from cloudaudit.common.metrics import AWS_CALLS
@@ -129,6 +130,7 @@ def assume_role_calls() -> float:
     return AWS_CALLS.labels("sts", "AssumeRole", "ok")._value.get()
 
 
+@pytest.mark.slow
 async def test_many_inventories_of_a_role_account_assume_the_role_once(
     aws, start, make_inventory_settings, bus, caplog
 ):
