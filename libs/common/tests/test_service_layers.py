@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES = ROOT / "services"
 MAX_FUNCTION_LINES = 45  # "about 40 lines at most", with room for a signature that wraps
-SHORT_HANDLER_SERVICES = ("identity", "ingest", "analytics")
+SHORT_HANDLER_SERVICES = ("identity", "ingest", "analytics", "bot")
 # Service modules that still talk to the database directly, being moved behind adapters.
 SQL_IN_SERVICE_KNOWN: set[str] = set()
 # Handlers still above the limit, being split.

@@ -29,6 +29,25 @@ BOT_ACTIONS = frozenset({Action.CONFIGURE_ALERTS})
 log = logging.getLogger(__name__)
 
 
+def _slack_user_request(
+    slack_team_id: str,
+    slack_user_id: str,
+    slack_team_name: str | None,
+    profile: dict[str, object],
+) -> SlackUserRequest:
+    """What identity is told about the person: who in Slack, and their name and email."""
+    details = profile.get("profile") if isinstance(profile.get("profile"), dict) else {}
+    assert isinstance(details, dict)
+    name = details.get("real_name") or details.get("display_name") or profile.get("name") or ""
+    return SlackUserRequest(
+        slack_team_id=slack_team_id,
+        slack_user_id=slack_user_id,
+        slack_team_name=slack_team_name,
+        email=(str(details["email"])[:320] if details.get("email") else None),
+        display_name=str(name)[:200] or None,
+    )
+
+
 class ActorDirectory:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -57,24 +76,8 @@ class ActorDirectory:
         slack_team_name: str | None = None,
     ) -> Actor:
         profile = await self._profile(slack_team_id, slack_user_id)
-        details = profile.get("profile") if isinstance(profile.get("profile"), dict) else {}
-        assert isinstance(details, dict)
         reply = await self.deps.platform.slack_user(
-            SlackUserRequest(
-                slack_team_id=slack_team_id,
-                slack_user_id=slack_user_id,
-                slack_team_name=slack_team_name,
-                email=(str(details["email"])[:320] if details.get("email") else None),
-                display_name=(
-                    str(
-                        details.get("real_name")
-                        or details.get("display_name")
-                        or profile.get("name")
-                        or ""
-                    )[:200]
-                    or None
-                ),
-            )
+            _slack_user_request(slack_team_id, slack_user_id, slack_team_name, profile)
         )
         try:
             vouched = self.deps.verifier.verify(reply.tokens[Audience.BOT].get_secret_value())
