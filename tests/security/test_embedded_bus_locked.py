@@ -72,7 +72,7 @@ def test_each_service_has_private_credentials_of_its_own(bus):
 
 async def test_a_service_user_cannot_publish_outside_its_allow_list(bus):
     _, endpoints = bus
-    await create_streams(endpoints.nats_url, BusNames(PREFIX))  # as the operator: allowed
+    await create_streams(endpoints, BusNames(PREFIX))  # as the operator: allowed
     client, errors = await _errors_of(endpoints.nats_url_for("ingest"))
     try:
         forged = f"{PREFIX}.{ANOMALY_DETECTED.format(aws_account_id='123456789012')}"
@@ -91,9 +91,9 @@ async def test_only_the_operator_creates_streams(bus):
     _, endpoints = bus
     with pytest.raises(Exception):  # noqa: B017 - refused (a permission error or no answer)
         await asyncio.wait_for(
-            create_streams(endpoints.nats_url_for("analytics"), BusNames(PREFIX)), timeout=8
+            create_streams(endpoints.for_service("analytics"), BusNames(PREFIX)), timeout=8
         )
-    await create_streams(endpoints.nats_url, BusNames(PREFIX))
+    await create_streams(endpoints, BusNames(PREFIX))
     client = await nats.connect(endpoints.nats_url, allow_reconnect=False)
     try:
         names = await client.jetstream().streams_info()

@@ -23,7 +23,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cloudaudit.common.clock import utcnow, wall_now
 from cloudaudit.common.db import is_transient_db_error
@@ -43,6 +43,9 @@ from nats.errors import (
     StaleConnectionError,
 )
 from nats.errors import TimeoutError as NatsTimeoutError
+
+if TYPE_CHECKING:
+    from cloudaudit.common.infra import Endpoints
 from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType
 from nats.js.errors import BadRequestError, ServiceUnavailableError
 from pydantic import BaseModel, ValidationError
@@ -371,15 +374,20 @@ async def ensure_streams(broker: NatsBroker, names: BusNames, replicas: int = 1)
             await js.update_stream(**kwargs)
 
 
-async def create_streams(nats_url: str, names: BusNames, replicas: int = 1) -> None:
-    """Every stream, created or updated, as the operator: on a locked-down bus the only user
-    allowed to (`cloudaudit migrate`, `up` and `run` do it before any service starts)."""
-    broker = make_broker(nats_url, names, "operator", 1)
+async def create_streams(endpoints: Endpoints, names: BusNames, replicas: int = 1) -> bool:
+    """On a locked-down bus, where only the operator may manage streams: every stream created
+    or updated as the operator, before a service starts (`cloudaudit migrate`, `up`, `run`,
+    the demo, the Slack console). Elsewhere each service does it at start; returns whether
+    this call did."""
+    if not endpoints.locked:
+        return False
+    broker = make_broker(endpoints.nats_url, names, "operator", 1)
     await broker.connect()
     try:
         await ensure_streams(broker, names, replicas)
     finally:
         await broker.stop()
+    return True
 
 
 def durable_config(durable: str, deliver_all: bool = True) -> ConsumerConfig:

@@ -86,17 +86,14 @@ async def _migrate(
             f"  migrated {spec.name:<10} schema {spec.schema:<10} "
             f"({(time.monotonic() - started) * 1000:.0f} ms)"
         )
-    if endpoints.locked:
-        await _create_streams(endpoints, settings)
+    if await _create_streams(endpoints, settings):
         typer.echo("  streams  created or updated as the bus operator")
 
 
-async def _create_streams(endpoints: Endpoints, settings: CommonSettings) -> None:
+async def _create_streams(endpoints: Endpoints, settings: CommonSettings) -> bool:
     from cloudaudit.common.bus import BusNames, create_streams
 
-    await create_streams(
-        endpoints.nats_url, BusNames(settings.bus_prefix), settings.stream_replicas
-    )
+    return await create_streams(endpoints, BusNames(settings.bus_prefix), settings.stream_replicas)
 
 
 @app.command()
@@ -135,8 +132,7 @@ def run(
             from cloudaudit.common.migrations import upgrade
 
             await upgrade(spec.migrations, endpoints.database_url, spec.schema)
-        if endpoints.locked:  # the service's own bus user may not create streams
-            await _create_streams(endpoints, settings)
+        await _create_streams(endpoints, settings)  # its own bus user may not, when locked
         runtime = build_runtime(spec, settings, endpoints, settings.http_port_for(spec.name))
         await runtime.serve_forever()
 
@@ -182,8 +178,6 @@ def up(
         env = dict(
             os.environ,
             NATS_URL=endpoints.nats_url,
-            # the streams exist (created above); a service's own bus user may not create them
-            CLOUDAUDIT_CREATE_STREAMS="false" if endpoints.locked else "true",
             DATABASE_URL=endpoints.database_url,
             CLOUDAUDIT_LOG_FORMAT=os.environ.get("CLOUDAUDIT_LOG_FORMAT", "console"),
         )
@@ -193,7 +187,7 @@ def up(
             env,
             settings.state_dir / "logs",
             _echo_line,
-            env_for=lambda name: {"NATS_URL": endpoints.nats_url_for(name)},
+            env_for=endpoints.service_env,
         )
         for spec in specs.values():
             if stopping["requested"]:

@@ -37,6 +37,14 @@ class Endpoints:
         """The bus admits only its users; streams are the operator's to create."""
         return bool(self.bus_users)
 
+    def service_env(self, service: str) -> dict[str, str]:
+        """What differs in a service process's environment: its own bus user and, on a
+        locked-down bus, that streams are not its to create (the operator made them)."""
+        env = {"NATS_URL": self.nats_url_for(service)}
+        if self.locked:
+            env["CLOUDAUDIT_CREATE_STREAMS"] = "false"
+        return env
+
 
 def embedded_for(settings: CommonSettings) -> EmbeddedInfrastructure:
     """The embedded servers; their NATS admits only the product's users, for the bus prefix."""

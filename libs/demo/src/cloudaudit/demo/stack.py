@@ -121,7 +121,7 @@ class ProductStack:
             env,
             self.state_dir / "logs",
             self.sink,
-            env_for=lambda name: {"NATS_URL": self.endpoints.nats_url_for(name)},
+            env_for=self.endpoints.service_env,
         )
         share_logs_for_scan(self.state_dir / "logs", "stack")
         specs = discover_services()
@@ -178,8 +178,6 @@ class ProductStack:
             {
                 "DATABASE_URL": self.endpoints.database_url,
                 "NATS_URL": self.endpoints.nats_url,
-                # on a locked-down bus the streams are the operator's (created in _migrate)
-                "CLOUDAUDIT_CREATE_STREAMS": "false" if self.endpoints.locked else "true",
                 "CLOUDAUDIT_BUS_PREFIX": self.bus_prefix,
                 "CLOUDAUDIT_STATE_DIR": str(self.state_dir),
                 "CLOUDAUDIT_LOG_FORMAT": env.get("CLOUDAUDIT_LOG_FORMAT", "json"),
@@ -212,8 +210,7 @@ class ProductStack:
         async def go() -> None:
             for spec in discover_services().values():
                 await upgrade(spec.migrations, self.endpoints.database_url, spec.schema)
-            if self.endpoints.locked:
-                await create_streams(self.endpoints.nats_url, BusNames(self.bus_prefix))
+            await create_streams(self.endpoints, BusNames(self.bus_prefix))
 
         asyncio.run(go())
 

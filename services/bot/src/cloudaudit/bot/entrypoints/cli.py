@@ -34,6 +34,7 @@ async def _prompt(text: str) -> str:
 async def _console(files_dir: Path | None, script: list[str], user: str, channel: str) -> None:
     # Imported here: the bot and Bolt are not loaded for every `cloudaudit` command.
     from cloudaudit.bot.console.session import ConsoleSession
+    from cloudaudit.common.bus import BusNames, create_streams
     from cloudaudit.common.embedded import EmbeddedServerError
     from cloudaudit.common.infra import resolve_endpoints
     from cloudaudit.common.migrations import upgrade
@@ -48,10 +49,8 @@ async def _console(files_dir: Path | None, script: list[str], user: str, channel
 
     spec = discover_services()["bot"]
     await upgrade(spec.migrations, endpoints.database_url, spec.schema)
-    if endpoints.locked:  # the bot's own bus user may not create the streams it reads
-        from cloudaudit.common.bus import BusNames, create_streams
-
-        await create_streams(endpoints.nats_url, BusNames(settings.bus_prefix))
+    # the bot's own bus user may not create the streams it reads, when the bus is locked
+    await create_streams(endpoints, BusNames(settings.bus_prefix), settings.stream_replicas)
 
     async def ask(block_id: str, label: str) -> str | None:
         answer = (await _prompt(f"  {label}: ")).strip()
