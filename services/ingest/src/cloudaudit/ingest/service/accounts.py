@@ -244,19 +244,3 @@ async def list_accounts(deps: IngestDeps, cmd: Command[AccountsRequest]) -> Acco
             for row in rows
         ]
     )
-
-
-async def resolve_account(deps: IngestDeps, team_id: UUID, reference: str) -> UUID:
-    """An account by CloudAudit id or 12-digit AWS account id, within the team."""
-    from cloudaudit.ingest.domain.errors import NotFound
-
-    async with deps.uow() as uow:
-        rows = await uow.repo.accounts_of_team(team_id)
-    for row in rows:
-        if reference in (str(row.account_id), row.aws_account_id):
-            return row.account_id
-    known = ", ".join(r.aws_account_id for r in rows) or "none yet"
-    raise NotFound(
-        f"the team has no account {reference!r} (its accounts: {known}); "
-        f"see `cloudaudit accounts list`"
-    )
