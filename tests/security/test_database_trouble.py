@@ -31,7 +31,9 @@ DAY = date(2026, 11, 20)
 TRIGGER = """
 CREATE TABLE IF NOT EXISTS public.trouble (sqlstate text NOT NULL);
 CREATE SEQUENCE IF NOT EXISTS public.trouble_attempts;
-CREATE OR REPLACE FUNCTION public.raise_trouble() RETURNS trigger LANGUAGE plpgsql AS $$
+-- SECURITY DEFINER: the trouble is the server's, not something analytics' own role may read.
+CREATE OR REPLACE FUNCTION public.raise_trouble() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER AS $$
 DECLARE code text;
 BEGIN
     PERFORM nextval('public.trouble_attempts');

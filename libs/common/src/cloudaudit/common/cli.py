@@ -76,16 +76,18 @@ def endpoints_or_fail(settings: CommonSettings, start: bool = True):  # type: ig
 async def _migrate(
     specs: dict[str, ServiceSpec], endpoints: Endpoints, settings: CommonSettings
 ) -> None:
-    """Schemas, then (as the operator, on a locked-down bus) the JetStream streams."""
-    from cloudaudit.common.migrations import upgrade
+    """Schemas and each service's database role, then (as the operator, on a locked-down
+    bus) the JetStream streams."""
+    from cloudaudit.common.migrations import migrate_services
 
-    for spec in specs.values():
-        started = time.monotonic()
-        await upgrade(spec.migrations, endpoints.database_url, spec.schema)
-        typer.echo(
-            f"  migrated {spec.name:<10} schema {spec.schema:<10} "
-            f"({(time.monotonic() - started) * 1000:.0f} ms)"
-        )
+    def report(spec: ServiceSpec, seconds: float) -> None:
+        typer.echo(f"  migrated {spec.name:<10} schema {spec.schema:<10} ({seconds * 1000:.0f} ms)")
+
+    roles = endpoints.database_roles
+    await migrate_services(specs.values(), endpoints.database_url, roles, report)
+    typer.echo(
+        f"  roles    {', '.join(roles.role(name) for name in specs)}: each on its own schema"
+    )
     if await _create_streams(endpoints, settings):
         typer.echo("  streams  created or updated as the bus operator")
 
@@ -129,9 +131,9 @@ def run(
 
     async def main() -> None:
         if migrate_first:
-            from cloudaudit.common.migrations import upgrade
+            from cloudaudit.common.migrations import migrate_services
 
-            await upgrade(spec.migrations, endpoints.database_url, spec.schema)
+            await migrate_services([spec], endpoints.database_url, endpoints.database_roles)
         await _create_streams(endpoints, settings)  # its own bus user may not, when locked
         runtime = build_runtime(spec, settings, endpoints, settings.http_port_for(spec.name))
         await runtime.serve_forever()

@@ -21,11 +21,19 @@ import psutil
 
 if TYPE_CHECKING:
     from cloudaudit.common.bus_credentials import BusCredentials
+    from cloudaudit.common.db_roles import DatabaseCredentials
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 POSTGRES_DATABASE = "cloudaudit"
 POSTGRES_SYSTEM_USER_WHEN_ROOT = "pgserver"  # postgres refuses to run as root
+SUPERUSER = "postgres"
+HBA = """# Written by CloudAudit at every start of the embedded PostgreSQL.
+local all all trust
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+host replication all 127.0.0.1/32 scram-sha-256
+"""
 
 
 class EmbeddedServerError(Exception):
@@ -241,8 +249,28 @@ class EmbeddedPostgres:
         self.log_file = state_dir / "logs" / "postgres.log"
 
     @property
+    def credentials(self) -> DatabaseCredentials:
+        """The superuser's and the service roles' passwords, in `<state>/postgres/credentials`."""
+        from cloudaudit.common.db_roles import DatabaseCredentials
+
+        return DatabaseCredentials(self.root / "credentials")
+
+    @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{POSTGRES_DATABASE}"
+        """The superuser's URL (the migrations role of the embedded setup)."""
+        password = self.credentials.ensure([SUPERUSER])[SUPERUSER]
+        return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{self.port}/{POSTGRES_DATABASE}"
+
+    def _write_hba(self, user: str | None) -> None:
+        """Who may connect: the server's own Unix socket (in the 0700 data directory) without a
+        password, everything over TCP with one (SCRAM), so a local user cannot become any role."""
+        hba = self.pgdata / "pg_hba.conf"
+        hba.write_text(HBA, encoding="utf-8")
+        if user is not None:
+            import pwd
+
+            entry = pwd.getpwnam(user)
+            os.chown(hba, entry.pw_uid, entry.pw_gid)
 
     def _bin(self, name: str) -> str:
         from pgserver._commands import POSTGRES_BIN_PATH
@@ -326,6 +354,7 @@ class EmbeddedPostgres:
                 ],
                 user,
             )
+        self._write_hba(user)
         self._run(
             [
                 self._bin("pg_ctl"),
@@ -346,28 +375,29 @@ class EmbeddedPostgres:
         self._ensure_database(user)
         return True
 
-    def _ensure_database(self, user: str | None) -> None:
-        psql = [
-            self._bin("psql"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-tAc",
-        ]
-        result = subprocess.run(  # noqa: S603
-            [*psql, f"SELECT 1 FROM pg_database WHERE datname='{POSTGRES_DATABASE}'"],  # noqa: S608 - constant
-            capture_output=True,
-            text=True,
-            user=user,
-            check=False,
+    def _psql(self, sql: str, user: str | None) -> str:
+        """Run SQL as the superuser over the server's own socket; the SQL goes on stdin (it may
+        hold a password, which must not show in the process list)."""
+        args = [self._bin("psql"), "-h", str(self.pgdata), "-p", str(self.port)]
+        args += ["-U", SUPERUSER, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-tA", "-f", "-"]
+        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            args, input=sql, capture_output=True, text=True, user=user, timeout=60, check=False
         )
-        if result.stdout.strip() != "1":
-            self._run([*psql, f"CREATE DATABASE {POSTGRES_DATABASE}"], user)
+        if result.returncode != 0:
+            raise EmbeddedServerError(
+                f"psql failed ({result.returncode}): {result.stderr.strip()[-1500:]}\n"
+                f"Log: {self.log_file}"
+            )
+        return result.stdout.strip()
+
+    def _ensure_database(self, user: str | None) -> None:
+        from cloudaudit.common.db_roles import quote_literal
+
+        password = self.credentials.ensure([SUPERUSER])[SUPERUSER]
+        self._psql(f"ALTER ROLE {SUPERUSER} WITH PASSWORD {quote_literal(password)};", user)
+        exists = f"SELECT 1 FROM pg_database WHERE datname='{POSTGRES_DATABASE}';"  # noqa: S608
+        if self._psql(exists, user) != "1":
+            self._psql(f"CREATE DATABASE {POSTGRES_DATABASE};", user)
 
     def stop(self, mode: str = "fast") -> None:
         """pg_ctl stop: "fast" rolls back open transactions and closes every connection (what

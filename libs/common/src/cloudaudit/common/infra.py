@@ -6,6 +6,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cloudaudit.common.db_roles import ServiceRoles
 from cloudaudit.common.embedded import EmbeddedInfrastructure
 
 if TYPE_CHECKING:
@@ -24,13 +25,21 @@ class Endpoints:
     database_url: str
     nats_url: str
     bus_users: dict[str, str] = field(default_factory=dict)
+    # The services' database roles; a service whose role's password is known here connects
+    # as that role, the others with `database_url` (given to each in its own environment).
+    database_roles: ServiceRoles = field(default_factory=ServiceRoles)
 
     def nats_url_for(self, service: str) -> str:
         return self.bus_users.get(service, self.nats_url)
 
+    def database_url_for(self, service: str) -> str:
+        if service in self.database_roles.passwords:
+            return self.database_roles.url_for(self.database_url, service)
+        return self.database_url
+
     def for_service(self, service: str) -> Endpoints:
-        """What `service` connects to: its own bus user where the bus has users."""
-        return Endpoints(self.database_url, self.nats_url_for(service), self.bus_users)
+        """What `service` connects to: its own bus user and database role where they exist."""
+        return Endpoints(self.database_url_for(service), self.nats_url_for(service), self.bus_users)
 
     @property
     def locked(self) -> bool:
@@ -38,9 +47,13 @@ class Endpoints:
         return bool(self.bus_users)
 
     def service_env(self, service: str) -> dict[str, str]:
-        """What differs in a service process's environment: its own bus user and, on a
-        locked-down bus, that streams are not its to create (the operator made them)."""
-        env = {"NATS_URL": self.nats_url_for(service)}
+        """What differs in a service process's environment: its own bus user and database
+        role and, on a locked-down bus, that streams are not its to create (the operator made
+        them)."""
+        env = {
+            "NATS_URL": self.nats_url_for(service),
+            "DATABASE_URL": self.database_url_for(service),
+        }
         if self.locked:
             env["CLOUDAUDIT_CREATE_STREAMS"] = "false"
         return env
@@ -84,7 +97,28 @@ def resolve_endpoints(settings: CommonSettings, start: bool = True) -> tuple[End
         if start and infra.postgres.start():
             started.append("postgres")
         database_url = infra.postgres.url
-    return Endpoints(database_url=database_url, nats_url=nats_url, bus_users=bus_users), started
+    return Endpoints(
+        database_url=database_url,
+        nats_url=nats_url,
+        bus_users=bus_users,
+        database_roles=service_roles(settings),
+    ), started
+
+
+def service_roles(settings: CommonSettings) -> ServiceRoles:
+    """The services' database roles, with the passwords known here: from
+    CLOUDAUDIT_DB_CREDENTIALS_DIR when set, generated for the embedded PostgreSQL, else none
+    (each service is then given its own DATABASE_URL, as in the deployment files)."""
+    from cloudaudit.common.bus_credentials import SERVICES
+    from cloudaudit.common.db_roles import DatabaseCredentials
+
+    if settings.db_credentials_dir is not None:
+        passwords = DatabaseCredentials(settings.db_credentials_dir).read(SERVICES)
+    elif settings.database_url is None:
+        passwords = embedded_for(settings).postgres.credentials.ensure(SERVICES)
+    else:
+        passwords = {}
+    return ServiceRoles(settings.db_role_prefix, passwords)
 
 
 def stop_embedded(settings: CommonSettings, which: list[str]) -> None:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command, context
 from alembic.config import Config
 from cloudaudit.common.db import asyncpg_url, make_engine
 from sqlalchemy import MetaData, text
 from sqlalchemy.pool import NullPool
+
+if TYPE_CHECKING:
+    from cloudaudit.common.db_roles import ServiceRoles
+    from cloudaudit.common.service import ServiceSpec
 
 
 def alembic_config(script_location: Path, database_url: str, schema: str) -> Config:
@@ -85,3 +91,23 @@ async def upgrade(
 ) -> None:
     """Run alembic in a worker thread (its env.py owns an event loop of its own)."""
     await asyncio.to_thread(upgrade_sync, script_location, database_url, schema, revision)
+
+
+async def migrate_services(
+    specs: Iterable[ServiceSpec],
+    owner_url: str,
+    roles: ServiceRoles,
+    report: Callable[[ServiceSpec, float], None] | None = None,
+) -> None:
+    """Every given service's schema up to date, then its database role created and granted
+    rights on that schema only (as the role that owns the schemas: `owner_url`). `report` is
+    told each service and how long its migrations took."""
+    from cloudaudit.common.db_roles import grant_service_roles
+
+    specs = list(specs)
+    for spec in specs:
+        started = time.monotonic()
+        await upgrade(spec.migrations, owner_url, spec.schema)
+        if report is not None:
+            report(spec, time.monotonic() - started)
+    await grant_service_roles(owner_url, specs, roles)

@@ -27,6 +27,9 @@ class ServiceSpec:
     # "module:function": async (name) -> team id, for `--team NAME` in every service's
     # commands; declared by the service that owns teams (identity).
     team_lookup: str | None = None
+    # Tables its database role may only read and append to (the audit log): no UPDATE,
+    # DELETE or TRUNCATE, whatever the service's code does.
+    insert_only_tables: tuple[str, ...] = ()
 
     def load(self, target: str) -> Any:
         module, _, attr = target.partition(":")

@@ -44,6 +44,17 @@ class CommonSettings(BaseSettings):
         validation_alias="NATS_URL",
         description="NATS URL (nats://host:4222), JetStream enabled. Unset: embedded server.",
     )
+    db_role_prefix: str = Field(
+        default="cloudaudit_",
+        validation_alias="CLOUDAUDIT_DB_ROLE_PREFIX",
+        description="Services connect as <prefix><service> (cloudaudit_ingest, ...).",
+    )
+    db_credentials_dir: Path | None = Field(
+        default=None,
+        validation_alias="CLOUDAUDIT_DB_CREDENTIALS_DIR",
+        description="Directory of <service>.password files: `migrate` sets each service "
+        "role's password from it. Unset with the embedded PostgreSQL: generated in the state dir.",
+    )
     state_dir: Path = Field(
         default_factory=_default_state_dir,
         validation_alias="CLOUDAUDIT_STATE_DIR",
@@ -167,6 +178,13 @@ class CommonSettings(BaseSettings):
         for server in value.split(","):
             if not server.strip().startswith(("nats://", "tls://", "ws://", "wss://")):
                 raise ValueError("must start with nats:// (e.g. nats://localhost:4222)")
+        return value
+
+    @field_validator("db_role_prefix")
+    @classmethod
+    def _check_role_prefix(cls, value: str) -> str:
+        if not value.replace("_", "").isalnum() or value.lower() != value:
+            raise ValueError("may contain only lower-case letters, digits and '_'")
         return value
 
     @field_validator("bus_prefix")

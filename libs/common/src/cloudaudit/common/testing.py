@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 import uuid
@@ -27,9 +28,10 @@ import pytest
 import pytest_asyncio
 from cloudaudit.common.bus import BusNames, ensure_streams, make_broker
 from cloudaudit.common.clock import frozen_at
+from cloudaudit.common.db_roles import ServiceRoles
 from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
 from cloudaudit.common.events.identity import ActorSource, Audience, Role
-from cloudaudit.common.migrations import upgrade
+from cloudaudit.common.migrations import migrate_services
 from cloudaudit.common.runtime import Endpoints, ServiceRuntime, build_runtime
 from cloudaudit.common.service import discover_services
 from cloudaudit.common.settings import CommonSettings
@@ -93,15 +95,18 @@ def infrastructure() -> Iterator[Endpoints]:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def template_database(infrastructure: Endpoints) -> AsyncIterator[str]:
+async def template_database(
+    infrastructure: Endpoints, database_roles: ServiceRoles
+) -> AsyncIterator[str]:
     """A database with every installed service's migrations applied, cloned for each test."""
     admin = await asyncpg.connect(_asyncpg_dsn(infrastructure.database_url, "postgres"))
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"')
         await admin.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
         url = _with_database(infrastructure.database_url, TEMPLATE_DB)
-        for spec in discover_services().values():
-            await upgrade(spec.migrations, url, spec.schema)
+        # Grants live in the database, so every test's clone has them: the services under
+        # test connect as their own roles, with the rights production gives them.
+        await migrate_services(discover_services().values(), url, database_roles)
         yield TEMPLATE_DB
         await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
     finally:
@@ -164,9 +169,22 @@ def actor_token() -> IssueToken:
     return sign_actor_token
 
 
+@pytest.fixture(scope="session")
+def database_roles() -> ServiceRoles:
+    """The services' database roles for this test session, with passwords of its own."""
+    return ServiceRoles(passwords={name: secrets.token_urlsafe(24) for name in discover_services()})
+
+
 @pytest.fixture
-def endpoints(infrastructure: Endpoints, database_url: str) -> Endpoints:
-    return Endpoints(database_url=database_url, nats_url=infrastructure.nats_url)
+def endpoints(
+    infrastructure: Endpoints, database_url: str, database_roles: ServiceRoles
+) -> Endpoints:
+    """What the services under test connect to: each as its own database role."""
+    return Endpoints(
+        database_url=database_url,
+        nats_url=infrastructure.nats_url,
+        database_roles=database_roles,
+    )
 
 
 StartService = Callable[..., Awaitable[ServiceRuntime]]

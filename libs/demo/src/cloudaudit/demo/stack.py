@@ -24,7 +24,7 @@ from cloudaudit.common.clock import utcnow
 from cloudaudit.common.embedded import free_port, port_open
 from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
 from cloudaudit.common.logging import register_secret, share_logs_for_scan
-from cloudaudit.common.migrations import upgrade
+from cloudaudit.common.migrations import migrate_services
 from cloudaudit.common.runtime import Endpoints
 from cloudaudit.common.service import discover_services
 from cloudaudit.common.supervisor import LineSink, Supervisor
@@ -208,8 +208,11 @@ class ProductStack:
     # -- parts ----------------------------------------------------------------------------------
     def _migrate(self) -> None:
         async def go() -> None:
-            for spec in discover_services().values():
-                await upgrade(spec.migrations, self.endpoints.database_url, spec.schema)
+            await migrate_services(
+                discover_services().values(),
+                self.endpoints.database_url,
+                self.endpoints.database_roles,
+            )
             await create_streams(self.endpoints, BusNames(self.bus_prefix))
 
         asyncio.run(go())

@@ -281,7 +281,7 @@ async def _demo(settings: CommonSettings, interactive: bool) -> bool:
         for what, url in stack.urls():
             typer.echo(f"  {what:<32} {url}")
         console_settings = CommonSettings(  # type: ignore[call-arg]
-            DATABASE_URL=endpoints.database_url,
+            DATABASE_URL=endpoints.database_url_for("bot"),
             NATS_URL=endpoints.nats_url_for("bot"),
             CLOUDAUDIT_STATE_DIR=str(settings.state_dir),
             # the console's bot verifies the tokens of the stack's identity, whose keys live in

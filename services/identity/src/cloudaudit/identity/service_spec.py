@@ -12,4 +12,5 @@ SPEC = ServiceSpec(
     default_http_port=8081,
     cli="cloudaudit.identity.entrypoints.cli:register",
     team_lookup="cloudaudit.identity.entrypoints.cli:team_by_name",
+    insert_only_tables=("audit_logs",),
 )

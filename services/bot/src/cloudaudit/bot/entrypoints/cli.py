@@ -37,7 +37,7 @@ async def _console(files_dir: Path | None, script: list[str], user: str, channel
     from cloudaudit.common.bus import BusNames, create_streams
     from cloudaudit.common.embedded import EmbeddedServerError
     from cloudaudit.common.infra import resolve_endpoints
-    from cloudaudit.common.migrations import upgrade
+    from cloudaudit.common.migrations import migrate_services
     from cloudaudit.common.service import discover_services
 
     settings = cli_settings()
@@ -48,7 +48,7 @@ async def _console(files_dir: Path | None, script: list[str], user: str, channel
         raise typer.Exit(1) from None
 
     spec = discover_services()["bot"]
-    await upgrade(spec.migrations, endpoints.database_url, spec.schema)
+    await migrate_services([spec], endpoints.database_url, endpoints.database_roles)
     # the bot's own bus user may not create the streams it reads, when the bus is locked
     await create_streams(endpoints, BusNames(settings.bus_prefix), settings.stream_replicas)
 

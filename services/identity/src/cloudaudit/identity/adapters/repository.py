@@ -232,6 +232,23 @@ class IdentityRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def audit_older_than(self, cutoff: datetime) -> int:
+        """How many entries were written before `cutoff` (what a prune would remove)."""
+        query = select(func.count()).select_from(audit_logs).where(audit_logs.c.created_at < cutoff)
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def prune_audit(self, cutoff: datetime) -> int:
+        """Delete entries written before `cutoff`: the retention job, the one change the
+        append-only trigger allows, and only to the schema's owner (the identity service's role
+        has no DELETE on the table). The cut-off holds for this transaction alone."""
+        await self.session.execute(
+            select(func.set_config("cloudaudit.audit_retention_before", cutoff.isoformat(), True))
+        )
+        result = await self.session.execute(
+            audit_logs.delete().where(audit_logs.c.created_at < cutoff)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def audit_entries(
         self, team_id: UUID, since: datetime | None, limit: int
     ) -> list[AuditRow]:

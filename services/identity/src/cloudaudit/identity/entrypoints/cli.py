@@ -297,7 +297,47 @@ def audit(
     run_cli(go(), _identity_errors())
 
 
+MIN_AUDIT_KEEP_DAYS = 30
+
+
+def audit_prune(
+    keep_days: Annotated[
+        int,
+        typer.Option(
+            "--keep-days",
+            min=MIN_AUDIT_KEEP_DAYS,
+            help=f"Keep this many days of history (at least {MIN_AUDIT_KEEP_DAYS}).",
+        ),
+    ] = 400,
+    dry_run: Annotated[bool, typer.Option(help="Count what would go; delete nothing.")] = False,
+) -> None:
+    """The audit log's retention: delete entries older than --keep-days, for every team.
+
+    Runs as the role that owns the schemas (what `cloudaudit migrate` runs as): the identity
+    service's own role may only append to the log, so this is the only way entries leave."""
+    from datetime import timedelta
+
+    from cloudaudit.common.clock import utcnow
+
+    cutoff = utcnow() - timedelta(days=keep_days)
+
+    async def go() -> None:
+        from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
+
+        async with database(SCHEMA) as sessions, IdentityUnitOfWork(sessions) as uow:
+            if dry_run:
+                count = await uow.repo.audit_older_than(cutoff)
+                typer.echo(f"{count} audit entries written before {cutoff:%Y-%m-%d} would go")
+                return
+            count = await uow.repo.prune_audit(cutoff)
+            await uow.commit()
+        typer.echo(f"removed {count} audit entries written before {cutoff:%Y-%m-%d}")
+
+    run_cli(go(), _identity_errors())
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(teams_app, name="teams")
     app.add_typer(users_app, name="users")
     app.command("audit")(audit)
+    app.command("audit-prune")(audit_prune)

@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 SCHEMA = "ingest"
 COPY_COLUMNS = ("team_id", "account_id", "import_id", "source", *OUTPUT_COLUMNS)
-PARTITION_LOCK = "ingest-cost-data-partitions"
 
 
 def month_start(day: date) -> date:
@@ -51,7 +50,8 @@ async def raw_connection(session: AsyncSession) -> Any:
 
 
 class Partitions:
-    """Monthly partitions of cost_data, created inside the import's own transaction."""
+    """Monthly partitions of cost_data, created inside the import's own transaction by
+    `ingest.ensure_cost_partition` (migration 0005), which holds the partition lock."""
 
     def __init__(self) -> None:
         self._known: set[str] | None = None
@@ -71,39 +71,10 @@ class Partitions:
             name = partition_name(month)
             if name in self._known:
                 continue
-            # Serialise partition creation between concurrent imports (held until commit).
+            # The schema owner's function makes it (the service's role may not change tables).
             await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": PARTITION_LOCK}
+                text(f"SELECT {SCHEMA}.ensure_cost_partition(:month)"), {"month": month}
             )
-            exists = await session.execute(
-                text(
-                    "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE n.nspname = :schema AND c.relname = :name"
-                ),
-                {"schema": SCHEMA, "name": name},
-            )
-            if exists.first() is None:
-                start, end = month.isoformat(), next_month(month).isoformat()
-                await session.execute(
-                    text(
-                        f"CREATE TABLE {SCHEMA}.{name} (LIKE {SCHEMA}.cost_data INCLUDING DEFAULTS)"
-                    )
-                )
-                # Rows that reached the DEFAULT partition for this month move to their own.
-                await session.execute(
-                    text(
-                        f"WITH moved AS (DELETE FROM {SCHEMA}.cost_data_default "
-                        f"WHERE usage_date >= :start AND usage_date < :end RETURNING *) "
-                        f"INSERT INTO {SCHEMA}.{name} SELECT * FROM moved"
-                    ),
-                    {"start": month, "end": next_month(month)},
-                )
-                await session.execute(
-                    text(
-                        f"ALTER TABLE {SCHEMA}.cost_data ATTACH PARTITION {SCHEMA}.{name} "
-                        f"FOR VALUES FROM ('{start}') TO ('{end}')"
-                    )
-                )
             self._known.add(name)
 
 
