@@ -121,7 +121,7 @@ def test_a_bare_key_is_the_default_key_and_the_last_entry_is_current():
         (base64.b64encode(b"x" * 16).decode(), r"16 bytes, but a data key is 32 bytes"),
         (f"k1:{KEY_A},{KEY_B}", r"entry 2 has no key id"),
         (f"bad id:{KEY_A}", r"a key id is 1 to 40 letters"),
-        (f"k1:{KEY_A},k1:{KEY_B}", r"names key id 'k1' twice"),
+        (f"k1:{KEY_A},k1:{KEY_B}", r"entry 2 repeats key id 'k1'"),
         (" , ", r"holds no key: generate one with `openssl rand -base64 32`"),
     ],
 )

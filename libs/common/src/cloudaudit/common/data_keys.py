@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import copy
 import fcntl
 import json
 import os
@@ -29,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.logging import register_secret
@@ -60,11 +61,17 @@ class DataKeyError(Exception):
         super().__init__(message)
         self.message = message
 
+    def reworded(self, message: str) -> Self:
+        """The same error (same type, same fields) saying more: where it happened, say."""
+        clone = copy.copy(self)
+        clone.message, clone.args = message, (message,)
+        return clone
+
 
 class UnknownDataKey(DataKeyError):
     """A value was sealed with a key id this process does not hold."""
 
-    def __init__(self, message: str, key_id: str) -> None:
+    def __init__(self, message: str, key_id: str = "") -> None:  # a default: copy.copy works
         super().__init__(message)
         self.key_id = key_id
 
@@ -130,34 +137,40 @@ def parse_keys(text: str, source: str = DATA_KEY_ENV, fix: str | None = None) ->
     """Keys from `id:base64` entries separated by commas or new lines, oldest first.
 
     A single entry without an id is the key `default`. Errors name the entry (by position and
-    id, never by value) and the fix; each key's text is registered as a secret."""
+    id, never by value) after `source` (empty: the caller names it) and say the fix; each
+    key's text is registered as a secret."""
     fix = fix or f"{GENERATE} and set {ENV_FORMAT}"
     entries = [e.strip() for e in re.split(r"[,\n]", text) if e.strip()]
     if not entries:
-        raise DataKeyError(f"{source} holds no key: {fix}")
+        raise DataKeyError(f"{source or 'it'} holds no key: {fix}")
     keys: list[DataKey] = []
     for number, entry in enumerate(entries, 1):
-        key_id, sep, encoded = entry.partition(":")
-        if not sep:
-            if len(entries) > 1:
-                raise DataKeyError(
-                    f"{source} entry {number} has no key id; with several keys each needs "
-                    f"one: {ENV_FORMAT}"
-                )
-            key_id, encoded = DEFAULT_KEY_ID, entry
-        key_id, encoded = key_id.strip(), encoded.strip()
-        register_secret(encoded)
-        if not KEY_ID.fullmatch(key_id):
-            raise DataKeyError(
-                f"{source} entry {number}: a key id is 1 to 40 letters, digits, '.', '_' or "
-                f"'-' (before the ':'): {ENV_FORMAT}"
-            )
-        material = _decode_key(encoded, f"{source} entry {number} (key id {key_id!r})", fix)
-        register_secret(base64.b64encode(material).decode())
-        if any(k.key_id == key_id for k in keys):
-            raise DataKeyError(f"{source} names key id {key_id!r} twice: give each key its own id")
-        keys.append(DataKey(key_id, material))
+        label = f"{source} entry {number}".strip()
+        key = _parse_entry(entry, label, len(entries) == 1, fix)
+        if any(k.key_id == key.key_id for k in keys):
+            raise DataKeyError(f"{label} repeats key id {key.key_id!r}: give each key its own id")
+        keys.append(key)
     return keys
+
+
+def _parse_entry(entry: str, label: str, alone: bool, fix: str) -> DataKey:
+    key_id, sep, encoded = entry.partition(":")
+    if not sep:
+        if not alone:
+            raise DataKeyError(
+                f"{label} has no key id; with several keys each needs one: {ENV_FORMAT}"
+            )
+        key_id, encoded = DEFAULT_KEY_ID, entry
+    key_id, encoded = key_id.strip(), encoded.strip()
+    register_secret(encoded)
+    if not KEY_ID.fullmatch(key_id):
+        raise DataKeyError(
+            f"{label}: a key id is 1 to 40 letters, digits, '.', '_' or '-' (before the ':'): "
+            f"{ENV_FORMAT}"
+        )
+    material = _decode_key(encoded, f"{label} (key id {key_id!r})", fix)
+    register_secret(base64.b64encode(material).decode())
+    return DataKey(key_id, material)
 
 
 def format_keys(keys: Sequence[DataKey]) -> str:
