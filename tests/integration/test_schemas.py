@@ -13,7 +13,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from cloudaudit.common.db import make_engine
 from cloudaudit.common.migrations import upgrade
-from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from sqlalchemy import MetaData, text
 from sqlalchemy.pool import NullPool
@@ -49,15 +48,18 @@ def _orm(service: str) -> Any:
 
 def _declared(service: str) -> MetaData:
     """The service's metadata, plus the tables a library brings its own Table objects for (the
-    bot's Slack installation and OAuth-state stores): the migration must match those too."""
+    bot's Slack installation and OAuth-state stores, the installation store's as the bot
+    declares them, with text for its sealed credentials): the migration must match those too."""
+    from cloudaudit.bot.adapters.installation_store import InstallationStore
+
     orm = _orm(service)
     if service != "bot":
         return orm.metadata
     declared = MetaData(schema=orm.SCHEMA)
     for table in orm.metadata.tables.values():
         table.to_metadata(declared)
-    AsyncSQLAlchemyInstallationStore.build_installations_table(declared, orm.SLACK_INSTALLATIONS)
-    AsyncSQLAlchemyInstallationStore.build_bots_table(declared, orm.SLACK_BOTS)
+    InstallationStore.build_installations_table(declared, orm.SLACK_INSTALLATIONS)
+    InstallationStore.build_bots_table(declared, orm.SLACK_BOTS)
     AsyncSQLAlchemyOAuthStateStore.build_oauth_states_table(declared, orm.SLACK_OAUTH_STATES)
     return declared
 

@@ -4,6 +4,7 @@ the running bot with a driver that signs requests like Slack."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 from collections import defaultdict
@@ -31,6 +32,9 @@ from cloudaudit.common.settings import CommonSettings
 from cloudaudit.common.testing import BusClient, eventually
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+# The key the OAuth-mode bot seals Slack tokens with, set as production sets it (the embedded
+# key file is tested on its own, in a state directory of the test's).
+DATA_KEY = "test:" + base64.b64encode(os.urandom(32)).decode()
 OWNER, ADMIN, MEMBER, VIEWER = "UOWNER", "UADMIN", "UMEMBER", "UVIEWER"
 ALERTS = "CALERTS"
 AWS_ACCOUNT = "123456789012"
@@ -121,6 +125,7 @@ def make_bot_settings(settings: CommonSettings, slack: LocalSlack, **overrides: 
         **settings.model_dump(),
         "signing_secret": SIGNING_SECRET,
         "bot_token": DEFAULT_TOKEN,
+        "data_key": DATA_KEY,
         "api_url": slack.api_url,
         "http_port": 0,
         "http_host": "127.0.0.1",

@@ -174,7 +174,10 @@ async def test_oauth_install_round_trip_stores_the_installation_and_serves_the_w
                 text("SELECT team_id, team_name, bot_token, user_id FROM bot.slack_installations")
             )
         ).all()
-    assert [tuple(r) for r in stored] == [("T0NEWCO", "NewCo", "xoxb-newco-1", "UINSTALLER")]
+    [(team, name, token, installer)] = [tuple(r) for r in stored]
+    assert (team, name, installer) == ("T0NEWCO", "NewCo", "UINSTALLER")
+    # sealed with the data key (tests/security/test_tokens_at_rest.py has the whole story)
+    assert token.startswith("enc:v1:test:") and "xoxb-newco-1" not in token
 
     newco = SlackDriver(
         harness.driver.events_url,

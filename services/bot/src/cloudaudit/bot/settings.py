@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from pydantic import Field, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
 
 from cloudaudit.common.logging import register_secret
 from cloudaudit.common.settings import CommonSettings
@@ -55,6 +56,15 @@ class BotSettings(CommonSettings):
     digest_check_interval_s: float = Field(
         default=60.0, validation_alias="BOT_DIGEST_CHECK_INTERVAL_S", gt=0
     )
+    data_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="CLOUDAUDIT_DATA_KEY",
+        description="Encrypts the Slack tokens the OAuth mode stores: `id:<base64 32 bytes>`, "
+        "several comma-separated while rotating (newest, current, last). Unset: a key "
+        "generated once in <state dir>/keys/data.key (the embedded setup only: set it "
+        "wherever the state directory does not survive a restart, or several bots share "
+        "the database).",
+    )
     max_retry_after_s: float = Field(
         default=60.0,
         validation_alias="BOT_MAX_RETRY_AFTER_S",
@@ -66,6 +76,20 @@ class BotSettings(CommonSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("data_key")
+    @classmethod
+    def _check_data_key(cls, value: SecretStr | None) -> SecretStr | None:
+        from cloudaudit.common.data_keys import DataKeyError, parse_keys
+
+        if value is None or not value.get_secret_value().strip():
+            return value  # unset; set but empty is refused with every other empty secret
+        try:
+            parse_keys(value.get_secret_value(), source="")  # the error names the variable
+        except DataKeyError as exc:
+            # not a ValueError: pydantic would prefix "Value error, " to the message
+            raise PydanticCustomError("data_key", "{reason}", {"reason": exc.message}) from None
+        return value
 
     @property
     def mode(self) -> SlackMode:
@@ -81,7 +105,14 @@ class BotSettings(CommonSettings):
 
     def register_secrets(self) -> None:
         """Make every Slack credential unloggable."""
-        for secret in (self.signing_secret, self.bot_token, self.app_token, self.client_secret):
+        secrets = (
+            self.signing_secret,
+            self.bot_token,
+            self.app_token,
+            self.client_secret,
+            self.data_key,
+        )
+        for secret in secrets:
             if secret is not None:
                 register_secret(secret.get_secret_value())
 

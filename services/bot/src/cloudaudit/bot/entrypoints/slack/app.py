@@ -2,7 +2,8 @@
 
 HTTP mode serves Bolt's standard `/slack/events` (commands, events, interactivity) plus
 `/slack/install` and `/slack/oauth_redirect` when a client id/secret is set. Installations and
-OAuth state live in the bot schema through slack_sdk's SQLAlchemy stores.
+OAuth state live in the bot schema through slack_sdk's SQLAlchemy stores, the installations'
+credentials sealed with the data key (adapters/installation_store.py).
 """
 
 from __future__ import annotations
@@ -20,18 +21,15 @@ from slack_bolt.lazy_listener.async_internals import to_runnable_function
 from slack_bolt.lazy_listener.async_runner import AsyncLazyListenerRunner
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.oauth.installation_store.models.bot import Bot
-from slack_sdk.oauth.installation_store.models.installation import Installation
-from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cloudaudit.bot.adapters.orm import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES
+from cloudaudit.bot.adapters.installation_store import InstallationStore, TokenSealer
+from cloudaudit.bot.adapters.orm import SLACK_OAUTH_STATES
 from cloudaudit.bot.entrypoints.slack import commands, events, interactive
 from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.deps import Deps
 from cloudaudit.bot.settings import BotSettings, SlackMode
-from cloudaudit.common.logging import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -63,66 +61,13 @@ class TrackedLazyRunner(AsyncLazyListenerRunner):
             await asyncio.wait(set(self.tasks), timeout=timeout)
 
 
-class InstallationStore(AsyncSQLAlchemyInstallationStore):
-    """slack_sdk's SQLAlchemy store on the bot schema; every token it sees becomes unloggable."""
-
-    @staticmethod
-    def _keep_secret(*tokens: str | None) -> None:
-        for token in tokens:
-            register_secret(token)
-
-    async def async_save(self, installation: Installation) -> None:
-        self._keep_secret(
-            installation.bot_token,
-            installation.user_token,
-            installation.bot_refresh_token,
-            installation.user_refresh_token,
-        )
-        await super().async_save(installation)
-
-    async def async_find_bot(
-        self,
-        *,
-        enterprise_id: str | None,
-        team_id: str | None,
-        is_enterprise_install: bool | None = False,
-    ) -> Bot | None:
-        bot = await super().async_find_bot(
-            enterprise_id=enterprise_id,
-            team_id=team_id,
-            is_enterprise_install=is_enterprise_install,
-        )
-        if bot is not None:
-            self._keep_secret(bot.bot_token, bot.bot_refresh_token)
-        return bot
-
-    async def async_find_installation(
-        self,
-        *,
-        enterprise_id: str | None,
-        team_id: str | None,
-        user_id: str | None = None,
-        is_enterprise_install: bool | None = False,
-    ) -> Installation | None:
-        found = await super().async_find_installation(
-            enterprise_id=enterprise_id,
-            team_id=team_id,
-            user_id=user_id,
-            is_enterprise_install=is_enterprise_install,
-        )
-        if found is not None:
-            self._keep_secret(found.bot_token, found.user_token)
-        return found
-
-
 def installation_store(settings: BotSettings, engine: AsyncEngine) -> InstallationStore | None:
+    """OAuth mode's store, its credentials sealed with the data key (CLOUDAUDIT_DATA_KEY, or
+    the embedded key file, generated here at the first start that needs it)."""
     if not settings.client_id:
         return None
     return InstallationStore(
-        client_id=settings.client_id,
-        engine=engine,
-        bots_table_name=SLACK_BOTS,
-        installations_table_name=SLACK_INSTALLATIONS,
+        sealer=TokenSealer.for_settings(settings), client_id=settings.client_id, engine=engine
     )
 
 
