@@ -28,6 +28,8 @@ from typing import Any
 from cloudaudit.common.clock import utcnow
 
 log = logging.getLogger(__name__)
+# aiosmtpd logs every SMTP command at INFO (recipients included): the sink's own line is enough.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 MAIL_DIR = "mail"
 DEFAULT_SMTP_SINK_PORT = 8025
