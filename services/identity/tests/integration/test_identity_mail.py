@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 import aiohttp
+import aiosmtplib
 import asyncpg
 import pytest
 from cloudaudit.common.cli import _register_service_commands, app
@@ -66,17 +68,36 @@ async def test_mail_goes_to_the_configured_smtp_server(start_service, settings, 
     assert "mail" not in identity.health_checks
 
 
-async def test_a_second_identity_shares_the_sink_of_its_install_and_no_other(tmp_path):
+async def test_a_second_identity_shares_the_sink_of_its_install_and_no_other(tmp_path, caplog):
     first = MailSink(mail_dir(tmp_path / "a"), port=0)
     await first.open()
+    other_install = MailSink(mail_dir(tmp_path / "b"), port=first.bound_port or 0)
     try:
-        same_install = MailSink(mail_dir(tmp_path / "a"), port=first.bound_port)
+        same_install = MailSink(mail_dir(tmp_path / "a"), port=first.bound_port or 0)
         assert await same_install.start() == first.bound_port
-        other_install = MailSink(mail_dir(tmp_path / "b"), port=first.bound_port)
-        with pytest.raises(MailSinkError, match="CLOUDAUDIT_EMBEDDED_SMTP_PORT"):
-            await other_install.start()
+        # another install's sink holds the port: this one takes a free port and says so
+        elsewhere = await other_install.start()
+        assert elsewhere != first.bound_port
+        assert "CLOUDAUDIT_EMBEDDED_SMTP_PORT" in caplog.records[-1].fix
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "a@x.test", "b@acme.test", "hi"
+        message.set_content("hello")
+        await aiosmtplib.send(message, hostname="127.0.0.1", port=elsewhere, start_tls=False)
+        assert [m.to for m in Mailbox(tmp_path / "b").messages()] == ["b@acme.test"]
+        assert Mailbox(tmp_path / "a").messages() == []
     finally:
+        await other_install.stop()
         await first.stop()
+
+
+async def test_a_sink_that_cannot_keep_mail_names_the_fix(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    sink = MailSink(tmp_path / "file" / "mail", port=0)
+    await sink.open()
+    assert sink.ready.is_set() and sink.bound_port is None
+    assert sink.error and "CLOUDAUDIT_STATE_DIR" in sink.error
+    with pytest.raises(MailSinkError):
+        await sink.start()
 
 
 def test_smtp_settings_refuse_what_would_leak_or_cannot_work(monkeypatch):

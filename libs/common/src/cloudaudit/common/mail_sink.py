@@ -94,7 +94,7 @@ class MailSink:
 
     `open()` binds and sets `ready`; `serve()` also runs until cancelled. When the port is
     already served by the sink of the same folder (another identity process on this machine),
-    it uses that one instead; a port held by anything else is an error naming the fix."""
+    it uses that one instead; see `start` for a port held by anything else."""
 
     def __init__(self, folder: Path, port: int = DEFAULT_SMTP_SINK_PORT, host: str = SINK_HOST):
         self.folder = folder
@@ -105,29 +105,51 @@ class MailSink:
         self.ready = asyncio.Event()
         self._server: asyncio.Server | None = None
 
-    async def start(self) -> int:
+    async def _listen(self, port: int) -> int:
         from aiosmtpd.smtp import SMTP
 
-        _private_dir(self.folder)
         keeper, ident = _Keeper(self.folder), banner_for(self.folder)
-        loop = asyncio.get_running_loop()
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: SMTP(
+                keeper, hostname="localhost", ident=ident, data_size_limit=MAX_MESSAGE_BYTES
+            ),
+            self.host,
+            port,
+        )
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> int:
+        """Listen; returns the port mail goes to. A port held by the sink of this folder is
+        shared. One held by anything else (another install's sink, another program) costs only
+        the fixed number: mail is read from the folder, never through the port, so the sink
+        takes a free port instead and says so."""
         try:
-            self._server = await loop.create_server(
-                lambda: SMTP(
-                    keeper, hostname="localhost", ident=ident, data_size_limit=MAX_MESSAGE_BYTES
-                ),
-                self.host,
-                self.port,
-            )
+            _private_dir(self.folder)
         except OSError as exc:
-            if self.port and await sink_answers(self.host, self.port, self.folder):
-                self.bound_port = self.port  # another process of this install serves it
-                return self.port
             raise MailSinkError(
-                f"the embedded SMTP sink cannot listen on {self.host}:{self.port} ({exc.strerror});"
-                " set CLOUDAUDIT_EMBEDDED_SMTP_PORT to a free port, or SMTP_HOST to a mail server"
+                f"the embedded SMTP sink cannot keep mail in {self.folder} ({exc.strerror}); "
+                "fix the state directory's permissions or set CLOUDAUDIT_STATE_DIR"
             ) from None
-        self.bound_port = int(self._server.sockets[0].getsockname()[1])
+        try:
+            self.bound_port = await self._listen(self.port)
+            return self.bound_port
+        except OSError as exc:
+            if not self.port:
+                raise MailSinkError(f"the embedded SMTP sink cannot listen: {exc}") from None
+            taken = exc
+        if await sink_answers(self.host, self.port, self.folder):
+            self.bound_port = self.port  # another process of this install serves it
+            return self.port
+        self.bound_port = await self._listen(0)
+        log.warning(
+            "embedded SMTP sink port taken; listening on another",
+            extra={
+                "port": self.port,
+                "bound_port": self.bound_port,
+                "error": str(taken.strerror),
+                "fix": "set CLOUDAUDIT_EMBEDDED_SMTP_PORT to a free port to keep it fixed",
+            },
+        )
         return self.bound_port
 
     async def open(self) -> None:
