@@ -192,10 +192,20 @@ async def test_passwords_and_tokens_never_reach_the_logs(api, caplog):
         pass
     async with api.get("/api/v1/me", headers={"Authorization": f"Bearer {session['token']}"}):
         pass
+    async with api.post("/api/v1/password/reset", json={"email": "ana@acme.test"}):
+        pass
+    reset = Mailbox.token_in(await api.mailbox.wait_for("ana@acme.test", count=2))
+    new_password = "N3w-passphrase-after-reset"
+    async with api.post(
+        "/api/v1/password/reset/confirm", json={"token": reset, "new_password": new_password}
+    ) as resp:
+        assert resp.status == 200
     logged = caplog.text
     assert logged  # the service did log (startup, requests), so the check below means something
-    for secret in (PASSWORD, "wrong-password-123", session["token"], verification):
+    assert "mail sent" in logged  # and the mail went out, named by its kind only
+    for secret in (PASSWORD, "wrong-password-123", session["token"], verification, reset):
         assert secret not in logged
+    assert new_password not in logged
 
 
 async def test_database_keeps_only_hashes(api, database_url):
