@@ -4,6 +4,7 @@ on a taken port), `cloudaudit mail list|show`, the SMTP settings' rules, and the
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
@@ -13,8 +14,10 @@ import asyncpg
 import pytest
 from cloudaudit.common.cli import _register_service_commands, app
 from cloudaudit.common.clock import frozen_at
+from cloudaudit.common.embedded import free_port, port_open
 from cloudaudit.common.mail_sink import MailSink, MailSinkError, mail_dir, store_message
 from cloudaudit.common.settings import SettingsError, load_settings
+from cloudaudit.common.supervisor import Supervisor
 from cloudaudit.common.testing import Mailbox, eventually
 from cloudaudit.identity.settings import IdentitySettings
 from sqlalchemy.engine import make_url
@@ -88,6 +91,31 @@ async def test_a_second_identity_shares_the_sink_of_its_install_and_no_other(tmp
     finally:
         await other_install.stop()
         await first.stop()
+
+
+async def test_identity_uses_a_sink_run_as_a_process_of_its_own(start_service, settings, tmp_path):
+    """How `cloudaudit up` can run the sink beside NATS and PostgreSQL: a supervised
+    `python -m cloudaudit.common.mail_sink`, which identity then finds and shares."""
+    port, state = free_port(), tmp_path / "state"
+    supervisor = Supervisor(dict(os.environ), tmp_path / "logs")
+    supervisor.start_module("mail-sink", "cloudaudit.common.mail_sink", str(state), str(port))
+    try:
+
+        async def listening() -> bool:
+            return port_open(port)
+
+        await eventually(listening)
+        identity = await start_service(
+            "identity",
+            identity_settings(settings, state, CLOUDAUDIT_EMBEDDED_SMTP_PORT=port),
+        )
+        await sign_up(identity.bound_api_port, "ana@acme.test")
+        mail = await Mailbox(state).wait_for("ana@acme.test")
+    finally:
+        supervisor.stop()
+    assert Mailbox.token_in(mail)
+    assert supervisor.exited() == [("mail-sink", 0)]  # stopped cleanly on SIGTERM
+    assert "keeping mail in" in (tmp_path / "logs" / "mail-sink.log").read_text()
 
 
 async def test_a_sink_that_cannot_keep_mail_names_the_fix(tmp_path):

@@ -254,3 +254,37 @@ def read_mail(folder: Path, message_id: str) -> StoredMail:
     raise MailSinkError(
         f"message {wanted!r} {problem} ({folder}); `cloudaudit mail list` shows ids"
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m cloudaudit.common.mail_sink STATE_DIR [PORT]`: the sink as a process of its own
+    (how `cloudaudit up` can run it beside NATS and PostgreSQL), until SIGTERM or SIGINT."""
+    import signal
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if not 1 <= len(args) <= 2 or not (len(args) == 1 or args[1].isdigit()):
+        print("usage: python -m cloudaudit.common.mail_sink STATE_DIR [PORT]", file=sys.stderr)
+        return 2
+    port = int(args[1]) if len(args) == 2 else DEFAULT_SMTP_SINK_PORT
+    sink = MailSink(mail_dir(Path(args[0])), port=port)
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await sink.open()
+        if sink.error is not None:
+            print(f"error: {sink.error}", file=sys.stderr)
+            return 1
+        print(f"mail sink on {sink.host}:{sink.bound_port}, keeping mail in {sink.folder}")
+        await stop.wait()
+        await sink.stop()
+        return 0
+
+    return asyncio.run(run())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
