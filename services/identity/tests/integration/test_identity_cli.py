@@ -131,7 +131,14 @@ def test_lists_and_figures_print_json_with_the_documented_fields(cli_env):
     teams = json.loads(invoke(cli_env, "teams", "list", "--format", "json").output)
     assert set(teams[0]) == {"team_id", "name", "members", "created_at"}
     users = json.loads(invoke(cli_env, "users", "list", "--format", "json").output)
-    assert set(users[0]) == {"user_id", "email", "first_name", "last_name", "created_at"}
+    assert set(users[0]) == {
+        "user_id",
+        "email",
+        "first_name",
+        "last_name",
+        "created_at",
+        "email_verified_at",
+    }
     members = json.loads(
         invoke(cli_env, "teams", "members", "--team", "Acme", "--format", "json").output
     )

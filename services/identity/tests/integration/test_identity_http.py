@@ -1,4 +1,5 @@
-"""The identity HTTP API over real HTTP: sign-up, log-in, sessions, teams, rate limit, no leaks."""
+"""The identity HTTP API over real HTTP: sign-up (verified through the mail in the embedded
+SMTP sink), log-in, sessions, teams, rate limit, no leaks."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from cloudaudit.common.bus import rpc
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.db import asyncpg_url
 from cloudaudit.common.events.identity import RPC_SLACK_USER, SlackUserReply, SlackUserRequest
+from cloudaudit.common.testing import Mailbox
 from cloudaudit.identity.adapters.orm import sessions
 from cloudaudit.identity.settings import IdentitySettings
 from sqlalchemy import text, update
@@ -20,27 +22,43 @@ from sqlalchemy.ext.asyncio import create_async_engine
 PASSWORD = "Tr0ub4dor&3-horse"
 
 
+class IdentityApi:
+    """An HTTP client of identity's API (get, post, ...) with the inbox its mail goes to."""
+
+    def __init__(self, http: aiohttp.ClientSession, mailbox: Mailbox) -> None:
+        self.http = http
+        self.mailbox = mailbox
+
+    def __getattr__(self, name: str):
+        return getattr(self.http, name)
+
+
 @pytest.fixture
-async def api(start_service, settings):
+async def api(start_service, settings, tmp_path):
     identity_settings = IdentitySettings(
         **{  # type: ignore[arg-type]
             "DATABASE_URL": settings.database_url.get_secret_value(),
             "NATS_URL": settings.nats_url,
             "CLOUDAUDIT_BUS_PREFIX": settings.bus_prefix,
+            "CLOUDAUDIT_STATE_DIR": str(tmp_path),  # its mail sink keeps mail here
             "IDENTITY_LOGIN_MAX_FAILURES": 3,
         }
     )
     runtime = await start_service("identity", identity_settings)
     async with aiohttp.ClientSession(f"http://127.0.0.1:{runtime.bound_api_port}") as client:
-        yield client
+        yield IdentityApi(client, Mailbox(tmp_path))
 
 
 async def sign_up_and_log_in(api, email="ana@acme.test") -> dict:
+    """Sign up, open the link mailed to the address (from the embedded sink), log in."""
     async with api.post(
         "/api/v1/signup",
         json={"email": email, "password": PASSWORD, "first_name": "Ana", "last_name": "Lima"},
     ) as resp:
-        assert resp.status == 201, await resp.text()
+        assert resp.status == 202, await resp.text()
+    mail = await api.mailbox.wait_for(email)
+    async with api.post("/api/v1/verify", json={"token": Mailbox.token_in(mail)}) as resp:
+        assert resp.status == 200, await resp.text()
     async with api.post(
         "/api/v1/login", json={"email": email.upper(), "password": PASSWORD}
     ) as resp:
@@ -57,13 +75,23 @@ async def test_sign_up_log_in_and_me(api):
     assert "password_hash" not in me
 
 
-async def test_duplicate_email_any_case_is_a_conflict(api):
+async def test_a_taken_email_any_case_answers_as_a_new_one_and_its_owner_is_told(api):
     await sign_up_and_log_in(api)
     async with api.post(
-        "/api/v1/signup", json={"email": "ANA@acme.test", "password": PASSWORD}
+        "/api/v1/signup", json={"email": "ANA@acme.test", "password": "An0ther-passphrase"}
     ) as resp:
-        body = await resp.json()
-    assert resp.status == 409 and "log in instead" in body["error"]["message"]
+        taken = (resp.status, await resp.json())
+    async with api.post(
+        "/api/v1/signup", json={"email": "new@acme.test", "password": PASSWORD}
+    ) as resp:
+        new = (resp.status, await resp.json())
+    assert taken == new and taken[0] == 202
+    notice = await api.mailbox.wait_for("ana@acme.test", count=2)
+    assert "tried to sign up" in notice.body and "token=" not in notice.body
+    async with api.post(  # the owner's password is unchanged
+        "/api/v1/login", json={"email": "ana@acme.test", "password": PASSWORD}
+    ) as resp:
+        assert resp.status == 200
 
 
 async def test_team_creation_and_members_are_private_to_members(api):
@@ -157,16 +185,27 @@ async def test_passwords_and_tokens_never_reach_the_logs(api, caplog):
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="cloudaudit")  # whatever another test left behind
     session = await sign_up_and_log_in(api)
+    verification = Mailbox.token_in(api.mailbox.messages("ana@acme.test")[0])
     async with api.post(
         "/api/v1/login", json={"email": "ana@acme.test", "password": "wrong-password-123"}
     ):
         pass
     async with api.get("/api/v1/me", headers={"Authorization": f"Bearer {session['token']}"}):
         pass
+    async with api.post("/api/v1/password/reset", json={"email": "ana@acme.test"}):
+        pass
+    reset = Mailbox.token_in(await api.mailbox.wait_for("ana@acme.test", count=2))
+    new_password = "N3w-passphrase-after-reset"
+    async with api.post(
+        "/api/v1/password/reset/confirm", json={"token": reset, "new_password": new_password}
+    ) as resp:
+        assert resp.status == 200
     logged = caplog.text
     assert logged  # the service did log (startup, requests), so the check below means something
-    for secret in (PASSWORD, "wrong-password-123", session["token"]):
+    assert "mail sent" in logged  # and the mail went out, named by its kind only
+    for secret in (PASSWORD, "wrong-password-123", session["token"], verification, reset):
         assert secret not in logged
+    assert new_password not in logged
 
 
 async def test_database_keeps_only_hashes(api, database_url):

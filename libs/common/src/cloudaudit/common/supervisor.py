@@ -50,17 +50,22 @@ class Supervisor:
         logs_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:
+        return self.start_module(spec.name, "cloudaudit.common", "run", spec.name, "--no-migrate")
+
+    def start_module(self, name: str, module: str, *args: str) -> subprocess.Popen[bytes]:
+        """`python -m module args...` as the child `name` (a service, or an embedded server
+        such as the mail sink), logged and stopped like the others."""
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "cloudaudit.common", "run", spec.name, "--no-migrate"],
-            env={**self.env, **(self.env_for(spec.name) if self.env_for else {})},
+            [sys.executable, "-m", module, *args],
+            env={**self.env, **(self.env_for(name) if self.env_for else {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        self.children[spec.name] = proc
+        self.children[name] = proc
         assert proc.stdout is not None
         threading.Thread(
             target=_pump,
-            args=(spec.name, proc.stdout, self.logs_dir / f"{spec.name}.log", self.sink),
+            args=(name, proc.stdout, self.logs_dir / f"{name}.log", self.sink),
             daemon=True,
         ).start()
         return proc

@@ -349,6 +349,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from cloudaudit.common.logging import SESSION_LOG_DIR_ENV
 
     _session_actor_keys()
+    # Each identity under test serves its embedded SMTP sink on a free port of its own (tests
+    # read the mail from the sink's folder), never on the default port another run may hold.
+    os.environ.setdefault("CLOUDAUDIT_EMBEDDED_SMTP_PORT", "0")
 
     root = logging.getLogger()
     root.addHandler(_capture)
@@ -522,3 +525,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.nodeid.startswith(SLOW_FOLDERS):
             item.add_marker(pytest.mark.slow)
+
+
+# -- mail: what identity's embedded SMTP sink kept, read as a person reads their inbox ---------
+class Mailbox:
+    """The messages a service's embedded SMTP sink stored under `state_dir` (real SMTP went
+    into it): `await Mailbox(state_dir).wait_for("ana@acme.test")`."""
+
+    def __init__(self, state_dir: Path) -> None:
+        from cloudaudit.common.mail_sink import mail_dir
+
+        self.folder = mail_dir(state_dir)
+
+    def messages(self, to: str | None = None) -> list[Any]:
+        from cloudaudit.common.mail_sink import list_mail
+
+        return [m for m in list_mail(self.folder) if to is None or m.to == to]
+
+    async def wait_for(self, to: str, count: int = 1, timeout: float = 10.0) -> Any:
+        """The `count`-th message to `to` (oldest first), once it has arrived."""
+
+        async def arrived() -> Any:
+            found = self.messages(to)
+            return found[count - 1] if len(found) >= count else None
+
+        return await eventually(arrived, timeout=timeout)
+
+    @staticmethod
+    def token_in(mail: Any) -> str:
+        """The one-time token of the link in a mail."""
+        import re
+
+        found = re.search(r"[?&]token=([A-Za-z0-9_-]{20,})", mail.body)
+        assert found, f"no link with a token in {mail.subject!r}"
+        return found.group(1)

@@ -29,6 +29,9 @@ users = Table(
     Column("password_hash", Text, nullable=True),
     Column("phone", String(40), nullable=True),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    # When the person proved they read this address (a verification or reset link). A web
+    # account cannot log in before; Slack-only users (no password) keep NULL.
+    Column("email_verified_at", UTCDateTime, nullable=True),
 )
 # Email is unique case-insensitively: Ana@x.com and ana@x.com are one person.
 Index("uq_users_email_lower", func.lower(users.c.email), unique=True)
@@ -112,6 +115,24 @@ sessions = Table(
     ),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_sessions_user", "user_id"),
+)
+
+# One-time tokens mailed to a person (verify an address, reset a password): only the SHA-256
+# digest is kept, so a database leak hands out no live link.
+email_tokens = Table(
+    "email_tokens",
+    metadata,
+    Column("token_digest", String(64), primary_key=True),
+    Column("purpose", String(20), nullable=False),
+    Column(
+        "user_id", Uuid, ForeignKey("identity.users.user_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    CheckConstraint("purpose IN ('verify_email', 'reset_password')", name="purpose_known"),
+    Index("ix_email_tokens_user_purpose", "user_id", "purpose", "created_at"),
 )
 
 login_failures = Table(

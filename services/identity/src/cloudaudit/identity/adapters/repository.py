@@ -10,6 +10,7 @@ from uuid import UUID
 from cloudaudit.common.events.identity import Role
 from cloudaudit.identity.adapters.orm import (
     audit_logs,
+    email_tokens,
     login_failures,
     sessions,
     slack_users,
@@ -22,6 +23,7 @@ from cloudaudit.identity.adapters.rows import (
     AuditPageRow,
     AuditRow,
     Membership,
+    Pruned,
     Team,
     TeamMember,
     TeamSummary,
@@ -313,8 +315,90 @@ class IdentityRepository:
     async def delete_session(self, digest: str) -> None:
         await self.session.execute(delete(sessions).where(sessions.c.token_digest == digest))
 
+    async def delete_sessions(self, user_id: UUID, keep_digest: str | None = None) -> int:
+        """End every session of a user (but the one `keep_digest` names); returns how many."""
+        query = delete(sessions).where(sessions.c.user_id == user_id)
+        if keep_digest is not None:
+            query = query.where(sessions.c.token_digest != keep_digest)
+        return int((await self.session.execute(query)).rowcount)  # type: ignore[attr-defined]
+
+    # one-time emailed tokens -----------------------------------------------------------------
+    async def add_token(
+        self, digest: str, purpose: str, user_id: UUID, created_at: datetime, expires_at: datetime
+    ) -> None:
+        await self.session.execute(
+            insert(email_tokens).values(
+                token_digest=digest,
+                purpose=purpose,
+                user_id=user_id,
+                created_at=created_at,
+                expires_at=expires_at,
+            )
+        )
+
+    async def tokens_since(self, user_id: UUID, purpose: str, since: datetime) -> int:
+        """How many tokens of a purpose a user was sent since `since` (mail rate limit)."""
+        found = await self.session.execute(
+            select(func.count()).where(
+                email_tokens.c.user_id == user_id,
+                email_tokens.c.purpose == purpose,
+                email_tokens.c.created_at >= since,
+            )
+        )
+        return int(found.scalar_one())
+
+    async def use_token(self, digest: str, purpose: str, now: datetime) -> UUID | None:
+        """Spend a live token once, atomically: its user, or None (unknown, used, expired or
+        for another purpose). Two uses racing: one gets the user, the other None."""
+        spent = await self.session.execute(
+            update(email_tokens)
+            .where(
+                email_tokens.c.token_digest == digest,
+                email_tokens.c.purpose == purpose,
+                email_tokens.c.used_at.is_(None),
+                email_tokens.c.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(email_tokens.c.user_id)
+        )
+        return spent.scalar_one_or_none()
+
+    async def retire_tokens(self, user_id: UUID, purpose: str, now: datetime) -> None:
+        """The user's other live tokens of a purpose stop working (the proof is given)."""
+        await self.session.execute(
+            update(email_tokens)
+            .where(
+                email_tokens.c.user_id == user_id,
+                email_tokens.c.purpose == purpose,
+                email_tokens.c.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )
+
+    async def prune(
+        self, now: datetime, tokens_before: datetime, failures_before: datetime
+    ) -> Pruned:
+        """Delete expired sessions, tokens used or expired before `tokens_before`, and failed
+        log-ins older than `failures_before`."""
+        ended = await self.session.execute(delete(sessions).where(sessions.c.expires_at <= now))
+        tokens = await self.session.execute(
+            delete(email_tokens).where(
+                (email_tokens.c.expires_at < tokens_before)
+                | (email_tokens.c.used_at < tokens_before)
+            )
+        )
+        failures = await self.session.execute(
+            delete(login_failures).where(login_failures.c.failed_at < failures_before)
+        )
+        return Pruned(
+            sessions=int(ended.rowcount),  # type: ignore[attr-defined]
+            tokens=int(tokens.rowcount),  # type: ignore[attr-defined]
+            login_failures=int(failures.rowcount),  # type: ignore[attr-defined]
+        )
+
     async def lock_login(self, email: str) -> None:
-        """Serialise log-in attempts on one email until this transaction ends."""
+        """Serialise log-ins (and sign-ups, password changes) on one email until this
+        transaction ends."""
         await self.session.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"login:{email}"}
         )

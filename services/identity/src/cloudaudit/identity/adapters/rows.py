@@ -13,7 +13,8 @@ from cloudaudit.common.events.identity import Role
 
 @dataclass(frozen=True, kw_only=True)
 class User:
-    """A person (users). `password_hash` is None for people known only from Slack."""
+    """A person (users). `password_hash` is None for people known only from Slack;
+    `email_verified_at` is None until the person used a link mailed to their address."""
 
     user_id: UUID
     email: str | None
@@ -22,6 +23,25 @@ class User:
     phone: str | None
     password_hash: str | None
     created_at: datetime
+    email_verified_at: datetime | None = None
+
+    @property
+    def web_account(self) -> bool:
+        """Has a password: signed up on the web (a Slack-only person has none)."""
+        return self.password_hash is not None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pruned:
+    """What one housekeeping round deleted."""
+
+    sessions: int
+    tokens: int
+    login_failures: int
+
+    @property
+    def total(self) -> int:
+        return self.sessions + self.tokens + self.login_failures
 
 
 @dataclass(frozen=True, kw_only=True)

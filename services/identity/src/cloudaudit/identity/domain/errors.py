@@ -4,10 +4,12 @@ from cloudaudit.common.errors import Conflict, DomainError, Forbidden, InvalidIn
 
 __all__ = [
     "Conflict",
+    "EmailNotVerified",
     "Forbidden",
     "IdentityError",
     "InvalidCredentials",
     "InvalidInput",
+    "InvalidToken",
     "LastOwner",
     "NotFound",
     "TooManyAttempts",
@@ -26,3 +28,15 @@ class TooManyAttempts(DomainError):
 
 class InvalidCredentials(DomainError):
     code = "invalid_credentials"
+
+
+class EmailNotVerified(DomainError):
+    """The password is right, but the account's address was never proven."""
+
+    code = "email_not_verified"
+
+
+class InvalidToken(DomainError):
+    """A mailed link that is unknown, used already, expired, or meant for something else."""
+
+    code = "invalid_token"

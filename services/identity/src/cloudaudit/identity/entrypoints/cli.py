@@ -1,4 +1,4 @@
-"""`cloudaudit teams`, `cloudaudit users` and `cloudaudit audit`: operator commands for identity.
+"""`cloudaudit teams`, `users`, `audit` and `mail`: operator commands for identity.
 
 Import-light (see `cloudaudit.common.cli`): the repository, handlers and SQLAlchemy load inside
 the command that runs. Identity owns teams, so it also answers `--team NAME` for every
@@ -17,6 +17,7 @@ from cloudaudit.common.cli_support import (
     Format,
     TeamNotFound,
     TeamOption,
+    cli_settings,
     database,
     output_format,
     parse_since,
@@ -27,6 +28,12 @@ from cloudaudit.common.cli_support import (
 
 teams_app = typer.Typer(help="Teams and their members.", no_args_is_help=True)
 users_app = typer.Typer(help="Users.", no_args_is_help=True)
+mail_app = typer.Typer(
+    help="Mail kept by the embedded SMTP sink (used while SMTP_HOST is unset): sign-up, "
+    "verification and password-reset mail, for local use. `show` prints the body, one-time "
+    "links included: that is the point on a laptop; the messages live in <state dir>/mail.",
+    no_args_is_help=True,
+)
 SCHEMA = "identity"  # cloudaudit.identity.adapters.orm.SCHEMA, without importing SQLAlchemy
 TeamArgument = Annotated[
     str | None,
@@ -34,7 +41,8 @@ TeamArgument = Annotated[
 ]
 TEAM_COLUMNS = ["team_id", "name", "members", "created_at"]
 MEMBER_COLUMNS = ["user_id", "email", "first_name", "last_name", "role", "joined_at"]
-USER_COLUMNS = ["user_id", "email", "first_name", "last_name", "created_at"]
+USER_COLUMNS = ["user_id", "email", "first_name", "last_name", "created_at", "email_verified_at"]
+MAIL_COLUMNS = ["message_id", "received_at", "to", "subject"]
 AUDIT_COLUMNS = [
     "occurred_at",
     "action",
@@ -336,8 +344,66 @@ def audit_prune(
     run_cli(go(), _identity_errors())
 
 
+def _printable(text: str) -> str:
+    """Anyone on this machine can mail the sink: no control sequence reaches the terminal."""
+    return "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
+
+
+def _mail_folder() -> Any:
+    from cloudaudit.common.mail_sink import mail_dir
+    from cloudaudit.common.settings import SettingsError, load_settings
+    from cloudaudit.identity.settings import IdentitySettings
+
+    cli_settings()  # logging as every command has it; bad settings are one red line
+    try:
+        settings = load_settings(IdentitySettings)
+    except SettingsError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    if not settings.embedded_mail:
+        typer.secho(
+            f"note: SMTP_HOST is set, so new mail goes to {settings.smtp_host}; the sink "
+            "holds only what it kept before",
+            fg="yellow",
+            err=True,
+        )
+    return mail_dir(settings.state_dir)
+
+
+@mail_app.command("list")
+def mail_list(fmt: Format = "table") -> None:
+    """Messages in the sink, oldest first (no bodies)."""
+    from cloudaudit.common.mail_sink import list_mail
+
+    output = output_format(fmt)
+    rows = [
+        {c: _printable(str(v)) if isinstance(v, str) else v for c, v in asdict(m).items()}
+        for m in list_mail(_mail_folder())
+    ]
+    print_rows(rows, MAIL_COLUMNS, output)
+
+
+@mail_app.command("show")
+def mail_show(
+    message_id: Annotated[str, typer.Argument(help="Id from `cloudaudit mail list` (or a prefix)")],
+) -> None:
+    """One message with its body: the one-time link in it is live, so keep it to yourself."""
+    from cloudaudit.common.mail_sink import MailSinkError, read_mail
+
+    try:
+        mail = read_mail(_mail_folder(), message_id)
+    except MailSinkError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    for name, value in (("From", mail.sender), ("To", mail.to), ("Subject", mail.subject)):
+        typer.echo(f"{name}: {_printable(value)}")
+    typer.echo(f"Received: {mail.received_at.isoformat()}\n")
+    typer.echo(_printable(mail.body))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(teams_app, name="teams")
     app.add_typer(users_app, name="users")
+    app.add_typer(mail_app, name="mail")
     app.command("audit")(audit)
     app.command("audit-prune")(audit_prune)

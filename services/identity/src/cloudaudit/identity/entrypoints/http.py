@@ -1,4 +1,5 @@
-"""The small HTTP API behind the web page: sign-up, log-in, me, my teams, team members, audit."""
+"""The small HTTP API behind the web page: sign-up and email proof, log-in, passwords, me, my
+teams, team members, audit."""
 
 from __future__ import annotations
 
@@ -11,23 +12,27 @@ from aiohttp import web
 from cloudaudit.identity.adapters.rows import AuditRow, Membership, TeamMember, User
 from cloudaudit.identity.domain.errors import (
     Conflict,
+    EmailNotVerified,
     Forbidden,
     IdentityError,
     InvalidCredentials,
     InvalidInput,
+    InvalidToken,
     LastOwner,
     NotFound,
     TooManyAttempts,
 )
-from cloudaudit.identity.service import accounts, handlers
-from cloudaudit.identity.service.accounts import web_actor
+from cloudaudit.identity.service import accounts, email_proof, handlers, password_changes
+from cloudaudit.identity.service.accounts import SignUpForm, web_actor
 from cloudaudit.identity.service.deps import IdentityDeps
 from pydantic import BaseModel, Field, ValidationError
 
 STATUS = {
     InvalidInput: 400,
+    InvalidToken: 400,
     InvalidCredentials: 401,
     Forbidden: 403,
+    EmailNotVerified: 403,
     NotFound: 404,
     Conflict: 409,
     LastOwner: 409,
@@ -49,6 +54,40 @@ class SignUp(BaseModel):
 class LogIn(BaseModel):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
+
+
+class TokenOnly(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+
+
+class EmailOnly(BaseModel):
+    email: str = Field(max_length=320)
+
+
+class NewPassword(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(max_length=1024)
+
+
+class PasswordChange(BaseModel):
+    old_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
+# One answer for every address, taken or not, so no answer tells whether an account exists.
+SIGNUP_ANSWER = {
+    "status": "check_your_email",
+    "message": "we mailed a link to confirm this address; open it to activate your account "
+    "(nothing arrived? POST /api/v1/verify/resend with your email)",
+}
+RESEND_ANSWER = {
+    "status": "check_your_email",
+    "message": "if an account waits for this address to be confirmed, a new link is on its way",
+}
+RESET_ANSWER = {
+    "status": "check_your_email",
+    "message": "if an account uses this address, a link to choose a new password is on its way",
+}
 
 
 class NewTeam(BaseModel):
@@ -143,10 +182,41 @@ def register(app: web.Application, deps: IdentityDeps) -> None:
 
     async def sign_up(request: web.Request) -> web.Response:
         body: SignUp = await _body(request, SignUp)
-        user_id = await accounts.sign_up(
-            body.email, body.password, body.first_name, body.last_name, body.phone, uow(), deps
+        await accounts.sign_up(SignUpForm(**body.model_dump()), uow(), deps)
+        return web.json_response(SIGNUP_ANSWER, status=202)
+
+    async def verify(request: web.Request) -> web.Response:
+        body: TokenOnly = await _body(request, TokenOnly)
+        await email_proof.verify_email(body.token, uow(), deps)
+        return web.json_response({"status": "verified", "message": "address confirmed; log in"})
+
+    async def resend(request: web.Request) -> web.Response:
+        body: EmailOnly = await _body(request, EmailOnly)
+        await email_proof.resend_verification(body.email, uow(), deps)
+        return web.json_response(RESEND_ANSWER, status=202)
+
+    async def reset(request: web.Request) -> web.Response:
+        body: EmailOnly = await _body(request, EmailOnly)
+        await password_changes.request_password_reset(body.email, uow(), deps)
+        return web.json_response(RESET_ANSWER, status=202)
+
+    async def reset_confirm(request: web.Request) -> web.Response:
+        body: NewPassword = await _body(request, NewPassword)
+        ended = await password_changes.reset_password(body.token, body.new_password, uow(), deps)
+        return web.json_response({"status": "password_changed", "sessions_ended": ended})
+
+    async def change_password(request: web.Request) -> web.Response:
+        token = _bearer(request)
+        body: PasswordChange = await _body(request, PasswordChange)
+        client = request.remote or "unknown"
+        ended = await password_changes.change_password(
+            token, body.old_password, body.new_password, client, uow(), deps
         )
-        return web.json_response({"user_id": str(user_id)}, status=201)
+        return web.json_response({"status": "password_changed", "sessions_ended": ended})
+
+    async def log_out_everywhere(request: web.Request) -> web.Response:
+        ended = await accounts.log_out_everywhere(_bearer(request), uow(), deps)
+        return web.json_response({"status": "logged_out", "sessions_ended": ended})
 
     async def log_in(request: web.Request) -> web.Response:
         body: LogIn = await _body(request, LogIn)
@@ -188,8 +258,14 @@ def register(app: web.Application, deps: IdentityDeps) -> None:
         return web.json_response({"entries": [audit_json(r) for r in rows]})
 
     app.router.add_post("/api/v1/signup", sign_up)
+    app.router.add_post("/api/v1/verify", verify)
+    app.router.add_post("/api/v1/verify/resend", resend)
     app.router.add_post("/api/v1/login", log_in)
     app.router.add_post("/api/v1/logout", log_out)
+    app.router.add_post("/api/v1/logout/all", log_out_everywhere)
+    app.router.add_post("/api/v1/password/reset", reset)
+    app.router.add_post("/api/v1/password/reset/confirm", reset_confirm)
+    app.router.add_post("/api/v1/password/change", change_password)
     app.router.add_get("/api/v1/me", me)
     app.router.add_get("/api/v1/me/teams", my_teams)
     app.router.add_post("/api/v1/teams", create_team)

@@ -5,25 +5,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from cloudaudit.common.actors import ActorTokenIssuer, ActorVerifier
 from cloudaudit.common.clock import utcnow
 from cloudaudit.identity.adapters.password_workers import PasswordWorkers
 from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
+from cloudaudit.identity.domain.mails import Links, Mail
 from cloudaudit.identity.settings import IdentitySettings
 
 UowFactory = Callable[[], IdentityUnitOfWork]
 
 
+class SendsMail(Protocol):
+    def send_later(self, mail: Mail) -> None:
+        """Deliver in the background; called after the transaction that decided it commits."""
+        ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class IdentityDeps:
     """Identity's settings (read once), its unit-of-work factory, its actor-token keys and the
-    clock (the product's settable one, read at each call so a test's frozen date holds)."""
+    clock (the product's settable one, read at each call so a test's frozen date holds), the
+    mailer, and where identity's API answers (for the links in mail)."""
 
     settings: IdentitySettings
     uow: UowFactory
     issuer: ActorTokenIssuer
     verifier: ActorVerifier
+    mail: SendsMail
+    api_url: Callable[[], str]
     now: Callable[[], datetime] = utcnow
     passwords: PasswordWorkers = field(default_factory=PasswordWorkers)
 
@@ -34,3 +45,16 @@ class IdentityDeps:
     @property
     def login_window(self) -> timedelta:
         return timedelta(minutes=self.settings.login_window_minutes)
+
+    @property
+    def verify_ttl(self) -> timedelta:
+        return timedelta(hours=self.settings.verify_token_ttl_hours)
+
+    @property
+    def reset_ttl(self) -> timedelta:
+        return timedelta(minutes=self.settings.reset_token_ttl_minutes)
+
+    @property
+    def links(self) -> Links:
+        api = self.api_url()
+        return Links(public_url=self.settings.public_url or api, api_url=api)

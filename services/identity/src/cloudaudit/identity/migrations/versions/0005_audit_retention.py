@@ -5,15 +5,15 @@ TRUNCATE: see cloudaudit.common.db_roles). The schema's owner may delete, but th
 a DELETE through only for rows older than the cut-off the retention job names for its own
 transaction (`cloudaudit audit-prune`); every other change is still refused.
 
-Revision ID: 0004_identity_audit_retention
-Revises: 0003_identity_outbox_parking
+Revision ID: 0005_identity_audit_retention
+Revises: 0004_identity_proven_email
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
-revision = "0004_identity_audit_retention"
-down_revision = "0003_identity_outbox_parking"
+revision = "0005_identity_audit_retention"
+down_revision = "0004_identity_proven_email"
 branch_labels = None
 depends_on = None
 
