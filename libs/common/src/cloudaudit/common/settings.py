@@ -168,6 +168,14 @@ class CommonSettings(BaseSettings):
         raw = value.get_secret_value()
         if not raw.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://")):
             raise ValueError("must start with postgresql:// (e.g. postgresql://user:pass@host/db)")
+        from urllib.parse import parse_qs
+
+        modes = parse_qs(urlsplit(raw).query).get("sslmode", [])
+        allowed = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+        if any(mode not in allowed for mode in modes):
+            raise ValueError(
+                f"sslmode must be one of {', '.join(allowed)} (verify-full in production)"
+            )
         return value
 
     @field_validator("nats_url")

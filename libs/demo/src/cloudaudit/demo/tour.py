@@ -38,6 +38,7 @@ from cloudaudit.demo.tour_decisions import (
     viewer_refused_then_admin_approves,
 )
 from cloudaudit.demo.tour_session import Step, Tour, button_number
+from cloudaudit.demo.tour_web import web_sign_up
 
 DEMO_USER = DEMO_OWNER
 DEMO_CHANNEL = "CDEMOALERTS"
@@ -260,6 +261,7 @@ async def run_tour(stack: ProductStack, session: Any, rerun: bool = False) -> li
     await add_people(tour)
     await _recommendations(tour, team_id)
     await audit_log(tour)
+    await web_sign_up(tour)
     return tour.steps
 
 
