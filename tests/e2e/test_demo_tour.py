@@ -21,7 +21,7 @@ from cloudaudit.common.embedded import free_port
 from cloudaudit.common.testing import ACTOR_KEY_ENV, keep_log_for_scan
 
 TOUR_TIMEOUT_S = 600
-STEPS = 16
+STEPS = 17
 
 
 def _demo(state: Path, nats_port: int, pg_port: int) -> subprocess.CompletedProcess[str]:

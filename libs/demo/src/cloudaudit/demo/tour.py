@@ -92,6 +92,17 @@ async def _connect_refused(tour: Tour) -> None:
     )
 
 
+async def _disconnect(tour: Tour) -> None:
+    """The dev account leaves (its data kept); the next tour's connect step brings it back."""
+    output = await tour.line(f"/cloudaudit disconnect {DEV.aws_account_id}")
+    tour.record(
+        "disconnect",
+        "Disconnected" in output and "stay readable" in output,
+        f"`/cloudaudit disconnect {DEV.aws_account_id}`: no more syncs, its data kept",
+        output,
+    )
+
+
 async def _team(tour: Tour) -> UUID:
     reply = await tour.stack.request(
         RPC_SLACK_USER,
@@ -262,6 +273,7 @@ async def run_tour(stack: ProductStack, session: Any, rerun: bool = False) -> li
     await _recommendations(tour, team_id)
     await audit_log(tour)
     await web_sign_up(tour)
+    await _disconnect(tour)
     return tour.steps
 
 

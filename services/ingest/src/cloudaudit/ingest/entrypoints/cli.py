@@ -205,6 +205,54 @@ def accounts_connect(
     run_cli(go(), _ingest_errors())
 
 
+@accounts_app.command("disconnect")
+def accounts_disconnect(
+    team: Team,
+    account: Annotated[
+        str, typer.Option("--account", help="CloudAudit id, 12-digit AWS id or name")
+    ],
+    delete_data: Annotated[
+        bool,
+        typer.Option(
+            "--delete-data/--keep-data",
+            help="Also delete its costs, summaries, resources, anomalies and recommendations "
+            "(default: keep them readable; the account can be connected again).",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before deleting data.")] = False,
+) -> None:
+    """Stop syncing an account (audited); its data is kept unless --delete-data."""
+    if delete_data and not yes:
+        typer.confirm(f"Delete every cost, summary and anomaly of {account}?", abort=True)
+
+    async def go() -> None:
+        from cloudaudit.common.actors import Actor, Command
+        from cloudaudit.common.events.account import DisconnectAccountRequest
+        from cloudaudit.ingest.service import accounts
+
+        team_id = await resolve_team(team)
+        async with ingest() as deps:
+            account_id = await resolve_account(deps, team_id, account)
+            reply = await accounts.disconnect_account(
+                deps,
+                Command(
+                    DisconnectAccountRequest(account_id=account_id, delete_data=delete_data),
+                    Actor.operator(team_id),
+                ),
+            )
+        kept = (
+            f"deleted its data ({reply.cost_rows_deleted} line items; analytics forgets its "
+            "anomalies and recommendations once the ingest service's relay has published it)"
+            if reply.data_deleted
+            else "its data is kept; `cloudaudit accounts connect` resumes syncing"
+        )
+        typer.secho(
+            f"disconnected AWS account {reply.aws_account_id} ({reply.name}): {kept}", fg="green"
+        )
+
+    run_cli(go(), _ingest_errors())
+
+
 @accounts_app.command("list")
 def accounts_list(team: Team, fmt: Format = "table") -> None:
     """The team's accounts, status, last error and this month's Cost Explorer API spend."""

@@ -116,6 +116,11 @@ async def _begin(deps: IngestDeps, account_id: UUID, run_id: UUID) -> _Started:
         account = await uow.repo.account(account_id)
         if account is None:
             raise NotFound(f"no account {account_id}")
+        if account.status == AccountStatus.DISCONNECTED.value:
+            raise InvalidInput(
+                f"account {account.aws_account_id} was disconnected; connect it again with "
+                "`cloudaudit accounts connect` (or `/cloudaudit connect`) to sync it"
+            )
         if not account.role_arn or account.status == AccountStatus.IMPORT_ONLY.value:
             raise InvalidInput(
                 f"account {account.aws_account_id} is known only from imported files; connect "
@@ -323,7 +328,10 @@ async def request_sync(
         rows = [r for r in rows if r.account_id == request.account_id]
         require_owner_team(actor, actor.team_id if rows else None, "account", request.account_id)
     started = [
-        r.account_id for r in rows if r.role_arn and r.status != AccountStatus.IMPORT_ONLY.value
+        r.account_id
+        for r in rows
+        if r.role_arn
+        and r.status not in (AccountStatus.IMPORT_ONLY.value, AccountStatus.DISCONNECTED.value)
     ]
     skipped = [r.account_id for r in rows if r.account_id not in started]
     for account_id in started:
