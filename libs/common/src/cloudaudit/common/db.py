@@ -98,7 +98,7 @@ def split_tls(database_url: str) -> tuple[str, Any]:
     (as libpq, unless `sslrootcert` is given, which makes it `verify-ca`)."""
     parsed = make_url(database_url)
     query = dict(parsed.query)
-    options = {
+    options: dict[str, Any] = {
         k: query.pop(k) for k in ("sslmode", "sslrootcert", "sslcert", "sslkey") if k in query
     }
     if not options:
