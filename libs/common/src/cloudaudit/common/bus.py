@@ -71,7 +71,7 @@ PULL_TIMEOUT_S = 5.0
 # `<service>.v1.rpc.*`, a domain no stream captures, so a request is never swallowed by a stream.
 STREAMS: dict[str, list[str]] = {
     "AUDIT": ["audit.v1.>"],
-    "IDENTITY": ["identity.v1.member.>"],
+    "IDENTITY": ["identity.v1.member.>", "identity.v1.team.>"],
     "ACCOUNT": ["account.v1.>"],
     "COST": ["cost.v1.>"],
     "ANOMALY": ["anomaly.v1.>"],

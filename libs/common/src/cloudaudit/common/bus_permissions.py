@@ -18,6 +18,7 @@ from cloudaudit.common.events import (
     inventory,
     recommendation,
     system,
+    team,
 )
 from cloudaudit.common.events.dead_letter import DEAD_LETTER
 
@@ -79,7 +80,7 @@ _ANALYTICS_EVENTS = (
 
 CATALOGUE: dict[str, ServiceBus] = {
     "identity": ServiceBus(
-        publishes=(identity.MEMBER_CHANGED, audit.AUDIT_RECORDED),
+        publishes=(identity.MEMBER_CHANGED, team.TEAM_DELETED, audit.AUDIT_RECORDED),
         consumes=("AUDIT",),
         serves=_IDENTITY_RPCS,
         requests=(),
@@ -93,7 +94,7 @@ CATALOGUE: dict[str, ServiceBus] = {
             cost.COST_DAY_RECORDED,
             audit.AUDIT_RECORDED,
         ),
-        consumes=(),
+        consumes=("IDENTITY",),  # a deleted team's data goes
         serves=_INGEST_RPCS,
         requests=(),
     ),
@@ -105,7 +106,7 @@ CATALOGUE: dict[str, ServiceBus] = {
     ),
     "bot": ServiceBus(
         publishes=(audit.AUDIT_RECORDED,),
-        consumes=("ANOMALY", "RECOMMENDATION", "ACCOUNT", "AUDIT"),
+        consumes=("ANOMALY", "RECOMMENDATION", "ACCOUNT", "AUDIT", "IDENTITY"),
         serves=(),
         # Only the bot, the Slack edge, may ask identity who a Slack person is.
         requests=(*_IDENTITY_RPCS, *_INGEST_RPCS, *_ANALYTICS_RPCS),

@@ -438,3 +438,21 @@ async def unpark(
     async with sessions() as session, session.begin():
         result = await session.execute(query.values(parked_at=None, attempts=0))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def delete_team_rows(
+    sessions: async_sessionmaker[AsyncSession], metadata: MetaData, team_id: UUID
+) -> dict[str, int]:
+    """Delete one team's rows from every table of a service's schema that has a `team_id`
+    column of CloudAudit's (a UUID), children before parents, in one transaction; returns how
+    many went, by table. A table added later is covered without a change here."""
+    counts: dict[str, int] = {}
+    async with sessions() as session, session.begin():
+        for table in reversed(metadata.sorted_tables):
+            column = table.c.get("team_id")
+            if column is None or not isinstance(column.type, Uuid):
+                continue  # e.g. slack_sdk's tables, whose team_id is Slack's workspace id
+            result = await session.execute(table.delete().where(column == team_id))
+            if result.rowcount:  # type: ignore[attr-defined]
+                counts[table.name] = int(result.rowcount)  # type: ignore[attr-defined]
+    return counts

@@ -19,10 +19,18 @@ from cloudaudit.common.bus import (
     ensure_streams,
     make_broker,
     publish_raw,
+    subscribe_durable,
 )
 from cloudaudit.common.clock import utcnow
-from cloudaudit.common.db import make_engine, outbox_lag_s, prune_outbox, relay_outbox
+from cloudaudit.common.db import (
+    delete_team_rows,
+    make_engine,
+    outbox_lag_s,
+    prune_outbox,
+    relay_outbox,
+)
 from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
+from cloudaudit.common.events.team import TEAM_DELETED, TeamDeleted
 from cloudaudit.common.infra import Endpoints
 from cloudaudit.common.metrics import OUTBOX_LAG_SECONDS
 from cloudaudit.common.service import ServiceSpec
@@ -115,6 +123,25 @@ class ServiceRuntime:
         self._outbox = table
         self.background(self._relay_loop)
         self.health_checks["outbox"] = self._check_outbox
+
+    def forget_deleted_teams(self, metadata: Any) -> None:
+        """When identity announces a team deleted (its offboarding period over), delete every
+        row of that team in this service's schema (`delete_team_rows`)."""
+
+        @subscribe_durable(
+            self.broker,
+            self.names,
+            TEAM_DELETED,
+            f"{self.spec.name}-team-deleted",
+            title=f"{self.spec.name}.team_deleted",
+        )
+        async def on_team_deleted(event: TeamDeleted) -> None:
+            """Delete the team's rows here (idempotent)."""
+            counts = await delete_team_rows(self.sessions, metadata, event.team_id)
+            log.info(
+                "team data deleted",
+                extra={"team_id": str(event.team_id), "rows": sum(counts.values())},
+            )
 
     async def publish_outboxed(self, subject: str, event_id: str, payload: dict[str, Any]) -> None:
         await publish_raw(self.broker, self.names, subject, event_id, payload)
