@@ -36,6 +36,7 @@ async def _rows_of(db, team_id) -> dict[str, int]:
     }
 
 
+@pytest.mark.slow
 async def test_every_service_deletes_the_deleted_teams_rows_and_only_those(
     attacker, victim, db, bus
 ):
