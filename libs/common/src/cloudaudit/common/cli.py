@@ -260,15 +260,18 @@ async def _status(
 
     import aiohttp
     from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker, rpc
+    from cloudaudit.common.bus_tls import BusTlsError
     from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
     from cloudaudit.common.infra import resolve_endpoints
 
     endpoints, _ = resolve_endpoints(settings, start=False)
     names = BusNames(settings.bus_prefix)
-    broker = make_broker(endpoints.nats_url, names, "cli", 1)
+    broker = make_broker(endpoints.nats_url, names, "cli", 1, access=endpoints.bus_access)
     rows: list[dict[str, str]] = []
     try:
         await asyncio.wait_for(broker.connect(), 3)
+    except BusTlsError:
+        raise  # a TLS problem is a setting to fix, not "CloudAudit is not running"
     except Exception as exc:
         return [
             {"service": name, "bus": f"unreachable: {exc}", "http": "-", "notes": ""}
@@ -477,9 +480,11 @@ def main() -> None:
     try:
         app()
     except Exception as exc:
-        from cloudaudit.common.settings import SettingsError  # not imported for every --help
+        from cloudaudit.common.bus_tls import BusTlsError  # not imported for every --help
+        from cloudaudit.common.settings import SettingsError
 
-        if not isinstance(exc, SettingsError):
+        # a setting to fix (a bad value, a CA file that does not verify the server): one line
+        if not isinstance(exc, SettingsError | BusTlsError):
             raise
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(2)
