@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from cloudaudit.common.cli_support import cli_settings, output_format
+from cloudaudit.common.creds_cli import creds_app
 from cloudaudit.common.dlq_cli import dlq_app
 from cloudaudit.common.outbox_cli import outbox_app
 from cloudaudit.common.service import ServiceSpec, discover_services
@@ -42,6 +43,7 @@ infra_app = typer.Typer(
 app.add_typer(infra_app, name="infra")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(creds_app, name="creds")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
