@@ -26,7 +26,7 @@ import nats
 import pytest
 from cloudaudit.common.bus import BusNames, create_streams, make_broker
 from cloudaudit.common.bus_connect import connect_nats
-from cloudaudit.common.bus_credentials import BusCredentials
+from cloudaudit.common.bus_credentials import BusCredentials, with_user
 from cloudaudit.common.bus_rotation import finish, rotate
 from cloudaudit.common.bus_tls import BusAccess, BusTlsError, ClientTls, ServerTls, cluster_block
 from cloudaudit.common.clock import wall_now
@@ -398,3 +398,20 @@ def test_the_commands_name_files_never_keys_or_passwords(tls_bus, tmp_path):
         and "NATS_CA_FILE=" in wrong.stderr
         and "Traceback" not in wrong.stderr
     )
+
+
+async def test_rotating_after_an_unfinished_deadline_finishes_the_old_rotation_first(tls_bus):
+    settings, endpoints = tls_bus
+    server = embedded_for(settings).nats
+    tls_only = BusAccess(endpoints.bus_access.tls)
+    first = endpoints.nats_url_for("analytics")
+    earlier = await rotate(server, timedelta(milliseconds=200))
+    deadline = earlier.deadline
+    await _until(lambda: wall_now() > deadline, "the deadline passed")
+    later = await rotate(server, timedelta(hours=1))
+    assert "analytics~3" in later.logins
+    await _refused(first, tls_only)  # generation 1 went with the first rotation's end
+    for login in ("analytics~2", "analytics~3"):  # the second rotation's old and new
+        url = with_user(server.url, login, server.credentials.password_of(login))
+        client = await connect_nats(url, tls_only, allow_reconnect=False)
+        await client.close()

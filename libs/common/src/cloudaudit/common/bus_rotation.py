@@ -87,7 +87,9 @@ async def rotate(
     credentials = bus.credentials
     if grace <= timedelta(0):
         raise RotationError("--grace must be longer than 0 (e.g. 1h): old credentials need time")
-    settle(credentials)
+    under_way = credentials.rotation()
+    if under_way is not None and under_way.due(wall_now()):
+        await finish(bus)  # with its reload: the running server must stop admitting them too
     rotation = credentials.begin_rotation(wall_now() + grace)
     renewed = bus.tls and renew_certificate
     if renewed:
