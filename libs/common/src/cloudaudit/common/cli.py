@@ -427,6 +427,7 @@ def infra_status(
 ) -> None:
     """Whether the embedded servers are running."""
     from cloudaudit.common.infra import embedded_for
+    from cloudaudit.common.settings import masked_url
 
     output = output_format(fmt)
     settings = common_settings()
@@ -435,13 +436,17 @@ def infra_status(
         servers = {"nats": infra.nats, "postgres": infra.postgres}
         typer.echo(
             json.dumps(
-                {name: {"pid": s.running_pid(), "url": s.url} for name, s in servers.items()},
+                {
+                    name: {"pid": s.running_pid(), "url": masked_url(s.url)}
+                    for name, s in servers.items()
+                },
                 indent=2,
             )
         )
         return
     typer.echo(f"nats      pid {infra.nats.running_pid() or '-'}  {infra.nats.url}")
-    typer.echo(f"postgres  pid {infra.postgres.running_pid() or '-'}  {infra.postgres.url}")
+    postgres = masked_url(infra.postgres.url)  # the superuser's password is in it
+    typer.echo(f"postgres  pid {infra.postgres.running_pid() or '-'}  {postgres}")
 
 
 @app.command()
