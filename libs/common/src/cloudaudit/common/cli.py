@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from cloudaudit.common.cli_support import cli_settings, output_format
+from cloudaudit.common.creds_cli import creds_app
 from cloudaudit.common.deploy_cli import deploy_app
 from cloudaudit.common.dlq_cli import dlq_app
 from cloudaudit.common.outbox_cli import outbox_app
@@ -43,6 +44,7 @@ infra_app = typer.Typer(
 app.add_typer(infra_app, name="infra")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(creds_app, name="creds")
 app.add_typer(deploy_app, name="deploy")
 
 
@@ -262,15 +264,18 @@ async def _status(
 
     import aiohttp
     from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker, rpc
+    from cloudaudit.common.bus_tls import BusTlsError
     from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
     from cloudaudit.common.infra import resolve_endpoints
 
     endpoints, _ = resolve_endpoints(settings, start=False)
     names = BusNames(settings.bus_prefix)
-    broker = make_broker(endpoints.nats_url, names, "cli", 1)
+    broker = make_broker(endpoints.nats_url, names, "cli", 1, access=endpoints.bus_access)
     rows: list[dict[str, str]] = []
     try:
         await asyncio.wait_for(broker.connect(), 3)
+    except BusTlsError:
+        raise  # a TLS problem is a setting to fix, not "CloudAudit is not running"
     except Exception as exc:
         return [
             {"service": name, "bus": f"unreachable: {exc}", "http": "-", "notes": ""}
@@ -424,6 +429,7 @@ def infra_status(
 ) -> None:
     """Whether the embedded servers are running."""
     from cloudaudit.common.infra import embedded_for
+    from cloudaudit.common.settings import masked_url
 
     output = output_format(fmt)
     settings = common_settings()
@@ -432,13 +438,17 @@ def infra_status(
         servers = {"nats": infra.nats, "postgres": infra.postgres}
         typer.echo(
             json.dumps(
-                {name: {"pid": s.running_pid(), "url": s.url} for name, s in servers.items()},
+                {
+                    name: {"pid": s.running_pid(), "url": masked_url(s.url)}
+                    for name, s in servers.items()
+                },
                 indent=2,
             )
         )
         return
     typer.echo(f"nats      pid {infra.nats.running_pid() or '-'}  {infra.nats.url}")
-    typer.echo(f"postgres  pid {infra.postgres.running_pid() or '-'}  {infra.postgres.url}")
+    postgres = masked_url(infra.postgres.url)  # the superuser's password is in it
+    typer.echo(f"postgres  pid {infra.postgres.running_pid() or '-'}  {postgres}")
 
 
 @app.command()
@@ -479,9 +489,11 @@ def main() -> None:
     try:
         app()
     except Exception as exc:
-        from cloudaudit.common.settings import SettingsError  # not imported for every --help
+        from cloudaudit.common.bus_tls import BusTlsError  # not imported for every --help
+        from cloudaudit.common.settings import SettingsError
 
-        if not isinstance(exc, SettingsError):
+        # a setting to fix (a bad value, a CA file that does not verify the server): one line
+        if not isinstance(exc, SettingsError | BusTlsError):
             raise
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(2)

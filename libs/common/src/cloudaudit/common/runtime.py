@@ -85,6 +85,7 @@ class ServiceRuntime:
             self.spec.name,
             self.settings.max_deliveries,
             self.settings.transient_retry_for_s,
+            access=self.endpoints.bus_access,
         )
         self.engine = make_engine(self.endpoints.database_url, schema=self.spec.schema)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
