@@ -17,8 +17,11 @@ import nats
 import pytest
 import yaml
 from cloudaudit.common.bus import BusNames, ensure_streams, make_broker
+from cloudaudit.common.bus_connect import connect_nats
 from cloudaudit.common.bus_credentials import BUS_USERS, SERVICES, with_user
+from cloudaudit.common.bus_tls import BusAccess, ClientTls
 from cloudaudit.common.deploy_config import (
+    TlsFiles,
     password_variable,
     render_server_config,
     server_config,
@@ -48,11 +51,17 @@ def test_no_password_is_written_in_the_generated_files():
 
 @pytest.fixture
 def server(tmp_path):
-    """nats-server from the wheel, started from the generated config (no TLS: the client
-    side of TLS has its own tests), its passwords in its environment."""
+    """nats-server from the wheel, started from the generated config with TLS from a
+    development CA (the files compose mounts), its passwords in its environment."""
+    from cloudaudit.common.dev_ca import DevCA
+
+    ca = DevCA(tmp_path / "tls")
+    ca.ensure()
+    leaf = ca.issue("server", ["127.0.0.1", "localhost"])
+    tls = TlsFiles(str(leaf.cert_file), str(leaf.key_file), str(ca.ca_file))
     passwords = {user: secrets.token_hex(16) for user in BUS_USERS}
     port = free_port()
-    config = server_config(store_dir=str(tmp_path / "js"))
+    config = server_config(tls=tls, store_dir=str(tmp_path / "js"))
     config["port"], config["http"] = port, free_port()
     path = tmp_path / "nats.conf"
     path.write_text(render_server_config(config))
@@ -69,16 +78,19 @@ def server(tmp_path):
                 break
             asyncio.run(asyncio.sleep(0.05))
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
-        yield f"nats://127.0.0.1:{port}", passwords
+        access = BusAccess(tls=ClientTls(ca_file=ca.ca_file))
+        yield f"tls://127.0.0.1:{port}", passwords, access
     finally:
         proc.terminate()
         proc.wait(10)
 
 
 async def test_the_generated_config_admits_each_user_with_its_permissions_only(server):
-    url, passwords = server
+    url, passwords, access = server
     names = BusNames("")
-    operator = make_broker(with_user(url, "operator", passwords["operator"]), names, "operator", 3)
+    operator = make_broker(
+        with_user(url, "operator", passwords["operator"]), names, "operator", 3, access=access
+    )
     await operator.connect()
     await ensure_streams(operator, names)  # the operator creates streams
     await operator.stop()
@@ -88,8 +100,11 @@ async def test_the_generated_config_admits_each_user_with_its_permissions_only(s
     async def on_error(exc: Exception) -> None:
         errors.append(str(exc).lower())
 
-    ingest = await nats.connect(
-        with_user(url, "ingest", passwords["ingest"]), allow_reconnect=False, error_cb=on_error
+    ingest = await connect_nats(
+        with_user(url, "ingest", passwords["ingest"]),
+        access,
+        allow_reconnect=False,
+        error_cb=on_error,
     )
     try:
         ack = await ingest.jetstream().publish(
@@ -103,11 +118,15 @@ async def test_the_generated_config_admits_each_user_with_its_permissions_only(s
     finally:
         await ingest.close()
 
-    with pytest.raises((NoServersError, nats.errors.Error, OSError)):
-        await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2)
+    for refused in (url, with_user(url, "bot", passwords["ingest"])):  # no user; a wrong one
+        with pytest.raises((NoServersError, nats.errors.Error, OSError)):
+            await connect_nats(
+                refused, access, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2
+            )
+    plaintext = url.replace("tls://", "nats://")  # the server speaks TLS only
     with pytest.raises((NoServersError, nats.errors.Error, OSError)):
         await nats.connect(
-            with_user(url, "bot", passwords["ingest"]),
+            with_user(plaintext, "ingest", passwords["ingest"]),
             allow_reconnect=False,
             max_reconnect_attempts=0,
             connect_timeout=2,

@@ -117,17 +117,24 @@ def render_server_config(config: dict[str, Any]) -> str:
 
 
 K8S_ROUTES = [f"nats://nats-{i}.nats:6222" for i in range(3)]
-TLS_IN_CONTAINER = TlsFiles(
+# Kubernetes: a TLS secret as cert-manager writes it.
+TLS_IN_K8S = TlsFiles(
     cert_file="/etc/nats/tls/tls.crt",
     key_file="/etc/nats/tls/tls.key",
     ca_file="/etc/nats/tls/ca.crt",
+)
+# Compose: the folder `cloudaudit creds dev-ca --out deploy/compose/tls --host nats` writes.
+TLS_IN_COMPOSE = TlsFiles(
+    cert_file="/etc/nats/tls/server.pem",
+    key_file="/etc/nats/tls/server-key.pem",
+    ca_file="/etc/nats/tls/ca.pem",
 )
 
 
 def deployment_files(root: Path) -> dict[Path, str]:
     """Every generated deployment file and its content."""
-    compose = render_server_config(server_config(tls=TLS_IN_CONTAINER))
-    k8s_conf = render_server_config(server_config(tls=TLS_IN_CONTAINER, cluster_routes=K8S_ROUTES))
+    compose = render_server_config(server_config(tls=TLS_IN_COMPOSE))
+    k8s_conf = render_server_config(server_config(tls=TLS_IN_K8S, cluster_routes=K8S_ROUTES))
     configmap = (
         GENERATED
         + "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nats-config\ndata:\n  nats.conf: |\n"
