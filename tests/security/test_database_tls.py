@@ -23,7 +23,6 @@ from cloudaudit.common.embedded import free_port, port_open
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-
 SERVER_USER = "postgres"  # Debian's package creates it; postgres refuses to run as root
 
 
