@@ -131,15 +131,22 @@ def run(
 
     settings = common_settings()
     spec = services_or_fail([service])[service]
-    endpoints, _ = endpoints_or_fail(settings)
+    endpoints, started = endpoints_or_fail(settings)
 
     async def main() -> None:
-        if migrate_first:
-            from cloudaudit.common.migrations import migrate_services
+        try:
+            if migrate_first:
+                from cloudaudit.common.migrations import migrate_services
 
-            await migrate_services([spec], endpoints.database_url, endpoints.database_roles)
-        await _create_streams(endpoints, settings)  # its own bus user may not, when locked
-        runtime = build_runtime(spec, settings, endpoints, settings.http_port_for(spec.name))
+                await migrate_services([spec], endpoints.database_url, endpoints.database_roles)
+            await _create_streams(endpoints, settings)  # its own bus user may not, when locked
+            runtime = build_runtime(spec, settings, endpoints, settings.http_port_for(spec.name))
+        except BaseException:
+            # It never served: the embedded servers it started for itself go with it.
+            from cloudaudit.common.infra import stop_embedded
+
+            stop_embedded(settings, started)
+            raise
         await runtime.serve_forever()
 
     asyncio.run(main())
