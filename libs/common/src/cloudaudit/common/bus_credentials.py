@@ -19,7 +19,6 @@ are accepted until the rotation's deadline, then the old one is dropped. The fil
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from cloudaudit.common.logging import register_secret
+from cloudaudit.common.private_files import private_dir, write_private
 
 if TYPE_CHECKING:
     from cloudaudit.common.bus_tls import ServerTls
@@ -76,22 +76,6 @@ class Rotation:
         return cls(deadline, tuple(data.get("retiring", ())), dict(data.get("incoming", {})))
 
 
-def _write_private(path: Path, text: str, exclusive: bool = False) -> None:
-    """Write a 0600 file; replaced in one step (a reader never sees half of it) unless
-    `exclusive`, where an existing file is an error (a password is never overwritten)."""
-    if exclusive:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        return
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def generation_of(login: str) -> int:
     _, _, number = login.partition(GENERATION_SEPARATOR)
     return int(number) if number.isdigit() else 1
@@ -115,8 +99,7 @@ class BusCredentials:
         return credentials
 
     def _prepare(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)
+        private_dir(self.directory)
 
     def _password_file(self, login: str) -> Path:
         return self.directory / f"{login}.password"
@@ -144,7 +127,7 @@ class BusCredentials:
         for user in BUS_USERS:
             login = self.current_login(user)
             if not self._password_file(login).exists():
-                _write_private(self._password_file(login), secrets.token_urlsafe(32), True)
+                write_private(self._password_file(login), secrets.token_urlsafe(32), True)
             passwords[user] = self.password_of(login)
         return passwords
 
@@ -166,7 +149,7 @@ class BusCredentials:
         self._prepare()
         path = self.directory / ROUTE_PASSWORD_FILE
         if not path.exists():
-            _write_private(path, secrets.token_urlsafe(32), exclusive=True)
+            write_private(path, secrets.token_urlsafe(32), exclusive=True)
         password = path.read_text(encoding="utf-8").strip()
         register_secret(password)
         return password
@@ -197,7 +180,7 @@ class BusCredentials:
         name belongs here, not on the command line (`-n`): a reload refuses a config whose
         name differs from the running one's."""
         config = self.server_config(prefix, tls, cluster, server_name)
-        _write_private(path, json.dumps(config, indent=2))
+        write_private(path, json.dumps(config, indent=2))
         (self.directory / PREFIX_FILE).write_text(prefix, encoding="utf-8")
 
     def server_config(
@@ -243,11 +226,11 @@ class BusCredentials:
             current = self.current_login(user)
             login = f"{user}{GENERATION_SEPARATOR}{generation_of(current) + 1}"
             self._password_file(login).unlink(missing_ok=True)  # a leftover of a failed attempt
-            _write_private(self._password_file(login), secrets.token_urlsafe(32), True)
+            write_private(self._password_file(login), secrets.token_urlsafe(32), True)
             incoming[user] = login
         retiring = tuple(self.current_login(user) for user in BUS_USERS)
         rotation = Rotation(deadline, retiring, incoming)
-        _write_private(self.directory / ROTATION_FILE, rotation.to_json())
+        write_private(self.directory / ROTATION_FILE, rotation.to_json())
         return rotation
 
     def adopt_incoming(self) -> None:
@@ -256,9 +239,9 @@ class BusCredentials:
         if rotation is None or not rotation.incoming:
             return
         for user, login in rotation.incoming.items():
-            _write_private(self.directory / f"{user}.current", login)
+            write_private(self.directory / f"{user}.current", login)
         settled = Rotation(rotation.deadline, rotation.retiring)
-        _write_private(self.directory / ROTATION_FILE, settled.to_json())
+        write_private(self.directory / ROTATION_FILE, settled.to_json())
 
     def end_rotation(self) -> tuple[str, ...]:
         """Stop admitting the retiring logins (in the next config written); returns them, for

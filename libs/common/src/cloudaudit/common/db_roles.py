@@ -16,7 +16,6 @@ never logged.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -57,14 +56,13 @@ class DatabaseCredentials:
 
     def ensure(self, services: Iterable[str]) -> dict[str, str]:
         """Every service's password, generated on first use (the embedded PostgreSQL)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)
+        from cloudaudit.common.private_files import private_dir, write_private
+
+        private_dir(self.directory)
         for service in services:
             path = self.directory / f"{service}.password"
             if not path.exists():
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(secrets.token_urlsafe(32))
+                write_private(path, secrets.token_urlsafe(32), exclusive=True)
         return self.read(services)
 
     def read(self, services: Iterable[str]) -> dict[str, str]:

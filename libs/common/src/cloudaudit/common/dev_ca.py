@@ -10,13 +10,13 @@ in a 0700 directory and never printed or logged.
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from cloudaudit.common.clock import wall_now
+from cloudaudit.common.private_files import private_dir, write_private
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -47,17 +47,6 @@ class IssuedCertificate:
     key_file: Path
     hosts: tuple[str, ...]
     not_after: datetime
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write `data` readable by its owner only, replacing the file in one step (a reader never
-    sees half a key, and a key never exists with wider permissions, even for a moment)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write(data)
-    os.replace(tmp, path)
 
 
 def _subject_alternative_names(hosts: Sequence[str]) -> list[x509.GeneralName]:
@@ -95,8 +84,7 @@ class DevCA:
         self.ca_key_file = directory / "ca-key.pem"
 
     def _prepare(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)
+        private_dir(self.directory)
 
     def ensure(self, valid_days: int = VALID_DAYS) -> bool:
         """Create the CA unless a usable one exists. Returns True when it created one (every
@@ -122,8 +110,8 @@ class DevCA:
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
             .sign(key, hashes.SHA256())
         )
-        _write_private(self.ca_key_file, _key_pem(key))
-        _write_private(self.ca_file, cert.public_bytes(serialization.Encoding.PEM))
+        write_private(self.ca_key_file, _key_pem(key))
+        write_private(self.ca_file, cert.public_bytes(serialization.Encoding.PEM))
         return True
 
     def _load(self) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -181,8 +169,8 @@ class DevCA:
             tuple(hosts),
             not_after,
         )
-        _write_private(issued.key_file, _key_pem(key))
-        _write_private(issued.cert_file, cert.public_bytes(serialization.Encoding.PEM))
+        write_private(issued.key_file, _key_pem(key))
+        write_private(issued.cert_file, cert.public_bytes(serialization.Encoding.PEM))
         return issued
 
     def needs_issue(self, name: str, hosts: Sequence[str]) -> bool:
