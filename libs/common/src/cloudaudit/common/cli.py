@@ -342,6 +342,7 @@ def status(
     import asyncio
 
     from cloudaudit.common.infra import embedded_for
+    from cloudaudit.common.settings import masked_url
 
     output = "json" if as_json else output_format(fmt)
     settings = common_settings()
@@ -349,7 +350,7 @@ def status(
     nats_pid = None if settings.nats_url else infra.nats.running_pid()
     postgres_pid = None if settings.database_url else infra.postgres.running_pid()
     servers = {
-        "nats": settings.nats_url
+        "nats": masked_url(settings.nats_url_value() or "")
         or (f"embedded pid {nats_pid}" if nats_pid else "embedded, stopped"),
         "postgres": (
             "configured"
@@ -381,7 +382,9 @@ def status(
             )
         )
     elif not running:
-        where = settings.nats_url or f"embedded NATS under {settings.state_dir}"
+        where = masked_url(settings.nats_url_value() or "") or (
+            f"embedded NATS under {settings.state_dir}"
+        )
         typer.secho(f"CloudAudit is not running (no bus at {where}).", fg="red", err=True)
         typer.echo(NOT_RUNNING_HINT, err=True)
     else:

@@ -130,7 +130,7 @@ def _configured_bus(settings: CommonSettings) -> Endpoints:
     assert settings.nats_url is not None
     return Endpoints(
         database_url="",
-        nats_url=settings.nats_url,
+        nats_url=settings.nats_url.get_secret_value(),
         nats_ca_file=settings.nats_ca_file,
         nats_cert_file=settings.nats_cert_file,
         nats_key_file=settings.nats_key_file,

@@ -42,10 +42,11 @@ class CommonSettings(BaseSettings):
         validation_alias="DATABASE_URL",
         description="PostgreSQL URL (postgresql://user:pass@host:port/db). Unset: embedded server.",
     )
-    nats_url: str | None = Field(
+    nats_url: SecretStr | None = Field(
         default=None,
         validation_alias="NATS_URL",
-        description="NATS URL (nats://host:4222), JetStream enabled. Unset: embedded server.",
+        description="NATS URL (nats://host:4222), JetStream enabled; it may hold a password, so "
+        "it is a secret (`nats_url_value()`). Unset: embedded server.",
     )
     nats_ca_file: Path | None = Field(
         default=None,
@@ -214,13 +215,20 @@ class CommonSettings(BaseSettings):
 
     @field_validator("nats_url")
     @classmethod
-    def _check_nats_url(cls, value: str | None) -> str | None:
-        if not value:
+    def _check_nats_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
             return None
-        for server in value.split(","):
+        for server in value.get_secret_value().split(","):
             if not server.strip().startswith(("nats://", "tls://", "ws://", "wss://")):
                 raise ValueError("must start with nats:// or tls:// (e.g. nats://localhost:4222)")
+        from cloudaudit.common.logging import register_secret
+
+        register_secret(value.get_secret_value())  # its password, if any, is never logged
         return value
+
+    def nats_url_value(self) -> str | None:
+        """The configured NATS URL itself (None: the embedded server); never print it."""
+        return self.nats_url.get_secret_value() if self.nats_url is not None else None
 
     @field_validator(
         "nats_ca_file", "nats_cert_file", "nats_key_file", "bus_credentials_dir", mode="before"

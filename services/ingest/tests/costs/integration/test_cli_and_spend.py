@@ -49,7 +49,7 @@ def run_cli(ingest_settings):
     """`cloudaudit ...` in-process (its own event loop, in a thread), against the test servers."""
     env = {
         "DATABASE_URL": ingest_settings.database_url.get_secret_value(),
-        "NATS_URL": ingest_settings.nats_url,
+        "NATS_URL": ingest_settings.nats_url_value(),
         "AWS_ENDPOINT_URL": ingest_settings.aws_endpoint_url,
         "AWS_ACCESS_KEY_ID": ingest_settings.aws_access_key_id.get_secret_value(),
         "AWS_SECRET_ACCESS_KEY": ingest_settings.aws_secret_access_key.get_secret_value(),
