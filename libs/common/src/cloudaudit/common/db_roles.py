@@ -112,9 +112,12 @@ def grant_statements(spec: ServiceSpec, roles: ServiceRoles, database: str) -> l
     name = roles.role(spec.name)
     statements = [
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {quote_literal(name)}) "
-        f"THEN CREATE ROLE {role} LOGIN; END IF; END $$",
-        f"ALTER ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-        "NOBYPASSRLS",
+        # CREATE ROLE's defaults are no superuser, database, role, replication or RLS bypass.
+        # Only LOGIN is altered after: changing those attributes needs a superuser, which a
+        # managed database (RDS, Cloud SQL) never gives the owner of the schemas.
+        f"THEN CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT; "
+        "END IF; END $$",
+        f"ALTER ROLE {role} WITH LOGIN",
         f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {role}',
         f"GRANT USAGE ON SCHEMA {schema} TO {role}",
         f"REVOKE CREATE ON SCHEMA {schema} FROM {role}",
