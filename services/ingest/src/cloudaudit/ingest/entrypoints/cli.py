@@ -325,7 +325,8 @@ def import_costs(
     fmt: Format = "table",
 ) -> None:
     """Import CUR, CUR 2.0 / Data Exports or FOCUS files; a re-imported billing period
-    replaces the old one. Bad rows are listed and skipped; good rows are kept."""
+    replaces the old one. Bad rows are listed and skipped; good rows are kept. A file whose
+    every row is rejected fails the whole import (exit 1, nothing kept) with the fix."""
 
     output = output_format(fmt)
 
@@ -350,6 +351,10 @@ def import_costs(
                     "rows_loaded": report.rows_loaded,
                     "rows_rejected": report.rows_rejected,
                     "rows_other_providers": dict(report.other_providers),
+                    "rows_by_file": {
+                        name: {"read": r.read, "loaded": r.loaded, "rejected": r.rejected}
+                        for name, r in report.by_file.items()
+                    },
                     "periods": sorted([a, p.isoformat()] for a, p in report.periods),
                     "days_published": report.days_published,
                     "interrupted": [str(i) for i in report.interrupted],
@@ -361,29 +366,41 @@ def import_costs(
             )
         )
     else:
-        for name, kind in report.files.items():
-            typer.echo(f"{kind:<10} {name}")
-        typer.secho(
-            f"loaded {report.rows_loaded:,} rows, rejected {report.rows_rejected:,}"
-            f" in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s); "
-            f"{report.days_published} day(s) published",
-            fg="green",
+        _print_import_report(report)
+
+
+def _print_import_report(report: imports.ImportReport) -> None:
+    """Green when every row loaded; yellow when some were rejected (the good ones are kept)."""
+    for name, kind in report.files.items():
+        rows = report.by_file.get(name)
+        counted = f"  ({rows.loaded:,} loaded, {rows.rejected:,} rejected)" if rows else ""
+        typer.echo(f"{kind:<10} {name}{counted}")
+    summary = (
+        f"loaded {report.rows_loaded:,} rows, rejected {report.rows_rejected:,}"
+        f" in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s); "
+        f"{report.days_published} day(s) published"
+    )
+    if report.rows_rejected:
+        summary += (
+            "; the good rows are kept. Fix the rejected rows listed below and import the file "
+            "again: its billing period is replaced, nothing is counted twice"
         )
-        if report.interrupted:
-            typer.secho(
-                f"marked {len(report.interrupted)} earlier import(s) interrupted: their process "
-                "stopped before finishing (none of their rows were kept)",
-                fg="yellow",
-            )
-        for provider, count in sorted(report.other_providers.items()):
-            typer.echo(f"skipped {count:,} rows of provider {provider}")
-        for problem in report.problems[:50]:
-            typer.secho(f"  rejected {problem.describe()}", fg="yellow")
-        if len(report.problems) > 50 or report.rows_rejected > len(report.problems):
-            typer.echo(
-                f"  ... {report.rows_rejected - min(50, len(report.problems)):,} more "
-                f"(all kept with the import {report.import_id})"
-            )
+    typer.secho(summary, fg="yellow" if report.rows_rejected else "green")
+    if report.interrupted:
+        typer.secho(
+            f"marked {len(report.interrupted)} earlier import(s) interrupted: their process "
+            "stopped before finishing (none of their rows were kept)",
+            fg="yellow",
+        )
+    for provider, count in sorted(report.other_providers.items()):
+        typer.echo(f"skipped {count:,} rows of provider {provider}")
+    for problem in report.problems[:50]:
+        typer.secho(f"  rejected {problem.describe()}", fg="yellow")
+    if len(report.problems) > 50 or report.rows_rejected > len(report.problems):
+        typer.echo(
+            f"  ... {report.rows_rejected - min(50, len(report.problems)):,} more "
+            f"(all kept with the import {report.import_id})"
+        )
 
 
 def sync_costs(
