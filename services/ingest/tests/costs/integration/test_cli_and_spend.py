@@ -95,10 +95,10 @@ async def test_new_user_connects_imports_and_gets_exact_spend_from_the_cli(run_c
         [i for i in cur2("cur2_2024_04.csv.gz") if i.day <= "2024-04-02"], lambda i: i.day
     )
     assert by_day.output.splitlines() == [
-        "key,amount",
-        f"2024-04-01,{april['2024-04-01']}",
-        f"2024-04-02,{april['2024-04-02']}",
-        f"total,{sum(april.values())}",
+        "key,amount,estimated",
+        f"2024-04-01,{april['2024-04-01']},false",
+        f"2024-04-02,{april['2024-04-02']},false",
+        f"total,{sum(april.values())},false",
     ]
 
     table = await run_cli(
@@ -191,7 +191,8 @@ async def test_team_and_account_are_taken_by_name_and_small_wrongs_stay_fixed(
 
     total_only = await run_cli("spend", "--team", team, *april, "--by", "none", "--format", "csv")
     lines = total_only.output.splitlines()
-    assert lines[0] == "key,amount" and len(lines) == 2 and lines[1].startswith("total,")
+    assert lines[0] == "key,amount,estimated" and len(lines) == 2
+    assert lines[1].startswith("total,")
     table = await run_cli("spend", "--team", team, *april, "--by", "none")
     assert table.output.upper().count("TOTAL") == 1
 

@@ -537,7 +537,12 @@ def _quoted(value: str) -> str:
     return shlex.quote(value)
 
 
+ESTIMATED_MARK = "*"
+
+
 def render_spend(answer: SpendAnswer, fmt: str) -> str:
+    """Exact amounts; "not available" is n/a (JSON null), never 0; rows holding Estimated days
+    are flagged (a column in CSV and JSON, a mark and a note in the table)."""
     from cloudaudit.ingest.domain.spend import Dimension, exact
 
     query = answer.query
@@ -552,8 +557,12 @@ def render_spend(answer: SpendAnswer, fmt: str) -> str:
                     "currency": answer.currency,
                     "from": query.start.isoformat(),
                     "to": query.end.isoformat(),
-                    "total": exact(answer.total),
-                    "rows": [{"key": r.key, "amount": exact(r.amount)} for r in answer.rows],
+                    "total": _json_amount(answer.total),
+                    "estimated": answer.estimated,
+                    "rows": [
+                        {"key": r.key, "amount": _json_amount(r.amount), "estimated": r.estimated}
+                        for r in answer.rows
+                    ],
                 },
                 indent=2,
             )
@@ -563,14 +572,31 @@ def render_spend(answer: SpendAnswer, fmt: str) -> str:
         out = io.StringIO()
         # RFC 4180 line ends: a CR inside a cell is then quoted too, so no cell breaks a row
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(["key", "amount"])
+        writer.writerow(["key", "amount", "estimated"])
         # keys come from the bill (tag values, usage types): never a formula in a spreadsheet
-        writer.writerows([csv_text(r.key), exact(r.amount)] for r in rows)
-        writer.writerow(["total", exact(answer.total)])
+        writer.writerows([csv_text(r.key), exact(r.amount), _flag(r.estimated)] for r in rows)
+        writer.writerow(["total", exact(answer.total), _flag(answer.estimated)])
         return out.getvalue()
+    return _spend_table(answer, rows)
+
+
+def _json_amount(amount: Decimal | None) -> str | None:
+    from cloudaudit.ingest.domain.spend import exact
+
+    return None if amount is None else exact(amount)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _spend_table(answer: SpendAnswer, rows: list[Any]) -> str:
+    from cloudaudit.ingest.domain.spend import exact
+
+    query = answer.query
     label = query.dimension.value if query.tag_key is None else f"tag:{query.tag_key}"
-    amounts = [exact(r.amount) for r in rows]
-    total = exact(answer.total)
+    amounts = [exact(r.amount) + (f" {ESTIMATED_MARK}" if r.estimated else "") for r in rows]
+    total = exact(answer.total) + (f" {ESTIMATED_MARK}" if answer.estimated else "")
     key_width = max([len(label), 5, *(len(r.key) for r in rows)])
     amount_width = max([len(query.metric.value) + 4, len(total), *(len(a) for a in amounts)])
     lines = [
@@ -581,6 +607,16 @@ def render_spend(answer: SpendAnswer, fmt: str) -> str:
         f"{r.key:<{key_width}}  {a:>{amount_width}}" for r, a in zip(rows, amounts, strict=True)
     ]
     lines.append(f"{'TOTAL':<{key_width}}  {total:>{amount_width}}")
+    if answer.estimated:
+        lines.append(
+            f"{ESTIMATED_MARK} holds Estimated days: AWS may still change them until the month "
+            "closes"
+        )
+    if answer.total is None or any(r.amount is None for r in rows):
+        lines.append(
+            f"n/a: no cost there carries {query.metric.value} cost (Cost Explorer has no "
+            "public on-demand cost, and answered some days without the metric)"
+        )
     return "\n".join(lines) + "\n"
 
 
