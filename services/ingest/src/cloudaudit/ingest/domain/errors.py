@@ -95,3 +95,9 @@ class RowsRejected(IngestError):
     first rejections and how to fix them)."""
 
     code = "rows_rejected"
+
+
+class SyncFailed(IngestError):
+    """A sync stopped by something other than AWS's answer (the database, a bug, a stop)."""
+
+    code = "sync_failed"

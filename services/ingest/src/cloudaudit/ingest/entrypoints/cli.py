@@ -454,6 +454,7 @@ def sync_costs(
                         "days_changed": o.days_changed,
                         "ce_requests": o.ce_requests,
                         "ce_cost": str(o.ce_requests * CE_REQUEST_USD),
+                        "clipped": o.clipped,
                     }
                     for o in outcomes
                 ],
@@ -469,6 +470,11 @@ def sync_costs(
             f"${outcome.ce_requests * CE_REQUEST_USD})",
             fg="green",
         )
+        for grouping, clipped in outcome.clipped.items():
+            typer.secho(
+                f"  warning: Cost Explorer answered {clipped} for {grouping}: left out, not stored",
+                fg="yellow",
+            )
 
 
 # -- spend ------------------------------------------------------------------------------------
