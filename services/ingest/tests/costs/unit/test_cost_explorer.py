@@ -195,6 +195,26 @@ def test_a_group_answered_twice_for_one_day_is_refused_not_counted_twice():
         merge_pages([{"ResultsByTime": lone_totals}], SERVICE_REGION)
 
 
+def test_keys_longer_than_what_is_stored_are_one_line_not_a_duplicate_key():
+    d = TODAY - timedelta(days=1)
+    long_tag = "Project$" + "x" * 600
+    days = merge_pages(
+        [
+            {
+                "ResultsByTime": [
+                    result(
+                        d,
+                        [group(["EC2", long_tag + "a"], "1"), group(["EC2", long_tag + "b"], "2")],
+                    )
+                ]
+            }
+        ],
+        tag_grouping("Project"),
+    )
+    [cost] = days[d].costs
+    assert (len(cost.detail), cost.unblended_cost) == (512, 3)
+
+
 def test_days_outside_the_window_are_clipped_and_named():
     start, end = TODAY - timedelta(days=3), TODAY
     answered = [start - timedelta(days=30), start, end - timedelta(days=1), end]

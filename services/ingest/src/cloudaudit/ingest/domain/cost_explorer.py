@@ -24,6 +24,7 @@ CE_REQUEST_COST = Decimal("0.01")  # USD per paginated API request (AWS price li
 METRICS = ("UnblendedCost", "BlendedCost", "AmortizedCost", "NetUnblendedCost", "UsageQuantity")
 NO_REGION = "global"
 UNTAGGED = "(untagged)"
+SERVICE_CHARS, DETAIL_CHARS = 255, 512  # ce_costs.service, ce_costs.detail
 AMOUNT_LIMIT = Decimal(10) ** 18  # as for report amounts: nothing a real bill holds
 
 
@@ -173,7 +174,9 @@ def _detail(grouping: Grouping, keys: list[str]) -> tuple[str, str]:
         detail = detail or UNTAGGED
     elif grouping is SERVICE_REGION or grouping.name == SERVICE_REGION.name:
         detail = NO_REGION if detail in ("", "NoRegion", "global") else detail
-    return service or "(unknown)", detail or "(none)"
+    # Cut to what is stored (ce_costs keys) before groups are merged: two keys alike in what is
+    # kept are one line, added up, not a duplicate key in the database.
+    return (service or "(unknown)")[:SERVICE_CHARS], (detail or "(none)")[:DETAIL_CHARS]
 
 
 def _day_of(result: Mapping[str, Any]) -> date:
@@ -228,8 +231,7 @@ def _once(seen: set[tuple[date, tuple[str, ...] | None]], day: date, keys: Any) 
     if (day, keys) in seen:
         shown = "the day's total" if keys is None else f"group {' / '.join(keys) or '(no keys)'}"
         raise CeAnswerInvalid(
-            f"Cost Explorer answered {day} twice ({shown} appears twice in one answer), so "
-            "nothing of this sync was stored; it is asked again at the next sync"
+            f"Cost Explorer answered {day} twice ({shown} appears twice in one answer)"
         )
     seen.add((day, keys))
 
