@@ -80,9 +80,8 @@ def test_demo_tour_passes_every_step_and_a_second_run_reuses_the_state(tmp_path)
     assert "the anomaly is now expected" in first.stdout
     assert "only owners and admins can approve recommendations; you are a viewer" in first.stdout
     assert "only owners and admins can read the audit log; you are a viewer" in first.stdout
-    assert (
-        "COST ANOMALY: AMAZONEC2" in first.stdout and "COST ANOMALY: AWSSUPPORT" not in first.stdout
-    )
+    assert "COST ANOMALY: AMAZON ELASTIC COMPUTE CLOUD" in first.stdout
+    assert "COST ANOMALY: AWS SUPPORT" not in first.stdout
     assert (tmp_path / "postgres" / "data" / "PG_VERSION").exists()
 
     second = _demo(tmp_path, *ports)

@@ -26,7 +26,14 @@ from cloudaudit.common.events.recommendation import RPC_REFRESH, RefreshReply, R
 from cloudaudit.common.infra import resolve_endpoints, stop_embedded
 from cloudaudit.common.money import format_usd
 from cloudaudit.common.settings import CommonSettings
-from cloudaudit.demo.company import CUR_BUCKET, CUR_PREFIX, DEV, PROD
+from cloudaudit.demo.company import (
+    CUR_BUCKET,
+    CUR_PREFIX,
+    DEV,
+    EC2_SERVICE,
+    PROD,
+    SUPPORT_SERVICE,
+)
 from cloudaudit.demo.stack import ProductStack, exported_ports
 from cloudaudit.demo.tour_decisions import (
     DEMO_OWNER,
@@ -162,7 +169,7 @@ def _import(tour: Tour, team_id: UUID, account_id: UUID) -> None:
 
 async def _spend(tour: Tour) -> None:
     output = await tour.line("/cloudaudit spend 30d by service")
-    ok = "chart saved" in output and "EC2" in output
+    ok = "chart saved" in output and EC2_SERVICE in output
     tour.record("spend by service, with a chart", ok, "`/cloudaudit spend 30d by service`", output)
 
 
@@ -174,16 +181,16 @@ def _alerts(text: str) -> list[str]:
 async def _anomaly(tour: Tour) -> None:
     async def alerted() -> str | None:
         await tour.poll()
-        found = [a for a in _alerts(tour.seen()) if "AMAZONEC2" in a.split("\n")[0]]
+        found = [a for a in _alerts(tour.seen()) if EC2_SERVICE.upper() in a.split("\n")[0]]
         return found[0] if found else None
 
     alert = await tour.wait_for(alerted, ALERT_TIMEOUT_S if not tour.rerun else RERUN_ALERT_WAIT_S)
-    support = [a for a in _alerts(tour.seen()) if "SUPPORT" in a.split("\n")[0]]
+    support = [a for a in _alerts(tour.seen()) if SUPPORT_SERVICE.upper() in a.split("\n")[0]]
     if alert is None and tour.rerun:
         # Started again on the same state: the episode was alerted last time and is not
         # alerted twice; it is listed among the anomalies instead (marked expected last time).
         listing = await tour.line("/cloudaudit anomalies all")
-        ok = "AmazonEC2" in listing and "AWSSupport" not in listing
+        ok = EC2_SERVICE in listing and SUPPORT_SERVICE not in listing
         tour.record(
             "anomaly alert in the channel",
             ok,
