@@ -24,6 +24,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from cloudaudit.common.clock import utcnow, wall_now
 from cloudaudit.common.db import is_transient_db_error
@@ -35,6 +36,7 @@ from faststream import BaseMiddleware
 from faststream.exceptions import AckMessage, NackMessage, RejectMessage
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.security import NatsUserPassword
 from nats.errors import (
     ConnectionClosedError,
     ConnectionReconnectingError,
@@ -333,6 +335,26 @@ def _text(value: object) -> str | None:
     return value[:64] if isinstance(value, str) and value else None
 
 
+def _servers_and_user(nats_url: str) -> tuple[list[str], NatsUserPassword | None]:
+    """The servers of NATS_URL without credentials, and the user the URLs carry as the client's
+    own option. nats-py adds the servers a cluster advertises (INFO `connect_urls`) to its pool
+    without the user in the configured URLs: a reconnect to one of them is refused
+    (authorization violation), after which faststream stops reconnecting for good. Given as an
+    option, the user goes with every server, configured or discovered."""
+    servers: list[str] = []
+    users: set[tuple[str, str]] = set()
+    for one in nats_url.split(","):
+        split = urlsplit(one.strip())
+        if split.username is None or split.password is None:  # no user, or a bare token
+            servers.append(one.strip())
+            continue
+        users.add((unquote(split.username), unquote(split.password)))
+        servers.append(urlunsplit(split._replace(netloc=split.netloc.rpartition("@")[-1])))
+    if len(users) > 1:
+        raise ValueError("NATS_URL names different users for its servers: one client is one user")
+    return servers, NatsUserPassword(*users.pop()) if users else None
+
+
 def make_broker(
     nats_url: str,
     names: BusNames,
@@ -341,8 +363,10 @@ def make_broker(
     transient_retry_for_s: float = TRANSIENT_RETRY_FOR_S,
 ) -> NatsBroker:
     reliable = ReliableConsumer(names, max_deliveries, transient_retry_for_s)
+    servers, security = _servers_and_user(nats_url)
     broker = NatsBroker(
-        nats_url.split(","),
+        servers,
+        security=security,
         name=f"cloudaudit-{service}",
         middlewares=[reliable],
         max_reconnect_attempts=-1,
