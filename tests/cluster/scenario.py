@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 import time
@@ -64,28 +65,48 @@ def _streams_line(streams: dict[str, dict[str, Any]]) -> str:
     return ", ".join(f"{name} R{s['replicas']} leader {s['leader']}" for name, s in streams.items())
 
 
+_transcript: list[Path] = []
+
+
 def say(line: str) -> None:
+    """A line for the person watching, kept in the run's transcript too."""
     print(f"[cluster] {line}", flush=True)
+    for path in _transcript:
+        with path.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
 
 
 async def run(args: argparse.Namespace, report: dict[str, Any]) -> None:
     stage = STAGES.index(args.stage)
     net = PrivateNetwork(args.workdir / "logs")
-    with net:
-        stack = ClusterStack(net, args.workdir)
-        try:
-            urls = await infrastructure(stack, report)
-            if stage >= 1:
-                await services(stack, urls, report)
-            if stage >= 2:
-                from tests.cluster.load import load_and_faults
+    stack = ClusterStack(net, args.workdir)
+    try:
+        with net:
+            await _run_on(stack, stage, report, args)
+    finally:
+        stack.remove_data()
 
-                await load_and_faults(stack, report, args)
-        finally:
-            await stack.stop_standins()
+
+async def _run_on(
+    stack: ClusterStack, stage: int, report: dict[str, Any], args: argparse.Namespace
+) -> None:
+    try:
+        urls = await infrastructure(stack, report)
+        if stage >= 1:
+            await services(stack, urls, report)
+        if stage >= 2:
+            from tests.cluster.load import load_and_faults
+
+            await load_and_faults(stack, report, args)
+    finally:
+        await stack.stop_standins()
 
 
 def main() -> None:
+    # The driver's own bus client says when a node it used dies; its publishes are retried
+    # and counted, so one line is enough (no traceback).
+    logging.basicConfig(level=logging.WARNING, format="[cluster] %(name)s: %(message)s")
+    logging.getLogger("cloudaudit.load.bus").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--report", type=Path, required=True)
@@ -93,8 +114,11 @@ def main() -> None:
     parser.add_argument(
         "--accounts", type=int, default=int(os.environ.get("CLUSTER_ACCOUNTS", 100))
     )
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("CLUSTER_ROUNDS", 7)))
     parser.add_argument("--days", type=int, default=int(os.environ.get("CLUSTER_DAYS", 28)))
     args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    _transcript.append(args.workdir / "scenario.log")
     report: dict[str, Any] = {"ok": False, "timings_s": {}, "facts": {}, "checks": {}}
     started = time.monotonic()
     try:

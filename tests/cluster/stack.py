@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ from tests.cluster.topology import (
 T = TypeVar("T")
 SIGNING_SECRET = "cluster-signing-secret-0123456789"
 LLM_KEY = "sk-cluster-local-0000000000"
+ALERT_WINDOW_DAYS = 16  # covers the live rounds, which may end up to a week before today
 POLL_S = 0.2
 PROBE_TIMEOUT_S = 2.0
 NATS_READY_S = 60.0
@@ -78,6 +81,7 @@ class ClusterStack:
     slack: Any = None
     llm_url: str = ""
     facts: dict[str, Any] = field(default_factory=dict)  # what the start-up proved
+    pg_root: Path | None = None
     _llm: web.AppRunner | None = None
 
     @property
@@ -141,7 +145,10 @@ class ClusterStack:
 
     # -- PostgreSQL ---------------------------------------------------------------------------
     async def start_postgres(self) -> None:
-        self.pg = PostgresPair(self.net, self.root / "postgres")
+        # Not under pytest's tmp_path: every pytest session that starts resets
+        # /tmp/pytest-of-root to 0700, and PostgreSQL's own user could no longer reach it.
+        self.pg_root = Path(tempfile.mkdtemp(prefix="cloudaudit-cluster-pg-"))
+        self.pg = PostgresPair(self.net, self.pg_root)
         await asyncio.to_thread(self.pg.init_primary, SUBNET)
         self.pg.start(self.pg.primary, synchronous=True)
         await until(self._primary_answers, PG_READY_S, "PostgreSQL primary up")
@@ -215,6 +222,11 @@ class ClusterStack:
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.llm_url = f"http://{self.net.hub}:{port}"
 
+    def remove_data(self) -> None:
+        """PostgreSQL's data directories (after every process is gone); logs stay."""
+        if self.pg_root is not None:
+            shutil.rmtree(self.pg_root, ignore_errors=True)
+
     async def stop_standins(self) -> None:
         if self._llm is not None:
             await self._llm.cleanup()
@@ -240,6 +252,8 @@ class ClusterStack:
                 "*": {"CLOUDAUDIT_ACTOR_PUBLIC_KEYS": public},
                 "identity": {"CLOUDAUDIT_ACTOR_SIGNING_KEYS": private},
                 "analytics": {
+                    # Every live round's day alerts (they run a day apart, up to today).
+                    "ANALYTICS_ANOMALY_ALERT_WINDOW_DAYS": str(ALERT_WINDOW_DAYS),
                     "OPENAI_BASE_URL": self.llm_url + "/v1",
                     "OPENAI_API_KEY": LLM_KEY,
                 },
