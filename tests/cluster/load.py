@@ -25,7 +25,7 @@ from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.cost import COST_DAY_RECORDED, CostDayRecorded
 
 from benchmarks.pipeline_load import CHANNEL, OWNER, Account, pct, posted
-from tests.cluster.stack import SIGNING_SECRET, ClusterStack, until
+from tests.cluster.stack import SIGNING_SECRET, ClusterStack, say, until
 
 SLACK_TEAM = "TCLUSTER"
 AUDIT_TEAM = "TCLAUDIT"  # a second workspace whose owner keeps changing its alert channel
@@ -325,8 +325,7 @@ def build_rounds(stack: ClusterStack, load: Load) -> list[Round]:
 async def load_and_faults(
     stack: ClusterStack, report: dict[str, Any], args: argparse.Namespace
 ) -> None:
-    from tests.cluster.scenario import say
-    from tests.cluster.verify import verify
+    from tests.cluster.verify import bus_counters, verify
 
     load = Load(stack, args.accounts, args.days, args.rounds)
     await load.start()
@@ -346,6 +345,8 @@ async def load_and_faults(
         report["rounds"] = load.rounds
         report["publish_retries"] = load.publish_retries
         report["checks"] = await verify(stack, load)
+        report["bus_counters"] = await bus_counters(stack)
+        say(f"bus counters per replica: {report['bus_counters']}")
         for name, check in report["checks"].items():
             say(f"check {'OK ' if check['ok'] else 'FAIL'} {name}: {check['detail']}")
     finally:

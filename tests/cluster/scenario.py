@@ -22,7 +22,7 @@ from typing import Any
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 from tests.cluster.netns import PrivateNetwork  # noqa: E402
-from tests.cluster.stack import ClusterStack  # noqa: E402
+from tests.cluster.stack import TRANSCRIPT, ClusterStack, say  # noqa: E402
 
 STAGES = ("infra", "services", "load")
 
@@ -63,17 +63,6 @@ async def services(stack: ClusterStack, urls: dict[str, str], report: dict[str, 
 
 def _streams_line(streams: dict[str, dict[str, Any]]) -> str:
     return ", ".join(f"{name} R{s['replicas']} leader {s['leader']}" for name, s in streams.items())
-
-
-_transcript: list[Path] = []
-
-
-def say(line: str) -> None:
-    """A line for the person watching, kept in the run's transcript too."""
-    print(f"[cluster] {line}", flush=True)
-    for path in _transcript:
-        with path.open("a", encoding="utf-8") as out:
-            out.write(line + "\n")
 
 
 async def run(args: argparse.Namespace, report: dict[str, Any]) -> None:
@@ -118,7 +107,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=int(os.environ.get("CLUSTER_DAYS", 28)))
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    _transcript.append(args.workdir / "scenario.log")
+    TRANSCRIPT.append(args.workdir / "scenario.log")
     report: dict[str, Any] = {"ok": False, "timings_s": {}, "facts": {}, "checks": {}}
     started = time.monotonic()
     try:

@@ -44,6 +44,17 @@ PG_READY_S = 60.0
 SERVICES_READY_S = 150.0
 
 
+TRANSCRIPT: list[Path] = []  # where say() also writes (the run's scenario.log)
+
+
+def say(line: str) -> None:
+    """A line for the person watching, kept in the run's transcript too."""
+    print(f"[cluster] {line}", flush=True)
+    for path in TRANSCRIPT:
+        with path.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+
 async def until(check: Callable[[], Awaitable[T]], timeout: float, what: str) -> T:
     """Poll `check` until it returns something truthy; errors count as "not yet"."""
     deadline = time.monotonic() + timeout

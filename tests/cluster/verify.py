@@ -46,6 +46,37 @@ async def verify(stack: ClusterStack, load: Load) -> dict[str, dict[str, Any]]:
     return checks
 
 
+COUNTED = (
+    "cloudaudit_redeliveries_total",
+    "cloudaudit_messages_total",
+    "cloudaudit_dead_letters_total",
+    "cloudaudit_outbox_parked_total",
+)
+
+
+async def bus_counters(stack: ClusterStack) -> dict[str, dict[str, float]]:
+    """What each running replica's /metrics counted since it (re)started: redeliveries show
+    the work a killed process or a lost node left unacknowledged coming back."""
+    from tests.cluster.stack import http_get
+
+    found: dict[str, dict[str, float]] = {}
+    for replica in stack.fleet.replicas.values():
+        _, text = await http_get(f"{replica.health_url}/metrics")
+        totals: dict[str, float] = {}
+        for line in str(text).splitlines():
+            name, _, value = line.partition(" ")
+            metric = name.split("{", 1)[0]
+            if metric in COUNTED:
+                key = metric.removeprefix("cloudaudit_").removesuffix("_total")
+                if 'outcome="error"' in name:
+                    key += "_failed"
+                elif metric == "cloudaudit_messages_total":
+                    key += "_ok"
+                totals[key] = totals.get(key, 0.0) + float(value)
+        found[replica.name] = totals
+    return found
+
+
 async def _settled(load: Load, expected_days: int) -> bool:
     if await load.learnt() < expected_days:
         return False
@@ -57,7 +88,25 @@ async def _settled(load: Load, expected_days: int) -> bool:
     if any(str(r["anomaly_id"]) not in seen for r in alerted) or len(alerted) < len(load.spiked):
         return False
     pending = await _outbox_counts(load)
-    return all(unpublished == 0 for unpublished, _ in pending.values())
+    if any(unpublished for unpublished, _ in pending.values()):
+        return False
+    # The last channel changes' audit entries may still be on their way to identity.
+    entries = await _audit_entries(load)
+    return all(entries.get(c) for c in _answered(load))
+
+
+async def _audit_entries(load: Load) -> dict[str, int]:
+    rows = await load.rows(
+        "SELECT details->>'channel_id' AS channel, count(*) AS n FROM identity.audit_logs "
+        "WHERE team_id=$1 AND action='alerts.channel_set' GROUP BY 1",
+        load.audit_team_id,
+    )
+    return {r["channel"]: r["n"] for r in rows}
+
+
+def _answered(load: Load) -> list[str]:
+    """The channel changes whose answer reached Slack (the change was committed first)."""
+    return [c for c, _ in load.audit_commands if load.stack.slack.channel_messages(c)]
 
 
 async def _cost_days(load: Load, expected: int) -> dict[str, Any]:
@@ -116,13 +165,8 @@ def _slack_posts(stack: ClusterStack, alerted: dict[str, tuple[Any, Any]]) -> di
 async def _audit(stack: ClusterStack, load: Load) -> dict[str, Any]:
     """Each answered `alerts here` has exactly one audit entry; one that a dying replica acked
     but never answered has at most one (Slack does not retry a slash command)."""
-    rows = await load.rows(
-        "SELECT details->>'channel_id' AS channel, count(*) AS n FROM identity.audit_logs "
-        "WHERE team_id=$1 AND action='alerts.channel_set' GROUP BY 1",
-        load.audit_team_id,
-    )
-    entries = {r["channel"]: r["n"] for r in rows}
-    answered = [c for c, _ in load.audit_commands if stack.slack.channel_messages(c)]
+    entries = await _audit_entries(load)
+    answered = _answered(load)
     unanswered = [c for c, _ in load.audit_commands if c not in answered]
     missing = [c for c in answered if entries.get(c, 0) != 1]
     doubled = [c for c, n in entries.items() if n > 1]
@@ -135,7 +179,7 @@ async def _audit(stack: ClusterStack, load: Load) -> dict[str, Any]:
         ok,
         f"{len(load.audit_commands)} channel changes sent, {len(answered)} answered, "
         f"{sum(entries.values())} audit entries; answered without exactly one entry "
-        f"{len(missing)}, entered twice {len(doubled)}, unanswered {len(unanswered)} "
+        f"{len(missing)} {missing[:5]}, entered twice {len(doubled)}, unanswered {len(unanswered)} "
         f"(of which audited {sum(1 for c in unanswered if c in entries)}); "
         f"alert team's own entry x{main_team}",
     )
