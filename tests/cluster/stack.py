@@ -23,15 +23,8 @@ from cloudaudit.common.migrations import migrate_services
 from cloudaudit.common.service import discover_services
 
 from tests.cluster.netns import SUBNET, PrivateNetwork
-from tests.cluster.topology import (
-    DATABASE,
-    Fleet,
-    NatsCluster,
-    NatsNode,
-    PostgresPair,
-    Replica,
-    database_credentials,
-)
+from tests.cluster.postgres import DATABASE, PostgresPair
+from tests.cluster.topology import Fleet, NatsCluster, NatsNode, Replica, database_credentials
 
 T = TypeVar("T")
 SIGNING_SECRET = "cluster-signing-secret-0123456789"
@@ -248,6 +241,8 @@ class ClusterStack:
     async def start_services(self, database_urls: dict[str, str]) -> None:
         from cloudaudit.bot.localslack import DEFAULT_TOKEN
 
+        for value in (SIGNING_SECRET, DEFAULT_TOKEN, LLM_KEY):
+            register_secret(value)  # test values, but a log line carrying one is still a leak
         keys = [new_signing_key()]
         private, public = json.dumps({"keys": keys}), json.dumps(public_jwks(keys))
         register_secret(private)
@@ -289,25 +284,18 @@ class ClusterStack:
         return {"healthz": alive, "readyz": ready, "checks": checks}
 
     async def ready(self, replicas: list[Replica], timeout: float = SERVICES_READY_S) -> None:
-        async def all_ready() -> bool:
+        """Every replica answers 200 on /healthz and /readyz (one that exits fails at once)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             for replica in replicas:
                 if replica.proc is not None and not replica.proc.alive:
                     raise RuntimeError(f"{replica.name} exited; see {replica.proc.log}")
-            probes = await asyncio.gather(*(self.probe(r) for r in replicas))
-            return all(p["healthz"] == 200 and p["readyz"] == 200 for p in probes)
-
-        async def check() -> bool:
             try:
-                return await all_ready()
-            except RuntimeError:
-                raise
-            except Exception:
-                return False
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if await check():
-                return
+                probes = await asyncio.gather(*(self.probe(r) for r in replicas))
+                if all(p["healthz"] == 200 and p["readyz"] == 200 for p in probes):
+                    return
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                pass  # not listening yet
             await asyncio.sleep(POLL_S)
         states = {r.name: await self._probe_or_error(r) for r in replicas}
         raise TimeoutError(f"replicas not ready within {timeout:g}s: {states}")
