@@ -32,6 +32,7 @@ async def infrastructure(stack: ClusterStack, report: dict[str, Any]) -> dict[st
     await stack.start_nats()
     report["timings_s"]["nats"] = round(time.monotonic() - started, 1)
     say(f"NATS: 3 nodes, streams {_streams_line(stack.facts['streams'])}")
+    say(f"NATS refused: {stack.facts['bus_refusals']}")
     started = time.monotonic()
     await stack.start_postgres()
     urls = await stack.migrate()
@@ -96,6 +97,9 @@ def main() -> None:
     # and counted, so one line is enough (no traceback).
     logging.basicConfig(level=logging.WARNING, format="[cluster] %(name)s: %(message)s")
     logging.getLogger("cloudaudit.load.bus").setLevel(logging.ERROR)
+    # The refusals the run provokes on purpose are in its report, not tracebacks.
+    logging.getLogger("cloudaudit.refused.bus").setLevel(logging.CRITICAL)
+    logging.getLogger("nats.aio.client").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--report", type=Path, required=True)

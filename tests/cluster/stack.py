@@ -101,6 +101,7 @@ class ClusterStack:
         await self.nats_ready(self.nats.nodes)
         await until(self._create_streams, NATS_READY_S, "streams at replicas 3")
         self.facts["streams"] = await self.stream_replicas()
+        self.facts["bus_refusals"] = await self.bus_refusals()
 
     async def nats_ready(self, nodes: list[NatsNode]) -> None:
         """Each node's /healthz: 200 once JetStream has its meta leader and is current."""
@@ -122,6 +123,31 @@ class ClusterStack:
         finally:
             await broker.stop()
         return True
+
+    async def bus_refusals(self) -> dict[str, str]:
+        """The cluster admits only its users, and a service user may not touch streams: what
+        each attempt got back (empty when it was let through)."""
+        import nats
+
+        found: dict[str, str] = {}
+        servers = [node.client_url for node in self.nats.nodes]
+        try:
+            client = await nats.connect(servers, allow_reconnect=False, connect_timeout=2)
+            await client.close()
+            found["no credentials"] = ""
+        except Exception as exc:
+            found["no credentials"] = f"{type(exc).__name__}: {exc}"[:120]
+        broker = make_broker(self.nats.url_for("bot"), self.names, "refused", 1)
+        await broker.connect()
+        try:
+            js = broker.config.connection_state.stream
+            await js.add_stream(name=self.names.stream("ROGUE"), subjects=["rogue.>"])
+            found["bot creates a stream"] = ""
+        except Exception as exc:
+            found["bot creates a stream"] = f"{type(exc).__name__}: {exc}"[:120]
+        finally:
+            await broker.stop()
+        return found
 
     async def stream_info(self, stream: str) -> Any:
         broker = make_broker(self.nats.operator_url, self.names, "operator", 1)

@@ -61,6 +61,8 @@ def test_a_cluster_of_namespaces_survives_node_replica_and_primary_loss_under_lo
     streams = report["facts"]["streams"]
     assert {s["replicas"] for s in streams.values()} == {3}
     assert all(len(s["peers"]) == 2 for s in streams.values()), streams
+    refusals = report["facts"]["bus_refusals"]
+    assert all(refusals.values()), refusals  # each attempt was refused
     replication = report["facts"]["replication"]
     assert (replication["state"], replication["sync_state"]) == ("streaming", "sync")
     assert len(report["facts"]["roles_on_replica"]) == 4
