@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY := .venv/bin/python
 
-.PHONY: install up demo test test-fast lint validate-deploy format asyncapi bench
+.PHONY: install up demo test test-fast test-cluster lint validate-deploy format asyncapi bench
 
 install: ## Install everything (uv from PyPI if missing, then the locked workspace), with what `cloudaudit` needs to start byte-compiled (fast even where PYTHONDONTWRITEBYTECODE is set)
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -22,6 +22,9 @@ test: install lint validate-deploy ## Lint, type-check, validate deployment file
 
 test-fast: ## The daily subset (no whole-product runs, nothing marked slow; under 5 min), no install or lint
 	$(PY) -m pytest -x -q -m "not slow"
+
+test-cluster: ## The multi-host run (root, network namespaces; about 4 min): NATS cluster, PostgreSQL failover, two replicas of every service, faults under load
+	$(PY) -m pytest -q -x -s -m cluster tests/cluster
 
 lint: ## ruff (lint + format check) and mypy on libs/common
 	.venv/bin/ruff check .

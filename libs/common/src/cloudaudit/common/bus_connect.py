@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import nats.aio.client
 from cloudaudit.common.bus_credentials import BusCredentials, user_of
@@ -32,7 +32,7 @@ from cloudaudit.common.bus_tls import (
 )
 from cloudaudit.common.logging import register_secret
 from faststream.nats import NatsBroker
-from faststream.nats.security import NatsSecurity
+from faststream.nats.security import NatsSecurity, NatsUserPassword
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +124,12 @@ async def connect_nats(url: str, access: BusAccess, **options: Any) -> GuardedCl
     context = context_for(url, access.tls)
     if context is not None:
         options["tls"] = context
+    servers, user = split_user(url)
+    if user is not None:
+        options.setdefault("user", user[0])
+        options.setdefault("password", user[1])
     try:
-        await client.connect(url.split(","), **options)
+        await client.connect(servers, **options)
     except BusTlsError:
         raise
     except Exception as exc:
@@ -136,14 +140,38 @@ async def connect_nats(url: str, access: BusAccess, **options: Any) -> GuardedCl
     return client
 
 
+def split_user(url: str) -> tuple[list[str], tuple[str, str] | None]:
+    """The servers of NATS_URL without credentials, and the user they carry, to give as the
+    client's own option. nats-py adds the servers a cluster advertises (INFO `connect_urls`) to
+    its pool without the user of the configured URLs: a reconnect to one of them is refused
+    (authorization violation), after which the client stops reconnecting for good. As an
+    option, the user goes with every server, configured or discovered."""
+    servers: list[str] = []
+    users: set[tuple[str, str]] = set()
+    for one in url.split(","):
+        split = urlsplit(one.strip())
+        if split.username is None or split.password is None:  # no user, or a bare token
+            servers.append(one.strip())
+            continue
+        users.add((unquote(split.username), unquote(split.password)))
+        servers.append(urlunsplit(split._replace(netloc=split.netloc.rpartition("@")[-1])))
+    if len(users) > 1:
+        raise ValueError("NATS_URL names different users for its servers: one client is one user")
+    return servers, users.pop() if users else None
+
+
 class GuardedBroker(NatsBroker):
-    """FastStream's NATS broker connecting through `GuardedClient`."""
+    """FastStream's NATS broker connecting through `GuardedClient`, its user an option of the
+    client (see `split_user`) and its TLS context from `access`."""
 
     def __init__(self, url: str, access: BusAccess, **kwargs: Any) -> None:
         context = context_for(url, access.tls)
-        if context is not None:
+        servers, user = split_user(url)
+        if user is not None:
+            kwargs["security"] = NatsUserPassword(*user, ssl_context=context)
+        elif context is not None:
             kwargs["security"] = NatsSecurity(ssl_context=context)
-        super().__init__(url.split(","), **kwargs)
+        super().__init__(servers, **kwargs)
         self._bus_url = url
         self._bus_access = access
 

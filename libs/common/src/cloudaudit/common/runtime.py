@@ -266,7 +266,14 @@ class ServiceRuntime:
         for hook in self._on_stop:
             with contextlib.suppress(Exception):
                 await hook()
-        await self.broker.stop()
+        try:
+            await self.broker.stop()
+        except Exception as exc:
+            # The bus went away first (a NATS node restarting or gone): nothing is left to
+            # drain, and the HTTP listeners and the database pool must still be closed.
+            log.warning(
+                "bus connection not closed cleanly", extra={"error": f"{type(exc).__name__}"}
+            )
         for runner in (self._api_runner, self._runner):
             if runner is not None:
                 await runner.cleanup()
