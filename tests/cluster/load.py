@@ -143,7 +143,13 @@ class Load:
     # -- set-up ----------------------------------------------------------------------------------
     async def start(self) -> None:
         # Cost events come from ingest: published with ingest's own bus user.
-        self.broker = make_broker(self.stack.nats.url_for("ingest"), self.stack.names, "load", 3)
+        self.broker = make_broker(
+            self.stack.nats.url_for("ingest"),
+            self.stack.names,
+            "load",
+            3,
+            access=self.stack.nats.access,
+        )
         await self.broker.connect()
         self.edge = SlackEdge(self.stack)
         self.team_id = await self.enrol(SLACK_TEAM, OWNER, CHANNEL)

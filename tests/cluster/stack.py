@@ -16,8 +16,10 @@ from typing import Any, TypeVar
 import aiohttp
 import asyncpg
 from aiohttp import web
+from cloudaudit.common import bus_tls
 from cloudaudit.common.actors import new_signing_key, public_jwks
 from cloudaudit.common.bus import BusNames, ensure_streams, make_broker
+from cloudaudit.common.bus_credentials import OPERATOR, BusCredentials
 from cloudaudit.common.logging import register_secret
 from cloudaudit.common.migrations import migrate_services
 from cloudaudit.common.service import discover_services
@@ -116,7 +118,9 @@ class ClusterStack:
         await until(healthy, NATS_READY_S, "NATS nodes healthy")
 
     async def _create_streams(self) -> bool:
-        broker = make_broker(self.nats.operator_url, self.names, "operator", 1)
+        broker = make_broker(
+            self.nats.operator_url, self.names, "operator", 1, access=self.nats.access
+        )
         await broker.connect()
         try:
             await ensure_streams(broker, self.names, replicas=3)
@@ -132,12 +136,28 @@ class ClusterStack:
         found: dict[str, str] = {}
         servers = [node.client_url for node in self.nats.nodes]
         try:
-            client = await nats.connect(servers, allow_reconnect=False, connect_timeout=2)
+            context = bus_tls.client_context(self.nats.access.tls)
+            client = await nats.connect(
+                servers, allow_reconnect=False, connect_timeout=2, tls=context
+            )
             await client.close()
             found["no credentials"] = ""
         except Exception as exc:
             found["no credentials"] = f"{type(exc).__name__}: {exc}"[:120]
-        broker = make_broker(self.nats.url_for("bot"), self.names, "refused", 1)
+        plaintext = [server.replace("tls://", "nats://") for server in servers]
+        try:  # the operator's own password, but without TLS: the servers speak TLS only
+            client = await nats.connect(
+                BusCredentials(self.nats.root).url_for(",".join(plaintext), OPERATOR).split(","),
+                allow_reconnect=False,
+                connect_timeout=2,
+            )
+            await client.close()
+            found["plaintext"] = ""
+        except Exception as exc:
+            found["plaintext"] = f"{type(exc).__name__}: {exc}"[:120]
+        broker = make_broker(
+            self.nats.url_for("bot"), self.names, "refused", 1, access=self.nats.access
+        )
         await broker.connect()
         try:
             js = broker.config.connection_state.stream
@@ -150,7 +170,9 @@ class ClusterStack:
         return found
 
     async def stream_info(self, stream: str) -> Any:
-        broker = make_broker(self.nats.operator_url, self.names, "operator", 1)
+        broker = make_broker(
+            self.nats.operator_url, self.names, "operator", 1, access=self.nats.access
+        )
         await broker.connect()
         try:
             js = broker.config.connection_state.stream

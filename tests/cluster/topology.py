@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cloudaudit.common import bus_tls
 from cloudaudit.common.bus_credentials import OPERATOR, SERVICES, BusCredentials
+from cloudaudit.common.bus_tls import BusAccess, ClientTls, ServerTls
 from cloudaudit.common.db_roles import DatabaseCredentials, ServiceRoles
+from cloudaudit.common.dev_ca import DevCA
 from cloudaudit.common.logging import register_secret
 
 from tests.cluster.netns import Host, PrivateNetwork, Proc
@@ -44,20 +47,19 @@ MIB = 1024 * 1024
 
 
 # -- NATS ---------------------------------------------------------------------------------------
-def cluster_block(address: str, peers: list[str], route_password: str) -> dict[str, Any]:
+def cluster_block(
+    address: str, peers: list[str], route_password: str, tls: ServerTls
+) -> dict[str, Any]:
     """nats-server `cluster` block of the node at `address`: routes to every other node,
-    authenticated. The one place that renders it, so the shared helper (with route TLS) can
-    replace it once it lands."""
-    return {
-        "name": NATS_CLUSTER,
-        "listen": f"{address}:{NATS_ROUTE_PORT}",
-        "authorization": {"user": ROUTE_USER, "password": route_password, "timeout": 2},
-        "routes": [
-            f"nats-route://{ROUTE_USER}:{route_password}@{peer}:{NATS_ROUTE_PORT}"
-            for peer in peers
-            if peer != address
-        ],
-    }
+    authenticated by the route user and by mutual TLS (the product's `bus_tls.cluster_block`)."""
+    return bus_tls.cluster_block(
+        [f"{peer}:{NATS_ROUTE_PORT}" for peer in peers if peer != address],
+        route_password,
+        tls,
+        listen=f"{address}:{NATS_ROUTE_PORT}",
+        name=NATS_CLUSTER,
+        route_user=ROUTE_USER,
+    )
 
 
 @dataclass
@@ -73,7 +75,7 @@ class NatsNode:
 
     @property
     def client_url(self) -> str:
-        return f"nats://{self.host.address}:{NATS_CLIENT_PORT}"
+        return f"tls://{self.host.address}:{NATS_CLIENT_PORT}"
 
     @property
     def monitor_url(self) -> str:
@@ -89,6 +91,7 @@ class NatsCluster:
     root: Path
     prefix: str
     nodes: list[NatsNode] = field(default_factory=list)
+    ca_file: Path | None = None
 
     def build(self) -> None:
         credentials = BusCredentials(self.root)
@@ -99,6 +102,13 @@ class NatsCluster:
         register_secret(route_password)
         hosts = [self.net.add_host(f"nats-{i}", octet) for i, octet in enumerate(NATS_OCTETS, 1)]
         peers = [host.address for host in hosts]
+        # One development CA; every node's certificate names every node's address (a client
+        # that finds a node through the cluster checks it against the name it first used).
+        ca = DevCA(self.root / "tls")
+        ca.ensure()
+        leaf = ca.issue("nats", peers)
+        tls = ServerTls(leaf.cert_file, leaf.key_file, ca.ca_file)
+        self.ca_file = ca.ca_file
         for index, host in enumerate(hosts, 1):
             store = self.root / f"nats-{index}" / "jetstream"
             store.mkdir(parents=True, exist_ok=True)
@@ -112,7 +122,13 @@ class NatsCluster:
                     "max_memory_store": 64 * MIB,
                     "max_file_store": 1024 * MIB,
                 },
-                "cluster": cluster_block(host.address, peers, route_password),
+                "tls": {
+                    "cert_file": str(tls.cert_file),
+                    "key_file": str(tls.key_file),
+                    "ca_file": str(tls.ca_file),
+                    "timeout": 5,
+                },
+                "cluster": cluster_block(host.address, peers, route_password, tls),
             }
             path = self.root / f"nats-{index}.conf"
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -135,6 +151,11 @@ class NatsCluster:
     @property
     def operator_url(self) -> str:
         return self.url_for(OPERATOR)
+
+    @property
+    def access(self) -> BusAccess:
+        """How this harness's own clients connect: TLS verified against the cluster's CA."""
+        return BusAccess(tls=ClientTls(ca_file=self.ca_file))
 
 
 # -- services -----------------------------------------------------------------------------------
@@ -191,6 +212,7 @@ class Fleet:
                 **base,
                 "DATABASE_URL": self.database_url_for[service],
                 "NATS_URL": self.nats.url_for(service),
+                "NATS_CA_FILE": str(self.nats.ca_file),
                 "CLOUDAUDIT_BUS_PREFIX": self.prefix,
                 "CLOUDAUDIT_HTTP_HOST": host.address,
                 "CLOUDAUDIT_CREATE_STREAMS": "false",
