@@ -23,7 +23,7 @@ from cloudaudit.common.events.identity import (
 from cloudaudit.identity.adapters.rows import Invitation, Team
 from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
 from cloudaudit.identity.domain import people
-from cloudaudit.identity.domain.errors import NotClaimed
+from cloudaudit.identity.domain.errors import Conflict, NotClaimed
 from cloudaudit.identity.domain.people import Admission, SlackKind
 from cloudaudit.identity.service.deps import IdentityDeps
 from cloudaudit.identity.service.handlers import _audit, _member_changed, split_name, with_tokens
@@ -123,8 +123,11 @@ async def _admit(
         )
     )
     user_id = await slack_person(person, uow)
-    if invitation is not None:
-        await uow.repo.accept_invitation(invitation.invitation_id, user_id, deps.now())
+    accepted = invitation is None or await uow.repo.accept_invitation(
+        invitation.invitation_id, user_id, deps.now()
+    )
+    if not accepted:  # accepted on the web a moment ago, by whoever the email named
+        raise Conflict("that invitation was just used; try again in a moment")
     via = "invitation" if invitation else "workspace"
     await join(uow, team.team_id, user_id, role, via)
     log.info(
