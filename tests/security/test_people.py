@@ -254,16 +254,17 @@ async def test_a_trusted_proxy_names_the_client(start_service, settings, tmp_pat
 
 # -- payloads without a workspace --------------------------------------------------------------
 async def test_a_payload_without_a_slack_team_is_refused_not_tenant_none(bot, db: Database):
+    """Identity's side (the bot refuses such a payload before asking: services/bot tests)."""
+    asks = []
     for team in ("None", "", None, "E0ORGWIDE"):
-        person = slack_person("T-PLACEHOLDER", "U-SOMEONE")
-        person["slack_team_id"] = team
-        reply = await bot.ask("identity.v1.rpc.slack_user", person)
-        assert not reply["ok"]
-        installed = await bot.ask(
-            "identity.v1.rpc.slack_installed",
-            {"slack_team_id": team, "installer_slack_user_id": "U-SOMEONE"},
-        )
-        assert not installed["ok"]
+        person = {**slack_person("T-PLACEHOLDER", "U-SOMEONE"), "slack_team_id": team}
+        install = {"slack_team_id": team, "installer_slack_user_id": "U-SOMEONE"}
+        asks += [
+            bot.ask("identity.v1.rpc.slack_user", person),
+            bot.ask("identity.v1.rpc.slack_installed", install),
+        ]
+    replies = await asyncio.gather(*asks)  # malformed: no answer at all, in parallel
+    assert not any(reply["ok"] for reply in replies)
     assert await db.fetch("SELECT 1 FROM identity.slack_workspaces") == []
     assert await db.fetch("SELECT 1 FROM identity.teams") == []
 
