@@ -28,7 +28,8 @@ lint: ## ruff (lint + format check) and mypy on libs/common
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy libs/common/src
 
-validate-deploy: ## Schema-validate docker-compose.yml and the Kubernetes manifests (no cluster needed)
+validate-deploy: ## Schema-validate docker-compose.yml and the Kubernetes manifests (no cluster needed); the generated NATS configs are current
+	.venv/bin/cloudaudit deploy render --check
 	.venv/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	.venv/bin/kubernetes-validate --strict --quiet $$(ls deploy/k8s/*.yaml | grep -v kustomization)
 

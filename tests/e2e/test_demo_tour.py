@@ -21,7 +21,7 @@ from cloudaudit.common.embedded import free_port
 from cloudaudit.common.testing import ACTOR_KEY_ENV, keep_log_for_scan
 
 TOUR_TIMEOUT_S = 600
-STEPS = 16
+STEPS = 18
 
 
 def _demo(state: Path, nats_port: int, pg_port: int) -> subprocess.CompletedProcess[str]:
@@ -82,9 +82,8 @@ def test_demo_tour_passes_every_step_and_a_second_run_reuses_the_state(tmp_path)
     assert "only owners and admins can approve recommendations; you are a viewer" in first.stdout
     assert "only owners and admins can read the audit log; you are a viewer" in first.stdout
     assert "joined as admin" in first.stdout and "joined as viewer" in first.stdout
-    assert (
-        "COST ANOMALY: AMAZONEC2" in first.stdout and "COST ANOMALY: AWSSUPPORT" not in first.stdout
-    )
+    assert "COST ANOMALY: AMAZON ELASTIC COMPUTE CLOUD" in first.stdout
+    assert "COST ANOMALY: AWS SUPPORT" not in first.stdout
     assert (tmp_path / "postgres" / "data" / "PG_VERSION").exists()
 
     second = _demo(tmp_path, *ports)

@@ -26,7 +26,7 @@ from cloudaudit.common.events.anomaly import (
 )
 from cloudaudit.common.events.cost import COST_DAY_RECORDED
 from cloudaudit.common.testing import eventually
-from cloudaudit.demo.company import ResourceIds, Scenario, cur_files, daily_totals
+from cloudaudit.demo.company import EC2_SERVICE, ResourceIds, Scenario, cur_files, daily_totals
 
 from .conftest import anomaly_event, cost_day
 
@@ -253,7 +253,7 @@ async def test_analytics_and_bot_killed_mid_stream_lose_and_repeat_nothing(
         "FROM analytics.cost_anomalies WHERE team_id = $1",
         team_id,
     )
-    ec2 = [a for a in anomalies if a["service"] == "AmazonEC2" and a["alerted"]]
+    ec2 = [a for a in anomalies if a["service"] == EC2_SERVICE and a["alerted"]]
     assert sorted(a["account_id"] for a in ec2) == sorted(a for a, _ in accounts)
     assert all(a["usage_date"] == today for a in ec2)
     wanted |= {str(a["anomaly_id"]) for a in ec2}
@@ -288,8 +288,9 @@ async def test_analytics_and_bot_killed_mid_stream_lose_and_repeat_nothing(
     # the detector's state continued across the crash: every day was learnt exactly once
     states = await product.rows(
         "SELECT account_id, state FROM analytics.detector_states "
-        "WHERE team_id = $1 AND service = 'AmazonEC2'",
+        "WHERE team_id = $1 AND service = $2",
         team_id,
+        EC2_SERVICE,
     )
     learnt = {r["account_id"]: json.loads(r["state"])["detector"]["steps_seen"] for r in states}
     # days in flight at the kill come back after the ack wait, behind later days: replayed

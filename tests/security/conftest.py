@@ -43,7 +43,7 @@ async def services(start_service, settings, moto_url) -> None:
     await start_service("identity")
     ingest = IngestSettings(  # type: ignore[call-arg]
         DATABASE_URL=settings.database_url.get_secret_value(),
-        NATS_URL=settings.nats_url,
+        NATS_URL=settings.nats_url_value(),
         CLOUDAUDIT_BUS_PREFIX=settings.bus_prefix,
         CLOUDAUDIT_STATE_DIR=str(settings.state_dir),
         AWS_ENDPOINT_URL=moto_url,

@@ -127,6 +127,13 @@ async def test_identity_may_only_append_to_the_audit_log(endpoints):
             await conn.close()
 
 
+def _audit_prune(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`cloudaudit audit-prune ...` as the schemas' owner (the test database's superuser)."""
+    env = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": "nats://127.0.0.1:1"}
+    command = [str(Path(sys.executable).with_name("cloudaudit")), "audit-prune", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
 async def test_the_owner_removes_history_only_through_the_retention_job(database_url, endpoints):
     identity = await connect_as(endpoints, "identity")
     old, recent = audit_row(created_days_ago=500), audit_row(created_days_ago=10)
@@ -145,38 +152,15 @@ async def test_the_owner_removes_history_only_through_the_retention_job(database
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             await owner.execute("TRUNCATE identity.audit_logs")
         # ... and the retention job, run as the owner, removes only what is past its cut-off
-        env = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": "nats://127.0.0.1:1"}
-        cloudaudit = str(Path(sys.executable).with_name("cloudaudit"))
-        dry = subprocess.run(  # noqa: ASYNC221 - the command under test, briefly
-            [cloudaudit, "audit-prune", "--keep-days", "400", "--dry-run"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        assert dry.stdout.startswith("1 audit entries")
-        done = subprocess.run(  # noqa: ASYNC221
-            [cloudaudit, "audit-prune", "--keep-days", "400"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
+        dry = _audit_prune(database_url, "--keep-days", "400", "--dry-run")
+        assert dry.stdout.startswith("1 audit entries"), dry.stdout + dry.stderr
+        done = _audit_prune(database_url, "--keep-days", "400")
         assert done.stdout.startswith("removed 1 audit entries"), done.stdout + done.stderr
         left = {
             r["audit_id"] for r in await owner.fetch("SELECT audit_id FROM identity.audit_logs")
         }
         assert recent[0] in left and old[0] not in left
-        too_short = subprocess.run(  # noqa: ASYNC221
-            [cloudaudit, "audit-prune", "--keep-days", "3"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        too_short = _audit_prune(database_url, "--keep-days", "3")
         assert too_short.returncode != 0 and "--keep-days" in too_short.stderr
     finally:
         await owner.close()

@@ -96,7 +96,7 @@ async def analytics(start_service, settings):
 
         service_settings = AnalyticsSettings(  # type: ignore[call-arg]
             DATABASE_URL=settings.database_url.get_secret_value(),
-            NATS_URL=settings.nats_url,
+            NATS_URL=settings.nats_url_value(),
             CLOUDAUDIT_BUS_PREFIX=settings.bus_prefix,
             CLOUDAUDIT_STATE_DIR=str(settings.state_dir),
             CLOUDAUDIT_MAX_DELIVERIES=MAX_DELIVERIES,
@@ -192,7 +192,7 @@ async def test_trouble_longer_than_the_window_is_dead_lettered_with_why_and_repl
     await trouble.stop()
     env = dict(
         os.environ,
-        NATS_URL=settings.nats_url,
+        NATS_URL=settings.nats_url_value(),
         DATABASE_URL=settings.database_url.get_secret_value(),
         CLOUDAUDIT_BUS_PREFIX=settings.bus_prefix,
     )

@@ -70,7 +70,7 @@ async def test_a_row_too_big_for_the_bus_is_parked_and_the_rows_behind_it_flow(
 
     env = dict(
         os.environ,
-        NATS_URL=settings.nats_url,
+        NATS_URL=settings.nats_url_value(),
         DATABASE_URL=settings.database_url.get_secret_value(),
         CLOUDAUDIT_BUS_PREFIX=settings.bus_prefix,
     )

@@ -57,7 +57,7 @@ class Web:
 async def web(start_service, settings, tmp_path) -> AsyncIterator[Web]:
     identity = IdentitySettings(  # type: ignore[call-arg]
         DATABASE_URL=settings.database_url.get_secret_value(),
-        NATS_URL=settings.nats_url,
+        NATS_URL=settings.nats_url_value(),
         CLOUDAUDIT_BUS_PREFIX=settings.bus_prefix,
         CLOUDAUDIT_STATE_DIR=str(tmp_path),  # the embedded SMTP sink keeps mail here
     )

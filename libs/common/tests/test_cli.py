@@ -169,3 +169,12 @@ def test_a_service_with_an_empty_secret_refuses_to_start_and_names_it(quiet_env)
     assert result.returncode == 2, result.stderr
     assert "SLACK_SIGNING_SECRET set but empty" in result.stderr
     assert "Traceback" not in result.stderr and "xoxb-never-printed" not in result.stderr
+    # the embedded servers it started for itself did not outlive it
+    from cloudaudit.common.embedded import EmbeddedInfrastructure
+
+    left = EmbeddedInfrastructure(
+        Path(env["CLOUDAUDIT_STATE_DIR"]),
+        int(env["CLOUDAUDIT_EMBEDDED_NATS_PORT"]),
+        int(env["CLOUDAUDIT_EMBEDDED_POSTGRES_PORT"]),
+    )
+    assert left.nats.running_pid() is None and left.postgres.running_pid() is None

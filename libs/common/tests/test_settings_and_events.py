@@ -136,3 +136,9 @@ def test_the_bind_host_is_reached_on_loopback_when_it_is_every_interface(monkeyp
 )
 def test_printed_urls_never_show_a_password(url, shown):
     assert masked_url(url) == shown
+
+
+def test_a_nats_url_with_a_password_is_a_secret():
+    settings = CommonSettings(NATS_URL="nats://ingest:s3cret-bus-pass@nats.internal:4222")  # type: ignore[call-arg]
+    assert "s3cret-bus-pass" not in repr(settings) and "s3cret-bus-pass" not in str(settings)
+    assert settings.nats_url_value() == "nats://ingest:s3cret-bus-pass@nats.internal:4222"

@@ -310,7 +310,7 @@ class CustomerAccount:
     def settings(self, base: Any, **overrides: Any) -> IngestSettings:
         values: dict[str, Any] = {
             "DATABASE_URL": base.database_url.get_secret_value(),
-            "NATS_URL": base.nats_url,
+            "NATS_URL": base.nats_url_value(),
             "CLOUDAUDIT_BUS_PREFIX": base.bus_prefix,
             "CLOUDAUDIT_MAX_DELIVERIES": 3,
             "CLOUDAUDIT_STATE_DIR": tempfile.gettempdir(),

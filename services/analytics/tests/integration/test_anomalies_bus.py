@@ -489,7 +489,7 @@ async def test_anomalies_command_lists_what_was_detected(
     )
     alert = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
     monkeypatch.setenv("DATABASE_URL", settings.database_url.get_secret_value())
-    monkeypatch.setenv("NATS_URL", settings.nats_url)
+    monkeypatch.setenv("NATS_URL", settings.nats_url_value())
     app = Typer()
     register(app)
     result = await asyncio.to_thread(
@@ -648,7 +648,7 @@ async def test_expect_command_plans_lists_and_cancels_spend(
     audits = await bus.collect("audit.v1.recorded")
     await account.history(30, until=today)
     monkeypatch.setenv("DATABASE_URL", settings.database_url.get_secret_value())
-    monkeypatch.setenv("NATS_URL", settings.nats_url)
+    monkeypatch.setenv("NATS_URL", settings.nats_url_value())
     app = Typer()
     register(app)
 

@@ -24,7 +24,7 @@ async def test_refresh_then_list_as_json_and_table(
     await start("ingest")
     await start("analytics")
     monkeypatch.setenv("DATABASE_URL", settings.database_url.get_secret_value())
-    monkeypatch.setenv("NATS_URL", settings.nats_url)
+    monkeypatch.setenv("NATS_URL", settings.nats_url_value())
     monkeypatch.setenv("CLOUDAUDIT_BUS_PREFIX", settings.bus_prefix)
 
     refreshed = await asyncio.to_thread(run, "recommendations", "refresh", "--team", str(team))

@@ -39,7 +39,7 @@ async def import_report(report: CostReportFile, team_id: UUID, settings, tmp_pat
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url.get_secret_value(),
-        "NATS_URL": settings.nats_url,
+        "NATS_URL": settings.nats_url_value(),
         "CLOUDAUDIT_BUS_PREFIX": settings.bus_prefix,
     }
     done = await asyncio.to_thread(

@@ -223,3 +223,15 @@ def test_connect_with_a_role_arn_is_a_shortcut_that_fills_in_the_form():
     assert parse("connect") == Command("connect")
     with pytest.raises(CommandError):
         parse("connect one two")
+
+
+def test_disconnect_names_one_account_and_deletes_data_only_when_typed_out():
+    assert parse("disconnect 111122223333") == Command(
+        "disconnect", {"account": "111122223333", "delete_data": False}
+    )
+    assert parse('disconnect "prod eu" delete-data') == Command(
+        "disconnect", {"account": "prod eu", "delete_data": True}
+    )
+    for wrong in ("disconnect", "disconnect delete-data", "disconnect a b"):
+        with pytest.raises(CommandError, match="usage: /cloudaudit disconnect"):
+            parse(wrong)

@@ -37,7 +37,7 @@ async def api(start_service, settings, tmp_path):
     identity_settings = IdentitySettings(
         **{  # type: ignore[arg-type]
             "DATABASE_URL": settings.database_url.get_secret_value(),
-            "NATS_URL": settings.nats_url,
+            "NATS_URL": settings.nats_url_value(),
             "CLOUDAUDIT_BUS_PREFIX": settings.bus_prefix,
             "CLOUDAUDIT_STATE_DIR": str(tmp_path),  # its mail sink keeps mail here
             "IDENTITY_LOGIN_MAX_FAILURES": 3,

@@ -30,7 +30,7 @@ STARTED_AT = datetime(2027, 3, 10, 8, 0, tzinfo=UTC)
 def identity_settings(settings, state_dir, **extra) -> IdentitySettings:
     return IdentitySettings(  # type: ignore[call-arg]
         DATABASE_URL=settings.database_url.get_secret_value(),
-        NATS_URL=settings.nats_url,
+        NATS_URL=settings.nats_url_value(),
         CLOUDAUDIT_BUS_PREFIX=settings.bus_prefix,
         CLOUDAUDIT_STATE_DIR=str(state_dir),
         **extra,

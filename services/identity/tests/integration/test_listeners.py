@@ -15,7 +15,7 @@ async def identity(start_service, settings):
     bound = IdentitySettings(
         **{  # type: ignore[arg-type]
             "DATABASE_URL": settings.database_url.get_secret_value(),
-            "NATS_URL": settings.nats_url,
+            "NATS_URL": settings.nats_url_value(),
             "CLOUDAUDIT_BUS_PREFIX": settings.bus_prefix,
             "CLOUDAUDIT_HTTP_HOST": BIND,
         }

@@ -30,6 +30,26 @@ class Line:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+# The names AWS writes for the product codes of the sample files (legacy CUR's
+# product/ProductName): what a line with only a code is called, written out here again.
+CODE_NAMES = {
+    "AmazonEC2": "Amazon Elastic Compute Cloud",
+    "AmazonS3": "Amazon Simple Storage Service",
+    "AmazonRDS": "Amazon Relational Database Service",
+    "AmazonDynamoDB": "Amazon DynamoDB",
+    "AmazonCloudWatch": "AmazonCloudWatch",
+    "AWSDataTransfer": "AWS Data Transfer",
+    "ComputeSavingsPlans": "Savings Plans for AWS Compute usage",
+}
+
+
+def _cur2_service(row: dict[str, str]) -> str:
+    """The name in the `product` map, else the code's name."""
+    product = json.loads(row["product"]) if _value(row, "product") else {}
+    code = _value(row, "product_servicecode") or row["line_item_product_code"]
+    return product.get("product_name") or CODE_NAMES.get(code, code)
+
+
 def _value(row: dict[str, str], column: str) -> str | None:
     raw = row.get(column)
     return None if raw in (None, "", "NULL") else raw
@@ -87,7 +107,8 @@ def legacy(name: str) -> list[Line]:
             Line(
                 account=row["lineItem/UsageAccountId"],
                 day=row["lineItem/UsageStartDate"][:10],
-                service=_value(row, "product/ProductName") or row["lineItem/ProductCode"],
+                service=_value(row, "product/ProductName")
+                or CODE_NAMES.get(row["lineItem/ProductCode"], row["lineItem/ProductCode"]),
                 region=_value(row, "product/region") or "global",
                 usage_type=_value(row, "lineItem/UsageType") or "(none)",
                 resource=_value(row, "lineItem/ResourceId"),
@@ -128,7 +149,7 @@ def cur2(name: str) -> list[Line]:
             Line(
                 account=row["line_item_usage_account_id"],
                 day=row["line_item_usage_start_date"][:10],
-                service=_value(row, "product_servicecode") or row["line_item_product_code"],
+                service=_cur2_service(row),
                 region=_value(row, "product_region_code") or "global",
                 usage_type=_value(row, "line_item_usage_type") or "(none)",
                 resource=_value(row, "line_item_resource_id"),

@@ -35,7 +35,7 @@ def inventory_settings(
 ) -> IngestSettings:
     return IngestSettings(
         DATABASE_URL=settings.database_url.get_secret_value(),
-        NATS_URL=settings.nats_url,
+        NATS_URL=settings.nats_url_value(),
         CLOUDAUDIT_BUS_PREFIX=settings.bus_prefix,
         CLOUDAUDIT_MAX_DELIVERIES=3,
         CLOUDAUDIT_STATE_DIR=str(settings.state_dir),

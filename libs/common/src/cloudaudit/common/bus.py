@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cloudaudit.common.bus_connect import GuardedBroker
+from cloudaudit.common.bus_tls import BusAccess
 from cloudaudit.common.clock import utcnow, wall_now
 from cloudaudit.common.db import is_transient_db_error
 from cloudaudit.common.events.base import Event, caused_by_current
@@ -71,7 +73,7 @@ PULL_TIMEOUT_S = 5.0
 # `<service>.v1.rpc.*`, a domain no stream captures, so a request is never swallowed by a stream.
 STREAMS: dict[str, list[str]] = {
     "AUDIT": ["audit.v1.>"],
-    "IDENTITY": ["identity.v1.member.>"],
+    "IDENTITY": ["identity.v1.member.>", "identity.v1.team.>"],
     "ACCOUNT": ["account.v1.>"],
     "COST": ["cost.v1.>"],
     "ANOMALY": ["anomaly.v1.>"],
@@ -339,10 +341,15 @@ def make_broker(
     service: str,
     max_deliveries: int,
     transient_retry_for_s: float = TRANSIENT_RETRY_FOR_S,
+    access: BusAccess | None = None,
 ) -> NatsBroker:
+    """The broker of one process. `access` (`Endpoints.bus_access`) gives TLS (the server's
+    certificate verified against NATS_CA_FILE, no plaintext fallback) and the directory its
+    rotated credentials are re-read from at each reconnection."""
     reliable = ReliableConsumer(names, max_deliveries, transient_retry_for_s)
-    broker = NatsBroker(
-        nats_url.split(","),
+    broker = GuardedBroker(
+        nats_url,
+        access or BusAccess(),
         name=f"cloudaudit-{service}",
         middlewares=[reliable],
         max_reconnect_attempts=-1,
@@ -381,7 +388,7 @@ async def create_streams(endpoints: Endpoints, names: BusNames, replicas: int = 
     this call did."""
     if not endpoints.locked:
         return False
-    broker = make_broker(endpoints.nats_url, names, "operator", 1)
+    broker = make_broker(endpoints.nats_url, names, "operator", 1, access=endpoints.bus_access)
     await broker.connect()
     try:
         await ensure_streams(broker, names, replicas)

@@ -18,6 +18,7 @@ from cloudaudit.common.events import (
     inventory,
     recommendation,
     system,
+    team,
 )
 from cloudaudit.common.events.dead_letter import DEAD_LETTER
 
@@ -60,6 +61,7 @@ _INGEST_RPCS = (
     account.RPC_EXTERNAL_ID,
     account.RPC_ACCOUNTS,
     account.RPC_SYNC,
+    account.RPC_DISCONNECT,
     cost.RPC_SPEND,
     inventory.RPC_INVENTORY,
     inventory.RPC_RESOURCE_COSTS,
@@ -83,7 +85,7 @@ _ANALYTICS_EVENTS = (
 
 CATALOGUE: dict[str, ServiceBus] = {
     "identity": ServiceBus(
-        publishes=(identity.MEMBER_CHANGED, audit.AUDIT_RECORDED),
+        publishes=(identity.MEMBER_CHANGED, team.TEAM_DELETED, audit.AUDIT_RECORDED),
         consumes=("AUDIT",),
         serves=_IDENTITY_RPCS,
         requests=(),
@@ -93,10 +95,11 @@ CATALOGUE: dict[str, ServiceBus] = {
             account.ACCOUNT_CONNECTED,
             account.ACCOUNT_CONNECTION_FAILED,
             account.ACCOUNT_SYNCED,
+            account.ACCOUNT_DISCONNECTED,
             cost.COST_DAY_RECORDED,
             audit.AUDIT_RECORDED,
         ),
-        consumes=(),
+        consumes=("IDENTITY",),  # a deleted team's data goes
         serves=_INGEST_RPCS,
         requests=(),
     ),
@@ -108,7 +111,7 @@ CATALOGUE: dict[str, ServiceBus] = {
     ),
     "bot": ServiceBus(
         publishes=(audit.AUDIT_RECORDED,),
-        consumes=("ANOMALY", "RECOMMENDATION", "ACCOUNT", "AUDIT"),
+        consumes=("ANOMALY", "RECOMMENDATION", "ACCOUNT", "AUDIT", "IDENTITY"),
         serves=(),
         # Only the bot, the Slack edge, may ask identity who a Slack person is.
         requests=(*_IDENTITY_RPCS, *_INGEST_RPCS, *_ANALYTICS_RPCS),

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from cloudaudit.common.cli_support import cli_settings, output_format
+from cloudaudit.common.creds_cli import creds_app
+from cloudaudit.common.deploy_cli import deploy_app
 from cloudaudit.common.dlq_cli import dlq_app
 from cloudaudit.common.outbox_cli import outbox_app
 from cloudaudit.common.service import ServiceSpec, discover_services
@@ -42,6 +44,8 @@ infra_app = typer.Typer(
 app.add_typer(infra_app, name="infra")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(creds_app, name="creds")
+app.add_typer(deploy_app, name="deploy")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -127,15 +131,22 @@ def run(
 
     settings = common_settings()
     spec = services_or_fail([service])[service]
-    endpoints, _ = endpoints_or_fail(settings)
+    endpoints, started = endpoints_or_fail(settings)
 
     async def main() -> None:
-        if migrate_first:
-            from cloudaudit.common.migrations import migrate_services
+        try:
+            if migrate_first:
+                from cloudaudit.common.migrations import migrate_services
 
-            await migrate_services([spec], endpoints.database_url, endpoints.database_roles)
-        await _create_streams(endpoints, settings)  # its own bus user may not, when locked
-        runtime = build_runtime(spec, settings, endpoints, settings.http_port_for(spec.name))
+                await migrate_services([spec], endpoints.database_url, endpoints.database_roles)
+            await _create_streams(endpoints, settings)  # its own bus user may not, when locked
+            runtime = build_runtime(spec, settings, endpoints, settings.http_port_for(spec.name))
+        except BaseException:
+            # It never served: the embedded servers it started for itself go with it.
+            from cloudaudit.common.infra import stop_embedded
+
+            stop_embedded(settings, started)
+            raise
         await runtime.serve_forever()
 
     asyncio.run(main())
@@ -260,15 +271,18 @@ async def _status(
 
     import aiohttp
     from cloudaudit.common.bus import BusNames, BusUnavailable, make_broker, rpc
+    from cloudaudit.common.bus_tls import BusTlsError
     from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
     from cloudaudit.common.infra import resolve_endpoints
 
     endpoints, _ = resolve_endpoints(settings, start=False)
     names = BusNames(settings.bus_prefix)
-    broker = make_broker(endpoints.nats_url, names, "cli", 1)
+    broker = make_broker(endpoints.nats_url, names, "cli", 1, access=endpoints.bus_access)
     rows: list[dict[str, str]] = []
     try:
         await asyncio.wait_for(broker.connect(), 3)
+    except BusTlsError:
+        raise  # a TLS problem is a setting to fix, not "CloudAudit is not running"
     except Exception as exc:
         return [
             {"service": name, "bus": f"unreachable: {exc}", "http": "-", "notes": ""}
@@ -328,6 +342,7 @@ def status(
     import asyncio
 
     from cloudaudit.common.infra import embedded_for
+    from cloudaudit.common.settings import masked_url
 
     output = "json" if as_json else output_format(fmt)
     settings = common_settings()
@@ -335,7 +350,7 @@ def status(
     nats_pid = None if settings.nats_url else infra.nats.running_pid()
     postgres_pid = None if settings.database_url else infra.postgres.running_pid()
     servers = {
-        "nats": settings.nats_url
+        "nats": masked_url(settings.nats_url_value() or "")
         or (f"embedded pid {nats_pid}" if nats_pid else "embedded, stopped"),
         "postgres": (
             "configured"
@@ -367,7 +382,9 @@ def status(
             )
         )
     elif not running:
-        where = settings.nats_url or f"embedded NATS under {settings.state_dir}"
+        where = masked_url(settings.nats_url_value() or "") or (
+            f"embedded NATS under {settings.state_dir}"
+        )
         typer.secho(f"CloudAudit is not running (no bus at {where}).", fg="red", err=True)
         typer.echo(NOT_RUNNING_HINT, err=True)
     else:
@@ -422,6 +439,7 @@ def infra_status(
 ) -> None:
     """Whether the embedded servers are running."""
     from cloudaudit.common.infra import embedded_for
+    from cloudaudit.common.settings import masked_url
 
     output = output_format(fmt)
     settings = common_settings()
@@ -430,13 +448,17 @@ def infra_status(
         servers = {"nats": infra.nats, "postgres": infra.postgres}
         typer.echo(
             json.dumps(
-                {name: {"pid": s.running_pid(), "url": s.url} for name, s in servers.items()},
+                {
+                    name: {"pid": s.running_pid(), "url": masked_url(s.url)}
+                    for name, s in servers.items()
+                },
                 indent=2,
             )
         )
         return
     typer.echo(f"nats      pid {infra.nats.running_pid() or '-'}  {infra.nats.url}")
-    typer.echo(f"postgres  pid {infra.postgres.running_pid() or '-'}  {infra.postgres.url}")
+    postgres = masked_url(infra.postgres.url)  # the superuser's password is in it
+    typer.echo(f"postgres  pid {infra.postgres.running_pid() or '-'}  {postgres}")
 
 
 @app.command()
@@ -477,9 +499,11 @@ def main() -> None:
     try:
         app()
     except Exception as exc:
-        from cloudaudit.common.settings import SettingsError  # not imported for every --help
+        from cloudaudit.common.bus_tls import BusTlsError  # not imported for every --help
+        from cloudaudit.common.settings import SettingsError
 
-        if not isinstance(exc, SettingsError):
+        # a setting to fix (a bad value, a CA file that does not verify the server): one line
+        if not isinstance(exc, SettingsError | BusTlsError):
             raise
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(2)

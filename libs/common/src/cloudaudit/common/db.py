@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Self
 from uuid import UUID
 
@@ -81,8 +82,65 @@ def asyncpg_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+class DatabaseTlsError(ValueError):
+    """The URL's TLS options cannot be used; the message names the option and the fix."""
+
+
+def split_tls(database_url: str) -> tuple[str, Any]:
+    """The URL without libpq's TLS options (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`,
+    which asyncpg does not take as keywords), and what asyncpg's `ssl` argument should be:
+    None (asyncpg's default), False, a mode asyncpg knows, or an SSLContext. `verify-full`
+    checks the server's certificate against `sslrootcert` (else the system's CAs) and its name
+    against the host; `verify-ca` the certificate only; `require` encrypts without checking
+    (as libpq, unless `sslrootcert` is given, which makes it `verify-ca`)."""
+    parsed = make_url(database_url)
+    query = dict(parsed.query)
+    options: dict[str, Any] = {
+        k: query.pop(k) for k in ("sslmode", "sslrootcert", "sslcert", "sslkey") if k in query
+    }
+    if not options:
+        return database_url, None
+    stripped = parsed.set(query=query).render_as_string(hide_password=False)
+    mode = str(options.get("sslmode", "verify-full" if "sslrootcert" in options else "prefer"))
+    if mode not in SSL_MODES:
+        raise DatabaseTlsError(
+            f"DATABASE_URL sslmode={mode!r}: use one of {', '.join(SSL_MODES)} "
+            "(verify-full in production)"
+        )
+    if mode == "disable":
+        return stripped, False
+    if mode in ("allow", "prefer") or (mode == "require" and "sslrootcert" not in options):
+        return stripped, mode
+    return stripped, _tls_context(mode, options)
+
+
+def _tls_context(mode: str, options: dict[str, Any]) -> Any:
+    import ssl
+
+    root = options.get("sslrootcert")
+    for option in ("sslrootcert", "sslcert", "sslkey"):
+        value = options.get(option)
+        if value is not None and not Path(str(value)).is_file():
+            raise DatabaseTlsError(
+                f"DATABASE_URL {option}={value}: no such file; give the path of the PEM file "
+                "(mounted into the container) or remove the option"
+            )
+    context = ssl.create_default_context(cafile=str(root) if root else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = mode == "verify-full"
+    if "sslcert" in options:
+        context.load_cert_chain(str(options["sslcert"]), options.get("sslkey"))
+    return context
+
+
 def make_engine(database_url: str, schema: str | None = None, **kwargs: Any) -> AsyncEngine:
+    database_url, tls = split_tls(database_url)
     connect_args: dict[str, Any] = {"server_settings": {"timezone": "UTC"}}
+    if tls is not None:
+        connect_args["ssl"] = tls
     if schema:
         connect_args["server_settings"]["search_path"] = f"{schema},public"
     if "poolclass" not in kwargs:
@@ -380,3 +438,21 @@ async def unpark(
     async with sessions() as session, session.begin():
         result = await session.execute(query.values(parked_at=None, attempts=0))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def delete_team_rows(
+    sessions: async_sessionmaker[AsyncSession], metadata: MetaData, team_id: UUID
+) -> dict[str, int]:
+    """Delete one team's rows from every table of a service's schema that has a `team_id`
+    column of CloudAudit's (a UUID), children before parents, in one transaction; returns how
+    many went, by table. A table added later is covered without a change here."""
+    counts: dict[str, int] = {}
+    async with sessions() as session, session.begin():
+        for table in reversed(metadata.sorted_tables):
+            column = table.c.get("team_id")
+            if column is None or not isinstance(column.type, Uuid):
+                continue  # e.g. slack_sdk's tables, whose team_id is Slack's workspace id
+            result = await session.execute(table.delete().where(column == team_id))
+            if result.rowcount:  # type: ignore[attr-defined]
+                counts[table.name] = int(result.rowcount)  # type: ignore[attr-defined]
+    return counts

@@ -16,7 +16,6 @@ never logged.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -57,14 +56,13 @@ class DatabaseCredentials:
 
     def ensure(self, services: Iterable[str]) -> dict[str, str]:
         """Every service's password, generated on first use (the embedded PostgreSQL)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)
+        from cloudaudit.common.private_files import private_dir, write_private
+
+        private_dir(self.directory)
         for service in services:
             path = self.directory / f"{service}.password"
             if not path.exists():
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(secrets.token_urlsafe(32))
+                write_private(path, secrets.token_urlsafe(32), exclusive=True)
         return self.read(services)
 
     def read(self, services: Iterable[str]) -> dict[str, str]:
@@ -114,9 +112,12 @@ def grant_statements(spec: ServiceSpec, roles: ServiceRoles, database: str) -> l
     name = roles.role(spec.name)
     statements = [
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {quote_literal(name)}) "
-        f"THEN CREATE ROLE {role} LOGIN; END IF; END $$",
-        f"ALTER ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-        "NOBYPASSRLS",
+        # CREATE ROLE's defaults are no superuser, database, role, replication or RLS bypass.
+        # Only LOGIN is altered after: changing those attributes needs a superuser, which a
+        # managed database (RDS, Cloud SQL) never gives the owner of the schemas.
+        f"THEN CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT; "
+        "END IF; END $$",
+        f"ALTER ROLE {role} WITH LOGIN",
         f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {role}',
         f"GRANT USAGE ON SCHEMA {schema} TO {role}",
         f"REVOKE CREATE ON SCHEMA {schema} FROM {role}",

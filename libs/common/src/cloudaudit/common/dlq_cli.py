@@ -44,12 +44,12 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def parse_age(value: str | None) -> timedelta | None:
+def parse_age(value: str | None, option: str = "--older-than") -> timedelta | None:
     if value is None:
         return None
     match = _DURATION.match(value)
     if not match:
-        raise typer.BadParameter(f"--older-than must look like 30m, 6h or 2d, not {value!r}")
+        raise typer.BadParameter(f"{option} must look like 30m, 6h or 2d, not {value!r}")
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
@@ -61,16 +61,23 @@ def _filter(subject: str | None, older_than: str | None, error: str | None) -> D
 
 @contextlib.asynccontextmanager
 async def _jetstream() -> AsyncIterator[tuple[JetStreamContext, BusNames]]:
-    import nats
     from cloudaudit.common.bus import BusNames
+    from cloudaudit.common.bus_connect import connect_nats
+    from cloudaudit.common.bus_tls import BusTlsError
     from cloudaudit.common.infra import resolve_endpoints
 
     settings = cli_settings()
     try:
         endpoints, _ = resolve_endpoints(settings, start=False)
-        nc = await nats.connect(
-            endpoints.nats_url.split(","), connect_timeout=3, max_reconnect_attempts=0
+        nc = await connect_nats(
+            endpoints.nats_url,
+            endpoints.bus_access,
+            connect_timeout=3,
+            max_reconnect_attempts=0,
         )
+    except BusTlsError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(3) from None
     except Exception:
         typer.secho(
             "error: cannot reach CloudAudit's NATS. Start it with `cloudaudit up`, or set "

@@ -7,6 +7,7 @@ EmbeddedServerError with a message that says what to do.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -15,12 +16,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
 if TYPE_CHECKING:
     from cloudaudit.common.bus_credentials import BusCredentials
+    from cloudaudit.common.bus_tls import ServerTls
     from cloudaudit.common.db_roles import DatabaseCredentials
 
 START_TIMEOUT_S = 30.0
@@ -28,6 +30,10 @@ STOP_TIMEOUT_S = 15.0
 POSTGRES_DATABASE = "cloudaudit"
 POSTGRES_SYSTEM_USER_WHEN_ROOT = "pgserver"  # postgres refuses to run as root
 SUPERUSER = "postgres"
+# The embedded NATS's TLS certificate: what clients on this machine put in the URL.
+TLS_CERT_NAME = "server"
+TLS_HOSTS = ("127.0.0.1", "localhost")
+SERVER_NAME = "cloudaudit-embedded"
 HBA = """# Written by CloudAudit at every start of the embedded PostgreSQL.
 local all all trust
 host all all 127.0.0.1/32 scram-sha-256
@@ -117,15 +123,22 @@ class EmbeddedNats:
     With a bus prefix it is locked down: it starts from a generated config that admits only
     the services' and the operator's users (credentials in the state directory), each with the
     subject permissions of the bus catalogue for that prefix. Without one (the test suite's
-    shared server, where every test has a prefix of its own) it admits any local client."""
+    shared server, where every test has a prefix of its own) it admits any local client.
 
-    def __init__(self, state_dir: Path, port: int, bus_prefix: str | None = None) -> None:
+    With `tls` it speaks TLS only, with a certificate for 127.0.0.1 and localhost from a
+    development CA generated in `<state>/nats/tls/` (clients verify it against `ca.pem`)."""
+
+    def __init__(
+        self, state_dir: Path, port: int, bus_prefix: str | None = None, tls: bool = False
+    ) -> None:
         self.root = state_dir / "nats"
         self.port = port
         self.bus_prefix = bus_prefix
+        self.tls = tls
         self.pid_file = self.root / "nats-server.pid"
         self.log_file = state_dir / "logs" / "nats-server.log"
         self.config_file = self.root / "nats-server.conf"
+        self.tls_dir = self.root / "tls"
 
     @property
     def credentials(self) -> BusCredentials:
@@ -138,12 +151,37 @@ class EmbeddedNats:
         """Whether clients need a user: this server is (or will be) started with the users."""
         return self.bus_prefix is not None
 
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA clients verify this server against (None without TLS)."""
+        return self.tls_dir / "ca.pem" if self.tls else None
+
+    def server_tls(self) -> ServerTls:
+        from cloudaudit.common.bus_tls import ServerTls
+
+        return ServerTls(
+            cert_file=self.tls_dir / f"{TLS_CERT_NAME}.pem",
+            key_file=self.tls_dir / f"{TLS_CERT_NAME}-key.pem",
+            ca_file=self.tls_dir / "ca.pem",
+        )
+
+    def ensure_certificates(self, renew: bool = False) -> None:
+        """The development CA and the server's certificate, (re)issued when missing, near
+        expiry or for other hosts; `renew` issues a new server certificate regardless."""
+        from cloudaudit.common.dev_ca import DevCA
+
+        ca = DevCA(self.tls_dir)
+        new_ca = ca.ensure()
+        if renew or new_ca or ca.needs_issue(TLS_CERT_NAME, TLS_HOSTS):
+            ca.issue(TLS_CERT_NAME, TLS_HOSTS)
+
     def url_for(self, user: str) -> str:
         """The URL `user` connects with (the plain URL when the server admits anyone)."""
         return self.credentials.url_for(self.url, user) if self.locked else self.url
 
     def check_prefix(self) -> None:
-        """A running server's permissions are for the prefix it was started with."""
+        """A running server's permissions are for the prefix it was started with, and it
+        speaks TLS exactly when this setup expects it to."""
         running = self.credentials.prefix()
         if (
             self.locked
@@ -156,10 +194,64 @@ class EmbeddedNats:
                 f"not {self.bus_prefix!r}: set CLOUDAUDIT_BUS_PREFIX={running!r}, or stop it "
                 f"(kill the nats-server in {self.pid_file}) to start it again for the new prefix"
             )
+        running_tls = self._running_tls()
+        if running_tls is not None and running_tls != self.tls:
+            state = "with" if running_tls else "without"
+            raise EmbeddedServerError(
+                f"the embedded NATS under {self.root.parent} runs {state} TLS, but "
+                f"CLOUDAUDIT_EMBEDDED_NATS_TLS={str(self.tls).lower()}: set it to "
+                f"{str(running_tls).lower()}, or stop the server (`cloudaudit infra stop`) "
+                "to start it again the new way"
+            )
+
+    def _running_tls(self) -> bool | None:
+        """Whether the running server was started with TLS (None: not running, or unknown)."""
+        if not self.running_pid():
+            return None
+        if not self.config_file.exists():
+            return False
+        try:
+            return "tls" in json.loads(self.config_file.read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            return None
+
+    def write_config(self, starting: bool = False) -> None:
+        """The config the server (re)loads: our users when locked, TLS when on. `starting`:
+        a rotation whose deadline passed is finished first (its old logins are not written)."""
+        tls = self.server_tls() if self.tls else None
+        if tls is not None:
+            self.ensure_certificates()
+        if self.locked:
+            from cloudaudit.common.bus_rotation import settle
+
+            assert self.bus_prefix is not None
+            if starting:
+                settle(self.credentials)
+            self.credentials.write_server_config(
+                self.config_file, self.bus_prefix, tls=tls, server_name=SERVER_NAME
+            )
+        else:
+            config: dict[str, Any] = {"server_name": SERVER_NAME}
+            if tls is not None:
+                config["tls"] = tls.block()
+            fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(config, handle, indent=2)
+
+    def reload(self) -> bool:
+        """Write the config again and have the running server reload it (SIGHUP: clients stay
+        connected; those whose login is no longer admitted are disconnected). Returns whether
+        a server was running to reload."""
+        self.write_config()
+        pid = self.running_pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGHUP)
+        return True
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{'tls' if self.tls else 'nats'}://127.0.0.1:{self.port}"
 
     @staticmethod
     def binary() -> str:
@@ -197,9 +289,10 @@ class EmbeddedNats:
             )
         (self.root / "jetstream").mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        if self.bus_prefix is not None:
-            self.credentials.write_server_config(self.config_file, self.bus_prefix)
-        config = ["-c", str(self.config_file)] if self.bus_prefix is not None else []
+        configured = self.locked or self.tls
+        if configured:
+            self.write_config(starting=True)
+        config = ["-c", str(self.config_file)] if configured else []
         args = [
             self.binary(),
             *config,
@@ -214,8 +307,7 @@ class EmbeddedNats:
             str(self.pid_file),
             "-l",
             str(self.log_file),
-            "-n",
-            "cloudaudit-embedded",
+            *([] if configured else ["-n", SERVER_NAME]),  # else in the config: see reload
         ]
         proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
@@ -419,8 +511,13 @@ class EmbeddedInfrastructure:
     """Both servers under one state directory."""
 
     def __init__(
-        self, state_dir: Path, nats_port: int, postgres_port: int, bus_prefix: str | None = None
+        self,
+        state_dir: Path,
+        nats_port: int,
+        postgres_port: int,
+        bus_prefix: str | None = None,
+        nats_tls: bool = False,
     ) -> None:
         self.state_dir = state_dir
-        self.nats = EmbeddedNats(state_dir, nats_port, bus_prefix)
+        self.nats = EmbeddedNats(state_dir, nats_port, bus_prefix, tls=nats_tls)
         self.postgres = EmbeddedPostgres(state_dir, postgres_port)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cloudaudit.common.db_roles import ServiceRoles
 from cloudaudit.common.embedded import EmbeddedInfrastructure
 
 if TYPE_CHECKING:
+    import ssl
+
+    from cloudaudit.common.bus_tls import BusAccess
     from cloudaudit.common.settings import CommonSettings
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -20,14 +24,36 @@ class Endpoints:
     """Where the bus and the database answer (kept here, import-light, for the CLI).
 
     `nats_url` is the operator's (the CLI's); on a locked-down embedded bus `bus_users` holds
-    each service's own URL, with its credentials."""
+    each service's own URL, with its credentials. Every connection to NATS verifies the server
+    against `nats_ca_file` (TLS) and re-reads rotated credentials from `bus_credentials_dir`:
+    see `bus_access`."""
 
-    database_url: str
-    nats_url: str
-    bus_users: dict[str, str] = field(default_factory=dict)
+    # URLs carry passwords: left out of repr, so an assertion or a traceback never shows them
+    database_url: str = field(repr=False)
+    nats_url: str = field(repr=False)
+    bus_users: dict[str, str] = field(default_factory=dict, repr=False)
     # The services' database roles; a service whose role's password is known here connects
     # as that role, the others with `database_url` (given to each in its own environment).
     database_roles: ServiceRoles = field(default_factory=ServiceRoles)
+    nats_ca_file: Path | None = None
+    nats_cert_file: Path | None = None
+    nats_key_file: Path | None = None
+    bus_credentials_dir: Path | None = None
+
+    @property
+    def bus_access(self) -> BusAccess:
+        """TLS and rotated credentials: what `make_broker` and `connect_nats` take."""
+        from cloudaudit.common.bus_tls import BusAccess, ClientTls
+
+        tls = ClientTls(self.nats_ca_file, self.nats_cert_file, self.nats_key_file)
+        return BusAccess(tls, self.bus_credentials_dir)
+
+    def nats_tls_context(self) -> ssl.SSLContext | None:
+        """The TLS context of a connection to `nats_url` (None: plaintext, unless the server
+        demands TLS; then the system trust store)."""
+        from cloudaudit.common.bus_tls import context_for
+
+        return context_for(self.nats_url, self.bus_access.tls)
 
     def nats_url_for(self, service: str) -> str:
         return self.bus_users.get(service, self.nats_url)
@@ -39,7 +65,12 @@ class Endpoints:
 
     def for_service(self, service: str) -> Endpoints:
         """What `service` connects to: its own bus user and database role where they exist."""
-        return Endpoints(self.database_url_for(service), self.nats_url_for(service), self.bus_users)
+        return replace(
+            self,
+            database_url=self.database_url_for(service),
+            nats_url=self.nats_url_for(service),
+            database_roles=ServiceRoles(),
+        )
 
     @property
     def locked(self) -> bool:
@@ -53,6 +84,12 @@ class Endpoints:
         env = {
             "NATS_URL": self.nats_url_for(service),
             "DATABASE_URL": self.database_url_for(service),
+            # all three, empty where unused: a CA file in the parent's shell must not make a
+            # child expect TLS from a plaintext bus
+            "NATS_CA_FILE": str(self.nats_ca_file or ""),
+            "NATS_CERT_FILE": str(self.nats_cert_file or ""),
+            "NATS_KEY_FILE": str(self.nats_key_file or ""),
+            "CLOUDAUDIT_BUS_CREDENTIALS_DIR": str(self.bus_credentials_dir or ""),
         }
         if self.locked:
             env["CLOUDAUDIT_CREATE_STREAMS"] = "false"
@@ -66,6 +103,7 @@ def embedded_for(settings: CommonSettings) -> EmbeddedInfrastructure:
         settings.embedded_nats_port,
         settings.embedded_postgres_port,
         bus_prefix=settings.bus_prefix,
+        nats_tls=settings.embedded_nats_tls,
     )
 
 
@@ -77,32 +115,50 @@ def resolve_endpoints(settings: CommonSettings, start: bool = True) -> tuple[End
     """
     started: list[str] = []
     infra = embedded_for(settings)
-    bus_users: dict[str, str] = {}
-    if settings.nats_url:
-        nats_url = settings.nats_url
-    else:
-        infra.nats.check_prefix()
-        if start and infra.nats.start():
-            started.append("nats")
-        if infra.nats.credentials.present():
-            from cloudaudit.common.bus_credentials import OPERATOR, SERVICES
-
-            bus_users = {user: infra.nats.url_for(user) for user in SERVICES}
-            nats_url = infra.nats.url_for(OPERATOR)
-        else:  # not started yet (start=False): nothing to connect to anyway
-            nats_url = infra.nats.url
+    bus = _configured_bus(settings) if settings.nats_url else _embedded_bus(infra, start, started)
     if settings.database_url is not None:
         database_url = settings.database_url.get_secret_value()
     else:
         if start and infra.postgres.start():
             started.append("postgres")
         database_url = infra.postgres.url
+    return replace(bus, database_url=database_url, database_roles=service_roles(settings)), started
+
+
+def _configured_bus(settings: CommonSettings) -> Endpoints:
+    """NATS_URL and the TLS files and credentials directory that go with it."""
+    assert settings.nats_url is not None
     return Endpoints(
-        database_url=database_url,
+        database_url="",
+        nats_url=settings.nats_url.get_secret_value(),
+        nats_ca_file=settings.nats_ca_file,
+        nats_cert_file=settings.nats_cert_file,
+        nats_key_file=settings.nats_key_file,
+        bus_credentials_dir=settings.bus_credentials_dir,
+    )
+
+
+def _embedded_bus(infra: EmbeddedInfrastructure, start: bool, started: list[str]) -> Endpoints:
+    """The embedded NATS (started unless `start` is False): the operator's URL, each service's,
+    the development CA when it speaks TLS, and its credentials directory."""
+    infra.nats.check_prefix()
+    if start and infra.nats.start():
+        started.append("nats")
+    bus_users: dict[str, str] = {}
+    nats_url = infra.nats.url
+    if infra.nats.credentials.present():
+        from cloudaudit.common.bus_credentials import OPERATOR, SERVICES
+
+        bus_users = {user: infra.nats.url_for(user) for user in SERVICES}
+        nats_url = infra.nats.url_for(OPERATOR)
+    # else not started yet (start=False): nothing to connect to anyway
+    return Endpoints(
+        database_url="",
         nats_url=nats_url,
         bus_users=bus_users,
-        database_roles=service_roles(settings),
-    ), started
+        nats_ca_file=infra.nats.ca_file,
+        bus_credentials_dir=infra.nats.credentials.directory if bus_users else None,
+    )
 
 
 def service_roles(settings: CommonSettings) -> ServiceRoles:

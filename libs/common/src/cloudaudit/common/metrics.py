@@ -25,6 +25,12 @@ AWS_BILLED_USD = Counter(
 )
 LLM_CALLS = Counter("cloudaudit_llm_calls_total", "LLM calls", ["outcome"])
 LLM_TOKENS = Counter("cloudaudit_llm_tokens_total", "LLM tokens used", ["kind"])
+EVENT_LOOP_LAG_SECONDS = Histogram(
+    "cloudaudit_event_loop_lag_seconds",
+    "How late the service's event loop ran a 100 ms timer (everything it answers waits as long)",
+    ["service"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 SLACK_API_ERRORS = Counter(
     "cloudaudit_slack_api_errors_total", "Slack Web API errors", ["method", "error"]
 )

@@ -19,12 +19,20 @@ from cloudaudit.common.bus import (
     ensure_streams,
     make_broker,
     publish_raw,
+    subscribe_durable,
 )
 from cloudaudit.common.clock import utcnow
-from cloudaudit.common.db import make_engine, outbox_lag_s, prune_outbox, relay_outbox
+from cloudaudit.common.db import (
+    delete_team_rows,
+    make_engine,
+    outbox_lag_s,
+    prune_outbox,
+    relay_outbox,
+)
 from cloudaudit.common.events.system import RPC_HEALTH, HealthReply
+from cloudaudit.common.events.team import TEAM_DELETED, TeamDeleted
 from cloudaudit.common.infra import Endpoints
-from cloudaudit.common.metrics import OUTBOX_LAG_SECONDS
+from cloudaudit.common.metrics import EVENT_LOOP_LAG_SECONDS, OUTBOX_LAG_SECONDS
 from cloudaudit.common.service import ServiceSpec
 from cloudaudit.common.settings import CommonSettings
 from faststream.nats import NatsBroker
@@ -33,6 +41,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 log = logging.getLogger(__name__)
+LOOP_LAG_TICK_S = 0.1
 
 OUTBOX_RELAY_INTERVAL_S = 2.0
 OUTBOX_PRUNE_EVERY_S = 10 * 60
@@ -77,6 +86,7 @@ class ServiceRuntime:
             self.spec.name,
             self.settings.max_deliveries,
             self.settings.transient_retry_for_s,
+            access=self.endpoints.bus_access,
         )
         self.engine = make_engine(self.endpoints.database_url, schema=self.spec.schema)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -116,8 +126,37 @@ class ServiceRuntime:
         self.background(self._relay_loop)
         self.health_checks["outbox"] = self._check_outbox
 
+    def forget_deleted_teams(self, metadata: Any) -> None:
+        """When identity announces a team deleted (its offboarding period over), delete every
+        row of that team in this service's schema (`delete_team_rows`)."""
+
+        @subscribe_durable(
+            self.broker,
+            self.names,
+            TEAM_DELETED,
+            f"{self.spec.name}-team-deleted",
+            title=f"{self.spec.name}.team_deleted",
+        )
+        async def on_team_deleted(event: TeamDeleted) -> None:
+            """Delete the team's rows here (idempotent)."""
+            counts = await delete_team_rows(self.sessions, metadata, event.team_id)
+            log.info(
+                "team data deleted",
+                extra={"team_id": str(event.team_id), "rows": sum(counts.values())},
+            )
+
     async def publish_outboxed(self, subject: str, event_id: str, payload: dict[str, Any]) -> None:
         await publish_raw(self.broker, self.names, subject, event_id, payload)
+
+    async def _watch_loop_lag(self) -> None:
+        """How late the event loop wakes from a 100 ms sleep: the wait every message, request
+        and probe of this service shares (`cloudaudit_event_loop_lag_seconds`)."""
+        clock = asyncio.get_running_loop().time
+        lag = EVENT_LOOP_LAG_SECONDS.labels(self.spec.name)
+        while True:
+            due = clock() + LOOP_LAG_TICK_S
+            await asyncio.sleep(LOOP_LAG_TICK_S)
+            lag.observe(max(0.0, clock() - due))
 
     # -- health --------------------------------------------------------------------------------
     async def _check_database(self) -> str:
@@ -195,7 +234,7 @@ class ServiceRuntime:
         self._runner, self.bound_port = await self._serve(self.http, self.http_port)
         if self.api_port is not None and self.api.router.routes():
             self._api_runner, self.bound_api_port = await self._serve(self.api, self.api_port)
-        for loop in self._background:
+        for loop in (*self._background, self._watch_loop_lag):
             self._tasks.append(asyncio.create_task(loop()))
         log.info(
             "service started",

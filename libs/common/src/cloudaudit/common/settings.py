@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from cloudaudit.common.bus_tls import ClientTls
 
 DEFAULT_NATS_PORT = 4222
 DEFAULT_POSTGRES_PORT = 54329
@@ -39,10 +42,42 @@ class CommonSettings(BaseSettings):
         validation_alias="DATABASE_URL",
         description="PostgreSQL URL (postgresql://user:pass@host:port/db). Unset: embedded server.",
     )
-    nats_url: str | None = Field(
+    nats_url: SecretStr | None = Field(
         default=None,
         validation_alias="NATS_URL",
-        description="NATS URL (nats://host:4222), JetStream enabled. Unset: embedded server.",
+        description="NATS URL (nats://host:4222), JetStream enabled; it may hold a password, so "
+        "it is a secret (`nats_url_value()`). Unset: embedded server.",
+    )
+    nats_ca_file: Path | None = Field(
+        default=None,
+        validation_alias="NATS_CA_FILE",
+        description="PEM CA certificate(s) the NATS server's certificate is verified against "
+        "(its name in NATS_URL checked too); setting it turns TLS on. Unset with a tls:// "
+        "URL: the system trust store. The embedded NATS with TLS sets it for its services.",
+    )
+    nats_cert_file: Path | None = Field(
+        default=None,
+        validation_alias="NATS_CERT_FILE",
+        description="PEM client certificate, for a NATS server that requires one (with "
+        "NATS_KEY_FILE).",
+    )
+    nats_key_file: Path | None = Field(
+        default=None,
+        validation_alias="NATS_KEY_FILE",
+        description="PEM private key of NATS_CERT_FILE.",
+    )
+    embedded_nats_tls: bool = Field(
+        default=False,
+        validation_alias="CLOUDAUDIT_EMBEDDED_NATS_TLS",
+        description="The embedded NATS speaks TLS only, with a certificate for 127.0.0.1 and "
+        "localhost from a development CA generated in <state dir>/nats/tls/.",
+    )
+    bus_credentials_dir: Path | None = Field(
+        default=None,
+        validation_alias="CLOUDAUDIT_BUS_CREDENTIALS_DIR",
+        description="Directory of the bus users' credentials (<user>.password, and after "
+        "`cloudaudit creds rotate` <user>.current): a process re-reads its user's at every "
+        "reconnection, so rotated credentials need no restart. `cloudaudit up` sets it.",
     )
     db_role_prefix: str = Field(
         default="cloudaudit_",
@@ -168,17 +203,56 @@ class CommonSettings(BaseSettings):
         raw = value.get_secret_value()
         if not raw.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://")):
             raise ValueError("must start with postgresql:// (e.g. postgresql://user:pass@host/db)")
+        from urllib.parse import parse_qs
+
+        modes = parse_qs(urlsplit(raw).query).get("sslmode", [])
+        allowed = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+        if any(mode not in allowed for mode in modes):
+            raise ValueError(
+                f"sslmode must be one of {', '.join(allowed)} (verify-full in production)"
+            )
         return value
 
     @field_validator("nats_url")
     @classmethod
-    def _check_nats_url(cls, value: str | None) -> str | None:
-        if not value:
+    def _check_nats_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
             return None
-        for server in value.split(","):
+        for server in value.get_secret_value().split(","):
             if not server.strip().startswith(("nats://", "tls://", "ws://", "wss://")):
-                raise ValueError("must start with nats:// (e.g. nats://localhost:4222)")
+                raise ValueError("must start with nats:// or tls:// (e.g. nats://localhost:4222)")
+        from cloudaudit.common.logging import register_secret
+
+        register_secret(value.get_secret_value())  # its password, if any, is never logged
         return value
+
+    def nats_url_value(self) -> str | None:
+        """The configured NATS URL itself (None: the embedded server); never print it."""
+        return self.nats_url.get_secret_value() if self.nats_url is not None else None
+
+    @field_validator(
+        "nats_ca_file", "nats_cert_file", "nats_key_file", "bus_credentials_dir", mode="before"
+    )
+    @classmethod
+    def _empty_path_is_unset(cls, value: Any) -> Any:
+        # `cloudaudit up` hands every child all three TLS variables, empty where unused, so a
+        # CA file exported in the parent's shell never applies to the embedded plaintext bus.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _client_certificate_pairs(self) -> Self:
+        if (self.nats_cert_file is None) != (self.nats_key_file is None):
+            raise ValueError(
+                "NATS_CERT_FILE and NATS_KEY_FILE go together: set both (a client certificate "
+                "and its private key) or neither"
+            )
+        return self
+
+    def nats_client_tls(self) -> ClientTls:
+        """What this process trusts and presents when it connects to a configured NATS."""
+        from cloudaudit.common.bus_tls import ClientTls
+
+        return ClientTls(self.nats_ca_file, self.nats_cert_file, self.nats_key_file)
 
     @field_validator("db_role_prefix")
     @classmethod

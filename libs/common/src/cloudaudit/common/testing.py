@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import nats
 import pytest
 import pytest_asyncio
 from cloudaudit.common.bus import BusNames, ensure_streams, make_broker
+from cloudaudit.common.bus_connect import connect_nats
 from cloudaudit.common.clock import frozen_at
 from cloudaudit.common.db_roles import ServiceRoles
 from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
@@ -222,7 +222,10 @@ class BusClient:
 
     def __init__(self, settings: CommonSettings, endpoints: Endpoints) -> None:
         self.names = BusNames(settings.bus_prefix)
-        self.broker = make_broker(endpoints.nats_url, self.names, "test", settings.max_deliveries)
+        self.access = endpoints.bus_access
+        self.broker = make_broker(
+            endpoints.nats_url, self.names, "test", settings.max_deliveries, access=self.access
+        )
         self.nc: Any = None
         self._subs: list[Any] = []
 
@@ -230,8 +233,8 @@ class BusClient:
         await self.broker.connect()
         await ensure_streams(self.broker, self.names)
         await self.broker.start()
-        self.nc = await nats.connect(
-            self.broker.config.connection_state.connection.connected_url.geturl()
+        self.nc = await connect_nats(
+            self.broker.config.connection_state.connection.connected_url.geturl(), self.access
         )
 
     async def stop(self) -> None:

@@ -55,6 +55,11 @@ GP2_GB_MONTH = Decimal("0.10")
 S3_GB_MONTH = Decimal("0.023")
 EIP_IDLE_HOURLY = Decimal("0.005")
 SUPPORT_MONTHLY = Decimal("100.00")
+# The line items carry product codes (AmazonEC2, AWSSupportBusiness) and no product name, as
+# CUR 2.0 fee rows do; ingest names a service as AWS names the product, so the demo's EC2 and
+# Support spend reads as these in spend, anomalies and alerts.
+EC2_SERVICE = "Amazon Elastic Compute Cloud"
+SUPPORT_SERVICE = "AWS Support (Business)"
 
 
 @dataclass(frozen=True)

@@ -275,7 +275,7 @@ class ProductStack:
         (health, what `cloudaudit status` asks)."""
         names = BusNames(self.bus_prefix)
         url = self.endpoints.nats_url if as_operator else self.endpoints.nats_url_for("bot")
-        broker = make_broker(url, names, "demo", 3)
+        broker = make_broker(url, names, "demo", 3, access=self.endpoints.bus_access)
         await broker.connect()
         try:
             return await rpc(broker, names, subject, request, reply_type, timeout)  # type: ignore[type-var]

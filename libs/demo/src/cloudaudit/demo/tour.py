@@ -27,7 +27,14 @@ from cloudaudit.common.events.recommendation import RPC_REFRESH, RefreshReply, R
 from cloudaudit.common.infra import resolve_endpoints, stop_embedded
 from cloudaudit.common.money import format_usd
 from cloudaudit.common.settings import CommonSettings
-from cloudaudit.demo.company import CUR_BUCKET, CUR_PREFIX, DEV, PROD
+from cloudaudit.demo.company import (
+    CUR_BUCKET,
+    CUR_PREFIX,
+    DEV,
+    EC2_SERVICE,
+    PROD,
+    SUPPORT_SERVICE,
+)
 from cloudaudit.demo.stack import ProductStack, exported_ports
 from cloudaudit.demo.tour_decisions import (
     DEMO_OWNER,
@@ -39,6 +46,7 @@ from cloudaudit.demo.tour_decisions import (
     viewer_refused_then_admin_approves,
 )
 from cloudaudit.demo.tour_session import Step, Tour, button_number
+from cloudaudit.demo.tour_web import web_sign_up
 
 DEMO_USER = DEMO_OWNER
 DEMO_CHANNEL = "CDEMOALERTS"
@@ -89,6 +97,17 @@ async def _connect_refused(tour: Tour) -> None:
         ok,
         "AssumeRole denied, as AWS denies a role that does not exist; the reply says what to check",
         result,
+    )
+
+
+async def _disconnect(tour: Tour) -> None:
+    """The dev account leaves (its data kept); the next tour's connect step brings it back."""
+    output = await tour.line(f"/cloudaudit disconnect {DEV.aws_account_id}")
+    tour.record(
+        "disconnect",
+        "Disconnected" in output and "stay readable" in output,
+        f"`/cloudaudit disconnect {DEV.aws_account_id}`: no more syncs, its data kept",
+        output,
     )
 
 
@@ -167,7 +186,7 @@ def _import(tour: Tour, team_id: UUID, account_id: UUID) -> None:
 
 async def _spend(tour: Tour) -> None:
     output = await tour.line("/cloudaudit spend 30d by service")
-    ok = "chart saved" in output and "EC2" in output
+    ok = "chart saved" in output and EC2_SERVICE in output
     tour.record("spend by service, with a chart", ok, "`/cloudaudit spend 30d by service`", output)
 
 
@@ -179,16 +198,16 @@ def _alerts(text: str) -> list[str]:
 async def _anomaly(tour: Tour) -> None:
     async def alerted() -> str | None:
         await tour.poll()
-        found = [a for a in _alerts(tour.seen()) if "AMAZONEC2" in a.split("\n")[0]]
+        found = [a for a in _alerts(tour.seen()) if EC2_SERVICE.upper() in a.split("\n")[0]]
         return found[0] if found else None
 
     alert = await tour.wait_for(alerted, ALERT_TIMEOUT_S if not tour.rerun else RERUN_ALERT_WAIT_S)
-    support = [a for a in _alerts(tour.seen()) if "SUPPORT" in a.split("\n")[0]]
+    support = [a for a in _alerts(tour.seen()) if SUPPORT_SERVICE.upper() in a.split("\n")[0]]
     if alert is None and tour.rerun:
         # Started again on the same state: the episode was alerted last time and is not
         # alerted twice; it is listed among the anomalies instead (marked expected last time).
         listing = await tour.line("/cloudaudit anomalies all")
-        ok = "AmazonEC2" in listing and "AWSSupport" not in listing
+        ok = EC2_SERVICE in listing and SUPPORT_SERVICE not in listing
         tour.record(
             "anomaly alert in the channel",
             ok,
@@ -278,6 +297,8 @@ async def run_tour(stack: ProductStack, session: Any, rerun: bool = False) -> li
     await add_people(tour)
     await _recommendations(tour, team_id)
     await audit_log(tour)
+    await web_sign_up(tour)
+    await _disconnect(tour)
     return tour.steps
 
 

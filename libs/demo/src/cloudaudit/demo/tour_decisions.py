@@ -27,6 +27,7 @@ from cloudaudit.common.events.recommendation import (
     RecommendationsReply,
     RecommendationsRequest,
 )
+from cloudaudit.demo.company import EC2_SERVICE
 from cloudaudit.demo.tour_session import Tour, button_number
 from pydantic import SecretStr
 
@@ -98,7 +99,7 @@ async def _ec2_statuses(tour: Tour, team_id: UUID) -> list[AnomalyStatus]:
         ),
         AnomaliesReply,
     )
-    return [a.status for a in reply.anomalies if a.service == "AmazonEC2"]
+    return [a.status for a in reply.anomalies if a.service == EC2_SERVICE]
 
 
 async def expected_feedback(tour: Tour, team_id: UUID) -> None:

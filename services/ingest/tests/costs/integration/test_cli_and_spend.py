@@ -3,17 +3,12 @@ code path, exact amounts."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
-import logging
-import threading
 from datetime import date
 from decimal import Decimal
 from uuid import uuid4
 
-import pytest
-from cloudaudit.common import cli as root_cli
 from cloudaudit.common.bus import rpc
 from cloudaudit.common.events.cost import (
     RPC_SPEND,
@@ -28,49 +23,8 @@ from cloudaudit.common.testing import sign_actor_token
 from cloudaudit.ingest.entrypoints.progress import ImportProgressBar
 from cloudaudit.ingest.service.imports import ImportProgress, import_costs
 from rich.console import Console
-from typer.testing import CliRunner
 
 from ..oracle import DATA, cur2, legacy, totals
-
-_registered = threading.Lock()
-_done: list[bool] = []
-
-
-def cloudaudit_app():
-    with _registered:
-        if not _done:
-            root_cli._register_service_commands()
-            _done.append(True)
-    return root_cli.app
-
-
-@pytest.fixture
-def run_cli(ingest_settings):
-    """`cloudaudit ...` in-process (its own event loop, in a thread), against the test servers."""
-    env = {
-        "DATABASE_URL": ingest_settings.database_url.get_secret_value(),
-        "NATS_URL": ingest_settings.nats_url,
-        "AWS_ENDPOINT_URL": ingest_settings.aws_endpoint_url,
-        "AWS_ACCESS_KEY_ID": ingest_settings.aws_access_key_id.get_secret_value(),
-        "AWS_SECRET_ACCESS_KEY": ingest_settings.aws_secret_access_key.get_secret_value(),
-        "AWS_REGION": ingest_settings.aws_region,
-        "CLOUDAUDIT_LOG_FORMAT": "json",
-        "INGEST_SCHEDULER": "false",
-    }
-
-    async def run(*args: str):
-        root = logging.getLogger()
-        handlers, level = list(root.handlers), root.level
-        try:
-            return await asyncio.to_thread(
-                CliRunner().invoke, cloudaudit_app(), list(args), env=env
-            )
-        finally:
-            # The command installs its log handler on the runner's (now closed) stream.
-            root.handlers[:] = handlers
-            root.setLevel(level)
-
-    return run
 
 
 async def test_new_user_connects_imports_and_gets_exact_spend_from_the_cli(run_cli, customer):
@@ -141,10 +95,10 @@ async def test_new_user_connects_imports_and_gets_exact_spend_from_the_cli(run_c
         [i for i in cur2("cur2_2024_04.csv.gz") if i.day <= "2024-04-02"], lambda i: i.day
     )
     assert by_day.output.splitlines() == [
-        "key,amount",
-        f"2024-04-01,{april['2024-04-01']}",
-        f"2024-04-02,{april['2024-04-02']}",
-        f"total,{sum(april.values())}",
+        "key,amount,estimated",
+        f"2024-04-01,{april['2024-04-01']},false",
+        f"2024-04-02,{april['2024-04-02']},false",
+        f"total,{sum(april.values())},false",
     ]
 
     table = await run_cli(
@@ -237,7 +191,8 @@ async def test_team_and_account_are_taken_by_name_and_small_wrongs_stay_fixed(
 
     total_only = await run_cli("spend", "--team", team, *april, "--by", "none", "--format", "csv")
     lines = total_only.output.splitlines()
-    assert lines[0] == "key,amount" and len(lines) == 2 and lines[1].startswith("total,")
+    assert lines[0] == "key,amount,estimated" and len(lines) == 2
+    assert lines[1].startswith("total,")
     table = await run_cli("spend", "--team", team, *april, "--by", "none")
     assert table.output.upper().count("TOTAL") == 1
 

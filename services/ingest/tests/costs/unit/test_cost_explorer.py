@@ -11,6 +11,7 @@ from cloudaudit.ingest.domain.cost_explorer import (
     SERVICE_REGION,
     CeAnswerInvalid,
     backoff_delay,
+    clip_to_window,
     cost_and_usage_request,
     merge_pages,
     sync_window,
@@ -134,6 +135,98 @@ def test_an_unreadable_amount_is_an_error_not_a_zero():
     d = TODAY - timedelta(days=1)
     with pytest.raises(CeAnswerInvalid, match="not a number"):
         merge_pages([{"ResultsByTime": [result(d, [group(["EC2", "x"], "12,5")])]}], SERVICE_REGION)
+
+
+def test_a_metric_the_answer_lacks_is_not_available_not_zero():
+    d = TODAY - timedelta(days=1)
+    only_two = {
+        "Keys": ["S3", "us-east-1"],
+        "Metrics": {
+            "UnblendedCost": {"Amount": "1.25", "Unit": "USD"},
+            "UsageQuantity": {"Amount": "3", "Unit": "N/A"},
+            "AmortizedCost": {"Unit": "USD"},  # an entry without an amount is no amount either
+        },
+    }
+    [cost] = merge_pages([{"ResultsByTime": [result(d, [only_two])]}], SERVICE_REGION)[d].costs
+    assert (cost.unblended_cost, cost.usage_quantity) == (Decimal("1.25"), Decimal(3))
+    assert cost.amortized_cost is None and cost.blended_cost is None
+    assert cost.net_unblended_cost is None
+
+
+def test_groups_that_name_one_line_add_what_they_know():
+    d = TODAY - timedelta(days=1)
+    no_amortized = {"Keys": ["S3", ""], "Metrics": {"UnblendedCost": {"Amount": "1"}}}
+    days = merge_pages(
+        [{"ResultsByTime": [result(d, [group(["S3", "NoRegion"], "2"), no_amortized])]}],
+        SERVICE_REGION,
+    )
+    [cost] = days[d].costs  # '' and NoRegion are both the global line
+    assert (cost.detail, cost.unblended_cost, cost.amortized_cost) == ("global", 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        ([{"Keys": ["S3", "x"], "Metrics": {"BlendedCost": {"Amount": "1"}}}], "no UnblendedCost"),
+        ([group(["S3", "x"], "1e30")], "too large for a cost"),
+        ([group(["S3", "x"], "Infinity")], "not finite"),
+        ([group(["S3\x00", "x"], "1")], "NUL character"),
+    ],
+)
+def test_an_answer_that_cannot_be_stored_as_it_is_is_refused(groups, message):
+    d = TODAY - timedelta(days=1)
+    with pytest.raises(CeAnswerInvalid, match=message):
+        merge_pages([{"ResultsByTime": [result(d, groups)]}], SERVICE_REGION)
+
+
+def test_a_group_answered_twice_for_one_day_is_refused_not_counted_twice():
+    d = TODAY - timedelta(days=1)
+    twice = [
+        {"ResultsByTime": [result(d, [group(["S3", "us-east-1"], "1")])], "NextPageToken": "p"},
+        {"ResultsByTime": [result(d, [group(["S3", "us-east-1"], "1")])]},
+    ]
+    with pytest.raises(CeAnswerInvalid, match=f"answered {d} twice .group S3 / us-east-1"):
+        merge_pages(twice, SERVICE_REGION)
+    lone_totals = [
+        result(d, [], total={"UnblendedCost": {"Amount": "1"}}),
+        result(d, [], total={"UnblendedCost": {"Amount": "1"}}),
+    ]
+    with pytest.raises(CeAnswerInvalid, match="the day's total"):
+        merge_pages([{"ResultsByTime": lone_totals}], SERVICE_REGION)
+
+
+def test_keys_longer_than_what_is_stored_are_one_line_not_a_duplicate_key():
+    d = TODAY - timedelta(days=1)
+    long_tag = "Project$" + "x" * 600
+    days = merge_pages(
+        [
+            {
+                "ResultsByTime": [
+                    result(
+                        d,
+                        [group(["EC2", long_tag + "a"], "1"), group(["EC2", long_tag + "b"], "2")],
+                    )
+                ]
+            }
+        ],
+        tag_grouping("Project"),
+    )
+    [cost] = days[d].costs
+    assert (len(cost.detail), cost.unblended_cost) == (512, 3)
+
+
+def test_days_outside_the_window_are_clipped_and_named():
+    start, end = TODAY - timedelta(days=3), TODAY
+    answered = [start - timedelta(days=30), start, end - timedelta(days=1), end]
+    days = merge_pages(
+        [{"ResultsByTime": [result(d, [group(["S3", "x"], "1")]) for d in answered]}],
+        SERVICE_REGION,
+    )
+    kept, clipped = clip_to_window(days, start, end)
+    assert sorted(kept) == [start, end - timedelta(days=1)]
+    assert clipped.days == (start - timedelta(days=30), end)
+    assert clipped.describe() == f"2 day(s) outside the window ({answered[0]}..{end})"
+    assert not clip_to_window(kept, start, end)[1]
 
 
 @given(attempt=st.integers(0, 30), unit=st.floats(0, 0.999999))

@@ -38,7 +38,7 @@ def test_cells_that_a_spreadsheet_would_run_are_quoted_away():
     amounts = tuple(Decimal(n) for n in range(1, len(HOSTILE_KEYS) + 1))
     table = _csv(HOSTILE_KEYS, amounts)
     assert len(table) == len(HOSTILE_KEYS) + 2 and {len(row) for row in table} == {
-        2
+        3
     }  # no row split
     keys = [row[0] for row in table[1:-1]]
     assert keys == ["'" + k for k in HOSTILE_KEYS]  # the text is kept, behind a quote
@@ -48,9 +48,9 @@ def test_cells_that_a_spreadsheet_would_run_are_quoted_away():
 def test_plain_keys_and_negative_amounts_are_left_as_they_are():
     table = _csv(("AmazonEC2", "team's-web", "Credit"), (Decimal("12.5"), Decimal(1), Decimal(-3)))
     assert table == [
-        ["key", "amount"],
-        ["AmazonEC2", "12.50"],
-        ["team's-web", "1.00"],
-        ["Credit", "-3.00"],  # a credit stays a number a spreadsheet can add up
-        ["total", "10.50"],
+        ["key", "amount", "estimated"],
+        ["AmazonEC2", "12.50", "false"],
+        ["team's-web", "1.00", "false"],
+        ["Credit", "-3.00", "false"],  # a credit stays a number a spreadsheet can add up
+        ["total", "10.50", "false"],
     ]

@@ -13,10 +13,12 @@ from pydantic import Field
 ACCOUNT_CONNECTED = "account.v1.connected"
 ACCOUNT_CONNECTION_FAILED = "account.v1.connection_failed"
 ACCOUNT_SYNCED = "account.v1.synced"
+ACCOUNT_DISCONNECTED = "account.v1.disconnected"
 RPC_CONNECT = "ingest.v1.rpc.connect"
 RPC_EXTERNAL_ID = "ingest.v1.rpc.external_id"
 RPC_ACCOUNTS = "ingest.v1.rpc.accounts"
 RPC_SYNC = "ingest.v1.rpc.sync"
+RPC_DISCONNECT = "ingest.v1.rpc.disconnect"
 
 AwsAccountId = str  # 12 digits, kept as text (leading zeros are significant)
 
@@ -126,3 +128,32 @@ class SyncReply(Reply):
     skipped: list[UUID] = Field(
         default_factory=list, description="Accounts not synced (import-only, or already syncing)."
     )
+
+
+class DisconnectAccountRequest(ActorRequest):
+    """Stop using an account (owners and admins): no more syncs; its data kept or deleted."""
+
+    account_id: UUID
+    delete_data: bool = Field(
+        default=False,
+        description="Also delete its costs, summaries, resources and (in analytics) anomalies "
+        "and recommendations; otherwise they stay readable and the account can be connected again.",
+    )
+
+
+class DisconnectAccountReply(Reply):
+    account_id: UUID | None = None
+    aws_account_id: AwsAccountId | None = None
+    name: str | None = None
+    data_deleted: bool = False
+    cost_rows_deleted: int = 0
+
+
+class AccountDisconnected(Event):
+    """An account left the team: analytics forgets it too when its data was deleted."""
+
+    account_id: UUID
+    aws_account_id: AwsAccountId
+    name: str
+    data_deleted: bool
+    disconnected_by: UUID | None = None

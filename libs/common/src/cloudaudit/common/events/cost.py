@@ -105,6 +105,14 @@ class SpendGroup(Request):
     key: str
     total: Money
     points: list[SpendPoint] = Field(default_factory=list)
+    estimated: bool = Field(
+        default=False, description="A day in it is Estimated: AWS may still change it."
+    )
+    not_available: bool = Field(
+        default=False,
+        description="No line in it carries the metric (total is then 0 and means nothing; "
+        "points without the metric are left out).",
+    )
 
 
 class SpendReply(Reply):
@@ -114,3 +122,5 @@ class SpendReply(Reply):
     start: date | None = None
     end: date | None = None
     metric: SpendMetric | None = None
+    estimated: bool = Field(default=False, description="A day in the answer is Estimated.")
+    not_available: bool = Field(default=False, description="No line carries the metric.")

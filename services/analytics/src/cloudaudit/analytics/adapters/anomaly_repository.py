@@ -58,6 +58,12 @@ class AnomalyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def forget_account(self, team_id: UUID, account_id: UUID) -> dict[str, int]:
+        """Every row analytics keeps about one of the team's accounts, deleted (by table)."""
+        from cloudaudit.analytics.adapters.account_data import forget_account
+
+        return await forget_account(self.session, team_id, account_id)
+
     # -- days and detector states --------------------------------------------------------------
     async def lock_account(self, team_id: UUID, account_id: UUID) -> None:
         """Days of one account are applied one at a time across replicas (in arrival order)."""

@@ -16,6 +16,7 @@ from cloudaudit.common.actors import Command
 from cloudaudit.common.bus import subscribe_durable
 from cloudaudit.common.deps import ServiceDeps
 from cloudaudit.common.errors import replies_with
+from cloudaudit.common.events.account import ACCOUNT_DISCONNECTED, AccountDisconnected
 from cloudaudit.common.events.anomaly import (
     RPC_ANOMALIES,
     RPC_ANOMALY_FEEDBACK,
@@ -43,6 +44,7 @@ Deps = Annotated[AnalyticsDeps, ServiceDeps]
 Uow = Annotated[AnomalyUnitOfWork, Depends(_new_unit_of_work)]
 
 DURABLE = "analytics-anomalies"
+ACCOUNTS_DURABLE = "analytics-accounts-disconnected"
 QUEUE = "analytics"
 
 
@@ -55,6 +57,18 @@ def register(runtime: ServiceRuntime, deps: AnalyticsDeps) -> None:
         # days of one account reach its models in the order they were published
         async with deps.account_locks[(event.team_id, event.account_id)]:
             await handlers.record_cost_day(event, uow, deps.settings, deps.now().date())
+
+    @subscribe_durable(
+        broker,
+        names,
+        ACCOUNT_DISCONNECTED,
+        ACCOUNTS_DURABLE,
+        title="analytics.account_disconnected",
+    )
+    async def on_account_disconnected(event: AccountDisconnected, uow: Uow, deps: Deps) -> None:
+        """An account whose data its team deleted: forget its series, anomalies and savings."""
+        async with deps.account_locks[(event.team_id, event.account_id)]:
+            await handlers.account_disconnected(event, uow)
 
     @broker.subscriber(names.subject(RPC_ANOMALIES), queue=QUEUE, title="analytics.anomalies")
     @replies_with(AnomaliesReply)

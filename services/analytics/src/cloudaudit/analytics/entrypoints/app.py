@@ -34,6 +34,7 @@ def build(runtime: ServiceRuntime) -> None:
         runtime.broker, runtime.names, runtime.sessions, runtime.publish_outboxed, settings
     )
     runtime.use_outbox(outbox)
+    runtime.forget_deleted_teams(outbox.metadata)  # every table of the schema with a team_id
     provide(runtime.broker, deps)
     anomalies_bus.register(runtime, deps)
     recommendations_bus.register(runtime, deps)

@@ -127,7 +127,9 @@ def refresh(team: Team = None, fmt: Format = "table") -> None:
         endpoints, _ = resolve_endpoints(settings, start=False)
         names = BusNames(settings.bus_prefix)
         # the refresh runs analytics' own code here, so it asks ingest as analytics does
-        broker = make_broker(endpoints.nats_url_for("analytics"), names, "cli", 1)
+        broker = make_broker(
+            endpoints.nats_url_for("analytics"), names, "cli", 1, access=endpoints.bus_access
+        )
         try:
             await broker.connect()
             async with database(SCHEMA) as sessions:
@@ -138,9 +140,11 @@ def refresh(team: Team = None, fmt: Format = "table") -> None:
         except BusUnavailable as exc:
             raise CliError(str(exc)) from None
         except OSError as exc:
+            from cloudaudit.common.settings import masked_url
+
             raise CliError(
-                f"cannot reach NATS at {endpoints.nats_url} ({exc}); start CloudAudit "
-                "with `cloudaudit up`"
+                f"cannot reach NATS at {masked_url(endpoints.nats_url)} ({exc}); start "
+                "CloudAudit with `cloudaudit up`"
             ) from None
         finally:
             await broker.stop()

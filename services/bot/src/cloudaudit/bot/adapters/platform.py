@@ -113,6 +113,11 @@ class Platform:
     async def accounts(self, request: account.AccountsRequest) -> account.AccountsReply:
         return await self.ask(account.RPC_ACCOUNTS, request, account.AccountsReply)
 
+    async def disconnect(
+        self, request: account.DisconnectAccountRequest
+    ) -> account.DisconnectAccountReply:
+        return await self.ask(account.RPC_DISCONNECT, request, account.DisconnectAccountReply)
+
     async def external_id(self, request: account.ExternalIdRequest) -> account.ExternalIdReply:
         return await self.ask(account.RPC_EXTERNAL_ID, request, account.ExternalIdReply)
 

@@ -123,6 +123,23 @@ def _alerts(words: list[str]) -> Command:
     )
 
 
+DELETE_DATA = "delete-data"
+
+
+def _disconnect(words: list[str]) -> Command:
+    """`disconnect <account> [delete-data]`: the account by AWS id or name; its data is kept
+    unless `delete-data` is typed out."""
+    usage = (
+        "usage: /cloudaudit disconnect <AWS account id or name> [delete-data]  "
+        "(`/cloudaudit accounts` lists them)"
+    )
+    delete = bool(words) and words[-1].lower() == DELETE_DATA
+    named = words[:-1] if delete else words
+    if len(named) != 1:
+        raise CommandError(usage)
+    return Command("disconnect", {"account": named[0][:200], "delete_data": delete})
+
+
 # What people type for the same question; each maps to the command it means.
 ALIASES = {
     "recommendations": "recs",
@@ -133,8 +150,8 @@ ALIASES = {
     "account": "accounts",
     "members": "team",
 }
-KNOWN = ("help", "accounts", "team", "settings", "connect", "spend", "anomalies", "recs",
-         "alerts", "expect", "link", "claim", "invite", *ALIASES)  # fmt: skip
+KNOWN = ("help", "accounts", "team", "settings", "connect", "disconnect", "spend", "anomalies",
+         "recs", "alerts", "expect", "link", "claim", "invite", *ALIASES)  # fmt: skip
 ROLES = ("owner", "admin", "member", "viewer")
 # What Slack sends for a mention when the command escapes users: <@U123> or <@U123|name>.
 MENTION = re.compile(r"^<@([UW][A-Z0-9]{1,31})(?:\|[^>]*)?>$")
@@ -212,6 +229,8 @@ def _parse(text: str) -> Command:
         return Command(head)
     if head == "connect" and len(rest) == 1:  # a shortcut: the form opens with it filled in
         return Command("connect", {"role_arn": rest[0][:2048]})
+    if head == "disconnect":
+        return _disconnect(rest)
     if head == "spend":
         return _spend(rest)
     if head in ("anomalies", "recs"):

@@ -63,6 +63,7 @@ def build(runtime: ServiceRuntime) -> None:
         verifier=ActorVerifier.for_service(settings, Audience.BOT),
     )
     runtime.use_outbox(outbox)
+    runtime.forget_deleted_teams(outbox.metadata)  # every table of the schema with a team_id
 
     async def start_slack_session() -> None:
         await slack.start()

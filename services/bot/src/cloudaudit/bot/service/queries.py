@@ -17,7 +17,7 @@ from cloudaudit.bot.views import recommendations as rec_views
 from cloudaudit.bot.views import spend as spend_views
 from cloudaudit.bot.views import team as team_views
 from cloudaudit.common.clock import utcnow
-from cloudaudit.common.events.account import AccountsRequest
+from cloudaudit.common.events.account import AccountsRequest, DisconnectAccountRequest
 from cloudaudit.common.events.anomaly import AnomaliesRequest, AnomalyStatus, TeamSettingsRequest
 from cloudaudit.common.events.cost import Granularity, SpendGroupBy, SpendRequest
 from cloudaudit.common.events.identity import (
@@ -38,6 +38,33 @@ async def accounts(actor: Actor, deps: Deps) -> Answer:
     return Answer(
         text=f"{len(reply.accounts)} AWS accounts",
         blocks=account_views.accounts_list(reply.accounts),
+    )
+
+
+async def disconnect(actor: Actor, deps: Deps, reference: str, delete_data: bool) -> Answer:
+    """Disconnect one of the team's accounts, named by AWS id or name (ingest authorizes and
+    audits); an unknown name lists the team's accounts."""
+    listed = await deps.platform.accounts(AccountsRequest(actor_token=actor.token(Audience.INGEST)))
+    wanted = reference.strip().lower()
+    matches = [
+        a
+        for a in listed.accounts
+        if wanted in (a.aws_account_id, a.name.lower(), str(a.account_id))
+    ]
+    if len(matches) != 1:
+        return Answer(
+            text="no such account",
+            blocks=account_views.which_account(reference, listed.accounts, len(matches)),
+        )
+    reply = await deps.platform.disconnect(
+        DisconnectAccountRequest(
+            actor_token=actor.token(Audience.INGEST),
+            account_id=matches[0].account_id,
+            delete_data=delete_data,
+        )
+    )
+    return Answer(
+        text=f"disconnected {reply.aws_account_id}", blocks=account_views.disconnected(reply)
     )
 
 

@@ -6,6 +6,7 @@ import json
 
 from cloudaudit.bot.views.common import (
     Block,
+    clip,
     context,
     escape,
     link_button,
@@ -17,6 +18,7 @@ from cloudaudit.common.events.account import (
     AccountStatus,
     AccountSummary,
     ConnectStep,
+    DisconnectAccountReply,
     ExternalIdReply,
 )
 
@@ -60,6 +62,34 @@ def accounts_list(accounts: list[AccountSummary]) -> list[Block]:
             line += f"\n:warning: {escape(a.last_error)}{step}"
         blocks.append(section(line))
     return blocks
+
+
+def which_account(reference: str, accounts: list[AccountSummary], matches: int) -> list[Block]:
+    """`disconnect` named no single account: what the team has, to name one."""
+    known = ", ".join(f"`{escape(a.aws_account_id)}` {escape(a.name)}" for a in accounts)
+    problem = "matches several accounts" if matches > 1 else "is not one of the team's accounts"
+    return [
+        section(
+            f":grey_question: `{escape(clip(reference, 60))}` {problem}. "
+            + (f"The team's accounts: {known}. " if accounts else "The team has no accounts. ")
+            + "Name one by its 12-digit id: `/cloudaudit disconnect 123456789012`"
+        )
+    ]
+
+
+def disconnected(reply: DisconnectAccountReply) -> list[Block]:
+    name = f"*{escape(reply.name or '')}* `{escape(reply.aws_account_id or '')}`"
+    if reply.data_deleted:
+        what = (
+            f"Its data was deleted ({reply.cost_rows_deleted} cost line items, with its "
+            "summaries, anomalies and recommendations)."
+        )
+    else:
+        what = (
+            "No more syncs; its costs and anomalies stay readable. `/cloudaudit connect` "
+            "resumes it, and `/cloudaudit disconnect <id> delete-data` deletes its data."
+        )
+    return [section(f":white_circle: Disconnected {name}. {what}")]
 
 
 def connect_modal(

@@ -13,6 +13,10 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ),
     ("accounts", "connected accounts: status, last sync, Cost Explorer API spend this month"),
     (
+        "disconnect <account> [delete-data]",
+        "stop syncing an account (owners and admins); its data stays unless you add `delete-data`",
+    ),
+    (
         "spend [period] [by service|region|usage_type|account|tag:KEY]",
         "spend with a chart, e.g. `spend 30d by region` (periods: mtd, ytd, yesterday, 7d, "
         "last-month, 2026-10)",

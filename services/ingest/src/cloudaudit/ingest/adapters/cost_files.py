@@ -433,12 +433,33 @@ def _parquet_batches(
         try:
             for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
                 start = offset
-                yield Batch(batch=batch, line_of=lambda i, s=start: s + i + 1, unit="row")
+                yield Batch(
+                    batch=nulls_as_in_csv(batch), line_of=lambda i, s=start: s + i + 1, unit="row"
+                )
                 offset += batch.num_rows
         finally:
             spool.close()
 
     return layout, batches()
+
+
+def nulls_as_in_csv(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Text columns of a Parquet file read as the CSV reader reads them: an empty value, `NULL`
+    or `null` is no value. Exports that write every column as a string (amounts included) then
+    load as their CSV twin does, instead of every empty amount being "not a number"."""
+    columns = []
+    for column in batch.columns:
+        if pa.types.is_dictionary(column.type) and pa.types.is_string(column.type.value_type):
+            column = column.cast(pa.string())
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            empty = pc.fill_null(pc.is_in(column, value_set=_CSV_NULLS), False)
+            if pc.any(empty).as_py():
+                column = pc.if_else(empty, pa.scalar(None, column.type), column)
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+_CSV_NULLS = pa.array(NULL_VALUES, pa.string())
 
 
 def _seekable(cost_file: CostFile) -> BinaryIO:

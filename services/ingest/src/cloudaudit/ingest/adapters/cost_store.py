@@ -84,6 +84,14 @@ class PeriodRange:
     last_day: date | None
 
 
+async def delete_account_costs(session: AsyncSession, account_id: UUID) -> int:
+    """Every line item of one account (cost_data has no foreign key: it is partitioned)."""
+    result = await session.execute(
+        text(f"DELETE FROM {SCHEMA}.cost_data WHERE account_id = :account"), {"account": account_id}
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def delete_billing_period(
     session: AsyncSession, account_id: UUID, billing_period: date
 ) -> PeriodRange:

@@ -29,6 +29,9 @@ class Costs:
     async def delete_billing_period(self, account_id: UUID, billing_period: date) -> PeriodRange:
         return await cost_store.delete_billing_period(self._session, account_id, billing_period)
 
+    async def delete_account_costs(self, account_id: UUID) -> int:
+        return await cost_store.delete_account_costs(self._session, account_id)
+
     async def copy_line_items(self, csv_bytes: bytes) -> None:
         await cost_store.copy_line_items(self._session, csv_bytes)
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 
@@ -105,10 +106,11 @@ ce_costs = Table(
     Column("detail", String(512), primary_key=True),
     Column("team_id", Uuid, nullable=False),
     Column("unblended_cost", Amount(), nullable=False),
-    Column("blended_cost", Amount(), nullable=False),
-    Column("amortized_cost", Amount(), nullable=False),
-    Column("net_unblended_cost", Amount(), nullable=False),
-    Column("usage_quantity", Amount(), nullable=False),
+    # NULL: the answer did not carry the metric (not available, never a zero).
+    Column("blended_cost", Amount(), nullable=True),
+    Column("amortized_cost", Amount(), nullable=True),
+    Column("net_unblended_cost", Amount(), nullable=True),
+    Column("usage_quantity", Amount(), nullable=True),
     Column("estimated", Boolean, nullable=False),
     Column("run_id", Uuid, nullable=False),
 )
@@ -244,6 +246,7 @@ daily_cost_summaries = Table(
     Column("top_usage_types", JSONType, nullable=False, default=list),
     Column("top_resources", JSONType, nullable=False, default=list),
     Column("source", String(20), nullable=False),
+    Column("is_estimated", Boolean, nullable=False, server_default=false()),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint(
         "account_id", "usage_date", "service", "region", name="uq_daily_cost_summaries_line"
@@ -272,5 +275,6 @@ monthly_cost_summaries = Table(
     Column("amortized_cost", Amount(), nullable=True),
     Column("public_on_demand_cost", Amount(), nullable=True),
     Column("net_unblended_cost", Amount(), nullable=True),
+    Column("is_estimated", Boolean, nullable=False, server_default=false()),
     Index("ix_monthly_cost_summaries_team_month", "team_id", "month"),
 )

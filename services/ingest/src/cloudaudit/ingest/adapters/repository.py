@@ -16,8 +16,9 @@ from cloudaudit.ingest.adapters.orm import (
     team_settings,
 )
 from cloudaudit.ingest.adapters.rows import AbandonedImport, Account, DueAccount, row_as
-from sqlalchemy import String, case, cast, func, insert, literal, select, update
+from sqlalchemy import String, case, cast, delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
@@ -129,6 +130,31 @@ class IngestRepository:
             .values(updated_at=now, **fields)
         )
         return existing.account_id
+
+    async def hold_account(self, account_id: UUID, wait_s: float) -> bool:
+        """Wait (at most `wait_s`) for a running sync of the account to end, then keep syncs
+        off it until this transaction ends: False if one is still running."""
+        await self.session.execute(text(f"SET LOCAL lock_timeout = '{int(wait_s * 1000)}ms'"))
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                    {"k": f"ingest-sync:{account_id}"},
+                )
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                return False
+            raise
+        finally:
+            await self.session.execute(text("SET LOCAL lock_timeout = 0"))
+        return True
+
+    async def delete_account(self, account_id: UUID) -> None:
+        """The account row; its runs, Cost Explorer days, summaries and resources go with it
+        (foreign keys ON DELETE CASCADE)."""
+        await self.session.execute(
+            delete(aws_accounts).where(aws_accounts.c.account_id == account_id)
+        )
 
     async def update_account(self, account_id: UUID, **fields: Any) -> None:
         await self.session.execute(

@@ -7,7 +7,6 @@ monthly rollup), line items and Cost Explorer groups for usage type, resource an
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from cloudaudit.ingest.domain.spend import Dimension, Points, SpendQuery, SpendRow, whole_months
@@ -54,12 +53,9 @@ async def spend_rows(session: AsyncSession, query: SpendQuery) -> list[SpendRow]
     sql = _detailed_sql(query, params) if query.dimension.detailed else _summary_sql(query, params)
     rows = (await session.execute(text(sql), params)).all()
     grouped: dict[str, SpendRow] = {}
-    for key, period, amount in rows:
-        row = grouped.setdefault(str(key), SpendRow(key=str(key), amount=Decimal(0)))
-        value = amount if amount is not None else Decimal(0)
-        row.amount += value
-        if period is not None:
-            row.points[period] = row.points.get(period, Decimal(0)) + value
+    for key, period, amount, estimated in rows:
+        row = grouped.setdefault(str(key), SpendRow(key=str(key), amount=None))
+        row.add(amount, bool(estimated), period)
     return list(grouped.values())
 
 
@@ -76,27 +72,27 @@ def _summary_sql(query: SpendQuery, params: dict[str, Any]) -> str:
     parts: list[str] = []
     if months is None:
         parts.append(
-            f"SELECT service, region, aws_account_id, usage_date AS day, {metric} AS amount "
-            f"FROM {S}.daily_cost_summaries WHERE team_id = :team "
+            f"SELECT service, region, aws_account_id, usage_date AS day, {metric} AS amount, "
+            f"is_estimated FROM {S}.daily_cost_summaries WHERE team_id = :team "
             f"AND usage_date >= :start AND usage_date < :end{accounts}"
         )
     else:
         params["m0"], params["m1"] = months
         parts.append(
-            f"SELECT service, region, aws_account_id, month AS day, {metric} AS amount "
-            f"FROM {S}.monthly_cost_summaries WHERE team_id = :team "
+            f"SELECT service, region, aws_account_id, month AS day, {metric} AS amount, "
+            f"is_estimated FROM {S}.monthly_cost_summaries WHERE team_id = :team "
             f"AND month >= :m0 AND month < :m1{accounts}"
         )
         parts.append(
-            f"SELECT service, region, aws_account_id, usage_date AS day, {metric} AS amount "
-            f"FROM {S}.daily_cost_summaries WHERE team_id = :team "
+            f"SELECT service, region, aws_account_id, usage_date AS day, {metric} AS amount, "
+            f"is_estimated FROM {S}.daily_cost_summaries WHERE team_id = :team "
             f"AND ((usage_date >= :start AND usage_date < :m0) "
             f"OR (usage_date >= :m1 AND usage_date < :end)){accounts}"
         )
     union = " UNION ALL ".join(parts)
     return (
-        f"SELECT {key} AS key, {period} AS period, sum(amount) AS amount "
-        f"FROM ({union}) spend GROUP BY 1, 2"
+        f"SELECT {key} AS key, {period} AS period, sum(amount) AS amount, "
+        f"bool_or(is_estimated) AS estimated FROM ({union}) spend GROUP BY 1, 2"
     )
 
 
@@ -113,7 +109,7 @@ def _detailed_sql(query: SpendQuery, params: dict[str, Any]) -> str:
     if query.dimension is Dimension.USAGE_TYPE:
         cur_key = "coalesce(nullif(d.usage_type, ''), '(none)')"
         ce_part = (
-            f"SELECT c.detail AS key, c.usage_date AS day, {ce_metric} AS amount "
+            f"SELECT c.detail AS key, c.usage_date AS day, {ce_metric} AS amount, c.estimated "
             f"FROM {S}.ce_costs c WHERE c.team_id = :team AND c.grouping = 'service_usage_type' "
             f"AND c.usage_date >= :start AND c.usage_date < :end{accounts_c} AND {not_itemised}"
         )
@@ -121,7 +117,8 @@ def _detailed_sql(query: SpendQuery, params: dict[str, Any]) -> str:
         params["no_resource"], params["ce_no_resource"] = NO_RESOURCE, CE_NO_RESOURCE
         cur_key = "coalesce(nullif(d.resource_id, ''), :no_resource)"
         ce_part = (
-            f"SELECT :ce_no_resource AS key, c.usage_date AS day, {ce_metric} AS amount "
+            f"SELECT :ce_no_resource AS key, c.usage_date AS day, {ce_metric} AS amount, "
+            f"c.estimated "
             f"FROM {S}.ce_costs c WHERE c.team_id = :team AND c.grouping = 'service_region' "
             f"AND c.usage_date >= :start AND c.usage_date < :end{accounts_c} AND {not_itemised}"
         )
@@ -143,23 +140,24 @@ def _detailed_sql(query: SpendQuery, params: dict[str, Any]) -> str:
         )
         cur_key = f"coalesce(nullif({lookup}, ''), :untagged)"
         ce_part = (
-            f"SELECT c.detail AS key, c.usage_date AS day, {ce_metric} AS amount "
+            f"SELECT c.detail AS key, c.usage_date AS day, {ce_metric} AS amount, c.estimated "
             f"FROM {S}.ce_costs c WHERE c.team_id = :team AND c.grouping = :grouping "
             f"AND c.usage_date >= :start AND c.usage_date < :end{accounts_c} AND {not_itemised} "
             f"UNION ALL "
-            f"SELECT :ce_no_tag, c.usage_date, {ce_metric} "
+            f"SELECT :ce_no_tag, c.usage_date, {ce_metric}, c.estimated "
             f"FROM {S}.ce_costs c WHERE c.team_id = :team AND c.grouping = 'service_region' "
             f"AND c.usage_date >= :start AND c.usage_date < :end{accounts_c} AND {not_itemised} "
             f"AND NOT EXISTS (SELECT 1 FROM {S}.ce_costs t WHERE t.account_id = c.account_id "
             f"AND t.usage_date = c.usage_date AND t.grouping = :grouping)"
         )
     cur_part = (
-        f"SELECT {cur_key} AS key, d.usage_date AS day, d.{metric} AS amount "
+        f"SELECT {cur_key} AS key, d.usage_date AS day, d.{metric} AS amount, "
+        f"false AS estimated "
         f"FROM {S}.cost_data d WHERE d.team_id = :team "
         f"AND d.usage_date >= :start AND d.usage_date < :end{accounts_d}"
     )
     return (
-        f"SELECT key, {period} AS period, sum(amount) AS amount "
+        f"SELECT key, {period} AS period, sum(amount) AS amount, bool_or(estimated) "
         f"FROM ({cur_part} UNION ALL {ce_part}) spend GROUP BY 1, 2"
     )
 

@@ -156,11 +156,11 @@ async def rebuild(
         INSERT INTO {S}.daily_cost_summaries AS s (
             account_id, team_id, aws_account_id, usage_date, service, region, unblended_cost,
             blended_cost, amortized_cost, public_on_demand_cost, net_unblended_cost,
-            usage_quantity, top_usage_types, top_resources, source, updated_at)
+            usage_quantity, top_usage_types, top_resources, source, is_estimated, updated_at)
         SELECT l.account_id, a.team_id, a.aws_account_id, l.usage_date, l.service, l.region,
                l.unblended_cost, l.blended_cost, l.amortized_cost, l.public_on_demand_cost,
                l.net_unblended_cost, l.usage_quantity, l.top_usage_types, l.top_resources,
-               l.source, CAST(:now AS timestamptz)
+               l.source, l.is_estimated, CAST(:now AS timestamptz)
         FROM _lines l JOIN {S}.aws_accounts a USING (account_id)
         ON CONFLICT (account_id, usage_date, service, region) DO UPDATE SET
             unblended_cost = excluded.unblended_cost, blended_cost = excluded.blended_cost,
@@ -169,7 +169,7 @@ async def rebuild(
             net_unblended_cost = excluded.net_unblended_cost,
             usage_quantity = excluded.usage_quantity, top_usage_types = excluded.top_usage_types,
             top_resources = excluded.top_resources, source = excluded.source,
-            updated_at = excluded.updated_at
+            is_estimated = excluded.is_estimated, updated_at = excluded.updated_at
     """),
         {"now": utcnow()},
     )
@@ -265,10 +265,10 @@ async def _monthly(session: AsyncSession, account_ids: list[UUID], start: date, 
         text(f"""
         INSERT INTO {S}.monthly_cost_summaries (account_id, month, service, region, team_id,
             aws_account_id, unblended_cost, blended_cost, amortized_cost, public_on_demand_cost,
-            net_unblended_cost)
+            net_unblended_cost, is_estimated)
         SELECT account_id, date_trunc('month', usage_date)::date, service, region, team_id,
                aws_account_id, sum(unblended_cost), sum(blended_cost), sum(amortized_cost),
-               sum(public_on_demand_cost), sum(net_unblended_cost)
+               sum(public_on_demand_cost), sum(net_unblended_cost), bool_or(is_estimated)
         FROM {S}.daily_cost_summaries
         WHERE account_id = ANY(:accounts) AND usage_date >= :m0 AND usage_date < :m1
         GROUP BY account_id, date_trunc('month', usage_date)::date, service, region, team_id,

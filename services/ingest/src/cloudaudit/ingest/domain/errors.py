@@ -88,3 +88,16 @@ class CostSourceUnreadable(IngestError):
     """A path or S3 location could not be read (missing, no permission, corrupt archive)."""
 
     code = "cost_source_unreadable"
+
+
+class RowsRejected(IngestError):
+    """Every row of a file was rejected: nothing of the import was kept (the message names the
+    first rejections and how to fix them)."""
+
+    code = "rows_rejected"
+
+
+class SyncFailed(IngestError):
+    """A sync stopped by something other than AWS's answer (the database, a bug, a stop)."""
+
+    code = "sync_failed"

@@ -66,17 +66,46 @@ class SpendQuery:
 
 @dataclass
 class SpendRow:
+    """One group's amount: None is "not available" (no line in it carries the metric: Cost
+    Explorer's public on-demand cost, or an answer without it), never a zero. `estimated`: a
+    day in it is still Estimated (AWS may change it until the month closes)."""
+
     key: str
-    amount: Decimal
-    points: dict[date, Decimal] = field(default_factory=dict)
+    amount: Decimal | None
+    points: dict[date, Decimal | None] = field(default_factory=dict)
+    estimated: bool = False
+
+    def add(self, amount: Decimal | None, estimated: bool, period: date | None = None) -> None:
+        self.amount = add_known(self.amount, amount)
+        self.estimated = self.estimated or estimated
+        if period is not None:
+            self.points[period] = add_known(self.points.get(period), amount)
 
 
 @dataclass
 class SpendAnswer:
     query: SpendQuery
-    total: Decimal
+    total: Decimal | None
     rows: list[SpendRow]
     currency: str = "USD"
+    estimated: bool = False
+
+
+def add_known(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    """A sum of what is known, as SQL sums: not available only when nothing is."""
+    if a is None:
+        return b
+    return a if b is None else a + b
+
+
+def total_of(rows: list[SpendRow]) -> Decimal | None:
+    """No rows: nothing was spent (0). Rows that all lack the metric: not available."""
+    if not rows:
+        return Decimal(0)
+    total: Decimal | None = None
+    for row in rows:
+        total = add_known(total, row.amount)
+    return total
 
 
 def parse_dimension(value: str) -> tuple[Dimension, str | None]:
@@ -137,19 +166,27 @@ def rank(rows: list[SpendRow], dimension: Dimension, top: int | None) -> list[Sp
     """Largest first (calendar order for day/month); groups past `top` fold into 'Other'."""
     if dimension.chronological:
         return sorted(rows, key=lambda r: r.key)
-    ordered = sorted(rows, key=lambda r: (-r.amount, r.key))
+    # Not available last: it is not a zero, but it is no amount to rank either.
+    ordered = sorted(rows, key=lambda r: (r.amount is None, -(r.amount or 0), r.key))
     if top is None or len(ordered) <= top:
         return ordered
     kept, rest = ordered[:top], ordered[top:]
-    other = SpendRow(key=OTHER, amount=sum((r.amount for r in rest), Decimal(0)))
+    other = SpendRow(key=OTHER, amount=None)
     for row in rest:
+        other.add(row.amount, row.estimated)
         for period, amount in row.points.items():
-            other.points[period] = other.points.get(period, Decimal(0)) + amount
+            other.points[period] = add_known(other.points.get(period), amount)
     return [*kept, other]
 
 
-def exact(amount: Decimal) -> str:
-    """A decimal as text, exact, trailing zeros dropped but at least cents: '12.30', '0.0000007'."""
+NOT_AVAILABLE = "n/a"
+
+
+def exact(amount: Decimal | None) -> str:
+    """A decimal as text, exact, trailing zeros dropped but at least cents: '12.30', '0.0000007';
+    an amount not available is 'n/a'."""
+    if amount is None:
+        return NOT_AVAILABLE
     text = format(amount.normalize(), "f") if amount else "0"
     whole, _, fraction = text.partition(".")
     if len(fraction) < 2:

@@ -35,6 +35,7 @@ def build(runtime: ServiceRuntime) -> None:
         aws=aws,
     )
     runtime.use_outbox(outbox)
+    runtime.forget_deleted_teams(outbox.metadata)  # every table of the schema with a team_id
     provide(runtime.broker, deps)
     costs_bus.register(runtime)
     inventory_bus.register(runtime)

@@ -205,6 +205,54 @@ def accounts_connect(
     run_cli(go(), _ingest_errors())
 
 
+@accounts_app.command("disconnect")
+def accounts_disconnect(
+    team: Team,
+    account: Annotated[
+        str, typer.Option("--account", help="CloudAudit id, 12-digit AWS id or name")
+    ],
+    delete_data: Annotated[
+        bool,
+        typer.Option(
+            "--delete-data/--keep-data",
+            help="Also delete its costs, summaries, resources, anomalies and recommendations "
+            "(default: keep them readable; the account can be connected again).",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before deleting data.")] = False,
+) -> None:
+    """Stop syncing an account (audited); its data is kept unless --delete-data."""
+    if delete_data and not yes:
+        typer.confirm(f"Delete every cost, summary and anomaly of {account}?", abort=True)
+
+    async def go() -> None:
+        from cloudaudit.common.actors import Actor, Command
+        from cloudaudit.common.events.account import DisconnectAccountRequest
+        from cloudaudit.ingest.service import accounts
+
+        team_id = await resolve_team(team)
+        async with ingest() as deps:
+            account_id = await resolve_account(deps, team_id, account)
+            reply = await accounts.disconnect_account(
+                deps,
+                Command(
+                    DisconnectAccountRequest(account_id=account_id, delete_data=delete_data),
+                    Actor.operator(team_id),
+                ),
+            )
+        kept = (
+            f"deleted its data ({reply.cost_rows_deleted} line items; analytics forgets its "
+            "anomalies and recommendations once the ingest service's relay has published it)"
+            if reply.data_deleted
+            else "its data is kept; `cloudaudit accounts connect` resumes syncing"
+        )
+        typer.secho(
+            f"disconnected AWS account {reply.aws_account_id} ({reply.name}): {kept}", fg="green"
+        )
+
+    run_cli(go(), _ingest_errors())
+
+
 @accounts_app.command("list")
 def accounts_list(team: Team, fmt: Format = "table") -> None:
     """The team's accounts, status, last error and this month's Cost Explorer API spend."""
@@ -277,7 +325,8 @@ def import_costs(
     fmt: Format = "table",
 ) -> None:
     """Import CUR, CUR 2.0 / Data Exports or FOCUS files; a re-imported billing period
-    replaces the old one. Bad rows are listed and skipped; good rows are kept."""
+    replaces the old one. Bad rows are listed and skipped; good rows are kept. A file whose
+    every row is rejected fails the whole import (exit 1, nothing kept) with the fix."""
 
     output = output_format(fmt)
 
@@ -302,6 +351,10 @@ def import_costs(
                     "rows_loaded": report.rows_loaded,
                     "rows_rejected": report.rows_rejected,
                     "rows_other_providers": dict(report.other_providers),
+                    "rows_by_file": {
+                        name: {"read": r.read, "loaded": r.loaded, "rejected": r.rejected}
+                        for name, r in report.by_file.items()
+                    },
                     "periods": sorted([a, p.isoformat()] for a, p in report.periods),
                     "days_published": report.days_published,
                     "interrupted": [str(i) for i in report.interrupted],
@@ -313,29 +366,41 @@ def import_costs(
             )
         )
     else:
-        for name, kind in report.files.items():
-            typer.echo(f"{kind:<10} {name}")
-        typer.secho(
-            f"loaded {report.rows_loaded:,} rows, rejected {report.rows_rejected:,}"
-            f" in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s); "
-            f"{report.days_published} day(s) published",
-            fg="green",
+        _print_import_report(report)
+
+
+def _print_import_report(report: imports.ImportReport) -> None:
+    """Green when every row loaded; yellow when some were rejected (the good ones are kept)."""
+    for name, kind in report.files.items():
+        rows = report.by_file.get(name)
+        counted = f"  ({rows.loaded:,} loaded, {rows.rejected:,} rejected)" if rows else ""
+        typer.echo(f"{kind:<10} {name}{counted}")
+    summary = (
+        f"loaded {report.rows_loaded:,} rows, rejected {report.rows_rejected:,}"
+        f" in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s); "
+        f"{report.days_published} day(s) published"
+    )
+    if report.rows_rejected:
+        summary += (
+            "; the good rows are kept. Fix the rejected rows listed below and import the file "
+            "again: its billing period is replaced, nothing is counted twice"
         )
-        if report.interrupted:
-            typer.secho(
-                f"marked {len(report.interrupted)} earlier import(s) interrupted: their process "
-                "stopped before finishing (none of their rows were kept)",
-                fg="yellow",
-            )
-        for provider, count in sorted(report.other_providers.items()):
-            typer.echo(f"skipped {count:,} rows of provider {provider}")
-        for problem in report.problems[:50]:
-            typer.secho(f"  rejected {problem.describe()}", fg="yellow")
-        if len(report.problems) > 50 or report.rows_rejected > len(report.problems):
-            typer.echo(
-                f"  ... {report.rows_rejected - min(50, len(report.problems)):,} more "
-                f"(all kept with the import {report.import_id})"
-            )
+    typer.secho(summary, fg="yellow" if report.rows_rejected else "green")
+    if report.interrupted:
+        typer.secho(
+            f"marked {len(report.interrupted)} earlier import(s) interrupted: their process "
+            "stopped before finishing (none of their rows were kept)",
+            fg="yellow",
+        )
+    for provider, count in sorted(report.other_providers.items()):
+        typer.echo(f"skipped {count:,} rows of provider {provider}")
+    for problem in report.problems[:50]:
+        typer.secho(f"  rejected {problem.describe()}", fg="yellow")
+    if len(report.problems) > 50 or report.rows_rejected > len(report.problems):
+        typer.echo(
+            f"  ... {report.rows_rejected - min(50, len(report.problems)):,} more "
+            f"(all kept with the import {report.import_id})"
+        )
 
 
 def sync_costs(
@@ -389,6 +454,7 @@ def sync_costs(
                         "days_changed": o.days_changed,
                         "ce_requests": o.ce_requests,
                         "ce_cost": str(o.ce_requests * CE_REQUEST_USD),
+                        "clipped": o.clipped,
                     }
                     for o in outcomes
                 ],
@@ -404,6 +470,11 @@ def sync_costs(
             f"${outcome.ce_requests * CE_REQUEST_USD})",
             fg="green",
         )
+        for grouping, clipped in outcome.clipped.items():
+            typer.secho(
+                f"  warning: Cost Explorer answered {clipped} for {grouping}: left out, not stored",
+                fg="yellow",
+            )
 
 
 # -- spend ------------------------------------------------------------------------------------
@@ -472,7 +543,12 @@ def _quoted(value: str) -> str:
     return shlex.quote(value)
 
 
+ESTIMATED_MARK = "*"
+
+
 def render_spend(answer: SpendAnswer, fmt: str) -> str:
+    """Exact amounts; "not available" is n/a (JSON null), never 0; rows holding Estimated days
+    are flagged (a column in CSV and JSON, a mark and a note in the table)."""
     from cloudaudit.ingest.domain.spend import Dimension, exact
 
     query = answer.query
@@ -487,8 +563,12 @@ def render_spend(answer: SpendAnswer, fmt: str) -> str:
                     "currency": answer.currency,
                     "from": query.start.isoformat(),
                     "to": query.end.isoformat(),
-                    "total": exact(answer.total),
-                    "rows": [{"key": r.key, "amount": exact(r.amount)} for r in answer.rows],
+                    "total": _json_amount(answer.total),
+                    "estimated": answer.estimated,
+                    "rows": [
+                        {"key": r.key, "amount": _json_amount(r.amount), "estimated": r.estimated}
+                        for r in answer.rows
+                    ],
                 },
                 indent=2,
             )
@@ -498,14 +578,31 @@ def render_spend(answer: SpendAnswer, fmt: str) -> str:
         out = io.StringIO()
         # RFC 4180 line ends: a CR inside a cell is then quoted too, so no cell breaks a row
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(["key", "amount"])
+        writer.writerow(["key", "amount", "estimated"])
         # keys come from the bill (tag values, usage types): never a formula in a spreadsheet
-        writer.writerows([csv_text(r.key), exact(r.amount)] for r in rows)
-        writer.writerow(["total", exact(answer.total)])
+        writer.writerows([csv_text(r.key), exact(r.amount), _flag(r.estimated)] for r in rows)
+        writer.writerow(["total", exact(answer.total), _flag(answer.estimated)])
         return out.getvalue()
+    return _spend_table(answer, rows)
+
+
+def _json_amount(amount: Decimal | None) -> str | None:
+    from cloudaudit.ingest.domain.spend import exact
+
+    return None if amount is None else exact(amount)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _spend_table(answer: SpendAnswer, rows: list[Any]) -> str:
+    from cloudaudit.ingest.domain.spend import exact
+
+    query = answer.query
     label = query.dimension.value if query.tag_key is None else f"tag:{query.tag_key}"
-    amounts = [exact(r.amount) for r in rows]
-    total = exact(answer.total)
+    amounts = [exact(r.amount) + (f" {ESTIMATED_MARK}" if r.estimated else "") for r in rows]
+    total = exact(answer.total) + (f" {ESTIMATED_MARK}" if answer.estimated else "")
     key_width = max([len(label), 5, *(len(r.key) for r in rows)])
     amount_width = max([len(query.metric.value) + 4, len(total), *(len(a) for a in amounts)])
     lines = [
@@ -516,6 +613,16 @@ def render_spend(answer: SpendAnswer, fmt: str) -> str:
         f"{r.key:<{key_width}}  {a:>{amount_width}}" for r, a in zip(rows, amounts, strict=True)
     ]
     lines.append(f"{'TOTAL':<{key_width}}  {total:>{amount_width}}")
+    if answer.estimated:
+        lines.append(
+            f"{ESTIMATED_MARK} holds Estimated days: AWS may still change them until the month "
+            "closes"
+        )
+    if answer.total is None or any(r.amount is None for r in rows):
+        lines.append(
+            f"n/a: no cost there carries {query.metric.value} cost (Cost Explorer has no "
+            "public on-demand cost, and answered some days without the metric)"
+        )
     return "\n".join(lines) + "\n"
 
 

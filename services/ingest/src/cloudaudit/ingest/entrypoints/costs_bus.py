@@ -12,12 +12,15 @@ from cloudaudit.common.errors import replies_with
 from cloudaudit.common.events.account import (
     RPC_ACCOUNTS,
     RPC_CONNECT,
+    RPC_DISCONNECT,
     RPC_EXTERNAL_ID,
     RPC_SYNC,
     AccountsReply,
     AccountsRequest,
     ConnectAccountReply,
     ConnectAccountRequest,
+    DisconnectAccountReply,
+    DisconnectAccountRequest,
     ExternalIdReply,
     ExternalIdRequest,
     SyncReply,
@@ -72,6 +75,14 @@ def register(runtime: ServiceRuntime) -> None:
     async def on_sync(request: SyncRequest, uow: Uow, deps: Deps) -> SyncReply:
         """Start Cost Explorer syncs now; `account.v1.synced` announces each one done."""
         return await sync.request_sync(verified(request, deps), uow, deps)
+
+    @broker.subscriber(names.subject(RPC_DISCONNECT), queue=QUEUE, title="ingest.disconnect")
+    @replies_with(DisconnectAccountReply)
+    async def on_disconnect(
+        request: DisconnectAccountRequest, deps: Deps
+    ) -> DisconnectAccountReply:
+        """Stop syncing an account (owners/admins); with delete_data its data goes too."""
+        return await accounts.disconnect_account(deps, verified(request, deps))
 
     @broker.subscriber(names.subject(RPC_SPEND), queue=QUEUE, title="ingest.spend")
     @replies_with(SpendReply)

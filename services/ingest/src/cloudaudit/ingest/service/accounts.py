@@ -8,13 +8,15 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from cloudaudit.common.actors import Command, Emits, authorize
+from cloudaudit.common.actors import Command, Emits, authorize, require_owner_team
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.account import (
     ACCOUNT_CONNECTED,
     ACCOUNT_CONNECTION_FAILED,
+    ACCOUNT_DISCONNECTED,
     AccountConnected,
     AccountConnectionFailed,
+    AccountDisconnected,
     AccountsReply,
     AccountsRequest,
     AccountStatus,
@@ -22,6 +24,8 @@ from cloudaudit.common.events.account import (
     ConnectAccountReply,
     ConnectAccountRequest,
     ConnectStep,
+    DisconnectAccountReply,
+    DisconnectAccountRequest,
     ExternalIdReply,
     ExternalIdRequest,
 )
@@ -31,7 +35,7 @@ from cloudaudit.ingest.adapters.unit_of_work import IngestUnitOfWork
 from cloudaudit.ingest.domain.arn import RoleArn, parse_role_arn
 from cloudaudit.ingest.domain.connect import new_external_id, quick_create_url
 from cloudaudit.ingest.domain.cost_explorer import CE_REQUEST_COST
-from cloudaudit.ingest.domain.errors import IngestError
+from cloudaudit.ingest.domain.errors import IngestError, SyncInProgress
 from cloudaudit.ingest.service.deps import IngestDeps
 
 log = logging.getLogger(__name__)
@@ -243,4 +247,72 @@ async def list_accounts(deps: IngestDeps, cmd: Command[AccountsRequest]) -> Acco
             )
             for row in rows
         ]
+    )
+
+
+SYNC_WAIT_S = 3.0  # a disconnect waits this long for a running sync to end
+
+
+async def disconnect_account(
+    deps: IngestDeps, cmd: Command[DisconnectAccountRequest]
+) -> DisconnectAccountReply:
+    """Stop syncing one of the team's accounts (owners and admins), once any running sync has
+    ended; with `delete_data` its costs, summaries and resources go too, and analytics forgets
+    its anomalies and recommendations (`account.v1.disconnected`). Audited either way."""
+    request, actor = cmd.request, cmd.actor
+    async with deps.uow() as uow:
+        await authorize(uow, actor, Action.CONNECT_ACCOUNT, source=SOURCE)
+        account = await uow.repo.account(request.account_id)
+        require_owner_team(
+            actor, account.team_id if account else None, "account", request.account_id
+        )
+        assert account is not None
+        if not await uow.repo.hold_account(account.account_id, SYNC_WAIT_S):
+            raise SyncInProgress(
+                f"a sync of {account.aws_account_id} is running; it ends on its own within a "
+                "few minutes: disconnect again then (nothing was changed)"
+            )
+        rows = await _forget(uow, account.account_id, request.delete_data)
+        await uow.emit(
+            ACCOUNT_DISCONNECTED,
+            AccountDisconnected(
+                team_id=actor.team_id, account_id=account.account_id,
+                aws_account_id=account.aws_account_id, name=account.account_name,
+                data_deleted=request.delete_data, disconnected_by=actor.user_id,
+            ),
+        )  # fmt: skip
+        await _audit_disconnect(uow, cmd, account.aws_account_id, account.account_name, rows)
+        await uow.commit()
+    log.info("account disconnected", extra={"team_id": str(actor.team_id), "rows": rows})
+    return DisconnectAccountReply(
+        account_id=account.account_id, aws_account_id=account.aws_account_id,
+        name=account.account_name, data_deleted=request.delete_data, cost_rows_deleted=rows,
+    )  # fmt: skip
+
+
+async def _forget(uow: IngestUnitOfWork, account_id: UUID, delete_data: bool) -> int:
+    """Delete the account and its data (returns the line items deleted), or only stop it."""
+    if not delete_data:
+        await uow.repo.update_account(account_id, status=AccountStatus.DISCONNECTED.value)
+        return 0
+    rows = await uow.costs.delete_account_costs(account_id)
+    await uow.repo.delete_account(account_id)
+    return rows
+
+
+async def _audit_disconnect(
+    uow: Emits, cmd: Command[DisconnectAccountRequest], aws_id: str, name: str, rows: int
+) -> None:
+    details = {"name": name, "data_deleted": cmd.request.delete_data, "cost_rows_deleted": rows}
+    await uow.emit(
+        AUDIT_RECORDED,
+        AuditRecorded(
+            team_id=cmd.actor.team_id,
+            user_id=cmd.actor.user_id,
+            action="account.disconnected",
+            entity_type="aws_account",
+            entity_id=aws_id,
+            details=details,
+            source=cmd.actor.audit_source(SOURCE),
+        ),
     )

@@ -31,7 +31,8 @@ from cloudaudit.ingest.domain.arn import parse_role_arn
 from cloudaudit.ingest.domain.connect import new_external_id
 from cloudaudit.ingest.domain.cur.formats import CostFormat, Layout
 from cloudaudit.ingest.domain.cur.mapping import MappedBatch, RowProblem, describe_format, map_batch
-from cloudaudit.ingest.domain.errors import IngestError, InvalidInput
+from cloudaudit.ingest.domain.cur.rejections import FileRows, refusal, wholly_rejected
+from cloudaudit.ingest.domain.errors import IngestError, InvalidInput, RowsRejected
 from cloudaudit.ingest.service.deps import IngestDeps
 from cloudaudit.ingest.service.summaries import publish_changed_days
 
@@ -76,6 +77,7 @@ class ImportReport:
     rows_rejected: int = 0
     other_providers: Counter[str] = field(default_factory=Counter)
     problems: list[ReportedProblem] = field(default_factory=list)
+    by_file: dict[str, FileRows] = field(default_factory=dict)
     periods: set[tuple[str, date]] = field(default_factory=set)
     days_published: int = 0
     interrupted: list[UUID] = field(default_factory=list)  # earlier imports found abandoned
@@ -89,6 +91,10 @@ class ImportReport:
     def add(
         self, name: str, unit: str, mapped: MappedBatch, parser_problems: list[RowProblem]
     ) -> None:
+        rows = self.by_file.setdefault(name, FileRows())
+        rows.read += mapped.rows_in + len(parser_problems)
+        rows.loaded += mapped.table.num_rows
+        rows.rejected += mapped.bad_rows + len(parser_problems)
         self.rows_read += mapped.rows_in + len(parser_problems)
         self.rows_loaded += mapped.table.num_rows
         self.rows_rejected += mapped.bad_rows + len(parser_problems)
@@ -313,7 +319,7 @@ async def import_costs(
         try:
             await _run(deps, team_id, files, report, _beating(lease, progress))
         except IngestError as exc:
-            await _fail(deps, report.import_id, exc.message)
+            await _fail(deps, report.import_id, exc.message, report)
             raise
         except (StoreError, OSError) as exc:  # the database or a file went away mid-way
             with contextlib.suppress(StoreError, OSError):
@@ -361,10 +367,35 @@ def _beating(lease: ImportLease, progress: ProgressCallback | None) -> AsyncProg
     return report
 
 
-async def _fail(deps: IngestDeps, import_id: UUID, reason: str) -> None:
+async def _fail(
+    deps: IngestDeps, import_id: UUID, reason: str, report: ImportReport | None = None
+) -> None:
+    """The import failed: why, and the rows it had rejected by then (none of its rows kept)."""
+    rejected = report.problems if report else []
     async with deps.uow() as uow:
-        await uow.repo.finish_import(import_id, status="failed", problems=[{"reason": reason}])
+        await uow.repo.finish_import(
+            import_id,
+            status="failed",
+            rows_rejected=report.rows_rejected if report else 0,
+            problems=[{"reason": reason}, *(p.as_dict() for p in rejected)],
+        )
         await uow.commit()
+
+
+def refuse_wholly_rejected(report: ImportReport) -> None:
+    """A file that kept none of its rows fails the whole import (see domain/cur/rejections)."""
+    if not wholly_rejected(report.by_file):
+        return
+    refused = set(wholly_rejected(report.by_file))
+    problems = [p for p in report.problems if p.file in refused]
+    raise RowsRejected(
+        refusal(
+            report.by_file,
+            [p.describe() for p in problems],
+            [p.problem.reason for p in problems],
+            str(report.import_id),
+        )
+    )
 
 
 async def _run(
@@ -383,6 +414,7 @@ async def _run(
         reading = _Reading(sum(f.size for f in files))
         for cost_file in files:
             await _load_file(deps, uow, state, cost_file, reading, progress)
+        refuse_wholly_rejected(report)
         report.load_seconds = time.monotonic() - load_started
         await _announce(deps, uow, state)
         await uow.repo.finish_import(

@@ -22,9 +22,11 @@ from cloudaudit.ingest.domain.spend import (
     Points,
     SpendAnswer,
     SpendQuery,
+    SpendRow,
     check_range,
     plain,
     rank,
+    total_of,
 )
 from cloudaudit.ingest.service.deps import IngestDeps
 
@@ -37,8 +39,12 @@ async def spend(deps: IngestDeps, query: SpendQuery) -> SpendAnswer:
         if query.dimension is Dimension.TAG:
             known_tag_key(query, await uow.costs.tag_keys(query.team_id, query.start, query.end))
         rows = await uow.costs.spend_rows(query)
-    total = sum((r.amount for r in rows), Decimal(0))
-    return SpendAnswer(query=query, total=total, rows=rank(rows, query.dimension, query.top))
+    return SpendAnswer(
+        query=query,
+        total=total_of(rows),
+        rows=rank(rows, query.dimension, query.top),
+        estimated=any(r.estimated for r in rows),
+    )
 
 
 SHOWN_TAG_KEYS = 15
@@ -99,18 +105,26 @@ async def spend_rpc(deps: IngestDeps, cmd: Command[SpendRequest]) -> SpendReply:
                 )
     answer = await spend(deps, query_from_request(request, actor.team_id))
     return SpendReply(
-        total=plain(answer.total),
+        total=plain(answer.total) or Decimal(0),
+        not_available=answer.total is None,
+        estimated=answer.estimated,
         start=request.start,
         end=request.end,
         metric=request.metric,
-        groups=[
-            SpendGroup(
-                key=row.key,
-                total=plain(row.amount),
-                points=[
-                    SpendPoint(period=p, amount=plain(a)) for p, a in sorted(row.points.items())
-                ],
-            )
-            for row in answer.rows
+        groups=[_group(row) for row in answer.rows],
+    )
+
+
+def _group(row: SpendRow) -> SpendGroup:
+    """A group on the bus: "not available" is a flag (the total field holds a number)."""
+    return SpendGroup(
+        key=row.key,
+        total=plain(row.amount) or Decimal(0),
+        not_available=row.amount is None,
+        estimated=row.estimated,
+        points=[
+            SpendPoint(period=p, amount=plain(a))
+            for p, a in sorted(row.points.items())
+            if a is not None
         ],
     )

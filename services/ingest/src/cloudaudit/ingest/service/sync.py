@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -29,7 +29,9 @@ from cloudaudit.ingest.domain.cost_explorer import (
     SERVICE_USAGE_TYPE,
     CeAnswerInvalid,
     CeDay,
+    Clipped,
     Grouping,
+    clip_to_window,
     cost_and_usage_request,
     merge_pages,
     sync_window,
@@ -40,6 +42,7 @@ from cloudaudit.ingest.domain.errors import (
     IngestError,
     InvalidInput,
     NotFound,
+    SyncFailed,
     SyncInProgress,
 )
 from cloudaudit.ingest.service.deps import IngestDeps
@@ -61,6 +64,7 @@ class SyncOutcome:
     rows: int
     days_changed: int
     throttled_retries: int
+    clipped: dict[str, str] = field(default_factory=dict)  # grouping -> days left out
 
 
 def next_sync_at(now: datetime, account_id: UUID, interval_minutes: int) -> datetime:
@@ -78,7 +82,7 @@ async def _pull(
     end: date,
     grouping: Grouping,
     stats: CallStats,
-) -> dict[date, CeDay]:
+) -> tuple[dict[date, CeDay], Clipped]:
     pages: list[dict[str, Any]] = []
     token: str | None = None
     for _ in range(MAX_PAGES_PER_GROUPING):
@@ -88,7 +92,7 @@ async def _pull(
         token = page.get("NextPageToken")
         if not token:
             break
-    return merge_pages(pages, grouping)
+    return clip_to_window(merge_pages(pages, grouping), start, end)
 
 
 async def sync_account(deps: IngestDeps, account_id: UUID, days: int | None = None) -> SyncOutcome:
@@ -116,6 +120,11 @@ async def _begin(deps: IngestDeps, account_id: UUID, run_id: UUID) -> _Started:
         account = await uow.repo.account(account_id)
         if account is None:
             raise NotFound(f"no account {account_id}")
+        if account.status == AccountStatus.DISCONNECTED.value:
+            raise InvalidInput(
+                f"account {account.aws_account_id} was disconnected; connect it again with "
+                "`cloudaudit accounts connect` (or `/cloudaudit connect`) to sync it"
+            )
         if not account.role_arn or account.status == AccountStatus.IMPORT_ONLY.value:
             raise InvalidInput(
                 f"account {account.aws_account_id} is known only from imported files; connect "
@@ -133,25 +142,72 @@ async def _begin(deps: IngestDeps, account_id: UUID, run_id: UUID) -> _Started:
     return started
 
 
+@dataclass
+class _Pulled:
+    """What Cost Explorer answered for the window, per grouping, and what was clipped."""
+
+    start: date
+    end: date
+    results: dict[str, dict[date, CeDay]] = field(default_factory=dict)
+    clipped: dict[str, Clipped] = field(default_factory=dict)
+
+
 async def _pull_all(
     deps: IngestDeps, begun: _Started, start: date, end: date, stats: CallStats
-) -> dict[str, dict[date, CeDay]]:
+) -> _Pulled:
     """Every grouping over [start, end): service x region, service x usage type, each tag."""
-    results: dict[str, dict[date, CeDay]] = {}
+    pulled = _Pulled(start, end)
     if start >= end:
-        return results
+        return pulled
     assert begun.account.role_arn is not None  # _begin refuses accounts without a role
     role = parse_role_arn(begun.account.role_arn)
     credentials = await asyncio.to_thread(deps.aws.assume, role, begun.external_id)
     client = await asyncio.to_thread(deps.aws.cost_explorer, credentials)
     for grouping in (SERVICE_REGION, SERVICE_USAGE_TYPE, *map(tag_grouping, begun.tag_keys)):
-        results[grouping.name] = await _pull(deps, client, role, start, end, grouping, stats)
-    return results
+        days, clipped = await _pull(deps, client, role, start, end, grouping, stats)
+        pulled.results[grouping.name] = days
+        if clipped:
+            pulled.clipped[grouping.name] = clipped
+            _warn_clipped(begun.account, pulled, grouping.name)
+    return pulled
+
+
+def _warn_clipped(account: Account, pulled: _Pulled, grouping: str) -> None:
+    clipped = pulled.clipped[grouping]
+    log.warning(
+        f"Cost Explorer answered {clipped.describe()} {pulled.start}..{pulled.end} (exclusive) "
+        f"for {grouping}: left out, not stored",
+        extra={
+            "team_id": str(account.team_id),
+            "account": account.aws_account_id,
+            "grouping": grouping,
+            "clipped_days": len(clipped.days),
+            "clipped_first": str(min(clipped.days)),
+            "clipped_last": str(max(clipped.days)),
+        },
+    )
 
 
 async def _sync_locked(deps: IngestDeps, account_id: UUID, days: int | None) -> SyncOutcome:
+    """Whatever stops a begun sync (AWS, a refused answer, the database, a bug, cancellation)
+    finishes its run as failed with its requests counted and leaves the account `failed` with
+    the error: never `syncing` with a run `running`."""
     run_id = uuid4()
     begun = await _begin(deps, account_id, run_id)
+    stats = CallStats()
+    try:
+        return await _pull_and_store(deps, begun, run_id, days, stats)
+    except BaseException as exc:
+        error = _sync_error(exc, begun.account)
+        await _record_sync_failure(deps, begun.account, run_id, error, stats)
+        if error is exc or not isinstance(exc, Exception):
+            raise
+        raise error from exc
+
+
+async def _pull_and_store(
+    deps: IngestDeps, begun: _Started, run_id: UUID, days: int | None, stats: CallStats
+) -> SyncOutcome:
     today = utcnow().date()
     start, end = sync_window(
         today,
@@ -162,42 +218,61 @@ async def _sync_locked(deps: IngestDeps, account_id: UUID, days: int | None) -> 
         CE_MAX_HISTORY_DAYS,
         days,
     )
-    stats = CallStats()
-    try:
-        results = await _pull_all(deps, begun, start, end, stats)
-    except (IngestError, CeAnswerInvalid) as exc:
-        error = (
-            exc
-            if isinstance(exc, IngestError)
-            else AwsUnavailable(f"Cost Explorer answered something unreadable: {exc}")
-        )
-        await _record_sync_failure(deps, begun.account, run_id, error, stats)
-        raise error from None
-    return await _store(deps, begun.account, run_id, start, end, results, stats, today)
+    pulled = await _pull_all(deps, begun, start, end, stats)
+    return await _store(deps, begun.account, run_id, pulled, stats, today)
+
+
+def _sync_error(exc: BaseException, account: Account) -> IngestError:
+    """The error the account and the caller are told, with what happens next."""
+    if isinstance(exc, IngestError):
+        return exc
+    again = (
+        "nothing of this sync was stored; it runs again at the next interval "
+        "(or now: `cloudaudit sync-costs`)"
+    )
+    if isinstance(exc, CeAnswerInvalid):
+        return AwsUnavailable(f"Cost Explorer's answer was refused: {exc}; {again}")
+    if not isinstance(exc, Exception):
+        return SyncFailed(f"the sync of {account.aws_account_id} was interrupted; {again}")
+    log.error(
+        "cost explorer sync stopped by an unexpected error",
+        exc_info=exc,
+        extra={"team_id": str(account.team_id), "account": account.aws_account_id},
+    )
+    return SyncFailed(
+        f"the sync of {account.aws_account_id} stopped: {type(exc).__name__}: "
+        f"{str(exc)[:200]}; {again}; if it repeats, the ingest service's log has the details"
+    )
 
 
 async def _record_sync_failure(
     deps: IngestDeps, account: Account, run_id: UUID, exc: IngestError, stats: CallStats
 ) -> None:
     step = getattr(exc, "step", None)
-    async with deps.uow() as uow:
-        await uow.repo.finish_run(run_id, "failed", error=exc.message, ce_requests=stats.requests)
-        await uow.repo.update_account(
-            account.account_id,
-            status=AccountStatus.FAILED.value,
-            last_error=exc.message,
-            last_error_step=step.value if step else None,
-            next_sync_at=next_sync_at(
-                utcnow(), account.account_id, deps.settings.sync_interval_minutes
-            ),
-        )
-        await uow.commit()
+    try:
+        async with deps.uow() as uow:
+            await uow.repo.finish_run(
+                run_id, "failed", error=exc.message, ce_requests=stats.requests
+            )
+            await uow.repo.update_account(
+                account.account_id,
+                status=AccountStatus.FAILED.value,
+                last_error=exc.message,
+                last_error_step=step.value if step else None,
+                next_sync_at=next_sync_at(
+                    utcnow(), account.account_id, deps.settings.sync_interval_minutes
+                ),
+            )
+            await uow.commit()
+    except Exception:  # the database is gone too: say so, and let the first error through
+        log.exception("could not record the failed sync", extra={"run_id": str(run_id)})
     log.warning(
         "cost explorer sync failed",
         extra={
             "team_id": str(account.team_id),
             "account": account.aws_account_id,
             "code": exc.code,
+            "error": exc.message[:300],
             "ce_requests": stats.requests,
         },
     )
@@ -207,29 +282,28 @@ async def _store(
     deps: IngestDeps,
     account: Account,
     run_id: UUID,
-    start: date,
-    end: date,
-    results: dict[str, dict[date, CeDay]],
+    pulled: _Pulled,
     stats: CallStats,
     today: date,
 ) -> SyncOutcome:
     """Replace the window's Cost Explorer days, rebuild and announce the changed days, close
     the run: one transaction."""
-    account_id = account.account_id
+    account_id, start, end = account.account_id, pulled.start, pulled.end
     rows = 0
     async with deps.uow() as uow:
-        for grouping, days in results.items():
+        for grouping, days in pulled.results.items():
             costs = [cost for day in days.values() for cost in day.costs]
             rows += await uow.costs.replace_ce_costs(
                 account_id, account.team_id, run_id, grouping, start, end, costs
             )
-        answered = [(account_id, day) for day in results.get(SERVICE_REGION.name, {})]
+        answered = [(account_id, day) for day in pulled.results.get(SERVICE_REGION.name, {})]
         changed = await uow.costs.rebuild_summaries(
             [account_id], start, end, deps.settings.top_drivers, answered
         )
         await publish_changed_days(uow, changed, {account_id: account}, today)
-        await _finish(uow, deps, account, run_id, start, end, rows, stats)
+        await _finish(uow, deps, account, run_id, pulled, rows, stats)
         await uow.commit()
+    clipped = {grouping: c.describe() for grouping, c in pulled.clipped.items()}
     outcome = SyncOutcome(
         account_id,
         account.aws_account_id,
@@ -239,6 +313,7 @@ async def _store(
         rows,
         len(changed),
         stats.throttled_retries,
+        clipped,
     )
     log.info(
         "cost explorer sync done",
@@ -254,21 +329,22 @@ async def _finish(
     deps: IngestDeps,
     account: Account,
     run_id: UUID,
-    start: date,
-    end: date,
+    pulled: _Pulled,
     rows: int,
     stats: CallStats,
 ) -> None:
     """The run succeeded, the account is connected and due again, `account.v1.synced`."""
-    now = utcnow()
+    now, start, end = utcnow(), pulled.start, pulled.end
     window = {"start": start.isoformat(), "end": end.isoformat()}
+    clipped = {g: [d.isoformat() for d in c.days] for g, c in pulled.clipped.items()}
     await uow.repo.finish_run(
         run_id,
         "succeeded",
         ce_requests=stats.requests,
         days=(end - start).days,
         rows=rows,
-        details={**window, "throttled_retries": stats.throttled_retries},
+        details={**window, "throttled_retries": stats.throttled_retries}
+        | ({"clipped_days": clipped} if clipped else {}),
     )
     synced_to = {"last_synced_day": end - timedelta(days=1)} if start < end else {}
     await uow.repo.update_account(
@@ -323,7 +399,10 @@ async def request_sync(
         rows = [r for r in rows if r.account_id == request.account_id]
         require_owner_team(actor, actor.team_id if rows else None, "account", request.account_id)
     started = [
-        r.account_id for r in rows if r.role_arn and r.status != AccountStatus.IMPORT_ONLY.value
+        r.account_id
+        for r in rows
+        if r.role_arn
+        and r.status not in (AccountStatus.IMPORT_ONLY.value, AccountStatus.DISCONNECTED.value)
     ]
     skipped = [r.account_id for r in rows if r.account_id not in started]
     for account_id in started:

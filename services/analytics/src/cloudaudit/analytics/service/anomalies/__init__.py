@@ -3,6 +3,7 @@ queries. Each handler is the only place its transaction commits."""
 
 from cloudaudit.analytics.domain.planned_spend import PlanRejected
 from cloudaudit.analytics.domain.series_replay import CHECKPOINT_EVERY_DAYS
+from cloudaudit.analytics.service.anomalies.accounts import account_disconnected
 from cloudaudit.analytics.service.anomalies.cost_days import DayOutcome, record_cost_day
 from cloudaudit.analytics.service.anomalies.feedback import give_feedback
 from cloudaudit.analytics.service.anomalies.plans import (
@@ -20,6 +21,7 @@ __all__ = [
     "DayOutcome",
     "PlanRejected",
     "PlanSpend",
+    "account_disconnected",
     "anomaly_rows",
     "cancel_planned_spend",
     "expect_spend",

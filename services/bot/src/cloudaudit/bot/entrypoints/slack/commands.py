@@ -51,6 +51,12 @@ async def _accounts(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDire
     return await queries.accounts(ix.who, deps)
 
 
+async def _disconnect(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
+    return await queries.disconnect(
+        ix.who, deps, str(cmd.args["account"]), bool(cmd.args["delete_data"])
+    )
+
+
 async def _spend(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
     group_by = cmd.args["group_by"]
     assert isinstance(group_by, SpendGroupBy)
@@ -150,6 +156,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "team": Subcommand(None, _team),
     "settings": Subcommand(None, _settings),
     "connect": Subcommand(None, _connect),
+    "disconnect": Subcommand(None, _disconnect),
     "alerts_here": Subcommand(Action.CONFIGURE_ALERTS, _alerts_here),
     "alerts_digest": Subcommand(Action.CONFIGURE_ALERTS, _alerts_digest),
     "expect": Subcommand(None, _expect),

@@ -74,6 +74,7 @@ TEXT_FIELDS = (
     "aws_account_id",
     "line_item_type",
     "product_code",
+    "service_code",
     "service",
     "usage_type",
     "operation",
@@ -96,7 +97,9 @@ _CUR_SOURCES: dict[str, tuple[str, ...]] = {
     "aws_account_id": ("lineItem/UsageAccountId",),
     "line_item_type": ("lineItem/LineItemType",),
     "product_code": ("lineItem/ProductCode",),
-    "service": ("product/ProductName", "product/servicename", "lineItem/ProductCode"),
+    # A name where the report has one, else the code, named by domain/cur/services.py.
+    "service": ("product/ProductName", "product/servicename"),
+    "service_code": ("product/servicecode", "lineItem/ProductCode"),
     "usage_type": ("lineItem/UsageType",),
     "operation": ("lineItem/Operation",),
     "resource_id": ("lineItem/ResourceId",),
@@ -127,7 +130,11 @@ _CUR2_SOURCES: dict[str, tuple[str, ...]] = {
     "aws_account_id": ("line_item_usage_account_id",),
     "line_item_type": ("line_item_line_item_type",),
     "product_code": ("line_item_product_code",),
-    "service": ("product_product_name", "product_servicecode", "line_item_product_code"),
+    # The name is a key of the `product` map (or a column, where the export flattened it);
+    # without one, the code is named by domain/cur/services.py.
+    "service": ("product_product_name",),
+    "product_map": ("product",),
+    "service_code": ("product_servicecode", "line_item_product_code"),
     "usage_type": ("line_item_usage_type",),
     "operation": ("line_item_operation",),
     "resource_id": ("line_item_resource_id",),

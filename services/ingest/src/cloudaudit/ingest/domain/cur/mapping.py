@@ -23,6 +23,7 @@ from cloudaudit.ingest.domain.cur.formats import (
     Layout,
     TagStyle,
 )
+from cloudaudit.ingest.domain.cur.services import names_for_codes, product_names
 from cloudaudit.ingest.domain.cur.values import (
     DECIMAL,
     TIMESTAMP,
@@ -220,14 +221,15 @@ def _report_nul_characters(
     report: Callable[[str | None, pa.Array | None, BadValues], None],
 ) -> None:
     """PostgreSQL text cannot hold U+0000: such a row is rejected, not the whole import."""
-    for name in TEXT_FIELDS:
+    for name in (*TEXT_FIELDS, "product_name"):
         column = values.get(name)
         if column is None or not pa.types.is_string(column.type):
             continue
         has_nul = pc.fill_null(pc.match_substring(column, "\x00"), False)
         if pc.any(has_nul).as_py():
             hits = pc.indices_nonzero(has_nul).to_pylist()
-            report(layout.column_for(name) or name, source(name), [(i, NUL_REASON) for i in hits])
+            field = "product_map" if name == "product_name" else name
+            report(layout.column_for(field) or name, source(field), [(i, NUL_REASON) for i in hits])
     tag_hits = [
         (index, NUL_REASON)
         for index, row in enumerate(tags)
@@ -294,6 +296,7 @@ def map_batch(
             report(layout.column_for(name), raw, bad)
         else:
             values[name] = as_text(source(name), length)
+    values["product_name"] = product_names(source("product_map"), length)
 
     for name in layout.required:
         missing = pc.is_null(values[name])
@@ -363,8 +366,11 @@ def _assemble(
     billing_period = values["billing_period"]
     month_start = pc.floor_temporal(usage_start, unit="month")
     billing_period = pc.coalesce(billing_period, month_start).cast(pa.date32())
-    service = pc.coalesce(values["service"], values["product_code"])
-    product_code = pc.coalesce(values["product_code"], values["service"])
+    code = pc.coalesce(values["service_code"], values["product_code"])
+    # One name per service whatever the source: the report's name, else CUR 2.0's product map,
+    # else the product code named as AWS names it (domain/cur/services.py).
+    service = pc.coalesce(values["service"], values["product_name"], names_for_codes(code))
+    product_code = pc.coalesce(values["product_code"], code, values["service"])
     columns: dict[str, pa.Array] = {
         "billing_period": billing_period,
         "usage_date": usage_date,
