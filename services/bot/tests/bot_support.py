@@ -194,7 +194,10 @@ class Harness:
 
         if not any(getattr(c, "name", None) == "teams" for c in app.registered_groups):
             _register_service_commands()
-        env = {"DATABASE_URL": self.database_url or "", "NATS_URL": self.runtime.settings.nats_url}
+        env = {
+            "DATABASE_URL": self.database_url or "",
+            "NATS_URL": self.runtime.settings.nats_url_value(),
+        }
         result = CliRunner().invoke(app, list(args), env=env)
         assert result.exit_code == 0, result.output
         return result.output
