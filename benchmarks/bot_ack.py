@@ -74,6 +74,7 @@ async def ingest_and_analytics_stand_ins(nc: Any, prefix: str) -> None:
 
 async def main(endpoints: Endpoints) -> None:
     import nats
+    from cloudaudit.common.testing_people import SlackWorkspace, bus_ask
 
     specs = discover_services()
     for name in ("identity", "bot"):
@@ -105,7 +106,11 @@ async def main(endpoints: Endpoints) -> None:
         f"http://127.0.0.1:{service.endpoint.port}/slack/events", SIGNING_SECRET, slack
     )
     users = [f"UBENCH{i:03d}" for i in range(CONCURRENT)]
-    # Warm-up: everyone has used the bot once (enrolled), charts' fonts are loaded.
+    people = SlackWorkspace(bus_ask(bot.broker, bot.names), driver.team_id)
+    owner = await people.install(users[0])  # the app's installer; the others are invited
+    for user in users[1:]:
+        await people.invite(owner, user)
+    # Warm-up: everyone has used the bot once (joined), charts' fonts are loaded.
     await asyncio.gather(*(driver.command("accounts", user=u) for u in users))
     await driver.command("spend 7d")
     await runner.drain(60)

@@ -31,6 +31,7 @@ from cloudaudit.common.events.anomaly import (
 from cloudaudit.common.migrations import upgrade
 from cloudaudit.common.runtime import Endpoints, build_runtime
 from cloudaudit.common.service import discover_services
+from cloudaudit.common.testing_people import SlackWorkspace, bus_ask
 
 EVENTS = 200
 RATE_PER_S = 50  # a burst of alerts across many accounts
@@ -69,8 +70,9 @@ async def main(endpoints: Endpoints) -> None:
     driver = SlackDriver(
         f"http://127.0.0.1:{service.endpoint.port}/slack/events", SIGNING_SECRET, slack
     )
+    await SlackWorkspace(bus_ask(bot.broker, bot.names), driver.team_id).install("UOWNER")
     await driver.command("alerts here", user="UOWNER", channel=CHANNEL)
-    while True:  # the owner's first command enrolled the team and set its channel
+    while True:  # the owner (the app's installer) set the team's channel
         async with service.deps.uow() as uow:
             team = await uow.repo.team_by_slack(slack.workspaces["T0CLOUD"].team_id)
         if team and team.alert_channel_id == CHANNEL:

@@ -28,6 +28,7 @@ from cloudaudit.common.migrations import upgrade
 from cloudaudit.common.runtime import Endpoints, build_runtime
 from cloudaudit.common.service import discover_services
 from cloudaudit.common.settings import CommonSettings
+from cloudaudit.common.testing_people import SlackWorkspace, bus_ask
 
 REQUESTS = 500
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "10"))
@@ -50,8 +51,8 @@ async def main(endpoints: Endpoints) -> None:
     client = make_broker(endpoints.nats_url, names, "bench", 3)
     await client.connect()
     await ensure_streams(client, names)
-    ask = SlackUserRequest(slack_team_id="TBENCH", slack_user_id="U1")
-    owner = await rpc(client, names, RPC_SLACK_USER, ask, SlackUserReply)
+    owner = await SlackWorkspace(bus_ask(client, names), "TBENCH").install("U1")  # the owner
+    ask = SlackUserRequest.full_member("TBENCH", "U1")
     timings: list[float] = []
     semaphore = asyncio.Semaphore(CONCURRENCY)
 

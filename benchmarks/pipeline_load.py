@@ -38,12 +38,12 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from cloudaudit.bot.driver import SlackDriver
-from cloudaudit.common.bus import BusNames, ensure_streams, make_broker, publish_event, rpc
+from cloudaudit.common.bus import BusNames, ensure_streams, make_broker, publish_event
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.embedded import EmbeddedInfrastructure, free_port
 from cloudaudit.common.events.cost import COST_DAY_RECORDED, CostDayRecorded, CostDriver, CostLine
-from cloudaudit.common.events.identity import RPC_SLACK_USER, SlackUserReply, SlackUserRequest
 from cloudaudit.common.runtime import Endpoints
+from cloudaudit.common.testing_people import SlackWorkspace, bus_ask
 from cloudaudit.demo.stack import SIGNING_SECRET, ProductStack
 from sqlalchemy.engine import make_url
 
@@ -180,14 +180,8 @@ async def run(
         stack.slack,
         team_id=slack_team,
     )
+    reply = await SlackWorkspace(bus_ask(broker, names), driver.team_id).install(OWNER)
     await driver.command("alerts here", user=OWNER, channel=CHANNEL)
-    reply = await rpc(
-        broker,
-        names,
-        RPC_SLACK_USER,
-        SlackUserRequest(slack_team_id=driver.team_id, slack_user_id=OWNER),
-        SlackUserReply,
-    )
     assert reply.team_id is not None
     team_id = reply.team_id
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)

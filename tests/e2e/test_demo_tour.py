@@ -21,7 +21,7 @@ from cloudaudit.common.embedded import free_port
 from cloudaudit.common.testing import ACTOR_KEY_ENV, keep_log_for_scan
 
 TOUR_TIMEOUT_S = 600
-STEPS = 17
+STEPS = 18
 
 
 def _demo(state: Path, nats_port: int, pg_port: int) -> subprocess.CompletedProcess[str]:
@@ -63,7 +63,8 @@ def test_demo_tour_passes_every_step_and_a_second_run_reuses_the_state(tmp_path)
         "import 90 days of CUR 2.0 history",
         "anomaly alert in the channel",
         'press "Expected spend" on the alert',
-        "an admin and a viewer join the team",
+        "the installer owns the team",
+        "the owner invites an admin and a viewer",
         "savings recommendations",
         "a viewer presses Approve",
         "approve a recommendation",
@@ -80,6 +81,7 @@ def test_demo_tour_passes_every_step_and_a_second_run_reuses_the_state(tmp_path)
     assert "the anomaly is now expected" in first.stdout
     assert "only owners and admins can approve recommendations; you are a viewer" in first.stdout
     assert "only owners and admins can read the audit log; you are a viewer" in first.stdout
+    assert "joined as admin" in first.stdout and "joined as viewer" in first.stdout
     assert "COST ANOMALY: AMAZON ELASTIC COMPUTE CLOUD" in first.stdout
     assert "COST ANOMALY: AWS SUPPORT" not in first.stdout
     assert (tmp_path / "postgres" / "data" / "PG_VERSION").exists()

@@ -25,10 +25,10 @@ import pytest_asyncio
 from cloudaudit.bot.driver import SlackDriver
 from cloudaudit.common.events.anomaly import AnomalyDetected, AnomalyKind, RootCause, Severity
 from cloudaudit.common.events.cost import CostDayRecorded, CostDriver, CostLine
-from cloudaudit.common.events.identity import RPC_SLACK_USER, SlackUserReply, SlackUserRequest
 from cloudaudit.common.runtime import Endpoints
 from cloudaudit.common.settings import CommonSettings
 from cloudaudit.common.testing import BusClient, eventually
+from cloudaudit.common.testing_people import SlackWorkspace
 from cloudaudit.demo.stack import SIGNING_SECRET, ProductStack
 from sqlalchemy.engine import make_url
 
@@ -103,22 +103,32 @@ class Product:
     def driver(self, team_id: str = "T0CLOUD") -> SlackDriver:
         return SlackDriver(self.events_url, SIGNING_SECRET, self.slack, team_id=team_id)
 
+    def people(self, slack_team: str = "T0CLOUD") -> SlackWorkspace:
+        async def ask(subject: str, request: Any, reply_type: Any) -> Any:
+            return await self.stack.request(subject, request, reply_type)
+
+        return SlackWorkspace(ask, slack_team)
+
+    async def install(self, slack_user: str, slack_team: str = "T0CLOUD") -> UUID:
+        """The app installed in a workspace by `slack_user`, who owns its team. One bot token
+        answers users.info for every workspace here, so it is told their home workspace."""
+        self.slack.set_user(slack_user, home_team=slack_team)
+        reply = await self.people(slack_team).install(slack_user)
+        assert reply.team_id is not None, reply
+        return reply.team_id
+
     async def team_of(self, slack_user: str, slack_team: str = "T0CLOUD") -> UUID:
-        reply = await self.stack.request(
-            RPC_SLACK_USER,
-            SlackUserRequest(slack_team_id=slack_team, slack_user_id=slack_user),
-            SlackUserReply,
-        )
+        reply = await self.people(slack_team).person(slack_user)
         assert reply.team_id is not None, reply
         return reply.team_id
 
     async def alerts_here(
         self, driver: SlackDriver, user: str, channel: str, slack_team: str = "T0CLOUD"
     ) -> UUID:
-        """The owner's `/cloudaudit alerts here`: enrols the team, alerts go to `channel`."""
+        """The owner (the app's installer) sets `/cloudaudit alerts here`."""
+        team_id = await self.install(user, slack_team)
         response = await driver.command("alerts here", user=user, channel=channel)
         assert response.status == 200, response.text
-        team_id = await self.team_of(user, slack_team)
 
         async def channel_set() -> bool:
             found = await self.value(

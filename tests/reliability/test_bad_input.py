@@ -228,9 +228,9 @@ async def test_hostile_tag_keys_and_command_arguments_are_data_not_code(
     path = tmp_path / "hostile-tags.csv"
     path.write_bytes(_cur_csv(rows))
     user, channel = "URELHOSTILE", "CHOSTILE"
+    team_id = await product.install(user)
     response = await slack_driver.command("help", user=user, channel=channel)
     assert response.status == 200
-    team_id = await product.team_of(user)
     result = await _import(product, team_id, path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["rows_loaded"] == len(rows)
@@ -282,9 +282,9 @@ async def test_a_user_of_another_workspace_cannot_press_this_teams_buttons(
     product.slack.add_workspace("T0OTHER", "Other Co", "xoxb-other-workspace")
     intruder = product.driver(team_id="T0OTHER")
     try:
+        team_b = await product.install("UINTRUDER", "T0OTHER")  # the owner of their own team
         first = await intruder.command("help", user="UINTRUDER", channel="COTHER")
         assert first.status == 200
-        team_b = await product.team_of("UINTRUDER", "T0OTHER")
         assert team_b != team_a
         for label in ("Useful", "Not useful"):
             response = await intruder.press(message, label, user="UINTRUDER")

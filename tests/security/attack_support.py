@@ -98,12 +98,29 @@ class Database:
             await conn.close()
 
 
-async def enrol(attacker: Attacker, slack_team: str, slack_user: str) -> Person:
-    """A Slack person as identity answers the bot (the bot verified Slack's signature)."""
-    reply = await attacker.ask(
-        "identity.v1.rpc.slack_user",
-        {"slack_team_id": slack_team, "slack_user_id": slack_user, "slack_team_name": slack_team},
+def slack_person(slack_team: str, slack_user: str, **profile: Any) -> dict[str, Any]:
+    """What the bot tells identity about a person: a full member of the workspace unless the
+    profile says otherwise (users.info's flags)."""
+    return {
+        "slack_team_id": slack_team,
+        "slack_user_id": slack_user,
+        "slack_team_name": slack_team,
+        "is_restricted": False,
+        "is_ultra_restricted": False,
+        "is_stranger": False,
+        "user_team_id": slack_team,
+        **profile,
+    }
+
+
+async def resolve(attacker: Attacker, slack_team: str, slack_user: str, **profile: Any) -> Any:
+    """Identity's raw answer to the bot for a Slack person."""
+    return await attacker.ask(
+        "identity.v1.rpc.slack_user", slack_person(slack_team, slack_user, **profile)
     )
+
+
+def _person(slack_user: str, reply: dict[str, Any]) -> Person:
     assert reply["ok"], reply
     return Person(
         slack_user,
@@ -112,6 +129,27 @@ async def enrol(attacker: Attacker, slack_team: str, slack_user: str) -> Person:
         reply["role"],
         reply.get("tokens", {}),
     )
+
+
+async def enrol(
+    attacker: Attacker, slack_team: str, slack_user: str, invited_by: Person | None = None
+) -> Person:
+    """A Slack person as identity answers the bot (the bot verified Slack's signature): the
+    app's installer (the owner) when nobody invites them, else invited by `invited_by`."""
+    if invited_by is None:
+        installed = await attacker.ask(
+            "identity.v1.rpc.slack_installed",
+            {"slack_team_id": slack_team, "slack_team_name": slack_team,
+             "installer_slack_user_id": slack_user},
+        )  # fmt: skip
+        assert installed["ok"], installed
+    else:
+        invited = await attacker.ask(
+            "identity.v1.rpc.invite",
+            {"actor_token": invited_by.tokens["identity"], "slack_user_id": slack_user},
+        )
+        assert invited["ok"], invited
+    return _person(slack_user, await resolve(attacker, slack_team, slack_user))
 
 
 def forged_token(claims: dict[str, Any], key: OKPKey | None = None, kid: str = "forged") -> str:

@@ -67,7 +67,7 @@ async def attacker(services, settings, infrastructure) -> AsyncIterator[Attacker
 @pytest_asyncio.fixture(loop_scope="session")
 async def victim(attacker: Attacker, db: Database) -> Victim:
     owner = await enrol(attacker, "T-VICTIM", "U-VICTIM-OWNER")
-    member = await enrol(attacker, "T-VICTIM", "U-VICTIM-MEMBER")
+    member = await enrol(attacker, "T-VICTIM", "U-VICTIM-MEMBER", invited_by=owner)
     team, now = owner.team_id, utcnow()
     account_id, anomaly_id, rec_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await db.execute(

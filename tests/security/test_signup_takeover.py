@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import nats
 import pytest_asyncio
-from attack_support import Attacker, Database
+from attack_support import Attacker, Database, resolve
 from cloudaudit.common.bus import BusNames
 from cloudaudit.common.clock import frozen_at
 from cloudaudit.common.testing import Mailbox
@@ -75,11 +75,17 @@ async def slack_edge(web, settings, infrastructure) -> AsyncIterator[Attacker]:
 
 
 async def slack_only_owner(slack_edge: Attacker, email: str) -> dict[str, Any]:
-    """The owner of a Slack workspace's team, known only from Slack (their profile email)."""
-    reply = await slack_edge.ask(
-        "identity.v1.rpc.slack_user",
-        {"slack_team_id": "T-VICTIM", "slack_user_id": "U-CFO", "slack_team_name": "Victim",
-         "email": email, "display_name": "The CFO"},
+    """The owner of a Slack workspace's team (its installer), known only from Slack: their
+    profile email, which Slack says they confirmed."""
+    installed = await slack_edge.ask(
+        "identity.v1.rpc.slack_installed",
+        {"slack_team_id": "T-VICTIM", "slack_team_name": "Victim",
+         "installer_slack_user_id": "U-CFO", "installer_email": email},
+    )  # fmt: skip
+    assert installed["ok"], installed
+    reply = await resolve(
+        slack_edge, "T-VICTIM", "U-CFO", email=email, email_confirmed=True,
+        display_name="The CFO",
     )  # fmt: skip
     assert reply["ok"] and reply["role"] == "owner", reply
     return reply
@@ -101,35 +107,53 @@ async def test_sign_up_cannot_claim_a_user_known_only_from_slack(web, slack_edge
         "signup", {"email": "CFO@victim.test", "password": ATTACKER_PASSWORD}
     )
     status_reset, _ = await web.post("password/reset", {"email": "cfo@victim.test"})
-    status_resend, _ = await web.post("verify/resend", {"email": "cfo@victim.test"})
 
-    assert (status, status_reset, status_resend) == (202, 202, 202)
-    users = await db.fetch("SELECT user_id, password_hash FROM identity.users")
-    assert [(str(u["user_id"]), u["password_hash"]) for u in users] == [(owner["user_id"], None)]
-    assert await db.fetch("SELECT 1 FROM identity.email_tokens") == []  # no link to anyone
-    for password in (ATTACKER_PASSWORD, ""):
-        status, body = await web.post("login", {"email": "cfo@victim.test", "password": password})
-        assert status in (400, 401) and "token" not in body
-    # the address's real owner is told, with no link that could set a password
-    notice = await web.mailbox.wait_for("cfo@victim.test")
-    assert "no web account was created" in notice.body
-    assert "token=" not in notice.body
+    assert (status, status_reset) == (202, 202)
+    # The Slack person keeps no password and no web address; the sign-up is another person,
+    # inactive until someone opens the link mailed to the address, and a member of nothing.
+    users = {
+        str(u["user_id"]): (u["email"], u["password_hash"] is not None)
+        for u in await db.fetch("SELECT user_id, email, password_hash FROM identity.users")
+    }
+    assert users.pop(owner["user_id"]) == (None, False)
+    assert list(users.values()) == [("cfo@victim.test", True)]
+    members = await db.fetch("SELECT user_id FROM identity.team_members")
+    assert [str(m["user_id"]) for m in members] == [owner["user_id"]]
+    status, body = await web.post(
+        "login", {"email": "cfo@victim.test", "password": ATTACKER_PASSWORD}
+    )
+    assert status == 403 and body["error"]["code"] == "email_not_verified"
+    # Worst case: the link is opened (the address's owner clicks a link they never asked
+    # for). The account still has none of the Slack person's teams: nothing links by email.
+    link = await web.mailbox.wait_for("cfo@victim.test")
+    assert (await web.post("verify", {"token": Mailbox.token_in(link)}))[0] == 200
+    token = await web.log_in("cfo@victim.test", ATTACKER_PASSWORD)
+    async with web.http.get("/api/v1/me/teams", headers={"Authorization": f"Bearer {token}"}) as r:
+        assert (await r.json())["teams"] == []
+    again = await resolve(slack_edge, "T-VICTIM", "U-CFO", email="cfo@victim.test")
+    assert again["user_id"] == owner["user_id"]  # the Slack identity is still the CFO's own
 
 
-async def test_a_taken_address_gets_the_same_answer_as_a_new_one(web, slack_edge, db: Database):
-    await web.sign_up_and_verify("ana@acme.test")
-    await slack_only_owner(slack_edge, "cfo@victim.test")
+async def test_slack_after_sign_up_is_not_linked_to_the_earlier_account(
+    web, slack_edge, db: Database
+):
+    """The old takeover: sign up first with cfo@victim; when the victim typed /cloudaudit, the
+    Slack profile's email joined their Slack identity to the attacker's account."""
+    await web.sign_up_and_verify("cfo@victim.test", ATTACKER_PASSWORD)  # verified, even
+    attacker_id = (await db.fetch("SELECT user_id FROM identity.users"))[0]["user_id"]
 
-    taken = await web.post("signup", {"email": "ana@acme.test", "password": ATTACKER_PASSWORD})
-    slack = await web.post("signup", {"email": "cfo@victim.test", "password": ATTACKER_PASSWORD})
-    new = await web.post("signup", {"email": "new@acme.test", "password": ATTACKER_PASSWORD})
+    victim = await slack_only_owner(slack_edge, "cfo@victim.test")
 
-    assert taken == slack == new and new[0] == 202
-    notice = await web.mailbox.wait_for("ana@acme.test", count=2)  # after her own link
-    assert "tried to sign up" in notice.body and "token=" not in notice.body
-    assert await web.log_in("ana@acme.test")  # her password is unchanged
-    rows = await db.fetch("SELECT email FROM identity.users ORDER BY email")
-    assert [r["email"] for r in rows] == ["ana@acme.test", "cfo@victim.test", "new@acme.test"]
+    assert victim["user_id"] != str(attacker_id)
+    links = await db.fetch("SELECT user_id FROM identity.slack_users")
+    assert [str(r["user_id"]) for r in links] == [victim["user_id"]]
+    token = await web.log_in("cfo@victim.test", ATTACKER_PASSWORD)
+    async with web.http.get("/api/v1/me/teams", headers={"Authorization": f"Bearer {token}"}) as r:
+        assert (await r.json())["teams"] == []
+    members = await web.http.get(
+        f"/api/v1/teams/{victim['team_id']}/members", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert members.status == 404
 
 
 async def test_an_unverified_account_cannot_log_in(web):

@@ -23,13 +23,13 @@ from cloudaudit.bot.entrypoints.app import BOT_KEY, BotService
 from cloudaudit.bot.localslack import DEFAULT_TOKEN, LocalSlack
 from cloudaudit.bot.settings import BotSettings
 from cloudaudit.common.actors import Actor, ActorVerifier, Command
-from cloudaudit.common.bus import rpc
 from cloudaudit.common.errors import DomainError
 from cloudaudit.common.events import cost, identity
 from cloudaudit.common.events.identity import Audience
 from cloudaudit.common.runtime import ServiceRuntime
 from cloudaudit.common.settings import CommonSettings
 from cloudaudit.common.testing import BusClient, eventually
+from cloudaudit.common.testing_people import SlackWorkspace, bus_ask
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 # The key the OAuth-mode bot seals Slack tokens with, set as production sets it (the embedded
@@ -144,45 +144,33 @@ class Harness:
     slack: LocalSlack
     bus: BusClient
     users: dict[str, identity.SlackUserReply] = field(default_factory=dict)
+    database_url: str | None = None
 
     @property
     def deps(self):
         return self.service.deps
 
+    @property
+    def people(self) -> SlackWorkspace:
+        return SlackWorkspace(bus_ask(self.bus.broker, self.bus.names), self.driver.team_id)
+
     async def enrol(self, slack_user: str) -> identity.SlackUserReply:
-        """Resolve a Slack user through identity, exactly as the bot does on first contact."""
-        reply = await rpc(
-            self.bus.broker,
-            self.bus.names,
-            identity.RPC_SLACK_USER,
-            identity.SlackUserRequest(slack_team_id=self.driver.team_id, slack_user_id=slack_user),
-            identity.SlackUserReply,
-        )
+        """Resolve a Slack user through identity, exactly as the bot does on each contact."""
+        reply = await self.people.person(slack_user)
         self.users[slack_user] = reply
         return reply
 
     async def team(self, owner: str = OWNER) -> dict[str, identity.SlackUserReply]:
-        """Owner, admin, member and viewer of one workspace team (roles set through identity)."""
-        owner_reply = await self.enrol(owner)
+        """Owner (the app's installer), admin, member and viewer of one workspace team (the
+        others invited by the owner with their roles)."""
+        owner_reply = await self.people.install(owner)
+        self.users[owner] = owner_reply
         for slack_user, role in (
             (ADMIN, identity.Role.ADMIN),
             (MEMBER, identity.Role.MEMBER),
             (VIEWER, identity.Role.VIEWER),
         ):
-            reply = await self.enrol(slack_user)
-            assert owner_reply.team_id and owner_reply.user_id and reply.user_id
-            changed = await rpc(
-                self.bus.broker,
-                self.bus.names,
-                identity.RPC_CHANGE_ROLE,
-                identity.ChangeRoleRequest(
-                    actor_token=owner_reply.tokens[Audience.IDENTITY],
-                    target_user_id=reply.user_id,
-                    role=role,
-                ),
-                identity.ChangeRoleReply,
-            )
-            assert changed.ok, changed.error
+            self.users[slack_user] = await self.people.add(owner_reply, slack_user, role)
         # The owner has used the bot, so it knows the workspace and whom to warn.
         await self.driver.command("help", user=owner)
 
@@ -193,6 +181,32 @@ class Harness:
 
         await eventually(known)
         return self.users
+
+    async def operator(self, *args: str) -> str:
+        """A `cloudaudit` command as the operator types it (the identity CLI included), in a
+        thread: the CLI runs its own event loop."""
+        return await asyncio.to_thread(self._operator, *args)
+
+    def _operator(self, *args: str) -> str:
+        from typer.testing import CliRunner
+
+        from cloudaudit.common.cli import _register_service_commands, app
+
+        if not any(getattr(c, "name", None) == "teams" for c in app.registered_groups):
+            _register_service_commands()
+        env = {
+            "DATABASE_URL": self.database_url or "",
+            "NATS_URL": self.runtime.settings.nats_url_value(),
+        }
+        result = CliRunner().invoke(app, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    async def claim_code(self) -> str:
+        """The code `cloudaudit teams claim-code` prints for the first owner."""
+        printed = await self.operator("teams", "claim-code")
+        line = next(line for line in printed.splitlines() if "/cloudaudit claim " in line)
+        return line.rsplit(" ", 1)[-1]
 
     @property
     def team_id(self) -> UUID:

@@ -189,13 +189,18 @@ async def local_slack(tmp_path) -> AsyncIterator[LocalSlack]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def bot(
-    local_slack: LocalSlack, bus: BusClient, start_service: Any, settings: CommonSettings
+    local_slack: LocalSlack,
+    bus: BusClient,
+    start_service: Any,
+    settings: CommonSettings,
+    database_url: str,
 ) -> AsyncIterator[Harness]:
     """identity (real) + bot (real, HTTP mode with a bot token) against the local Slack."""
     await start_service("identity")
     harness = await start_bot(
         start_service, make_bot_settings(settings, local_slack), local_slack, bus
     )
+    harness.database_url = database_url
     yield harness
     await harness.driver.close()
     # Whatever a test did, no one was ever shown the internal-error apology.

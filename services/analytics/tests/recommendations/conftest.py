@@ -178,25 +178,12 @@ NUMBER = re.compile(r"(?<![A-Za-z0-9_.\-])\$?\d[\d,]*(?:\.\d+)?%?")
 @pytest.fixture
 def team_with_account(bus, static_account):
     """A Slack workspace's team (owner + member, enrolled by identity) with one AWS account."""
-    from cloudaudit.common.bus import rpc
-    from cloudaudit.common.events.identity import RPC_SLACK_USER, SlackUserReply, SlackUserRequest
+    from cloudaudit.common.testing_people import SlackWorkspace, bus_ask
 
     async def make() -> Team:
-        async def enrol(user: str) -> SlackUserReply:
-            reply = await rpc(
-                bus.broker,
-                bus.names,
-                RPC_SLACK_USER,
-                SlackUserRequest(
-                    slack_team_id="T-ACME", slack_user_id=user, slack_team_name="Acme"
-                ),
-                SlackUserReply,
-            )
-            assert reply.ok, reply.error
-            return reply
-
-        owner = await enrol("U-OWNER")
-        member = await enrol("U-MEMBER")
+        acme = SlackWorkspace(bus_ask(bus.broker, bus.names), "T-ACME", "Acme")
+        owner = await acme.install("U-OWNER")  # the app's installer owns the team
+        member = await acme.add(owner, "U-MEMBER")  # invited by the owner
         assert owner.team_id is not None and owner.user_id and member.user_id
         team = Team(owner.team_id, uuid4(), owner.user_id, member.user_id)
         static_account(team.team_id, team.account_id)

@@ -28,6 +28,7 @@ from cloudaudit.common.events import account
 from cloudaudit.common.events.account import AccountConnected, ConnectStep
 from cloudaudit.common.events.base import RpcError
 from cloudaudit.common.testing import eventually
+from cloudaudit.common.testing_people import SlackWorkspace, bus_ask
 
 ROLE_ARN = "arn:aws:iam::210987654321:role/CloudAuditReadOnly"
 
@@ -190,6 +191,11 @@ async def test_oauth_install_round_trip_stores_the_installation_and_serves_the_w
         response = await newco.command("accounts", user="UINSTALLER")
         assert response.status == 200
         await reply_to(local_slack, "UINSTALLER", "production")
+        # the installer Slack authenticated owns the team; the next person is not its owner
+        await newco.command("accounts", user="USECOND")
+        await reply_to(local_slack, "USECOND", "not a member of this workspace's CloudAudit team")
+    people = SlackWorkspace(bus_ask(bus.broker, bus.names), "T0NEWCO")
+    assert (await people.person("UINSTALLER")).role.value == "owner"
     assert {c.token for c in local_slack.calls if c.method == "users.info"} == {"xoxb-newco-1"}
     await harness.driver.close()
 

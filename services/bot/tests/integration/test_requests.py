@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from bot_support import OWNER, blocks_text
+from bot_support import MEMBER, OWNER, blocks_text, reply_to, visible
 
 from cloudaudit.bot.driver import SlackDriver
 from cloudaudit.bot.views.help import SUBCOMMANDS
@@ -81,17 +81,35 @@ async def test_bad_arguments_explain_the_usage(bot):
     assert "Usage: `/cloudaudit spend" in text
 
 
-async def test_first_person_of_a_workspace_becomes_owner(bot, ingest):
+async def test_the_first_person_of_a_workspace_is_told_how_the_owner_claims_it(bot, ingest):
     await bot.driver.command("accounts", user=OWNER)
+    told = await reply_to(bot.slack, OWNER, "no owner in this Slack workspace yet")
+    assert "cloudaudit teams claim-code" in visible(told)
+    async with bot.deps.uow() as uow:
+        assert await uow.repo.team_by_slack(bot.driver.team_id) is None
+    assert ingest.requests == {}
 
-    async def enrolled():
-        async with bot.deps.uow() as uow:
-            return await uow.repo.team_by_slack(bot.driver.team_id)
 
-    team = await eventually(enrolled)
-    assert team.owner_slack_user_id == OWNER
-    reply = await bot.enrol(OWNER)
-    assert reply.role.value == "owner"
+async def test_the_operator_s_claim_code_makes_the_first_owner_once(bot, ingest):
+    code = await bot.claim_code()
+    await bot.driver.command(f"claim {code}", user=OWNER)
+    await reply_to(bot.slack, OWNER, "You own this workspace's CloudAudit team")
+    assert (await bot.enrol(OWNER)).role.value == "owner"
+    await bot.driver.command(f"claim {code}", user=MEMBER)
+    refused = await reply_to(bot.slack, MEMBER, "claim code is unknown, used already or expired")
+    assert code not in visible(refused)
+    assert not (await bot.people.resolve(MEMBER)).ok
+
+
+async def test_a_request_without_a_workspace_is_refused_and_no_tenant_none_appears(bot):
+    body = bot.driver.command_body("accounts", OWNER, "CALERTS")
+    del body["team_id"]
+    response = await bot.driver._form(body)
+    assert response.status == 200 and "came without one" in response.text
+    await bot.service.app.listener_runner.lazy_listener_runner.drain()
+    async with bot.deps.uow() as uow:
+        assert await uow.repo.team_by_slack("None") is None
+    assert not any(c.method == "users.info" for c in bot.slack.calls)
 
 
 async def test_without_slack_credentials_the_bot_waits_and_says_how_to_try_it(
@@ -123,6 +141,10 @@ async def test_socket_mode_serves_commands_without_a_public_url(
     from cloudaudit.bot.entrypoints.app import BOT_KEY
 
     await start_service("identity")
+    from cloudaudit.bot.localslack import DEFAULT_TEAM
+    from cloudaudit.common.testing_people import SlackWorkspace, bus_ask
+
+    await SlackWorkspace(bus_ask(bus.broker, bus.names), DEFAULT_TEAM).install(OWNER)
     socket_mode = make_bot_settings(settings, local_slack, app_token="xapp-1-A1-local")
     runtime = await start_service("bot", service_settings=socket_mode)
     endpoint = runtime.http[BOT_KEY].endpoint

@@ -12,7 +12,6 @@ from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 from cloudaudit.common.events.identity import (
     RPC_AUDIT_LOG,
     RPC_CHANGE_ROLE,
-    RPC_SLACK_USER,
     Audience,
     AuditLogReply,
     AuditLogRequest,
@@ -20,9 +19,9 @@ from cloudaudit.common.events.identity import (
     ChangeRoleRequest,
     Role,
     SlackUserReply,
-    SlackUserRequest,
 )
 from cloudaudit.common.testing import eventually
+from cloudaudit.common.testing_people import SlackWorkspace, bus_ask
 from pydantic import ValidationError
 
 
@@ -31,16 +30,12 @@ async def identity(start_service):
     return await start_service("identity")
 
 
-async def enrol(bus, slack_team: str, slack_user: str, name: str) -> SlackUserReply:
-    reply = await rpc(
-        bus.broker,
-        bus.names,
-        RPC_SLACK_USER,
-        SlackUserRequest(slack_team_id=slack_team, slack_user_id=slack_user, display_name=name),
-        SlackUserReply,
-    )
-    assert reply.ok, reply.error
-    return reply
+async def enrol(bus, slack_team: str, slack_user: str, name: str, by=None) -> SlackUserReply:
+    """The installer of the workspace (owner), or a member invited `by` the owner."""
+    people = SlackWorkspace(bus_ask(bus.broker, bus.names), slack_team)
+    if by is None:
+        return await people.install(slack_user, display_name=name)
+    return await people.add(by, slack_user, display_name=name)
 
 
 async def audit_log(bus, who: SlackUserReply, token=None, **kwargs) -> AuditLogReply:
@@ -55,7 +50,7 @@ async def audit_log(bus, who: SlackUserReply, token=None, **kwargs) -> AuditLogR
 
 async def test_owner_reads_who_did_what_and_when_newest_first_with_refusals(identity, bus):
     owner = await enrol(bus, "TA", "UOWNER", "Ana Lima")
-    viewer = await enrol(bus, "TA", "UVIEWER", "Vic Viewer")
+    viewer = await enrol(bus, "TA", "UVIEWER", "Vic Viewer", by=owner)
     demoted = await rpc(
         bus.broker,
         bus.names,
@@ -104,7 +99,8 @@ async def test_owner_reads_who_did_what_and_when_newest_first_with_refusals(iden
         "authorization.refused",
         "member.role_changed",
         "member.joined",
-        "member.joined",
+        "member.invited",
+        "team.owner_named",
         "team.created",
     ]
     approval, refusal, role_change = reply.entries[:3]
@@ -138,7 +134,7 @@ async def test_pages_follow_each_other_without_overlap(identity, bus):
 
     async def all_recorded():
         reply = await audit_log(bus, owner, limit=200)
-        return reply if len(reply.entries) == 7 else None  # + team created, owner joined
+        return reply if len(reply.entries) == 7 else None  # + team created, owner named
 
     await eventually(all_recorded, timeout=30)
     first = await audit_log(bus, owner, limit=3)
@@ -152,7 +148,7 @@ async def test_pages_follow_each_other_without_overlap(identity, bus):
 
 async def test_members_viewers_and_other_teams_read_nothing(identity, bus, actor_token):
     owner = await enrol(bus, "TA", "UOWNER", "Ana Lima")
-    member = await enrol(bus, "TA", "UMEMBER", "Mo Member")
+    member = await enrol(bus, "TA", "UMEMBER", "Mo Member", by=owner)
     stranger = await enrol(bus, "TB", "USTRANGER", "Sam Other")
     as_member = await audit_log(bus, member)
     assert not as_member.ok and as_member.error.code == "forbidden" and as_member.entries == []

@@ -1,4 +1,4 @@
-"""Identity over the real bus: enrolment and actor tokens, members, roles, audit, isolation."""
+"""Identity over the real bus: who joins, actor tokens, members, roles, audit, isolation."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 from cloudaudit.common.events.identity import (
     RPC_CHANGE_ROLE,
     RPC_MEMBERS,
-    RPC_SLACK_USER,
     Action,
     Audience,
     ChangeRoleReply,
@@ -21,10 +20,9 @@ from cloudaudit.common.events.identity import (
     MembersReply,
     MembersRequest,
     Role,
-    SlackUserReply,
-    SlackUserRequest,
 )
 from cloudaudit.common.testing import eventually
+from cloudaudit.common.testing_people import SlackWorkspace, bus_ask
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -42,44 +40,47 @@ async def db(database_url):
     await engine.dispose()
 
 
-async def enrol(bus, slack_team: str, slack_user: str, email: str | None = None) -> SlackUserReply:
-    reply = await rpc(
-        bus.broker,
-        bus.names,
-        RPC_SLACK_USER,
-        SlackUserRequest(
-            slack_team_id=slack_team,
-            slack_user_id=slack_user,
-            slack_team_name="Acme",
-            email=email,
-            display_name="Ana Lima",
-        ),
-        SlackUserReply,
-    )
-    assert reply.ok, reply.error
-    return reply
+def workspace(bus, slack_team: str) -> SlackWorkspace:
+    return SlackWorkspace(bus_ask(bus.broker, bus.names), slack_team, "Acme")
 
 
-async def test_first_slack_user_owns_the_team_and_later_ones_are_members(identity, bus):
-    first = await enrol(bus, "T1", "U1", "ana@acme.test")
-    second = await enrol(bus, "T1", "U2", "bo@acme.test")
-    again = await enrol(bus, "T1", "U1")
-    assert first.role is Role.OWNER and first.enrolled
-    assert second.role is Role.MEMBER and second.team_id == first.team_id
-    assert again.user_id == first.user_id and again.role is Role.OWNER and not again.enrolled
+async def team(bus, slack_team: str, owner: str, *members: str):
+    """The installer owns the team; the others were invited as members."""
+    people = workspace(bus, slack_team)
+    first = await people.install(owner, display_name="Ana Lima")
+    return first, [await people.add(first, member) for member in members]
 
 
-async def test_simultaneous_first_users_yield_exactly_one_owner(identity, bus):
-    replies = await asyncio.gather(*(enrol(bus, "T9", f"U{i}") for i in range(6)))
-    assert len({r.team_id for r in replies}) == 1
-    assert [r.role for r in replies].count(Role.OWNER) == 1
+async def test_the_installer_owns_the_team_and_invited_people_join_as_invited(identity, bus):
+    people = workspace(bus, "T1")
+    first = await people.install("U1", email="ana@acme.test")
+    await people.invite(first, "U2", Role.VIEWER)
+    second = await people.person("U2", email="bo@acme.test")
+    again = await people.person("U1")
+    stranger = await people.resolve("U3")
+    assert first.role is Role.OWNER and not again.enrolled
+    assert second.role is Role.VIEWER and second.team_id == first.team_id and second.enrolled
+    assert again.user_id == first.user_id and again.role is Role.OWNER
+    assert not stranger.ok and stranger.error.code == "not_invited"
+    assert "invite" in stranger.error.message
+
+
+async def test_simultaneous_first_users_of_a_workspace_make_nobody_owner(identity, bus, db):
+    people = workspace(bus, "T9")
+    replies = await asyncio.gather(*(people.resolve(f"U{i}") for i in range(6)))
+    assert {(r.ok, r.error.code if r.error else None) for r in replies} == {
+        (False, "team_unclaimed")
+    }
+    assert all("cloudaudit teams claim-code" in r.error.message for r in replies)
+    async with db.connect() as conn:
+        teams = (await conn.execute(text("SELECT count(*) FROM identity.teams"))).scalar_one()
+    assert teams == 0
 
 
 async def test_slack_user_comes_with_one_token_per_service_naming_team_user_and_role(
     identity, bus, settings
 ):
-    owner = await enrol(bus, "T1", "U1")
-    member = await enrol(bus, "T1", "U2")
+    owner, [member] = await team(bus, "T1", "U1", "U2")
     assert set(owner.tokens) == {
         Audience.IDENTITY,
         Audience.INGEST,
@@ -101,8 +102,8 @@ async def test_slack_user_comes_with_one_token_per_service_naming_team_user_and_
 
 
 async def test_team_a_cannot_see_or_act_in_team_b(identity, bus, actor_token):
-    a = await enrol(bus, "TA", "UA")
-    b = await enrol(bus, "TB", "UB")
+    a, _ = await team(bus, "TA", "UA")
+    b, _ = await team(bus, "TB", "UB")
     # a's own token names a's team: b's members are out of reach whatever the body says
     members = await rpc(
         bus.broker,
@@ -131,8 +132,7 @@ async def test_team_a_cannot_see_or_act_in_team_b(identity, bus, actor_token):
 
 
 async def test_owner_promotes_and_last_owner_is_kept(identity, bus, db):
-    owner = await enrol(bus, "T1", "U1")
-    member = await enrol(bus, "T1", "U2")
+    owner, [member] = await team(bus, "T1", "U1", "U2")
     promote = await rpc(
         bus.broker,
         bus.names,
@@ -193,7 +193,13 @@ async def test_owner_promotes_and_last_owner_is_kept(identity, bus, db):
             .scalars()
             .all()
         )
-    assert actions == ["team.created", "member.joined", "member.joined", "member.role_changed"]
+    assert actions == [
+        "team.created",
+        "team.owner_named",
+        "member.invited",
+        "member.joined",
+        "member.role_changed",
+    ]
 
 
 async def test_audit_events_are_appended_exactly_once(identity, bus, db):
@@ -257,7 +263,7 @@ async def _when(fetch, predicate):
 
 
 async def test_audit_log_rejects_update_and_delete(identity, bus, db):
-    owner = await enrol(bus, "T1", "U1")
+    owner, _ = await team(bus, "T1", "U1")
     for statement in (
         "UPDATE identity.audit_logs SET action = 'x'",
         "DELETE FROM identity.audit_logs",

@@ -9,11 +9,10 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
-from cloudaudit.common.bus import rpc
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.db import asyncpg_url
-from cloudaudit.common.events.identity import RPC_SLACK_USER, SlackUserReply, SlackUserRequest
 from cloudaudit.common.testing import Mailbox
+from cloudaudit.common.testing_people import SlackWorkspace, bus_ask
 from cloudaudit.identity.adapters.orm import sessions
 from cloudaudit.identity.settings import IdentitySettings
 from sqlalchemy import text, update
@@ -250,18 +249,14 @@ async def test_a_log_in_flood_does_not_hold_up_the_bus(api, bus):
         ):
             return asyncio.get_running_loop().time()
 
+    flooded = SlackWorkspace(bus_ask(bus.broker, bus.names), "T-FLOOD")
+    await flooded.install("U-FLOOD")
     clock = asyncio.get_running_loop().time
     started = clock()
     flood = asyncio.gather(*(log_in(n) for n in range(60)))
     await asyncio.sleep(0.05)
     asked = clock()
-    reply = await rpc(
-        bus.broker,
-        bus.names,
-        RPC_SLACK_USER,
-        SlackUserRequest(slack_team_id="T-FLOOD", slack_user_id="U-FLOOD", display_name="F"),
-        SlackUserReply,
-    )
+    reply = await flooded.resolve("U-FLOOD")
     answered = clock()
     finished = await flood
     latency, flood_s = answered - asked, max(finished) - started

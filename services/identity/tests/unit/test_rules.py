@@ -99,11 +99,6 @@ def test_member_may_leave_but_last_owner_may_not():
         rules.check_removal(Role.OWNER, Role.OWNER, owners_in_team=1, actor_is_target=True)
 
 
-def test_first_workspace_user_owns_the_team():
-    assert rules.role_for_new_workspace_user(workspace_has_team=False) is Role.OWNER
-    assert rules.role_for_new_workspace_user(workspace_has_team=True) is Role.MEMBER
-
-
 def test_password_hash_is_argon2id_and_verifies():
     stored = hash_password("correct horse battery")
     assert stored.startswith("$argon2id$")

@@ -50,6 +50,11 @@ _IDENTITY_RPCS = (
     identity.RPC_TEAM_TOKEN,
     identity.RPC_CHANGE_ROLE,
     identity.RPC_AUDIT_LOG,
+    identity.RPC_SLACK_INSTALLED,
+    identity.RPC_CLAIM,
+    identity.RPC_LINK_CODE,
+    identity.RPC_LINK_SLACK,
+    identity.RPC_INVITE,
 )
 _INGEST_RPCS = (
     account.RPC_CONNECT,

@@ -19,6 +19,7 @@ from cloudaudit.common.events.account import RPC_ACCOUNTS, AccountsReply, Accoun
 from cloudaudit.common.events.identity import (
     RPC_SLACK_USER,
     Audience,
+    Role,
     SlackUserReply,
     SlackUserRequest,
 )
@@ -113,11 +114,27 @@ async def _disconnect(tour: Tour) -> None:
 async def _team(tour: Tour) -> UUID:
     reply = await tour.stack.request(
         RPC_SLACK_USER,
-        SlackUserRequest(slack_team_id=tour.session.driver.team_id, slack_user_id=DEMO_USER),
+        SlackUserRequest.full_member(tour.session.driver.team_id, DEMO_USER),
         SlackUserReply,
     )
     assert reply.team_id is not None
     return reply.team_id
+
+
+async def _owner(tour: Tour) -> None:
+    """The person who set up the workspace (the console's user, as an OAuth installer is) owns
+    its team; someone who merely types first does not."""
+    reply = await tour.stack.request(
+        RPC_SLACK_USER,
+        SlackUserRequest.full_member(tour.session.driver.team_id, DEMO_USER),
+        SlackUserReply,
+    )
+    ok = reply.ok and reply.role is Role.OWNER
+    tour.record(
+        "the installer owns the team",
+        ok,
+        f"@{DEMO_USER} set up the workspace and is its owner; others join when invited",
+    )
 
 
 def _import(tour: Tour, team_id: UUID, account_id: UUID) -> None:
@@ -257,6 +274,7 @@ async def run_tour(stack: ProductStack, session: Any, rerun: bool = False) -> li
     session.ask = tour.ask
     output = await tour.line("/cloudaudit help")
     tour.record("help", "connect" in output and "spend" in output, "`/cloudaudit help`", output)
+    await _owner(tour)
     output = await tour.line("/cloudaudit alerts here")
     tour.record("alerts here", "alert" in output.lower(), f"alerts go to #{DEMO_CHANNEL}", output)
     await _connect_refused(tour)

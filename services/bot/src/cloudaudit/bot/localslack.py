@@ -182,19 +182,31 @@ class LocalSlack:
         name: str | None = None,
         email: str | None = None,
         tz: str = "UTC",
+        guest: bool = False,
+        single_channel_guest: bool = False,
+        home_team: str | None = None,
+        stranger: bool = False,
     ) -> None:
-        self.workspaces[team_id].users[user_id] = {
+        """A user as users.info shows them: a full member unless made a guest, or a Slack
+        Connect user of another organisation (`home_team`, `stranger`)."""
+        user: dict[str, Any] = {
             "id": user_id,
-            "team_id": team_id,
+            "team_id": home_team or team_id,
             "name": name or user_id.lower(),
             "tz": tz,
             "real_name": name or user_id,
+            "is_restricted": guest or single_channel_guest,
+            "is_ultra_restricted": single_channel_guest,
+            "is_email_confirmed": email is not None,
             "profile": {
                 "email": email,
                 "display_name": name or user_id,
                 "real_name": name or user_id,
             },
         }
+        if stranger:
+            user["is_stranger"] = True
+        self.workspaces[team_id].users[user_id] = user
 
     def add_oauth_code(
         self, code: str, team_id: str, team_name: str, installer: str, bot_token: str

@@ -8,7 +8,8 @@ from typing import Self
 from cloudaudit.common.logging import register_secret
 from cloudaudit.common.mail_sink import DEFAULT_SMTP_SINK_PORT
 from cloudaudit.common.settings import CommonSettings
-from pydantic import Field, SecretStr, model_validator
+from cloudaudit.identity.domain.client_address import Network, parse_networks
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
@@ -62,6 +63,39 @@ class IdentitySettings(CommonSettings):
         description="How often expired sessions, used or expired links and old failed log-ins "
         "are deleted (0: never).",
     )
+    trusted_proxy_header: str | None = Field(
+        default=None,
+        validation_alias="IDENTITY_TRUSTED_PROXY_HEADER",
+        description="Header a reverse proxy names the client in (e.g. X-Forwarded-For), "
+        "believed only from IDENTITY_TRUSTED_PROXIES. Unset: the socket peer is the client.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        validation_alias="IDENTITY_TRUSTED_PROXIES",
+        description="Comma-separated addresses or CIDR networks of the proxies whose "
+        "IDENTITY_TRUSTED_PROXY_HEADER is believed (e.g. 10.0.0.0/8).",
+    )
+    link_code_ttl_minutes: int = Field(
+        default=10,
+        validation_alias="IDENTITY_LINK_CODE_TTL_MINUTES",
+        ge=1,
+        le=60,
+        description="How long a code linking a Slack and a web identity works.",
+    )
+    claim_code_ttl_hours: int = Field(
+        default=24,
+        validation_alias="IDENTITY_CLAIM_CODE_TTL_HOURS",
+        ge=1,
+        le=24 * 7,
+        description="How long a claim code from `cloudaudit teams claim-code` works.",
+    )
+    invitation_ttl_days: int = Field(
+        default=14,
+        validation_alias="IDENTITY_INVITATION_TTL_DAYS",
+        ge=1,
+        le=90,
+        description="How long an invitation to a team waits for the person.",
+    )
     smtp_host: str | None = Field(
         default=None,
         validation_alias="SMTP_HOST",
@@ -94,6 +128,28 @@ class IdentitySettings(CommonSettings):
         le=65535,
         description="Port of the embedded SMTP sink on 127.0.0.1 (0: any free port).",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        try:
+            parse_networks(value)
+        except ValueError as exc:
+            raise ValueError(f"IDENTITY_TRUSTED_PROXIES: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _proxy_header_has_proxies(self) -> Self:
+        if self.trusted_proxy_header and not parse_networks(self.trusted_proxies):
+            raise ValueError(
+                "IDENTITY_TRUSTED_PROXY_HEADER is set but IDENTITY_TRUSTED_PROXIES is empty: "
+                "name the proxies whose header is believed (e.g. 10.0.0.0/8), or unset the header"
+            )
+        return self
+
+    @property
+    def proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @model_validator(mode="after")
     def _smtp_credentials_make_sense(self) -> Self:

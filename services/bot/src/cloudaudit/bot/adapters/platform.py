@@ -83,6 +83,23 @@ class Platform:
             self._team_tokens[team_id] = (reply.tokens_expire_at, reply.tokens)
         return reply.tokens
 
+    async def slack_installed(
+        self, request: identity.SlackInstalledRequest
+    ) -> identity.SlackInstalledReply:
+        return await self.ask(identity.RPC_SLACK_INSTALLED, request, identity.SlackInstalledReply)
+
+    async def claim(self, request: identity.ClaimRequest) -> identity.ClaimReply:
+        return await self.ask(identity.RPC_CLAIM, request, identity.ClaimReply)
+
+    async def link_code(self, request: identity.LinkCodeRequest) -> identity.LinkCodeReply:
+        return await self.ask(identity.RPC_LINK_CODE, request, identity.LinkCodeReply)
+
+    async def link_slack(self, request: identity.LinkSlackRequest) -> identity.LinkReply:
+        return await self.ask(identity.RPC_LINK_SLACK, request, identity.LinkReply)
+
+    async def invite(self, request: identity.InviteRequest) -> identity.InviteReply:
+        return await self.ask(identity.RPC_INVITE, request, identity.InviteReply)
+
     async def members(self, request: identity.MembersRequest) -> identity.MembersReply:
         return await self.ask(identity.RPC_MEMBERS, request, identity.MembersReply)
 

@@ -16,6 +16,7 @@ from cloudaudit.bot.driver import SlackDriver
 from cloudaudit.bot.entrypoints.app import BOT_KEY, BotService
 from cloudaudit.bot.entrypoints.slack.app import TrackedLazyRunner
 from cloudaudit.bot.localslack import DEFAULT_TOKEN, LocalSlack, Message, View
+from cloudaudit.bot.service import people
 from cloudaudit.bot.settings import BotSettings
 from cloudaudit.common.runtime import Endpoints, ServiceRuntime, build_runtime
 from cloudaudit.common.service import discover_services
@@ -96,6 +97,11 @@ class ConsoleSession:
         await asyncio.wait_for(service.endpoint.ready.wait(), 15)
         self.driver = SlackDriver(
             f"http://127.0.0.1:{service.endpoint.port}/slack/events", signing_secret, self.slack
+        )
+        # The console is its own Slack workspace, set up by the person at the terminal: like an
+        # OAuth installer, they own its team (nobody owns a workspace by typing first).
+        await people.installed(
+            service.deps, self.driver.team_id, "CloudAudit Local", self.user, DEFAULT_TOKEN
         )
 
     async def stop(self) -> None:

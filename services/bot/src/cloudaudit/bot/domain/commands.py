@@ -151,7 +151,11 @@ ALIASES = {
     "members": "team",
 }
 KNOWN = ("help", "accounts", "team", "settings", "connect", "disconnect", "spend", "anomalies",
-         "recs", "alerts", "expect", *ALIASES)  # fmt: skip
+         "recs", "alerts", "expect", "link", "claim", "invite", *ALIASES)  # fmt: skip
+ROLES = ("owner", "admin", "member", "viewer")
+# What Slack sends for a mention when the command escapes users: <@U123> or <@U123|name>.
+MENTION = re.compile(r"^<@([UW][A-Z0-9]{1,31})(?:\|[^>]*)?>$")
+MEMBER_ID = re.compile(r"^[UW][A-Z0-9]{1,31}$")
 ECHO_MAX = 40  # what a reply repeats of an unknown command
 
 
@@ -164,6 +168,38 @@ def _unknown(text: str, head: str) -> CommandError:
     meant = ALIASES.get(close[0], close[0]) if close else None
     hint = f" Did you mean `{meant}`?" if meant else ""
     return CommandError(f"I don't know `{shown}`.{hint}", command=meant)
+
+
+def _invite(words: list[str]) -> Command:
+    usage = "usage: /cloudaudit invite @person [owner|admin|member|viewer]"
+    if not words or len(words) > 2:
+        raise CommandError(usage)
+    mention = MENTION.match(words[0])
+    slack_user_id = mention.group(1) if mention else words[0].upper()
+    if not mention and not MEMBER_ID.match(slack_user_id):
+        raise CommandError(
+            f"I could not tell who {words[0][:40]!r} is: pick the person from Slack's @ list "
+            "(the app needs 'Escape channels, users, and links' on for /cloudaudit), or give "
+            "their member ID (profile ⋮ menu, 'Copy member ID')"
+        )
+    role = words[1].lower() if len(words) == 2 else "member"
+    if role not in ROLES:
+        raise CommandError(usage)
+    return Command("invite", {"slack_user_id": slack_user_id, "role": role})
+
+
+def _code_command(head: str, rest: list[str]) -> Command:
+    """`link [CODE]` and `claim CODE`: a code from the web app or from the operator."""
+    if head == "link" and not rest:
+        return Command("link")
+    code = "".join(rest).strip()
+    if not code or len(code) > 40:
+        raise CommandError(
+            "usage: /cloudaudit claim CODE (the operator prints it: `cloudaudit teams claim-code`)"
+            if head == "claim"
+            else "usage: /cloudaudit link, or /cloudaudit link CODE with a code from the web app"
+        )
+    return Command(head, {"code": code})
 
 
 def parse(text: str) -> Command:
@@ -203,4 +239,8 @@ def _parse(text: str) -> Command:
         return _alerts(rest)
     if head == "expect":
         return _expect(rest)
+    if head in ("link", "claim"):
+        return _code_command(head, rest)
+    if head == "invite":
+        return _invite(rest)
     raise _unknown(text, head)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import aiohttp
 
@@ -29,23 +30,38 @@ BOT_ACTIONS = frozenset({Action.CONFIGURE_ALERTS})
 log = logging.getLogger(__name__)
 
 
-def _slack_user_request(
+def _flag(profile: dict[str, object], name: str) -> bool | None:
+    value = profile.get(name)
+    return value if isinstance(value, bool) else None
+
+
+def person_fields(
     slack_team_id: str,
     slack_user_id: str,
     slack_team_name: str | None,
     profile: dict[str, object],
-) -> SlackUserRequest:
-    """What identity is told about the person: who in Slack, and their name and email."""
+) -> dict[str, Any]:
+    """What identity is told about the person: who in Slack, their name and email (contact
+    information), and the kind of account users.info reported. A flag Slack did not give is
+    passed as unknown (None), never guessed: identity then refuses rather than assume a full
+    member. `is_stranger` is the exception: Slack sets it only on strangers."""
     details = profile.get("profile") if isinstance(profile.get("profile"), dict) else {}
     assert isinstance(details, dict)
     name = details.get("real_name") or details.get("display_name") or profile.get("name") or ""
-    return SlackUserRequest(
-        slack_team_id=slack_team_id,
-        slack_user_id=slack_user_id,
-        slack_team_name=slack_team_name,
-        email=(str(details["email"])[:320] if details.get("email") else None),
-        display_name=str(name)[:200] or None,
-    )
+    answered = bool(profile.get("id"))
+    home = profile.get("team_id")
+    return {
+        "slack_team_id": slack_team_id,
+        "slack_user_id": slack_user_id,
+        "slack_team_name": slack_team_name,
+        "email": (str(details["email"])[:320] if details.get("email") else None),
+        "email_confirmed": profile.get("is_email_confirmed") is True,
+        "display_name": str(name)[:200] or None,
+        "is_restricted": _flag(profile, "is_restricted"),
+        "is_ultra_restricted": _flag(profile, "is_ultra_restricted"),
+        "is_stranger": (_flag(profile, "is_stranger") or False) if answered else None,
+        "user_team_id": str(home)[:32] if isinstance(home, str) and home else None,
+    }
 
 
 class ActorDirectory:
@@ -59,7 +75,7 @@ class ActorDirectory:
         if cached and time.monotonic() - cached[0] < PROFILE_TTL_S:
             return cached[1]
         profile: dict[str, object] = {}
-        try:  # name, email and time zone are nice to have; enrolment works without them
+        try:  # without a profile, identity refuses: it never assumes a full member
             client = await self.deps.slack.client_for(slack_team_id)
             profile = await self.deps.slack.user_info(client, slack_user_id)
         except (BotError, aiohttp.ClientError) as exc:
@@ -77,7 +93,9 @@ class ActorDirectory:
     ) -> Actor:
         profile = await self._profile(slack_team_id, slack_user_id)
         reply = await self.deps.platform.slack_user(
-            _slack_user_request(slack_team_id, slack_user_id, slack_team_name, profile)
+            SlackUserRequest(
+                **person_fields(slack_team_id, slack_user_id, slack_team_name, profile)
+            )
         )
         try:
             vouched = self.deps.verifier.verify(reply.tokens[Audience.BOT].get_secret_value())
@@ -104,6 +122,13 @@ class ActorDirectory:
             )
             await uow.commit()
         return actor
+
+    async def person(
+        self, slack_team_id: str, slack_user_id: str, slack_team_name: str | None = None
+    ) -> dict[str, Any]:
+        """The person as identity's Slack requests describe them (link, claim)."""
+        profile = await self._profile(slack_team_id, slack_user_id)
+        return person_fields(slack_team_id, slack_user_id, slack_team_name, profile)
 
     async def require(self, actor: Actor, action: Action) -> Actor:
         """For the state the bot owns: allowed by the verified role, or refused with the

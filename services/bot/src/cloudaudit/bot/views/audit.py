@@ -36,6 +36,12 @@ ACTION_WORDS = {
     "member.added": "added a member",
     "member.removed": "removed a member",
     "member.role_changed": "changed a role",
+    "member.invited": "invited someone",
+    "team.owner_named": "became the owner",
+    "team.claim_code_issued": "issued a claim code",
+    "team.join_policy_set": "changed who may join",
+    "identity.linked": "linked a Slack and a web account",
+    "slack.reinstalled": "reinstalled the app",
     "account.connect_requested": "asked to connect",
     "account.connected": "connected",
     "account.connection_failed": "could not connect",
@@ -63,6 +69,7 @@ ENTITY_WORDS = {
     "user": "",
     "channel": "",
     "spend_expectation": "",
+    "invitation": "",
 }
 
 

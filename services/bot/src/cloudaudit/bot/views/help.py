@@ -24,6 +24,12 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("anomalies [open|all]", "cost anomalies"),
     ("recs [open|all]", "savings recommendations"),
     ("team", "members and roles (owners and admins can change roles)"),
+    ("invite @person [role]", "invite someone to the team (owners and admins; member by default)"),
+    (
+        "link [code]",
+        "link your Slack and web accounts: a code to enter on the web, or the web's code here",
+    ),
+    ("claim CODE", "become the first owner with the code the operator printed"),
     ("alerts here", "post this team's alerts in this channel"),
     ("alerts digest daily|weekly|off [at HOUR]", "a spend digest at a set hour, your time zone"),
     (
@@ -45,7 +51,8 @@ def help_message() -> list[Block]:
     blocks.append(
         context(
             "Alerts arrive in the channel set with `/cloudaudit alerts here`. "
-            "The first person to use CloudAudit in a workspace becomes its owner."
+            "The person who installed CloudAudit (or the one the operator named) owns the "
+            "team; others join when invited."
         )
     )
     return blocks

@@ -18,6 +18,9 @@ from sqlalchemy import (
 SCHEMA = "identity"
 metadata = service_metadata(SCHEMA)
 ROLES_SQL = "role IN ('owner', 'admin', 'member', 'viewer')"
+JOIN_POLICIES_SQL = "join_policy IN ('invite', 'workspace')"
+GUEST_POLICIES_SQL = "guest_policy IN ('refuse', 'viewer')"
+CODE_PURPOSES_SQL = "purpose IN ('link_slack', 'link_web', 'claim')"
 
 users = Table(
     "users",
@@ -42,6 +45,12 @@ teams = Table(
     Column("team_id", Uuid, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    # Who may join from the linked Slack workspace: 'invite' (only invited people) or
+    # 'workspace' (any full member, as a viewer); guests refused, or admitted as viewers.
+    Column("join_policy", String(20), nullable=False, server_default="invite"),
+    Column("guest_policy", String(20), nullable=False, server_default="refuse"),
+    CheckConstraint(JOIN_POLICIES_SQL, name="join_policy_known"),
+    CheckConstraint(GUEST_POLICIES_SQL, name="guest_policy_known"),
 )
 
 team_members = Table(
@@ -88,6 +97,76 @@ slack_users = Table(
         "user_id", Uuid, ForeignKey("identity.users.user_id", ondelete="CASCADE"), nullable=False
     ),
     Column("linked_at", UTCDateTime, nullable=False, default=utcnow),
+    # The Slack profile's email: contact information only. It never names a user (users.email
+    # stays empty for people known from Slack), so it can never merge two people.
+    Column("email", String(320), nullable=True),
+    Index("ix_slack_users_user", "user_id"),
+)
+
+# A place in a team kept for someone until they prove who they are: the Slack user of that
+# id, a Slack user whose Slack-confirmed email matches, or a web user with that verified email.
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("invitation_id", Uuid, primary_key=True),
+    Column(
+        "team_id", Uuid, ForeignKey("identity.teams.team_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("email", String(320), nullable=True),
+    Column("slack_user_id", String(32), nullable=True),
+    Column("role", String(10), nullable=False),
+    Column("invited_by", Uuid, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("accepted_at", UTCDateTime, nullable=True),
+    Column("accepted_by", Uuid, nullable=True),
+    CheckConstraint(ROLES_SQL, name="role_known"),
+    CheckConstraint("email IS NOT NULL OR slack_user_id IS NOT NULL", name="names_someone"),
+    Index("ix_invitations_team", "team_id", "created_at"),
+)
+
+# Who was removed from a team: they do not come back under the 'workspace' join policy (by
+# Slack id, nor by a second Slack account with the same email) until invited again.
+team_removals = Table(
+    "team_removals",
+    metadata,
+    Column("removal_id", BigInteger, primary_key=True, autoincrement=True),
+    Column(
+        "team_id", Uuid, ForeignKey("identity.teams.team_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("user_id", Uuid, nullable=True),
+    Column("slack_user_id", String(32), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("removed_by", Uuid, nullable=True),
+    Column("removed_at", UTCDateTime, nullable=False),
+    Index("ix_team_removals_team", "team_id"),
+)
+
+# One-time codes a person types (link a Slack and a web identity, claim a workspace's team):
+# only the SHA-256 digest is kept; each expires and is spent once.
+one_time_codes = Table(
+    "one_time_codes",
+    metadata,
+    Column("code_digest", String(64), primary_key=True),
+    Column("purpose", String(20), nullable=False),
+    Column("user_id", Uuid, ForeignKey("identity.users.user_id", ondelete="CASCADE")),
+    Column("slack_team_id", String(32), nullable=True),
+    Column("slack_user_id", String(32), nullable=True),
+    Column("team_id", Uuid, ForeignKey("identity.teams.team_id", ondelete="CASCADE")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    CheckConstraint(CODE_PURPOSES_SQL, name="purpose_known"),
+)
+
+# Wrong codes typed, per person: a few per hour, so a code cannot be guessed.
+code_failures = Table(
+    "code_failures",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("subject", String(100), nullable=False),
+    Column("failed_at", UTCDateTime, nullable=False),
+    Index("ix_code_failures_subject", "subject", "failed_at"),
 )
 
 audit_logs = Table(

@@ -19,6 +19,7 @@ from cloudaudit.identity.adapters.orm import (
     teams,
     users,
 )
+from cloudaudit.identity.adapters.people import PeopleQueries
 from cloudaudit.identity.adapters.rows import (
     AuditPageRow,
     AuditRow,
@@ -34,7 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-class IdentityRepository:
+class IdentityRepository(PeopleQueries):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
@@ -70,8 +71,8 @@ class IdentityRepository:
         return [User(**r) for r in rows.mappings()]
 
     # teams and members -----------------------------------------------------------------------
-    async def add_team(self, team_id: UUID, name: str) -> None:
-        await self.session.execute(insert(teams).values(team_id=team_id, name=name))
+    async def add_team(self, team_id: UUID, name: str, **fields: Any) -> None:
+        await self.session.execute(insert(teams).values(team_id=team_id, name=name, **fields))
 
     async def team(self, team_id: UUID) -> Team | None:
         row = (
@@ -158,7 +159,7 @@ class IdentityRepository:
         rows = await self.session.execute(
             select(
                 users.c.user_id,
-                users.c.email,
+                func.coalesce(users.c.email, slack_users.c.email).label("email"),
                 users.c.first_name,
                 users.c.last_name,
                 team_members.c.role,
@@ -217,11 +218,29 @@ class IdentityRepository:
             )
         ).scalar_one_or_none()
 
-    async def link_slack_user(self, slack_team_id: str, slack_user_id: str, user_id: UUID) -> None:
+    async def link_slack_user(
+        self, slack_team_id: str, slack_user_id: str, user_id: UUID, email: str | None = None
+    ) -> None:
+        """`email`: the Slack profile's, kept as contact information only."""
         await self.session.execute(
             insert(slack_users).values(
-                slack_team_id=slack_team_id, slack_user_id=slack_user_id, user_id=user_id
+                slack_team_id=slack_team_id,
+                slack_user_id=slack_user_id,
+                user_id=user_id,
+                email=email,
             )
+        )
+
+    async def relink_slack_user(
+        self, slack_team_id: str, slack_user_id: str, user_id: UUID
+    ) -> None:
+        await self.session.execute(
+            update(slack_users)
+            .where(
+                slack_users.c.slack_team_id == slack_team_id,
+                slack_users.c.slack_user_id == slack_user_id,
+            )
+            .values(user_id=user_id)
         )
 
     # audit -----------------------------------------------------------------------------------
@@ -378,8 +397,8 @@ class IdentityRepository:
     async def prune(
         self, now: datetime, tokens_before: datetime, failures_before: datetime
     ) -> Pruned:
-        """Delete expired sessions, tokens used or expired before `tokens_before`, and failed
-        log-ins older than `failures_before`."""
+        """Delete expired sessions, tokens and one-time codes used or expired before
+        `tokens_before`, and failed log-ins and wrong codes older than `failures_before`."""
         ended = await self.session.execute(delete(sessions).where(sessions.c.expires_at <= now))
         tokens = await self.session.execute(
             delete(email_tokens).where(
@@ -394,6 +413,7 @@ class IdentityRepository:
             sessions=int(ended.rowcount),  # type: ignore[attr-defined]
             tokens=int(tokens.rowcount),  # type: ignore[attr-defined]
             login_failures=int(failures.rowcount),  # type: ignore[attr-defined]
+            codes=await self.prune_codes(tokens_before, failures_before),
         )
 
     async def lock_login(self, email: str) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from cloudaudit.common.events.identity import Role
+from cloudaudit.common.events.identity import GuestPolicy, JoinPolicy, Role
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,10 +38,11 @@ class Pruned:
     sessions: int
     tokens: int
     login_failures: int
+    codes: int = 0
 
     @property
     def total(self) -> int:
-        return self.sessions + self.tokens + self.login_failures
+        return self.sessions + self.tokens + self.login_failures + self.codes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +50,47 @@ class Team:
     team_id: UUID
     name: str
     created_at: datetime
+    join_policy: JoinPolicy = JoinPolicy.INVITE
+    guest_policy: GuestPolicy = GuestPolicy.REFUSE
+
+    def __post_init__(self) -> None:  # the columns come back as strings
+        object.__setattr__(self, "join_policy", JoinPolicy(self.join_policy))
+        object.__setattr__(self, "guest_policy", GuestPolicy(self.guest_policy))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Invitation:
+    """A place in a team kept for a person (by Slack user id or by email) until they prove
+    who they are; `accepted_at` once they did."""
+
+    invitation_id: UUID
+    team_id: UUID
+    email: str | None
+    slack_user_id: str | None
+    role: Role
+    invited_by: UUID | None
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    accepted_by: UUID | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "role", Role(self.role))
+
+
+@dataclass(frozen=True, kw_only=True)
+class OneTimeCode:
+    """A spent one-time code and what it was issued for (one_time_codes)."""
+
+    code_digest: str
+    purpose: str
+    user_id: UUID | None
+    slack_team_id: str | None
+    slack_user_id: str | None
+    team_id: UUID | None
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
 
 
 @dataclass(frozen=True, kw_only=True)

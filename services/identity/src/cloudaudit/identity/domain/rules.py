@@ -45,8 +45,3 @@ def check_removal(
         raise Forbidden(denial_reason(Action.MANAGE_MEMBERS, actor_role) or "not allowed")
     if actor_role is Role.ADMIN and target_role in (Role.OWNER, Role.ADMIN):
         raise Forbidden("admins cannot remove owners or other admins; ask an owner")
-
-
-def role_for_new_workspace_user(workspace_has_team: bool) -> Role:
-    """The first person of a Slack workspace to use CloudAudit owns its team."""
-    return Role.MEMBER if workspace_has_team else Role.OWNER

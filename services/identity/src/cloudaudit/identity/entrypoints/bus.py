@@ -18,15 +18,30 @@ from cloudaudit.common.events.audit import AUDIT_RECORDED, AuditRecorded
 from cloudaudit.common.events.identity import (
     RPC_AUDIT_LOG,
     RPC_CHANGE_ROLE,
+    RPC_CLAIM,
+    RPC_INVITE,
+    RPC_LINK_CODE,
+    RPC_LINK_SLACK,
     RPC_MEMBERS,
+    RPC_SLACK_INSTALLED,
     RPC_SLACK_USER,
     RPC_TEAM_TOKEN,
     AuditLogReply,
     AuditLogRequest,
     ChangeRoleReply,
     ChangeRoleRequest,
+    ClaimReply,
+    ClaimRequest,
+    InviteReply,
+    InviteRequest,
+    LinkCodeReply,
+    LinkCodeRequest,
+    LinkReply,
+    LinkSlackRequest,
     MembersReply,
     MembersRequest,
+    SlackInstalledReply,
+    SlackInstalledRequest,
     SlackUserReply,
     SlackUserRequest,
     TeamTokenReply,
@@ -34,7 +49,13 @@ from cloudaudit.common.events.identity import (
 )
 from cloudaudit.common.runtime import ServiceRuntime
 from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
-from cloudaudit.identity.service import handlers
+from cloudaudit.identity.service import (
+    handlers,
+    invitations,
+    linking,
+    ownership,
+    slack_people,
+)
 from cloudaudit.identity.service.deps import IdentityDeps
 
 Deps = Annotated[IdentityDeps, ServiceDeps]
@@ -49,9 +70,43 @@ def register(runtime: ServiceRuntime, deps: IdentityDeps) -> None:
     @broker.subscriber(names.subject(RPC_SLACK_USER), queue=QUEUE, title="identity.slack_user")
     @replies_with(SlackUserReply)
     async def on_slack_user(request: SlackUserRequest, uow: Uow, deps: Deps) -> SlackUserReply:
-        """Resolve (and on first use enrol) a Slack user; actor tokens for the bot (only the
-        bot may ask: it verified the person through Slack's request signature)."""
-        return await handlers.slack_actor(request, uow, deps)
+        """Resolve a Slack user (a newcomer joins only by invitation or the team's workspace
+        join policy); actor tokens for the bot (only the bot may ask: it verified the person
+        through Slack's request signature)."""
+        return await slack_people.slack_actor(request, uow, deps)
+
+    @broker.subscriber(
+        names.subject(RPC_SLACK_INSTALLED), queue=QUEUE, title="identity.slack_installed"
+    )
+    @replies_with(SlackInstalledReply)
+    async def on_slack_installed(request: SlackInstalledRequest, uow: Uow) -> SlackInstalledReply:
+        """An OAuth install completed: the installer Slack authenticated owns the team."""
+        return await ownership.slack_installed(request, uow)
+
+    @broker.subscriber(names.subject(RPC_CLAIM), queue=QUEUE, title="identity.claim")
+    @replies_with(ClaimReply)
+    async def on_claim(request: ClaimRequest, uow: Uow, deps: Deps) -> ClaimReply:
+        """`/cloudaudit claim CODE`: the operator's claim code names the first owner."""
+        return await ownership.claim(request, uow, deps)
+
+    @broker.subscriber(names.subject(RPC_LINK_CODE), queue=QUEUE, title="identity.link_code")
+    @replies_with(LinkCodeReply)
+    async def on_link_code(request: LinkCodeRequest, uow: Uow, deps: Deps) -> LinkCodeReply:
+        """`/cloudaudit link`: a one-time code the signed-in web user enters."""
+        return await linking.slack_link_code(request, uow, deps)
+
+    @broker.subscriber(names.subject(RPC_LINK_SLACK), queue=QUEUE, title="identity.link_slack")
+    @replies_with(LinkReply)
+    async def on_link_slack(request: LinkSlackRequest, uow: Uow, deps: Deps) -> LinkReply:
+        """`/cloudaudit link CODE`: the web user's code links this Slack person to them."""
+        return await linking.link_from_slack(request, uow, deps)
+
+    @broker.subscriber(names.subject(RPC_INVITE), queue=QUEUE, title="identity.invite")
+    @replies_with(InviteReply)
+    async def on_invite(request: InviteRequest, uow: Uow, deps: Deps) -> InviteReply:
+        """Invite a person by Slack user id or email (owners and admins)."""
+        command = Command.verified(request, deps.verifier)
+        return await invitations.invite_from_slack(command, uow, deps)
 
     @broker.subscriber(names.subject(RPC_TEAM_TOKEN), queue=QUEUE, title="identity.team_token")
     @replies_with(TeamTokenReply)

@@ -117,48 +117,103 @@ def teams_list(fmt: Format = "table") -> None:
     run_cli(go())
 
 
+def _people_deps() -> Any:
+    """The clock and settings the people handlers need (invitation and code lifetimes)."""
+    from cloudaudit.common.settings import SettingsError, load_settings
+    from cloudaudit.identity.service.deps import PeopleDeps
+    from cloudaudit.identity.settings import IdentitySettings
+
+    try:
+        return PeopleDeps(settings=load_settings(IdentitySettings))
+    except SettingsError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+def _slack_id(value: str | None, pattern: str, what: str) -> str | None:
+    import re
+
+    if value is None:
+        return None
+    value = value.strip()
+    if not re.fullmatch(pattern, value):
+        raise typer.BadParameter(
+            f"{value!r} is not a Slack {what} (in Slack: a profile's ⋮ menu, 'Copy member ID')"
+            if what == "member id"
+            else f"{value!r} is not a Slack {what} (T...; shown by `auth.test`, or in the "
+            "workspace's URL in a browser)"
+        )
+    return value
+
+
+OwnerEmail = Annotated[
+    str | None,
+    typer.Option(
+        "--owner",
+        help="Email of the first owner (invited: they join once "
+        "they prove the address, on the web or in Slack)",
+    ),
+]
+OwnerSlack = Annotated[
+    str | None, typer.Option("--owner-slack", help="Slack member id (U...) of the first owner")
+]
+SlackTeam = Annotated[
+    str | None, typer.Option("--slack-team", help="Slack workspace id (T...) the team is for")
+]
+
+
 @teams_app.command("create")
 def teams_create(
     name: Annotated[str, typer.Argument(help="Team name (unique: --team takes it)")],
-    owner_email: Annotated[str, typer.Option("--owner", help="Email of the first owner")],
+    owner_email: OwnerEmail = None,
+    owner_slack: OwnerSlack = None,
+    slack_team: SlackTeam = None,
     fmt: Format = "table",
 ) -> None:
-    """Create a team with a first owner (created if the email is new)."""
+    """Create a team and invite its first owner (by email or Slack member id). Nobody owns a
+    team by being the first to type in Slack: the operator names the owner here, or hands
+    them a code (`cloudaudit teams claim-code`)."""
     import json
 
+    from cloudaudit.common.events.identity import SLACK_TEAM_ID_PATTERN, SLACK_USER_ID_PATTERN
+
     output = output_format(fmt)
+    owner_slack = _slack_id(owner_slack, SLACK_USER_ID_PATTERN, "member id")
+    slack_team = _slack_id(slack_team, SLACK_TEAM_ID_PATTERN, "workspace id")
+    if owner_email and owner_slack:
+        raise typer.BadParameter("name the first owner once: --owner EMAIL or --owner-slack U...")
+    deps = _people_deps()
 
     async def go() -> UUID:
-        from uuid import uuid4
-
+        from cloudaudit.common.actors import Actor
+        from cloudaudit.common.events.identity import Role
         from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
-        from cloudaudit.identity.domain.errors import IdentityError
-        from cloudaudit.identity.domain.passwords import normalise_email
-        from cloudaudit.identity.service import handlers
+        from cloudaudit.identity.service import invitations, ownership
 
         async with database(SCHEMA) as sessions:
-            async with IdentityUnitOfWork(sessions) as uow:
-                if await uow.repo.teams_named(name.strip()):
-                    raise IdentityError(
-                        f"a team called {name.strip()!r} exists already: team names are "
-                        "unique, so `--team NAME` means one team; choose another name"
-                    )
-                user = await uow.repo.user_by_email(owner_email.strip().lower())
-            owner_id = user.user_id if user else uuid4()
-            if user is None:
-                email = normalise_email(owner_email)
-                async with IdentityUnitOfWork(sessions) as uow:
-                    await uow.repo.add_user(owner_id, email=email)
-                    await uow.commit()
-            return await handlers.create_team(name.strip(), owner_id, IdentityUnitOfWork(sessions))
+            team_id = await ownership.operator_team(name, slack_team, IdentityUnitOfWork(sessions))
+            if owner_email or owner_slack:
+                await invitations.invite(
+                    Actor.operator(team_id), owner_slack, owner_email, Role.OWNER,
+                    IdentityUnitOfWork(sessions), deps,
+                )  # fmt: skip
+            return team_id
 
     team_id = run_cli(go(), _identity_errors())
+    owner = owner_email or owner_slack
     if output == "json":
         typer.echo(json.dumps({"team_id": str(team_id), "name": name.strip()}))
+    elif owner:
+        typer.echo(
+            f"created team {name.strip()!r} ({team_id}); {owner} is invited as its owner and "
+            f"becomes it on first use (Slack, or the web once the address is proven); "
+            f"commands take it as --team {name.strip()!r}"
+        )
     else:
         typer.echo(
-            f"created team {name.strip()!r} ({team_id}) owned by {owner_email}; "
-            f"commands take it as --team {name.strip()!r}"
+            f"created team {name.strip()!r} ({team_id}) with no owner yet: "
+            f"`cloudaudit teams claim-code --team {name.strip()!r}` prints the code its owner "
+            "types in Slack"
         )
 
 
@@ -203,27 +258,161 @@ def _team_and(option: str | None, given: list[str], what: str) -> tuple[str, str
     raise typer.BadParameter(f"give --team TEAM and one {what}")
 
 
-@teams_app.command("add-member")
-def teams_add_member(
-    email: Annotated[list[str], typer.Argument(help="Email of the person to add", metavar="EMAIL")],
-    team: TeamOptional = None,
-    role: Annotated[str, typer.Option(help="owner, admin, member or viewer")] = "member",
-) -> None:
-    """Add a person to a team (audited as done by the operator)."""
-    wanted_team, wanted_email = _team_and(team, email, "email")
+def _invite(wanted_team: str, email: str | None, slack_user: str | None, role: str) -> None:
     wanted_role = _role(role)
+    deps = _people_deps()
 
     async def go() -> None:
         from cloudaudit.common.actors import Actor
         from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
-        from cloudaudit.identity.service import handlers
+        from cloudaudit.identity.service import invitations
 
         team_id = await resolve_team(wanted_team)
         async with database(SCHEMA) as sessions:
-            user_id = await handlers.add_member(
-                Actor.operator(team_id), wanted_email, wanted_role, IdentityUnitOfWork(sessions)
+            made = await invitations.invite(
+                Actor.operator(team_id), slack_user, email, wanted_role,
+                IdentityUnitOfWork(sessions), deps,
+            )  # fmt: skip
+        how = (
+            "when they first use CloudAudit in Slack"
+            if slack_user
+            else "when they use CloudAudit in Slack with this (Slack-confirmed) address, or "
+            "accept it on the web once the address is proven"
+        )
+        typer.echo(
+            f"invited {slack_user or email} as {role} (until {made.expires_at:%Y-%m-%d}); "
+            f"they join {how}"
+        )
+
+    run_cli(go(), _identity_errors())
+
+
+SlackUserOption = Annotated[
+    str | None, typer.Option("--slack", help="Invite a Slack member id (U...) instead of an email")
+]
+RoleOption = Annotated[str, typer.Option(help="owner, admin, member or viewer")]
+
+
+@teams_app.command("invite")
+def teams_invite(
+    email: Annotated[
+        list[str] | None, typer.Argument(help="Email of the person to invite", metavar="[EMAIL]")
+    ] = None,
+    team: TeamOptional = None,
+    slack: SlackUserOption = None,
+    role: RoleOption = "member",
+) -> None:
+    """Invite a person to a team (audited as done by the operator); they join once they prove
+    who they are. Never merges accounts by email."""
+    from cloudaudit.common.events.identity import SLACK_USER_ID_PATTERN
+
+    given = list(email or [])
+    slack = _slack_id(slack, SLACK_USER_ID_PATTERN, "member id")
+    if slack and not given and team:
+        _invite(team, None, slack, role)
+        return
+    wanted_team, wanted_email = _team_and(team, given, "email")
+    _invite(wanted_team, wanted_email, slack, role)
+
+
+@teams_app.command("add-member")
+def teams_add_member(
+    email: Annotated[list[str], typer.Argument(help="Email of the person to add", metavar="EMAIL")],
+    team: TeamOptional = None,
+    role: RoleOption = "member",
+) -> None:
+    """Invite a person by email (the older name of `teams invite`)."""
+    wanted_team, wanted_email = _team_and(team, email, "email")
+    _invite(wanted_team, wanted_email, None, role)
+
+
+INVITATION_COLUMNS = ["invitation_id", "email", "slack_user_id", "role", "created_at", "expires_at"]
+
+
+@teams_app.command("invitations")
+def teams_invitations(team: TeamOptional = None, fmt: Format = "table") -> None:
+    """A team's invitations still waiting for their person."""
+    output, deps = output_format(fmt), _people_deps()
+    if not team:
+        raise typer.BadParameter("--team is required (a team name or id)")
+
+    async def go() -> None:
+        from cloudaudit.common.actors import Actor
+        from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
+        from cloudaudit.identity.service import invitations
+
+        team_id = await resolve_team(team)
+        async with database(SCHEMA) as sessions:
+            rows = await invitations.team_invitations(
+                Actor.operator(team_id), IdentityUnitOfWork(sessions), deps
             )
-        typer.echo(f"added {wanted_email} ({user_id}) as {role}")
+        print_rows([{**asdict(r), "role": r.role.value} for r in rows], INVITATION_COLUMNS, output)
+
+    run_cli(go(), _identity_errors())
+
+
+@teams_app.command("claim-code")
+def teams_claim_code(team: TeamOptional = None) -> None:
+    """A one-time code that makes whoever types `/cloudaudit claim CODE` in Slack the first
+    owner (single-workspace mode: nobody owns a workspace by being first). Without --team it
+    claims the team of the workspace it is typed in. Give it to that person only."""
+    deps = _people_deps()
+
+    async def go() -> None:
+        from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
+        from cloudaudit.identity.service import ownership
+
+        team_id = await resolve_team(team) if team else None
+        async with database(SCHEMA) as sessions:
+            code, expires_at = await ownership.new_claim_code(
+                team_id, IdentityUnitOfWork(sessions), deps
+            )
+        typer.echo(
+            f"claim code (one use, until {expires_at:%Y-%m-%d %H:%M} UTC): {code}\n"
+            f"the first owner types in Slack:  /cloudaudit claim {code}"
+        )
+
+    run_cli(go(), _identity_errors())
+
+
+@teams_app.command("policy")
+def teams_policy(
+    team: TeamOptional = None,
+    join: Annotated[
+        str | None,
+        typer.Option(
+            help="invite (only invited people join) or workspace (any full member "
+            "of the linked Slack workspace joins as a viewer)"
+        ),
+    ] = None,
+    guests: Annotated[
+        str | None, typer.Option(help="refuse (default) or viewer (Slack guests read only)")
+    ] = None,
+) -> None:
+    """Show or set who may join a team from Slack. External (Slack Connect) users never do."""
+    from cloudaudit.common.events.identity import GuestPolicy, JoinPolicy
+
+    if not team:
+        raise typer.BadParameter("--team is required (a team name or id)")
+    try:
+        join_policy = JoinPolicy(join) if join else None
+        guest_policy = GuestPolicy(guests) if guests else None
+    except ValueError:
+        raise typer.BadParameter(
+            "--join is invite or workspace; --guests is refuse or viewer"
+        ) from None
+
+    async def go() -> None:
+        from cloudaudit.common.actors import Actor
+        from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
+        from cloudaudit.identity.service import invitations
+
+        team_id = await resolve_team(team)
+        async with database(SCHEMA) as sessions:
+            found = await invitations.set_policy(
+                Actor.operator(team_id), join_policy, guest_policy, IdentityUnitOfWork(sessions)
+            )
+        typer.echo(f"join: {found.join_policy.value}; guests: {found.guest_policy.value}")
 
     run_cli(go(), _identity_errors())
 

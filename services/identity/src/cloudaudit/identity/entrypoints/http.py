@@ -10,18 +10,23 @@ from uuid import UUID
 
 from aiohttp import web
 from cloudaudit.identity.adapters.rows import AuditRow, Membership, TeamMember, User
+from cloudaudit.identity.domain.client_address import client_address
 from cloudaudit.identity.domain.errors import (
     Conflict,
     EmailNotVerified,
     Forbidden,
     IdentityError,
+    InvalidCode,
     InvalidCredentials,
     InvalidInput,
     InvalidToken,
     LastOwner,
+    NotClaimed,
     NotFound,
     TooManyAttempts,
 )
+from cloudaudit.identity.domain.people import TEAM_NOT_FOUND
+from cloudaudit.identity.entrypoints import http_people
 from cloudaudit.identity.service import accounts, email_proof, handlers, password_changes
 from cloudaudit.identity.service.accounts import SignUpForm, web_actor
 from cloudaudit.identity.service.deps import IdentityDeps
@@ -30,11 +35,13 @@ from pydantic import BaseModel, Field, ValidationError
 STATUS = {
     InvalidInput: 400,
     InvalidToken: 400,
+    InvalidCode: 400,
     InvalidCredentials: 401,
     Forbidden: 403,
     EmailNotVerified: 403,
     NotFound: 404,
     Conflict: 409,
+    NotClaimed: 409,
     LastOwner: 409,
     TooManyAttempts: 429,
 }
@@ -129,11 +136,20 @@ def _bearer(request: web.Request) -> str:
     return header[7:].strip()
 
 
+def client_of(request: web.Request, deps: IdentityDeps) -> str:
+    """The client the per-address log-in limit counts: the socket peer, or the address a
+    trusted proxy forwarded (IDENTITY_TRUSTED_PROXY_HEADER, from IDENTITY_TRUSTED_PROXIES)."""
+    settings = deps.settings
+    header = settings.trusted_proxy_header
+    forwarded = request.headers.getall(header, []) if header else []
+    return client_address(request.remote, ",".join(forwarded), settings.proxy_networks)
+
+
 def _team_id(request: web.Request) -> UUID:
     try:
         return UUID(request.match_info["team_id"])
     except ValueError:
-        raise NotFound("team not found") from None
+        raise NotFound(TEAM_NOT_FOUND) from None
 
 
 def _user_json(user: User) -> dict[str, Any]:
@@ -208,7 +224,7 @@ def register(app: web.Application, deps: IdentityDeps) -> None:
     async def change_password(request: web.Request) -> web.Response:
         token = _bearer(request)
         body: PasswordChange = await _body(request, PasswordChange)
-        client = request.remote or "unknown"
+        client = client_of(request, deps)
         ended = await password_changes.change_password(
             token, body.old_password, body.new_password, client, uow(), deps
         )
@@ -220,7 +236,7 @@ def register(app: web.Application, deps: IdentityDeps) -> None:
 
     async def log_in(request: web.Request) -> web.Response:
         body: LogIn = await _body(request, LogIn)
-        client = request.remote or "unknown"
+        client = client_of(request, deps)
         token, expires_at, user_id = await accounts.log_in(
             body.email, body.password, client, uow(), deps
         )
@@ -271,6 +287,7 @@ def register(app: web.Application, deps: IdentityDeps) -> None:
     app.router.add_post("/api/v1/teams", create_team)
     app.router.add_get("/api/v1/teams/{team_id}/members", members)
     app.router.add_get("/api/v1/teams/{team_id}/audit", audit)
+    http_people.register(app, deps, current_user, _body, _team_id, _bearer)
 
 
 def audit_json(row: AuditRow) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from cloudaudit.identity.domain.passwords import (
     normalise_email,
     token_digest,
 )
+from cloudaudit.identity.domain.people import TEAM_NOT_FOUND
 from cloudaudit.identity.service.deps import IdentityDeps
 from cloudaudit.identity.service.email_proof import issue_token
 from cloudaudit.identity.service.handlers import _audit
@@ -193,5 +194,5 @@ async def members_for(actor: Actor, uow: IdentityUnitOfWork) -> list[TeamMember]
     """Members of a team, for its members only."""
     async with uow:
         if actor.user_id is None or await uow.repo.role_of(actor.team_id, actor.user_id) is None:
-            raise NotFound("team not found")  # not a member: do not reveal that the team exists
+            raise NotFound(TEAM_NOT_FOUND)  # not a member: do not reveal that the team exists
         return await uow.repo.members(actor.team_id)

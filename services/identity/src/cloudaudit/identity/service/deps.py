@@ -24,18 +24,37 @@ class SendsMail(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True)
-class IdentityDeps:
-    """Identity's settings (read once), its unit-of-work factory, its actor-token keys and the
-    clock (the product's settable one, read at each call so a test's frozen date holds), the
-    mailer, and where identity's API answers (for the links in mail)."""
+class PeopleDeps:
+    """What the people handlers (invitations, codes, ownership) need: settings and the clock
+    (the product's settable one, read at each call so a test's frozen date holds). The
+    operator CLI builds just this."""
 
     settings: IdentitySettings
+    now: Callable[[], datetime] = utcnow
+
+    @property
+    def link_code_ttl(self) -> timedelta:
+        return timedelta(minutes=self.settings.link_code_ttl_minutes)
+
+    @property
+    def claim_code_ttl(self) -> timedelta:
+        return timedelta(hours=self.settings.claim_code_ttl_hours)
+
+    @property
+    def invitation_ttl(self) -> timedelta:
+        return timedelta(days=self.settings.invitation_ttl_days)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdentityDeps(PeopleDeps):
+    """Identity's settings (read once), its unit-of-work factory, its actor-token keys, the
+    clock, the mailer, and where identity's API answers (for the links in mail)."""
+
     uow: UowFactory
     issuer: ActorTokenIssuer
     verifier: ActorVerifier
     mail: SendsMail
     api_url: Callable[[], str]
-    now: Callable[[], datetime] = utcnow
     passwords: PasswordWorkers = field(default_factory=PasswordWorkers)
 
     @property

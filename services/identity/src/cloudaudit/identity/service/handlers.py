@@ -32,15 +32,14 @@ from cloudaudit.common.events.identity import (
     MembersRequest,
     Role,
     SlackUserReply,
-    SlackUserRequest,
     TeamTokenReply,
     TeamTokenRequest,
 )
 from cloudaudit.identity.adapters.rows import AuditPageRow, AuditRow, TeamMember, display_name
 from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
 from cloudaudit.identity.domain import rules
-from cloudaudit.identity.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from cloudaudit.identity.domain.passwords import normalise_email
+from cloudaudit.identity.domain.errors import InvalidInput, NotFound
+from cloudaudit.identity.domain.people import TEAM_NOT_FOUND
 from cloudaudit.identity.service.deps import IdentityDeps, UowFactory
 from pydantic import SecretStr
 
@@ -117,7 +116,7 @@ async def _current_role(actor: Actor, uow: IdentityUnitOfWork) -> Role:
     no longer in the team gets 'not found', like a stranger."""
     role = await uow.repo.role_of(actor.team_id, actor.user_id) if actor.user_id else actor.role
     if role is None:
-        raise NotFound("team not found; ask an owner or admin to add you")
+        raise NotFound(TEAM_NOT_FOUND)
     return role
 
 
@@ -129,13 +128,13 @@ async def _member_changed(
     )
 
 
-def _split_name(display: str | None) -> tuple[str, str]:
+def split_name(display: str | None) -> tuple[str, str]:
     first, _, last = (display or "").strip().partition(" ")
     return first[:100], last[:100]
 
 
 # -- actor tokens ----------------------------------------------------------------------------
-def _with_tokens(
+def with_tokens(
     reply: R,
     deps: IdentityDeps,
     audiences: list[Audience],
@@ -155,107 +154,17 @@ def _with_tokens(
     return reply.model_copy(update={"tokens": tokens, "tokens_expire_at": expires_at})
 
 
-async def slack_actor(
-    request: SlackUserRequest, uow: IdentityUnitOfWork, deps: IdentityDeps
-) -> SlackUserReply:
-    """A Slack person (enrolled on first use) with actor tokens for the bot to act with."""
-    reply = await enrol_slack_user(request, uow)
-    assert reply.team_id is not None and reply.user_id is not None and reply.role is not None
-    return _with_tokens(
-        reply, deps, request.audiences, ActorSource.SLACK, reply.role, reply.team_id, reply.user_id
-    )
-
-
 async def team_token(
     request: TeamTokenRequest, uow: IdentityUnitOfWork, deps: IdentityDeps
 ) -> TeamTokenReply:
     """Read-only tokens for a team's scheduled work (digests): role viewer, no person."""
     async with uow:
         if await uow.repo.team(request.team_id) is None:
-            raise NotFound("team not found")
-    return _with_tokens(
+            raise NotFound(TEAM_NOT_FOUND)
+    return with_tokens(
         TeamTokenReply(), deps, request.audiences, ActorSource.SYSTEM, Role.VIEWER,
         request.team_id, None,
     )  # fmt: skip
-
-
-# -- Slack -----------------------------------------------------------------------------------
-async def _slack_link(
-    request: SlackUserRequest, uow: IdentityUnitOfWork
-) -> tuple[UUID | None, UUID | None, Role | None]:
-    """(team, user, role) as linked now for this Slack workspace and person, None where not."""
-    team_id = await uow.repo.workspace_team(request.slack_team_id)
-    user_id = (
-        await uow.repo.slack_user(request.slack_team_id, request.slack_user_id) if team_id else None
-    )
-    role = await uow.repo.role_of(team_id, user_id) if team_id and user_id else None
-    return team_id, user_id, role
-
-
-async def _workspace_team(request: SlackUserRequest, uow: IdentityUnitOfWork) -> UUID:
-    """The workspace's team, created (and audited) on the workspace's first use."""
-    team_id = uuid4()
-    await uow.repo.add_team(team_id, request.slack_team_name or f"Slack {request.slack_team_id}")
-    await uow.repo.link_workspace(request.slack_team_id, team_id, request.slack_team_name)
-    await _audit(
-        uow, team_id, None, "team.created", "team", str(team_id),
-        {"via": "slack", "slack_team_id": request.slack_team_id},
-    )  # fmt: skip
-    return team_id
-
-
-async def _slack_person(request: SlackUserRequest, uow: IdentityUnitOfWork) -> UUID:
-    """The person behind a new Slack user: the user with that email if known, else a new one;
-    linked to the Slack user either way."""
-    email = request.email.lower() if request.email else None
-    existing = await uow.repo.user_by_email(email) if email else None
-    if existing is not None:
-        user_id = existing.user_id
-    else:
-        user_id = uuid4()
-        first, last = _split_name(request.display_name)
-        await uow.repo.add_user(user_id, email=email, first_name=first, last_name=last)
-    await uow.repo.link_slack_user(request.slack_team_id, request.slack_user_id, user_id)
-    return user_id
-
-
-async def _join_via_slack(
-    uow: IdentityUnitOfWork, team_id: UUID, user_id: UUID, role: Role
-) -> Role:
-    """The person's role in the team: as it is if a member already, else `role`, joined now."""
-    current = await uow.repo.role_of(team_id, user_id)
-    if current is not None:
-        return current
-    await uow.repo.add_member(team_id, user_id, role)
-    await _audit(
-        uow, team_id, user_id, "member.joined", "user", str(user_id),
-        {"role": role.value, "via": "slack"},
-    )  # fmt: skip
-    await _member_changed(uow, team_id, user_id, role, None)
-    return role
-
-
-async def enrol_slack_user(request: SlackUserRequest, uow: IdentityUnitOfWork) -> SlackUserReply:
-    """Resolve a Slack user; the first person of a workspace becomes its team's owner."""
-    async with uow:  # the common case first: no lock, so a busy workspace is not serialised
-        team_id, user_id, role = await _slack_link(request, uow)
-    if team_id and user_id and role:
-        return SlackUserReply(user_id=user_id, team_id=team_id, role=role)
-    async with uow:
-        await uow.repo.lock_slack_workspace(request.slack_team_id)
-        team_id, user_id, role = await _slack_link(request, uow)
-        if team_id and user_id:
-            return SlackUserReply(user_id=user_id, team_id=team_id, role=role)
-        new_role = rules.role_for_new_workspace_user(team_id is not None)
-        team_id = team_id or await _workspace_team(request, uow)
-        user_id = await _slack_person(request, uow)
-        role = await _join_via_slack(uow, team_id, user_id, new_role)
-        await uow.commit()
-    log.info(
-        "slack user enrolled",
-        extra={"team_id": str(team_id), "user_id": str(user_id), "role": role.value},
-    )
-    return SlackUserReply(user_id=user_id, team_id=team_id, role=role, enrolled=True)
 
 
 # -- members ---------------------------------------------------------------------------------
@@ -282,7 +191,7 @@ async def change_role(cmd: Command[ChangeRoleRequest], uow: IdentityUnitOfWork) 
     request, team_id, actor_id = cmd.request, cmd.actor.team_id, cmd.actor.user_id
     async with uow:
         if not await uow.repo.lock_team(team_id):
-            raise NotFound("team not found")
+            raise NotFound(TEAM_NOT_FOUND)
         actor_role = await _current_role(cmd.actor, uow)
         current = await uow.repo.role_of(team_id, request.target_user_id)
         if current is None:
@@ -303,44 +212,32 @@ async def change_role(cmd: Command[ChangeRoleRequest], uow: IdentityUnitOfWork) 
     return ChangeRoleReply(role=request.role)
 
 
-async def _new_member(uow: IdentityUnitOfWork, team_id: UUID, email: str) -> UUID:
-    """The user with `email` (created if new), who must not be in the team yet."""
-    user = await uow.repo.user_by_email(email)
-    user_id = user.user_id if user else uuid4()
-    if user is None:
-        await uow.repo.add_user(user_id, email=email)
-    if await uow.repo.role_of(team_id, user_id) is not None:
-        raise Conflict(f"{email} is already a member of this team")
-    return user_id
-
-
-async def add_member(actor: Actor, email: str, role: Role, uow: IdentityUnitOfWork) -> UUID:
-    """Add a person by email (creating the user if new): the operator, or an owner or admin."""
-    email, team_id, by = normalise_email(email), actor.team_id, actor.user_id
-    async with uow:
-        if not await uow.repo.lock_team(team_id):
-            raise NotFound("team not found")
-        actor_role = await _current_role(actor, uow)
-        await _authorize(uow, actor, actor_role, Action.MANAGE_MEMBERS)
-        if actor_role is Role.ADMIN and role in (Role.OWNER, Role.ADMIN):
-            raise Forbidden("only owners can grant the admin or owner role; ask an owner")
-        user_id = await _new_member(uow, team_id, email)
-        await uow.repo.add_member(team_id, user_id, role)
-        await _audit(
-            uow, team_id, by, "member.added", "user", str(user_id), {"role": role.value},
-            source=actor.audit_source(SOURCE),
-        )  # fmt: skip
-        await _member_changed(uow, team_id, user_id, role, by)
-        await uow.commit()
-    return user_id
+async def record_removal(
+    uow: IdentityUnitOfWork, team_id: UUID, target: UUID, by: UUID | None
+) -> None:
+    """Remember who left, by every Slack id (in the team's workspace) and email they had, so
+    they do not come back under the workspace join policy; their invitations end."""
+    workspace = await uow.repo.team_workspace(team_id)
+    slack_ids = await uow.repo.slack_ids_of(target, workspace) if workspace else []
+    user = await uow.repo.user(target)
+    emails = {user.email.lower()} if user and user.email else set()
+    for slack_id in slack_ids:
+        assert workspace is not None
+        email = await uow.repo.slack_email(workspace, slack_id)
+        emails |= {email.lower()} if email else set()
+        await uow.repo.revoke_invitations(team_id, slack_id, None)
+    for email in emails:
+        await uow.repo.revoke_invitations(team_id, None, email)
+    await uow.repo.add_removal(team_id, target, slack_ids, sorted(emails), by, utcnow())
 
 
 async def remove_member(actor: Actor, target: UUID, uow: IdentityUnitOfWork) -> None:
-    """Members may leave; owners and admins remove others; a team always keeps one owner."""
+    """Members may leave; owners and admins remove others; a team always keeps one owner.
+    Removed people do not re-enrol from Slack until invited again."""
     team_id, by = actor.team_id, actor.user_id
     async with uow:
         if not await uow.repo.lock_team(team_id):
-            raise NotFound("team not found")
+            raise NotFound(TEAM_NOT_FOUND)
         current = await uow.repo.role_of(team_id, target)
         if current is None:
             raise NotFound("that person is not a member of this team")
@@ -348,6 +245,7 @@ async def remove_member(actor: Actor, target: UUID, uow: IdentityUnitOfWork) -> 
         actor_role = await _current_role(actor, uow)
         rules.check_removal(actor_role, current, owners, by == target)
         await uow.repo.remove_member(team_id, target)
+        await record_removal(uow, team_id, target, by)
         await _audit(
             uow, team_id, by, "member.removed", "user", str(target), {"role": current.value},
             source=actor.audit_source(SOURCE),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -19,14 +20,22 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.lazy_listener.async_internals import to_runnable_function
 from slack_bolt.lazy_listener.async_runner import AsyncLazyListenerRunner
+from slack_bolt.oauth.async_callback_options import (
+    AsyncCallbackOptions,
+    AsyncFailureArgs,
+    AsyncSuccessArgs,
+)
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cloudaudit.bot.adapters.installation_store import InstallationStore, TokenSealer
 from cloudaudit.bot.adapters.orm import SLACK_OAUTH_STATES
+from cloudaudit.bot.domain.errors import BotError
 from cloudaudit.bot.entrypoints.slack import commands, events, interactive
+from cloudaudit.bot.service import people
 from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.deps import Deps
 from cloudaudit.bot.settings import BotSettings, SlackMode
@@ -39,6 +48,51 @@ NOT_INSTALLED = (
     "CloudAudit is not installed in this Slack workspace (or it was removed). "
     "Ask a workspace admin to install it again from CloudAudit's install page."
 )
+
+
+ORG_WIDE_INSTALL = (
+    "CloudAudit is installed per workspace, and this was an organisation-wide install, so "
+    "nothing was set up. Install CloudAudit from one workspace of your organisation."
+)
+OWNER_NOT_RECORDED = (
+    "CloudAudit was installed, but could not record you as the owner of this workspace's team "
+    "(the identity service did not answer). Install it again in a minute: nothing else changes."
+)
+
+
+def _installed(
+    deps: Deps, store: InstallationStore | None
+) -> Callable[[AsyncSuccessArgs], Awaitable[BoltResponse]]:
+    """After Slack's OAuth round trip: the installer Slack authenticated is told to identity,
+    which makes them the workspace team's first owner (never whoever types first)."""
+
+    async def success(args: AsyncSuccessArgs) -> BoltResponse:
+        installation = args.installation
+        if not installation.team_id or not installation.user_id:
+            log.warning(
+                "org-wide install refused", extra={"enterprise": installation.enterprise_id}
+            )
+            if store is not None:
+                with contextlib.suppress(Exception):  # what was stored is useless: drop it
+                    await store.async_delete_installation(
+                        enterprise_id=installation.enterprise_id, team_id=None
+                    )
+            return BoltResponse(status=400, body=ORG_WIDE_INSTALL)
+        try:
+            await people.installed(
+                deps, installation.team_id, installation.team_name, installation.user_id,
+                installation.bot_token,
+            )  # fmt: skip
+        except BotError as exc:
+            log.warning("installer not recorded as owner", extra={"error": exc.message})
+            return BoltResponse(status=503, body=OWNER_NOT_RECORDED)
+        return await args.default.success(args)
+
+    return success
+
+
+async def _install_failed(args: AsyncFailureArgs) -> BoltResponse:
+    return await args.default.failure(args)
 
 
 class TrackedLazyRunner(AsyncLazyListenerRunner):
@@ -114,6 +168,9 @@ def build_bolt_app(
                 table_name=SLACK_OAUTH_STATES,
             ),
             state_expiration_seconds=settings.state_expiration_s,
+            callback_options=AsyncCallbackOptions(
+                success=_installed(deps, store), failure=_install_failed
+            ),
         )
     app = AsyncApp(**kwargs)
     app.listener_runner.lazy_listener_runner = TrackedLazyRunner(app.logger)

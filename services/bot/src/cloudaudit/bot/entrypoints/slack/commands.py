@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,16 +16,25 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from cloudaudit.bot.domain.commands import Command, parse
 from cloudaudit.bot.domain.errors import BotError, CommandError
-from cloudaudit.bot.entrypoints.slack.listeners import Interaction, interaction_from, run_guarded
-from cloudaudit.bot.service import connect, queries, team_admin
+from cloudaudit.bot.entrypoints.slack.listeners import (
+    Interaction,
+    answering,
+    interaction_from,
+    run_guarded,
+    teamless,
+)
+from cloudaudit.bot.service import connect, people, queries, team_admin
 from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Deps
+from cloudaudit.bot.views import people as people_views
 from cloudaudit.bot.views.audit import AUDIT_MAX_SHOWN
 from cloudaudit.bot.views.help import help_message, help_text, problem_message
+from cloudaudit.bot.views.people import TEAMLESS
 from cloudaudit.common.events.cost import SpendGroupBy
 from cloudaudit.common.events.identity import Action
 
+log = logging.getLogger(__name__)
 COMMAND = "/cloudaudit"
 AUDIT_DEFAULT_LIMIT = 20
 
@@ -113,6 +123,29 @@ async def _expect(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirect
     return await team_admin.expect(ix.who, deps, str(cmd.args["service"]), amount, days)
 
 
+async def _invite(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
+    return await people.invite(ix.who, deps, str(cmd.args["slack_user_id"]), str(cmd.args["role"]))
+
+
+async def _person(ix: Interaction, actors: ActorDirectory) -> dict[str, Any]:
+    return await actors.person(ix.slack_team_id, ix.slack_user_id, ix.team_name)
+
+
+async def _link(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
+    code = cmd.args.get("code")
+    if code is None:
+        return await people.link_code(await _person(ix, actors), deps)
+    return await people.link_with(await _person(ix, actors), str(code), deps)
+
+
+async def _claim(ix: Interaction, cmd: Command, deps: Deps, actors: ActorDirectory) -> Answer:
+    return await people.claim(await _person(ix, actors), str(cmd.args["code"]), deps)
+
+
+# How a person becomes a member, so they run for a Slack person, before identity vouches for
+# any actor: identity checks the code (and the kind of account) itself.
+PERSONLESS: dict[str, Run] = {"link": _link, "claim": _claim}
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     # An action here is one the bot authorizes itself (it owns the alert settings); every other
     # command is authorized, and a refusal audited, by the service that owns what it touches.
@@ -128,6 +161,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "alerts_digest": Subcommand(Action.CONFIGURE_ALERTS, _alerts_digest),
     "expect": Subcommand(None, _expect),
     "audit": Subcommand(None, _audit),
+    "invite": Subcommand(None, _invite),
 }
 
 
@@ -159,13 +193,23 @@ def _subcommand(text: str) -> tuple[Subcommand, Command] | None:
     parsed = _parsed(text)
     if isinstance(parsed, Command) and parsed.name in SUBCOMMANDS:
         return SUBCOMMANDS[parsed.name], parsed
-    return None  # help or unknown input: answered in the ack itself
+    return None  # help, link, claim or unknown input
+
+
+def _personless(text: str) -> tuple[Run, Command] | None:
+    parsed = _parsed(text)
+    if isinstance(parsed, Command) and parsed.name in PERSONLESS:
+        return PERSONLESS[parsed.name], parsed
+    return None
 
 
 def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
     async def ack_command(ack: Callable[..., Awaitable[None]], command: dict[str, Any]) -> None:
         parsed = _parsed(str(command.get("text") or ""))
-        if isinstance(parsed, CommandError):
+        if teamless(command):
+            log.warning("slash command without a Slack workspace refused")
+            await ack(text=TEAMLESS, blocks=people_views.teamless())
+        elif isinstance(parsed, CommandError):
             await ack(text=parsed.message, blocks=problem_message(parsed.message, parsed.command))
         elif parsed.name == "help":
             await ack(text=help_text(), blocks=help_message())
@@ -184,10 +228,18 @@ def register(app: AsyncApp, deps: Deps, actors: ActorDirectory) -> None:
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
+        if teamless(body):
+            return  # refused in the ack
         ix = interaction_from(deps, body, context, respond, client)
-        found = _subcommand(str(body.get("text") or ""))
+        text = str(body.get("text") or "")
+        personless = _personless(text)
+        if personless is not None:
+            run, parsed = personless
+            await answering(ix, lambda: run(ix, parsed, deps, actors), parsed.name)
+            return
+        found = _subcommand(text)
         if found is None:
-            # Help was the answer; still enrol the person (the first one owns the team), quietly.
+            # Help was the answer; an invited person joins now, quietly (nobody else does).
             with contextlib.suppress(BotError):
                 await actors.resolve(
                     ix.slack_team_id, ix.slack_user_id, ix.channel_id, ix.team_name

@@ -41,6 +41,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def left_channel(event: dict[str, Any], body: dict[str, Any]) -> None:
         channel = str(event.get("channel") or "")
         slack_team_id = str(body.get("team_id") or "")
+        if not slack_team_id:  # never the tenant "None": an event without a workspace is dropped
+            log.warning("event without a Slack workspace dropped", extra={"channel": channel})
+            return
         async with deps.uow() as uow:
             team = await uow.repo.clear_alert_channel_if(slack_team_id, channel)
             await uow.commit()

@@ -25,7 +25,9 @@ from cloudaudit.bot.domain.errors import BotError, NotAllowed, ServiceRefused
 from cloudaudit.bot.service.actors import ActorDirectory
 from cloudaudit.bot.service.answers import Answer
 from cloudaudit.bot.service.deps import Actor, Deps
+from cloudaudit.bot.views import people as people_views
 from cloudaudit.bot.views.common import context, problem, refusal
+from cloudaudit.bot.views.people import TEAMLESS
 from cloudaudit.common.events.identity import Action
 
 log = logging.getLogger(__name__)
@@ -142,23 +144,48 @@ def interaction_from(
         body=body,
         client=client,
         respond=respond,
-        slack_team_id=str(context.team_id),
-        slack_user_id=str(context.user_id),
+        # Never str(None): a payload without a workspace (an org-wide install) would become the
+        # tenant "None". It stays empty, and `answering` refuses it.
+        slack_team_id=str(context.team_id or ""),
+        slack_user_id=str(context.user_id or ""),
         meta=meta,
     )
+
+
+def teamless(body: dict[str, Any]) -> bool:
+    """A request that names no Slack workspace (org-wide installs, malformed payloads)."""
+    team = body.get("team_id") or (body.get("team") or {}).get("id")
+    return not team
 
 
 async def run_guarded(
     ix: Interaction, actors: ActorDirectory, action: ActionFor, work: Work
 ) -> None:
-    try:
+    """Resolve who acts (identity vouches), authorize the bot's own actions, then work."""
+
+    async def step() -> Answer | None:
         ix.actor = await actors.resolve(
             ix.slack_team_id, ix.slack_user_id, ix.channel_id, ix.team_name
         )
         needed = action(ix) if callable(action) else action
         if needed is not None:
             ix.actor = await actors.require(ix.actor, needed)
-        answer = await work(ix)
+        return await work(ix)
+
+    await answering(ix, step, getattr(work, "__name__", "?"))
+
+
+async def answering(
+    ix: Interaction, step: Callable[[], Awaitable[Answer | None]], name: str
+) -> None:
+    """Run one piece of work and show its answer, or the refusal or problem it met. A request
+    without a Slack workspace is refused before anything runs."""
+    if not ix.slack_team_id or not ix.slack_user_id:
+        log.warning("request without a Slack workspace or user refused", extra={"listener": name})
+        await _safe_reply(ix, Answer(text=TEAMLESS, blocks=people_views.teamless()))
+        return
+    try:
+        answer = await step()
         if answer is not None:
             await ix.reply(answer)
     except NotAllowed as exc:
@@ -171,8 +198,7 @@ async def run_guarded(
         await _safe_reply(ix, Answer(text=exc.message, blocks=problem(exc.message)))
     except Exception:
         log.exception(
-            "listener failed",
-            extra={"slack_team_id": ix.slack_team_id, "listener": getattr(work, "__name__", "?")},
+            "listener failed", extra={"slack_team_id": ix.slack_team_id, "listener": name}
         )
         await _safe_reply(ix, Answer(text=INTERNAL_ERROR, blocks=problem(INTERNAL_ERROR)))
 
