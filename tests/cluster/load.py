@@ -23,6 +23,7 @@ from cloudaudit.bot.driver import SlackDriver, SlackResponse
 from cloudaudit.common.bus import make_broker, publish_event
 from cloudaudit.common.clock import utcnow
 from cloudaudit.common.events.cost import COST_DAY_RECORDED, CostDayRecorded
+from cloudaudit.common.testing_people import SlackWorkspace, bus_ask
 
 from benchmarks.pipeline_load import CHANNEL, OWNER, Account, pct, posted
 from tests.cluster.stack import SIGNING_SECRET, ClusterStack, say, until
@@ -160,6 +161,17 @@ class Load:
     async def enrol(self, slack_team: str, owner: str, channel: str) -> UUID:
         """The owner's `/cloudaudit alerts here`: the team exists, alerts go to `channel`."""
         assert self.edge is not None
+        # The app installed by `owner` (the OAuth installer owns the team), as the bot tells
+        # identity; then the owner's first command.
+        bot = make_broker(
+            self.stack.nats.url_for("bot"), self.stack.names, "installer", 3,
+            access=self.stack.nats.access,
+        )  # fmt: skip
+        await bot.connect()
+        try:
+            await SlackWorkspace(bus_ask(bot, self.stack.names), slack_team).install(owner)
+        finally:
+            await bot.stop()
         response = await self.edge.command("alerts here", owner, channel, slack_team)
         assert response is not None and response.status == 200, response
 

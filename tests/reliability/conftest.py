@@ -29,6 +29,7 @@ from cloudaudit.common.runtime import Endpoints
 from cloudaudit.common.settings import CommonSettings
 from cloudaudit.common.testing import BusClient, eventually
 from cloudaudit.common.testing_people import SlackWorkspace
+from cloudaudit.demo.company import EC2_SERVICE
 from cloudaudit.demo.stack import SIGNING_SECRET, ProductStack
 from sqlalchemy.engine import make_url
 
@@ -225,7 +226,7 @@ def cost_day(
         usage.append(CostDriver(name="USE1-BoxUsage:p4d.24xlarge", cost=extra))
     line = CostLine(
         summary_id=uuid4(),
-        service="AmazonEC2",
+        service=EC2_SERVICE,  # ingest names a service as Cost Explorer and CUR do
         region="us-east-1",
         unblended_cost=normal + extra,
         top_usage_types=usage,
