@@ -18,7 +18,7 @@ demo: install ## The guided demo (simulated AWS company, Slack console)
 
 test: install lint validate-deploy ## Lint, type-check, validate deployment files, run the whole suite
 	.venv/bin/cloudaudit asyncapi --check
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=40
 
 test-fast: ## The daily subset (no whole-product runs, nothing marked slow; under 5 min), no install or lint
 	$(PY) -m pytest -x -q -m "not slow"

@@ -180,8 +180,13 @@ async def run(
         stack.slack,
         team_id=slack_team,
     )
+    # One bot token answers users.info for every workspace here: it is told the owner's home
+    # workspace, or the owner would look like a Slack Connect user of another one.
+    stack.slack.set_user(OWNER, home_team=slack_team)
     reply = await SlackWorkspace(bus_ask(broker, names), driver.team_id).install(OWNER)
-    await driver.command("alerts here", user=OWNER, channel=CHANNEL)
+    response = await driver.command("alerts here", user=OWNER, channel=CHANNEL)
+    if response.status != 200:
+        raise RuntimeError(f"`alerts here` answered {response.status}: {response.text}")
     assert reply.team_id is not None
     team_id = reply.team_id
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
@@ -194,6 +199,10 @@ async def run(
         if channel == CHANNEL:
             break
         await asyncio.sleep(0.1)
+    else:
+        raise RuntimeError(
+            f"`alerts here` did not set the alert channel within 20 s: {response.text[:300]}"
+        )
     await driver.close()
 
     today = utcnow().date()

@@ -168,6 +168,9 @@ class Load:
             access=self.stack.nats.access,
         )  # fmt: skip
         await bot.connect()
+        # One bot token answers users.info for every workspace here: it is told the owner's
+        # home workspace, or the owner would look like a Slack Connect user of another one.
+        self.stack.slack.set_user(owner, home_team=slack_team)
         try:
             await SlackWorkspace(bus_ask(bot, self.stack.names), slack_team).install(owner)
         finally:

@@ -45,6 +45,7 @@ from cloudaudit.common.events.base import Event
 from cloudaudit.common.events.cost import COST_DAY_RECORDED, CostDayRecorded
 from cloudaudit.common.runtime import Endpoints
 from cloudaudit.common.testing import eventually
+from cloudaudit.demo.company import EC2_SERVICE
 from cloudaudit.demo.stack import ProductStack
 from faststream.nats import NatsBroker
 from sqlalchemy import text
@@ -318,8 +319,9 @@ async def test_nats_and_postgres_restarted_under_load_lose_and_repeat_nothing(in
     async def spikes_detected() -> list:
         found = await product.rows(
             "SELECT anomaly_id, account_id, usage_date FROM analytics.cost_anomalies "
-            "WHERE team_id = $1 AND service = 'AmazonEC2' AND alerted <> 0",
+            "WHERE team_id = $1 AND service = $2 AND alerted <> 0",
             team_id,
+            EC2_SERVICE,
         )
         return found if len(found) >= ACCOUNTS else []
 
