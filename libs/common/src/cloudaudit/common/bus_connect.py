@@ -17,6 +17,7 @@ On top of nats-py it adds what TLS and credential rotation need:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -67,6 +68,8 @@ class GuardedClient(nats.aio.client.Client):
         self._bus_user = bus_user_of(url)
         self._ever_connected = False
         self._last_tls_complaint = ""
+        # Told, before anything else runs, that the connection closes for good.
+        self.on_closed: Callable[[], None] | None = None
 
     async def connect(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         kwargs["error_cb"] = self._explaining(kwargs.get("error_cb"))
@@ -100,6 +103,11 @@ class GuardedClient(nats.aio.client.Client):
                 "nats:// URL and unset NATS_CA_FILE if the bus is really meant to be plaintext"
             )
         await super()._process_info(info, initial_connection)
+
+    async def _close(self, status: int, do_cbs: bool = True) -> None:
+        if not self.is_closed and self.on_closed is not None:
+            self.on_closed()
+        await super()._close(status, do_cbs)
 
     def _connect_command(self) -> bytes:
         self._refresh_credentials()
@@ -177,6 +185,16 @@ class GuardedBroker(NatsBroker):
 
     async def _connect(self) -> Any:
         client = GuardedClient(self._bus_url, self._bus_access)
+        client.on_closed = self._stop_consuming
         await client.connect(**self._connection_kwargs)
         self.config.connect(client)
         return client
+
+    def _stop_consuming(self) -> None:
+        """A closed connection (for good: stopped, or an authorization violation nats-py does
+        not reconnect from) answers every pull `fetch` at once with ConnectionClosedError,
+        which FastStream's pull loop swallows and retries without ever suspending: the process
+        would spin at full CPU with its event loop starved, health checks and shutdown
+        included. The consuming loops end before the connection is marked closed."""
+        for subscriber in self.subscribers:
+            subscriber.running = False

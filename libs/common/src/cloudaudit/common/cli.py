@@ -133,7 +133,7 @@ def run(
     spec = services_or_fail([service])[service]
     endpoints, started = endpoints_or_fail(settings)
 
-    async def main() -> None:
+    async def main() -> bool:
         try:
             if migrate_first:
                 from cloudaudit.common.migrations import migrate_services
@@ -147,9 +147,13 @@ def run(
 
             stop_embedded(settings, started)
             raise
-        await runtime.serve_forever()
+        served = await runtime.serve_forever()
+        if not served:
+            say(f"{spec.name} stopped: {runtime.failure}", err=True, fg="red")
+        return served
 
-    asyncio.run(main())
+    if not asyncio.run(main()):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 log = logging.getLogger(__name__)
 LOOP_LAG_TICK_S = 0.1
 
+BUS_WATCH_INTERVAL_S = 1.0
 OUTBOX_RELAY_INTERVAL_S = 2.0
 OUTBOX_PRUNE_EVERY_S = 10 * 60
 
@@ -77,6 +78,9 @@ class ServiceRuntime:
     _outbox: Any = None
     bound_port: int | None = None
     bound_api_port: int | None = None
+    # Why the service stopped serving on its own (the bus connection closed for good), if it did.
+    failure: str | None = None
+    _stop: asyncio.Event | None = None
 
     def __post_init__(self) -> None:
         self.names = BusNames(self.settings.bus_prefix)
@@ -199,7 +203,38 @@ class ServiceRuntime:
         return await self.health()
 
     async def _healthz(self, request: web.Request) -> web.Response:
+        if self.failure is not None:  # alive but useless: let the orchestrator restart it
+            return web.json_response(
+                {"service": self.spec.name, "status": "failed", "reason": self.failure},
+                status=503,
+            )
         return web.json_response({"service": self.spec.name, "status": "alive"})
+
+    async def _watch_bus(self) -> None:
+        """The NATS client stops reconnecting for good after some errors: an authorization
+        violation while reconnecting (credentials revoked, or a rotation finished that this
+        process could not follow), or a protocol error. The connection is then closed, not
+        reconnecting, and the process would live on doing nothing. It stops instead, with a
+        non-zero exit, so its supervisor (Kubernetes, compose, `cloudaudit up`) starts it again
+        with the credentials on disk; /healthz answers 503 meanwhile."""
+        while True:
+            await asyncio.sleep(BUS_WATCH_INTERVAL_S)
+            connection = self.broker.config.connection_state.connection
+            if not connection.is_closed:
+                continue
+            error = connection.last_error
+            cause = f"{type(error).__name__}: {error}"[:200] if error else "closed"
+            self.failure = (
+                f"the bus connection was closed for good ({cause}); check this service's "
+                "NATS credentials (`cloudaudit creds status`) and restart it"
+            )
+            log.error(
+                "bus connection closed for good; stopping so the supervisor restarts this service",
+                extra={"service": self.spec.name, "error": cause},
+            )
+            if self._stop is not None:
+                self._stop.set()
+            return
 
     async def _readyz(self, request: web.Request) -> web.Response:
         reply = await self.health()
@@ -234,7 +269,7 @@ class ServiceRuntime:
         self._runner, self.bound_port = await self._serve(self.http, self.http_port)
         if self.api_port is not None and self.api.router.routes():
             self._api_runner, self.bound_api_port = await self._serve(self.api, self.api_port)
-        for loop in (*self._background, self._watch_loop_lag):
+        for loop in (*self._background, self._watch_loop_lag, self._watch_bus):
             self._tasks.append(asyncio.create_task(loop()))
         log.info(
             "service started",
@@ -280,16 +315,21 @@ class ServiceRuntime:
         await self.engine.dispose()
         log.info("service stopped", extra={"service": self.spec.name})
 
-    async def serve_forever(self) -> None:
-        stop = asyncio.Event()
+    async def serve_forever(self) -> bool:
+        """Serve until SIGINT/SIGTERM (True) or until the service cannot go on (False, with
+        `failure` saying why)."""
+        stop = self._stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await self.start()
         try:
+            await self.start()
             await stop.wait()
         finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
             await self.stop()
+        return self.failure is None
 
 
 def build_runtime(
