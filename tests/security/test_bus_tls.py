@@ -27,7 +27,7 @@ import pytest
 from cloudaudit.common.bus import BusNames, create_streams, make_broker
 from cloudaudit.common.bus_connect import connect_nats
 from cloudaudit.common.bus_credentials import BusCredentials, with_user
-from cloudaudit.common.bus_rotation import finish, rotate
+from cloudaudit.common.bus_rotation import finish, finish_when_due, rotate
 from cloudaudit.common.bus_tls import BusAccess, BusTlsError, ClientTls, ServerTls, cluster_block
 from cloudaudit.common.clock import wall_now
 from cloudaudit.common.dev_ca import DevCA
@@ -337,6 +337,26 @@ async def test_the_first_start_after_the_deadline_drops_the_old_credentials(tls_
     server.start()
     await _refused(old_url, tls_only)
     client = await connect_nats(server.url_for("bot"), tls_only, allow_reconnect=False)
+    await client.close()
+    assert server.credentials.rotation() is None
+
+
+async def test_a_running_server_refuses_the_old_credentials_once_the_deadline_passed(tls_bus):
+    settings, endpoints = tls_bus
+    server = embedded_for(settings).nats
+    tls_only = BusAccess(endpoints.bus_access.tls)
+    old_url = endpoints.nats_url_for("analytics")
+    result = await rotate(server, timedelta(seconds=30))
+    assert result.deadline is not None
+
+    assert await finish_when_due(server, now=result.deadline - timedelta(seconds=1)) == ()
+    client = await connect_nats(old_url, tls_only, allow_reconnect=False)  # still in its grace
+    await client.close()
+
+    dropped = await finish_when_due(server, now=result.deadline)
+    assert "analytics" in dropped
+    await _refused(old_url, tls_only)
+    client = await connect_nats(server.url_for("analytics"), tls_only, allow_reconnect=False)
     await client.close()
     assert server.credentials.rotation() is None
 

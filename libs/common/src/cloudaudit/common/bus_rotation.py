@@ -6,8 +6,8 @@ One rotation, on a running server:
    the server reloads it on SIGHUP. Connected clients stay connected: their login is still
    admitted, and TLS sessions already established are not renegotiated;
 3. once the server admits the new operator login, new connections are handed the new logins;
-4. at `--finish`, or at the first start after the deadline (`--grace`, 1 h by default), the
-   config drops the old logins and the server reloads again. A client still connected with an
+4. at `--finish`, at the deadline while `cloudaudit up` runs the embedded bus, or at the
+   first start after the deadline (`--grace`, 1 h by default), the config drops the old logins and the server reloads again. A client still connected with an
    old login is disconnected then; the product's own clients re-read their user's current login
    from the credentials directory when they reconnect (`bus_connect`), so they are back within
    a reconnect wait. Anything else still holding old credentials must have been restarted
@@ -115,6 +115,16 @@ async def finish(bus: ReloadableBus) -> tuple[str, ...]:
             await _wait_until(bus, retired_operator, admitted=False)
     credentials.remove_logins(dropped)
     return dropped
+
+
+async def finish_when_due(bus: ReloadableBus, now: datetime | None = None) -> tuple[str, ...]:
+    """Step 4 at the deadline, on a server that keeps running past it: what `cloudaudit up`
+    checks while it supervises the embedded bus, so a grace ends on time and not only at
+    `--finish` or the next start. Returns the logins dropped (none before the deadline)."""
+    rotation = bus.credentials.rotation()
+    if rotation is None or not rotation.due(now or wall_now()):
+        return ()
+    return await finish(bus)
 
 
 async def _wait_until(bus: ReloadableBus, login: str, admitted: bool) -> None:

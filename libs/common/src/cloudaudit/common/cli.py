@@ -215,10 +215,14 @@ def up(
                 f"{settings.http_port_for(spec.name)}/healthz"
             )
         say("CloudAudit is up. `cloudaudit status` in another terminal; Ctrl-C stops.", fg="green")
+        rotation_checked = time.monotonic()
         while not stopping["requested"]:
             for name, code in supervisor.exited():
                 say(f"{name} exited with code {code}; stopping", fg="red")
                 stopping["requested"] = stopping["failed"] = True
+            if "nats" in started and time.monotonic() - rotation_checked > ROTATION_CHECK_S:
+                rotation_checked = time.monotonic()
+                _end_rotation_when_due(settings)
             time.sleep(0.3)
     except KeyboardInterrupt:
         pass  # Ctrl-C before the handler was installed: stop just the same
@@ -235,6 +239,25 @@ def up(
         signal.signal(signal.SIGTERM, previous[1])
     if stopping["failed"]:
         raise typer.Exit(1)
+
+
+ROTATION_CHECK_S = 10.0
+
+
+def _end_rotation_when_due(settings: CommonSettings) -> None:
+    """The embedded bus's credential rotation ends at its deadline (`creds rotate --grace`)."""
+    import asyncio
+
+    from cloudaudit.common.bus_rotation import finish_when_due
+    from cloudaudit.common.infra import embedded_for
+
+    try:
+        dropped = asyncio.run(finish_when_due(embedded_for(settings).nats))
+    except Exception as exc:  # the services keep running; say it and try again later
+        say(f"ending the credential rotation failed: {type(exc).__name__}: {exc}", fg="red")
+        return
+    if dropped:
+        say(f"credential rotation's grace is over: old logins refused ({len(dropped)})")
 
 
 def say(message: str, **style: object) -> None:
