@@ -29,7 +29,7 @@ from cloudaudit.analytics.domain.alert_scoring import AlertScore, ZoneRow, score
 from cloudaudit.analytics.domain.backtest import parse_timestamp
 
 from benchmarks.anomaly import data, world_billing, world_heavy
-from benchmarks.anomaly.labelling import LabelledSeries
+from benchmarks.anomaly.labelling import MATERIAL, LabelledSeries, impact
 from benchmarks.anomaly.labelling import write as write_labelled
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +39,8 @@ ZONE_OF_KIND = {"spike": "spike", "level_shift": "shift", "level_shift_fixed": "
 
 
 def generator_world(seed: int, steps_per_day: int) -> list[LabelledSeries]:
-    """data.py's world as zone labels (its own materiality; month starts are traps)."""
+    """data.py's world relabelled by the judge's rules (impact of each event's own excess;
+    material at $100 daily / $10 in 24 h, anything smaller a trap; month starts are traps)."""
     if steps_per_day == 1:
         rows, events = data.generate(seed, 12, 540, 1)
     else:
@@ -54,9 +55,21 @@ def generator_world(seed: int, steps_per_day: int) -> list[LabelledSeries]:
         s.zones.append("trap" if at.day == 1 and at.hour == 0 else "normal")
         s.event_ids.append("")
     for n, e in enumerate(events):
-        zone = "drop" if e.kind == "drop" else (ZONE_OF_KIND[e.kind] if e.material else "trap")
         s = by_series[e.series_id]
-        for i in range(e.start, min(e.end + 1, len(s.zones))):
+        steps = range(e.start, min(e.end + 1, len(s.zones)))
+        if e.kind in ("drop", "immaterial"):  # data.py's falls, and its few-percent changes
+            zone = "drop" if e.kind == "drop" else "trap"
+        else:
+            kind = ZONE_OF_KIND[e.kind]
+            excess = [
+                s.values[i] - s.values[i] / e.effect[i]
+                if e.multiplicative and e.effect[i]
+                else (0.0 if e.multiplicative else e.effect[i])
+                for i in steps
+            ]
+            material = impact(excess, kind, steps_per_day) >= MATERIAL[steps_per_day]
+            zone = kind if material else "trap"
+        for i in steps:
             s.zones[i], s.event_ids[i] = zone, f"e{n}"
     return list(by_series.values())
 

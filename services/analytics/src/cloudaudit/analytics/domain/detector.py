@@ -53,6 +53,8 @@ class Thresholds:
 
     min_impact: float | None = 100.0
     min_impact_pct: float = 20.0
+    # Sub-daily (hourly) series: dollars of excess within the episode's first day.
+    subdaily_min_impact: float = 10.0
     bar: float = 1.0  # per-series multiplier raised by repeated "not useful" feedback
 
     def scaled(self, bar: float) -> Thresholds:
@@ -81,6 +83,20 @@ class DetectorConfig:
     projection_after_days: float = 3.0
     # Changes whose total excess stays under this never alert, whatever the team's threshold.
     noise_floor: float = 15.0
+    # Heavy tails: how often a series' normal steps stand 3 sigmas out (a Gaussian series:
+    # 0.13 %, a bill with Student-t days: a few %) raises the z a single step needs to alert,
+    # as if its tail fell like a power law of this index (see `CostAnomalyDetector.z_needed`).
+    tail_prior_rate: float = 0.002
+    tail_prior_steps: float = 60.0
+    tail_fading: float = 0.01
+    tail_index: float = 3.0
+    tail_target_rate: float = 0.002
+    # Two steps alert together only when their z-scores add up to this over the single-step z.
+    pair_z_margin: float = 1.5
+    # The largest z a normal step has shown (fading by this share a day) is the bar a
+    # single step must clear, times `record_margin`.
+    record_fading: float = 0.01
+    record_margin: float = 0.9
     level_fading: float = 0.12
     season_fading: float = 0.05
     noise_fading: float = 0.05
@@ -90,6 +106,8 @@ class DetectorConfig:
     subdaily_slot_visits: int = 3
     # An episode of a sub-daily series closes after this many hours back to normal.
     subdaily_close_after_hours: float = 6.0
+    # The noise floor of sub-daily series (an hourly change of $2 in total never alerts).
+    subdaily_noise_floor: float = 2.0
     # Raw units (no dollars), sub-daily: one step's noise is not Gaussian (5-minute metrics have
     # heavy tails), so an episode alerts only once some step stood this many sigmas out.
     subdaily_raw_min_z: float = 12.0
@@ -136,6 +154,7 @@ class Episode:
     impact: float = 0.0
     expected: float = 0.0
     max_z: float = 0.0
+    z_sum: float = 0.0
     alerted: bool = False
     opened_by_cusum: bool = False
     continues: str | None = None  # start of the alerted change this one carries on
@@ -187,6 +206,8 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         )
         self._warmup_steps = c.warmup_steps()
         self._close_steps = c.close_steps()
+        self._tail_after = max(2, self._warmup_steps // 2)
+        self._record_keep = 1.0 - c.per_step_fading(c.record_fading)
         self.episode: Episode | None = None
         self.cusum = 0.0
         self.cusum_started_at: str | None = None
@@ -198,6 +219,10 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         self.changes: list[dict[str, Any]] = []  # the series' own history of changes (last few)
         self.last_alerted_change: str | None = None
         self.steps_since_change = 0
+        # Share of steps 3 sigmas out, starting from a prior worth `tail_prior_steps` steps.
+        self.tail_rate = c.tail_prior_rate
+        self.tail_steps = 0.0
+        self.record_z = 0.0
 
     # -- river protocol -----------------------------------------------------------------------
     def learn_one(self, x: dict[str, Any], y: float) -> None:
@@ -237,6 +262,10 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         z = excess / sigma if sigma > 0 else 0.0
         score = z if z > 0 else 0.0
         warm = model.n >= self._warmup_steps
+        if model.n >= self._tail_after and not step.month_start:
+            self._learn_tail(z)
+            if not warm and z > self.record_z:
+                self.record_z = z
         if step.month_start and self.episode is None and self._new_month_start_charge(cost, step):
             model.learn_step(cost, step)  # nothing says yet whether it recurs
             return Verdict(score=0.0, expected=expected, sigma=sigma)
@@ -248,6 +277,28 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
                 self.episode, step, stamp, cost, expected, sigma, z, thresholds
             )
         return self._outside_episode(step, stamp, cost, expected, sigma, z, thresholds)
+
+    def _learn_tail(self, z: float) -> None:
+        c = self.config
+        self.tail_steps += 1.0
+        weight = max(1.0 / (self.tail_steps + c.tail_prior_steps), c.tail_fading)
+        self.tail_rate += weight * ((1.0 if abs(z) >= 3.0 else 0.0) - self.tail_rate)
+        self.record_z *= self._record_keep
+
+    def _learn_record(self, episode: Episode) -> None:
+        """A rise that closed without alerting was normal for this series: remember its size."""
+        if episode.direction > 0 and not episode.alerted:
+            self.record_z = max(self.record_z, episode.max_z)
+
+    def z_needed(self) -> float:
+        """The z one step needs to alert on its own: `z_alert` for a Gaussian-tailed series,
+        more where 3-sigma steps are common (a power-law tail through the observed rate)."""
+        c = self.config
+        ratio = self.tail_rate / c.tail_target_rate
+        record = c.record_margin * self.record_z
+        if ratio <= 1.0:
+            return max(c.z_alert, record)
+        return max(c.z_alert, 3.0 * ratio ** (1.0 / c.tail_index), record)
 
     def _new_month_start_charge(self, cost: float, step: CalendarStep) -> bool:
         """A month-start charge no earlier month start has shown (at least half its size)."""
@@ -284,7 +335,8 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
                 self.episode, step, stamp, cost, expected, sigma, z, thresholds
             )
         # Slow creep: one-sided CUSUM on the standardised excess.
-        increment = min(z, c.cusum_z_cap) - c.cusum_k
+        # On a heavy-tailed series the same z is weaker evidence: scaled as the single-step bar.
+        increment = min(z * c.z_alert / self.z_needed(), c.cusum_z_cap) - c.cusum_k
         if self.cusum + increment > 0:
             if self.cusum == 0:
                 self.cusum_started_at = stamp
@@ -356,6 +408,7 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             episode.impact += excess
             episode.expected += expected
             episode.max_z = max(episode.max_z, z * episode.direction)
+            episode.z_sum += z * episode.direction
             episode.recent_excess = ([*episode.recent_excess, excess])[-RECENT_STEPS:]
             episode.recent_expected = ([*episode.recent_expected, expected])[-RECENT_STEPS:]
         else:
@@ -426,7 +479,15 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         pct = self._pct(episode, expected)
         if pct < thresholds.min_impact_pct * bar:
             return None
-        significant = episode.max_z >= c.z_alert or episode.steps >= 2 or episode.opened_by_cusum
+        needed = self.z_needed()
+        significant = (
+            episode.max_z >= needed
+            or (
+                episode.steps >= 2
+                and episode.z_sum >= (needed / c.z_alert) * (c.z_alert + c.pair_z_margin)
+            )
+            or episode.opened_by_cusum
+        )
         if not significant:
             return None
         kind = self._kind(episode)
@@ -434,7 +495,10 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             return None
         if thresholds.min_impact is None:  # raw units: relative and statistical only
             return kind if episode.steps >= 2 or episode.max_z >= c.z_alert + 1 else None
-        floor = max(thresholds.min_impact * bar, c.noise_floor)
+        if c.subdaily:
+            floor = max(thresholds.subdaily_min_impact * bar, c.subdaily_noise_floor)
+        else:
+            floor = max(thresholds.min_impact * bar, c.noise_floor)
         if episode.impact >= floor:
             return kind
         if episode.steps >= c.steps(c.projection_after_days) and kind is not EpisodeKind.SPIKE:
@@ -495,6 +559,8 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
                     "absorbed": absorbed,
                 },
             ][-10:]
+        if not absorbed:
+            self._learn_record(episode)
         self.episode = None
         self._reset_cusum()
 
@@ -532,6 +598,7 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             "last_at": self.last_at,
             "changes": self.changes,
             "last_alerted_change": [self.last_alerted_change, self.steps_since_change],
+            "tail": [self.tail_rate, self.tail_steps, self.record_z],
         }
 
     @classmethod
@@ -558,6 +625,8 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         detector.last_at = state["last_at"]
         detector.changes = list(state["changes"])
         detector.last_alerted_change, detector.steps_since_change = state["last_alerted_change"]
+        if "tail" in state:  # states saved before tails were learnt start from the prior
+            detector.tail_rate, detector.tail_steps, detector.record_z = state["tail"]
         return detector
 
 
