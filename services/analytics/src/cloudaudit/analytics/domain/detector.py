@@ -106,6 +106,13 @@ class DetectorConfig:
     subdaily_slot_visits: int = 3
     # An episode of a sub-daily series closes after this many hours back to normal.
     subdaily_close_after_hours: float = 6.0
+    # Dollars: the spread a series is given when its own says nothing (a series that has been
+    # exactly $0, or a flat one): per day, spread over a day's steps as sqrt(steps).
+    prior_spread_usd: float = 5.0
+    # A series spending for the first time is judged on its first days' dollars, projected
+    # over this horizon (the first week; the first day on sub-daily series).
+    new_spend_days: float = 7.0
+    subdaily_new_spend_days: float = 1.0
     # The noise floor of sub-daily series (an hourly change of $2 in total never alerts).
     subdaily_noise_floor: float = 2.0
     # Raw units (no dollars), sub-daily: one step's noise is not Gaussian (5-minute metrics have
@@ -173,6 +180,16 @@ class Episode:
         return 100.0 * (sum(tail) / len(tail)) / expected_now
 
 
+@dataclass(slots=True)
+class NewSpend:
+    """The first days of a series that had been exactly $0: judged by dollars alone."""
+
+    started_at: str
+    steps: int = 0
+    impact: float = 0.0
+    alerted: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The decision for one step."""
@@ -198,12 +215,7 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = config or DetectorConfig()
         c = self.config
-        self.model = CostForecaster(
-            steps_per_day=c.steps_per_day,
-            level_fading=c.per_step_fading(c.level_fading),
-            season_fading=c.season_fading,
-            noise_fading=c.per_step_fading(c.noise_fading),
-        )
+        self.model = self._new_model()
         self._warmup_steps = c.warmup_steps()
         self._close_steps = c.close_steps()
         self._tail_after = max(2, self._warmup_steps // 2)
@@ -223,6 +235,17 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         self.tail_rate = c.tail_prior_rate
         self.tail_steps = 0.0
         self.record_z = 0.0
+        self.spend_seen = False
+        self.new_spend: NewSpend | None = None
+
+    def _new_model(self) -> CostForecaster:
+        c = self.config
+        return CostForecaster(
+            steps_per_day=c.steps_per_day,
+            level_fading=c.per_step_fading(c.level_fading),
+            season_fading=c.season_fading,
+            noise_fading=c.per_step_fading(c.noise_fading),
+        )
 
     # -- river protocol -----------------------------------------------------------------------
     def learn_one(self, x: dict[str, Any], y: float) -> None:
@@ -252,12 +275,24 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         self.steps_seen += 1
         self.last_at = stamp
         self.steps_since_change += 1
+        dollars = thresholds.min_impact is not None
+        if not self.spend_seen:
+            if cost == 0.0:  # nothing spent yet: nothing to learn
+                return Verdict(score=0.0, expected=0.0, sigma=0.0)
+            self.spend_seen = True
+            if self.steps_seen > 1 and dollars and cost > 0 and not step.month_start:
+                self.model = self._new_model()  # its zeros say nothing about the new service
+                self.new_spend = NewSpend(started_at=stamp)
+        if self.new_spend is not None:
+            return self._judge_new_spend(self.new_spend, step, stamp, cost, thresholds)
         model = self.model
         if model.n == 0:
             model.learn_step(cost, step)
             return Verdict(score=0.0, expected=cost, sigma=0.0)
         expected, sigma = self._expectation(step)
         expected += planned
+        if dollars:
+            sigma = max(sigma, self._prior_spread())
         excess = cost - expected
         z = excess / sigma if sigma > 0 else 0.0
         score = z if z > 0 else 0.0
@@ -277,6 +312,65 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
                 self.episode, step, stamp, cost, expected, sigma, z, thresholds
             )
         return self._outside_episode(step, stamp, cost, expected, sigma, z, thresholds)
+
+    def _prior_spread(self) -> float:
+        c = self.config
+        return c.prior_spread_usd / max(1, c.steps_per_day) ** 0.5
+
+    def _floor(self, thresholds: Thresholds) -> float:
+        c = self.config
+        if c.subdaily:
+            return max(thresholds.subdaily_min_impact * self.bar, c.subdaily_noise_floor)
+        return max((thresholds.min_impact or 0.0) * self.bar, c.noise_floor)
+
+    def _judge_new_spend(
+        self, spend: NewSpend, step: CalendarStep, stamp: str, cost: float, thresholds: Thresholds
+    ) -> Verdict:
+        """A series spending for the first time: there is no spread of its own to judge by,
+        so its first days' dollars decide (the day's cost against a prior spread, projected
+        over the first week, or the first day on sub-daily series), from its first step."""
+        c = self.config
+        self.model.learn_step(cost, step)
+        spend.steps += 1
+        spend.impact += cost
+        prior = self._prior_spread()
+        horizon = c.steps(c.subdaily_new_spend_days if c.subdaily else c.new_spend_days)
+        mean = spend.impact / spend.steps
+        projected = spend.impact + mean * max(0, horizon - spend.steps)
+        floor = self._floor(thresholds)
+        alert = not spend.alerted and (
+            spend.impact >= floor or (mean >= c.z_open * prior and projected >= floor)
+        )
+        spend.alerted = spend.alerted or alert
+        verdict = Verdict(
+            score=max(0.0, cost / prior),
+            expected=0.0,
+            sigma=prior,
+            flagged=spend.alerted and cost > 0,
+            alert=alert,
+            kind=EpisodeKind.LEVEL_SHIFT,
+            impact=spend.impact,
+            impact_pct=float("inf"),
+            episode_started_at=spend.started_at,
+            learned=True,
+        )
+        if spend.steps >= horizon:
+            if spend.alerted:
+                self.last_alerted_change = spend.started_at
+                self.steps_since_change = 0
+                self.changes = [
+                    *self.changes,
+                    {
+                        "kind": EpisodeKind.LEVEL_SHIFT.value,
+                        "started_at": spend.started_at,
+                        "ended_at": stamp,
+                        "impact": round(spend.impact, 6),
+                        "alerted": True,
+                        "absorbed": True,
+                    },
+                ][-10:]
+            self.new_spend = None
+        return verdict
 
     def _learn_tail(self, z: float) -> None:
         c = self.config
@@ -495,10 +589,7 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             return None
         if thresholds.min_impact is None:  # raw units: relative and statistical only
             return kind if episode.steps >= 2 or episode.max_z >= c.z_alert + 1 else None
-        if c.subdaily:
-            floor = max(thresholds.subdaily_min_impact * bar, c.subdaily_noise_floor)
-        else:
-            floor = max(thresholds.min_impact * bar, c.noise_floor)
+        floor = self._floor(thresholds)
         if episode.impact >= floor:
             return kind
         if episode.steps >= c.steps(c.projection_after_days) and kind is not EpisodeKind.SPIKE:
@@ -599,6 +690,10 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             "changes": self.changes,
             "last_alerted_change": [self.last_alerted_change, self.steps_since_change],
             "tail": [self.tail_rate, self.tail_steps, self.record_z],
+            "spend": [
+                self.spend_seen,
+                None if self.new_spend is None else asdict(self.new_spend),
+            ],
         }
 
     @classmethod
@@ -627,6 +722,10 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         detector.last_alerted_change, detector.steps_since_change = state["last_alerted_change"]
         if "tail" in state:  # states saved before tails were learnt start from the prior
             detector.tail_rate, detector.tail_steps, detector.record_z = state["tail"]
+        # States saved before first spend was tracked: any learnt level means spend was seen.
+        spend_seen, new_spend = state.get("spend", [detector.model.n > 0, None])
+        detector.spend_seen = spend_seen
+        detector.new_spend = None if new_spend is None else NewSpend(**new_spend)
         return detector
 
 
