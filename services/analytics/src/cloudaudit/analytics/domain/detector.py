@@ -19,7 +19,7 @@ How a step is judged (all in the series' own units; floats only in here):
    change alerts once and then becomes normal.
 5. Sub-daily series (hourly, 5-minute) keep the same rules with their memory in days: the level
    and noise fade per day rather than per step, the warm-up is the steps needed to see every
-   seasonal slot a few times (3 weeks of hours of the week, 3 days of 5-minute slots), an
+   seasonal slot a few times (a week of hours of weekdays and weekend days, 3 days of 5-minute slots), an
    episode closes after 6 quiet hours, and in raw units an episode needs a step 12 sigmas out.
    Daily series are untouched by any of this.
 6. Month-start charges are learnt separately; the first month-start step a series shows is
@@ -33,7 +33,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from cloudaudit.analytics.domain.cost_model import CalendarStep, CostForecaster, season_sizes
+from cloudaudit.analytics.domain.cost_model import (
+    MAX_STEPS_PER_DAY_FOR_WEEKLY,
+    CalendarStep,
+    CostForecaster,
+    season_sizes,
+)
 from river import base as river_base
 
 STATE_FORMAT = 1
@@ -102,7 +107,8 @@ class DetectorConfig:
     noise_fading: float = 0.05
     # Sub-daily series only (steps_per_day > 1); daily series never read these.
     # Warm-up: enough steps to see every seasonal slot this many times (at most
-    # min_history_days): 3 weeks of hour-of-week slots, 3 days of 5-minute time-of-day slots.
+    # min_history_days): hourly 48 weekday/weekend hour slots and at least a week, 3 days of
+    # 5-minute time-of-day slots.
     subdaily_slot_visits: int = 3
     # An episode of a sub-daily series closes after this many hours back to normal.
     subdaily_close_after_hours: float = 6.0
@@ -128,7 +134,11 @@ class DetectorConfig:
         if not self.subdaily:
             return days
         slots = max((sum(season_sizes(self.steps_per_day)), 1))
-        return min(days, self.subdaily_slot_visits * slots)
+        visits = self.subdaily_slot_visits * slots
+        if self.steps_per_day <= MAX_STEPS_PER_DAY_FOR_WEEKLY:
+            # a week, so weekend slots have been seen whatever day the series starts
+            visits = max(visits, self.steps(7.0))
+        return min(days, visits)
 
     def close_steps(self) -> int:
         if not self.subdaily:
