@@ -1,6 +1,7 @@
 """Anomaly benchmark: CloudAudit's detector (through `cloudaudit backtest`) in every world.
 
-    .venv/bin/python benchmarks/anomaly/benchmark.py [--no-hourly] [--baselines] [--keep DIR]
+    .venv/bin/python benchmarks/anomaly/benchmark.py [--no-hourly] [--baselines] [--details]
+        [--worlds generator,heavy,billing] [--keep DIR]
     .venv/bin/python benchmarks/anomaly/benchmark.py --labels FILE [--units usd|raw]
 
 Worlds: `generator` (data.py, written beside the detector), `heavy` (world_heavy.py) and
@@ -19,6 +20,7 @@ import csv
 import subprocess
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -26,16 +28,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo: `benchmarks.anomaly`
 
 from cloudaudit.analytics.domain.alert_scoring import AlertScore, ZoneRow, score_alerts
-from cloudaudit.analytics.domain.backtest import parse_timestamp
+from cloudaudit.analytics.domain.backtest import parse_timestamp, steps_per_day
 
 from benchmarks.anomaly import data, world_billing, world_heavy
+from benchmarks.anomaly.baselines import BASELINES
 from benchmarks.anomaly.labelling import MATERIAL, LabelledSeries, impact
 from benchmarks.anomaly.labelling import write as write_labelled
 
 ROOT = Path(__file__).resolve().parents[2]
 TUNING_WORLD = "generator"
-ZONE_OF_KIND = {"spike": "spike", "level_shift": "shift", "level_shift_fixed": "shift",
-                "leak": "leak"}
+ZONE_OF_KIND = {
+    "spike": "spike",
+    "level_shift": "shift",
+    "level_shift_fixed": "shift",
+    "leak": "leak",
+}
 
 
 def generator_world(seed: int, steps_per_day: int) -> list[LabelledSeries]:
@@ -98,16 +105,33 @@ def read_labelled(path: Path) -> list[tuple[str, str, str, str, str]]:
                 "expected series_id,timestamp,value,zone[,event_id]"
             )
         return [
-            (r["series_id"], r["timestamp"], r["value"], r["zone"].strip().lower(),
-             (r.get("event_id") or "").strip())
+            (
+                r["series_id"],
+                r["timestamp"],
+                r["value"],
+                r["zone"].strip().lower(),
+                (r.get("event_id") or "").strip(),
+            )
             for r in reader
         ]
 
 
 def run_command(data_csv: Path, out: Path, units: str) -> tuple[float, int]:
     """(seconds, points) of `cloudaudit backtest --flags alerts` (the command's own timing)."""
-    command = [sys.executable, "-m", "cloudaudit.common", "backtest", "--input", str(data_csv),
-               "--output", str(out), "--units", units, "--flags", "alerts"]
+    command = [
+        sys.executable,
+        "-m",
+        "cloudaudit.common",
+        "backtest",
+        "--input",
+        str(data_csv),
+        "--output",
+        str(out),
+        "--units",
+        units,
+        "--flags",
+        "alerts",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)  # noqa: S603
     if done.returncode != 0:
         raise SystemExit(f"backtest failed: {done.stderr.strip()}")
@@ -137,16 +161,45 @@ def score_file(name: str, labelled: Path, work: Path, units: str) -> tuple[Alert
     return score_alerts(name, zone_rows, flags), points / seconds if seconds else 0.0
 
 
+def baseline_scores(labelled: Path) -> list[tuple[AlertScore, float]]:
+    """The naive river baselines (`baselines.py`) on the same rows, scored the same way."""
+    rows = read_labelled(labelled)
+    zone_rows = [ZoneRow(r[0], parse_timestamp(r[1]), r[3], r[4]) for r in rows]
+    out = []
+    for label, make in BASELINES.items():
+        flags: dict[str, dict[datetime, bool]] = defaultdict(dict)
+        detectors: dict[str, object] = {}
+        first: dict[str, datetime] = {}
+        started = time.perf_counter()
+        for row, zone_row in zip(rows, zone_rows, strict=True):
+            sid, at = row[0], zone_row.at
+            detector = detectors.get(sid)
+            if detector is None:
+                if sid not in first:
+                    first[sid] = at
+                    continue
+                detector = detectors[sid] = make(steps_per_day(first[sid], at))
+            if detector(at, float(row[2])):  # type: ignore[operator]
+                flags[sid][at] = True
+        seconds = time.perf_counter() - started
+        out.append((score_alerts(f"  {label[:20]}", zone_rows, flags), len(rows) / seconds))
+    return out
+
+
 def header() -> None:
-    print(f"{'world':<22} {'series':>6} {'events':>6} {'prec':>6} {'recall':>6} {'F1':>6} "
-          f"{'alerts/ser-mo':>13} {'false':>5} {'delay d':>7} {'points/s':>9}")
+    print(
+        f"{'world':<22} {'series':>6} {'events':>6} {'prec':>6} {'recall':>6} {'F1':>6} "
+        f"{'alerts/ser-mo':>13} {'false':>5} {'delay d':>7} {'points/s':>9}"
+    )
 
 
 def line(s: AlertScore, series: int, rate: float) -> None:
     delay = "-" if s.median_delay_days is None else f"{s.median_delay_days:.2f}"
-    print(f"{s.name:<22} {series:>6} {s.events:>6} {s.precision:>6.3f} {s.recall:>6.3f} "
-          f"{s.f1:>6.3f} {s.alerts_per_series_month:>13.3f} {s.false_alerts:>5} {delay:>7} "
-          f"{rate:>9,.0f}")
+    print(
+        f"{s.name:<22} {series:>6} {s.events:>6} {s.precision:>6.3f} {s.recall:>6.3f} "
+        f"{s.f1:>6.3f} {s.alerts_per_series_month:>13.3f} {s.false_alerts:>5} {delay:>7} "
+        f"{rate:>9,.0f}"
+    )
 
 
 def main() -> None:
@@ -157,6 +210,7 @@ def main() -> None:
     parser.add_argument("--units", default="usd", choices=("usd", "raw"))
     parser.add_argument("--keep", type=Path, help="keep generated data and flags here")
     parser.add_argument("--details", action="store_true", help="misses and false alerts by zone")
+    parser.add_argument("--baselines", action="store_true", help="also the naive baselines")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="anomaly-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -164,8 +218,10 @@ def main() -> None:
         result, rate = score_file(args.labels.name, args.labels, work, args.units)
         header()
         line(result, len({r[0] for r in read_labelled(args.labels)}), rate)
-        print(f"  missed {dict(result.missed_by_zone)}; false alerts by zone "
-              f"{dict(result.false_by_zone)}")
+        print(
+            f"  missed {dict(result.missed_by_zone)}; false alerts by zone "
+            f"{dict(result.false_by_zone)}"
+        )
         return
     results: dict[int, list[AlertScore]] = defaultdict(list)
     header()
@@ -181,15 +237,22 @@ def main() -> None:
             result, rate = score_file(tag, path, work, args.units)
             line(result, len(series), rate)
             if args.details:
-                print(f"    missed {dict(result.missed_by_zone)} of {dict(result.events_by_zone)};"
-                      f" false by zone {dict(result.false_by_zone)}")
+                print(
+                    f"    missed {dict(result.missed_by_zone)} of {dict(result.events_by_zone)};"
+                    f" false by zone {dict(result.false_by_zone)}"
+                )
             results[steps].append(result)
+            if args.baselines:
+                for baseline, baseline_rate in baseline_scores(path):
+                    line(baseline, len(series), baseline_rate)
     for steps, scores in results.items():
         worst = min(scores, key=lambda s: s.f1)
         busiest = max(scores, key=lambda s: s.alerts_per_series_month)
         grain = "daily" if steps == 1 else "hourly"
-        print(f"worst {grain}: F1 {worst.f1:.3f} ({worst.name}); most alerts "
-              f"{busiest.alerts_per_series_month:.3f}/series-month ({busiest.name})")
+        print(
+            f"worst {grain}: F1 {worst.f1:.3f} ({worst.name}); most alerts "
+            f"{busiest.alerts_per_series_month:.3f}/series-month ({busiest.name})"
+        )
 
 
 if __name__ == "__main__":

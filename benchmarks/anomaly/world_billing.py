@@ -40,8 +40,15 @@ def _first_of_month(at: datetime, steps_per_day: int) -> bool:
     return at.day == 1 and (steps_per_day == 1 or at.hour == 0)
 
 
-def _usage(rng: random.Random, price: float, count: int, metered: float, dev: bool,
-           steps_per_day: int, stamps: list[datetime]) -> list[float]:
+def _usage(
+    rng: random.Random,
+    price: float,
+    count: int,
+    metered: float,
+    dev: bool,
+    steps_per_day: int,
+    stamps: list[datetime],
+) -> list[float]:
     shape = rng.uniform(4, 40)  # Gamma shape: small = heavy relative noise
     weekday_only = dev and rng.random() < 0.7
     home = count
@@ -95,8 +102,10 @@ def generate(seed: int, steps_per_day: int, accounts: int = 8) -> list[LabelledS
                     series.zones[t] = "normal"
                 excess = series.values[begin : begin + 7 * steps_per_day]
                 first = sum(excess[:24]) if steps_per_day > 1 else sum(excess)
-                zone = "shift" if first >= MATERIAL[steps_per_day] else (
-                    "trap" if first <= TRAP[steps_per_day] else "normal"
+                zone = (
+                    "shift"
+                    if first >= MATERIAL[steps_per_day]
+                    else ("trap" if first <= TRAP[steps_per_day] else "normal")
                 )
                 if zone != "normal":
                     for t in range(begin, begin + min(len(excess), 2 * steps_per_day)):
@@ -122,16 +131,21 @@ def generate(seed: int, steps_per_day: int, accounts: int = 8) -> list[LabelledS
             "AWSMarketplace": rng.choice((0.0, rng.uniform(20, 2000))),
         }
         month_spend = 0.0
-        fees = {name: LabelledSeries(f"{account}/{name}", stamps, [0.0] * steps, ["normal"] * steps)
-                for name, amount in fee_series.items() if amount or name == "AWSSupportBusiness"}
+        fees = {
+            name: LabelledSeries(f"{account}/{name}", stamps, [0.0] * steps, ["normal"] * steps)
+            for name, amount in fee_series.items()
+            if amount or name == "AWSSupportBusiness"
+        }
         for t, at in enumerate(stamps):
             for name, series in fees.items():
                 if name == "AmazonRoute53":  # queries: cents a day
                     series.values[t] = 0.02 * rng.gammavariate(4, 0.25) / steps_per_day
             if _first_of_month(at, steps_per_day):
                 for name, series in fees.items():
-                    amount = support_fee(month_spend) if name == "AWSSupportBusiness" else (
-                        fee_series[name]
+                    amount = (
+                        support_fee(month_spend)
+                        if name == "AWSSupportBusiness"
+                        else (fee_series[name])
                     )
                     if name != "AWSSupportBusiness" or month_spend > 0:
                         series.values[t] += amount

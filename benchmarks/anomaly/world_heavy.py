@@ -50,8 +50,14 @@ def _student_t(rng: random.Random, df: float) -> float:
     return z / math.sqrt(chi / int(df))
 
 
-def _usage(rng: random.Random, base: float, dev: bool, steps_per_day: int, steps: int,
-           stamps: list[datetime]) -> list[float]:
+def _usage(
+    rng: random.Random,
+    base: float,
+    dev: bool,
+    steps_per_day: int,
+    steps: int,
+    stamps: list[datetime],
+) -> list[float]:
     phi = rng.uniform(0.85, 0.98)
     wander_sd = rng.uniform(0.01, 0.04) * (1 if steps_per_day == 1 else 0.3)
     noise = rng.uniform(0.03, 0.18)
@@ -84,8 +90,10 @@ def generate(seed: int, steps_per_day: int, accounts: int = 8) -> list[LabelledS
         account_series: list[LabelledSeries] = []
         for s in range(rng.randint(4, 7)):
             tiny = rng.random() < 0.3
-            base = math.exp(rng.uniform(math.log(0.02), math.log(3))) if tiny else math.exp(
-                rng.uniform(math.log(200), math.log(6000))
+            base = (
+                math.exp(rng.uniform(math.log(0.02), math.log(3)))
+                if tiny
+                else math.exp(rng.uniform(math.log(200), math.log(6000)))
             )
             split = 1 if tiny or rng.random() < 0.7 else rng.randint(2, 4)
             shares = [rng.random() + 0.2 for _ in range(split)]
@@ -95,8 +103,10 @@ def generate(seed: int, steps_per_day: int, accounts: int = 8) -> list[LabelledS
                 series = LabelledSeries(sid, stamps, values, ["normal"] * steps)
                 if rng.random() < 0.15:  # stops: for a while or for good
                     begin = rng.randrange(history // 2, steps - 2)
-                    length = steps - begin if rng.random() < 0.4 else rng.randint(
-                        2 * steps_per_day, 10 * steps_per_day
+                    length = (
+                        steps - begin
+                        if rng.random() < 0.4
+                        else rng.randint(2 * steps_per_day, 10 * steps_per_day)
                     )
                     for t in range(begin, min(steps, begin + length)):
                         series.values[t] = 0.0
@@ -104,9 +114,12 @@ def generate(seed: int, steps_per_day: int, accounts: int = 8) -> list[LabelledS
                 inject(rng, series, steps_per_day, history, rng.randint(1, 3), sid)
                 account_series.append(series)
         out.extend(account_series)
-        fees = [LabelledSeries(f"{account}/AWSSupportBusiness", stamps, [0.0] * steps,
-                               ["normal"] * steps),
-                LabelledSeries(f"{account}/Tax", stamps, [0.0] * steps, ["normal"] * steps)]
+        fees = [
+            LabelledSeries(
+                f"{account}/AWSSupportBusiness", stamps, [0.0] * steps, ["normal"] * steps
+            ),
+            LabelledSeries(f"{account}/Tax", stamps, [0.0] * steps, ["normal"] * steps),
+        ]
         tax_rate = rng.uniform(0.05, 0.2)
         month_spend = 0.0
         for t, at in enumerate(stamps):

@@ -107,8 +107,19 @@ def zones(values: dict[int, str], n: int, step: timedelta = timedelta(days=1)) -
 
 
 def test_detection_windows_follow_the_judges_rules():
-    rows = zones({10: "spike", 20: "shift", 21: "shift", 22: "shift", 23: "shift",
-                  30: "leak", 31: "leak", 32: "leak"}, 60)
+    rows = zones(
+        {
+            10: "spike",
+            20: "shift",
+            21: "shift",
+            22: "shift",
+            23: "shift",
+            30: "leak",
+            31: "leak",
+            32: "leak",
+        },
+        60,
+    )
     spike, shift, leak = events_of(rows, sub_daily=False)
     assert (spike.onset, spike.window_end) == (day(10), day(12))
     assert (shift.onset, shift.window_end) == (day(20), day(22))
@@ -120,8 +131,9 @@ def test_detection_windows_follow_the_judges_rules():
 
 def test_false_flags_cost_one_alert_per_started_week_and_drops_are_ignored():
     rows = zones({10: "spike", **{i: "drop" for i in range(40, 45)}}, 61)
-    flags = {"s": {day(11): True, day(13): True, **{day(i): True for i in range(20, 28)},
-                   day(41): True}}
+    flags = {
+        "s": {day(11): True, day(13): True, **{day(i): True for i in range(20, 28)}, day(41): True}
+    }
     result = score_alerts("t", rows, flags)
     assert (result.events, result.detected) == (1, 1)
     # day 13 is one false run (past the spike's window); days 20-27 are 8 steps: 2 alerts

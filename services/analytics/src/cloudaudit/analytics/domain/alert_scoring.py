@@ -121,6 +121,15 @@ def _event(series_id: str, zone: str, onset: datetime, end: datetime, sub_daily:
     return ZoneEvent(series_id, zone, onset, end, window_end)
 
 
+def _close_run(result: AlertScore, run: list[ZoneRow], run_steps: int) -> None:
+    """A run of L false flags costs ceil(L / R) alerts."""
+    if run:
+        alerts = math.ceil(len(run) / run_steps)
+        result.false_alerts += alerts
+        result.false_by_zone[run[0].zone] += alerts
+        run.clear()
+
+
 def score_alerts(
     name: str,
     rows: Iterable[ZoneRow],
@@ -150,20 +159,13 @@ def score_alerts(
         detected: set[int] = set()
         run: list[ZoneRow] = []
 
-        def close_run() -> None:
-            if run:
-                alerts = math.ceil(len(run) / run_steps)
-                result.false_alerts += alerts
-                result.false_by_zone[run[0].zone] += alerts
-                run.clear()
-
         for row in series_rows:
             if not series_flags.get(row.at, False):
-                close_run()
+                _close_run(result, run, run_steps)
                 continue
             hits = [i for i, e in enumerate(events) if e.onset <= row.at <= e.window_end]
             if hits:
-                close_run()
+                _close_run(result, run, run_steps)
                 for i in hits:
                     if i not in detected:
                         detected.add(i)
@@ -172,10 +174,10 @@ def score_alerts(
                         )
                 continue
             if row.zone == "drop":
-                close_run()
+                _close_run(result, run, run_steps)
                 continue
             run.append(row)
-        close_run()
+        _close_run(result, run, run_steps)
         for i, event in enumerate(events):
             result.events += 1
             result.events_by_zone[event.zone] += 1

@@ -76,7 +76,9 @@ class Backtest:
         flags: str = "alerts",
     ) -> None:
         if flags not in FLAG_MODES:
-            raise MalformedBacktestRow(f"flags must be one of {', '.join(FLAG_MODES)}, not {flags!r}")
+            raise MalformedBacktestRow(
+                f"flags must be one of {', '.join(FLAG_MODES)}, not {flags!r}"
+            )
         self.config = config or DetectorConfig()
         self.thresholds = thresholds or Thresholds()
         self.alerts_only = flags == "alerts"
