@@ -734,3 +734,22 @@ async def test_expect_command_plans_lists_and_cancels_spend(
     mine = {(a.action, a.entity_id) for a in seen if a.source == "cli"}
     assert ("anomaly.spend_expected", plan_id) in mine
     assert ("anomaly.spend_expectation_cancelled", withdrawn) in mine
+
+
+async def test_a_service_that_was_exactly_zero_alerts_on_its_first_day_of_spend(
+    today, analytics, account, bus
+):
+    # S3 at exactly $0 for 35 days has no spread of its own: its first $300 day is judged by
+    # dollars and alerted that day, not the next.
+    detected = await bus.collect("anomaly.v1.detected.>")
+    await account.history(35, until=today, s3=Decimal("0.00"))
+    await account.publish(
+        cost_day(account.team_id, account.account_id, today, s3=Decimal("300.00"))
+    )
+    message = AnomalyDetected.model_validate_json((await eventually(detected.get)).data)
+    assert (message.service, message.usage_date, message.kind.value) == (
+        "AmazonS3",
+        today,
+        "level_shift",
+    )
+    assert message.impact == Decimal("300.00")

@@ -275,5 +275,5 @@ def test_daily_settings_are_untouched_by_the_sub_daily_ones():
     assert daily.warmup_steps() == 21 and daily.close_steps() == 2
     assert daily.per_step_fading(0.12) == 0.12
     hourly = DetectorConfig(steps_per_day=24)
-    assert hourly.warmup_steps() == 21 * 24  # 168 hour-of-week slots seen 3 times
+    assert hourly.warmup_steps() == 7 * 24  # a week: every weekday and weekend hour seen
     assert hourly.close_steps() == 6

@@ -89,9 +89,13 @@ def read_rows(stream: TextIO) -> Iterator[tuple[str, str, Any, float]]:
 
 
 def run(
-    source: TextIO, sink: TextIO, config: DetectorConfig, thresholds: Thresholds
+    source: TextIO,
+    sink: TextIO,
+    config: DetectorConfig,
+    thresholds: Thresholds,
+    flags: str = "alerts",
 ) -> BacktestRun:
-    backtest = Backtest(config, thresholds)
+    backtest = Backtest(config, thresholds, flags)
     writer = csv.writer(sink, lineterminator="\n")
     writer.writerow(OUTPUT_COLUMNS)
     started = time.perf_counter()

@@ -59,14 +59,29 @@ class _Series:
         self.first: tuple[datetime, float] | None = None
 
 
+FLAG_MODES = ("alerts", "steps")
+
+
 class Backtest:
-    """Feeds rows to one detector per series, created once the series' granularity is known."""
+    """Feeds rows to one detector per series, created once the series' granularity is known.
+
+    `flags="alerts"` (the default) flags a row exactly when CloudAudit would post a new alert
+    for it (what a user is paged for); `flags="steps"` flags every active step of an alerted
+    episode."""
 
     def __init__(
-        self, config: DetectorConfig | None = None, thresholds: Thresholds | None = None
+        self,
+        config: DetectorConfig | None = None,
+        thresholds: Thresholds | None = None,
+        flags: str = "alerts",
     ) -> None:
+        if flags not in FLAG_MODES:
+            raise MalformedBacktestRow(
+                f"flags must be one of {', '.join(FLAG_MODES)}, not {flags!r}"
+            )
         self.config = config or DetectorConfig()
         self.thresholds = thresholds or Thresholds()
+        self.alerts_only = flags == "alerts"
         self._series: dict[str, _Series] = {}
 
     @property
@@ -87,6 +102,8 @@ class Backtest:
             detector = series.detector = CostAnomalyDetector(config)
             detector.observe(first_at, first_value, self.thresholds)
         verdict = detector.observe(at, value, self.thresholds)
+        if self.alerts_only:
+            return verdict.score, verdict.alert and verdict.continues is None
         return verdict.score, verdict.flagged
 
     def run(self, rows: Iterable[tuple[str, datetime, float]]) -> Iterator[BacktestResult]:

@@ -64,19 +64,23 @@ class CalendarStep:
             return cls((at.weekday(),), at.day == 1)
         minute_of_day = at.hour * 60 + at.minute
         slot = minute_of_day * steps_per_day // 1440
-        if steps_per_day <= MAX_STEPS_PER_DAY_FOR_WEEKLY:  # hour of the week
-            return cls((at.weekday() * steps_per_day + slot,), at.day == 1 and minute_of_day == 0)
+        if steps_per_day <= MAX_STEPS_PER_DAY_FOR_WEEKLY:  # hour of a weekday / weekend day
+            weekend = 1 if at.weekday() >= 5 else 0
+            return cls((weekend * steps_per_day + slot,), at.day == 1 and minute_of_day == 0)
         return cls((slot,), at.day == 1 and minute_of_day == 0)
 
 
 def season_sizes(steps_per_day: int) -> tuple[int, ...]:
-    """Day of week for daily data; step of the week for hourly data (office hours happen on
-    weekdays only, which separate hour and weekday factors cannot express); time of day for
-    finer data."""
+    """Day of week for daily data; for hourly data the hour of a weekday or of a weekend day
+    (office hours happen on weekdays only, which separate hour and weekday factors cannot
+    express, and 48 slots are learnt within a week where 168 hours of the week take three);
+    time of day for finer data."""
     if steps_per_day <= 0:
         return ()
+    if steps_per_day == 1:
+        return (7,)
     if steps_per_day <= MAX_STEPS_PER_DAY_FOR_WEEKLY:
-        return (7 * steps_per_day,)
+        return (2 * steps_per_day,)
     return (steps_per_day,)
 
 
@@ -238,8 +242,11 @@ class CostForecaster(time_series.base.Forecaster):
     def load_state(self, state: dict[str, Any]) -> None:
         self.level.reset_to(*state["level"])
         self.noise.reset_to(*state["noise"])
-        for table, saved in zip(self.factors, state["factors"], strict=True):
-            for cell, (mean, n) in zip(table, saved, strict=True):
-                cell.reset_to(mean, n)
+        saved_factors = state["factors"]
+        if [len(t) for t in saved_factors] == [len(t) for t in self.factors]:
+            for table, saved in zip(self.factors, saved_factors, strict=True):
+                for cell, (mean, n) in zip(table, saved, strict=True):
+                    cell.reset_to(mean, n)
+        # else: a state from an older seasonal layout; the factors are learnt again
         self.month_start.reset_to(*state["month_start"])
         self.month_start_spread.reset_to(*state["month_start_spread"])

@@ -19,7 +19,7 @@ How a step is judged (all in the series' own units; floats only in here):
    change alerts once and then becomes normal.
 5. Sub-daily series (hourly, 5-minute) keep the same rules with their memory in days: the level
    and noise fade per day rather than per step, the warm-up is the steps needed to see every
-   seasonal slot a few times (3 weeks of hours of the week, 3 days of 5-minute slots), an
+   seasonal slot a few times (a week of hours of weekdays and weekend days, 3 days of 5-minute slots), an
    episode closes after 6 quiet hours, and in raw units an episode needs a step 12 sigmas out.
    Daily series are untouched by any of this.
 6. Month-start charges are learnt separately; the first month-start step a series shows is
@@ -33,7 +33,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from cloudaudit.analytics.domain.cost_model import CalendarStep, CostForecaster, season_sizes
+from cloudaudit.analytics.domain.cost_model import (
+    MAX_STEPS_PER_DAY_FOR_WEEKLY,
+    CalendarStep,
+    CostForecaster,
+    season_sizes,
+)
 from river import base as river_base
 
 STATE_FORMAT = 1
@@ -53,6 +58,8 @@ class Thresholds:
 
     min_impact: float | None = 100.0
     min_impact_pct: float = 20.0
+    # Sub-daily (hourly) series: dollars of excess within the episode's first day.
+    subdaily_min_impact: float = 10.0
     bar: float = 1.0  # per-series multiplier raised by repeated "not useful" feedback
 
     def scaled(self, bar: float) -> Thresholds:
@@ -81,15 +88,39 @@ class DetectorConfig:
     projection_after_days: float = 3.0
     # Changes whose total excess stays under this never alert, whatever the team's threshold.
     noise_floor: float = 15.0
+    # Heavy tails: how often a series' normal steps stand 3 sigmas out (a Gaussian series:
+    # 0.13 %, a bill with Student-t days: a few %) raises the z a single step needs to alert,
+    # as if its tail fell like a power law of this index (see `CostAnomalyDetector.z_needed`).
+    tail_prior_rate: float = 0.002
+    tail_prior_steps: float = 60.0
+    tail_fading: float = 0.01
+    tail_index: float = 3.0
+    tail_target_rate: float = 0.002
+    # Two steps alert together only when their z-scores add up to this over the single-step z.
+    pair_z_margin: float = 1.5
+    # The largest z a normal step has shown (fading by this share a day) is the bar a
+    # single step must clear, times `record_margin`.
+    record_fading: float = 0.01
+    record_margin: float = 0.9
     level_fading: float = 0.12
     season_fading: float = 0.05
     noise_fading: float = 0.05
     # Sub-daily series only (steps_per_day > 1); daily series never read these.
     # Warm-up: enough steps to see every seasonal slot this many times (at most
-    # min_history_days): 3 weeks of hour-of-week slots, 3 days of 5-minute time-of-day slots.
+    # min_history_days): hourly 48 weekday/weekend hour slots and at least a week, 3 days of
+    # 5-minute time-of-day slots.
     subdaily_slot_visits: int = 3
     # An episode of a sub-daily series closes after this many hours back to normal.
     subdaily_close_after_hours: float = 6.0
+    # Dollars: the spread a series is given when its own says nothing (a series that has been
+    # exactly $0, or a flat one): per day, spread over a day's steps as sqrt(steps).
+    prior_spread_usd: float = 5.0
+    # A series spending for the first time is judged on its first days' dollars, projected
+    # over this horizon (the first week; the first day on sub-daily series).
+    new_spend_days: float = 7.0
+    subdaily_new_spend_days: float = 1.0
+    # The noise floor of sub-daily series (an hourly change of $2 in total never alerts).
+    subdaily_noise_floor: float = 2.0
     # Raw units (no dollars), sub-daily: one step's noise is not Gaussian (5-minute metrics have
     # heavy tails), so an episode alerts only once some step stood this many sigmas out.
     subdaily_raw_min_z: float = 12.0
@@ -103,7 +134,11 @@ class DetectorConfig:
         if not self.subdaily:
             return days
         slots = max((sum(season_sizes(self.steps_per_day)), 1))
-        return min(days, self.subdaily_slot_visits * slots)
+        visits = self.subdaily_slot_visits * slots
+        if self.steps_per_day <= MAX_STEPS_PER_DAY_FOR_WEEKLY:
+            # a week, so weekend slots have been seen whatever day the series starts
+            visits = max(visits, self.steps(7.0))
+        return min(days, visits)
 
     def close_steps(self) -> int:
         if not self.subdaily:
@@ -136,6 +171,7 @@ class Episode:
     impact: float = 0.0
     expected: float = 0.0
     max_z: float = 0.0
+    z_sum: float = 0.0
     alerted: bool = False
     opened_by_cusum: bool = False
     continues: str | None = None  # start of the alerted change this one carries on
@@ -152,6 +188,16 @@ class Episode:
             return 0.0
         tail = self.recent_excess[-3:]
         return 100.0 * (sum(tail) / len(tail)) / expected_now
+
+
+@dataclass(slots=True)
+class NewSpend:
+    """The first days of a series that had been exactly $0: judged by dollars alone."""
+
+    started_at: str
+    steps: int = 0
+    impact: float = 0.0
+    alerted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,14 +225,11 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = config or DetectorConfig()
         c = self.config
-        self.model = CostForecaster(
-            steps_per_day=c.steps_per_day,
-            level_fading=c.per_step_fading(c.level_fading),
-            season_fading=c.season_fading,
-            noise_fading=c.per_step_fading(c.noise_fading),
-        )
+        self.model = self._new_model()
         self._warmup_steps = c.warmup_steps()
         self._close_steps = c.close_steps()
+        self._tail_after = max(2, self._warmup_steps // 2)
+        self._record_keep = 1.0 - c.per_step_fading(c.record_fading)
         self.episode: Episode | None = None
         self.cusum = 0.0
         self.cusum_started_at: str | None = None
@@ -198,6 +241,21 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         self.changes: list[dict[str, Any]] = []  # the series' own history of changes (last few)
         self.last_alerted_change: str | None = None
         self.steps_since_change = 0
+        # Share of steps 3 sigmas out, starting from a prior worth `tail_prior_steps` steps.
+        self.tail_rate = c.tail_prior_rate
+        self.tail_steps = 0.0
+        self.record_z = 0.0
+        self.spend_seen = False
+        self.new_spend: NewSpend | None = None
+
+    def _new_model(self) -> CostForecaster:
+        c = self.config
+        return CostForecaster(
+            steps_per_day=c.steps_per_day,
+            level_fading=c.per_step_fading(c.level_fading),
+            season_fading=c.season_fading,
+            noise_fading=c.per_step_fading(c.noise_fading),
+        )
 
     # -- river protocol -----------------------------------------------------------------------
     def learn_one(self, x: dict[str, Any], y: float) -> None:
@@ -227,16 +285,32 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         self.steps_seen += 1
         self.last_at = stamp
         self.steps_since_change += 1
+        dollars = thresholds.min_impact is not None
+        if not self.spend_seen:
+            if cost == 0.0:  # nothing spent yet: nothing to learn
+                return Verdict(score=0.0, expected=0.0, sigma=0.0)
+            self.spend_seen = True
+            if self.steps_seen > 1 and dollars and cost > 0 and not step.month_start:
+                self.model = self._new_model()  # its zeros say nothing about the new service
+                self.new_spend = NewSpend(started_at=stamp)
+        if self.new_spend is not None:
+            return self._judge_new_spend(self.new_spend, step, stamp, cost, thresholds)
         model = self.model
         if model.n == 0:
             model.learn_step(cost, step)
             return Verdict(score=0.0, expected=cost, sigma=0.0)
         expected, sigma = self._expectation(step)
         expected += planned
+        if dollars:
+            sigma = max(sigma, self._prior_spread())
         excess = cost - expected
         z = excess / sigma if sigma > 0 else 0.0
         score = z if z > 0 else 0.0
         warm = model.n >= self._warmup_steps
+        if model.n >= self._tail_after and not step.month_start:
+            self._learn_tail(z)
+            if not warm and z > self.record_z:
+                self.record_z = z
         if step.month_start and self.episode is None and self._new_month_start_charge(cost, step):
             model.learn_step(cost, step)  # nothing says yet whether it recurs
             return Verdict(score=0.0, expected=expected, sigma=sigma)
@@ -248,6 +322,87 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
                 self.episode, step, stamp, cost, expected, sigma, z, thresholds
             )
         return self._outside_episode(step, stamp, cost, expected, sigma, z, thresholds)
+
+    def _prior_spread(self) -> float:
+        c = self.config
+        return c.prior_spread_usd / max(1, c.steps_per_day) ** 0.5
+
+    def _floor(self, thresholds: Thresholds) -> float:
+        c = self.config
+        if c.subdaily:
+            return max(thresholds.subdaily_min_impact * self.bar, c.subdaily_noise_floor)
+        return max((thresholds.min_impact or 0.0) * self.bar, c.noise_floor)
+
+    def _judge_new_spend(
+        self, spend: NewSpend, step: CalendarStep, stamp: str, cost: float, thresholds: Thresholds
+    ) -> Verdict:
+        """A series spending for the first time: there is no spread of its own to judge by,
+        so its first days' dollars decide (the day's cost against a prior spread, projected
+        over the first week, or the first day on sub-daily series), from its first step."""
+        c = self.config
+        self.model.learn_step(cost, step)
+        spend.steps += 1
+        spend.impact += cost
+        prior = self._prior_spread()
+        horizon = c.steps(c.subdaily_new_spend_days if c.subdaily else c.new_spend_days)
+        mean = spend.impact / spend.steps
+        projected = spend.impact + mean * max(0, horizon - spend.steps)
+        floor = self._floor(thresholds)
+        alert = not spend.alerted and (
+            spend.impact >= floor or (mean >= c.z_open * prior and projected >= floor)
+        )
+        spend.alerted = spend.alerted or alert
+        verdict = Verdict(
+            score=max(0.0, cost / prior),
+            expected=0.0,
+            sigma=prior,
+            flagged=spend.alerted and cost > 0,
+            alert=alert,
+            kind=EpisodeKind.LEVEL_SHIFT,
+            impact=spend.impact,
+            impact_pct=float("inf"),
+            episode_started_at=spend.started_at,
+            learned=True,
+        )
+        if spend.steps >= horizon:
+            if spend.alerted:
+                self.last_alerted_change = spend.started_at
+                self.steps_since_change = 0
+                self.changes = [
+                    *self.changes,
+                    {
+                        "kind": EpisodeKind.LEVEL_SHIFT.value,
+                        "started_at": spend.started_at,
+                        "ended_at": stamp,
+                        "impact": round(spend.impact, 6),
+                        "alerted": True,
+                        "absorbed": True,
+                    },
+                ][-10:]
+            self.new_spend = None
+        return verdict
+
+    def _learn_tail(self, z: float) -> None:
+        c = self.config
+        self.tail_steps += 1.0
+        weight = max(1.0 / (self.tail_steps + c.tail_prior_steps), c.tail_fading)
+        self.tail_rate += weight * ((1.0 if abs(z) >= 3.0 else 0.0) - self.tail_rate)
+        self.record_z *= self._record_keep
+
+    def _learn_record(self, episode: Episode) -> None:
+        """A rise that closed without alerting was normal for this series: remember its size."""
+        if episode.direction > 0 and not episode.alerted:
+            self.record_z = max(self.record_z, episode.max_z)
+
+    def z_needed(self) -> float:
+        """The z one step needs to alert on its own: `z_alert` for a Gaussian-tailed series,
+        more where 3-sigma steps are common (a power-law tail through the observed rate)."""
+        c = self.config
+        ratio = self.tail_rate / c.tail_target_rate
+        record = c.record_margin * self.record_z
+        if ratio <= 1.0:
+            return max(c.z_alert, record)
+        return max(c.z_alert, 3.0 * ratio ** (1.0 / c.tail_index), record)
 
     def _new_month_start_charge(self, cost: float, step: CalendarStep) -> bool:
         """A month-start charge no earlier month start has shown (at least half its size)."""
@@ -284,7 +439,8 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
                 self.episode, step, stamp, cost, expected, sigma, z, thresholds
             )
         # Slow creep: one-sided CUSUM on the standardised excess.
-        increment = min(z, c.cusum_z_cap) - c.cusum_k
+        # On a heavy-tailed series the same z is weaker evidence: scaled as the single-step bar.
+        increment = min(z * c.z_alert / self.z_needed(), c.cusum_z_cap) - c.cusum_k
         if self.cusum + increment > 0:
             if self.cusum == 0:
                 self.cusum_started_at = stamp
@@ -356,6 +512,7 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             episode.impact += excess
             episode.expected += expected
             episode.max_z = max(episode.max_z, z * episode.direction)
+            episode.z_sum += z * episode.direction
             episode.recent_excess = ([*episode.recent_excess, excess])[-RECENT_STEPS:]
             episode.recent_expected = ([*episode.recent_expected, expected])[-RECENT_STEPS:]
         else:
@@ -426,7 +583,15 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         pct = self._pct(episode, expected)
         if pct < thresholds.min_impact_pct * bar:
             return None
-        significant = episode.max_z >= c.z_alert or episode.steps >= 2 or episode.opened_by_cusum
+        needed = self.z_needed()
+        significant = (
+            episode.max_z >= needed
+            or (
+                episode.steps >= 2
+                and episode.z_sum >= (needed / c.z_alert) * (c.z_alert + c.pair_z_margin)
+            )
+            or episode.opened_by_cusum
+        )
         if not significant:
             return None
         kind = self._kind(episode)
@@ -434,7 +599,7 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             return None
         if thresholds.min_impact is None:  # raw units: relative and statistical only
             return kind if episode.steps >= 2 or episode.max_z >= c.z_alert + 1 else None
-        floor = max(thresholds.min_impact * bar, c.noise_floor)
+        floor = self._floor(thresholds)
         if episode.impact >= floor:
             return kind
         if episode.steps >= c.steps(c.projection_after_days) and kind is not EpisodeKind.SPIKE:
@@ -495,6 +660,8 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
                     "absorbed": absorbed,
                 },
             ][-10:]
+        if not absorbed:
+            self._learn_record(episode)
         self.episode = None
         self._reset_cusum()
 
@@ -532,6 +699,11 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
             "last_at": self.last_at,
             "changes": self.changes,
             "last_alerted_change": [self.last_alerted_change, self.steps_since_change],
+            "tail": [self.tail_rate, self.tail_steps, self.record_z],
+            "spend": [
+                self.spend_seen,
+                None if self.new_spend is None else asdict(self.new_spend),
+            ],
         }
 
     @classmethod
@@ -558,6 +730,12 @@ class CostAnomalyDetector(river_base.SupervisedAnomalyDetector):
         detector.last_at = state["last_at"]
         detector.changes = list(state["changes"])
         detector.last_alerted_change, detector.steps_since_change = state["last_alerted_change"]
+        if "tail" in state:  # states saved before tails were learnt start from the prior
+            detector.tail_rate, detector.tail_steps, detector.record_z = state["tail"]
+        # States saved before first spend was tracked: any learnt level means spend was seen.
+        spend_seen, new_spend = state.get("spend", [detector.model.n > 0, None])
+        detector.spend_seen = spend_seen
+        detector.new_spend = None if new_spend is None else NewSpend(**new_spend)
         return detector
 
 

@@ -74,6 +74,13 @@ def backtest(
         str, typer.Option(help="usd (dollar thresholds) or raw (relative only)")
     ] = "usd",
     config: Annotated[Path | None, typer.Option(help="TOML/JSON detector settings")] = None,
+    flags: Annotated[
+        str,
+        typer.Option(
+            help="alerts: flag the step where a new alert would be posted; "
+            "steps: flag every step of an alerted episode"
+        ),
+    ] = "alerts",
 ) -> None:
     """Replay series through the live anomaly detector (no look-ahead, deterministic)."""
     from cloudaudit.analytics.adapters import backtest_csv
@@ -81,10 +88,12 @@ def backtest(
 
     if units not in ("usd", "raw"):
         raise typer.BadParameter("--units must be usd or raw")
+    if flags not in ("alerts", "steps"):
+        raise typer.BadParameter("--flags must be alerts or steps")
     try:
         detector_config, thresholds = backtest_csv.load_config(config, units)
         with _open(input_path, "r") as source, _open(output_path, "w") as sink:
-            run = backtest_csv.run(source, sink, detector_config, thresholds)
+            run = backtest_csv.run(source, sink, detector_config, thresholds, flags)
     except MalformedBacktestRow as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
