@@ -140,6 +140,9 @@ class SeriesForecaster:
         self.calibration_n = 0
         self.last_at: datetime | None = None
         self.held: list[tuple[datetime, float, float]] = []  # open run: at, cost, z
+        # History often starts on the 1st (an import of whole months): that day's fees would
+        # become the first level, so it waits until a usual day has set the level.
+        self.first_month_start: tuple[float, CalendarStep] | None = None
 
     @property
     def step(self) -> timedelta:
@@ -170,8 +173,14 @@ class SeriesForecaster:
         step = self._calendar(at)
         model = self.model
         warm = model.n >= WARM_UP_DAYS * max(self.steps_per_day, 1)
+        if model.n == 0 and step.month_start:
+            self.first_month_start = (cost, step)
+            return
         if not warm or step.month_start:
             self._teach(cost, step)
+            if self.first_month_start is not None:
+                self._teach(*self.first_month_start)
+                self.first_month_start = None
             return
         expected, sigma = self._expect(step)
         z = (cost - expected) / sigma if sigma > 0 else 0.0
@@ -188,9 +197,9 @@ class SeriesForecaster:
     def _teach(self, cost: float, step: CalendarStep) -> None:
         model = self.model
         before = model.level.mean
-        had_level = model.n > 0
+        warm = model.n >= WARM_UP_DAYS * max(self.steps_per_day, 1)
         model.learn_step(cost, step)
-        if had_level and not step.month_start:
+        if warm and not step.month_start:
             change = model.level.mean - before
             self.slope_n += 1
             weight = max(1.0 / self.slope_n, TREND_FADING)
@@ -220,6 +229,9 @@ class SeriesForecaster:
         self, horizon: int, planned: Mapping[date, float] | None = None
     ) -> list[StepForecast]:
         """The `horizon` steps after the last one learnt, planned spend (per day) added."""
+        if self.first_month_start is not None:  # a single first-of-month day
+            self._teach(*self.first_month_start)
+            self.first_month_start = None
         if self.last_at is None or self.model.n == 0:
             raise ForecastRefused(
                 "no_history", "a series needs at least one day of cost before it can be forecast"
