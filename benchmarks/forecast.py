@@ -31,8 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo: `benchmarks.anomaly`
 
-from benchmarks.anomaly.data import WARM_UP_DAYS, generate  # noqa: E402
-from cloudaudit.analytics.domain.forecast import Z_80, SeriesForecaster  # noqa: E402
+from cloudaudit.analytics.domain.forecast import Z_80, SeriesForecaster
+
+from benchmarks.anomaly.data import WARM_UP_DAYS, generate
 
 FORECAST_DAYS = (5, 10, 15, 20)
 MIN_REST_FOR_MAPE_USD = 1.0
@@ -125,8 +126,10 @@ def main() -> None:
         f"month-end forecast, generated daily cost series (seed {args.seed}, "
         f"{args.accounts} accounts, {args.days} days), rest-of-month total"
     )
-    print(f"| day | {' | '.join(f'{m} WAPE' for m in methods)} | cloudaudit MAPE | "
-          f"best naive MAPE | cov80 | ratio to best naive WAPE |")
+    print(
+        f"| day | {' | '.join(f'{m} WAPE' for m in methods)} | cloudaudit MAPE | "
+        f"best naive MAPE | cov80 | ratio to best naive WAPE |"
+    )
     print("|" + "---|" * (len(methods) + 5))
     failures = []
     for day in FORECAST_DAYS:

@@ -25,9 +25,7 @@ REPO = Path(__file__).resolve().parents[4]
 
 
 def _days(start: date, values: list[float]) -> list[tuple[date, Decimal]]:
-    return [
-        (start + timedelta(days=i), Decimal(str(round(v, 2)))) for i, v in enumerate(values)
-    ]
+    return [(start + timedelta(days=i), Decimal(str(round(v, 2)))) for i, v in enumerate(values)]
 
 
 def _weekly(rng: random.Random, days: int, level: float = 100.0) -> list[float]:
@@ -165,3 +163,28 @@ def test_csv_forecast_refuses_unsorted_rows_and_empty_input() -> None:
         forecast_csv.run(io.StringIO(text), io.StringIO(), 3)
     with pytest.raises(MalformedBacktestRow, match="no rows"):
         forecast_csv.run(io.StringIO("series_id,timestamp,value\n"), io.StringIO(), 3)
+
+
+def test_the_forecast_command_writes_the_file_and_refuses_bad_input_in_one_line(
+    tmp_path: Path,
+) -> None:
+    from cloudaudit.analytics.entrypoints.cli import register
+    from typer import Typer
+    from typer.testing import CliRunner
+
+    app = Typer()
+    register(app)
+
+    source = tmp_path / "costs.csv"
+    source.write_text(_csv([("a", f"2025-01-{d:02d}", 10.0 + d) for d in range(1, 15)]))
+    target = tmp_path / "forecast.csv"
+    done = CliRunner().invoke(
+        app, ["forecast", "--input", str(source), "--output", str(target), "--horizon", "4"]
+    )
+    assert done.exit_code == 0, done.output
+    assert target.read_text().splitlines()[4].startswith("a,2025-01-18,")
+    missing = CliRunner().invoke(
+        app, ["forecast", "--input", str(tmp_path / "none.csv"), "--output", "-"]
+    )
+    assert missing.exit_code == 1
+    assert "cannot open" in missing.output and "Traceback" not in missing.output

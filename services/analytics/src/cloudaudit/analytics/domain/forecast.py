@@ -69,8 +69,16 @@ class Horizon(StrEnum):
 
     @classmethod
     def parse(cls, text: str) -> Horizon:
-        aliases = {"month": "month", "quarter": "quarter", "30d": "30d", "30": "30d",
-                   "90d": "90d", "90": "90d", "next30": "30d", "next90": "90d"}
+        aliases = {
+            "month": "month",
+            "quarter": "quarter",
+            "30d": "30d",
+            "30": "30d",
+            "90d": "90d",
+            "90": "90d",
+            "next30": "30d",
+            "next90": "90d",
+        }
         value = aliases.get(text.strip().lower())
         if value is None:
             raise ForecastRefused(
@@ -152,7 +160,7 @@ class SeriesForecaster:
         return CalendarStep.at(at, self.steps_per_day)
 
     def _relative_noise(self) -> float:
-        return max(self.model.noise.mean * MAD_TO_SIGMA, MIN_RELATIVE_NOISE)
+        return float(max(self.model.noise.mean * MAD_TO_SIGMA, MIN_RELATIVE_NOISE))
 
     def _expect(self, step: CalendarStep) -> tuple[float, float]:
         model = self.model

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-
 from cloudaudit.analytics.entrypoints.anomalies_cli import _open
 
 
