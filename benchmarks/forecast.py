@@ -150,8 +150,12 @@ def main() -> None:
             failures.append(f"day {day}: WAPE {ratio:.2f} x the best naive ({best}), target 0.95")
         if not 0.70 <= coverage <= 0.90:
             failures.append(f"day {day}: 80 % interval covers {coverage:.1%}, target 70-90 %")
-    if "ets" not in methods:
-        print("(statsmodels is not installed: no ETS column)")
+    if args.no_ets:
+        print("(ETS skipped: --no-ets)")
+    elif "ets" not in methods:
+        print(
+            "(statsmodels is not installed: no ETS column; `uv sync --all-packages --group bench`)"
+        )
     print(f"{seconds:.1f} s")
     for failure in failures:
         print(f"MISSED: {failure}")

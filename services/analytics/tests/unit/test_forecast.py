@@ -188,3 +188,25 @@ def test_the_forecast_command_writes_the_file_and_refuses_bad_input_in_one_line(
     )
     assert missing.exit_code == 1
     assert "cannot open" in missing.output and "Traceback" not in missing.output
+
+
+def test_planned_spend_counts_for_its_service_and_for_the_total_only() -> None:
+    from cloudaudit.analytics.domain.forecast import PlannedPeriod, planned_days
+
+    plans = [
+        PlannedPeriod(
+            service="AmazonEC2",
+            amount_per_day=Decimal("30"),
+            start=date(2026, 4, 25),
+            end=date(2026, 5, 10),
+        ),
+        PlannedPeriod(
+            service=None, amount_per_day=Decimal("5"), start=date(2026, 4, 1), end=date(2026, 4, 28)
+        ),
+    ]
+    ec2 = planned_days(plans, "amazonec2", date(2026, 4, 21), date(2026, 4, 30))
+    assert sorted(ec2) == [date(2026, 4, d) for d in range(25, 31)]
+    assert set(ec2.values()) == {Decimal("30")}
+    assert planned_days(plans, "AmazonS3", date(2026, 4, 21), date(2026, 4, 30)) == {}
+    total = planned_days(plans, None, date(2026, 4, 21), date(2026, 4, 30))
+    assert total[date(2026, 4, 26)] == Decimal("35") and total[date(2026, 4, 30)] == Decimal("30")

@@ -352,3 +352,30 @@ def forecast_period(
         upper_95=actual + _money(rest + Z_95 * sigma),
         days=days,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedPeriod:
+    """Planned spend as a team declares it (`cloudaudit expect`): an amount per day."""
+
+    service: str | None  # None: the account as a whole
+    amount_per_day: Decimal
+    start: date
+    end: date  # inclusive
+
+
+def planned_days(
+    plans: Iterable[PlannedPeriod], service: str | None, start: date, end: date
+) -> dict[date, Decimal]:
+    """Planned spend per day of [start, end] for a series: a service's forecast gains the plans
+    for that service; a total (service None) gains every plan, since it holds every service."""
+    out: dict[date, Decimal] = {}
+    wanted = service.lower() if service else None
+    for plan in plans:
+        if wanted is not None and (plan.service or "").lower() != wanted:
+            continue
+        day = max(plan.start, start)
+        while day <= min(plan.end, end):
+            out[day] = out.get(day, Decimal(0)) + plan.amount_per_day
+            day += timedelta(days=1)
+    return out
