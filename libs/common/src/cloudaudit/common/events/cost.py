@@ -65,6 +65,8 @@ class SpendGroupBy(StrEnum):
     RESOURCE = "resource"
     DAY = "day"
     MONTH = "month"
+    PROVIDER = "provider"
+    CURRENCY = "currency"
 
 
 class Granularity(StrEnum):

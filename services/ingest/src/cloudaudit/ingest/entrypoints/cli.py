@@ -489,7 +489,8 @@ def spend_command(
     by: Annotated[
         str,
         typer.Option(
-            "--by", help="service|region|usage_type|account|resource|day|month|none|tag:KEY"
+            "--by",
+            help="service|region|usage_type|account|provider|currency|resource|day|month|none|tag:KEY",
         ),
     ] = "service",
     metric: Annotated[

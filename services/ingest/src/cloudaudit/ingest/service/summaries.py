@@ -28,8 +28,14 @@ async def publish_changed_days(
     for stored in await uow.costs.summary_lines(changed):
         lines[(stored.account_id, stored.usage_date)].append(stored.line)
     backfill_before = today - timedelta(days=BACKFILL_AFTER_DAYS)
+    published = 0
     for day in sorted(changed, key=lambda d: (str(d.account_id), d.usage_date)):
         account = accounts[day.account_id]
+        if not account.has_aws_id:
+            # v1 subjects carry the AWS account id; other providers' ids (OCIDs hold dots)
+            # never go into a subject: their days travel in the v2 batch (cost_batches).
+            continue
+        published += 1
         event = CostDayRecorded(
             team_id=account.team_id,
             account_id=day.account_id,
@@ -43,4 +49,4 @@ async def publish_changed_days(
             backfill=day.usage_date < backfill_before,
         )
         await uow.emit(COST_DAY_RECORDED.format(aws_account_id=account.aws_account_id), event)
-    return len(changed)
+    return published
