@@ -520,7 +520,9 @@ async def _announce(deps: IngestDeps, uow: IngestUnitOfWork, state: _Import) -> 
             list(state.ranges), first, last + timedelta(days=1), deps.settings.top_drivers
         )
     accounts = {row.account_id: row for row in await uow.repo.accounts_of_team(team_id)}
-    report.days_published = await publish_changed_days(uow, changed, accounts, utcnow().date())
+    report.days_published = await publish_changed_days(
+        uow, changed, accounts, utcnow().date(), report.import_id
+    )
     for account_id, rows in state.rows_by_account.items():
         if not accounts[account_id].has_aws_id:
             continue  # account.v1.synced carries an AWS account id; see the v2 cost event
