@@ -227,6 +227,8 @@ async def test_the_import_cli_loads_a_mixed_export_and_spend_shows_providers(
 
     result = await run_cli("import-costs", str(path), "--team", team)
     assert result.exit_code == 0, result.output
+    assert "rows of other clouds loaded (azure 2, oci 2)" in result.output
+    assert "no live API for them yet" in result.output
     by_provider = await run_cli(
         "spend", "--team", team, "--from", "2025-03-01", "--to", "2025-04-01",
         "--by", "provider", "--format", "json",

@@ -75,7 +75,8 @@ class ImportReport:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
-    other_providers: Counter[str] = field(default_factory=Counter)
+    other_providers: Counter[str] = field(default_factory=Counter)  # none since every loads
+    providers: Counter[str] = field(default_factory=Counter)  # rows loaded per provider
     problems: list[ReportedProblem] = field(default_factory=list)
     by_file: dict[str, FileRows] = field(default_factory=dict)
     periods: set[tuple[str, date]] = field(default_factory=set)
@@ -99,6 +100,17 @@ class ImportReport:
         self.rows_loaded += mapped.table.num_rows
         self.rows_rejected += mapped.bad_rows + len(parser_problems)
         self.other_providers.update(mapped.other_providers)
+        if mapped.table.num_rows:
+            counted = mapped.table.group_by("provider").aggregate([("provider", "count")])
+            self.providers.update(
+                dict(
+                    zip(
+                        counted.column("provider").to_pylist(),
+                        counted.column("provider_count").to_pylist(),
+                        strict=True,
+                    )
+                )
+            )
         room = MAX_PROBLEMS_KEPT - len(self.problems)
         if room > 0:
             found = sorted(
