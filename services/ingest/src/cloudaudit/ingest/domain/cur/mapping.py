@@ -334,7 +334,12 @@ def map_batch(
         values["provider"] = provider_slugs(values["provider"])
         sub = pc.coalesce(values["aws_account_id"], values["billing_account_id"])
         values["aws_account_id"], bad = provider_account_ids(sub, values["provider"])
-        report(layout.column_for("aws_account_id") or "BillingAccountId", sub, bad)
+        column = layout.column_for("aws_account_id") or "BillingAccountId"
+        report(column, sub, bad)
+        no_account = pc.is_null(values["aws_account_id"])
+        if pc.any(no_account).as_py():
+            reason = "no account: SubAccountId and BillingAccountId are both empty (required)"
+            report(column, None, [(i, reason) for i in pc.indices_nonzero(no_account).to_pylist()])
         values["payer_account_id"], _ = provider_account_ids(
             values["payer_account_id"], values["provider"]
         )
