@@ -174,11 +174,11 @@ def cur2(name: str) -> list[Line]:
 
 
 def focus(name: str) -> tuple[list[Line], int]:
+    """Every row of the export (each provider's load), and how many are not AWS's."""
     lines, others = [], 0
     for row in _rows(DATA / name):
         if row["ProviderName"] != "AWS":
             others += 1
-            continue
         raw_tags = _value(row, "Tags")
         lines.append(
             Line(

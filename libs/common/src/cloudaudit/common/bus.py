@@ -75,7 +75,7 @@ STREAMS: dict[str, list[str]] = {
     "AUDIT": ["audit.v1.>"],
     "IDENTITY": ["identity.v1.member.>", "identity.v1.team.>"],
     "ACCOUNT": ["account.v1.>"],
-    "COST": ["cost.v1.>"],
+    "COST": ["cost.v1.>", "cost.v2.>"],
     "ANOMALY": ["anomaly.v1.>"],
     "RECOMMENDATION": ["recommendation.v1.>"],
     "DLQ": ["dlq.v1.>"],

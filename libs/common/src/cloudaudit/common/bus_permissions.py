@@ -97,6 +97,7 @@ CATALOGUE: dict[str, ServiceBus] = {
             account.ACCOUNT_SYNCED,
             account.ACCOUNT_DISCONNECTED,
             cost.COST_DAY_RECORDED,
+            cost.COST_BATCH_RECORDED,
             audit.AUDIT_RECORDED,
         ),
         consumes=("IDENTITY",),  # a deleted team's data goes

@@ -92,14 +92,17 @@ async def test_cur2_gzip_and_minimal_cur2_without_resource_or_tag_columns(deps, 
     assert "environment" in str(unknown.value) and "team" in str(unknown.value)
 
 
-async def test_focus_maps_billed_effective_list_and_skips_other_providers(deps, bus):
+async def test_focus_maps_billed_effective_list_and_loads_other_providers(deps, bus):
     team_id = uuid4()
     expected, others = focus("focus_2024_03.csv")
 
     report = await import_costs(deps, team_id, [str(DATA / "focus_2024_03.csv")])
 
     assert report.rows_loaded == len(expected) and report.rows_rejected == 0
-    assert dict(report.other_providers) == {"Microsoft": others}
+    assert others and not report.other_providers  # Microsoft's rows load, under Azure
+    by_provider = await spent(deps, team_id, *MARCH, Dimension.PROVIDER)
+    assert set(by_provider) == {"aws", "azure"}
+    assert sum(by_provider.values()) == sum(line.unblended for line in expected)
     for metric, amount in [
         (Metric.UNBLENDED, lambda i: i.unblended),
         (Metric.AMORTIZED, lambda i: i.amortized),

@@ -296,3 +296,40 @@ def test_focus_usage_a_commitment_covered_reads_as_cur_names_it():
         "Usage",  # on demand
         "Purchase",
     ]
+
+
+def test_focus_account_ids_are_opaque_per_provider_and_a_row_without_any_is_rejected():
+    columns = [
+        "ChargePeriodStart",
+        "BillingAccountId",
+        "SubAccountId",
+        "BilledCost",
+        "ProviderName",
+    ]
+    batch = pa.RecordBatch.from_arrays(
+        [
+            pa.array(["2024-03-01T00:00:00Z"] * 5),
+            # (the readers turn '' and NULL into no value before mapping)
+            pa.array(["2740000000001", "ocid1.tenancy.oc1..aaaa", None, "x", "12345"]),
+            pa.array([None, None, "  ", "9f3c2a1e-4b5d-4e6f-8a7b-0c1d2e3f4a5b", None]),
+            pa.array(["1", "2", "3", "4", "5"]),
+            pa.array(["AWS", "Oracle", "Google Cloud", "Microsoft", "Amazon Web Services"]),
+        ],
+        names=columns,
+    )
+    mapped = map_batch(batch, detect_format(columns), lambda i: i + 2)
+    assert list(
+        zip(
+            mapped.table.column("provider").to_pylist(),
+            mapped.table.column("aws_account_id").to_pylist(),
+            strict=True,
+        )
+    ) == [
+        ("aws", "2740000000001"),  # anonymised: 13 digits, kept
+        ("oci", "ocid1.tenancy.oc1..aaaa"),  # the billing account, no sub-account
+        ("azure", "9f3c2a1e-4b5d-4e6f-8a7b-0c1d2e3f4a5b"),
+        ("aws", "000000012345"),  # zeros a number column lost, put back
+    ]
+    [problem] = mapped.problems
+    assert (problem.line, problem.column) == (4, "SubAccountId")
+    assert "SubAccountId and BillingAccountId are both empty" in problem.reason

@@ -2,20 +2,29 @@
 
 Line items never travel over the bus: ingest stores them in bulk and publishes one
 CostDayRecorded per (account, day) with per-service/region lines and what is behind them.
+
+v1 (`cost.v1.daily.<aws_account_id>`) is AWS's: its subject holds the 12-digit AWS id. v2
+(`cost.v2.batch.<account_id>`) is every provider's: its subject holds CloudAudit's account id
+only (provider ids such as OCIDs hold dots and never go into a subject), and one event carries
+every period an import or sync changed for one account, days now and hours later, each
+period in one currency.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import Literal
 from uuid import UUID
 
-from cloudaudit.common.events.base import ActorRequest, Event, Reply, Request
+from cloudaudit.common.events.base import ActorRequest, Event, Reply, Request, UtcDateTime
 from cloudaudit.common.money import Money
 from pydantic import Field
 
 COST_DAY_RECORDED = "cost.v1.daily.{aws_account_id}"
 COST_DAY_RECORDED_ALL = "cost.v1.daily.*"
+COST_BATCH_RECORDED = "cost.v2.batch.{account_id}"
+COST_BATCH_RECORDED_ALL = "cost.v2.batch.*"
 RPC_SPEND = "ingest.v1.rpc.spend"
 
 
@@ -55,6 +64,34 @@ class CostDayRecorded(Event):
     backfill: bool = Field(default=False, description="Part of a historical import (warm-up).")
 
 
+class CostPeriod(Request):
+    """One changed period of one account, in one currency: a UTC day (or, later, an hour)."""
+
+    start: UtcDateTime
+    end: UtcDateTime = Field(description="Exclusive.")
+    currency: str = Field(min_length=3, max_length=8, examples=["USD", "EUR"])
+    total_unblended_cost: Money
+    lines: list[CostLine] = Field(default_factory=list)
+    is_estimated: bool = False
+    revision: int = Field(default=1, ge=1)
+    backfill: bool = Field(default=False, description="Part of a historical import (warm-up).")
+
+
+class CostBatchRecorded(Event):
+    """Every period one import or sync changed for one account of any provider."""
+
+    account_id: UUID = Field(description="CloudAudit's account id (the subject's last token).")
+    provider: str = Field(examples=["aws", "azure", "gcp", "oci"])
+    provider_account_id: str = Field(
+        max_length=255,
+        description="The provider's own id, opaque: 12 digits, a GUID, an OCID with dots.",
+    )
+    batch_id: UUID = Field(description="The import or sync run that changed these periods.")
+    source: str = Field(examples=["cost_explorer", "cur", "focus"])
+    granularity: Literal["day", "hour"] = "day"
+    periods: list[CostPeriod]
+
+
 class SpendGroupBy(StrEnum):
     NONE = "none"
     SERVICE = "service"
@@ -65,6 +102,8 @@ class SpendGroupBy(StrEnum):
     RESOURCE = "resource"
     DAY = "day"
     MONTH = "month"
+    PROVIDER = "provider"
+    CURRENCY = "currency"
 
 
 class Granularity(StrEnum):

@@ -132,12 +132,18 @@ def to_csv(table: pa.Table) -> bytes:
 
 
 def with_ids(
-    table: pa.Table, team_id: UUID, import_id: UUID, source: str, account_ids: dict[str, UUID]
+    table: pa.Table,
+    team_id: UUID,
+    import_id: UUID,
+    source: str,
+    account_ids: dict[str, UUID],
+    keys: pa.ChunkedArray | pa.Array,
 ) -> pa.Table:
-    """Prefix the line items with team, CloudAudit account, import and source columns."""
+    """Prefix the line items with team, CloudAudit account (by each row's account key),
+    import and source columns."""
     rows = table.num_rows
-    known = pa.array(list(account_ids))
-    positions = pc.index_in(table.column("aws_account_id"), value_set=known)
+    known = pa.array(list(account_ids), pa.string())
+    positions = pc.index_in(keys, value_set=known)
     uuids = pa.array([str(account_ids[k]) for k in account_ids], pa.string())
     account_column = pc.take(uuids, positions)
     prefix = [

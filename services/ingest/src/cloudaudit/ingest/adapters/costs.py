@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from decimal import Decimal
 from uuid import UUID
 
 from cloudaudit.common.events.inventory import ComputeCoverage, ResourceCost
@@ -65,6 +66,11 @@ class Costs:
 
     async def summary_lines(self, days: list[ChangedDay]) -> list[SummaryLine]:
         return await summary_store.summary_lines(self._session, days)
+
+    async def day_currencies(
+        self, days: list[ChangedDay]
+    ) -> dict[tuple[UUID, date], dict[str, Decimal]]:
+        return await summary_store.day_currencies(self._session, days)
 
     # -- questions
     async def spend_rows(self, query: SpendQuery) -> list[SpendRow]:

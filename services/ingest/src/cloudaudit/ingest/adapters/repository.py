@@ -21,6 +21,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+# How a new account is named until someone names it (no live API for these providers yet).
+PROVIDER_LABELS = {"aws": "AWS", "azure": "Azure", "gcp": "Google Cloud", "oci": "OCI"}
+
 
 class IngestRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -77,12 +80,16 @@ class IngestRepository:
         )
         return row_as(Account, row) if row else None
 
-    async def account_by_aws_id(self, team_id: UUID, aws_account_id: str) -> Account | None:
+    async def account_by_aws_id(
+        self, team_id: UUID, aws_account_id: str, provider: str = "aws"
+    ) -> Account | None:
+        """The team's account by its provider's id (an AWS account id unless told)."""
         row = (
             (
                 await self.session.execute(
                     select(aws_accounts).where(
                         aws_accounts.c.team_id == team_id,
+                        aws_accounts.c.provider == provider,
                         aws_accounts.c.aws_account_id == aws_account_id,
                     )
                 )
@@ -100,24 +107,28 @@ class IngestRepository:
         )
         return [row_as(Account, r) for r in rows.mappings()]
 
-    async def upsert_account(self, team_id: UUID, aws_account_id: str, **fields: Any) -> UUID:
-        """Insert or update (team, AWS account); returns CloudAudit's account id."""
+    async def upsert_account(
+        self, team_id: UUID, aws_account_id: str, provider: str = "aws", **fields: Any
+    ) -> UUID:
+        """Insert or update (team, provider, account); returns CloudAudit's account id."""
         now = utcnow()
-        existing = await self.account_by_aws_id(team_id, aws_account_id)
+        existing = await self.account_by_aws_id(team_id, aws_account_id, provider)
         if existing is None:
-            fields.setdefault("account_name", f"AWS {aws_account_id}")
+            label = PROVIDER_LABELS.get(provider, provider)
+            fields.setdefault("account_name", f"{label} {aws_account_id}"[:200])
             result = await self.session.execute(
                 pg_insert(aws_accounts)
                 .values(
                     account_id=fields.pop("account_id"),
                     team_id=team_id,
                     aws_account_id=aws_account_id,
+                    provider=provider,
                     created_at=now,
                     updated_at=now,
                     **fields,
                 )
                 .on_conflict_do_update(
-                    constraint="uq_aws_accounts_team_aws_account",
+                    constraint="uq_aws_accounts_team_provider_account",
                     set_={k: v for k, v in {**fields, "updated_at": now}.items()},
                 )
                 .returning(aws_accounts.c.account_id)

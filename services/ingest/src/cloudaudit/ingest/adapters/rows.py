@@ -21,7 +21,9 @@ def row_as(cls: type[R], mapping: Mapping[str, Any]) -> R:
 
 @dataclass(frozen=True, kw_only=True)
 class Account:
-    """A team's AWS account (aws_accounts): CloudAudit's id, its role and sync state."""
+    """A team's cloud account (aws_accounts): CloudAudit's id, the provider and its id for the
+    account (`aws_account_id` keeps its name: opaque text for other providers), role and sync
+    state. Accounts of other providers come from FOCUS imports only (`import_only`)."""
 
     account_id: UUID
     team_id: UUID
@@ -40,6 +42,17 @@ class Account:
     export_prefix: str | None
     created_at: datetime
     updated_at: datetime
+    provider: str = "aws"  # aws, azure, gcp, oci, or another FOCUS ProviderName lower-cased
+
+    @property
+    def has_aws_id(self) -> bool:
+        """An AWS account with a real AWS id: v1 subjects and events carry it. Anonymised
+        exports (13 digits) and other providers' ids never go into a subject."""
+        return (
+            self.provider == "aws"
+            and len(self.aws_account_id) == 12
+            and self.aws_account_id.isdigit()
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

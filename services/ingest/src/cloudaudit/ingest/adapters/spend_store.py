@@ -27,6 +27,7 @@ _SUMMARY_KEYS = {
     Dimension.ACCOUNT: "aws_account_id",
     Dimension.DAY: "to_char(day, 'YYYY-MM-DD')",
     Dimension.MONTH: "to_char(day, 'YYYY-MM')",
+    Dimension.PROVIDER: "a.provider",
 }
 
 
@@ -90,9 +91,14 @@ def _summary_sql(query: SpendQuery, params: dict[str, Any]) -> str:
             f"OR (usage_date >= :m1 AND usage_date < :end)){accounts}"
         )
     union = " UNION ALL ".join(parts)
+    if query.dimension is Dimension.PROVIDER:  # a property of the account, not of the line
+        union = union.replace("SELECT service,", "SELECT account_id, service,")
+        source = f"({union}) spend JOIN {S}.aws_accounts a USING (account_id)"
+    else:
+        source = f"({union}) spend"
     return (
         f"SELECT {key} AS key, {period} AS period, sum(amount) AS amount, "
-        f"bool_or(is_estimated) AS estimated FROM ({union}) spend GROUP BY 1, 2"
+        f"bool_or(is_estimated) AS estimated FROM {source} GROUP BY 1, 2"
     )
 
 
@@ -106,7 +112,14 @@ def _detailed_sql(query: SpendQuery, params: dict[str, Any]) -> str:
         f"NOT EXISTS (SELECT 1 FROM {S}.account_days a WHERE a.account_id = c.account_id "
         f"AND a.usage_date = c.usage_date AND a.source <> 'cost_explorer')"
     )
-    if query.dimension is Dimension.USAGE_TYPE:
+    if query.dimension is Dimension.CURRENCY:
+        cur_key = "d.currency"
+        ce_part = (  # Cost Explorer answers in USD
+            f"SELECT 'USD' AS key, c.usage_date AS day, {ce_metric} AS amount, c.estimated "
+            f"FROM {S}.ce_costs c WHERE c.team_id = :team AND c.grouping = 'service_region' "
+            f"AND c.usage_date >= :start AND c.usage_date < :end{accounts_c} AND {not_itemised}"
+        )
+    elif query.dimension is Dimension.USAGE_TYPE:
         cur_key = "coalesce(nullif(d.usage_type, ''), '(none)')"
         ce_part = (
             f"SELECT c.detail AS key, c.usage_date AS day, {ce_metric} AS amount, c.estimated "

@@ -356,3 +356,26 @@ async def summary_lines(session: AsyncSession, days: list[ChangedDay]) -> list[S
         {"ids": [d.account_id for d in days], "days": [d.usage_date for d in days]},
     )
     return [_line(r) for r in rows.mappings()]
+
+
+async def day_currencies(
+    session: AsyncSession, days: list[ChangedDay]
+) -> dict[tuple[UUID, date], dict[str, Decimal]]:
+    """Per (account, day) of line items: the unblended cost in each billing currency (a day
+    of one account may be billed in several; sums never mix them)."""
+    if not days:
+        return {}
+    rows = await session.execute(
+        text(f"""
+        SELECT d.account_id, d.usage_date, d.currency, sum(d.unblended_cost) AS amount
+        FROM {S}.cost_data d
+        JOIN unnest(CAST(:ids AS uuid[]), CAST(:days AS date[])) AS x(account_id, usage_date)
+          ON d.account_id = x.account_id AND d.usage_date = x.usage_date
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    """),
+        {"ids": [d.account_id for d in days], "days": [d.usage_date for d in days]},
+    )
+    found: dict[tuple[UUID, date], dict[str, Decimal]] = {}
+    for account_id, usage_date, currency, amount in rows.all():
+        found.setdefault((account_id, usage_date), {})[currency] = amount
+    return found

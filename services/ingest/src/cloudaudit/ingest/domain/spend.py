@@ -23,12 +23,14 @@ class Dimension(StrEnum):
     RESOURCE = "resource"
     DAY = "day"
     MONTH = "month"
+    PROVIDER = "provider"  # aws, azure, gcp, oci: the account's provider
+    CURRENCY = "currency"  # the billing currency of the line items (Cost Explorer: USD)
     TAG = "tag"
 
     @property
     def detailed(self) -> bool:
         """Answered from line items (and Cost Explorer's usage-type/tag groups), not summaries."""
-        return self in (Dimension.USAGE_TYPE, Dimension.RESOURCE, Dimension.TAG)
+        return self in (Dimension.USAGE_TYPE, Dimension.RESOURCE, Dimension.TAG, Dimension.CURRENCY)
 
     @property
     def chronological(self) -> bool:

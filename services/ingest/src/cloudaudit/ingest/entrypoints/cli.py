@@ -351,6 +351,7 @@ def import_costs(
                     "rows_loaded": report.rows_loaded,
                     "rows_rejected": report.rows_rejected,
                     "rows_other_providers": dict(report.other_providers),
+                    "rows_by_provider": dict(report.providers),
                     "rows_by_file": {
                         name: {"read": r.read, "loaded": r.loaded, "rejected": r.rejected}
                         for name, r in report.by_file.items()
@@ -394,6 +395,14 @@ def _print_import_report(report: imports.ImportReport) -> None:
         )
     for provider, count in sorted(report.other_providers.items()):
         typer.echo(f"skipped {count:,} rows of provider {provider}")
+    others = sorted(p for p in report.providers if p != "aws")
+    if others:
+        counted = ", ".join(f"{p} {report.providers[p]:,}" for p in others)
+        typer.echo(
+            f"rows of other clouds loaded ({counted}): their accounts are registered from the "
+            "import (status import_only); CloudAudit has no live API for them yet, so their "
+            "costs come from FOCUS imports only"
+        )
     for problem in report.problems[:50]:
         typer.secho(f"  rejected {problem.describe()}", fg="yellow")
     if len(report.problems) > 50 or report.rows_rejected > len(report.problems):
@@ -489,7 +498,8 @@ def spend_command(
     by: Annotated[
         str,
         typer.Option(
-            "--by", help="service|region|usage_type|account|resource|day|month|none|tag:KEY"
+            "--by",
+            help="service|region|usage_type|account|provider|currency|resource|day|month|none|tag:KEY",
         ),
     ] = "service",
     metric: Annotated[

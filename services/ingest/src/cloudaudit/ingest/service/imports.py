@@ -75,7 +75,8 @@ class ImportReport:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
-    other_providers: Counter[str] = field(default_factory=Counter)
+    other_providers: Counter[str] = field(default_factory=Counter)  # none since every loads
+    providers: Counter[str] = field(default_factory=Counter)  # rows loaded per provider
     problems: list[ReportedProblem] = field(default_factory=list)
     by_file: dict[str, FileRows] = field(default_factory=dict)
     periods: set[tuple[str, date]] = field(default_factory=set)
@@ -99,6 +100,17 @@ class ImportReport:
         self.rows_loaded += mapped.table.num_rows
         self.rows_rejected += mapped.bad_rows + len(parser_problems)
         self.other_providers.update(mapped.other_providers)
+        if mapped.table.num_rows:
+            counted = mapped.table.group_by("provider").aggregate([("provider", "count")])
+            self.providers.update(
+                dict(
+                    zip(
+                        counted.column("provider").to_pylist(),
+                        counted.column("provider_count").to_pylist(),
+                        strict=True,
+                    )
+                )
+            )
         room = MAX_PROBLEMS_KEPT - len(self.problems)
         if room > 0:
             found = sorted(
@@ -181,13 +193,13 @@ def _prepare(
     if batch is None:
         return None
     mapped = map_batch(batch.batch, layout, batch.line_of)
-    table = mapped.table
-    if not table.num_rows:
+    if not mapped.table.num_rows:
         return _Prepared(batch, mapped, set(), set(), [], [], {}, None)
-    ids = set(pc.unique(table.column("aws_account_id")).to_pylist())
-    counts = table.group_by("aws_account_id").aggregate([("aws_account_id", "count")])
+    table = keyed(mapped.table)
+    ids = set(pc.unique(table.column(KEY)).to_pylist())
+    counts = table.group_by(KEY).aggregate([(KEY, "count")])
     payload = (
-        to_csv(with_ids(table, team_id, import_id, source, accounts))
+        to_csv(with_ids(mapped.table, team_id, import_id, source, accounts, table.column(KEY)))
         if ids <= accounts.keys()
         else None
     )
@@ -200,8 +212,8 @@ def _prepare(
         day_ranges=_day_ranges(table),
         counts=dict(
             zip(
-                counts.column("aws_account_id").to_pylist(),
-                counts.column("aws_account_id_count").to_pylist(),
+                counts.column(KEY).to_pylist(),
+                counts.column(f"{KEY}_count").to_pylist(),
                 strict=True,
             )
         ),
@@ -209,11 +221,33 @@ def _prepare(
     )
 
 
+KEY = "account_key"  # provider and the provider's account id: an account within the team
+KEY_SEPARATOR = "\x1f"  # no provider slug holds it; an id holding it is kept whole after it
+
+
+def account_key(provider: str, provider_account_id: str) -> str:
+    return f"{provider}{KEY_SEPARATOR}{provider_account_id}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    provider, _, provider_account_id = key.partition(KEY_SEPARATOR)
+    return provider, provider_account_id
+
+
+def keyed(table: pa.Table) -> pa.Table:
+    """The mapped rows with their account key (the same provider id under two providers is two
+    accounts)."""
+    key = pc.binary_join_element_wise(
+        table.column("provider"), table.column("aws_account_id"), KEY_SEPARATOR
+    )
+    return table.append_column(KEY, key)
+
+
 def _pairs(table: pa.Table) -> list[tuple[str, date]]:
-    grouped = table.group_by(["aws_account_id", "billing_period"]).aggregate([])
+    grouped = table.group_by([KEY, "billing_period"]).aggregate([])
     return list(
         zip(
-            grouped.column("aws_account_id").to_pylist(),
+            grouped.column(KEY).to_pylist(),
             grouped.column("billing_period").to_pylist(),
             strict=True,
         )
@@ -221,12 +255,10 @@ def _pairs(table: pa.Table) -> list[tuple[str, date]]:
 
 
 def _day_ranges(table: pa.Table) -> list[tuple[str, date, date]]:
-    grouped = table.group_by("aws_account_id").aggregate(
-        [("usage_date", "min"), ("usage_date", "max")]
-    )
+    grouped = table.group_by(KEY).aggregate([("usage_date", "min"), ("usage_date", "max")])
     return list(
         zip(
-            grouped.column("aws_account_id").to_pylist(),
+            grouped.column(KEY).to_pylist(),
             grouped.column("usage_date_min").to_pylist(),
             grouped.column("usage_date_max").to_pylist(),
             strict=True,
@@ -253,17 +285,19 @@ class _Import:
         )
 
     async def load(self, uow: IngestUnitOfWork, prepared: _Prepared, source: str) -> None:
-        for aws_account_id in sorted(prepared.aws_account_ids - self.accounts.keys()):
-            self.accounts[aws_account_id] = await uow.repo.upsert_account(
+        for key in sorted(prepared.aws_account_ids - self.accounts.keys()):
+            provider, provider_account_id = split_key(key)
+            self.accounts[key] = await uow.repo.upsert_account(
                 self.team_id,
-                aws_account_id,
+                provider_account_id,
+                provider,
                 account_id=uuid4(),
                 status=AccountStatus.IMPORT_ONLY.value,
             )
         await uow.costs.ensure_partitions(prepared.months)
         for aws_account_id, period in prepared.pairs:
             key = (self.accounts[aws_account_id], period)
-            self.report.periods.add((aws_account_id, period))
+            self.report.periods.add((split_key(aws_account_id)[1], period))
             if key not in self.replaced:
                 previous = await uow.costs.delete_billing_period(*key)
                 self.widen(key[0], previous.first_day, previous.last_day)
@@ -277,7 +311,14 @@ class _Import:
             table = prepared.mapped.table
             payload = await asyncio.to_thread(
                 lambda: to_csv(
-                    with_ids(table, self.team_id, self.report.import_id, source, self.accounts)
+                    with_ids(
+                        table,
+                        self.team_id,
+                        self.report.import_id,
+                        source,
+                        self.accounts,
+                        keyed(table).column(KEY),
+                    )
                 )
             )
         await uow.costs.copy_line_items(payload)
@@ -410,7 +451,7 @@ async def _run(
     async with deps.uow() as uow:
         state = _Import(deps, team_id, report)
         for row in await uow.repo.accounts_of_team(team_id):
-            state.accounts[row.aws_account_id] = row.account_id
+            state.accounts[account_key(row.provider, row.aws_account_id)] = row.account_id
         reading = _Reading(sum(f.size for f in files))
         for cost_file in files:
             await _load_file(deps, uow, state, cost_file, reading, progress)
@@ -491,8 +532,12 @@ async def _announce(deps: IngestDeps, uow: IngestUnitOfWork, state: _Import) -> 
             list(state.ranges), first, last + timedelta(days=1), deps.settings.top_drivers
         )
     accounts = {row.account_id: row for row in await uow.repo.accounts_of_team(team_id)}
-    report.days_published = await publish_changed_days(uow, changed, accounts, utcnow().date())
+    report.days_published = await publish_changed_days(
+        uow, changed, accounts, utcnow().date(), report.import_id
+    )
     for account_id, rows in state.rows_by_account.items():
+        if not accounts[account_id].has_aws_id:
+            continue  # account.v1.synced carries an AWS account id; see the v2 cost event
         first, last = state.ranges[account_id]
         await uow.emit(
             ACCOUNT_SYNCED,

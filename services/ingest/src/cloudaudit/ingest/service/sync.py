@@ -300,7 +300,7 @@ async def _store(
         changed = await uow.costs.rebuild_summaries(
             [account_id], start, end, deps.settings.top_drivers, answered
         )
-        await publish_changed_days(uow, changed, {account_id: account}, today)
+        await publish_changed_days(uow, changed, {account_id: account}, today, run_id)
         await _finish(uow, deps, account, run_id, pulled, rows, stats)
         await uow.commit()
     clipped = {grouping: c.describe() for grouping, c in pulled.clipped.items()}

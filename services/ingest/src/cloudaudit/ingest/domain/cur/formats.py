@@ -87,6 +87,10 @@ TEXT_FIELDS = (
     "reservation_arn",
     "commitment_category",
     "commitment_status",
+    "provider",
+    "charge_category",
+    "charge_frequency",
+    "billing_account_id",
 )
 
 _CUR_SOURCES: dict[str, tuple[str, ...]] = {
@@ -164,8 +168,14 @@ _FOCUS_SOURCES: dict[str, tuple[str, ...]] = {
     "usage_start": ("ChargePeriodStart",),
     "usage_end": ("ChargePeriodEnd",),
     "payer_account_id": ("BillingAccountId",),
+    # The charge's account: the sub-account, else (a billing-account charge such as tax)
+    # the billing account. Opaque text per provider; see mapping.provider_account_ids.
     "aws_account_id": ("SubAccountId",),
+    "billing_account_id": ("BillingAccountId",),
     "line_item_type": ("ChargeCategory", "ChargeType"),
+    "charge_category": ("ChargeCategory", "ChargeType"),
+    "charge_frequency": ("ChargeFrequency",),
+    "provider": ("ProviderName", "ServiceProviderName", "x_ServiceProviderName"),
     "commitment_category": ("CommitmentDiscountCategory",),
     "commitment_status": ("CommitmentDiscountStatus",),
     "product_code": ("x_ServiceCode", "ServiceName"),
@@ -222,7 +232,7 @@ def detect_format(columns: Sequence[str], source_name: str = "the file") -> Layo
         layout = Layout(
             CostFormat.FOCUS,
             _FOCUS_SOURCES,
-            required=("usage_start", "aws_account_id", "unblended_cost"),
+            required=("usage_start", "unblended_cost"),
             tag_style=TagStyle.JSON if "Tags" in names else TagStyle.NONE,
             tag_column="Tags" if "Tags" in names else None,
             provider_columns=("ProviderName", "ServiceProviderName"),
@@ -236,6 +246,10 @@ def detect_format(columns: Sequence[str], source_name: str = "the file") -> Layo
             f"its first line has {len(found)} column(s): {shown or '(none)'}"
         )
     missing = [f for f in layout.required if layout.column_for(f) is None]
+    if layout.format is CostFormat.FOCUS and not (
+        layout.column_for("aws_account_id") or layout.column_for("billing_account_id")
+    ):
+        missing.append("aws_account_id")
     if missing:
         wanted = "; ".join(f"{f} ({' or '.join(layout.sources[f])})" for f in missing)
         raise NotACostReport(

@@ -34,7 +34,45 @@ from cloudaudit.ingest.domain.cur.values import (
     as_timestamp,
 )
 
-AWS_PROVIDERS = frozenset({"aws", "amazon web services", "amazon"})
+# FOCUS ProviderName / ServiceProviderName as exports write it -> CloudAudit's provider slug.
+PROVIDER_SLUGS = {
+    "aws": "aws",
+    "amazon web services": "aws",
+    "amazon": "aws",
+    "microsoft": "azure",
+    "microsoft azure": "azure",
+    "azure": "azure",
+    "google": "gcp",
+    "google cloud": "gcp",
+    "google cloud platform": "gcp",
+    "gcp": "gcp",
+    "oracle": "oci",
+    "oracle cloud infrastructure": "oci",
+    "oci": "oci",
+}
+# FOCUS's allowed values, looked up case- and punctuation-insensitively ('Usage-based').
+CHARGE_CATEGORIES = ("Usage", "Purchase", "Tax", "Credit", "Adjustment")
+CHARGE_FREQUENCIES = ("One-Time", "Recurring", "Usage-Based")
+# Provider account ids are opaque: 13-digit anonymised ids, GUIDs, dotted OCIDs all load.
+MAX_ACCOUNT_ID_LENGTH = 255
+# CUR line item types -> FOCUS ChargeCategory, so `spend` can tell charges apart in every format.
+_CUR_CATEGORIES = {
+    "usage": "Usage",
+    "discountedusage": "Usage",
+    "savingsplancoveredusage": "Usage",
+    "savingsplannegation": "Usage",
+    "rifee": "Purchase",
+    "fee": "Purchase",
+    "savingsplanrecurringfee": "Purchase",
+    "savingsplanupfrontfee": "Purchase",
+    "tax": "Tax",
+    "credit": "Credit",
+    "refund": "Adjustment",
+    "bundleddiscount": "Credit",
+    "edpdiscount": "Credit",
+    "privateratediscount": "Credit",
+    "distributordiscount": "Credit",
+}
 TAG_ROLES = {
     "environment": "tag_environment",
     "env": "tag_environment",
@@ -77,6 +115,9 @@ OUTPUT_SCHEMA = pa.schema(
         ("tag_project", pa.string()),
         ("tag_owner", pa.string()),
         ("tags", pa.string()),
+        ("provider", pa.string()),
+        ("charge_category", pa.string()),
+        ("charge_frequency", pa.string()),
     ]
 )
 OUTPUT_COLUMNS = tuple(OUTPUT_SCHEMA.names)
@@ -121,7 +162,7 @@ def _tags_from_json(array: pa.Array) -> tuple[list[dict[str, str] | None], BadVa
     if pa.types.is_map(array.type):
         rows = array.to_pylist()
         return [
-            ({str(k): "" if v is None else str(v) for k, v in row} or None) if row else None
+            ({str(k).strip(): "" if v is None else str(v) for k, v in row} or None) if row else None
             for row in rows
         ], []
     # A report repeats a few tag sets millions of times: read each distinct text once.
@@ -150,7 +191,8 @@ def _parse_tags(raw: str | None) -> tuple[dict[str, str] | None, str | None]:
         return None, f"not a JSON object of tags: {raw[:60]!r}"
     if not isinstance(value, dict):
         return None, f"not a JSON object of tags: {raw[:60]!r}"
-    return {str(k): "" if v is None else str(v) for k, v in value.items()} or None, None
+    # Tag keys are trimmed: FOCUS allows no surrounding spaces, exports still write them.
+    return {str(k).strip(): "" if v is None else str(v) for k, v in value.items()} or None, None
 
 
 def _reject_constant(name: str) -> Any:
@@ -252,16 +294,8 @@ def map_batch(
         column = layout.column_for(name)
         return batch.column(names.index(column)) if column in names else None
 
-    # Rows of other providers (FOCUS exports of several clouds) are skipped, not reported.
-    other: Counter[str] = Counter()
+    other: Counter[str] = Counter()  # kept for the report's shape; every provider loads now
     other_rows: set[int] = set()
-    provider_column = layout.provider_column()
-    if provider_column is not None:
-        providers = as_text(batch.column(names.index(provider_column)), length).to_pylist()
-        for index, provider in enumerate(providers):
-            if provider is not None and provider.strip().lower() not in AWS_PROVIDERS:
-                other[provider.strip()] += 1
-                other_rows.add(index)
 
     bad_rows: dict[int, RowProblem] = {}
 
@@ -290,12 +324,30 @@ def map_batch(
         values[name], bad = as_decimal(raw, length)
         report(layout.column_for(name), raw, bad)
     for name in TEXT_FIELDS:
-        if name in ("aws_account_id", "payer_account_id"):
+        if name in ("aws_account_id", "payer_account_id") and layout.format is not CostFormat.FOCUS:
             raw = source(name)
             values[name], bad = as_account_id(raw, length)
             report(layout.column_for(name), raw, bad)
         else:
             values[name] = as_text(source(name), length)
+    if layout.format is CostFormat.FOCUS:
+        values["provider"] = provider_slugs(values["provider"])
+        sub = pc.coalesce(values["aws_account_id"], values["billing_account_id"])
+        values["aws_account_id"], bad = provider_account_ids(sub, values["provider"])
+        column = layout.column_for("aws_account_id") or "BillingAccountId"
+        report(column, sub, bad)
+        no_account = pc.is_null(values["aws_account_id"])
+        if pc.any(no_account).as_py():
+            reason = "no account: SubAccountId and BillingAccountId are both empty (required)"
+            report(column, None, [(i, reason) for i in pc.indices_nonzero(no_account).to_pylist()])
+        values["payer_account_id"], _ = provider_account_ids(
+            values["payer_account_id"], values["provider"]
+        )
+        values["charge_category"] = canonical(values["charge_category"], CHARGE_CATEGORIES)
+        values["charge_frequency"] = canonical(values["charge_frequency"], CHARGE_FREQUENCIES)
+    else:
+        values["provider"] = pa.array(["aws"] * length, pa.string())
+        values["charge_category"] = cur_charge_category(values["line_item_type"])
     values["product_name"] = product_names(source("product_map"), length)
 
     for name in layout.required:
@@ -335,6 +387,64 @@ def map_batch(
         problems=problems[:max_problems],
         bad_rows=len(bad_rows),
         other_providers=other,
+    )
+
+
+def _squash(value: str) -> str:
+    return "".join(ch for ch in value.lower() if ch.isalnum())
+
+
+def provider_slugs(array: pa.Array) -> pa.Array:
+    """'Microsoft' -> azure, 'Oracle' -> oci; a provider CloudAudit does not know keeps its
+    name, lower-cased; no provider column or value (an AWS FOCUS export) is aws."""
+    encoded = pc.utf8_trim_whitespace(array).dictionary_encode()
+    names = [
+        None if name is None else PROVIDER_SLUGS.get(name.lower(), name.lower())
+        for name in encoded.dictionary.to_pylist()
+    ]
+    slugs = pa.DictionaryArray.from_arrays(encoded.indices, pa.array(names, pa.string()))
+    return pc.fill_null(slugs.cast(pa.string()), "aws")
+
+
+def provider_account_ids(ids: pa.Array, providers: pa.Array) -> tuple[pa.Array, BadValues]:
+    """A provider's account id as opaque text (trimmed). Only AWS ids that lost their leading
+    zeros in a number column (1-11 digits) are put back to 12; anything longer is kept as the
+    export wrote it (anonymised exports write 13 digits)."""
+    text = pc.utf8_trim_whitespace(ids)
+    short_aws = pc.and_(pc.equal(providers, "aws"), pc.match_substring_regex(text, r"^\d{1,11}$"))
+    text = pc.if_else(pc.fill_null(short_aws, False), pc.utf8_lpad(text, 12, "0"), text)
+    too_long = pc.fill_null(pc.greater(pc.utf8_length(text), MAX_ACCOUNT_ID_LENGTH), False)
+    bad: BadValues = [
+        (i, f"an account id longer than {MAX_ACCOUNT_ID_LENGTH} characters")
+        for i in pc.indices_nonzero(too_long).to_pylist()
+    ]
+    empty = pc.fill_null(pc.equal(text, ""), False)
+    text = pc.if_else(pc.or_(too_long, empty), pa.scalar(None, pa.string()), text)
+    return text, bad
+
+
+def canonical(array: pa.Array, allowed: tuple[str, ...]) -> pa.Array:
+    """A FOCUS enumeration written in any case or punctuation -> the spec's spelling; values
+    outside the spec are kept as written."""
+    by_key = {_squash(v): v for v in allowed}
+    encoded = array.dictionary_encode()
+    names = [
+        None if v is None else by_key.get(_squash(v), v.strip())
+        for v in encoded.dictionary.to_pylist()
+    ]
+    return pa.DictionaryArray.from_arrays(encoded.indices, pa.array(names, pa.string())).cast(
+        pa.string()
+    )
+
+
+def cur_charge_category(line_item_type: pa.Array) -> pa.Array:
+    encoded = line_item_type.dictionary_encode()
+    names = [
+        None if v is None else _CUR_CATEGORIES.get(_squash(v), "Usage")
+        for v in encoded.dictionary.to_pylist()
+    ]
+    return pa.DictionaryArray.from_arrays(encoded.indices, pa.array(names, pa.string())).cast(
+        pa.string()
     )
 
 
@@ -398,6 +508,9 @@ def _assemble(
         "usage_unit": values["usage_unit"],
         "currency": pc.fill_null(values["currency"], "USD"),
         **tag_arrays,
+        "provider": values["provider"],
+        "charge_category": values["charge_category"],
+        "charge_frequency": values["charge_frequency"],
     }
     return pa.table([columns[name] for name in OUTPUT_COLUMNS], schema=OUTPUT_SCHEMA)
 
