@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,21 +20,25 @@ import aiohttp
 import asyncpg
 import pytest
 import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright, expect
+
 from cloudaudit.common.bus import BusNames, rpc
 from cloudaudit.common.clock import frozen_at, utcnow
 from cloudaudit.common.events import cost
 from cloudaudit.common.events.identity import Audience, Role
 from cloudaudit.common.testing import Mailbox
-from playwright.async_api import Browser, Page, async_playwright, expect
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TODAY = date(2027, 3, 15)  # a fixed day: the dashboard's month-to-date never follows the wall clock
 PASSWORD = "c0rrect-horse-battery"
-HOSTILE_SERVICE = '<img src=x onerror="document.title=\'pwned\'">Amazon<b>S3</b>'
+HOSTILE_SERVICE = "<img src=x onerror=\"document.title='pwned'\">Amazon<b>S3</b>"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (apt-get install -y chromium)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="chromium is not installed (apt-get install -y chromium)",
+    ),
 ]
 
 
@@ -117,7 +121,10 @@ async def _seed(database_url: str, team_id: uuid.UUID) -> dict[str, Any]:
         days = [date(2027, 2, d) for d in range(14, 29)] + [date(2027, 3, d) for d in range(1, 16)]
         rows = []
         for day in days:
-            for service, amount in (("AmazonEC2", Decimal("12.37")), (HOSTILE_SERVICE, Decimal("0.33"))):
+            for service, amount in (
+                ("AmazonEC2", Decimal("12.37")),
+                (HOSTILE_SERVICE, Decimal("0.33")),
+            ):
                 rows.append((uuid.uuid4(), account_id, team_id, day, service, amount, now))
                 key = (day.replace(day=1), service)
                 months[key] = months.get(key, Decimal(0)) + amount
@@ -157,11 +164,14 @@ async def _seed(database_url: str, team_id: uuid.UUID) -> dict[str, Any]:
     return {"anomaly_id": anomaly_id, "recommendation_id": rec_id}
 
 
-async def _identity(stack: dict[str, Any], path: str, body: dict[str, Any], token: str | None = None) -> Any:
+async def _identity(
+    stack: dict[str, Any], path: str, body: dict[str, Any], token: str | None = None
+) -> Any:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{stack['identity']}/api/v1/{path}", json=body, headers=headers
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{stack['identity']}/api/v1/{path}", json=body, headers=headers) as resp,
+    ):
         return resp.status, await resp.json()
 
 
@@ -173,7 +183,9 @@ async def _spend_as_cli_reads_it(settings, actor_token, team_id, user_id, start,
     broker = make_broker(settings.nats_url_value(), names, "test", settings.max_deliveries)
     await broker.connect()
     try:
-        token = actor_token(team_id=team_id, user_id=user_id, role=Role.VIEWER, audience=Audience.INGEST)
+        token = actor_token(
+            team_id=team_id, user_id=user_id, role=Role.VIEWER, audience=Audience.INGEST
+        )
         reply = await rpc(
             broker, names, cost.RPC_SPEND,
             cost.SpendRequest(actor_token=token, start=start, end=end, granularity=cost.Granularity.NONE),
@@ -205,8 +217,12 @@ async def test_owner_and_viewer_walk_from_sign_up_to_the_audit_log(stack, settin
         await _shot(owner, stack, "02-dashboard")
         me = await _identity_get(stack, owner, "me")
         user_id = uuid.UUID(me[1]["user_id"])
-        mtd = await _spend_as_cli_reads_it(settings, actor_token, team_id, user_id, date(2027, 3, 1), date(2027, 3, 16))
-        last = await _spend_as_cli_reads_it(settings, actor_token, team_id, user_id, date(2027, 2, 1), date(2027, 3, 1))
+        mtd = await _spend_as_cli_reads_it(
+            settings, actor_token, team_id, user_id, date(2027, 3, 1), date(2027, 3, 16)
+        )
+        last = await _spend_as_cli_reads_it(
+            settings, actor_token, team_id, user_id, date(2027, 2, 1), date(2027, 3, 1)
+        )
         assert mtd == Decimal("190.50") and last == Decimal("190.50")  # 15 days x (12.37 + 0.33)
         await expect(owner.locator("#month-to-date")).to_have_text(f"${mtd}")
         await expect(owner.locator("#last-month")).to_have_text(f"${last}")
@@ -233,15 +249,24 @@ async def test_owner_and_viewer_walk_from_sign_up_to_the_audit_log(stack, settin
         assert forged.status == 403
 
         # a viewer, invited by the owner, is refused; the owner approves
-        session = next(c["value"] for c in await owner.context.cookies() if c["name"] == "ca_session")
+        session = next(
+            c["value"] for c in await owner.context.cookies() if c["name"] == "ca_session"
+        )
         status, invite = await _identity(
-            stack, f"teams/{team_id}/invitations", {"email": "viewer@example.test", "role": "viewer"}, session
+            stack,
+            f"teams/{team_id}/invitations",
+            {"email": "viewer@example.test", "role": "viewer"},
+            session,
         )
         assert status == 201, invite
         viewer = await _page(stack)
         await _sign_up_and_log_in(viewer, stack, "viewer@example.test")
-        viewer_session = next(c["value"] for c in await viewer.context.cookies() if c["name"] == "ca_session")
-        status, _ = await _identity(stack, f"invitations/{invite['invitation_id']}/accept", {}, viewer_session)
+        viewer_session = next(
+            c["value"] for c in await viewer.context.cookies() if c["name"] == "ca_session"
+        )
+        status, _ = await _identity(
+            stack, f"invitations/{invite['invitation_id']}/accept", {}, viewer_session
+        )
         assert status == 200
         await viewer.goto("/recommendations")
         await viewer.click("button[value=approve]")
@@ -271,7 +296,10 @@ async def test_owner_and_viewer_walk_from_sign_up_to_the_audit_log(stack, settin
 
 async def _identity_get(stack: dict[str, Any], page: Page, path: str) -> Any:
     session = next(c["value"] for c in await page.context.cookies() if c["name"] == "ca_session")
-    async with aiohttp.ClientSession() as http, http.get(
-        f"{stack['identity']}/api/v1/{path}", headers={"Authorization": f"Bearer {session}"}
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{stack['identity']}/api/v1/{path}", headers={"Authorization": f"Bearer {session}"}
+        ) as resp,
+    ):
         return resp.status, await resp.json()

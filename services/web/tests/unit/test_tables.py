@@ -12,7 +12,7 @@ def _reply() -> SpendReply:
         total=Decimal("30.03"),
         groups=[
             SpendGroup(
-                key="=HYPERLINK(\"http://evil\")",
+                key='=HYPERLINK("http://evil")',
                 total=Decimal("10.01"),
                 points=[SpendPoint(period=date(2027, 3, 2), amount=Decimal("10.01"))],
             ),

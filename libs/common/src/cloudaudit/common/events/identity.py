@@ -317,7 +317,10 @@ class WebSessionRequest(Request):
     )
     audiences: list[Audience] = Field(
         default_factory=lambda: [
-            Audience.WEB, Audience.IDENTITY, Audience.INGEST, Audience.ANALYTICS
+            Audience.WEB,
+            Audience.IDENTITY,
+            Audience.INGEST,
+            Audience.ANALYTICS,
         ]
     )
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from cloudaudit.common.events.identity import ActorSource, WebSessionReply, WebSessionRequest, WebTeam
+from cloudaudit.common.events.identity import (
+    ActorSource,
+    WebSessionReply,
+    WebSessionRequest,
+    WebTeam,
+)
 from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
 from cloudaudit.identity.domain.errors import NotFound
 from cloudaudit.identity.domain.people import TEAM_NOT_FOUND
@@ -25,9 +30,7 @@ async def web_session(
     )
     if request.team_id is None and not teams:
         return reply
-    chosen = next(
-        (t for t in teams if request.team_id in (None, t.team_id)), None
-    )
+    chosen = next((t for t in teams if request.team_id in (None, t.team_id)), None)
     if chosen is None:
         raise NotFound(TEAM_NOT_FOUND)
     reply = reply.model_copy(update={"team_id": chosen.team_id, "role": chosen.role})

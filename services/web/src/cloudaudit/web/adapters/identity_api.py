@@ -32,7 +32,9 @@ class IdentityApi:
         if self._http is not None:
             await self._http.close()
 
-    async def post(self, path: str, body: dict[str, Any], token: str | None = None) -> IdentityAnswer:
+    async def post(
+        self, path: str, body: dict[str, Any], token: str | None = None
+    ) -> IdentityAnswer:
         if self._http is None:
             self._http = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=IDENTITY_TIMEOUT_S)

@@ -86,7 +86,12 @@ class WebApp:
         )
 
     def render(
-        self, request: web.Request, name: str, viewer: Viewer | None, status: int = 200, **values: Any
+        self,
+        request: web.Request,
+        name: str,
+        viewer: Viewer | None,
+        status: int = 200,
+        **values: Any,
     ) -> web.Response:
         binding = self.csrf_binding(request) or request.get(PRE_SESSION)
         assert binding, "the middleware gives every visitor a pre-session"
@@ -386,7 +391,9 @@ async def decide(request: web.Request) -> web.StreamResponse:
             error="Choose approve, dismiss or snooze (1 to 365 days).",
         )  # fmt: skip
     try:
-        reply = await app.platform.ask(recommendation.RPC_DECIDE, command, recommendation.DecideReply)
+        reply = await app.platform.ask(
+            recommendation.RPC_DECIDE, command, recommendation.DecideReply
+        )
     except ServiceRefused as exc:
         if exc.code == "not_found":
             return _not_found(request, viewer)

@@ -25,9 +25,7 @@ def spend_table(reply: SpendReply) -> SpendTable:
     rows = []
     for group in reply.groups:
         by_period = {p.period: p.amount for p in group.points}
-        rows.append(
-            (group.key, [by_period.get(day, Decimal(0)) for day in periods], group.total)
-        )
+        rows.append((group.key, [by_period.get(day, Decimal(0)) for day in periods], group.total))
     return SpendTable(periods, rows, reply.total)
 
 
