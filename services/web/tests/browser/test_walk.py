@@ -224,8 +224,8 @@ async def test_owner_and_viewer_walk_from_sign_up_to_the_audit_log(stack, settin
             settings, actor_token, team_id, user_id, date(2027, 2, 1), date(2027, 3, 1)
         )
         assert mtd == Decimal("190.50") and last == Decimal("190.50")  # 15 days x (12.37 + 0.33)
-        await expect(owner.locator("#month-to-date")).to_have_text(f"${mtd}")
-        await expect(owner.locator("#last-month")).to_have_text(f"${last}")
+        await expect(owner.locator("#month-to-date")).to_have_text(f"${mtd:,.2f}")
+        await expect(owner.locator("#last-month")).to_have_text(f"${last:,.2f}")
         # a hostile service name from the bill is text: no element, no script
         await expect(owner.locator("#spend-table")).to_contain_text(HOSTILE_SERVICE)
         assert await owner.locator("#spend-table img").count() == 0
@@ -235,7 +235,7 @@ async def test_owner_and_viewer_walk_from_sign_up_to_the_audit_log(stack, settin
 
         await owner.click("nav >> text=Anomalies")
         await owner.click(f"a[href='/anomalies/{seeded['anomaly_id']}']")
-        await expect(owner.locator("#impact")).to_contain_text("$800")
+        await expect(owner.locator("#impact")).to_contain_text("$800.00")
         await _shot(owner, stack, "03-anomaly")
         # another team's anomaly (any id not of this team) is 404
         other = await owner.request.get(f"/anomalies/{uuid.uuid4()}")

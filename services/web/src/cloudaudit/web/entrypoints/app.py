@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import jinja2
 
 from cloudaudit.common.deps import service_settings
@@ -14,10 +16,17 @@ from cloudaudit.web.settings import WebSettings
 
 def templates() -> jinja2.Environment:
     # autoescape everywhere: every data-derived string (tag values, service names) is HTML text
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("cloudaudit.web", "templates"),
         autoescape=True,
     )
+    env.filters["usd"] = usd
+    return env
+
+
+def usd(amount: Decimal) -> str:
+    """Dollars to the cent, as `cloudaudit spend` shows them ($1,234.50)."""
+    return f"${amount:,.2f}"
 
 
 def build(runtime: ServiceRuntime) -> None:

@@ -33,6 +33,7 @@ def chart_option(table: SpendTable) -> dict[str, Any]:
     """An ECharts option: stacked bars per group over time, legend toggles, zoom on time.
     Amounts travel as strings (exact cents); the chart parses them for drawing only."""
     return {
+        "animation": False,  # the numbers are the point; and a screenshot shows them whole
         "tooltip": {"trigger": "axis"},
         "legend": {"type": "scroll"},
         "dataZoom": [{"type": "inside"}, {"type": "slider"}],
