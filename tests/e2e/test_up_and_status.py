@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -47,6 +48,8 @@ def product_env(tmp_path: Path) -> dict[str, str]:
             "ANALYTICS_HTTP_PORT": str(free_port()),
             "BOT_HEALTH_PORT": str(free_port()),
             "BOT_HTTP_PORT": str(free_port()),
+            "WEB_HEALTH_PORT": str(free_port()),
+            "WEB_HTTP_PORT": str(free_port()),
             "CLOUDAUDIT_LOG_FORMAT": "json",
         }
     )
@@ -83,10 +86,17 @@ def test_up_starts_everything_healthy_and_ctrl_c_leaves_no_process(product_env):
             "ingest",
             "analytics",
             "bot",
+            "web",
         ]
         assert all(s["bus"] == "healthy" and s["http"].endswith("200") for s in status["services"])
         children = psutil.Process(proc.pid).children(recursive=True)
-        assert len([c for c in children if "run" in c.cmdline()]) == 4
+        assert len([c for c in children if "run" in c.cmdline()]) == 5
+        login = f"http://127.0.0.1:{product_env['WEB_HTTP_PORT']}/login"
+        with urllib.request.urlopen(login, timeout=10) as page:
+            assert (
+                page.status == 200
+                and "unsafe-inline" not in page.headers["Content-Security-Policy"]
+            )
         servers = [
             int(p)
             for p in (

@@ -122,7 +122,13 @@ def test_status_json_says_not_running(quiet_env):
     assert shown.returncode == 3
     assert body["running"] is False and body["healthy"] is False
     assert body["servers"] == {"nats": "embedded, stopped", "postgres": "embedded, stopped"}
-    assert [s["service"] for s in body["services"]] == ["identity", "ingest", "analytics", "bot"]
+    assert [s["service"] for s in body["services"]] == [
+        "identity",
+        "ingest",
+        "analytics",
+        "bot",
+        "web",
+    ]
     assert all(set(s) == {"service", "bus", "http", "notes"} for s in body["services"])
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from cloudaudit.common.bus_tls import ServerTls
 
 OPERATOR = "operator"
-SERVICES = ("analytics", "bot", "identity", "ingest")
+SERVICES = ("analytics", "bot", "identity", "ingest", "web")
 BUS_USERS = (*SERVICES, OPERATOR)
 PREFIX_FILE = "bus-prefix"
 ROTATION_FILE = "rotation.json"

@@ -87,7 +87,7 @@ CATALOGUE: dict[str, ServiceBus] = {
     "identity": ServiceBus(
         publishes=(identity.MEMBER_CHANGED, team.TEAM_DELETED, audit.AUDIT_RECORDED),
         consumes=("AUDIT",),
-        serves=_IDENTITY_RPCS,
+        serves=(*_IDENTITY_RPCS, identity.RPC_WEB_SESSION),
         requests=(),
     ),
     "ingest": ServiceBus(
@@ -116,6 +116,23 @@ CATALOGUE: dict[str, ServiceBus] = {
         serves=(),
         # Only the bot, the Slack edge, may ask identity who a Slack person is.
         requests=(*_IDENTITY_RPCS, *_INGEST_RPCS, *_ANALYTICS_RPCS),
+    ),
+    "web": ServiceBus(
+        publishes=(),
+        consumes=(),
+        serves=(),
+        # Only the web app, which reads the session cookie, may turn a session into tokens.
+        requests=(
+            identity.RPC_WEB_SESSION,
+            identity.RPC_AUDIT_LOG,
+            identity.RPC_MEMBERS,
+            account.RPC_ACCOUNTS,
+            account.RPC_EXTERNAL_ID,
+            cost.RPC_SPEND,
+            anomaly.RPC_ANOMALIES,
+            recommendation.RPC_RECOMMENDATIONS,
+            recommendation.RPC_DECIDE,
+        ),
     ),
 }
 

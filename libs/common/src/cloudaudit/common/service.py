@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-SERVICE_ORDER = ("identity", "ingest", "analytics", "bot")
+SERVICE_ORDER = ("identity", "ingest", "analytics", "bot", "web")
 
 
 @dataclass(frozen=True)

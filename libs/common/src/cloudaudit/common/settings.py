@@ -171,7 +171,7 @@ class CommonSettings(BaseSettings):
         "so probes reach the pod's address.",
     )
     identity_api_port: int = Field(
-        default=8080,
+        default=8086,
         validation_alias="IDENTITY_API_PORT",
         ge=0,
         le=65535,
@@ -187,13 +187,22 @@ class CommonSettings(BaseSettings):
         description="Health/metrics port of the bot (Slack itself is served on BOT_HTTP_PORT).",
     )
 
+    web_api_port: int = Field(
+        default=8080,
+        validation_alias="WEB_HTTP_PORT",
+        ge=0,
+        le=65535,
+        description="The web app's pages; its health and metrics stay on WEB_HEALTH_PORT.",
+    )
+    web_http_port: int = Field(default=8085, validation_alias="WEB_HEALTH_PORT")
+
     def http_port_for(self, service: str) -> int:
         """The internal health/metrics port of a service process."""
         return int(getattr(self, f"{service}_http_port", None) or self.bot_health_port)
 
     def api_port_for(self, service: str) -> int | None:
-        """The public API port of a service that has one (identity), else None."""
-        return self.identity_api_port if service == "identity" else None
+        """The public port of a service that has one (identity's API, the web app's pages)."""
+        return {"identity": self.identity_api_port, "web": self.web_api_port}.get(service)
 
     @field_validator("database_url")
     @classmethod

@@ -11,7 +11,13 @@ from typing import IO
 
 from cloudaudit.common.service import ServiceSpec
 
-COLOURS = {"identity": "cyan", "ingest": "green", "analytics": "magenta", "bot": "yellow"}
+COLOURS = {
+    "identity": "cyan",
+    "ingest": "green",
+    "analytics": "magenta",
+    "bot": "yellow",
+    "web": "blue",
+}
 STOP_TIMEOUT_S = 15
 
 LineSink = Callable[[str, str], None]  # (service, line)

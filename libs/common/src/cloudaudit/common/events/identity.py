@@ -26,6 +26,7 @@ RPC_CLAIM = "identity.v1.rpc.claim"
 RPC_LINK_CODE = "identity.v1.rpc.link_code"
 RPC_LINK_SLACK = "identity.v1.rpc.link_slack"
 RPC_INVITE = "identity.v1.rpc.invite"
+RPC_WEB_SESSION = "identity.v1.rpc.web_session"
 # A Slack workspace id (T...). Enterprise Grid org ids (E...) and a missing team (the string
 # "None" an org-wide install once became) are refused: CloudAudit's tenant is a workspace.
 SLACK_TEAM_ID_PATTERN = r"^T[A-Za-z0-9_-]{1,31}$"
@@ -304,3 +305,39 @@ class InviteRequest(ActorRequest):
 class InviteReply(Reply):
     invitation_id: UUID | None = None
     expires_at: UtcDateTime | None = None
+
+
+class WebSessionRequest(Request):
+    """Who holds a web session, their teams, and actor tokens for one of them. Only the web
+    app may ask (bus permissions): it read the session token from the person's cookie."""
+
+    session_token: ActorToken = Field(description="The bearer token identity's log-in issued.")
+    team_id: UUID | None = Field(
+        default=None, description="The team to act in; none: the person's first team."
+    )
+    audiences: list[Audience] = Field(
+        default_factory=lambda: [
+            Audience.WEB,
+            Audience.IDENTITY,
+            Audience.INGEST,
+            Audience.ANALYTICS,
+        ]
+    )
+
+
+class WebTeam(Request):
+    team_id: UUID
+    name: str
+    role: Role
+
+
+class WebSessionReply(Reply):
+    user_id: UUID | None = None
+    email: str | None = None
+    teams: list[WebTeam] = Field(default_factory=list)
+    team_id: UUID | None = None
+    role: Role | None = None
+    tokens: dict[Audience, ActorToken] = Field(
+        default_factory=dict, description="Actor token per audience (at most 5 minutes)."
+    )
+    tokens_expire_at: UtcDateTime | None = None

@@ -26,6 +26,7 @@ from cloudaudit.common.events.identity import (
     RPC_SLACK_INSTALLED,
     RPC_SLACK_USER,
     RPC_TEAM_TOKEN,
+    RPC_WEB_SESSION,
     AuditLogReply,
     AuditLogRequest,
     ChangeRoleReply,
@@ -46,6 +47,8 @@ from cloudaudit.common.events.identity import (
     SlackUserRequest,
     TeamTokenReply,
     TeamTokenRequest,
+    WebSessionReply,
+    WebSessionRequest,
 )
 from cloudaudit.common.runtime import ServiceRuntime
 from cloudaudit.identity.adapters.unit_of_work import IdentityUnitOfWork
@@ -55,6 +58,7 @@ from cloudaudit.identity.service import (
     linking,
     ownership,
     slack_people,
+    web_sessions,
 )
 from cloudaudit.identity.service.deps import IdentityDeps
 
@@ -113,6 +117,13 @@ def register(runtime: ServiceRuntime, deps: IdentityDeps) -> None:
     async def on_team_token(request: TeamTokenRequest, uow: Uow, deps: Deps) -> TeamTokenReply:
         """Read-only actor tokens for a team's scheduled work (the bot's digests)."""
         return await handlers.team_token(request, uow, deps)
+
+    @broker.subscriber(names.subject(RPC_WEB_SESSION), queue=QUEUE, title="identity.web_session")
+    @replies_with(WebSessionReply)
+    async def on_web_session(request: WebSessionRequest, uow: Uow, deps: Deps) -> WebSessionReply:
+        """A web session's person and teams, and actor tokens for one team (only the web app
+        may ask: it holds the session cookie)."""
+        return await web_sessions.web_session(request, uow, deps)
 
     @broker.subscriber(names.subject(RPC_MEMBERS), queue=QUEUE, title="identity.members")
     @replies_with(MembersReply)
