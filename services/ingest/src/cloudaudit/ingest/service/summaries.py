@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from uuid import UUID
 
 from cloudaudit.common.events.cost import (
@@ -84,25 +85,12 @@ async def _publish_batches(
         by_account[day.account_id].append(day)
     for account_id in sorted(by_account, key=str):
         account = accounts[account_id]
-        periods: list[CostPeriod] = []
         days = sorted(by_account[account_id], key=lambda d: d.usage_date)
-        for day in days:
-            key = (account_id, day.usage_date)
-            amounts = currencies.get(key) or {CE_CURRENCY: day.total_unblended_cost}
-            start = datetime.combine(day.usage_date, time(), UTC)
-            for currency, amount in sorted(amounts.items()):
-                periods.append(
-                    CostPeriod(
-                        start=start,
-                        end=start + timedelta(days=1),
-                        currency=currency,
-                        total_unblended_cost=plain(amount),
-                        lines=lines.get(key, []) if len(amounts) == 1 else [],
-                        is_estimated=day.is_estimated,
-                        revision=day.revision,
-                        backfill=day.usage_date < backfill_before,
-                    )
-                )
+        periods = [
+            period
+            for day in days
+            for period in _periods_of(day, currencies, lines, backfill_before)
+        ]
         await uow.emit(
             COST_BATCH_RECORDED.format(account_id=account_id),
             CostBatchRecorded(
@@ -115,3 +103,28 @@ async def _publish_batches(
                 periods=periods,
             ),
         )
+
+
+def _periods_of(
+    day: ChangedDay,
+    currencies: dict[tuple[UUID, date], dict[str, Decimal]],
+    lines: dict[tuple[UUID, date], list[CostLine]],
+    backfill_before: date,
+) -> list[CostPeriod]:
+    """A changed day as v2 periods: one per billing currency, with its lines when it has one."""
+    key = (day.account_id, day.usage_date)
+    amounts = currencies.get(key) or {CE_CURRENCY: day.total_unblended_cost}
+    start = datetime.combine(day.usage_date, time(), UTC)
+    return [
+        CostPeriod(
+            start=start,
+            end=start + timedelta(days=1),
+            currency=currency,
+            total_unblended_cost=plain(amount),
+            lines=lines.get(key, []) if len(amounts) == 1 else [],
+            is_estimated=day.is_estimated,
+            revision=day.revision,
+            backfill=day.usage_date < backfill_before,
+        )
+        for currency, amount in sorted(amounts.items())
+    ]
