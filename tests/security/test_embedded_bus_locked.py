@@ -60,8 +60,8 @@ async def test_a_client_without_credentials_is_refused(bus):
 def test_each_service_has_private_credentials_of_its_own(bus):
     settings, endpoints = bus
     urls = {service: endpoints.nats_url_for(service) for service in endpoints.bus_users}
-    assert set(urls) == {"identity", "ingest", "analytics", "bot"}
-    assert len(set(urls.values())) == 4  # four different users, four different passwords
+    assert set(urls) == {"identity", "ingest", "analytics", "bot", "web"}
+    assert len(set(urls.values())) == 5  # five different users, five different passwords
     credentials = settings.state_dir / "nats" / "credentials"
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o700
     for path in credentials.glob("*.password"):
