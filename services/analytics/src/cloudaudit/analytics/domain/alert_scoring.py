@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from cloudaudit.analytics.domain.backtest_scoring import AlertRates
+
 EVENT_ZONES = ("spike", "shift", "leak")
 ZONES = (*EVENT_ZONES, "trap", "normal", "drop")
 DAYS_PER_MONTH = 30.44
@@ -49,7 +51,7 @@ class ZoneEvent:
 
 
 @dataclass
-class AlertScore:
+class AlertScore(AlertRates):
     """Precision, recall and F1 at alert level, and alerts per series-month."""
 
     name: str
@@ -63,23 +65,8 @@ class AlertScore:
     delays_days: list[float] = field(default_factory=list)
 
     @property
-    def precision(self) -> float:
-        alerts = self.detected + self.false_alerts
-        return self.detected / alerts if alerts else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.detected / self.events if self.events else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    @property
-    def alerts_per_series_month(self) -> float:
-        alerts = self.detected + self.false_alerts
-        return alerts / self.series_months if self.series_months else 0.0
+    def targets(self) -> int:
+        return self.events
 
     @property
     def median_delay_days(self) -> float | None:
