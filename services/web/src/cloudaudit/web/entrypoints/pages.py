@@ -321,18 +321,23 @@ async def dashboard_csv(request: web.Request) -> web.StreamResponse:
 
 
 # -- anomalies, recommendations, audit -------------------------------------------------------
+async def _team_anomalies(app: WebApp, viewer: Viewer, limit: int) -> list[anomaly.AnomalySummary]:
+    """The newest anomalies of the viewer's team, as analytics lists them for this actor."""
+    reply = await app.platform.ask(
+        anomaly.RPC_ANOMALIES,
+        anomaly.AnomaliesRequest(
+            actor_token=viewer.token(Audience.ANALYTICS), status=None, limit=limit
+        ),
+        anomaly.AnomaliesReply,
+    )
+    return list(reply.anomalies)
+
+
 async def anomalies(request: web.Request) -> web.StreamResponse:
     app, viewer = _app(request), await _signed_in(request)
     rows: list[anomaly.AnomalySummary] = []
     if viewer.session.team_id is not None:
-        reply = await app.platform.ask(
-            anomaly.RPC_ANOMALIES,
-            anomaly.AnomaliesRequest(
-                actor_token=viewer.token(Audience.ANALYTICS), status=None, limit=100
-            ),
-            anomaly.AnomaliesReply,
-        )
-        rows = reply.anomalies
+        rows = await _team_anomalies(app, viewer, limit=100)
     return app.render(request, "anomalies.html", viewer, anomalies=rows)
 
 
@@ -341,15 +346,11 @@ async def anomaly_page(request: web.Request) -> web.StreamResponse:
     wanted = _uuid(request.match_info["anomaly_id"])
     if viewer.session.team_id is None or wanted is None:
         return _not_found(request, viewer)
-    reply = await app.platform.ask(
-        anomaly.RPC_ANOMALIES,
-        anomaly.AnomaliesRequest(
-            actor_token=viewer.token(Audience.ANALYTICS), status=None, limit=200
-        ),
-        anomaly.AnomaliesReply,
-    )
     # the list is the actor's team's only: an id of another team is simply not in it
-    found = next((a for a in reply.anomalies if a.anomaly_id == wanted), None)
+    found = next(
+        (a for a in await _team_anomalies(app, viewer, limit=200) if a.anomaly_id == wanted),
+        None,
+    )
     if found is None:
         return _not_found(request, viewer)
     return app.render(request, "anomaly.html", viewer, anomaly=found)
